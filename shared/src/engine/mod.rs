@@ -1,0 +1,212 @@
+//! engine: the pure FIFO allocator. Sorted sales and a `LotBook` in, allocations out,
+//! the book updated in place. No I/O, no async, no clock. Depends on `model`, `money`.
+//!
+//! Perpetual FIFO, as the accounting rules in DESIGN.md state it: sales are costed in
+//! (sale_date, sale_id) order; each draws on the lots of its SKU in (received_date,
+//! lot_id) order, using only lots received at or before the sale's instant. Feeding the
+//! sales in chunks, carrying the same book from chunk to chunk, gives exactly the
+//! allocations of one pass.
+
+mod error;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+
+use rust_decimal::Decimal;
+
+pub use error::CostingError;
+
+use crate::model::{Allocation, Lot, LotId, Sale, SaleId, Sku, Timestamp};
+use crate::money::{exact_mul, exact_sub};
+
+/// A lot as the engine sees it: what is left of it and what a unit costs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookLot {
+    pub lot_id: LotId,
+    pub sku: Sku,
+    pub received_date: Timestamp,
+    pub original_quantity: Decimal,
+    pub remaining_quantity: Decimal,
+    pub unit_cost: Decimal,
+}
+
+/// The lots of one SKU in consumption order; every lot before `head` is used up.
+#[derive(Debug, Clone)]
+struct SkuQueue {
+    lots: Vec<BookLot>,
+    head: usize,
+}
+
+/// The remaining quantities of every lot, grouped by SKU in (received_date, lot_id)
+/// order, plus the last sale costed against it (so the order of sales is checked across
+/// chunks too).
+#[derive(Debug, Clone)]
+pub struct LotBook {
+    queues: Vec<SkuQueue>,
+    queue_of_sku: HashMap<Sku, usize>,
+    last_sale: Option<(Timestamp, SaleId)>,
+}
+
+impl LotBook {
+    /// Builds the book from lots in any order. Refuses a lot id given twice, a lot whose
+    /// quantities break `0 <= remaining <= original`, a negative price or freight, and a
+    /// unit cost that cannot be represented exactly.
+    pub fn new(lots: impl IntoIterator<Item = Lot>) -> Result<Self, CostingError> {
+        let mut queues: Vec<SkuQueue> = Vec::new();
+        let mut queue_of_sku: HashMap<Sku, usize> = HashMap::new();
+        for lot in lots {
+            let invalid = |reason| CostingError::InvalidLot { lot_id: lot.lot_id.clone(), reason };
+            if lot.remaining_quantity.is_sign_negative() && !lot.remaining_quantity.is_zero() {
+                return Err(invalid("remaining_quantity is negative"));
+            }
+            if lot.remaining_quantity > lot.original_quantity {
+                return Err(invalid("remaining_quantity exceeds original_quantity"));
+            }
+            if lot.unit_price.is_sign_negative() || lot.freight_cost_per_unit.is_sign_negative() {
+                return Err(invalid("unit_price and freight_cost_per_unit must not be negative"));
+            }
+            let unit_cost = lot.unit_cost().ok_or_else(|| CostingError::UnitCostOverflow { lot_id: lot.lot_id.clone() })?;
+            let next = queues.len();
+            let index = *queue_of_sku.entry(lot.sku.clone()).or_insert(next);
+            if index == next {
+                queues.push(SkuQueue { lots: Vec::new(), head: 0 });
+            }
+            queues[index].lots.push(BookLot {
+                lot_id: lot.lot_id,
+                sku: lot.sku,
+                received_date: lot.received_date,
+                original_quantity: lot.original_quantity,
+                remaining_quantity: lot.remaining_quantity,
+                unit_cost,
+            });
+        }
+        let mut seen = std::collections::HashSet::new();
+        for queue in &mut queues {
+            queue.lots.sort_by(|a, b| (a.received_date, &a.lot_id).cmp(&(b.received_date, &b.lot_id)));
+            if let Some(lot) = queue.lots.iter().find(|lot| !seen.insert(lot.lot_id.clone())) {
+                return Err(CostingError::DuplicateLot { lot_id: lot.lot_id.clone() });
+            }
+            queue.head = first_with_stock(&queue.lots, 0);
+        }
+        Ok(Self { queues, queue_of_sku, last_sale: None })
+    }
+
+    /// Every lot, SKUs in first-seen order, each SKU's lots in consumption order.
+    pub fn lots(&self) -> impl Iterator<Item = &BookLot> {
+        self.queues.iter().flat_map(|queue| queue.lots.iter())
+    }
+}
+
+fn first_with_stock(lots: &[BookLot], from: usize) -> usize {
+    lots[from..].iter().position(|lot| !lot.remaining_quantity.is_zero()).map_or(lots.len(), |offset| from + offset)
+}
+
+/// What `allocate` changed, so a failure can put the book back exactly.
+#[derive(Default)]
+struct UndoLog {
+    remaining: Vec<(usize, usize, Decimal)>,
+    heads: Vec<(usize, usize)>,
+}
+
+/// Costs `sales` against `book` by perpetual FIFO and returns their allocations, sales
+/// in the order given, each sale's lots in consumption order.
+///
+/// `sales` must be in strictly increasing (sale_date, sale_id) order, continuing after
+/// the last sale this book has costed; the order is verified before it is relied on.
+/// On any error nothing is applied: the book is exactly as before the call. The error
+/// names the first failing sale in costing order.
+pub fn allocate(book: &mut LotBook, sales: &[Sale]) -> Result<Vec<Allocation>, CostingError> {
+    let mut undo = UndoLog::default();
+    let last_sale = book.last_sale.clone();
+    let result = allocate_all(book, sales, &mut undo);
+    if result.is_err() {
+        for (queue, lot, remaining) in undo.remaining.into_iter().rev() {
+            book.queues[queue].lots[lot].remaining_quantity = remaining;
+        }
+        for (queue, head) in undo.heads.into_iter().rev() {
+            book.queues[queue].head = head;
+        }
+        book.last_sale = last_sale;
+    }
+    result
+}
+
+fn allocate_all(book: &mut LotBook, sales: &[Sale], undo: &mut UndoLog) -> Result<Vec<Allocation>, CostingError> {
+    let mut allocations = Vec::with_capacity(sales.len());
+    for sale in sales {
+        if let Some((date, sale_id)) = &book.last_sale {
+            if (sale.sale_date, &sale.sale_id) <= (*date, sale_id) {
+                return Err(CostingError::SalesOutOfOrder {
+                    sale_id: sale.sale_id.clone(),
+                    previous_sale_id: sale_id.clone(),
+                });
+            }
+        }
+        if sale.quantity_sold <= Decimal::ZERO {
+            return Err(CostingError::NonPositiveSale {
+                sale_id: sale.sale_id.clone(),
+                quantity_sold: sale.quantity_sold,
+            });
+        }
+        let first = allocations.len();
+        allocate_sale(book, sale, undo, &mut allocations)?;
+        debug_assert_eq!(
+            allocations[first..].iter().map(|a| a.quantity).sum::<Decimal>(),
+            sale.quantity_sold,
+            "a sale's allocations cover exactly its quantity"
+        );
+        book.last_sale = Some((sale.sale_date, sale.sale_id.clone()));
+    }
+    Ok(allocations)
+}
+
+fn allocate_sale(
+    book: &mut LotBook,
+    sale: &Sale,
+    undo: &mut UndoLog,
+    allocations: &mut Vec<Allocation>,
+) -> Result<(), CostingError> {
+    let insufficient = |needed: Decimal| CostingError::InsufficientInventory {
+        sale_id: sale.sale_id.clone(),
+        sku: sale.sku.clone(),
+        requested: sale.quantity_sold,
+        available: sale.quantity_sold - needed,
+    };
+    let Some(&queue_index) = book.queue_of_sku.get(&sale.sku) else {
+        return Err(insufficient(sale.quantity_sold));
+    };
+    let queue = &mut book.queues[queue_index];
+    let mut needed = sale.quantity_sold;
+    let mut index = queue.head;
+    while !needed.is_zero() {
+        let Some(lot) = queue.lots.get_mut(index).filter(|lot| lot.received_date <= sale.sale_date) else {
+            return Err(insufficient(needed));
+        };
+        let quantity = needed.min(lot.remaining_quantity);
+        let overflow = || CostingError::CostOverflow { sale_id: sale.sale_id.clone(), lot_id: lot.lot_id.clone() };
+        let extended_cost = exact_mul(quantity, lot.unit_cost).ok_or_else(overflow)?;
+        let remaining = exact_sub(lot.remaining_quantity, quantity).ok_or_else(overflow)?;
+        needed = exact_sub(needed, quantity).ok_or_else(overflow)?;
+        undo.remaining.push((queue_index, index, lot.remaining_quantity));
+        lot.remaining_quantity = remaining;
+        debug_assert!(!remaining.is_sign_negative() || remaining.is_zero(), "a lot never goes negative");
+        allocations.push(Allocation {
+            sale_id: sale.sale_id.clone(),
+            lot_id: lot.lot_id.clone(),
+            sku: sale.sku.clone(),
+            sale_date: sale.sale_date,
+            quantity,
+            unit_cost: lot.unit_cost,
+            extended_cost,
+        });
+        if remaining.is_zero() {
+            index = first_with_stock(&queue.lots, index + 1);
+        }
+    }
+    if index != queue.head {
+        undo.heads.push((queue_index, queue.head));
+        queue.head = index;
+    }
+    Ok(())
+}

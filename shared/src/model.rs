@@ -1,0 +1,263 @@
+//! model: the domain values every layer shares. Tenant and record ids as validated
+//! newtypes, lots, sales, allocations, costing modes; quantities and money as exact
+//! `rust_decimal::Decimal`. Depends on nothing else in the crate but `money`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::money;
+
+/// An instant in UTC; every date in the system is one.
+pub type Timestamp = DateTime<Utc>;
+
+/// The longest id, SKU or tenant id accepted, in bytes.
+pub const MAX_ID_LEN: usize = 128;
+
+/// Why a tenant id, record id or SKU was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("is empty")]
+    Empty,
+    #[error("is {len} bytes long; the limit is {MAX_ID_LEN}")]
+    TooLong { len: usize },
+    #[error("contains a control character")]
+    ControlCharacter,
+    #[error("must be lower-case letters and digits in groups joined by single hyphens, like acme-corp")]
+    TenantFormat,
+}
+
+/// Checks the rules every id shares: not empty, not too long, printable.
+fn check_id(value: &str) -> Result<(), IdError> {
+    if value.is_empty() {
+        return Err(IdError::Empty);
+    }
+    if value.len() > MAX_ID_LEN {
+        return Err(IdError::TooLong { len: value.len() });
+    }
+    if value.chars().any(char::is_control) {
+        return Err(IdError::ControlCharacter);
+    }
+    Ok(())
+}
+
+macro_rules! record_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Validates an id: non-empty, at most [`MAX_ID_LEN`] bytes, no control characters.
+            pub fn parse(value: impl Into<String>) -> Result<Self, IdError> {
+                let value = value.into();
+                check_id(&value)?;
+                Ok(Self(value))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+            fn try_from(value: String) -> Result<Self, IdError> {
+                Self::parse(value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = IdError;
+            fn from_str(value: &str) -> Result<Self, IdError> {
+                Self::parse(value)
+            }
+        }
+    };
+}
+
+record_id!(
+    /// A merchant's id for one purchase lot, unique within the tenant.
+    LotId
+);
+record_id!(
+    /// A merchant's id for one sale, unique within the tenant.
+    SaleId
+);
+record_id!(
+    /// A stock-keeping unit: lots feed only sales of the same SKU.
+    Sku
+);
+
+/// A tenant (one merchant). Format `^[a-z0-9]+(-[a-z0-9]+)*$`, checked before any
+/// value reaches SQL.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TenantId(String);
+
+impl TenantId {
+    pub fn parse(value: impl Into<String>) -> Result<Self, IdError> {
+        let value = value.into();
+        check_id(&value)?;
+        let well_formed = value
+            .split('-')
+            .all(|group| !group.is_empty() && group.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+        if !well_formed {
+            return Err(IdError::TenantFormat);
+        }
+        Ok(Self(value))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for TenantId {
+    type Error = IdError;
+    fn try_from(value: String) -> Result<Self, IdError> {
+        Self::parse(value)
+    }
+}
+
+impl From<TenantId> for String {
+    fn from(id: TenantId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for TenantId {
+    type Err = IdError;
+    fn from_str(value: &str) -> Result<Self, IdError> {
+        Self::parse(value)
+    }
+}
+
+/// How a run values the goods it sells. Only FIFO exists today; moving average and
+/// LIFO (US GAAP only: IAS 2 forbids it) are expected to join it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CostingMode {
+    #[default]
+    Fifo,
+}
+
+impl CostingMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CostingMode::Fifo => "fifo",
+        }
+    }
+}
+
+impl FromStr for CostingMode {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value {
+            "fifo" => Ok(CostingMode::Fifo),
+            other => Err(format!("unknown costing mode {other:?}; the supported mode is fifo")),
+        }
+    }
+}
+
+impl fmt::Display for CostingMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One purchase lot. Invariants (checked by ingest and by SQL constraints):
+/// `0 < original_quantity`, `0 <= remaining_quantity <= original_quantity`,
+/// `unit_price >= 0`, `freight_cost_per_unit >= 0`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lot {
+    pub lot_id: LotId,
+    pub sku: Sku,
+    pub received_date: Timestamp,
+    pub original_quantity: Decimal,
+    pub remaining_quantity: Decimal,
+    pub unit_price: Decimal,
+    pub freight_cost_per_unit: Decimal,
+}
+
+impl Lot {
+    /// The landed cost of one unit: price plus inbound freight (IAS 2 ¶10-11
+    /// capitalises freight-in). Exact; `None` if it cannot be represented exactly.
+    pub fn unit_cost(&self) -> Option<Decimal> {
+        money::exact_add(self.unit_price, self.freight_cost_per_unit)
+    }
+}
+
+/// One sale of `quantity_sold` units of `sku` at `sale_date`. `quantity_sold > 0`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sale {
+    pub sale_id: SaleId,
+    pub sku: Sku,
+    pub sale_date: Timestamp,
+    pub quantity_sold: Decimal,
+}
+
+impl Sale {
+    /// The key sales are costed in: (sale_date, sale_id).
+    pub fn costing_key(&self) -> (Timestamp, &SaleId) {
+        (self.sale_date, &self.sale_id)
+    }
+}
+
+/// `quantity` units of one lot consumed by one sale, at the lot's unit cost.
+/// `extended_cost = quantity × unit_cost`, exact and unrounded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allocation {
+    pub sale_id: SaleId,
+    pub lot_id: LotId,
+    pub sku: Sku,
+    pub sale_date: Timestamp,
+    pub quantity: Decimal,
+    pub unit_cost: Decimal,
+    pub extended_cost: Decimal,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_ids_follow_the_runbook_format() {
+        for good in ["acme-corp", "widgets-inc", "a", "t1-2-3"] {
+            assert!(TenantId::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["Acme Corp", "widgets_inc", "test tenant", "-a", "a-", "a--b", "", "x'; drop table lots; --"] {
+            assert!(TenantId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn record_ids_refuse_empty_long_and_control_characters() {
+        assert_eq!(LotId::parse(""), Err(IdError::Empty));
+        assert_eq!(LotId::parse("a".repeat(MAX_ID_LEN + 1)), Err(IdError::TooLong { len: MAX_ID_LEN + 1 }));
+        assert_eq!(SaleId::parse("a\tb"), Err(IdError::ControlCharacter));
+        assert!(Sku::parse("WIDGET-A 10 cm").is_ok());
+    }
+}
