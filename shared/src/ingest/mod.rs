@@ -1,1 +1,348 @@
-//! ingest
+//! ingest: streaming CSV readers for lots and sales. Header mapping (any order, any
+//! case, blanks trimmed), UTF-8 BOM, CRLF, per-row validation errors (row, column,
+//! message), and the CSV templates. Depends on `model`.
+//!
+//! A reader yields valid records one at a time and never holds the file: the caller
+//! streams them on (into COPY, into the engine) and asks [`Reader::finish`] at the end
+//! whether the file as a whole is accepted. One bad row rejects the whole file.
+
+mod error;
+mod fields;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Read;
+use std::marker::PhantomData;
+
+use serde::Serialize;
+
+pub use error::{IngestError, Rejected, RowError, RowErrorKind};
+
+use crate::model::{Lot, LotId, Sale, SaleId, Sku, TenantId};
+use fields::Cells;
+
+/// At most this many problems are kept for a report; the rest are counted.
+pub const MAX_REPORTED_ERRORS: usize = 1000;
+
+/// The two kinds of input file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    Lots,
+    Sales,
+}
+
+impl RecordKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Lots => "lots",
+            RecordKind::Sales => "sales",
+        }
+    }
+
+    /// A header row plus one example row, for merchants to fill in.
+    pub fn template(self) -> &'static str {
+        match self {
+            RecordKind::Lots => concat!(
+                "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit\n",
+                "LOT001,WIDGET-A,2024-07-01T00:00:00Z,500,500,10.00,1.00\n",
+            ),
+            RecordKind::Sales => concat!("sale_id,sku,sale_date,quantity_sold\n", "SALE001,WIDGET-A,2024-07-20T10:00:00Z,100\n"),
+        }
+    }
+}
+
+impl fmt::Display for RecordKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The optional column that, when present, must name the tenant the file is loaded for.
+pub const TENANT_COLUMN: &str = "tenant_id";
+
+/// A record type read from CSV: its columns and how one row becomes one record.
+pub trait Record: Sized {
+    const KIND: RecordKind;
+    /// Required columns; the first is the record's id, unique within a file.
+    const COLUMNS: &'static [&'static str];
+    /// Reads one row; every problem is pushed to `cells`, and `None` returned if any.
+    fn from_cells(cells: &mut Cells<'_>) -> Option<Self>;
+}
+
+impl Record for Lot {
+    const KIND: RecordKind = RecordKind::Lots;
+    const COLUMNS: &'static [&'static str] = &[
+        "lot_id",
+        "sku",
+        "received_date",
+        "original_quantity",
+        "remaining_quantity",
+        "unit_price",
+        "freight_cost_per_unit",
+    ];
+
+    fn from_cells(cells: &mut Cells<'_>) -> Option<Self> {
+        let lot_id = cells.id(0, LotId::parse);
+        let sku = cells.id(1, Sku::parse);
+        let received_date = cells.date(2);
+        let original_quantity = cells.positive_quantity(3);
+        let remaining_quantity = cells.quantity(4);
+        let unit_price = cells.amount(5);
+        let freight_cost_per_unit = cells.amount(6);
+        if let (Some(original), Some(remaining)) = (original_quantity, remaining_quantity) {
+            if remaining > original {
+                cells.reject(
+                    4,
+                    RowErrorKind::RemainingExceedsOriginal,
+                    format!("remaining_quantity {remaining} is more than original_quantity {original}"),
+                );
+            }
+        }
+        Some(Lot {
+            lot_id: lot_id?,
+            sku: sku?,
+            received_date: received_date?,
+            original_quantity: original_quantity?,
+            remaining_quantity: remaining_quantity?,
+            unit_price: unit_price?,
+            freight_cost_per_unit: freight_cost_per_unit?,
+        })
+        .filter(|_| cells.is_clean())
+    }
+}
+
+impl Record for Sale {
+    const KIND: RecordKind = RecordKind::Sales;
+    const COLUMNS: &'static [&'static str] = &["sale_id", "sku", "sale_date", "quantity_sold"];
+
+    fn from_cells(cells: &mut Cells<'_>) -> Option<Self> {
+        let sale_id = cells.id(0, SaleId::parse);
+        let sku = cells.id(1, Sku::parse);
+        let sale_date = cells.date(2);
+        let quantity_sold = cells.positive_quantity(3);
+        Some(Sale { sale_id: sale_id?, sku: sku?, sale_date: sale_date?, quantity_sold: quantity_sold? })
+            .filter(|_| cells.is_clean())
+    }
+}
+
+/// Reads lots from CSV. See [`Reader`].
+pub fn read_lots<R: Read>(input: R, tenant: Option<&TenantId>) -> Result<Reader<R, Lot>, IngestError> {
+    Reader::new(input, tenant)
+}
+
+/// Reads sales from CSV. See [`Reader`].
+pub fn read_sales<R: Read>(input: R, tenant: Option<&TenantId>) -> Result<Reader<R, Sale>, IngestError> {
+    Reader::new(input, tenant)
+}
+
+/// Reads a whole file into memory: for small files and tests. Large files stream
+/// through [`Reader`] instead.
+pub fn read_all<T: Record, R: Read>(input: R, tenant: Option<&TenantId>) -> Result<Vec<T>, IngestError> {
+    let mut reader = Reader::<R, T>::new(input, tenant)?;
+    let records: Vec<T> = reader.by_ref().collect();
+    reader.finish()?;
+    Ok(records)
+}
+
+/// A streaming reader of one CSV file: an iterator over its valid records, in file
+/// order. Invalid rows are not yielded; their problems are collected, and
+/// [`Reader::finish`] turns them into a [`Rejected`] for the whole file.
+///
+/// When `tenant` is given, a non-empty `tenant_id` cell must equal it; without one
+/// (offline costing) the column is ignored.
+pub struct Reader<R: Read, T: Record> {
+    csv: csv::Reader<R>,
+    record: csv::ByteRecord,
+    /// Position of each of `T::COLUMNS` in the file's header.
+    positions: Vec<usize>,
+    tenant_position: Option<usize>,
+    header_len: usize,
+    tenant: Option<TenantId>,
+    /// Each id seen, with the row it was first seen on.
+    seen_ids: HashMap<String, u64>,
+    rows_read: u64,
+    errors: Vec<RowError>,
+    error_count: u64,
+    io_error: Option<std::io::Error>,
+    _record: PhantomData<T>,
+}
+
+impl<R: Read, T: Record> Reader<R, T> {
+    /// Reads and checks the header. A missing, duplicated or unreadable header rejects
+    /// the file at once.
+    pub fn new(input: R, tenant: Option<&TenantId>) -> Result<Self, IngestError> {
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(input);
+        let mut header = csv::ByteRecord::new();
+        let reject = |errors: Vec<RowError>| Rejected { kind: T::KIND, error_count: errors.len() as u64, errors };
+        match csv.read_byte_record(&mut header) {
+            Ok(true) => {}
+            Ok(false) => {
+                let message = format!("the file is empty; the first row must be the header: {}", T::COLUMNS.join(","));
+                return Err(reject(vec![RowError::new(1, None, RowErrorKind::EmptyFile, message)]).into());
+            }
+            Err(error) => return Err(csv_failure(T::KIND, error, 1).map_or_else(|e| e, |e| reject(vec![e]).into())),
+        }
+        let (positions, tenant_position, errors) = map_header::<T>(&header);
+        if !errors.is_empty() {
+            return Err(reject(errors).into());
+        }
+        Ok(Self {
+            csv,
+            record: csv::ByteRecord::new(),
+            positions,
+            tenant_position,
+            header_len: header.len(),
+            tenant: tenant.cloned(),
+            seen_ids: HashMap::new(),
+            rows_read: 0,
+            errors: Vec::new(),
+            error_count: 0,
+            io_error: None,
+            _record: PhantomData,
+        })
+    }
+
+    /// True once any row has been refused: the file will be rejected, so a caller may
+    /// stop writing records while reading on to collect every problem.
+    pub fn has_errors(&self) -> bool {
+        self.error_count > 0
+    }
+
+    /// Reads whatever is left, then accepts the file (returning how many data rows it
+    /// had) or rejects it with every problem found.
+    pub fn finish(mut self) -> Result<u64, IngestError> {
+        self.by_ref().for_each(drop);
+        if let Some(source) = self.io_error {
+            return Err(IngestError::Io { kind: T::KIND, source });
+        }
+        if self.rows_read == 0 && self.error_count == 0 {
+            self.record_errors(vec![RowError::new(2, None, RowErrorKind::NoRows, "the file has a header but no rows")]);
+        }
+        if self.error_count > 0 {
+            return Err(Rejected { kind: T::KIND, error_count: self.error_count, errors: self.errors }.into());
+        }
+        Ok(self.rows_read)
+    }
+
+    fn record_errors(&mut self, errors: Vec<RowError>) {
+        self.error_count += errors.len() as u64;
+        let room = MAX_REPORTED_ERRORS.saturating_sub(self.errors.len());
+        self.errors.extend(errors.into_iter().take(room));
+    }
+
+    /// Parses the current record, or returns its problems.
+    fn parse_current(&mut self, row: u64) -> Result<T, Vec<RowError>> {
+        if self.record.len() != self.header_len {
+            let message = format!("the row has {} fields but the header has {}", self.record.len(), self.header_len);
+            return Err(vec![RowError::new(row, None, RowErrorKind::WrongFieldCount, message)]);
+        }
+        let mut cells = Cells::new(&self.record, &self.positions, T::COLUMNS, row);
+        if let (Some(position), Some(tenant)) = (self.tenant_position, &self.tenant) {
+            cells.check_tenant(position, tenant);
+        }
+        let parsed = T::from_cells(&mut cells);
+        let id = cells.raw(0).to_vec();
+        let mut errors = cells.into_errors();
+        if let Ok(id) = String::from_utf8(id) {
+            if !id.is_empty() {
+                if let Some(first) = self.seen_ids.get(&id) {
+                    let message = format!("{} {id:?} was already used on row {first}", T::COLUMNS[0]);
+                    errors.push(RowError::new(row, Some(T::COLUMNS[0]), RowErrorKind::DuplicateId, message));
+                } else {
+                    self.seen_ids.insert(id, row);
+                }
+            }
+        }
+        match parsed {
+            Some(record) if errors.is_empty() => Ok(record),
+            _ => Err(errors),
+        }
+    }
+}
+
+impl<R: Read, T: Record> Iterator for Reader<R, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        loop {
+            if self.io_error.is_some() {
+                return None;
+            }
+            let row = self.csv.position().line();
+            match self.csv.read_byte_record(&mut self.record) {
+                Ok(false) => return None,
+                Ok(true) => {}
+                Err(error) => {
+                    match csv_failure(T::KIND, error, row) {
+                        Ok(row_error) => self.record_errors(vec![row_error]),
+                        Err(IngestError::Io { source, .. }) => self.io_error = Some(source),
+                        Err(IngestError::Rejected(rejected)) => self.record_errors(rejected.errors),
+                    }
+                    continue;
+                }
+            }
+            self.rows_read += 1;
+            let row = self.record.position().map_or(row, csv::Position::line);
+            match self.parse_current(row) {
+                Ok(record) => return Some(record),
+                Err(errors) => self.record_errors(errors),
+            }
+        }
+    }
+}
+
+/// Sorts a csv failure into a row problem (malformed input) or an I/O failure.
+fn csv_failure(kind: RecordKind, error: csv::Error, row: u64) -> Result<RowError, IngestError> {
+    let row = error.position().map_or(row, csv::Position::line);
+    match error.into_kind() {
+        csv::ErrorKind::Io(source) => Err(IngestError::Io { kind, source }),
+        other => Ok(RowError::new(row, None, RowErrorKind::MalformedCsv, format!("the row is not valid CSV: {other:?}"))),
+    }
+}
+
+/// Finds each required column in the header (names compared without case), and the
+/// optional tenant column. Columns the reader does not know are ignored.
+fn map_header<T: Record>(header: &csv::ByteRecord) -> (Vec<usize>, Option<usize>, Vec<RowError>) {
+    let mut errors = Vec::new();
+    let mut names: Vec<Option<String>> = Vec::with_capacity(header.len());
+    for (position, raw) in header.iter().enumerate() {
+        let raw = raw.strip_prefix(b"\xEF\xBB\xBF".as_slice()).filter(|_| position == 0).unwrap_or(raw);
+        match std::str::from_utf8(raw) {
+            Ok(name) => names.push(Some(name.trim().to_ascii_lowercase())),
+            Err(_) => {
+                let message = format!("header cell {} is not valid UTF-8; save the file as UTF-8", position + 1);
+                errors.push(RowError::new(1, None, RowErrorKind::InvalidUtf8, message));
+                names.push(None);
+            }
+        }
+    }
+    let find = |column: &str, errors: &mut Vec<RowError>| {
+        let mut found = names.iter().enumerate().filter(|(_, name)| name.as_deref() == Some(column)).map(|(i, _)| i);
+        let first = found.next();
+        if found.next().is_some() {
+            errors.push(RowError::new(1, Some(column), RowErrorKind::DuplicateColumn, format!("the header names {column} more than once")));
+        }
+        first
+    };
+    let mut positions = Vec::with_capacity(T::COLUMNS.len());
+    for column in T::COLUMNS {
+        match find(column, &mut errors) {
+            Some(position) => positions.push(position),
+            None => errors.push(RowError::new(
+                1,
+                Some(column),
+                RowErrorKind::MissingColumn,
+                format!("the header has no {column} column; a {} file needs {}", T::KIND, T::COLUMNS.join(", ")),
+            )),
+        }
+    }
+    let tenant_position = find(TENANT_COLUMN, &mut errors);
+    (positions, tenant_position, errors)
+}

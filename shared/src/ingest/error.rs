@@ -1,0 +1,75 @@
+use serde::Serialize;
+
+use super::RecordKind;
+
+/// What is wrong with one cell, row or header, as a stable wire name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowErrorKind {
+    EmptyFile,
+    NoRows,
+    MissingColumn,
+    DuplicateColumn,
+    WrongFieldCount,
+    InvalidUtf8,
+    FieldTooLong,
+    EmptyValue,
+    BadId,
+    BadNumber,
+    TooManyDecimals,
+    OutOfRange,
+    BadDate,
+    NonPositiveQuantity,
+    NegativeQuantity,
+    NegativeAmount,
+    RemainingExceedsOriginal,
+    DuplicateId,
+    TenantMismatch,
+    MalformedCsv,
+}
+
+/// One problem in an input file: the 1-based row (the header is row 1; a row is the
+/// line its record starts on), the column when one is to blame, and a sentence for a
+/// person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowError {
+    pub row: u64,
+    pub column: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: RowErrorKind,
+    pub message: String,
+}
+
+impl RowError {
+    pub fn new(row: u64, column: Option<&str>, kind: RowErrorKind, message: impl Into<String>) -> Self {
+        Self { row, column: column.map(str::to_owned), kind, message: message.into() }
+    }
+}
+
+impl std::fmt::Display for RowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.column {
+            Some(column) => write!(f, "row {}, column {column}: {}", self.row, self.message),
+            None => write!(f, "row {}: {}", self.row, self.message),
+        }
+    }
+}
+
+/// A file refused as a whole: nothing of it may be loaded. `errors` holds the first
+/// [`super::MAX_REPORTED_ERRORS`] problems in file order; `error_count` counts them all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("the {kind} file was rejected: {error_count} problem(s), the first being {}", .errors.first().map(ToString::to_string).unwrap_or_default())]
+pub struct Rejected {
+    pub kind: RecordKind,
+    pub error_count: u64,
+    pub errors: Vec<RowError>,
+}
+
+/// Why a file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Rejected(#[from] Rejected),
+    #[error("reading the {kind} file failed: {source}")]
+    Io { kind: RecordKind, source: std::io::Error },
+}

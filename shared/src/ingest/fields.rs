@@ -1,0 +1,192 @@
+//! Turning the cells of one row into values, recording a [`RowError`] for each cell
+//! that cannot be read.
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
+use rust_decimal::Decimal;
+
+use super::{RowError, RowErrorKind};
+use crate::model::{IdError, MAX_ID_LEN, TenantId, Timestamp};
+
+/// The longest number or date cell accepted, in bytes.
+pub const MAX_VALUE_LEN: usize = 40;
+/// Decimal places accepted in a quantity, price or freight cost.
+pub const MAX_PLACES: u32 = 6;
+/// Numbers must be smaller than this in magnitude (twelve integer digits).
+const NUMBER_LIMIT: Decimal = Decimal::from_parts(0xD4A5_1000, 0xE8, 0, false, 0); // 10^12
+#[cfg(test)]
+pub const NUMBER_LIMIT_FOR_TESTS: Decimal = NUMBER_LIMIT;
+/// Years accepted in a date.
+const YEARS: std::ops::RangeInclusive<i32> = 1900..=9999;
+
+/// The cells of one row, read by column index into the record's required columns.
+pub struct Cells<'a> {
+    record: &'a csv::ByteRecord,
+    positions: &'a [usize],
+    columns: &'static [&'static str],
+    row: u64,
+    errors: Vec<RowError>,
+}
+
+impl<'a> Cells<'a> {
+    pub(super) fn new(record: &'a csv::ByteRecord, positions: &'a [usize], columns: &'static [&'static str], row: u64) -> Self {
+        Self { record, positions, columns, row, errors: Vec::new() }
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    pub(super) fn into_errors(self) -> Vec<RowError> {
+        self.errors
+    }
+
+    /// Records a problem with column `column` of this row.
+    pub fn reject(&mut self, column: usize, kind: RowErrorKind, message: String) {
+        self.errors.push(RowError::new(self.row, Some(self.columns[column]), kind, message));
+    }
+
+    pub(super) fn raw(&self, column: usize) -> &'a [u8] {
+        self.record.get(self.positions[column]).unwrap_or_default()
+    }
+
+    /// The cell as text, refusing non-UTF-8 bytes and cells longer than `limit`.
+    fn text(&mut self, column: usize, limit: usize) -> Option<&'a str> {
+        let raw = self.raw(column);
+        if raw.len() > limit {
+            let message = format!("the value is {} bytes long; the limit for this column is {limit}", raw.len());
+            self.reject(column, RowErrorKind::FieldTooLong, message);
+            return None;
+        }
+        match std::str::from_utf8(raw) {
+            Ok(text) => Some(text),
+            Err(error) => {
+                let message = format!("the value is not valid UTF-8 (bad byte at offset {}); save the file as UTF-8", error.valid_up_to());
+                self.reject(column, RowErrorKind::InvalidUtf8, message);
+                None
+            }
+        }
+    }
+
+    /// A non-empty cell, or a recorded `EmptyValue`.
+    fn required(&mut self, column: usize, limit: usize) -> Option<&'a str> {
+        let text = self.text(column, limit)?;
+        if text.is_empty() {
+            self.reject(column, RowErrorKind::EmptyValue, format!("{} is empty", self.columns[column]));
+            return None;
+        }
+        Some(text)
+    }
+
+    /// An id or SKU, validated by `parse`.
+    pub fn id<T>(&mut self, column: usize, parse: fn(String) -> Result<T, IdError>) -> Option<T> {
+        let text = self.required(column, MAX_ID_LEN)?;
+        match parse(text.to_owned()) {
+            Ok(id) => Some(id),
+            Err(error) => {
+                self.reject(column, RowErrorKind::BadId, format!("{} {text:?} {error}", self.columns[column]));
+                None
+            }
+        }
+    }
+
+    /// A plain decimal: optional sign, digits, optional `.` and digits. No exponents,
+    /// thousands separators, currency signs or spaces, at most [`MAX_PLACES`] places.
+    fn number(&mut self, column: usize) -> Option<Decimal> {
+        let text = self.required(column, MAX_VALUE_LEN)?;
+        let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+        let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+        let plain = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+        if !plain(whole) || !plain(fraction) {
+            let message = format!(
+                "{text:?} is not a plain decimal number; write digits with an optional '.' fraction, like 1250.50 (no thousands separators, exponents or currency signs)"
+            );
+            self.reject(column, RowErrorKind::BadNumber, message);
+            return None;
+        }
+        let value = Decimal::from_str_exact(text).ok().filter(|value| value.abs() < NUMBER_LIMIT);
+        let Some(value) = value else {
+            self.reject(column, RowErrorKind::OutOfRange, format!("{text} is too large; values must be below 1000000000000"));
+            return None;
+        };
+        if value.scale() > MAX_PLACES {
+            let message = format!("{text} has {} decimal places; at most {MAX_PLACES} are accepted", value.scale());
+            self.reject(column, RowErrorKind::TooManyDecimals, message);
+            return None;
+        }
+        Some(value)
+    }
+
+    /// A quantity that may be zero but not negative (a lot's remaining quantity).
+    pub fn quantity(&mut self, column: usize) -> Option<Decimal> {
+        let value = self.number(column)?;
+        if value.is_sign_negative() && !value.is_zero() {
+            let message = format!("{} is {value}; it must not be negative", self.columns[column]);
+            self.reject(column, RowErrorKind::NegativeQuantity, message);
+            return None;
+        }
+        Some(value)
+    }
+
+    /// A quantity greater than zero.
+    pub fn positive_quantity(&mut self, column: usize) -> Option<Decimal> {
+        let value = self.number(column)?;
+        if value <= Decimal::ZERO {
+            let message = format!("{} is {value}; it must be greater than zero", self.columns[column]);
+            self.reject(column, RowErrorKind::NonPositiveQuantity, message);
+            return None;
+        }
+        Some(value)
+    }
+
+    /// A price or cost: zero or more.
+    pub fn amount(&mut self, column: usize) -> Option<Decimal> {
+        let value = self.number(column)?;
+        if value.is_sign_negative() && !value.is_zero() {
+            let message = format!("{} is {value}; it must not be negative", self.columns[column]);
+            self.reject(column, RowErrorKind::NegativeAmount, message);
+            return None;
+        }
+        Some(value)
+    }
+
+    /// An ISO 8601 instant with `Z` or an offset, or a bare date meaning midnight UTC.
+    pub fn date(&mut self, column: usize) -> Option<Timestamp> {
+        let text = self.required(column, MAX_VALUE_LEN)?;
+        let parsed = match parse_date(text) {
+            Ok(instant) => instant,
+            Err(message) => {
+                self.reject(column, RowErrorKind::BadDate, message);
+                return None;
+            }
+        };
+        if !YEARS.contains(&parsed.year()) {
+            let message = format!("{text} is out of range; years from {} to {} are accepted", YEARS.start(), YEARS.end());
+            self.reject(column, RowErrorKind::OutOfRange, message);
+            return None;
+        }
+        Some(parsed)
+    }
+
+    /// Refuses a non-empty tenant cell that names another tenant.
+    pub(super) fn check_tenant(&mut self, position: usize, tenant: &TenantId) {
+        let raw = self.record.get(position).unwrap_or_default();
+        if !raw.is_empty() && raw != tenant.as_str().as_bytes() {
+            let shown = String::from_utf8_lossy(&raw[..raw.len().min(MAX_ID_LEN)]);
+            let message = format!("tenant_id {shown:?} differs from {tenant}, the tenant this file is loaded for");
+            self.errors.push(RowError::new(self.row, Some(super::TENANT_COLUMN), RowErrorKind::TenantMismatch, message));
+        }
+    }
+}
+
+fn parse_date(text: &str) -> Result<Timestamp, String> {
+    if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(day.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
+        return Ok(instant.with_timezone(&Utc));
+    }
+    if NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").is_ok() || NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").is_ok() {
+        return Err(format!("{text:?} has a time but no time zone; add Z for UTC or an offset like +02:00"));
+    }
+    Err(format!("{text:?} is not a date; write 2024-07-20 (midnight UTC) or 2024-07-20T10:00:00Z (ISO 8601 with Z or an offset)"))
+}

@@ -1,0 +1,262 @@
+use rust_decimal::Decimal;
+
+use super::*;
+use crate::model::{Lot, Sale, TenantId};
+
+const LOTS_HEADER: &str = "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit";
+
+fn acme() -> TenantId {
+    TenantId::parse("acme-corp").unwrap()
+}
+
+fn d(s: &str) -> Decimal {
+    Decimal::from_str_exact(s).unwrap()
+}
+
+fn lots(csv: &str) -> Result<Vec<Lot>, IngestError> {
+    read_all::<Lot, _>(csv.as_bytes(), Some(&acme()))
+}
+
+fn sales(csv: &str) -> Result<Vec<Sale>, IngestError> {
+    read_all::<Sale, _>(csv.as_bytes(), Some(&acme()))
+}
+
+/// The (row, column, kind) of every problem in a rejected file.
+fn problems<T: std::fmt::Debug>(result: Result<Vec<T>, IngestError>) -> Vec<(u64, Option<String>, RowErrorKind)> {
+    match result {
+        Err(IngestError::Rejected(rejected)) => {
+            assert_eq!(rejected.error_count as usize, rejected.errors.len());
+            rejected.errors.into_iter().map(|e| (e.row, e.column, e.kind)).collect()
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+fn at(row: u64, column: &str, kind: RowErrorKind) -> (u64, Option<String>, RowErrorKind) {
+    (row, Some(column.to_owned()), kind)
+}
+
+fn lot_row(row: &str) -> String {
+    format!("{LOTS_HEADER}\n{row}\n")
+}
+
+fn sale_row(row: &str) -> String {
+    format!("sale_id,sku,sale_date,quantity_sold\n{row}\n")
+}
+
+#[test]
+fn a_valid_lots_file_is_read_in_file_order() {
+    let read = lots(&lot_row("L1,A,2024-07-01,500,400,10.00,1.00\nL2,B,2024-07-02T08:30:00+02:00,2.5,2.5,3,0")).unwrap();
+
+    assert_eq!(read.len(), 2);
+    assert_eq!(read[0].lot_id.as_str(), "L1");
+    assert_eq!(read[0].remaining_quantity, d("400"));
+    assert_eq!(read[0].unit_cost(), Some(d("11.00")));
+    assert_eq!(read[1].received_date.to_rfc3339(), "2024-07-02T06:30:00+00:00");
+    assert_eq!(read[1].original_quantity, d("2.5"));
+}
+
+#[test]
+fn bom_crlf_blanks_any_order_and_case_are_accepted() {
+    let csv = "\u{feff} Quantity_Sold , sale_id ,SKU, sale_date ,notes\r\n 3 , S1 , A ,2024-07-20T10:00:00Z, ignored \r\n";
+
+    let read = sales(csv).unwrap();
+
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0].sale_id.as_str(), "S1");
+    assert_eq!(read[0].sku.as_str(), "A");
+    assert_eq!(read[0].quantity_sold, d("3"));
+}
+
+#[test]
+fn a_bare_date_means_midnight_utc() {
+    let read = sales(&sale_row("S1,A,2024-07-20,1")).unwrap();
+    assert_eq!(read[0].sale_date.to_rfc3339(), "2024-07-20T00:00:00+00:00");
+}
+
+#[test]
+fn a_matching_or_empty_tenant_cell_is_accepted() {
+    let csv = "sale_id,sku,sale_date,quantity_sold,tenant_id\nS1,A,2024-07-20,1,acme-corp\nS2,A,2024-07-20,1,\n";
+    assert_eq!(sales(csv).unwrap().len(), 2);
+}
+
+#[test]
+fn the_tenant_column_is_not_checked_without_a_tenant() {
+    let csv = "sale_id,sku,sale_date,quantity_sold,tenant_id\nS1,A,2024-07-20,1,other\n";
+    assert_eq!(read_all::<Sale, _>(csv.as_bytes(), None).unwrap().len(), 1);
+}
+
+#[test]
+fn a_missing_column_is_named() {
+    let csv = "lot_id,sku,received_date,original_quantity,unit_price,freight_cost_per_unit\nL1,A,2024-07-01,5,1,0\n";
+    assert_eq!(problems(lots(csv)), [at(1, "remaining_quantity", RowErrorKind::MissingColumn)]);
+}
+
+#[test]
+fn a_column_named_twice_is_refused() {
+    let csv = "sale_id,sku,sale_date,quantity_sold,SKU\nS1,A,2024-07-20,1,A\n";
+    assert_eq!(problems(sales(csv)), [at(1, "sku", RowErrorKind::DuplicateColumn)]);
+}
+
+#[test]
+fn an_empty_file_is_refused() {
+    assert_eq!(problems(sales("")), [(1, None, RowErrorKind::EmptyFile)]);
+}
+
+#[test]
+fn a_header_without_rows_is_refused() {
+    assert_eq!(problems(sales("sale_id,sku,sale_date,quantity_sold\n")), [(2, None, RowErrorKind::NoRows)]);
+}
+
+#[test]
+fn a_bad_number_is_named_with_row_and_column() {
+    for bad in ["abc", "1,000", "1e3", "$5", "1 000", "NaN", ".5", "5.", "--1", ""] {
+        let csv = format!("sale_id,sku,sale_date,quantity_sold\nS1,A,2024-07-20,\"{bad}\"\n");
+        let expected = if bad.is_empty() { RowErrorKind::EmptyValue } else { RowErrorKind::BadNumber };
+        assert_eq!(problems(sales(&csv)), [at(2, "quantity_sold", expected)], "{bad:?}");
+    }
+}
+
+#[test]
+fn too_many_decimal_places_are_refused() {
+    assert_eq!(problems(sales(&sale_row("S1,A,2024-07-20,1.0000001"))), [at(2, "quantity_sold", RowErrorKind::TooManyDecimals)]);
+}
+
+#[test]
+fn a_number_too_large_is_refused() {
+    assert_eq!(problems(sales(&sale_row("S1,A,2024-07-20,1000000000000"))), [at(2, "quantity_sold", RowErrorKind::OutOfRange)]);
+    assert!(sales(&sale_row("S1,A,2024-07-20,999999999999.999999")).is_ok());
+}
+
+#[test]
+fn a_bad_date_is_named_with_row_and_column() {
+    for bad in ["20/07/2024", "2024-13-01", "2024-07-20T10:00:00", "yesterday", "2024-02-30"] {
+        assert_eq!(problems(sales(&sale_row(&format!("S1,A,{bad},1")))), [at(2, "sale_date", RowErrorKind::BadDate)], "{bad}");
+    }
+}
+
+#[test]
+fn a_date_out_of_range_is_refused() {
+    assert_eq!(problems(sales(&sale_row("S1,A,1899-12-31,1"))), [at(2, "sale_date", RowErrorKind::OutOfRange)]);
+}
+
+#[test]
+fn a_quantity_of_zero_or_less_is_refused() {
+    assert_eq!(problems(sales(&sale_row("S1,A,2024-07-20,0"))), [at(2, "quantity_sold", RowErrorKind::NonPositiveQuantity)]);
+    assert_eq!(problems(sales(&sale_row("S1,A,2024-07-20,-2"))), [at(2, "quantity_sold", RowErrorKind::NonPositiveQuantity)]);
+    assert_eq!(
+        problems(lots(&lot_row("L1,A,2024-07-01,0,0,1,0"))),
+        [at(2, "original_quantity", RowErrorKind::NonPositiveQuantity)]
+    );
+}
+
+#[test]
+fn a_negative_remaining_quantity_is_refused() {
+    assert_eq!(problems(lots(&lot_row("L1,A,2024-07-01,5,-1,1,0"))), [at(2, "remaining_quantity", RowErrorKind::NegativeQuantity)]);
+}
+
+#[test]
+fn a_negative_price_or_freight_is_refused() {
+    assert_eq!(
+        problems(lots(&lot_row("L1,A,2024-07-01,5,5,-1,-0.5"))),
+        [at(2, "unit_price", RowErrorKind::NegativeAmount), at(2, "freight_cost_per_unit", RowErrorKind::NegativeAmount)]
+    );
+}
+
+#[test]
+fn remaining_above_original_is_refused() {
+    assert_eq!(
+        problems(lots(&lot_row("L1,A,2024-07-01,5,6,1,0"))),
+        [at(2, "remaining_quantity", RowErrorKind::RemainingExceedsOriginal)]
+    );
+}
+
+#[test]
+fn a_duplicate_id_names_the_row_it_was_first_used_on() {
+    let csv = sale_row("S1,A,2024-07-20,1\nS2,A,2024-07-20,1\nS1,B,2024-07-21,2");
+    let Err(IngestError::Rejected(rejected)) = sales(&csv) else { panic!("expected a rejection") };
+    assert_eq!(rejected.errors.len(), 1);
+    let error = &rejected.errors[0];
+    assert_eq!((error.row, error.column.as_deref(), error.kind), (4, Some("sale_id"), RowErrorKind::DuplicateId));
+    assert!(error.message.contains("row 2"), "{}", error.message);
+}
+
+#[test]
+fn an_empty_id_is_refused() {
+    assert_eq!(problems(sales(&sale_row(",A,2024-07-20,1"))), [at(2, "sale_id", RowErrorKind::EmptyValue)]);
+    assert_eq!(problems(sales(&sale_row("S1,  ,2024-07-20,1"))), [at(2, "sku", RowErrorKind::EmptyValue)]);
+}
+
+#[test]
+fn a_tenant_cell_naming_another_tenant_is_refused() {
+    let csv = "sale_id,sku,sale_date,quantity_sold,tenant_id\nS1,A,2024-07-20,1,other-corp\n";
+    assert_eq!(problems(sales(csv)), [at(2, "tenant_id", RowErrorKind::TenantMismatch)]);
+}
+
+#[test]
+fn non_utf8_bytes_are_named_with_row_and_column() {
+    let mut csv = b"sale_id,sku,sale_date,quantity_sold\nS1,".to_vec();
+    csv.extend_from_slice(b"caf\xe9,2024-07-20,1\n");
+    let result = read_all::<Sale, _>(csv.as_slice(), Some(&acme()));
+    assert_eq!(problems(result), [at(2, "sku", RowErrorKind::InvalidUtf8)]);
+}
+
+#[test]
+fn an_over_long_field_is_refused() {
+    let long_id = "X".repeat(10 * 1024);
+    assert_eq!(problems(sales(&sale_row(&format!("{long_id},A,2024-07-20,1")))), [at(2, "sale_id", RowErrorKind::FieldTooLong)]);
+    assert_eq!(
+        problems(sales(&sale_row(&format!("S1,A,2024-07-20,{}", "1".repeat(50))))),
+        [at(2, "quantity_sold", RowErrorKind::FieldTooLong)]
+    );
+}
+
+#[test]
+fn a_row_with_the_wrong_number_of_fields_is_refused() {
+    assert_eq!(problems(sales(&sale_row("S1,A,2024-07-20"))), [(2, None, RowErrorKind::WrongFieldCount)]);
+}
+
+#[test]
+fn every_bad_row_is_reported_and_nothing_is_accepted() {
+    let csv = sale_row("S1,A,2024-07-20,1\nS2,A,bad,1\nS3,A,2024-07-20,1\nS4,A,2024-07-20,x");
+    let mut reader = read_sales(csv.as_bytes(), Some(&acme())).unwrap();
+    let yielded = reader.by_ref().count();
+    assert!(reader.has_errors());
+    assert_eq!(yielded, 2, "valid rows stream through; the caller discards them when finish rejects");
+    assert_eq!(
+        problems::<Sale>(reader.finish().map(|_| Vec::new())),
+        [at(3, "sale_date", RowErrorKind::BadDate), at(5, "quantity_sold", RowErrorKind::BadNumber)]
+    );
+}
+
+#[test]
+fn rows_are_lines_so_blank_lines_and_quoted_newlines_keep_their_place() {
+    let csv = "sale_id,sku,sale_date,quantity_sold,notes\n\nS1,A,2024-07-20,1,\"two\nlines\"\nS2,A,2024-07-20,bad,\n";
+    assert_eq!(problems(sales(csv)), [at(5, "quantity_sold", RowErrorKind::BadNumber)]);
+}
+
+#[test]
+fn a_control_character_in_an_id_is_refused() {
+    assert_eq!(problems(sales(&sale_row("S1,\"A\nB\",2024-07-20,1"))), [at(2, "sku", RowErrorKind::BadId)]);
+}
+
+#[test]
+fn reported_errors_are_capped_but_all_are_counted() {
+    let rows: String = (0..MAX_REPORTED_ERRORS + 5).map(|i| format!("S{i},A,2024-07-20,0\n")).collect();
+    let Err(IngestError::Rejected(rejected)) = sales(&format!("sale_id,sku,sale_date,quantity_sold\n{rows}")) else {
+        panic!("expected a rejection")
+    };
+    assert_eq!(rejected.errors.len(), MAX_REPORTED_ERRORS);
+    assert_eq!(rejected.error_count, MAX_REPORTED_ERRORS as u64 + 5);
+}
+
+#[test]
+fn the_templates_are_accepted_by_their_own_readers() {
+    assert_eq!(lots(RecordKind::Lots.template()).unwrap().len(), 1);
+    assert_eq!(sales(RecordKind::Sales.template()).unwrap().len(), 1);
+}
+
+#[test]
+fn the_number_limit_is_ten_to_the_twelfth() {
+    assert_eq!(fields::NUMBER_LIMIT_FOR_TESTS, Decimal::from(1_000_000_000_000_i64));
+}

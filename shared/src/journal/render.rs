@@ -1,0 +1,233 @@
+//! The file formats. Each renderer takes a built [`Journal`] and only lays it out.
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+use super::{Entry, Journal, Line, Side};
+
+/// A journal export format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Csv,
+    Json,
+    Iif,
+    Xero,
+    Qbo,
+}
+
+parse_choice!(Format, "journal format", "csv" => Format::Csv, "json" => Format::Json, "iif" => Format::Iif, "xero" => Format::Xero, "qbo" => Format::Qbo);
+
+/// A rendered file with what a download needs to describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub body: Vec<u8>,
+    pub content_type: &'static str,
+    pub file_extension: &'static str,
+}
+
+/// Renders `journal` as `format`.
+pub fn render(journal: &Journal, format: Format) -> Rendered {
+    match format {
+        Format::Csv => Rendered { body: csv_generic(journal), content_type: "text/csv; charset=utf-8", file_extension: "csv" },
+        Format::Json => Rendered { body: json_bytes(&generic_json(journal)), content_type: "application/json", file_extension: "json" },
+        Format::Iif => Rendered { body: iif(journal), content_type: "text/plain; charset=utf-8", file_extension: "iif" },
+        Format::Xero => Rendered { body: xero(journal), content_type: "text/csv; charset=utf-8", file_extension: "csv" },
+        Format::Qbo => Rendered { body: json_bytes(&qbo(journal)), content_type: "application/json", file_extension: "json" },
+    }
+}
+
+/// An amount already in cents, always written with two places.
+fn cents(amount: Decimal) -> String {
+    debug_assert!(amount.scale() <= 2 || amount.normalize().scale() <= 2, "amounts are rounded before rendering");
+    format!("{amount:.2}")
+}
+
+/// `amount` signed the way IIF and Xero want it: positive debit, negative credit.
+fn signed(line: &Line) -> String {
+    match line.side {
+        Side::Debit => cents(line.amount),
+        Side::Credit => cents(-line.amount),
+    }
+}
+
+/// A text cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR) is
+/// prefixed with `'`, as OWASP's CSV-injection guidance recommends.
+fn inert(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_owned() }
+}
+
+fn csv_writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new())
+}
+
+fn finish_csv(writer: csv::Writer<Vec<u8>>) -> Vec<u8> {
+    writer.into_inner().expect("writing to memory cannot fail")
+}
+
+fn write_csv_row<const N: usize>(writer: &mut csv::Writer<Vec<u8>>, row: [&str; N]) {
+    writer.write_record(row).expect("writing to memory cannot fail");
+}
+
+fn csv_generic(journal: &Journal) -> Vec<u8> {
+    let mut writer = csv_writer();
+    write_csv_row(
+        &mut writer,
+        ["journal_number", "date", "narration", "account_code", "account_name", "description", "sku", "debit", "credit"],
+    );
+    for entry in &journal.entries {
+        for line in &entry.lines {
+            let (debit, credit) = match line.side {
+                Side::Debit => (cents(line.amount), String::new()),
+                Side::Credit => (String::new(), cents(line.amount)),
+            };
+            write_csv_row(
+                &mut writer,
+                [
+                    &inert(&entry.journal_number),
+                    &entry.date.format("%Y-%m-%d").to_string(),
+                    &inert(&entry.narration),
+                    &inert(&line.account.code),
+                    &inert(&line.account.name),
+                    &inert(&line.description),
+                    &inert(line.sku.as_ref().map_or("", |sku| sku.as_str())),
+                    &debit,
+                    &credit,
+                ],
+            );
+        }
+    }
+    finish_csv(writer)
+}
+
+fn json_bytes(value: &Value) -> Vec<u8> {
+    let mut body = serde_json::to_vec_pretty(value).expect("a JSON value always serialises");
+    body.push(b'\n');
+    body
+}
+
+fn generic_json(journal: &Journal) -> Value {
+    let entries: Vec<Value> = journal
+        .entries
+        .iter()
+        .map(|entry| {
+            let lines: Vec<Value> = entry
+                .lines
+                .iter()
+                .map(|line| {
+                    json!({
+                        "account_code": line.account.code,
+                        "account_name": line.account.name,
+                        "description": line.description,
+                        "sku": line.sku,
+                        "side": line.side,
+                        "amount": cents(line.amount),
+                    })
+                })
+                .collect();
+            json!({
+                "journal_number": entry.journal_number,
+                "date": entry.date,
+                "narration": entry.narration,
+                "total_debit": cents(entry.total(Side::Debit)),
+                "total_credit": cents(entry.total(Side::Credit)),
+                "lines": lines,
+            })
+        })
+        .collect();
+    let total = |side| cents(journal.entries.iter().map(|entry| entry.total(side)).sum());
+    json!({
+        "reference": journal.reference,
+        "reversal": journal.reversal,
+        "total_debit": total(Side::Debit),
+        "total_credit": total(Side::Credit),
+        "entries": entries,
+    })
+}
+
+/// IIF cells are tab-separated with no quoting: tabs, line breaks and quotes in text
+/// would break the row, so they become spaces.
+fn iif_text(text: &str) -> String {
+    text.chars().map(|c| if matches!(c, '\t' | '\r' | '\n' | '"') { ' ' } else { c }).collect()
+}
+
+/// QuickBooks Desktop IIF general journal: `!TRNS/!SPL/!ENDTRNS` headers, then per
+/// entry one TRNS row (its first line), SPL rows for the rest, and ENDTRNS. Accounts
+/// by name; dates MM/DD/YYYY; the amounts of each transaction sum to zero.
+fn iif(journal: &Journal) -> Vec<u8> {
+    let mut out = String::new();
+    out.push_str("!TRNS\tTRNSID\tTRNSTYPE\tDATE\tACCNT\tAMOUNT\tDOCNUM\tMEMO\r\n");
+    out.push_str("!SPL\tSPLID\tTRNSTYPE\tDATE\tACCNT\tAMOUNT\tDOCNUM\tMEMO\r\n");
+    out.push_str("!ENDTRNS\r\n");
+    for entry in &journal.entries {
+        for (index, line) in entry.lines.iter().enumerate() {
+            let record = if index == 0 { "TRNS" } else { "SPL" };
+            out.push_str(&format!(
+                "{record}\t\tGENERAL JOURNAL\t{}\t{}\t{}\t{}\t{}\r\n",
+                entry.date.format("%m/%d/%Y"),
+                iif_text(&line.account.name),
+                signed(line),
+                iif_text(&entry.journal_number),
+                iif_text(&line.description),
+            ));
+        }
+        out.push_str("ENDTRNS\r\n");
+    }
+    out.into_bytes()
+}
+
+/// Xero manual journal import CSV: rows with the same Narration and Date form one
+/// journal; Date dd/mm/yyyy; Amount positive for debit, negative for credit.
+fn xero(journal: &Journal) -> Vec<u8> {
+    let mut writer = csv_writer();
+    write_csv_row(&mut writer, ["Narration", "Date", "Description", "AccountCode", "TaxRate", "Amount"]);
+    for entry in &journal.entries {
+        for line in &entry.lines {
+            write_csv_row(
+                &mut writer,
+                [
+                    &inert(&entry.narration),
+                    &entry.date.format("%d/%m/%Y").to_string(),
+                    &inert(&line.description),
+                    &inert(&line.account.code),
+                    &inert(&journal.xero_tax_rate),
+                    &signed(line),
+                ],
+            );
+        }
+    }
+    finish_csv(writer)
+}
+
+/// QuickBooks Online Accounting API `JournalEntry` bodies, one per entry, as a JSON
+/// array: positive amounts with a PostingType, accounts by id (`value`) and name.
+fn qbo(journal: &Journal) -> Value {
+    Value::Array(journal.entries.iter().map(qbo_entry).collect())
+}
+
+fn qbo_entry(entry: &Entry) -> Value {
+    let lines: Vec<Value> = entry
+        .lines
+        .iter()
+        .map(|line| {
+            let amount = serde_json::Number::from_str(&cents(line.amount)).expect("a cents amount is a JSON number");
+            json!({
+                "Description": line.description,
+                "Amount": amount,
+                "DetailType": "JournalEntryLineDetail",
+                "JournalEntryLineDetail": {
+                    "PostingType": match line.side { Side::Debit => "Debit", Side::Credit => "Credit" },
+                    "AccountRef": { "value": line.account.code, "name": line.account.name },
+                },
+            })
+        })
+        .collect();
+    json!({
+        "DocNumber": entry.journal_number,
+        "TxnDate": entry.date,
+        "PrivateNote": entry.narration,
+        "Line": lines,
+    })
+}
