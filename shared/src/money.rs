@@ -23,6 +23,11 @@ pub fn exact_add(a: Decimal, b: Decimal) -> Option<Decimal> {
     (sum.scale() >= needed).then_some(sum)
 }
 
+/// The exact sum of `amounts`, or `None` as soon as it would not fit.
+pub fn exact_sum(amounts: impl IntoIterator<Item = Decimal>) -> Option<Decimal> {
+    amounts.into_iter().try_fold(Decimal::ZERO, exact_add)
+}
+
 /// `a - b`, exact or `None`, as [`exact_add`].
 pub fn exact_sub(a: Decimal, b: Decimal) -> Option<Decimal> {
     exact_add(a, -b)
@@ -82,5 +87,7 @@ mod tests {
         assert_eq!(exact_add(d("1.50"), d("0.000")), Some(d("1.5")));
         assert_eq!(exact_add(d("0.00"), d("0.105")), Some(d("0.105")));
         assert_eq!(exact_sub(d("1.25"), d("2")), Some(d("-0.75")));
+        assert_eq!(exact_sum([d("0.1"), d("0.25"), d("3")]), Some(d("3.35")));
+        assert_eq!(exact_sum([huge, d("0.5")]), None);
     }
 }

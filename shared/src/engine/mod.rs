@@ -66,7 +66,8 @@ impl LotBook {
             if lot.unit_price.is_sign_negative() || lot.freight_cost_per_unit.is_sign_negative() {
                 return Err(invalid("unit_price and freight_cost_per_unit must not be negative"));
             }
-            let unit_cost = lot.unit_cost().ok_or_else(|| CostingError::UnitCostOverflow { lot_id: lot.lot_id.clone() })?;
+            let unit_cost =
+                lot.unit_cost().ok_or_else(|| CostingError::UnitCostOverflow { lot_id: lot.lot_id.clone() })?;
             let next = queues.len();
             let index = *queue_of_sku.entry(lot.sku.clone()).or_insert(next);
             if index == next {
@@ -135,13 +136,13 @@ pub fn allocate(book: &mut LotBook, sales: &[Sale]) -> Result<Vec<Allocation>, C
 fn allocate_all(book: &mut LotBook, sales: &[Sale], undo: &mut UndoLog) -> Result<Vec<Allocation>, CostingError> {
     let mut allocations = Vec::with_capacity(sales.len());
     for sale in sales {
-        if let Some((date, sale_id)) = &book.last_sale {
-            if (sale.sale_date, &sale.sale_id) <= (*date, sale_id) {
-                return Err(CostingError::SalesOutOfOrder {
-                    sale_id: sale.sale_id.clone(),
-                    previous_sale_id: sale_id.clone(),
-                });
-            }
+        if let Some((date, sale_id)) = &book.last_sale
+            && (sale.sale_date, &sale.sale_id) <= (*date, sale_id)
+        {
+            return Err(CostingError::SalesOutOfOrder {
+                sale_id: sale.sale_id.clone(),
+                previous_sale_id: sale_id.clone(),
+            });
         }
         if sale.quantity_sold <= Decimal::ZERO {
             return Err(CostingError::NonPositiveSale {

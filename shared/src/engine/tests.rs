@@ -54,7 +54,16 @@ fn sale(id: &str, sku: &str, sold_at: &str, quantity: &str) -> Sale {
 fn render(allocations: &[Allocation]) -> Vec<String> {
     allocations
         .iter()
-        .map(|a| format!("{} {} {} {} {}", a.sale_id, a.lot_id, a.quantity.normalize(), a.unit_cost.normalize(), a.extended_cost.normalize()))
+        .map(|a| {
+            format!(
+                "{} {} {} {} {}",
+                a.sale_id,
+                a.lot_id,
+                a.quantity.normalize(),
+                a.unit_cost.normalize(),
+                a.extended_cost.normalize()
+            )
+        })
         .collect()
 }
 
@@ -63,7 +72,9 @@ fn render_error(error: &CostingError) -> String {
         CostingError::InsufficientInventory { sale_id, requested, available, .. } => {
             format!("error insufficient {sale_id} {} {}", requested.normalize(), available.normalize())
         }
-        CostingError::SalesOutOfOrder { sale_id, previous_sale_id } => format!("error out-of-order {sale_id} after {previous_sale_id}"),
+        CostingError::SalesOutOfOrder { sale_id, previous_sale_id } => {
+            format!("error out-of-order {sale_id} after {previous_sale_id}")
+        }
         other => format!("error {other}"),
     }
 }
@@ -76,12 +87,18 @@ fn check(case: &str) {
     for line in input.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
-            ["lot", id, sku, received, remaining, price, freight] => lots.push(lot(id, sku, received, remaining, price, freight)),
+            ["lot", id, sku, received, remaining, price, freight] => {
+                lots.push(lot(id, sku, received, remaining, price, freight))
+            }
             ["sale", id, sku, sold_at, quantity] => sales.push(sale(id, sku, sold_at, quantity)),
             _ => panic!("cannot read case line {line:?}"),
         }
     }
-    let expected: Vec<String> = expected.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|l| !l.is_empty()).collect();
+    let expected: Vec<String> = expected
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect();
     let actual = match LotBook::new(lots).and_then(|mut book| allocate(&mut book, &sales)) {
         Ok(allocations) => render(&allocations),
         Err(error) => vec![render_error(&error)],
@@ -320,7 +337,9 @@ fn a_cost_too_large_to_be_exact_is_an_error_not_a_panic() {
 
 #[test]
 fn a_failed_call_leaves_the_book_exactly_as_it_was() {
-    let mut book = LotBook::new([lot("L1", "A", "2024-01-01", "5", "1", "0"), lot("L2", "A", "2024-01-02", "5", "2", "0")]).unwrap();
+    let mut book =
+        LotBook::new([lot("L1", "A", "2024-01-01", "5", "1", "0"), lot("L2", "A", "2024-01-02", "5", "2", "0")])
+            .unwrap();
     let before: Vec<BookLot> = book.lots().cloned().collect();
     let sales = [sale("S1", "A", "2024-01-03", "7"), sale("S2", "A", "2024-01-04", "4")];
 
@@ -396,9 +415,9 @@ fn reference(lots: &[Lot], sales: &[Sale]) -> Result<Vec<(SaleId, LotId, Decimal
     for sale in sales {
         let mut units = sale.quantity_sold;
         while units > Decimal::ZERO {
-            let oldest = remaining
-                .iter_mut()
-                .find(|((received, _), (sku, left))| *sku == sale.sku && *received <= sale.sale_date && *left > Decimal::ZERO);
+            let oldest = remaining.iter_mut().find(|((received, _), (sku, left))| {
+                *sku == sale.sku && *received <= sale.sale_date && *left > Decimal::ZERO
+            });
             let Some(((_, lot_id), (_, left))) = oldest else { return Err(sale.sale_id.clone()) };
             *left -= Decimal::ONE;
             units -= Decimal::ONE;

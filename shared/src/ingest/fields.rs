@@ -28,7 +28,12 @@ pub struct Cells<'a> {
 }
 
 impl<'a> Cells<'a> {
-    pub(super) fn new(record: &'a csv::ByteRecord, positions: &'a [usize], columns: &'static [&'static str], row: u64) -> Self {
+    pub(super) fn new(
+        record: &'a csv::ByteRecord,
+        positions: &'a [usize],
+        columns: &'static [&'static str],
+        row: u64,
+    ) -> Self {
         Self { record, positions, columns, row, errors: Vec::new() }
     }
 
@@ -60,7 +65,10 @@ impl<'a> Cells<'a> {
         match std::str::from_utf8(raw) {
             Ok(text) => Some(text),
             Err(error) => {
-                let message = format!("the value is not valid UTF-8 (bad byte at offset {}); save the file as UTF-8", error.valid_up_to());
+                let message = format!(
+                    "the value is not valid UTF-8 (bad byte at offset {}); save the file as UTF-8",
+                    error.valid_up_to()
+                );
                 self.reject(column, RowErrorKind::InvalidUtf8, message);
                 None
             }
@@ -105,7 +113,11 @@ impl<'a> Cells<'a> {
         }
         let value = Decimal::from_str_exact(text).ok().filter(|value| value.abs() < NUMBER_LIMIT);
         let Some(value) = value else {
-            self.reject(column, RowErrorKind::OutOfRange, format!("{text} is too large; values must be below 1000000000000"));
+            self.reject(
+                column,
+                RowErrorKind::OutOfRange,
+                format!("{text} is too large; values must be below 1000000000000"),
+            );
             return None;
         };
         if value.scale() > MAX_PLACES {
@@ -160,7 +172,8 @@ impl<'a> Cells<'a> {
             }
         };
         if !YEARS.contains(&parsed.year()) {
-            let message = format!("{text} is out of range; years from {} to {} are accepted", YEARS.start(), YEARS.end());
+            let message =
+                format!("{text} is out of range; years from {} to {} are accepted", YEARS.start(), YEARS.end());
             self.reject(column, RowErrorKind::OutOfRange, message);
             return None;
         }
@@ -173,7 +186,12 @@ impl<'a> Cells<'a> {
         if !raw.is_empty() && raw != tenant.as_str().as_bytes() {
             let shown = String::from_utf8_lossy(&raw[..raw.len().min(MAX_ID_LEN)]);
             let message = format!("tenant_id {shown:?} differs from {tenant}, the tenant this file is loaded for");
-            self.errors.push(RowError::new(self.row, Some(super::TENANT_COLUMN), RowErrorKind::TenantMismatch, message));
+            self.errors.push(RowError::new(
+                self.row,
+                Some(super::TENANT_COLUMN),
+                RowErrorKind::TenantMismatch,
+                message,
+            ));
         }
     }
 }
@@ -185,8 +203,12 @@ fn parse_date(text: &str) -> Result<Timestamp, String> {
     if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
         return Ok(instant.with_timezone(&Utc));
     }
-    if NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").is_ok() || NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").is_ok() {
+    if NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").is_ok()
+        || NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").is_ok()
+    {
         return Err(format!("{text:?} has a time but no time zone; add Z for UTC or an offset like +02:00"));
     }
-    Err(format!("{text:?} is not a date; write 2024-07-20 (midnight UTC) or 2024-07-20T10:00:00Z (ISO 8601 with Z or an offset)"))
+    Err(format!(
+        "{text:?} is not a date; write 2024-07-20 (midnight UTC) or 2024-07-20T10:00:00Z (ISO 8601 with Z or an offset)"
+    ))
 }

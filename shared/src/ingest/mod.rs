@@ -49,7 +49,9 @@ impl RecordKind {
                 "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit\n",
                 "LOT001,WIDGET-A,2024-07-01T00:00:00Z,500,500,10.00,1.00\n",
             ),
-            RecordKind::Sales => concat!("sale_id,sku,sale_date,quantity_sold\n", "SALE001,WIDGET-A,2024-07-20T10:00:00Z,100\n"),
+            RecordKind::Sales => {
+                concat!("sale_id,sku,sale_date,quantity_sold\n", "SALE001,WIDGET-A,2024-07-20T10:00:00Z,100\n")
+            }
         }
     }
 }
@@ -92,14 +94,14 @@ impl Record for Lot {
         let remaining_quantity = cells.quantity(4);
         let unit_price = cells.amount(5);
         let freight_cost_per_unit = cells.amount(6);
-        if let (Some(original), Some(remaining)) = (original_quantity, remaining_quantity) {
-            if remaining > original {
-                cells.reject(
-                    4,
-                    RowErrorKind::RemainingExceedsOriginal,
-                    format!("remaining_quantity {remaining} is more than original_quantity {original}"),
-                );
-            }
+        if let (Some(original), Some(remaining)) = (original_quantity, remaining_quantity)
+            && remaining > original
+        {
+            cells.reject(
+                4,
+                RowErrorKind::RemainingExceedsOriginal,
+                format!("remaining_quantity {remaining} is more than original_quantity {original}"),
+            );
         }
         Some(Lot {
             lot_id: lot_id?,
@@ -174,11 +176,8 @@ impl<R: Read, T: Record> Reader<R, T> {
     /// Reads and checks the header. A missing, duplicated or unreadable header rejects
     /// the file at once.
     pub fn new(input: R, tenant: Option<&TenantId>) -> Result<Self, IngestError> {
-        let mut csv = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_reader(input);
+        let mut csv =
+            csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(input);
         let mut header = csv::ByteRecord::new();
         let reject = |errors: Vec<RowError>| Rejected { kind: T::KIND, error_count: errors.len() as u64, errors };
         match csv.read_byte_record(&mut header) {
@@ -250,14 +249,14 @@ impl<R: Read, T: Record> Reader<R, T> {
         let parsed = T::from_cells(&mut cells);
         let id = cells.raw(0).to_vec();
         let mut errors = cells.into_errors();
-        if let Ok(id) = String::from_utf8(id) {
-            if !id.is_empty() {
-                if let Some(first) = self.seen_ids.get(&id) {
-                    let message = format!("{} {id:?} was already used on row {first}", T::COLUMNS[0]);
-                    errors.push(RowError::new(row, Some(T::COLUMNS[0]), RowErrorKind::DuplicateId, message));
-                } else {
-                    self.seen_ids.insert(id, row);
-                }
+        if let Ok(id) = String::from_utf8(id)
+            && !id.is_empty()
+        {
+            if let Some(first) = self.seen_ids.get(&id) {
+                let message = format!("{} {id:?} was already used on row {first}", T::COLUMNS[0]);
+                errors.push(RowError::new(row, Some(T::COLUMNS[0]), RowErrorKind::DuplicateId, message));
+            } else {
+                self.seen_ids.insert(id, row);
             }
         }
         match parsed {
@@ -303,7 +302,9 @@ fn csv_failure(kind: RecordKind, error: csv::Error, row: u64) -> Result<RowError
     let row = error.position().map_or(row, csv::Position::line);
     match error.into_kind() {
         csv::ErrorKind::Io(source) => Err(IngestError::Io { kind, source }),
-        other => Ok(RowError::new(row, None, RowErrorKind::MalformedCsv, format!("the row is not valid CSV: {other:?}"))),
+        other => {
+            Ok(RowError::new(row, None, RowErrorKind::MalformedCsv, format!("the row is not valid CSV: {other:?}")))
+        }
     }
 }
 
@@ -327,7 +328,12 @@ fn map_header<T: Record>(header: &csv::ByteRecord) -> (Vec<usize>, Option<usize>
         let mut found = names.iter().enumerate().filter(|(_, name)| name.as_deref() == Some(column)).map(|(i, _)| i);
         let first = found.next();
         if found.next().is_some() {
-            errors.push(RowError::new(1, Some(column), RowErrorKind::DuplicateColumn, format!("the header names {column} more than once")));
+            errors.push(RowError::new(
+                1,
+                Some(column),
+                RowErrorKind::DuplicateColumn,
+                format!("the header names {column} more than once"),
+            ));
         }
         first
     };

@@ -3,7 +3,8 @@ use rust_decimal::Decimal;
 use super::*;
 use crate::model::{Lot, Sale, TenantId};
 
-const LOTS_HEADER: &str = "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit";
+const LOTS_HEADER: &str =
+    "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit";
 
 fn acme() -> TenantId {
     TenantId::parse("acme-corp").unwrap()
@@ -46,7 +47,8 @@ fn sale_row(row: &str) -> String {
 
 #[test]
 fn a_valid_lots_file_is_read_in_file_order() {
-    let read = lots(&lot_row("L1,A,2024-07-01,500,400,10.00,1.00\nL2,B,2024-07-02T08:30:00+02:00,2.5,2.5,3,0")).unwrap();
+    let read =
+        lots(&lot_row("L1,A,2024-07-01,500,400,10.00,1.00\nL2,B,2024-07-02T08:30:00+02:00,2.5,2.5,3,0")).unwrap();
 
     assert_eq!(read.len(), 2);
     assert_eq!(read[0].lot_id.as_str(), "L1");
@@ -58,7 +60,8 @@ fn a_valid_lots_file_is_read_in_file_order() {
 
 #[test]
 fn bom_crlf_blanks_any_order_and_case_are_accepted() {
-    let csv = "\u{feff} Quantity_Sold , sale_id ,SKU, sale_date ,notes\r\n 3 , S1 , A ,2024-07-20T10:00:00Z, ignored \r\n";
+    let csv =
+        "\u{feff} Quantity_Sold , sale_id ,SKU, sale_date ,notes\r\n 3 , S1 , A ,2024-07-20T10:00:00Z, ignored \r\n";
 
     let read = sales(csv).unwrap();
 
@@ -119,19 +122,29 @@ fn a_bad_number_is_named_with_row_and_column() {
 
 #[test]
 fn too_many_decimal_places_are_refused() {
-    assert_eq!(problems(sales(&sale_row("S1,A,2024-07-20,1.0000001"))), [at(2, "quantity_sold", RowErrorKind::TooManyDecimals)]);
+    assert_eq!(
+        problems(sales(&sale_row("S1,A,2024-07-20,1.0000001"))),
+        [at(2, "quantity_sold", RowErrorKind::TooManyDecimals)]
+    );
 }
 
 #[test]
 fn a_number_too_large_is_refused() {
-    assert_eq!(problems(sales(&sale_row("S1,A,2024-07-20,1000000000000"))), [at(2, "quantity_sold", RowErrorKind::OutOfRange)]);
+    assert_eq!(
+        problems(sales(&sale_row("S1,A,2024-07-20,1000000000000"))),
+        [at(2, "quantity_sold", RowErrorKind::OutOfRange)]
+    );
     assert!(sales(&sale_row("S1,A,2024-07-20,999999999999.999999")).is_ok());
 }
 
 #[test]
 fn a_bad_date_is_named_with_row_and_column() {
     for bad in ["20/07/2024", "2024-13-01", "2024-07-20T10:00:00", "yesterday", "2024-02-30"] {
-        assert_eq!(problems(sales(&sale_row(&format!("S1,A,{bad},1")))), [at(2, "sale_date", RowErrorKind::BadDate)], "{bad}");
+        assert_eq!(
+            problems(sales(&sale_row(&format!("S1,A,{bad},1")))),
+            [at(2, "sale_date", RowErrorKind::BadDate)],
+            "{bad}"
+        );
     }
 }
 
@@ -142,8 +155,14 @@ fn a_date_out_of_range_is_refused() {
 
 #[test]
 fn a_quantity_of_zero_or_less_is_refused() {
-    assert_eq!(problems(sales(&sale_row("S1,A,2024-07-20,0"))), [at(2, "quantity_sold", RowErrorKind::NonPositiveQuantity)]);
-    assert_eq!(problems(sales(&sale_row("S1,A,2024-07-20,-2"))), [at(2, "quantity_sold", RowErrorKind::NonPositiveQuantity)]);
+    assert_eq!(
+        problems(sales(&sale_row("S1,A,2024-07-20,0"))),
+        [at(2, "quantity_sold", RowErrorKind::NonPositiveQuantity)]
+    );
+    assert_eq!(
+        problems(sales(&sale_row("S1,A,2024-07-20,-2"))),
+        [at(2, "quantity_sold", RowErrorKind::NonPositiveQuantity)]
+    );
     assert_eq!(
         problems(lots(&lot_row("L1,A,2024-07-01,0,0,1,0"))),
         [at(2, "original_quantity", RowErrorKind::NonPositiveQuantity)]
@@ -152,14 +171,20 @@ fn a_quantity_of_zero_or_less_is_refused() {
 
 #[test]
 fn a_negative_remaining_quantity_is_refused() {
-    assert_eq!(problems(lots(&lot_row("L1,A,2024-07-01,5,-1,1,0"))), [at(2, "remaining_quantity", RowErrorKind::NegativeQuantity)]);
+    assert_eq!(
+        problems(lots(&lot_row("L1,A,2024-07-01,5,-1,1,0"))),
+        [at(2, "remaining_quantity", RowErrorKind::NegativeQuantity)]
+    );
 }
 
 #[test]
 fn a_negative_price_or_freight_is_refused() {
     assert_eq!(
         problems(lots(&lot_row("L1,A,2024-07-01,5,5,-1,-0.5"))),
-        [at(2, "unit_price", RowErrorKind::NegativeAmount), at(2, "freight_cost_per_unit", RowErrorKind::NegativeAmount)]
+        [
+            at(2, "unit_price", RowErrorKind::NegativeAmount),
+            at(2, "freight_cost_per_unit", RowErrorKind::NegativeAmount)
+        ]
     );
 }
 
@@ -204,7 +229,10 @@ fn non_utf8_bytes_are_named_with_row_and_column() {
 #[test]
 fn an_over_long_field_is_refused() {
     let long_id = "X".repeat(10 * 1024);
-    assert_eq!(problems(sales(&sale_row(&format!("{long_id},A,2024-07-20,1")))), [at(2, "sale_id", RowErrorKind::FieldTooLong)]);
+    assert_eq!(
+        problems(sales(&sale_row(&format!("{long_id},A,2024-07-20,1")))),
+        [at(2, "sale_id", RowErrorKind::FieldTooLong)]
+    );
     assert_eq!(
         problems(sales(&sale_row(&format!("S1,A,2024-07-20,{}", "1".repeat(50))))),
         [at(2, "quantity_sold", RowErrorKind::FieldTooLong)]

@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 pub use render::{Format, Rendered, render};
 
 use crate::model::{Allocation, Sku};
-use crate::money::{exact_add, to_cents};
+use crate::money::{exact_add, exact_sum, to_cents};
 
 /// A ledger account as the target system knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,7 +152,11 @@ pub enum JournalError {
 /// Builds the journal of a set of allocations (any order). Entries come in date order,
 /// lines in SKU order; entries and lines that round to zero are left out. Every entry
 /// balances: each SKU's debit and credit carry the same amount.
-pub fn build(allocations: &[Allocation], request: &JournalRequest, config: &JournalConfig) -> Result<Journal, JournalError> {
+pub fn build(
+    allocations: &[Allocation],
+    request: &JournalRequest,
+    config: &JournalConfig,
+) -> Result<Journal, JournalError> {
     // Exact cost per (period date, SKU).
     let mut exact: BTreeMap<NaiveDate, BTreeMap<&Sku, Decimal>> = BTreeMap::new();
     let last_day = allocations.iter().map(|a| a.sale_date.with_timezone(&config.utc_offset).date_naive()).max();
@@ -171,8 +175,7 @@ pub fn build(allocations: &[Allocation], request: &JournalRequest, config: &Jour
         let amounts: Vec<(Option<&Sku>, Decimal)> = match request.detail {
             LineDetail::PerSku => by_sku.into_iter().map(|(sku, amount)| (Some(sku), amount)).collect(),
             LineDetail::Single => {
-                let total = by_sku.values().try_fold(Decimal::ZERO, |sum, amount| exact_add(sum, *amount));
-                vec![(None, total.ok_or(JournalError::Overflow)?)]
+                vec![(None, exact_sum(by_sku.into_values()).ok_or(JournalError::Overflow)?)]
             }
         };
         if let Some(entry) = entry(date, amounts, request, config)? {
@@ -189,17 +192,21 @@ pub fn build(allocations: &[Allocation], request: &JournalRequest, config: &Jour
 
 fn month_end(day: NaiveDate) -> NaiveDate {
     let (year, month) = if day.month() == 12 { (day.year() + 1, 1) } else { (day.year(), day.month() + 1) };
-    NaiveDate::from_ymd_opt(year, month, 1).and_then(|first| first.pred_opt()).expect("the day before a month's first exists")
+    NaiveDate::from_ymd_opt(year, month, 1)
+        .and_then(|first| first.pred_opt())
+        .expect("the day before a month's first exists")
 }
 
 /// Rounds each amount to cents and gives the entry's rounding residual to its largest
 /// line, so the lines add up to the exact total rounded once.
 fn rounded_lines(amounts: &[(Option<&Sku>, Decimal)]) -> Result<Vec<Decimal>, JournalError> {
-    let total = amounts.iter().try_fold(Decimal::ZERO, |sum, (_, amount)| exact_add(sum, *amount)).ok_or(JournalError::Overflow)?;
+    let total = exact_sum(amounts.iter().map(|(_, amount)| *amount)).ok_or(JournalError::Overflow)?;
     let mut cents: Vec<Decimal> = amounts.iter().map(|(_, amount)| to_cents(*amount)).collect();
     let residual = to_cents(total) - cents.iter().sum::<Decimal>();
     if !residual.is_zero() {
-        let largest = (0..amounts.len()).max_by(|&a, &b| amounts[a].1.cmp(&amounts[b].1).then(b.cmp(&a))).expect("an entry has lines");
+        let largest = (0..amounts.len())
+            .max_by(|&a, &b| amounts[a].1.cmp(&amounts[b].1).then(b.cmp(&a)))
+            .expect("an entry has lines");
         cents[largest] += residual;
     }
     Ok(cents)
@@ -217,7 +224,12 @@ fn entry(
         Period::Month => date.format("%Y%m").to_string(),
         Period::Run => String::new(),
     };
-    let mut journal_number = [request.reference.as_str(), period.as_str()].iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join("-");
+    let mut journal_number = [request.reference.as_str(), period.as_str()]
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("-");
     let mut narration = format!("FIFO COGS {} {}", request.reference, date.format("%Y-%m-%d"));
     let (mut debit, mut credit) = (&config.cogs_account, &config.inventory_account);
     let entry_date = match request.reversal_date {

@@ -31,11 +31,23 @@ pub struct Rendered {
 /// Renders `journal` as `format`.
 pub fn render(journal: &Journal, format: Format) -> Rendered {
     match format {
-        Format::Csv => Rendered { body: csv_generic(journal), content_type: "text/csv; charset=utf-8", file_extension: "csv" },
-        Format::Json => Rendered { body: json_bytes(&generic_json(journal)), content_type: "application/json", file_extension: "json" },
-        Format::Iif => Rendered { body: iif(journal), content_type: "text/plain; charset=utf-8", file_extension: "iif" },
-        Format::Xero => Rendered { body: xero(journal), content_type: "text/csv; charset=utf-8", file_extension: "csv" },
-        Format::Qbo => Rendered { body: json_bytes(&qbo(journal)), content_type: "application/json", file_extension: "json" },
+        Format::Csv => {
+            Rendered { body: csv_generic(journal), content_type: "text/csv; charset=utf-8", file_extension: "csv" }
+        }
+        Format::Json => Rendered {
+            body: json_bytes(&generic_json(journal)),
+            content_type: "application/json",
+            file_extension: "json",
+        },
+        Format::Iif => {
+            Rendered { body: iif(journal), content_type: "text/plain; charset=utf-8", file_extension: "iif" }
+        }
+        Format::Xero => {
+            Rendered { body: xero(journal), content_type: "text/csv; charset=utf-8", file_extension: "csv" }
+        }
+        Format::Qbo => {
+            Rendered { body: json_bytes(&qbo(journal)), content_type: "application/json", file_extension: "json" }
+        }
     }
 }
 
@@ -75,7 +87,17 @@ fn csv_generic(journal: &Journal) -> Vec<u8> {
     let mut writer = csv_writer();
     write_csv_row(
         &mut writer,
-        ["journal_number", "date", "narration", "account_code", "account_name", "description", "sku", "debit", "credit"],
+        [
+            "journal_number",
+            "date",
+            "narration",
+            "account_code",
+            "account_name",
+            "description",
+            "sku",
+            "debit",
+            "credit",
+        ],
     );
     for entry in &journal.entries {
         for line in &entry.lines {

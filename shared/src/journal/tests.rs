@@ -58,10 +58,17 @@ fn all_requests() -> Vec<JournalRequest> {
 fn entries_are_dated_by_sale_day_with_a_line_pair_per_sku() {
     let journal = built(&sample(), &request(Period::Day, LineDetail::PerSku));
 
-    let summary: Vec<(String, NaiveDate, Vec<(String, Side, Decimal)>)> = journal
+    type Summary = (String, NaiveDate, Vec<(String, Side, Decimal)>);
+    let summary: Vec<Summary> = journal
         .entries
         .iter()
-        .map(|e| (e.journal_number.clone(), e.date, e.lines.iter().map(|l| (l.account.code.clone(), l.side, l.amount)).collect()))
+        .map(|e| {
+            (
+                e.journal_number.clone(),
+                e.date,
+                e.lines.iter().map(|l| (l.account.code.clone(), l.side, l.amount)).collect(),
+            )
+        })
         .collect();
     assert_eq!(
         summary,
@@ -76,8 +83,16 @@ fn entries_are_dated_by_sale_day_with_a_line_pair_per_sku() {
                     ("1400".into(), Side::Credit, d("10.83")),
                 ]
             ),
-            ("RUN-7-20240721".into(), day("2024-07-21"), vec![("5000".into(), Side::Debit, d("12.01")), ("1400".into(), Side::Credit, d("12.01"))]),
-            ("RUN-7-20240802".into(), day("2024-08-02"), vec![("5000".into(), Side::Debit, d("0.70")), ("1400".into(), Side::Credit, d("0.70"))]),
+            (
+                "RUN-7-20240721".into(),
+                day("2024-07-21"),
+                vec![("5000".into(), Side::Debit, d("12.01")), ("1400".into(), Side::Credit, d("12.01"))]
+            ),
+            (
+                "RUN-7-20240802".into(),
+                day("2024-08-02"),
+                vec![("5000".into(), Side::Debit, d("0.70")), ("1400".into(), Side::Credit, d("0.70"))]
+            ),
         ]
     );
 }
@@ -101,7 +116,8 @@ fn a_run_journal_is_one_entry_dated_at_the_last_sale() {
 
 #[test]
 fn the_utc_offset_decides_the_accounting_day() {
-    let config = JournalConfig { utc_offset: chrono::FixedOffset::west_opt(5 * 3600).unwrap(), ..JournalConfig::default() };
+    let config =
+        JournalConfig { utc_offset: chrono::FixedOffset::west_opt(5 * 3600).unwrap(), ..JournalConfig::default() };
     let allocations = [allocation("A", "2024-07-21T03:00:00Z", "1", "1")];
     let journal = build(&allocations, &request(Period::Day, LineDetail::PerSku), &config).unwrap();
     assert_eq!(journal.entries[0].date, day("2024-07-20"));
@@ -111,7 +127,8 @@ fn the_utc_offset_decides_the_accounting_day() {
 fn per_line_rounding_still_balances_and_totals_the_exact_amount_rounded_once() {
     // Each SKU costs 1.005: rounded alone each is 1.01 (3.03 in all), but the exact
     // total 3.015 rounds to 3.02. The largest line (the first, on a tie) absorbs −0.01.
-    let allocations: Vec<Allocation> = ["A", "B", "C"].iter().map(|sku| allocation(sku, "2024-07-20T10:00:00Z", "1", "1.005")).collect();
+    let allocations: Vec<Allocation> =
+        ["A", "B", "C"].iter().map(|sku| allocation(sku, "2024-07-20T10:00:00Z", "1", "1.005")).collect();
 
     let journal = built(&allocations, &request(Period::Day, LineDetail::PerSku));
 
@@ -124,13 +141,15 @@ fn per_line_rounding_still_balances_and_totals_the_exact_amount_rounded_once() {
 
 #[test]
 fn rounding_is_half_away_from_zero_not_to_even() {
-    let journal = built(&[allocation("A", "2024-07-20T10:00:00Z", "1", "0.125")], &request(Period::Day, LineDetail::PerSku));
+    let journal =
+        built(&[allocation("A", "2024-07-20T10:00:00Z", "1", "0.125")], &request(Period::Day, LineDetail::PerSku));
     assert_eq!(journal.entries[0].total(Side::Debit), d("0.13"));
 }
 
 #[test]
 fn a_reversal_swaps_sides_and_is_dated_as_asked() {
-    let reversal = JournalRequest { reversal_date: Some(day("2024-09-30")), ..request(Period::Day, LineDetail::PerSku) };
+    let reversal =
+        JournalRequest { reversal_date: Some(day("2024-09-30")), ..request(Period::Day, LineDetail::PerSku) };
     let original = built(&sample(), &request(Period::Day, LineDetail::PerSku));
 
     let reversed = built(&sample(), &reversal);
@@ -150,7 +169,8 @@ fn a_reversal_swaps_sides_and_is_dated_as_asked() {
 
 #[test]
 fn lines_that_round_to_zero_are_left_out() {
-    let allocations = [allocation("FREE", "2024-07-20T10:00:00Z", "5", "0"), allocation("A", "2024-07-20T10:00:00Z", "1", "2")];
+    let allocations =
+        [allocation("FREE", "2024-07-20T10:00:00Z", "5", "0"), allocation("A", "2024-07-20T10:00:00Z", "1", "2")];
     let journal = built(&allocations, &request(Period::Day, LineDetail::PerSku));
     assert_eq!(journal.entries[0].lines.len(), 2);
     assert!(built(&allocations[..1], &request(Period::Day, LineDetail::PerSku)).entries.is_empty());
@@ -206,7 +226,8 @@ fn every_format_balances_for_every_grouping() {
 /// TRNS, SPL…, ENDTRNS groups whose amounts sum to zero.
 fn assert_iif_balances(iif: &str) -> Vec<Vec<Vec<String>>> {
     assert!(iif.ends_with("\r\n"));
-    let rows: Vec<Vec<String>> = iif.trim_end_matches("\r\n").split("\r\n").map(|r| r.split('\t').map(str::to_owned).collect()).collect();
+    let rows: Vec<Vec<String>> =
+        iif.trim_end_matches("\r\n").split("\r\n").map(|r| r.split('\t').map(str::to_owned).collect()).collect();
     assert_eq!(rows[0].join("\t"), "!TRNS\tTRNSID\tTRNSTYPE\tDATE\tACCNT\tAMOUNT\tDOCNUM\tMEMO");
     assert_eq!(rows[1].join("\t"), "!SPL\tSPLID\tTRNSTYPE\tDATE\tACCNT\tAMOUNT\tDOCNUM\tMEMO");
     assert_eq!(rows[2], ["!ENDTRNS"]);

@@ -1,0 +1,88 @@
+//! `cogs cost`: offline FIFO costing of two CSV files.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::PathBuf;
+
+use clap::Args;
+use cogs_core::model::TenantId;
+use cogs_core::money::to_cents;
+use cogs_core::service::{self, CostReport};
+use comfy_table::{CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
+
+use crate::output::{Failure, print_json};
+use crate::{CommandResult, OutputFormat};
+
+#[derive(Args)]
+pub struct CostArgs {
+    /// Lots CSV: lot_id, sku, received_date, original_quantity, remaining_quantity, unit_price, freight_cost_per_unit.
+    #[arg(long, value_name = "LOTS.csv")]
+    lots: PathBuf,
+    /// Sales CSV: sale_id, sku, sale_date, quantity_sold.
+    #[arg(long, value_name = "SALES.csv")]
+    sales: PathBuf,
+    /// When given, every non-empty tenant_id cell must name this tenant.
+    #[arg(long, env = "COGS_TENANT_ID", value_parser = |s: &str| TenantId::parse(s).map_err(|e| e.to_string()))]
+    tenant_id: Option<TenantId>,
+    /// `table` for people; `json` for scripts (exact decimal strings).
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+}
+
+fn open(path: &PathBuf) -> Result<BufReader<File>, Failure> {
+    File::open(path)
+        .map(BufReader::new)
+        .map_err(|source| Failure::InputFile { path: path.display().to_string(), source })
+}
+
+pub fn run(args: &CostArgs) -> CommandResult {
+    let report = service::cost_files(open(&args.lots)?, open(&args.sales)?, args.tenant_id.as_ref())?;
+    match args.format {
+        OutputFormat::Json => print_json(&report),
+        OutputFormat::Table => print_tables(&report),
+    }
+    Ok(())
+}
+
+/// A table whose `numeric` columns are right-aligned.
+fn table(header: &[&str], numeric: &[usize]) -> Table {
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED).set_header(header.to_vec());
+    for &index in numeric {
+        if let Some(column) = table.column_mut(index) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    table
+}
+
+/// Money is shown in cents here (the table is a rendering); JSON keeps it exact.
+fn print_tables(report: &CostReport) {
+    let mut sales = table(&["sale", "sku", "sale date (UTC)", "quantity", "cogs", "from lots"], &[3, 4]);
+    for sale in &report.sales {
+        let from: Vec<String> =
+            sale.allocations.iter().map(|a| format!("{} × {} @ {}", a.lot_id, a.quantity, a.unit_cost)).collect();
+        sales.add_row(vec![
+            sale.sale_id.to_string(),
+            sale.sku.to_string(),
+            sale.sale_date.format("%Y-%m-%d %H:%M").to_string(),
+            sale.quantity_sold.to_string(),
+            format!("{:.2}", to_cents(sale.cogs)),
+            from.join(", "),
+        ]);
+    }
+    let mut lots = table(&["lot", "sku", "remaining", "value"], &[2, 3]);
+    for lot in &report.lots {
+        lots.add_row(vec![
+            lot.lot_id.to_string(),
+            lot.sku.to_string(),
+            lot.remaining_quantity.to_string(),
+            format!("{:.2}", to_cents(lot.remaining_value)),
+        ]);
+    }
+    let totals = &report.totals;
+    println!("Sales, in costing order\n{sales}\n\nLots after costing\n{lots}\n");
+    println!("Total COGS:               {:.2}", to_cents(totals.total_cogs));
+    println!("Ending inventory value:   {:.2}", to_cents(totals.ending_inventory_value));
+    println!("Ending inventory units:   {}", totals.ending_inventory_quantity);
+}

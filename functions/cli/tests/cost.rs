@@ -1,0 +1,190 @@
+//! `cogs cost` through the real binary, on the bundled examples and on bad input.
+#![expect(clippy::unwrap_used, reason = "a test helper that cannot do its job should fail the test loudly")]
+
+use cogs_tests::example;
+
+fn cogs() -> assert_cmd::Command {
+    assert_cmd::Command::new(env!("CARGO_BIN_EXE_cogs"))
+}
+use serde_json::{Value, json};
+
+fn run_json(lots: &std::path::Path, sales: &std::path::Path) -> (Option<i32>, Value) {
+    let output = cogs()
+        .arg("cost")
+        .arg("--lots")
+        .arg(lots)
+        .arg("--sales")
+        .arg(sales)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let body = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)));
+    (output.status.code(), body)
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The figures below are worked out by hand from examples/*.csv:
+///
+/// WIDGET-A: LOT-001 10.00 + 0.50 = 10.50, LOT-002 12.00 + 0.50 = 12.50, LOT-005 11.40.
+///   SALE-001 60 from LOT-001 = 630; SALE-003 40 × 10.50 + 30 × 12.50 = 795;
+///   SALE-007 15 × 12.50 = 187.50 (LOT-005 waits: LOT-002 is older).
+/// GADGET-B: LOT-003 4.25 + 0.125 = 4.375, 180 remaining of 200.
+///   SALE-002 30 × 4.375 = 131.25; SALE-005 75 × 4.375 = 328.125.
+/// COFFEE-KG: LOT-004 18.40 + 0.35 = 18.75, 25.5 kg.
+///   SALE-004 2.5 × 18.75 = 46.875; SALE-006 10.25 × 18.75 = 192.1875.
+/// Total COGS 2310.9375; left: LOT-002 5 (62.50), LOT-005 80 (912), LOT-003 75
+/// (328.125), LOT-004 12.75 (239.0625) = 1541.6875 over 172.75 units. Together they
+/// make the 3852.625 the lots started with.
+#[test]
+fn cost_prints_the_hand_worked_figures_for_the_examples() {
+    let (code, body) = run_json(&example("lots.csv"), &example("sales.csv"));
+
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        body["totals"],
+        json!({"total_cogs": "2310.9375", "ending_inventory_value": "1541.6875", "ending_inventory_quantity": "172.75"})
+    );
+    let sales: Vec<(String, String)> = body["sales"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["sale_id"].as_str().unwrap().to_owned(), s["cogs"].as_str().unwrap().to_owned()))
+        .collect();
+    let expected = [
+        ("SALE-001", "630"),
+        ("SALE-002", "131.25"),
+        ("SALE-003", "795"),
+        ("SALE-004", "46.875"),
+        ("SALE-005", "328.125"),
+        ("SALE-006", "192.1875"),
+        ("SALE-007", "187.5"),
+    ];
+    assert_eq!(sales, expected.map(|(id, cogs)| (id.to_owned(), cogs.to_owned())));
+    assert_eq!(
+        body["sales"][2],
+        json!({
+            "sale_id": "SALE-003", "sku": "WIDGET-A", "sale_date": "2024-07-15T11:00:00Z", "quantity_sold": "70", "cogs": "795",
+            "allocations": [
+                {"lot_id": "LOT-001", "quantity": "40", "unit_cost": "10.5", "cost": "420"},
+                {"lot_id": "LOT-002", "quantity": "30", "unit_cost": "12.5", "cost": "375"}
+            ]
+        })
+    );
+    let lots: Vec<String> = body["lots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            format!(
+                "{} {} {}",
+                l["lot_id"].as_str().unwrap(),
+                l["remaining_quantity"].as_str().unwrap(),
+                l["remaining_value"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        lots,
+        ["LOT-001 0 0", "LOT-002 5 62.5", "LOT-005 80 912", "LOT-003 75 328.125", "LOT-004 12.75 239.0625"]
+    );
+}
+
+#[test]
+fn cost_prints_a_table_for_people() {
+    let output = cogs()
+        .arg("cost")
+        .arg("--lots")
+        .arg(example("lots.csv"))
+        .arg("--sales")
+        .arg(example("sales.csv"))
+        .output()
+        .unwrap();
+
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("Total COGS:               2310.94"), "{text}");
+    assert!(text.contains("SALE-006"), "{text}");
+}
+
+#[test]
+fn insufficient_inventory_names_the_sale_and_exits_6() {
+    let dir = tempfile::tempdir().unwrap();
+    let sales = write(
+        &dir,
+        "sales.csv",
+        "sale_id,sku,sale_date,quantity_sold\nS1,WIDGET-A,2024-07-08,60\nS2,WIDGET-A,2024-07-09,50\n",
+    );
+
+    let (code, body) = run_json(&example("lots.csv"), &sales);
+
+    assert_eq!(code, Some(6));
+    assert_eq!(
+        body,
+        json!({"error": {
+            "type": "insufficient_inventory",
+            "message": "sale S2 needs 50 of WIDGET-A but only 40 is available from lots received by its date",
+            "sale_id": "S2", "sku": "WIDGET-A", "requested": "50", "available": "40"
+        }})
+    );
+}
+
+#[test]
+fn a_rejected_file_lists_every_row_error_and_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let sales = write(
+        &dir,
+        "sales.csv",
+        "sale_id,sku,sale_date,quantity_sold\nS1,WIDGET-A,2024-07-08,1e3\nS2,WIDGET-A,someday,1\n",
+    );
+
+    let (code, body) = run_json(&example("lots.csv"), &sales);
+
+    assert_eq!(code, Some(3));
+    assert_eq!(body["error"]["type"], "validation_failed");
+    assert_eq!(body["error"]["file"], "sales");
+    let errors: Vec<(u64, &str, &str)> = body["error"]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["row"].as_u64().unwrap(), e["column"].as_str().unwrap(), e["type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(errors, [(2, "quantity_sold", "bad_number"), (3, "sale_date", "bad_date")]);
+}
+
+#[test]
+fn a_missing_file_exits_5_with_the_path() {
+    let (code, body) = run_json(&example("no-such-file.csv"), &example("sales.csv"));
+    assert_eq!(code, Some(5));
+    assert_eq!(body["error"]["type"], "file_not_readable");
+}
+
+#[test]
+fn a_tenant_mismatch_is_refused_when_a_tenant_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let sales = write(
+        &dir,
+        "sales.csv",
+        "sale_id,sku,sale_date,quantity_sold,tenant_id\nS1,WIDGET-A,2024-07-08,1,other-corp\n",
+    );
+
+    let output = cogs()
+        .arg("cost")
+        .arg("--lots")
+        .arg(example("lots.csv"))
+        .arg("--sales")
+        .arg(&sales)
+        .args(["--tenant-id", "acme-corp"])
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("row 2, column tenant_id"), "{stderr}");
+    assert!(stderr.contains("hint:"), "{stderr}");
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every check CI runs: layer rules, formatting, clippy with warnings denied, and
+# the whole test suite. Safe to run again; prompts for nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+ensure_rust_tools
+
+say "checking the layer rules (scripts/check-layers.sh)"
+scripts/check-layers.sh
+
+say "checking formatting (cargo fmt --check)"
+cargo fmt --all -- --check
+
+say "running clippy with warnings denied"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+say "running the tests"
+cargo test --workspace --locked
+
+say "all checks passed"
