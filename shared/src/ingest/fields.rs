@@ -128,37 +128,35 @@ impl<'a> Cells<'a> {
         Some(value)
     }
 
-    /// A quantity that may be zero but not negative (a lot's remaining quantity).
-    pub fn quantity(&mut self, column: usize) -> Option<Decimal> {
+    /// A number that must meet `requirement` (said as "it must …" in the message).
+    fn bounded(
+        &mut self,
+        column: usize,
+        kind: RowErrorKind,
+        requirement: &str,
+        ok: fn(Decimal) -> bool,
+    ) -> Option<Decimal> {
         let value = self.number(column)?;
-        if value.is_sign_negative() && !value.is_zero() {
-            let message = format!("{} is {value}; it must not be negative", self.columns[column]);
-            self.reject(column, RowErrorKind::NegativeQuantity, message);
+        if !ok(value) {
+            self.reject(column, kind, format!("{} is {value}; it must {requirement}", self.columns[column]));
             return None;
         }
         Some(value)
+    }
+
+    /// A quantity that may be zero but not negative (a lot's remaining quantity).
+    pub fn quantity(&mut self, column: usize) -> Option<Decimal> {
+        self.bounded(column, RowErrorKind::NegativeQuantity, "not be negative", |value| value >= Decimal::ZERO)
     }
 
     /// A quantity greater than zero.
     pub fn positive_quantity(&mut self, column: usize) -> Option<Decimal> {
-        let value = self.number(column)?;
-        if value <= Decimal::ZERO {
-            let message = format!("{} is {value}; it must be greater than zero", self.columns[column]);
-            self.reject(column, RowErrorKind::NonPositiveQuantity, message);
-            return None;
-        }
-        Some(value)
+        self.bounded(column, RowErrorKind::NonPositiveQuantity, "be greater than zero", |value| value > Decimal::ZERO)
     }
 
     /// A price or cost: zero or more.
     pub fn amount(&mut self, column: usize) -> Option<Decimal> {
-        let value = self.number(column)?;
-        if value.is_sign_negative() && !value.is_zero() {
-            let message = format!("{} is {value}; it must not be negative", self.columns[column]);
-            self.reject(column, RowErrorKind::NegativeAmount, message);
-            return None;
-        }
-        Some(value)
+        self.bounded(column, RowErrorKind::NegativeAmount, "not be negative", |value| value >= Decimal::ZERO)
     }
 
     /// An ISO 8601 instant with `Z` or an offset, or a bare date meaning midnight UTC.
