@@ -14,3 +14,45 @@ ensure_rust_tools() {
     fi
   done
 }
+
+# Where PostgreSQL listens; the scripts and tests use TCP on loopback.
+export COGS_PGHOST=${COGS_PGHOST:-127.0.0.1}
+export COGS_PGPORT=${COGS_PGPORT:-5432}
+
+# Runs a command as a PostgreSQL superuser: over TCP as `postgres` where the server
+# trusts loopback, otherwise as the `postgres` OS user over the local socket.
+as_superuser() {
+  if PGCONNECT_TIMEOUT=3 psql -w -h "$COGS_PGHOST" -p "$COGS_PGPORT" -U postgres -d postgres -tAc 'select 1' >/dev/null 2>&1; then
+    PGHOST=$COGS_PGHOST PGPORT=$COGS_PGPORT PGUSER=postgres "$@" -w
+  elif [ "$(id -u)" = 0 ]; then
+    runuser -u postgres -- env PGPORT="$COGS_PGPORT" "$@"
+  else
+    sudo -n -u postgres env PGPORT="$COGS_PGPORT" "$@"
+  fi
+}
+
+# Makes sure a PostgreSQL server answers on $COGS_PGHOST:$COGS_PGPORT: starts the
+# installed cluster, or installs Debian's postgresql package when there is none.
+ensure_postgres() {
+  if pg_isready -q -h "$COGS_PGHOST" -p "$COGS_PGPORT" 2>/dev/null; then
+    say "PostgreSQL is running on $COGS_PGHOST:$COGS_PGPORT"
+    return
+  fi
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  if ! command -v pg_lsclusters >/dev/null || [ -z "$(pg_lsclusters -h 2>/dev/null)" ]; then
+    say "installing PostgreSQL from Debian's packages (apt-get install postgresql)"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql postgresql-client
+  fi
+  local version cluster
+  read -r version cluster _ < <(pg_lsclusters -h | head -n 1)
+  say "starting PostgreSQL cluster $version/$cluster"
+  $sudo pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" start || true
+  for _ in $(seq 1 30); do
+    pg_isready -q -h "$COGS_PGHOST" -p "$COGS_PGPORT" && return
+    sleep 1
+  done
+  echo "PostgreSQL did not start on $COGS_PGHOST:$COGS_PGPORT; see /var/log/postgresql/" >&2
+  exit 1
+}

@@ -2,6 +2,7 @@
 //! `money` (values), `engine` (pure FIFO allocator), `ingest` (CSV readers),
 //! `journal` (pure renderers), `service` (the use cases). See DESIGN.md.
 
+pub mod db;
 pub mod engine;
 pub mod ingest;
 pub mod journal;

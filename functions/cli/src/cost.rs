@@ -6,12 +6,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 use cogs_core::model::TenantId;
-use cogs_core::money::to_cents;
 use cogs_core::service::{self, CostReport};
-use comfy_table::{CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 
-use crate::output::{Failure, print_json};
-use crate::{CommandResult, OutputFormat};
+use crate::CommandResult;
+use crate::output::{Failure, OutputFormat, cents, print_json, table};
 
 #[derive(Args)]
 pub struct CostArgs {
@@ -44,20 +42,8 @@ pub fn run(args: &CostArgs) -> CommandResult {
     Ok(())
 }
 
-/// A table whose `numeric` columns are right-aligned.
-fn table(header: &[&str], numeric: &[usize]) -> Table {
-    let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED).set_header(header.to_vec());
-    for &index in numeric {
-        if let Some(column) = table.column_mut(index) {
-            column.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    table
-}
-
 /// Money is shown in cents here (the table is a rendering); JSON keeps it exact.
-fn print_tables(report: &CostReport) {
+pub fn print_tables(report: &CostReport) {
     let mut sales = table(&["sale", "sku", "sale date (UTC)", "quantity", "cogs", "from lots"], &[3, 4]);
     for sale in &report.sales {
         let from: Vec<String> =
@@ -67,7 +53,7 @@ fn print_tables(report: &CostReport) {
             sale.sku.to_string(),
             sale.sale_date.format("%Y-%m-%d %H:%M").to_string(),
             sale.quantity_sold.to_string(),
-            format!("{:.2}", to_cents(sale.cogs)),
+            cents(sale.cogs),
             from.join(", "),
         ]);
     }
@@ -77,12 +63,12 @@ fn print_tables(report: &CostReport) {
             lot.lot_id.to_string(),
             lot.sku.to_string(),
             lot.remaining_quantity.to_string(),
-            format!("{:.2}", to_cents(lot.remaining_value)),
+            cents(lot.remaining_value),
         ]);
     }
     let totals = &report.totals;
     println!("Sales, in costing order\n{sales}\n\nLots after costing\n{lots}\n");
-    println!("Total COGS:               {:.2}", to_cents(totals.total_cogs));
-    println!("Ending inventory value:   {:.2}", to_cents(totals.ending_inventory_value));
+    println!("Total COGS:               {}", cents(totals.total_cogs));
+    println!("Ending inventory value:   {}", cents(totals.ending_inventory_value));
     println!("Ending inventory units:   {}", totals.ending_inventory_quantity);
 }

@@ -1,14 +1,18 @@
 //! `cogs`: the operators' command-line tool. Each command parses its arguments, calls
 //! one use case of `cogs-core`, and prints a table for people or JSON for scripts.
+//! The verbs and flags follow the operations runbook.
 
+mod args;
 mod cost;
+mod data;
 mod output;
+mod runs;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use output::Failure;
+use output::{Failure, OutputFormat};
 
 #[derive(Parser)]
 #[command(name = "cogs", version, about = "FIFO cost of goods sold: cost sales against inventory lots")]
@@ -19,26 +23,49 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Apply the database migrations (as the owner role).
+    Migrate(data::MigrateArgs),
+    /// Load a lots or sales CSV file for a tenant: all rows or none.
+    Upload(data::UploadArgs),
+    /// Load the given files, then cost every uncosted sale by FIFO, to completion.
+    Run(runs::RunArgs),
+    /// Continue an interrupted run from where it stopped.
+    Resume(runs::ResumeArgs),
+    /// List a tenant's runs, newest first.
+    ListRuns(runs::ListArgs),
+    /// Show one run: status, progress, totals, errors.
+    ShowRun(runs::ShowArgs),
+    /// Roll a run back exactly: lots restored, sales uncosted.
+    Rollback(runs::RollbackArgs),
+    /// Export a run's journal entry (the reversing entry for a rolled-back run).
+    JournalEntry(runs::JournalArgs),
+    /// Remaining quantity and value per lot and per SKU.
+    Inventory(data::InventoryArgs),
     /// Cost a sales file against a lots file, offline: nothing is stored, no database needed.
     Cost(cost::CostArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let (result, format) = match cli.command {
-        Command::Cost(args) => (cost::run(&args), args.format),
-    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime starts");
+    let (result, format) = runtime.block_on(async {
+        match cli.command {
+            Command::Migrate(args) => (data::migrate(&args).await, OutputFormat::Table),
+            Command::Upload(args) => (data::upload(&args).await, args.output.format),
+            Command::Run(args) => (runs::run(&args).await, args.output.format),
+            Command::Resume(args) => (runs::resume(&args).await, args.output.format),
+            Command::ListRuns(args) => (runs::list(&args).await, args.output.format),
+            Command::ShowRun(args) => (runs::show(&args).await, args.output.format),
+            Command::Rollback(args) => (runs::rollback(&args).await, args.output.format),
+            Command::JournalEntry(args) => (runs::journal_entry(&args).await, OutputFormat::Table),
+            Command::Inventory(args) => (data::inventory(&args).await, args.output.format),
+            Command::Cost(args) => (cost::run(&args), args.format),
+        }
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure.report(format),
     }
-}
-
-/// How a command prints: a table for people, JSON for scripts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
-    Table,
-    Json,
 }
 
 pub type CommandResult = Result<(), Failure>;

@@ -2,24 +2,42 @@
 
 use std::process::ExitCode;
 
-use cogs_core::service::ServiceError;
+use cogs_core::service::{Category, ServiceError};
 use serde_json::{Value, json};
 
-use crate::OutputFormat;
+/// How a command prints: a table for people, JSON for scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
 
 /// Exit codes, one per kind of failure (2 is clap's, for usage errors).
 pub mod exit {
     pub const VALIDATION: u8 = 3;
+    pub const CONFLICT: u8 = 4;
     pub const NOT_FOUND: u8 = 5;
     pub const INSUFFICIENT_INVENTORY: u8 = 6;
     pub const INFRASTRUCTURE: u8 = 7;
 }
 
-/// Why a command failed, with what to do next.
+/// Why a command failed.
 #[derive(Debug)]
 pub enum Failure {
     Service(ServiceError),
-    InputFile { path: String, source: std::io::Error },
+    InputFile {
+        path: String,
+        source: std::io::Error,
+    },
+    OutputFile {
+        path: String,
+        source: std::io::Error,
+    },
+    /// The command needs something more from the operator (like `--confirm`).
+    Refused {
+        kind: &'static str,
+        message: String,
+    },
 }
 
 impl From<ServiceError> for Failure {
@@ -35,44 +53,70 @@ impl Failure {
             Failure::InputFile { path, source } => json!({
                 "error": { "type": "file_not_readable", "message": format!("cannot open {path}: {source}"), "path": path }
             }),
+            Failure::OutputFile { path, source } => json!({
+                "error": { "type": "file_not_writable", "message": format!("cannot write {path}: {source}"), "path": path }
+            }),
+            Failure::Refused { kind, message } => json!({ "error": { "type": kind, "message": message } }),
         }
     }
 
     fn exit_code(&self) -> u8 {
         match self {
             Failure::InputFile { .. } => exit::NOT_FOUND,
-            Failure::Service(error) => match error.kind() {
-                "insufficient_inventory" => exit::INSUFFICIENT_INVENTORY,
-                "unreadable_input" => exit::INFRASTRUCTURE,
-                _ => exit::VALIDATION,
+            Failure::OutputFile { .. } => exit::INFRASTRUCTURE,
+            Failure::Refused { .. } => exit::VALIDATION,
+            Failure::Service(error) => match error.category() {
+                Category::Validation => exit::VALIDATION,
+                Category::Conflict => exit::CONFLICT,
+                Category::NotFound => exit::NOT_FOUND,
+                Category::Unprocessable if error.kind() == "insufficient_inventory" => exit::INSUFFICIENT_INVENTORY,
+                Category::Unprocessable => exit::VALIDATION,
+                Category::Infrastructure => exit::INFRASTRUCTURE,
             },
         }
     }
 
+    /// What the operator can do next.
     fn hint(&self) -> &'static str {
-        match self {
-            Failure::InputFile { .. } => "check the path and try again",
-            Failure::Service(error) => match error.kind() {
-                "validation_failed" => "fix the rows listed above and run again; nothing was costed",
-                "insufficient_inventory" => {
-                    "add the missing lots (or correct the sale), then run again; nothing was costed"
-                }
-                _ => "correct the input and run again; nothing was costed",
-            },
+        let kind = match self {
+            Failure::InputFile { .. } => return "check the path and try again",
+            Failure::OutputFile { .. } => return "check the folder exists and is writable",
+            Failure::Refused { .. } => return "add the flag named above to go ahead",
+            Failure::Service(error) => error.kind(),
+        };
+        match kind {
+            "validation_failed" => "fix the rows listed above and load the file again; nothing was loaded",
+            "insufficient_inventory" => {
+                "load the missing lots (or correct the sale), then run again; the run was undone and nothing was costed"
+            }
+            "run_in_progress" => {
+                "wait for it (cogs show-run RUN), resume it (cogs resume RUN) or roll it back (cogs rollback RUN --confirm)"
+            }
+            "backdated_input" => "roll back the named run with --cascade, then run again to cost everything in order",
+            "dependent_run" => "add --cascade to roll back the later runs too, newest first",
+            "not_found" => "list the tenant's runs with cogs list-runs --tenant-id TENANT",
+            "wrong_run_status" => "check the run's status with cogs show-run RUN",
+            "database_error" => {
+                "check DATABASE_URL and that PostgreSQL is running (scripts/setup-db.sh); nothing was changed by a failed command"
+            }
+            _ => "correct the input and try again",
         }
     }
 
-    /// Prints the failure (JSON envelope on stdout, or sentences on stderr) and
+    /// Prints the failure (the JSON envelope on stdout, or sentences on stderr) and
     /// returns the exit code.
     pub fn report(&self, format: OutputFormat) -> ExitCode {
         let envelope = self.envelope();
         match format {
-            OutputFormat::Json => {
-                println!("{}", serde_json::to_string_pretty(&envelope).expect("a JSON value serialises"))
-            }
+            OutputFormat::Json => print_json(&envelope),
             OutputFormat::Table => {
                 let error = &envelope["error"];
-                eprintln!("error: {}", error["message"].as_str().unwrap_or_default());
+                // People at a terminal get the cause itself, not the generic API text.
+                let message = match self {
+                    Failure::Service(error) => error.to_string(),
+                    _ => error["message"].as_str().unwrap_or_default().to_owned(),
+                };
+                eprintln!("error: {message}");
                 for row in error["errors"].as_array().into_iter().flatten() {
                     let column = row["column"].as_str().map(|c| format!(", column {c}")).unwrap_or_default();
                     eprintln!("  row {}{column}: {}", row["row"], row["message"].as_str().unwrap_or_default());
@@ -93,4 +137,21 @@ impl Failure {
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json(value: &impl serde::Serialize) {
     println!("{}", serde_json::to_string_pretty(value).expect("report types serialise"));
+}
+
+/// A table whose `numeric` columns are right-aligned.
+pub fn table(header: &[&str], numeric: &[usize]) -> comfy_table::Table {
+    let mut table = comfy_table::Table::new();
+    table.load_style(comfy_table::presets::UTF8_FULL_CONDENSED).set_header(header.to_vec());
+    for &index in numeric {
+        if let Some(column) = table.column_mut(index) {
+            column.set_cell_alignment(comfy_table::CellAlignment::Right);
+        }
+    }
+    table
+}
+
+/// An exact amount shown in cents, for people.
+pub fn cents(amount: rust_decimal::Decimal) -> String {
+    format!("{:.2}", cogs_core::money::to_cents(amount))
 }

@@ -2,9 +2,8 @@ use serde::Serialize;
 
 use super::RecordKind;
 
-/// What is wrong with one cell, row or header, as a stable wire name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// What is wrong with one cell, row or header. `as_str` is the stable wire name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RowErrorKind {
     EmptyFile,
     NoRows,
@@ -26,6 +25,41 @@ pub enum RowErrorKind {
     DuplicateId,
     TenantMismatch,
     MalformedCsv,
+    ConflictsWithExisting,
+}
+
+impl RowErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowErrorKind::EmptyFile => "empty_file",
+            RowErrorKind::NoRows => "no_rows",
+            RowErrorKind::MissingColumn => "missing_column",
+            RowErrorKind::DuplicateColumn => "duplicate_column",
+            RowErrorKind::WrongFieldCount => "wrong_field_count",
+            RowErrorKind::InvalidUtf8 => "invalid_utf8",
+            RowErrorKind::FieldTooLong => "field_too_long",
+            RowErrorKind::EmptyValue => "empty_value",
+            RowErrorKind::BadId => "bad_id",
+            RowErrorKind::BadNumber => "bad_number",
+            RowErrorKind::TooManyDecimals => "too_many_decimals",
+            RowErrorKind::OutOfRange => "out_of_range",
+            RowErrorKind::BadDate => "bad_date",
+            RowErrorKind::NonPositiveQuantity => "non_positive_quantity",
+            RowErrorKind::NegativeQuantity => "negative_quantity",
+            RowErrorKind::NegativeAmount => "negative_amount",
+            RowErrorKind::RemainingExceedsOriginal => "remaining_exceeds_original",
+            RowErrorKind::DuplicateId => "duplicate_id",
+            RowErrorKind::TenantMismatch => "tenant_mismatch",
+            RowErrorKind::MalformedCsv => "malformed_csv",
+            RowErrorKind::ConflictsWithExisting => "conflicts_with_existing",
+        }
+    }
+}
+
+impl Serialize for RowErrorKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 /// One problem in an input file: the 1-based row (the header is row 1; a row is the

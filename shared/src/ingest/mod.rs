@@ -144,13 +144,13 @@ pub fn read_sales<R: Read>(input: R, tenant: Option<&TenantId>) -> Result<Reader
 /// through [`Reader`] instead.
 pub fn read_all<T: Record, R: Read>(input: R, tenant: Option<&TenantId>) -> Result<Vec<T>, IngestError> {
     let mut reader = Reader::<R, T>::new(input, tenant)?;
-    let records: Vec<T> = reader.by_ref().collect();
+    let records: Vec<T> = reader.by_ref().map(|(_, record)| record).collect();
     reader.finish()?;
     Ok(records)
 }
 
-/// A streaming reader of one CSV file: an iterator over its valid records, in file
-/// order. Invalid rows are not yielded; their problems are collected, and
+/// A streaming reader of one CSV file: an iterator over its valid records with their
+/// row numbers, in file order. Invalid rows are not yielded; their problems are collected, and
 /// [`Reader::finish`] turns them into a [`Rejected`] for the whole file.
 ///
 /// When `tenant` is given, a non-empty `tenant_id` cell must equal it; without one
@@ -267,9 +267,9 @@ impl<R: Read, T: Record> Reader<R, T> {
 }
 
 impl<R: Read, T: Record> Iterator for Reader<R, T> {
-    type Item = T;
+    type Item = (u64, T);
 
-    fn next(&mut self) -> Option<T> {
+    fn next(&mut self) -> Option<(u64, T)> {
         loop {
             if self.io_error.is_some() {
                 return None;
@@ -290,7 +290,7 @@ impl<R: Read, T: Record> Iterator for Reader<R, T> {
             self.rows_read += 1;
             let row = self.record.position().map_or(row, csv::Position::line);
             match self.parse_current(row) {
-                Ok(record) => return Some(record),
+                Ok(record) => return Some((row, record)),
                 Err(errors) => self.record_errors(errors),
             }
         }

@@ -67,13 +67,25 @@ pub fn cost_files(lots: impl Read, sales: impl Read, tenant: Option<&TenantId>) 
     sales.sort_by(|a, b| a.costing_key().cmp(&b.costing_key()));
     let mut book = LotBook::new(lots)?;
     let allocations = engine::allocate(&mut book, &sales)?;
-    report(&sales, &allocations, &book)
+    let lots = book
+        .lots()
+        .map(|lot| {
+            Ok(LotBalance {
+                lot_id: lot.lot_id.clone(),
+                sku: lot.sku.clone(),
+                remaining_quantity: lot.remaining_quantity.normalize(),
+                remaining_value: exact_mul(lot.remaining_quantity, lot.unit_cost)
+                    .ok_or(ServiceError::AmountOverflow)?
+                    .normalize(),
+            })
+        })
+        .collect::<Result<_, ServiceError>>()?;
+    report(&sales, &allocations, lots)
 }
 
 /// Builds the report of sales costed into `allocations` (both in costing order) and
-/// the book they left behind.
-pub fn report(sales: &[Sale], allocations: &[Allocation], book: &LotBook) -> Result<CostReport, ServiceError> {
-    let overflow = || ServiceError::AmountOverflow;
+/// the lots as they were left.
+pub fn report(sales: &[Sale], allocations: &[Allocation], lots: Vec<LotBalance>) -> Result<CostReport, ServiceError> {
     let sum = |values: Vec<Decimal>| exact_sum(values).ok_or(ServiceError::AmountOverflow);
     let mut pending = allocations.iter().peekable();
     let mut sale_costs = Vec::with_capacity(sales.len());
@@ -95,16 +107,6 @@ pub fn report(sales: &[Sale], allocations: &[Allocation], book: &LotBook) -> Res
             quantity_sold: sale.quantity_sold.normalize(),
             cogs: cogs.normalize(),
             allocations: lines,
-        });
-    }
-    let mut lots = Vec::new();
-    for lot in book.lots() {
-        let remaining_value = exact_mul(lot.remaining_quantity, lot.unit_cost).ok_or_else(overflow)?;
-        lots.push(LotBalance {
-            lot_id: lot.lot_id.clone(),
-            sku: lot.sku.clone(),
-            remaining_quantity: lot.remaining_quantity.normalize(),
-            remaining_value: remaining_value.normalize(),
         });
     }
     let totals = Totals {

@@ -1,8 +1,25 @@
 use serde_json::{Map, Value, json};
+use uuid::Uuid;
 
+use crate::db::{BackdatedLot, BackdatedSale, DbError, RunStatus};
 use crate::engine::CostingError;
-use crate::ingest::IngestError;
+use crate::ingest::{IngestError, Rejected};
 use crate::journal::JournalError;
+
+/// What kind of failure an error is, for choosing an HTTP status or an exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    /// The input is wrong: fix it and retry (HTTP 400).
+    Validation,
+    /// The request clashes with the state of things (HTTP 409).
+    Conflict,
+    /// No such run or upload for this tenant (HTTP 404).
+    NotFound,
+    /// The input is readable but cannot be costed (HTTP 422).
+    Unprocessable,
+    /// The database or storage failed (HTTP 500/503); the cause is logged.
+    Infrastructure,
+}
 
 /// Why a use case failed. [`ServiceError::kind`] is the stable wire name, and
 /// [`ServiceError::details`] what a caller needs to act on it; the HTTP layer and the
@@ -11,34 +28,106 @@ use crate::journal::JournalError;
 pub enum ServiceError {
     #[error(transparent)]
     Ingest(#[from] IngestError),
+    #[error("{rejected}")]
+    UploadRejected { upload_id: Uuid, rejected: Rejected },
     #[error(transparent)]
     Costing(#[from] CostingError),
     #[error(transparent)]
     Journal(#[from] JournalError),
     #[error("a total is too large to represent exactly")]
     AmountOverflow,
+    #[error("{} is in progress for this tenant; wait for it to finish (or roll it back) and try again", match .run_id { Some(id) => format!("run {id}"), None => "another run".to_owned() })]
+    RunInProgress { run_id: Option<Uuid> },
+    #[error("no {what} {id} for this tenant")]
+    NotFound { what: &'static str, id: String },
+    #[error("{}", backdated_message(.lots, .sales))]
+    Backdated { lots: Vec<BackdatedLot>, sales: Vec<BackdatedSale> },
+    #[error("run {run_id} cannot be rolled back alone: later run(s) {} costed the same SKUs; roll back with cascade to undo them too, newest first", join(.later_runs))]
+    DependentRuns { run_id: Uuid, later_runs: Vec<Uuid> },
+    #[error("run {run_id} is {status} and cannot be {action}")]
+    WrongRunStatus { run_id: Uuid, status: RunStatus, action: &'static str },
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error(transparent)]
+    Db(DbError),
+}
+
+fn join(ids: &[Uuid]) -> String {
+    ids.iter().map(Uuid::to_string).collect::<Vec<_>>().join(", ")
+}
+
+fn backdated_message(lots: &[BackdatedLot], sales: &[BackdatedSale]) -> String {
+    let mut items: Vec<String> = lots
+        .iter()
+        .map(|l| {
+            format!(
+                "lot {} ({}, received {}) predates sales costed by run {}",
+                l.lot_id, l.sku, l.received_date, l.first_affected_run
+            )
+        })
+        .collect();
+    items.extend(sales.iter().map(|s| {
+        format!(
+            "sale {} ({}, sold {}) predates sales costed by run {}",
+            s.sale_id, s.sku, s.sale_date, s.first_affected_run
+        )
+    }));
+    format!(
+        "backdated input would change past costs: {}; roll back the named run with cascade, then run again",
+        items.join("; ")
+    )
+}
+
+impl From<DbError> for ServiceError {
+    fn from(error: DbError) -> Self {
+        match error {
+            DbError::RunInProgress => ServiceError::RunInProgress { run_id: None },
+            other => ServiceError::Db(other),
+        }
+    }
 }
 
 impl ServiceError {
     /// The stable, snake_case name of the failure.
     pub fn kind(&self) -> &'static str {
         match self {
-            ServiceError::Ingest(IngestError::Rejected(_)) => "validation_failed",
+            ServiceError::Ingest(IngestError::Rejected(_)) | ServiceError::UploadRejected { .. } => "validation_failed",
             ServiceError::Ingest(IngestError::Io { .. }) => "unreadable_input",
             ServiceError::Costing(CostingError::InsufficientInventory { .. }) => "insufficient_inventory",
             ServiceError::Costing(_) => "invalid_costing_input",
             ServiceError::Journal(JournalError::Overflow) | ServiceError::AmountOverflow => "amount_overflow",
+            ServiceError::RunInProgress { .. } => "run_in_progress",
+            ServiceError::NotFound { .. } => "not_found",
+            ServiceError::Backdated { .. } => "backdated_input",
+            ServiceError::DependentRuns { .. } => "dependent_run",
+            ServiceError::WrongRunStatus { .. } => "wrong_run_status",
+            ServiceError::InvalidRequest(_) => "invalid_request",
+            ServiceError::Db(_) => "database_error",
+        }
+    }
+
+    pub fn category(&self) -> Category {
+        match self {
+            ServiceError::Ingest(IngestError::Rejected(_))
+            | ServiceError::UploadRejected { .. }
+            | ServiceError::InvalidRequest(_) => Category::Validation,
+            ServiceError::Costing(_) | ServiceError::Journal(_) | ServiceError::AmountOverflow => {
+                Category::Unprocessable
+            }
+            ServiceError::RunInProgress { .. }
+            | ServiceError::Backdated { .. }
+            | ServiceError::DependentRuns { .. }
+            | ServiceError::WrongRunStatus { .. } => Category::Conflict,
+            ServiceError::NotFound { .. } => Category::NotFound,
+            ServiceError::Ingest(IngestError::Io { .. }) | ServiceError::Db(_) => Category::Infrastructure,
         }
     }
 
     /// The fields beside `type` and `message` in the error envelope, as an object.
     pub fn details(&self) -> Value {
         match self {
-            ServiceError::Ingest(IngestError::Rejected(rejected)) => json!({
-                "file": rejected.kind,
-                "error_count": rejected.error_count,
-                "errors": rejected.errors,
-            }),
+            ServiceError::Ingest(IngestError::Rejected(rejected)) => rejected_details(None, rejected),
+            ServiceError::UploadRejected { upload_id, rejected } => rejected_details(Some(*upload_id), rejected),
             ServiceError::Costing(CostingError::InsufficientInventory { sale_id, sku, requested, available }) => {
                 json!({
                     "sale_id": sale_id,
@@ -60,20 +149,44 @@ impl ServiceError {
             ServiceError::Costing(CostingError::CostOverflow { sale_id, lot_id }) => {
                 json!({ "sale_id": sale_id, "lot_id": lot_id })
             }
-            ServiceError::Ingest(IngestError::Io { .. }) | ServiceError::Journal(_) | ServiceError::AmountOverflow => {
-                json!({})
-            }
+            ServiceError::RunInProgress { run_id } => json!({ "run_id": run_id }),
+            ServiceError::NotFound { what, id } => json!({ "resource": what, "id": id }),
+            ServiceError::Backdated { lots, sales } => json!({ "lots": lots, "sales": sales }),
+            ServiceError::DependentRuns { run_id, later_runs } => json!({ "run_id": run_id, "later_runs": later_runs }),
+            ServiceError::WrongRunStatus { run_id, status, .. } => json!({ "run_id": run_id, "status": status }),
+            ServiceError::Ingest(IngestError::Io { .. })
+            | ServiceError::Journal(_)
+            | ServiceError::AmountOverflow
+            | ServiceError::InvalidRequest(_)
+            | ServiceError::Db(_) => json!({}),
         }
     }
 
-    /// The whole envelope: `{"error": {"type", "message", …details}}`.
+    /// The whole envelope: `{"error": {"type", "message", …details}}`. Infrastructure
+    /// failures get a generic message; their cause belongs in the logs.
     pub fn envelope(&self) -> Value {
         let mut error = Map::new();
         error.insert("type".into(), self.kind().into());
-        error.insert("message".into(), self.to_string().into());
+        let message = match self.category() {
+            Category::Infrastructure => "the service could not complete the request; it is safe to retry".to_owned(),
+            _ => self.to_string(),
+        };
+        error.insert("message".into(), message.into());
         if let Value::Object(details) = self.details() {
             error.extend(details);
         }
         json!({ "error": error })
     }
+}
+
+fn rejected_details(upload_id: Option<Uuid>, rejected: &Rejected) -> Value {
+    let mut details = json!({
+        "file": rejected.kind,
+        "error_count": rejected.error_count,
+        "errors": rejected.errors,
+    });
+    if let Some(upload_id) = upload_id {
+        details["upload_id"] = json!(upload_id);
+    }
+    details
 }

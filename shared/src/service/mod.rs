@@ -1,9 +1,41 @@
-//! service: the use cases the entry points call. Each takes its inputs (and, once
-//! persisted, its ports and a TenantId), and returns a value or a [`ServiceError`].
-//! Depends on every layer below it.
+//! service: the use cases the entry points call: upload, start run, advance run, dry
+//! run, rollback, list, show, inventory, journal export, and offline costing. Each
+//! takes its ports (the pool) and a [`Caller`], and returns a value or a
+//! [`ServiceError`]. Depends on every layer below it.
+//!
+//! Use cases that write come in pairs where a caller may need to join them to a wider
+//! transaction: `upload_in(&tx, …)` runs inside the caller's transaction, `upload(&pool,
+//! …)` opens and commits its own.
 
 mod cost;
 mod error;
+mod queries;
+mod rollback;
+mod run;
+mod upload;
 
 pub use cost::{AllocationLine, CostReport, LotBalance, SaleCost, Totals, cost_files, report};
-pub use error::ServiceError;
+pub use error::{Category, ServiceError};
+pub use queries::{
+    InventoryReport, JournalExport, JournalOptions, RunDetail, RunPage, SkuStock, inventory, journal_entry, list_runs,
+    show_run,
+};
+pub use rollback::rollback_run;
+pub use run::{ChunkBudget, DryRunInput, RunProgress, advance_run, dry_run, start_run};
+pub use upload::{upload, upload_in};
+
+use crate::model::TenantId;
+
+/// Who is asking: the tenant whose data the use case may touch, and the actor (a
+/// user, a token subject, an operator) recorded in the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub tenant_id: TenantId,
+    pub actor: String,
+}
+
+impl Caller {
+    pub fn new(tenant_id: TenantId, actor: impl Into<String>) -> Self {
+        Self { tenant_id, actor: actor.into() }
+    }
+}

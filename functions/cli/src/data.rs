@@ -1,0 +1,148 @@
+//! `cogs migrate`, `cogs upload`, `cogs inventory`.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use cogs_core::db::UploadRow;
+use cogs_core::ingest::RecordKind;
+use cogs_core::service::{self, ServiceError};
+
+use crate::CommandResult;
+use crate::args::{Database, Output, Tenant};
+use crate::output::{Failure, OutputFormat, cents, print_json, table};
+
+#[derive(Args)]
+pub struct MigrateArgs {
+    /// The database as its owner role. Also read from COGS_MIGRATION_DATABASE_URL.
+    #[arg(long, env = "COGS_MIGRATION_DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+}
+
+pub async fn migrate(args: &MigrateArgs) -> CommandResult {
+    let applied = cogs_core::db::migrate(&args.database_url).await.map_err(ServiceError::from)?;
+    if applied.is_empty() {
+        println!("the database is up to date");
+    }
+    for name in applied {
+        println!("applied {name}");
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Kind {
+    Lots,
+    Sales,
+}
+
+impl From<Kind> for RecordKind {
+    fn from(kind: Kind) -> Self {
+        match kind {
+            Kind::Lots => RecordKind::Lots,
+            Kind::Sales => RecordKind::Sales,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct UploadArgs {
+    /// What the file holds.
+    #[arg(value_enum)]
+    kind: Kind,
+    /// The CSV file.
+    file: PathBuf,
+    #[command(flatten)]
+    tenant: Tenant,
+    #[command(flatten)]
+    database: Database,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+/// Opens an input file for streaming.
+pub fn open(path: &Path) -> Result<BufReader<File>, Failure> {
+    File::open(path)
+        .map(BufReader::new)
+        .map_err(|source| Failure::InputFile { path: path.display().to_string(), source })
+}
+
+/// Loads one file and prints what happened.
+pub async fn load_file(
+    pool: &deadpool_postgres::Pool,
+    tenant: &Tenant,
+    kind: RecordKind,
+    path: &Path,
+    format: OutputFormat,
+) -> Result<UploadRow, Failure> {
+    let file_name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let upload = service::upload(pool, &tenant.caller(), kind, &file_name, open(path)?).await?;
+    if format == OutputFormat::Table {
+        eprintln!(
+            "loaded {} {}: {} rows, {} new, {} already loaded (upload {})",
+            kind, file_name, upload.rows_received, upload.rows_inserted, upload.rows_unchanged, upload.upload_id
+        );
+    }
+    Ok(upload)
+}
+
+pub async fn upload(args: &UploadArgs) -> CommandResult {
+    let pool = args.database.pool()?;
+    let upload = load_file(&pool, &args.tenant, args.kind.into(), &args.file, args.output.format).await?;
+    if args.output.format == OutputFormat::Json {
+        print_json(&upload);
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct InventoryArgs {
+    /// Only this SKU.
+    #[arg(long)]
+    sku: Option<String>,
+    #[command(flatten)]
+    tenant: Tenant,
+    #[command(flatten)]
+    database: Database,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+pub async fn inventory(args: &InventoryArgs) -> CommandResult {
+    let pool = args.database.pool()?;
+    let report = service::inventory(&pool, &args.tenant.tenant_id, args.sku.as_deref()).await?;
+    if args.output.format == OutputFormat::Json {
+        print_json(&report);
+        return Ok(());
+    }
+    let mut skus = table(&["sku", "lots", "remaining", "value"], &[1, 2, 3]);
+    for sku in &report.skus {
+        skus.add_row(vec![
+            sku.sku.clone(),
+            sku.lots.to_string(),
+            sku.remaining_quantity.normalize().to_string(),
+            cents(sku.remaining_value),
+        ]);
+    }
+    let mut lots =
+        table(&["lot", "sku", "received (UTC)", "original", "remaining", "unit cost", "value"], &[3, 4, 5, 6]);
+    for lot in &report.lots {
+        lots.add_row(vec![
+            lot.lot_id.to_string(),
+            lot.sku.to_string(),
+            lot.received_date.format("%Y-%m-%d %H:%M").to_string(),
+            lot.original_quantity.normalize().to_string(),
+            lot.remaining_quantity.normalize().to_string(),
+            lot.unit_cost.normalize().to_string(),
+            cents(lot.remaining_value),
+        ]);
+    }
+    println!("Inventory by SKU\n{skus}\n\nLots\n{lots}\n");
+    println!(
+        "Total remaining: {} units worth {}",
+        report.remaining_quantity.normalize(),
+        cents(report.remaining_value)
+    );
+    Ok(())
+}

@@ -1,0 +1,355 @@
+//! `cogs run`, `resume`, `list-runs`, `show-run`, `rollback`, `journal-entry`.
+
+use std::path::PathBuf;
+
+use chrono::{FixedOffset, NaiveDate};
+use clap::Args;
+use cogs_core::db::{RunRow, RunStatus};
+use cogs_core::ingest::RecordKind;
+use cogs_core::journal::{Account, Format, JournalConfig, LineDetail, Period};
+use cogs_core::model::CostingMode;
+use cogs_core::service::{self, ChunkBudget, DryRunInput, JournalOptions};
+use indicatif::{ProgressBar, ProgressStyle};
+use uuid::Uuid;
+
+use crate::CommandResult;
+use crate::args::{Database, Output, Tenant};
+use crate::data::{load_file, open};
+use crate::output::{Failure, OutputFormat, cents, print_json, table};
+
+fn run_id(value: &str) -> Result<Uuid, String> {
+    value.parse().map_err(|_| format!("{value:?} is not a run id (a UUID, as cogs list-runs shows)"))
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Sales to load before running.
+    #[arg(long, value_name = "FILE")]
+    sales_file: Option<PathBuf>,
+    /// Lots to load before running (loaded before the sales).
+    #[arg(long, value_name = "FILE")]
+    lots_file: Option<PathBuf>,
+    /// The costing method.
+    #[arg(long, default_value = "fifo")]
+    mode: CostingMode,
+    /// Validate and compute the result without writing anything.
+    #[arg(long)]
+    dry_run: bool,
+    /// Sales costed per transaction.
+    #[arg(long, default_value_t = ChunkBudget::DEFAULT_CHUNK_SIZE)]
+    chunk_size: usize,
+    #[command(flatten)]
+    tenant: Tenant,
+    #[command(flatten)]
+    database: Database,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+pub async fn run(args: &RunArgs) -> CommandResult {
+    let pool = args.database.pool()?;
+    let caller = args.tenant.caller();
+    if args.dry_run {
+        let named = |path: &PathBuf| Ok::<_, Failure>((path.display().to_string(), open(path)?));
+        let input = DryRunInput {
+            lots: args.lots_file.as_ref().map(named).transpose()?,
+            sales: args.sales_file.as_ref().map(named).transpose()?,
+        };
+        let report = service::dry_run(&pool, &caller, args.mode, input).await?;
+        match args.output.format {
+            OutputFormat::Json => print_json(&report),
+            OutputFormat::Table => {
+                println!("Dry run: nothing was written.\n");
+                crate::cost::print_tables(&report);
+            }
+        }
+        return Ok(());
+    }
+    if let Some(path) = &args.lots_file {
+        load_file(&pool, &args.tenant, RecordKind::Lots, path, args.output.format).await?;
+    }
+    if let Some(path) = &args.sales_file {
+        load_file(&pool, &args.tenant, RecordKind::Sales, path, args.output.format).await?;
+    }
+    let run = service::start_run(&pool, &caller, args.mode).await?;
+    drive(&pool, &args.tenant, run.run_id, args.chunk_size, args.output.format).await
+}
+
+/// Advances a run chunk by chunk to the end, with a progress bar on a terminal, then
+/// shows it.
+async fn drive(
+    pool: &deadpool_postgres::Pool,
+    tenant: &Tenant,
+    run_id: Uuid,
+    chunk_size: usize,
+    format: OutputFormat,
+) -> CommandResult {
+    let caller = tenant.caller();
+    let bar = ProgressBar::hidden();
+    if format == OutputFormat::Table {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} costing [{bar:40}] {pos}/{len} sales ({per_sec}, {eta} left)")
+                .expect("the template is valid")
+                .progress_chars("=> "),
+        );
+    }
+    let one_chunk = ChunkBudget { chunk_size, deadline: None, max_chunks: Some(1) };
+    loop {
+        let progress = service::advance_run(pool, &caller, run_id, &one_chunk).await;
+        let progress = match progress {
+            Ok(progress) => progress,
+            Err(error) => {
+                bar.abandon();
+                return Err(error.into());
+            }
+        };
+        bar.set_length(progress.sales_total.max(0) as u64);
+        bar.set_position(progress.sales_processed.max(0) as u64);
+        if progress.done {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    show_run(pool, tenant, run_id, format).await
+}
+
+#[derive(Args)]
+pub struct ResumeArgs {
+    /// The run to continue.
+    #[arg(value_parser = run_id)]
+    run_id: Uuid,
+    #[arg(long, default_value_t = ChunkBudget::DEFAULT_CHUNK_SIZE)]
+    chunk_size: usize,
+    #[command(flatten)]
+    tenant: Tenant,
+    #[command(flatten)]
+    database: Database,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+pub async fn resume(args: &ResumeArgs) -> CommandResult {
+    let pool = args.database.pool()?;
+    drive(&pool, &args.tenant, args.run_id, args.chunk_size, args.output.format).await
+}
+
+#[derive(Args)]
+pub struct ListArgs {
+    /// Only runs with this status: pending, running, completed, failed, rolled_back.
+    #[arg(long)]
+    status: Option<RunStatus>,
+    /// How many runs (1 to 500).
+    #[arg(long, default_value_t = 20)]
+    limit: i64,
+    /// Continue after a previous page (its next_cursor).
+    #[arg(long)]
+    cursor: Option<String>,
+    #[command(flatten)]
+    tenant: Tenant,
+    #[command(flatten)]
+    database: Database,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+pub async fn list(args: &ListArgs) -> CommandResult {
+    let pool = args.database.pool()?;
+    let page =
+        service::list_runs(&pool, &args.tenant.tenant_id, args.status, args.limit, args.cursor.as_deref()).await?;
+    if args.output.format == OutputFormat::Json {
+        print_json(&page);
+        return Ok(());
+    }
+    let mut runs = table(&["run", "status", "mode", "sales", "total cogs", "created (UTC)"], &[3, 4]);
+    for run in &page.runs {
+        runs.add_row(vec![
+            run.run_id.to_string(),
+            run.status.to_string(),
+            run.mode.to_string(),
+            format!("{}/{}", run.sales_processed, run.sales_total),
+            cents(run.total_cogs),
+            run.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        ]);
+    }
+    println!("{runs}");
+    if let Some(cursor) = &page.next_cursor {
+        println!("more: cogs list-runs --tenant-id {} --cursor {cursor}", args.tenant.tenant_id);
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct ShowArgs {
+    #[arg(value_parser = run_id)]
+    run_id: Uuid,
+    #[command(flatten)]
+    tenant: Tenant,
+    #[command(flatten)]
+    database: Database,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+pub async fn show(args: &ShowArgs) -> CommandResult {
+    let pool = args.database.pool()?;
+    show_run(&pool, &args.tenant, args.run_id, args.output.format).await
+}
+
+async fn show_run(
+    pool: &deadpool_postgres::Pool,
+    tenant: &Tenant,
+    run_id: Uuid,
+    format: OutputFormat,
+) -> CommandResult {
+    let detail = service::show_run(pool, &tenant.tenant_id, run_id).await?;
+    if format == OutputFormat::Json {
+        print_json(&detail);
+        return Ok(());
+    }
+    print_run(&detail.run);
+    for error in &detail.validation_errors {
+        let about = error.sale_id.as_deref().map(|id| format!(" (sale {id})")).unwrap_or_default();
+        println!("  {}{about}: {}", error.error_type, error.message);
+    }
+    Ok(())
+}
+
+fn print_run(run: &RunRow) {
+    let time = |at: Option<chrono::DateTime<chrono::Utc>>| at.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string());
+    println!("run          {}", run.run_id);
+    println!("status       {}", run.status);
+    println!("mode         {}", run.mode);
+    println!("sales        {} of {} costed in {} chunk(s)", run.sales_processed, run.sales_total, run.chunks_applied);
+    println!("allocations  {}", run.allocations_count);
+    println!("quantity     {}", run.total_quantity.normalize());
+    println!("total COGS   {} (exact {})", cents(run.total_cogs), run.total_cogs.normalize());
+    println!("created      {} by {}", run.created_at.format("%Y-%m-%d %H:%M:%S UTC"), run.created_by);
+    for (label, at) in [("completed", run.completed_at), ("rolled back", run.rolled_back_at)] {
+        if let Some(at) = time(at) {
+            println!("{label:<12} {at}");
+        }
+    }
+    if let Some(message) = &run.error_message {
+        println!("error        {message}");
+    }
+}
+
+#[derive(Args)]
+pub struct RollbackArgs {
+    #[arg(value_parser = run_id)]
+    run_id: Uuid,
+    /// Required: rolling back changes inventory.
+    #[arg(long)]
+    confirm: bool,
+    /// Also roll back later runs that rest on this one, newest first.
+    #[arg(long)]
+    cascade: bool,
+    #[command(flatten)]
+    tenant: Tenant,
+    #[command(flatten)]
+    database: Database,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+pub async fn rollback(args: &RollbackArgs) -> CommandResult {
+    if !args.confirm {
+        return Err(Failure::Refused {
+            kind: "confirmation_required",
+            message: format!(
+                "rolling back run {} restores the lots it used and uncosts its sales; add --confirm to go ahead",
+                args.run_id
+            ),
+        });
+    }
+    let pool = args.database.pool()?;
+    let runs = service::rollback_run(&pool, &args.tenant.caller(), args.run_id, args.cascade).await?;
+    if args.output.format == OutputFormat::Json {
+        print_json(&serde_json::json!({ "rolled_back": runs }));
+        return Ok(());
+    }
+    for run in &runs {
+        println!(
+            "rolled back run {} ({} sales uncosted, {} of COGS reversed)",
+            run.run_id,
+            run.sales_processed,
+            cents(run.total_cogs)
+        );
+    }
+    Ok(())
+}
+
+fn account(value: &str) -> Result<Account, String> {
+    let (code, name) =
+        value.split_once(':').ok_or_else(|| format!("{value:?} is not CODE:NAME, like 5000:Cost of Goods Sold"))?;
+    Ok(Account { code: code.trim().to_owned(), name: name.trim().to_owned() })
+}
+
+fn offset(value: &str) -> Result<FixedOffset, String> {
+    value.parse().map_err(|_| format!("{value:?} is not a UTC offset like +10:00 or -05:00"))
+}
+
+#[derive(Args)]
+pub struct JournalArgs {
+    #[arg(value_parser = run_id)]
+    run_id: Uuid,
+    /// csv, json, iif (QuickBooks Desktop), xero (manual journal CSV), qbo (QuickBooks Online JSON).
+    #[arg(long, default_value = "csv")]
+    format: Format,
+    /// Write to this file instead of standard output.
+    #[arg(long)]
+    output_file: Option<PathBuf>,
+    /// One journal per day of sales, per month, or for the whole run.
+    #[arg(long, default_value = "day")]
+    period: Period,
+    /// A line pair per SKU, or one pair per journal.
+    #[arg(long, default_value = "sku")]
+    lines: LineDetail,
+    /// For a rolled-back run: the date to post the reversal on (default: the rollback's date).
+    #[arg(long)]
+    reversal_date: Option<NaiveDate>,
+    /// The COGS account as CODE:NAME.
+    #[arg(long, env = "COGS_COGS_ACCOUNT", value_parser = account, default_value = "5000:Cost of Goods Sold")]
+    cogs_account: Account,
+    /// The inventory account as CODE:NAME.
+    #[arg(long, env = "COGS_INVENTORY_ACCOUNT", value_parser = account, default_value = "1400:Inventory")]
+    inventory_account: Account,
+    /// The tax rate name on Xero lines.
+    #[arg(long, env = "COGS_XERO_TAX_RATE", default_value = "Tax Exempt")]
+    xero_tax_rate: String,
+    /// The offset that decides each sale's accounting date.
+    #[arg(long, env = "COGS_UTC_OFFSET", value_parser = offset, default_value = "+00:00", allow_hyphen_values = true)]
+    utc_offset: FixedOffset,
+    #[command(flatten)]
+    tenant: Tenant,
+    #[command(flatten)]
+    database: Database,
+}
+
+pub async fn journal_entry(args: &JournalArgs) -> CommandResult {
+    let pool = args.database.pool()?;
+    let config = JournalConfig {
+        cogs_account: args.cogs_account.clone(),
+        inventory_account: args.inventory_account.clone(),
+        xero_tax_rate: args.xero_tax_rate.clone(),
+        utc_offset: args.utc_offset,
+    };
+    let options = JournalOptions { period: args.period, detail: args.lines, reversal_date: args.reversal_date };
+    let export =
+        service::journal_entry(&pool, &args.tenant.tenant_id, args.run_id, options, args.format, &config).await?;
+    match &args.output_file {
+        Some(path) => {
+            std::fs::write(path, &export.rendered.body)
+                .map_err(|source| Failure::OutputFile { path: path.display().to_string(), source })?;
+            eprintln!("wrote {} ({} bytes)", path.display(), export.rendered.body.len());
+        }
+        None => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(&export.rendered.body)
+                .map_err(|source| Failure::OutputFile { path: "standard output".into(), source })?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! Allocations and inventory snapshots: what a run wrote, and what it found.
+
+use std::pin::pin;
+
+use rust_decimal::Decimal;
+use tokio_postgres::Row;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+use uuid::Uuid;
+
+use super::{DbError, TenantTx};
+use crate::model::{Allocation, LotId, SaleId, Sku};
+
+impl TryFrom<&Row> for Allocation {
+    type Error = DbError;
+    fn try_from(row: &Row) -> Result<Self, DbError> {
+        Ok(Allocation {
+            sale_id: SaleId::parse(row.try_get::<_, String>("sale_id")?).map_err(DbError::corrupt("sale_id"))?,
+            lot_id: LotId::parse(row.try_get::<_, String>("lot_id")?).map_err(DbError::corrupt("lot_id"))?,
+            sku: Sku::parse(row.try_get::<_, String>("sku")?).map_err(DbError::corrupt("sku"))?,
+            sale_date: row.try_get("sale_date")?,
+            quantity: row.try_get("quantity")?,
+            unit_cost: row.try_get("unit_cost")?,
+            extended_cost: row.try_get("extended_cost")?,
+        })
+    }
+}
+
+/// Writes a chunk's allocations: binary COPY into a temporary table (COPY cannot
+/// target a table under row-level security), then one `insert … select`.
+pub async fn insert_allocations(tx: &TenantTx, run_id: Uuid, allocations: &[Allocation]) -> Result<u64, DbError> {
+    tx.batch(
+        r"create temporary table if not exists chunk_allocations (
+              sale_id text not null, lot_id text not null, sku text not null, sale_date timestamptz not null,
+              quantity numeric not null, unit_cost numeric not null, extended_cost numeric not null
+          ) on commit drop",
+    )
+    .await?;
+    let sink = tx.copy_in(r"copy chunk_allocations from stdin (format binary)").await?;
+    let types = [Type::TEXT, Type::TEXT, Type::TEXT, Type::TIMESTAMPTZ, Type::NUMERIC, Type::NUMERIC, Type::NUMERIC];
+    let mut writer = pin!(BinaryCopyInWriter::new(sink, &types));
+    for a in allocations {
+        let values: [&(dyn ToSql + Sync); 7] = [
+            &a.sale_id.as_str(),
+            &a.lot_id.as_str(),
+            &a.sku.as_str(),
+            &a.sale_date,
+            &a.quantity,
+            &a.unit_cost,
+            &a.extended_cost,
+        ];
+        writer.as_mut().write(&values).await?;
+    }
+    writer.finish().await?;
+    tx.execute(
+        r"insert into cogs_allocations (tenant_id, run_id, sale_id, lot_id, sku, sale_date, quantity, unit_cost, extended_cost)
+          select $1, $2, sale_id, lot_id, sku, sale_date, quantity, unit_cost, extended_cost
+          from chunk_allocations
+          order by sale_id, lot_id",
+        &[&tx.tenant_id().as_str(), &run_id],
+    )
+    .await
+}
+
+/// Records each lot's remaining quantity before the run first touches it; a lot the
+/// run already snapshotted keeps its first snapshot.
+pub async fn insert_snapshots(
+    tx: &TenantTx,
+    run_id: Uuid,
+    lot_ids: &[&str],
+    remaining: &[Decimal],
+) -> Result<u64, DbError> {
+    tx.execute(
+        r"insert into inventory_snapshots (tenant_id, run_id, lot_id, remaining_quantity)
+          select $1, $2, v.lot_id, v.remaining_quantity
+          from unnest($3::text[], $4::numeric[]) as v(lot_id, remaining_quantity)
+          on conflict (tenant_id, run_id, lot_id) do nothing",
+        &[&tx.tenant_id().as_str(), &run_id, &lot_ids, &remaining],
+    )
+    .await
+}
+
+/// Puts every lot the run touched back to its snapshot.
+pub async fn restore_snapshots(tx: &TenantTx, run_id: Uuid) -> Result<u64, DbError> {
+    tx.execute(
+        r"update lots l set remaining_quantity = s.remaining_quantity
+          from inventory_snapshots s
+          where s.run_id = $1 and s.tenant_id = l.tenant_id and s.lot_id = l.lot_id",
+        &[&run_id],
+    )
+    .await
+}
+
+/// A run's allocations in costing order (sale_date, sale_id), each sale's lots in the
+/// order they were drawn.
+pub async fn load_allocations(tx: &TenantTx, run_id: Uuid) -> Result<Vec<Allocation>, DbError> {
+    let rows = tx
+        .query(
+            r"select a.sale_id, a.lot_id, a.sku, a.sale_date, a.quantity, a.unit_cost, a.extended_cost
+              from cogs_allocations a
+              join lots l on l.tenant_id = a.tenant_id and l.lot_id = a.lot_id
+              where a.run_id = $1
+              order by a.sale_date, a.sale_id, l.received_date, a.lot_id",
+            &[&run_id],
+        )
+        .await?;
+    rows.iter().map(Allocation::try_from).collect()
+}

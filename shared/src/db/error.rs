@@ -1,0 +1,57 @@
+use tokio_postgres::error::SqlState;
+
+/// A database failure. Named constraint violations that mean something to a caller
+/// become their own variants; the rest stay infrastructure errors.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("the tenant already has a pending or running run")]
+    RunInProgress,
+    #[error("no database connection is available: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("database error: {0}")]
+    Postgres(tokio_postgres::Error),
+    #[error("the database configuration is invalid: {0}")]
+    Config(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("a stored {column} is invalid: {reason}")]
+    Corrupt { column: &'static str, reason: String },
+}
+
+impl From<tokio_postgres::Error> for DbError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        let constraint = error.as_db_error().and_then(|db| db.constraint());
+        match (error.code(), constraint) {
+            (Some(&SqlState::UNIQUE_VIOLATION), Some("cogs_runs_one_active")) => DbError::RunInProgress,
+            _ => DbError::Postgres(error),
+        }
+    }
+}
+
+impl DbError {
+    /// For `map_err`: a stored value that fails the model's validation.
+    pub(crate) fn corrupt<E: std::fmt::Display>(column: &'static str) -> impl Fn(E) -> DbError {
+        move |error| DbError::Corrupt { column, reason: error.to_string() }
+    }
+
+    /// True for failures worth retrying: lost connections, serialization failures,
+    /// deadlocks, an exhausted pool or a server shutting down.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DbError::Pool(_) => true,
+            DbError::Postgres(error) => {
+                error.is_closed()
+                    || matches!(
+                        error.code(),
+                        Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+                            | Some(&SqlState::T_R_DEADLOCK_DETECTED)
+                            | Some(&SqlState::ADMIN_SHUTDOWN)
+                            | Some(&SqlState::CANNOT_CONNECT_NOW)
+                            | Some(&SqlState::QUERY_CANCELED)
+                    )
+                    || error.code().is_none()
+            }
+            _ => false,
+        }
+    }
+}

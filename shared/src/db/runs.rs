@@ -1,0 +1,295 @@
+//! Runs: their rows, status changes, progress cursor and the dependencies between them.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::{DbError, TenantTx};
+use crate::model::{CostingMode, Timestamp};
+
+/// Where a run is in its life. `pending` and `running` are active (at most one per
+/// tenant); `completed` runs can be rolled back; `failed` runs changed nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Pending,
+    Running,
+    Completed,
+    Failed,
+    RolledBack,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Pending => "pending",
+            RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::RolledBack => "rolled_back",
+        }
+    }
+
+    pub fn is_active(self) -> bool {
+        matches!(self, RunStatus::Pending | RunStatus::Running)
+    }
+}
+
+impl std::str::FromStr for RunStatus {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, String> {
+        [RunStatus::Pending, RunStatus::Running, RunStatus::Completed, RunStatus::Failed, RunStatus::RolledBack]
+            .into_iter()
+            .find(|status| status.as_str() == value)
+            .ok_or_else(|| {
+                format!("unknown run status {value:?}; one of pending, running, completed, failed, rolled_back")
+            })
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One row of `cogs_runs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunRow {
+    pub tenant_id: String,
+    pub run_id: Uuid,
+    pub mode: CostingMode,
+    pub status: RunStatus,
+    pub lot_seq_max: i64,
+    pub sales_total: i64,
+    pub sales_processed: i64,
+    pub allocations_count: i64,
+    pub total_quantity: Decimal,
+    pub total_cogs: Decimal,
+    pub cursor_sale_date: Option<DateTime<Utc>>,
+    pub cursor_sale_id: Option<String>,
+    pub chunks_applied: i64,
+    pub heartbeat_at: Option<DateTime<Utc>>,
+    pub error_message: Option<String>,
+    pub validation_errors_count: i32,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub rolled_back_at: Option<DateTime<Utc>>,
+}
+
+impl RunRow {
+    /// The last sale costed, the point the next chunk starts after.
+    pub fn cursor(&self) -> Option<(Timestamp, &str)> {
+        self.cursor_sale_date.zip(self.cursor_sale_id.as_deref())
+    }
+}
+
+impl TryFrom<&Row> for RunRow {
+    type Error = DbError;
+    fn try_from(row: &Row) -> Result<Self, DbError> {
+        Ok(Self {
+            tenant_id: row.try_get("tenant_id")?,
+            run_id: row.try_get("run_id")?,
+            mode: row.try_get::<_, &str>("mode")?.parse().map_err(DbError::corrupt("mode"))?,
+            status: row.try_get::<_, &str>("status")?.parse().map_err(DbError::corrupt("status"))?,
+            lot_seq_max: row.try_get("lot_seq_max")?,
+            sales_total: row.try_get("sales_total")?,
+            sales_processed: row.try_get("sales_processed")?,
+            allocations_count: row.try_get("allocations_count")?,
+            total_quantity: row.try_get("total_quantity")?,
+            total_cogs: row.try_get("total_cogs")?,
+            cursor_sale_date: row.try_get("cursor_sale_date")?,
+            cursor_sale_id: row.try_get("cursor_sale_id")?,
+            chunks_applied: row.try_get("chunks_applied")?,
+            heartbeat_at: row.try_get("heartbeat_at")?,
+            error_message: row.try_get("error_message")?,
+            validation_errors_count: row.try_get("validation_errors_count")?,
+            created_by: row.try_get("created_by")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            completed_at: row.try_get("completed_at")?,
+            rolled_back_at: row.try_get("rolled_back_at")?,
+        })
+    }
+}
+
+/// Creates a pending run. A second active run for the tenant is refused by the
+/// `cogs_runs_one_active` index: [`DbError::RunInProgress`].
+pub async fn insert_run(
+    tx: &TenantTx,
+    run_id: Uuid,
+    mode: CostingMode,
+    lot_seq_max: i64,
+    sales_total: i64,
+    created_by: &str,
+) -> Result<RunRow, DbError> {
+    let row = tx
+        .query_one(
+            r"insert into cogs_runs (tenant_id, run_id, mode, status, lot_seq_max, sales_total, created_by)
+              values ($1, $2, $3, 'pending', $4, $5, $6)
+              returning *",
+            &[&tx.tenant_id().as_str(), &run_id, &mode.as_str(), &lot_seq_max, &sales_total, &created_by],
+        )
+        .await?;
+    RunRow::try_from(&row)
+}
+
+pub async fn load_run(tx: &TenantTx, run_id: Uuid) -> Result<Option<RunRow>, DbError> {
+    tx.query_opt(r"select * from cogs_runs where run_id = $1", &[&run_id])
+        .await?
+        .as_ref()
+        .map(RunRow::try_from)
+        .transpose()
+}
+
+/// The tenant's pending or running run, if any.
+pub async fn load_active_run(tx: &TenantTx) -> Result<Option<RunRow>, DbError> {
+    tx.query_opt(r"select * from cogs_runs where status in ('pending', 'running')", &[])
+        .await?
+        .as_ref()
+        .map(RunRow::try_from)
+        .transpose()
+}
+
+/// Loads the run and locks its row until the transaction ends: chunks and rollbacks of
+/// one run take turns.
+pub async fn lock_run(tx: &TenantTx, run_id: Uuid) -> Result<Option<RunRow>, DbError> {
+    tx.query_opt(r"select * from cogs_runs where run_id = $1 for update", &[&run_id])
+        .await?
+        .as_ref()
+        .map(RunRow::try_from)
+        .transpose()
+}
+
+/// Runs newest first, optionally of one status, after the keyset `before`
+/// (created_at, run_id) of the previous page.
+pub async fn list_runs(
+    tx: &TenantTx,
+    status: Option<RunStatus>,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<RunRow>, DbError> {
+    let status = status.map(RunStatus::as_str);
+    let (before_at, before_id) = before.unzip();
+    let rows = tx
+        .query(
+            r"select * from cogs_runs
+              where ($1::text is null or status = $1)
+                and ($2::timestamptz is null or (created_at, run_id) < ($2, $3))
+              order by created_at desc, run_id desc
+              limit $4",
+            &[&status, &before_at, &before_id, &limit],
+        )
+        .await?;
+    rows.iter().map(RunRow::try_from).collect()
+}
+
+/// What one chunk adds to a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkTotals<'a> {
+    pub sales: i64,
+    pub allocations: i64,
+    pub quantity: Decimal,
+    pub cogs: Decimal,
+    pub last_sale: (Timestamp, &'a str),
+}
+
+/// Applies a chunk's totals and moves the cursor, but only if the run is still where
+/// the chunk found it (`chunks_applied` unchanged): a compare-and-set, so a retried
+/// chunk applies once. Returns false when another chunk got there first.
+pub async fn advance_cursor(tx: &TenantTx, run: &RunRow, chunk: &ChunkTotals<'_>) -> Result<bool, DbError> {
+    let (last_date, last_id) = chunk.last_sale;
+    let updated = tx
+        .execute(
+            r"update cogs_runs
+              set status = 'running', sales_processed = sales_processed + $3, allocations_count = allocations_count + $4,
+                  total_quantity = total_quantity + $5, total_cogs = total_cogs + $6,
+                  cursor_sale_date = $7, cursor_sale_id = $8, chunks_applied = chunks_applied + 1,
+                  heartbeat_at = now(), updated_at = now()
+              where run_id = $1 and chunks_applied = $2 and status in ('pending', 'running')",
+            &[
+                &run.run_id,
+                &run.chunks_applied,
+                &chunk.sales,
+                &chunk.allocations,
+                &chunk.quantity,
+                &chunk.cogs,
+                &last_date,
+                &last_id,
+            ],
+        )
+        .await?;
+    Ok(updated == 1)
+}
+
+/// Marks an active run completed.
+pub async fn complete_run(tx: &TenantTx, run_id: Uuid) -> Result<(), DbError> {
+    tx.execute(
+        r"update cogs_runs set status = 'completed', completed_at = now(), heartbeat_at = now(), updated_at = now()
+          where run_id = $1 and status in ('pending', 'running')",
+        &[&run_id],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Marks a run failed with a reason; its progress is reset, since a failed run's
+/// chunks are undone.
+pub async fn fail_run(tx: &TenantTx, run_id: Uuid, message: &str, validation_errors: i32) -> Result<(), DbError> {
+    tx.execute(
+        r"update cogs_runs
+          set status = 'failed', error_message = $2, validation_errors_count = $3, sales_processed = 0,
+              allocations_count = 0, total_quantity = 0, total_cogs = 0, updated_at = now()
+          where run_id = $1",
+        &[&run_id, &message, &validation_errors],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_rolled_back(tx: &TenantTx, run_id: Uuid) -> Result<(), DbError> {
+    tx.execute(
+        r"update cogs_runs set status = 'rolled_back', rolled_back_at = now(), updated_at = now() where run_id = $1",
+        &[&run_id],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The `lot_seq_max` of the latest completed run: lots loaded after it started have
+/// never been seen by a run.
+pub async fn latest_completed_lot_seq(tx: &TenantTx) -> Result<Option<i64>, DbError> {
+    Ok(tx
+        .query_opt(
+            r"select lot_seq_max from cogs_runs where status = 'completed' order by created_at desc, run_id desc limit 1",
+            &[],
+        )
+        .await?
+        .map(|row| row.try_get(0))
+        .transpose()?)
+}
+
+/// Runs created after `run_id`, not yet rolled back or failed, that costed a SKU the
+/// run costed: rolling `run_id` back alone would leave their costs resting on it.
+/// Newest first.
+pub async fn later_runs_sharing_skus(tx: &TenantTx, run_id: Uuid) -> Result<Vec<RunRow>, DbError> {
+    let rows = tx
+        .query(
+            r"select r.* from cogs_runs r
+              where r.status in ('completed', 'running', 'pending')
+                and (r.created_at, r.run_id) > (select created_at, run_id from cogs_runs where run_id = $1)
+                and exists (
+                    select 1 from sales s
+                    where s.run_id = r.run_id
+                      and s.sku in (select distinct a.sku from cogs_allocations a where a.run_id = $1)
+                )
+              order by r.created_at desc, r.run_id desc",
+            &[&run_id],
+        )
+        .await?;
+    rows.iter().map(RunRow::try_from).collect()
+}

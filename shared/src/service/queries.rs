@@ -1,0 +1,194 @@
+//! Reading: runs, one run, inventory, and a run's journal.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::ServiceError;
+use crate::db::{self, ErrorSubject, LotStock, RunRow, RunStatus, ValidationErrorRow};
+use crate::journal::{self, Format, JournalConfig, JournalRequest, LineDetail, Period, Rendered};
+use crate::model::TenantId;
+use crate::money::exact_add;
+
+/// The most runs one page lists.
+pub const MAX_PAGE: i64 = 500;
+
+/// One page of runs, newest first, and the cursor of the next page if there is one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunPage {
+    pub runs: Vec<RunRow>,
+    pub next_cursor: Option<String>,
+}
+
+/// Lists the tenant's runs newest first, `limit` (1 to 500) at a time. `cursor` is a
+/// previous page's `next_cursor`; pages are stable while runs are added.
+pub async fn list_runs(
+    pool: &deadpool_postgres::Pool,
+    tenant_id: &TenantId,
+    status: Option<RunStatus>,
+    limit: i64,
+    cursor: Option<&str>,
+) -> Result<RunPage, ServiceError> {
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ServiceError::InvalidRequest(format!("limit must be between 1 and {MAX_PAGE}")));
+    }
+    let before = cursor.map(decode_cursor).transpose()?;
+    let tx = db::begin(pool, tenant_id).await?;
+    let mut runs = db::list_runs(&tx, status, before, limit + 1).await?;
+    tx.rollback().await?;
+    let next_cursor = if runs.len() as i64 > limit {
+        runs.truncate(limit as usize);
+        runs.last().map(|run| format!("{}.{}", run.created_at.timestamp_micros(), run.run_id))
+    } else {
+        None
+    };
+    Ok(RunPage { runs, next_cursor })
+}
+
+fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, Uuid), ServiceError> {
+    let invalid = || ServiceError::InvalidRequest(format!("cursor {cursor:?} is not one this service gave out"));
+    let (micros, id) = cursor.split_once('.').ok_or_else(invalid)?;
+    let at = micros.parse().ok().and_then(DateTime::from_timestamp_micros).ok_or_else(invalid)?;
+    Ok((at, id.parse().map_err(|_| invalid())?))
+}
+
+/// One run with its validation errors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunDetail {
+    #[serde(flatten)]
+    pub run: RunRow,
+    pub validation_errors: Vec<ValidationErrorRow>,
+}
+
+/// The most validation errors shown with a run.
+const SHOWN_ERRORS: i64 = 1000;
+
+/// One run of the tenant. Another tenant's run is `NotFound`, like a missing one.
+pub async fn show_run(
+    pool: &deadpool_postgres::Pool,
+    tenant_id: &TenantId,
+    run_id: Uuid,
+) -> Result<RunDetail, ServiceError> {
+    let tx = db::begin(pool, tenant_id).await?;
+    let run = db::load_run(&tx, run_id).await?.ok_or(ServiceError::NotFound { what: "run", id: run_id.to_string() })?;
+    let validation_errors = db::load_validation_errors(&tx, ErrorSubject::Run(run_id), SHOWN_ERRORS).await?;
+    tx.rollback().await?;
+    Ok(RunDetail { run, validation_errors })
+}
+
+/// Stock per SKU: the sums of its lots.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkuStock {
+    pub sku: String,
+    pub lots: i64,
+    pub remaining_quantity: Decimal,
+    pub remaining_value: Decimal,
+}
+
+/// Inventory valuation: every lot, every SKU, and the totals. Exact amounts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InventoryReport {
+    pub lots: Vec<LotStock>,
+    pub skus: Vec<SkuStock>,
+    pub remaining_quantity: Decimal,
+    pub remaining_value: Decimal,
+}
+
+/// Remaining quantity and value per lot and per SKU (of one SKU, if given).
+pub async fn inventory(
+    pool: &deadpool_postgres::Pool,
+    tenant_id: &TenantId,
+    sku: Option<&str>,
+) -> Result<InventoryReport, ServiceError> {
+    let tx = db::begin(pool, tenant_id).await?;
+    let lots = db::load_stock(&tx, sku).await?;
+    tx.rollback().await?;
+    let add = |a: Decimal, b: Decimal| exact_add(a, b).ok_or(ServiceError::AmountOverflow);
+    let mut skus: BTreeMap<&str, SkuStock> = BTreeMap::new();
+    let (mut quantity, mut value) = (Decimal::ZERO, Decimal::ZERO);
+    for lot in &lots {
+        let stock = skus.entry(lot.sku.as_str()).or_insert_with(|| SkuStock {
+            sku: lot.sku.to_string(),
+            lots: 0,
+            remaining_quantity: Decimal::ZERO,
+            remaining_value: Decimal::ZERO,
+        });
+        stock.lots += 1;
+        stock.remaining_quantity = add(stock.remaining_quantity, lot.remaining_quantity)?;
+        stock.remaining_value = add(stock.remaining_value, lot.remaining_value)?;
+        quantity = add(quantity, lot.remaining_quantity)?;
+        value = add(value, lot.remaining_value)?;
+    }
+    let skus = skus.into_values().collect();
+    Ok(InventoryReport { lots, skus, remaining_quantity: quantity, remaining_value: value })
+}
+
+/// How a journal is grouped, and for a reversal the date to post it on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JournalOptions {
+    pub period: Period,
+    pub detail: LineDetail,
+    pub reversal_date: Option<NaiveDate>,
+}
+
+/// A rendered journal and the file name to download it as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalExport {
+    pub file_name: String,
+    pub rendered: Rendered,
+}
+
+/// The short reference journals carry for a run: the last 8 hex digits of its id (the
+/// random part of a UUIDv7), short enough for QuickBooks Online's 21-character
+/// DocNumber with a date and `REV-`.
+pub fn journal_reference(run_id: Uuid) -> String {
+    let simple = run_id.simple().to_string();
+    simple[simple.len() - 8..].to_owned()
+}
+
+/// The journal of a completed run, or the reversing journal of a rolled-back one
+/// (dated when it was rolled back, unless a date is given). Other runs have none yet.
+pub async fn journal_entry(
+    pool: &deadpool_postgres::Pool,
+    tenant_id: &TenantId,
+    run_id: Uuid,
+    options: JournalOptions,
+    format: Format,
+    config: &JournalConfig,
+) -> Result<JournalExport, ServiceError> {
+    let tx = db::begin(pool, tenant_id).await?;
+    let run = db::load_run(&tx, run_id).await?.ok_or(ServiceError::NotFound { what: "run", id: run_id.to_string() })?;
+    let reversal_date = match (run.status, run.rolled_back_at) {
+        (RunStatus::Completed, _) => None,
+        (RunStatus::RolledBack, Some(at)) => {
+            Some(options.reversal_date.unwrap_or_else(|| at.with_timezone(&config.utc_offset).date_naive()))
+        }
+        (status, _) => return Err(ServiceError::WrongRunStatus { run_id, status, action: "exported as a journal" }),
+    };
+    let allocations = db::load_allocations(&tx, run_id).await?;
+    tx.rollback().await?;
+    let request = JournalRequest {
+        reference: journal_reference(run_id),
+        period: options.period,
+        detail: options.detail,
+        reversal_date,
+    };
+    let journal = journal::build(&allocations, &request, config)?;
+    let rendered = journal::render(&journal, format);
+    let prefix = if reversal_date.is_some() { "cogs-reversal" } else { "cogs-journal" };
+    let file_name = format!("{prefix}-{run_id}-{}.{}", format_name(format), rendered.file_extension);
+    Ok(JournalExport { file_name, rendered })
+}
+
+fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::Csv => "csv",
+        Format::Json => "json",
+        Format::Iif => "iif",
+        Format::Xero => "xero",
+        Format::Qbo => "qbo",
+    }
+}

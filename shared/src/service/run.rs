@@ -1,0 +1,302 @@
+//! Runs: start, advance chunk by chunk, fail cleanly, and the dry run.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{Caller, CostReport, LotBalance, ServiceError, report, upload_in};
+use crate::db::{self, ChunkTotals, RunRow, RunStatus, TenantTx};
+use crate::engine::{self, CostingError, LotBook};
+use crate::ingest::RecordKind;
+use crate::model::{CostingMode, Sale};
+use crate::money::exact_sum;
+
+/// How much work one `advance_run` call may do. Chunks are whole transactions; the
+/// call stops before a chunk that would likely end after `deadline` (judged by the
+/// slowest chunk so far), or after `max_chunks`.
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkBudget {
+    pub chunk_size: usize,
+    pub deadline: Option<Instant>,
+    pub max_chunks: Option<u64>,
+}
+
+impl ChunkBudget {
+    pub const DEFAULT_CHUNK_SIZE: usize = 10_000;
+
+    /// Chunks of `chunk_size` sales until the run is done.
+    pub fn unlimited(chunk_size: usize) -> Self {
+        Self { chunk_size, deadline: None, max_chunks: None }
+    }
+}
+
+/// Where a run stands after an `advance_run` call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunProgress {
+    pub run_id: Uuid,
+    pub status: RunStatus,
+    pub done: bool,
+    pub sales_total: i64,
+    pub sales_processed: i64,
+    pub chunks_applied: i64,
+}
+
+impl From<&RunRow> for RunProgress {
+    fn from(run: &RunRow) -> Self {
+        Self {
+            run_id: run.run_id,
+            status: run.status,
+            done: !run.status.is_active(),
+            sales_total: run.sales_total,
+            sales_processed: run.sales_processed,
+            chunks_applied: run.chunks_applied,
+        }
+    }
+}
+
+/// Starts a run that will cost every uncosted sale of the tenant, in one transaction.
+///
+/// Refused with `RunInProgress` when the tenant has a pending or running run (the
+/// database's one-active-run index decides, so concurrent starts yield one run), and
+/// with `Backdated` when a new lot or sale is dated before sales already costed.
+/// The run starts `pending`; [`advance_run`] does the work.
+pub async fn start_run(
+    pool: &deadpool_postgres::Pool,
+    caller: &Caller,
+    mode: CostingMode,
+) -> Result<RunRow, ServiceError> {
+    let tx = db::begin(pool, &caller.tenant_id).await?;
+    let run = start_run_in(&tx, caller, mode).await?;
+    tx.commit().await?;
+    Ok(run)
+}
+
+/// How many backdated lots or sales a refusal lists at most.
+const BACKDATED_REPORT_LIMIT: i64 = 100;
+
+async fn start_run_in(tx: &TenantTx, caller: &Caller, mode: CostingMode) -> Result<RunRow, ServiceError> {
+    db::lock_tenant(tx).await?;
+    if let Some(active) = db::load_active_run(tx).await? {
+        return Err(ServiceError::RunInProgress { run_id: Some(active.run_id) });
+    }
+    let lots = match db::latest_completed_lot_seq(tx).await? {
+        Some(seen) => db::backdated_lots(tx, seen, BACKDATED_REPORT_LIMIT).await?,
+        None => Vec::new(),
+    };
+    let sales = db::backdated_sales(tx, BACKDATED_REPORT_LIMIT).await?;
+    if !lots.is_empty() || !sales.is_empty() {
+        return Err(ServiceError::Backdated { lots, sales });
+    }
+    db::ensure_tenant(tx).await?;
+    let run = db::insert_run(
+        tx,
+        Uuid::now_v7(),
+        mode,
+        db::lot_seq_max(tx).await?,
+        db::count_uncosted(tx).await?,
+        &caller.actor,
+    )
+    .await?;
+    db::insert_audit(
+        tx,
+        &caller.actor,
+        "run.started",
+        Some(run.run_id),
+        None,
+        &json!({ "mode": mode, "sales_total": run.sales_total }),
+    )
+    .await?;
+    Ok(run)
+}
+
+/// What one chunk did.
+enum Chunk {
+    /// Costed this many sales; more may follow.
+    Applied,
+    /// Nothing was left to cost: the run is now completed.
+    Completed,
+    /// Another call applied this chunk first; try again from where it left the run.
+    Lost,
+}
+
+/// Advances an active run chunk by chunk within `budget`. Each chunk is one
+/// transaction: it costs the next `chunk_size` uncosted sales in costing order,
+/// writes their allocations, snapshots each lot before the run first touches it,
+/// lowers the lots, marks the sales costed, and moves the run's cursor with a
+/// compare-and-set, so a chunk retried after a crash applies once.
+///
+/// A sale that cannot be covered fails the run: every chunk already applied is undone
+/// (lots back to their snapshots, sales uncosted), the run is marked `failed` with a
+/// validation error naming the sale, and the costing error is returned.
+/// Calling it for a run that is no longer active just reports where it stands.
+pub async fn advance_run(
+    pool: &deadpool_postgres::Pool,
+    caller: &Caller,
+    run_id: Uuid,
+    budget: &ChunkBudget,
+) -> Result<RunProgress, ServiceError> {
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    let mut chunks = 0;
+    loop {
+        let chunk_started = Instant::now();
+        let out_of_time = budget.deadline.is_some_and(|deadline| chunk_started + slowest >= deadline);
+        if out_of_time || budget.max_chunks.is_some_and(|max| chunks >= max) {
+            break;
+        }
+        let tx = db::begin(pool, &caller.tenant_id).await?;
+        let run = lock_run(&tx, run_id).await?;
+        if !run.status.is_active() {
+            tx.rollback().await?;
+            return Ok(RunProgress::from(&run));
+        }
+        match apply_chunk_in(&tx, caller, &run, budget.chunk_size).await {
+            Ok(Chunk::Lost) => tx.rollback().await?,
+            Ok(Chunk::Applied | Chunk::Completed) => tx.commit().await?,
+            Err(ServiceError::Costing(error)) => {
+                tx.rollback().await?;
+                fail_run(pool, caller, run_id, &error).await?;
+                return Err(ServiceError::Costing(error));
+            }
+            Err(other) => return Err(other),
+        }
+        chunks += 1;
+        slowest = slowest.max(chunk_started.elapsed());
+    }
+    tracing::debug!(%run_id, chunks, elapsed = ?started.elapsed(), "advanced run");
+    let tx = db::begin(pool, &caller.tenant_id).await?;
+    let run = db::load_run(&tx, run_id).await?.ok_or_else(|| not_found(run_id))?;
+    tx.rollback().await?;
+    Ok(RunProgress::from(&run))
+}
+
+fn not_found(run_id: Uuid) -> ServiceError {
+    ServiceError::NotFound { what: "run", id: run_id.to_string() }
+}
+
+async fn lock_run(tx: &TenantTx, run_id: Uuid) -> Result<RunRow, ServiceError> {
+    db::lock_run(tx, run_id).await?.ok_or_else(|| not_found(run_id))
+}
+
+async fn apply_chunk_in(
+    tx: &TenantTx,
+    caller: &Caller,
+    run: &RunRow,
+    chunk_size: usize,
+) -> Result<Chunk, ServiceError> {
+    let limit = i64::try_from(chunk_size.max(1)).unwrap_or(i64::MAX);
+    let sales = db::load_uncosted_after(tx, run.cursor(), limit).await?;
+    let Some(last) = sales.last() else {
+        db::complete_run(tx, run.run_id).await?;
+        let details = json!({ "sales_processed": run.sales_processed, "total_cogs": run.total_cogs });
+        db::insert_audit(tx, &caller.actor, "run.completed", Some(run.run_id), None, &details).await?;
+        return Ok(Chunk::Completed);
+    };
+    let mut skus: Vec<&str> = sales.iter().map(|sale| sale.sku.as_str()).collect();
+    skus.sort_unstable();
+    skus.dedup();
+    let lots = db::load_lots_with_stock(tx, &skus).await?;
+    let before: HashMap<String, Decimal> =
+        lots.iter().map(|lot| (lot.lot_id.as_str().to_owned(), lot.remaining_quantity)).collect();
+    let mut book = LotBook::new(lots)?;
+    let allocations = engine::allocate(&mut book, &sales)?;
+
+    let after: HashMap<&str, Decimal> = book.lots().map(|lot| (lot.lot_id.as_str(), lot.remaining_quantity)).collect();
+    let mut touched: Vec<&str> = allocations.iter().map(|a| a.lot_id.as_str()).collect();
+    touched.sort_unstable();
+    touched.dedup();
+    let snapshot: Vec<Decimal> = touched.iter().map(|id| before[*id]).collect();
+    let remaining: Vec<Decimal> = touched.iter().map(|id| after[id]).collect();
+    db::insert_snapshots(tx, run.run_id, &touched, &snapshot).await?;
+    db::insert_allocations(tx, run.run_id, &allocations).await?;
+    db::update_remaining(tx, &touched, &remaining).await?;
+    let sale_ids: Vec<&str> = sales.iter().map(|sale| sale.sale_id.as_str()).collect();
+    let marked = db::mark_costed(tx, run.run_id, &sale_ids).await?;
+    assert_eq!(marked as usize, sales.len(), "the chunk's sales were uncosted and locked by the run row");
+
+    let totals = ChunkTotals {
+        sales: sales.len() as i64,
+        allocations: allocations.len() as i64,
+        quantity: exact_sum(allocations.iter().map(|a| a.quantity)).ok_or(ServiceError::AmountOverflow)?,
+        cogs: exact_sum(allocations.iter().map(|a| a.extended_cost)).ok_or(ServiceError::AmountOverflow)?,
+        last_sale: (last.sale_date, last.sale_id.as_str()),
+    };
+    if db::advance_cursor(tx, run, &totals).await? { Ok(Chunk::Applied) } else { Ok(Chunk::Lost) }
+}
+
+/// Fails a run whose sale could not be costed, undoing whatever its chunks applied,
+/// in one transaction.
+async fn fail_run(
+    pool: &deadpool_postgres::Pool,
+    caller: &Caller,
+    run_id: Uuid,
+    error: &CostingError,
+) -> Result<(), ServiceError> {
+    let tx = db::begin(pool, &caller.tenant_id).await?;
+    let run = lock_run(&tx, run_id).await?;
+    if run.status.is_active() {
+        db::restore_snapshots(&tx, run_id).await?;
+        db::uncost_run(&tx, run_id).await?;
+        let message = error.to_string();
+        let failure = ServiceError::Costing(error.clone());
+        let sale_id = match error {
+            CostingError::InsufficientInventory { sale_id, .. }
+            | CostingError::SalesOutOfOrder { sale_id, .. }
+            | CostingError::NonPositiveSale { sale_id, .. }
+            | CostingError::CostOverflow { sale_id, .. } => Some(sale_id.as_str()),
+            _ => None,
+        };
+        db::insert_sale_error(&tx, run_id, sale_id, failure.kind(), &message).await?;
+        db::fail_run(&tx, run_id, &message, 1).await?;
+        db::insert_audit(&tx, &caller.actor, "run.failed", Some(run_id), None, &failure.envelope()["error"]).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Files a dry run costs together with what is already loaded.
+pub struct DryRunInput<L: Read, S: Read> {
+    pub lots: Option<(String, L)>,
+    pub sales: Option<(String, S)>,
+}
+
+/// Validates and costs exactly as uploading `input` and running would, and reports the
+/// result, without writing anything: the same code runs inside one transaction that
+/// is rolled back.
+pub async fn dry_run<L: Read, S: Read>(
+    pool: &deadpool_postgres::Pool,
+    caller: &Caller,
+    mode: CostingMode,
+    input: DryRunInput<L, S>,
+) -> Result<CostReport, ServiceError> {
+    let tx = db::begin(pool, &caller.tenant_id).await?;
+    if let Some((name, lots)) = input.lots {
+        upload_in(&tx, caller, RecordKind::Lots, &name, lots).await?;
+    }
+    if let Some((name, sales)) = input.sales {
+        upload_in(&tx, caller, RecordKind::Sales, &name, sales).await?;
+    }
+    let mut run = start_run_in(&tx, caller, mode).await?;
+    while let Chunk::Applied | Chunk::Lost = apply_chunk_in(&tx, caller, &run, ChunkBudget::DEFAULT_CHUNK_SIZE).await? {
+        run = lock_run(&tx, run.run_id).await?;
+    }
+    let sales: Vec<Sale> = db::load_sales_of_run(&tx, run.run_id).await?;
+    let allocations = db::load_allocations(&tx, run.run_id).await?;
+    let lots: Vec<LotBalance> = db::load_stock(&tx, None)
+        .await?
+        .into_iter()
+        .map(|lot| LotBalance {
+            lot_id: lot.lot_id,
+            sku: lot.sku,
+            remaining_quantity: lot.remaining_quantity.normalize(),
+            remaining_value: lot.remaining_value.normalize(),
+        })
+        .collect();
+    tx.rollback().await?;
+    report(&sales, &allocations, lots)
+}
