@@ -1,22 +1,58 @@
 #!/usr/bin/env bash
-# The main job on the bundled examples: FIFO-costs examples/sales.csv against
-# examples/lots.csv with the `cogs` CLI and prints the result for people, then the
-# same as JSON for scripts. Safe to run again; prompts for nothing.
+# The main job on the bundled examples, as an operator runs it: prepares PostgreSQL
+# (scripts/setup-db.sh), loads examples/ for tenant acme-corp, runs FIFO costing,
+# shows the run and its journal, rolls it back, and runs again to the same result.
+# Safe to run again: the examples load once, and each call rolls back and re-runs.
+# Prompts for nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 ensure_rust_tools
+scripts/setup-db.sh
 
-say "building the cogs command-line tool"
-cargo build --locked --bin cogs
+export DATABASE_URL="postgres://cogs_api:cogs_api@$COGS_PGHOST:$COGS_PGPORT/cogs"
+export COGS_TENANT_ID=acme-corp COGS_ACTOR=demo
 cogs=target/debug/cogs
+latest_run() {
+  "$cogs" list-runs --limit 1 --format json | sed -n 's/^ *"run_id": "\(.*\)",$/\1/p' | head -n 1
+}
 
-say "cogs cost --lots examples/lots.csv --sales examples/sales.csv"
-"$cogs" cost --lots examples/lots.csv --sales examples/sales.csv
+say "offline first, no database: cogs cost --lots examples/lots.csv --sales examples/sales.csv"
+"$cogs" cost --lots examples/lots.csv --sales examples/sales.csv | tail -n 3
 
-say "the same, as JSON totals (--format json)"
-"$cogs" cost --lots examples/lots.csv --sales examples/sales.csv --format json \
-  | sed -n '/"totals"/,/}/p'
+previous=$(latest_run)
+if [ -n "$previous" ] && "$cogs" show-run "$previous" | grep -q 'status *completed'; then
+  say "an earlier demo left run $previous completed: rolling it back first"
+  "$cogs" rollback "$previous" --confirm --cascade
+fi
+
+say "cogs run --tenant-id acme-corp --lots-file examples/lots.csv --sales-file examples/sales.csv --dry-run"
+"$cogs" run --lots-file examples/lots.csv --sales-file examples/sales.csv --dry-run | tail -n 3
+
+say "cogs run --tenant-id acme-corp --lots-file examples/lots.csv --sales-file examples/sales.csv"
+"$cogs" run --lots-file examples/lots.csv --sales-file examples/sales.csv
+run=$(latest_run)
+
+say "cogs list-runs --tenant-id acme-corp --limit 5"
+"$cogs" list-runs --limit 5
+
+say "cogs journal-entry $run --format xero --period month"
+"$cogs" journal-entry "$run" --format xero --period month
+
+say "cogs rollback $run --confirm"
+"$cogs" rollback "$run" --confirm
+
+say "cogs inventory --tenant-id acme-corp (every lot back to what was loaded)"
+"$cogs" inventory | tail -n 1
+
+say "cogs journal-entry $run --format iif --period run (the reversing entry)"
+"$cogs" journal-entry "$run" --format iif --period run
+
+say "cogs run --tenant-id acme-corp --sales-file examples/sales.csv (re-run: same figures)"
+"$cogs" run --sales-file examples/sales.csv
+
+say "cogs inventory --tenant-id acme-corp"
+"$cogs" inventory
 
 say "demo finished"

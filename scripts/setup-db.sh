@@ -50,6 +50,10 @@ cargo build --locked --quiet --bin cogs
 
 if [ "$mode" = test ]; then
   db=cogs_test_template
+  say "dropping databases kept by earlier failed tests"
+  for kept in $(as_superuser psql -tA -d postgres -c "select datname from pg_database where datname like 'cogs\_test\_%' and datname <> '$db'"); do
+    as_superuser psql -q -d postgres -c "drop database if exists $kept with (force)"
+  done
   say "rebuilding the test template database $db from the migrations"
   as_superuser psql -v ON_ERROR_STOP=1 -q -d postgres -c "drop database if exists $db with (force)"
 else

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: layer rules, formatting, clippy with warnings denied, and
-# the whole test suite. Safe to run again; prompts for nothing.
+# the whole test suite against a real PostgreSQL (installed and started if need be;
+# see scripts/setup-db.sh). Safe to run again; prompts for nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -15,6 +16,9 @@ cargo fmt --all -- --check
 
 say "running clippy with warnings denied"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+say "preparing PostgreSQL and the migrated test template (scripts/setup-db.sh --test)"
+scripts/setup-db.sh --test
 
 say "running the tests"
 cargo test --workspace --locked

@@ -1,6 +1,16 @@
-//! Helpers shared by the cross-crate tests.
+//! Helpers shared by the test packages: a fresh PostgreSQL database per test, cloned
+//! from the template `scripts/setup-db.sh --test` migrates once per test run, with the
+//! code under test connected as the application role (which has no BYPASSRLS: a
+//! superuser or owner would skip row-level security and prove nothing).
+#![expect(clippy::unwrap_used, clippy::missing_panics_doc, reason = "test helpers fail the test loudly")]
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use cogs_core::model::TenantId;
+use cogs_core::service::Caller;
+use tokio_postgres::NoTls;
 
 /// The repository's root folder.
 pub fn repo_root() -> PathBuf {
@@ -10,4 +20,226 @@ pub fn repo_root() -> PathBuf {
 /// A file under `examples/`.
 pub fn example(name: &str) -> PathBuf {
     repo_root().join("examples").join(name)
+}
+
+/// The template every test database is cloned from.
+pub const TEMPLATE: &str = "cogs_test_template";
+
+fn server() -> String {
+    let host = std::env::var("COGS_PGHOST").unwrap_or_else(|_| "127.0.0.1".into());
+    let port = std::env::var("COGS_PGPORT").unwrap_or_else(|_| "5432".into());
+    format!("{host}:{port}")
+}
+
+/// A URL for `role` (whose password, locally, is its name) to `database`.
+pub fn url(role: &str, database: &str) -> String {
+    format!("postgres://{role}:{role}@{}/{database}", server())
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A database of its own for one test. Dropped when the test passes; kept, with its
+/// name printed, when it fails.
+pub struct TestDb {
+    pub name: String,
+    /// The application role's pool: what the code under test uses.
+    pub pool: deadpool_postgres::Pool,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let name = format!("cogs_test_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let admin = connect(&url("cogs_owner", "postgres")).await;
+        admin.batch_execute(&format!("create database {name} template {TEMPLATE}")).await.unwrap_or_else(|e| {
+            panic!("cannot clone {TEMPLATE} ({e}); run scripts/setup-db.sh --test (scripts/test.sh does)")
+        });
+        let pool = cogs_core::db::connect(&self::url("cogs_api", &name), 4).unwrap();
+        Self { name, pool }
+    }
+
+    /// The application role's URL for this database.
+    pub fn app_url(&self) -> String {
+        url("cogs_api", &self.name)
+    }
+
+    /// A raw connection as the application role.
+    pub async fn app(&self) -> tokio_postgres::Client {
+        connect(&self.app_url()).await
+    }
+
+    /// A raw connection as the schema owner (for faults like a trigger that fails).
+    pub async fn owner(&self) -> tokio_postgres::Client {
+        connect(&url("cogs_owner", &self.name)).await
+    }
+
+    /// A raw connection as the maintenance role.
+    pub async fn maintenance(&self) -> tokio_postgres::Client {
+        connect(&url("cogs_maint", &self.name)).await
+    }
+
+    /// Every row of every tenant table, as text, for "nothing changed" comparisons,
+    /// read tenant by tenant as the application role.
+    pub async fn contents(&self, tenants: &[&str]) -> BTreeMap<String, Vec<String>> {
+        const TABLES: [&str; 9] = [
+            "tenants",
+            "uploads",
+            "lots",
+            "sales",
+            "cogs_runs",
+            "cogs_allocations",
+            "inventory_snapshots",
+            "validation_errors",
+            "audit_log",
+        ];
+        let app = self.app().await;
+        let mut contents = BTreeMap::new();
+        for tenant in tenants {
+            app.batch_execute("begin").await.unwrap();
+            app.query("select set_config('app.tenant_id', $1, true)", &[tenant]).await.unwrap();
+            for table in TABLES {
+                let rows = app.query(&format!("select t::text from {table} t order by t::text"), &[]).await.unwrap();
+                let key = format!("{tenant}.{table}");
+                contents.insert(key, rows.iter().map(|row| row.get::<_, String>(0)).collect());
+            }
+            app.batch_execute("rollback").await.unwrap();
+        }
+        contents
+    }
+
+    /// The data tables only (what a rejected file or failed run must not change).
+    pub async fn data(&self, tenants: &[&str]) -> BTreeMap<String, Vec<String>> {
+        let mut contents = self.contents(tenants).await;
+        contents.retain(|key, _| {
+            ["lots", "sales", "cogs_allocations", "inventory_snapshots"].iter().any(|t| key.ends_with(&format!(".{t}")))
+        });
+        contents
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("test failed: kept database {} for inspection", self.name);
+            return;
+        }
+        self.pool.close();
+        let name = self.name.clone();
+        // Drop cannot await; a short-lived runtime on its own thread can.
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let admin = connect(&url("cogs_owner", "postgres")).await;
+                admin.batch_execute(&format!("drop database if exists {name} with (force)")).await.ok();
+            });
+        })
+        .join()
+        .ok();
+    }
+}
+
+/// Connects and drives the connection in the background.
+pub async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) =
+        tokio_postgres::connect(url, NoTls).await.unwrap_or_else(|e| panic!("connect {url}: {e}"));
+    tokio::spawn(connection);
+    client
+}
+
+pub fn tenant(id: &str) -> TenantId {
+    TenantId::parse(id).unwrap()
+}
+
+pub fn caller(id: &str) -> Caller {
+    Caller::new(tenant(id), "test")
+}
+
+/// A lots CSV from `lot_id,sku,received_date,original,remaining,price,freight` rows.
+pub fn lots_csv(rows: &[&str]) -> String {
+    let mut csv = String::from(
+        "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit\n",
+    );
+    for row in rows {
+        csv.push_str(row);
+        csv.push('\n');
+    }
+    csv
+}
+
+/// A sales CSV from `sale_id,sku,sale_date,quantity_sold` rows.
+pub fn sales_csv(rows: &[&str]) -> String {
+    let mut csv = String::from("sale_id,sku,sale_date,quantity_sold\n");
+    for row in rows {
+        csv.push_str(row);
+        csv.push('\n');
+    }
+    csv
+}
+
+/// Loads a lots file and a sales file for `tenant` (either may be empty to skip it).
+pub async fn load(db: &TestDb, tenant: &str, lots: &str, sales: &str) {
+    use cogs_core::ingest::RecordKind;
+    use cogs_core::service::upload;
+    if !lots.is_empty() {
+        upload(&db.pool, &caller(tenant), RecordKind::Lots, "lots.csv", lots.as_bytes()).await.unwrap();
+    }
+    if !sales.is_empty() {
+        upload(&db.pool, &caller(tenant), RecordKind::Sales, "sales.csv", sales.as_bytes()).await.unwrap();
+    }
+}
+
+/// Loads the bundled examples for `tenant`.
+pub async fn load_examples(db: &TestDb, tenant: &str) {
+    let lots = std::fs::read_to_string(example("lots.csv")).unwrap();
+    let sales = std::fs::read_to_string(example("sales.csv")).unwrap();
+    load(db, tenant, &lots, &sales).await;
+}
+
+/// Starts a run and advances it to the end in chunks of `chunk_size`.
+pub async fn run_to_end(
+    db: &TestDb,
+    tenant: &str,
+    chunk_size: usize,
+) -> Result<cogs_core::db::RunRow, cogs_core::service::ServiceError> {
+    use cogs_core::service::{ChunkBudget, advance_run, start_run};
+    let run = start_run(&db.pool, &caller(tenant), cogs_core::model::CostingMode::Fifo).await?;
+    advance_run(&db.pool, &caller(tenant), run.run_id, &ChunkBudget::unlimited(chunk_size)).await?;
+    run_row(db, tenant, run.run_id).await
+}
+
+/// A run as stored.
+pub async fn run_row(
+    db: &TestDb,
+    tenant: &str,
+    run_id: uuid::Uuid,
+) -> Result<cogs_core::db::RunRow, cogs_core::service::ServiceError> {
+    Ok(cogs_core::service::show_run(&db.pool, &self::tenant(tenant), run_id).await?.run)
+}
+
+/// A run's allocations as `sale lot quantity unit_cost extended_cost` lines, in costing order.
+pub async fn allocations(db: &TestDb, tenant: &str, run_id: uuid::Uuid) -> Vec<String> {
+    let tx = cogs_core::db::begin(&db.pool, &self::tenant(tenant)).await.unwrap();
+    let allocations = cogs_core::db::load_allocations(&tx, run_id).await.unwrap();
+    tx.rollback().await.unwrap();
+    allocations
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {} {} {} {}",
+                a.sale_id,
+                a.lot_id,
+                a.quantity.normalize(),
+                a.unit_cost.normalize(),
+                a.extended_cost.normalize()
+            )
+        })
+        .collect()
+}
+
+/// Each lot's remaining quantity, `lot=remaining`, by lot id.
+pub async fn remaining(db: &TestDb, tenant: &str) -> Vec<String> {
+    let report = cogs_core::service::inventory(&db.pool, &self::tenant(tenant), None).await.unwrap();
+    let mut lots: Vec<String> =
+        report.lots.iter().map(|lot| format!("{}={}", lot.lot_id, lot.remaining_quantity.normalize())).collect();
+    lots.sort();
+    lots
 }

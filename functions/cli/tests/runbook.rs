@@ -1,0 +1,142 @@
+//! The runbook's commands through the real `cogs` binary against a real database.
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+
+use std::process::Output;
+
+use cogs_tests::{TestDb, example, lots_csv, sales_csv};
+use serde_json::Value;
+
+/// `cogs ARGS` as the operator runs it, with DATABASE_URL and COGS_TENANT_ID set.
+fn cogs(db: &TestDb, args: &[&str]) -> Output {
+    assert_cmd::Command::new(env!("CARGO_BIN_EXE_cogs"))
+        .env("DATABASE_URL", db.app_url())
+        .env("COGS_TENANT_ID", "acme-corp")
+        .env_remove("COGS_ACTOR")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+    })
+}
+
+fn path(p: std::path::PathBuf) -> String {
+    p.display().to_string()
+}
+
+#[tokio::test]
+async fn the_runbook_workflow_runs_end_to_end() {
+    let db = TestDb::new().await;
+    let (lots, sales) = (path(example("lots.csv")), path(example("sales.csv")));
+
+    let dry = cogs(&db, &["run", "--sales-file", &sales, "--lots-file", &lots, "--dry-run", "--format", "json"]);
+    assert_eq!(json(&dry)["totals"]["total_cogs"], "2310.9375");
+    let nothing = cogs(&db, &["list-runs", "--format", "json"]);
+    assert_eq!(json(&nothing)["runs"], Value::Array(vec![]), "the dry run wrote nothing");
+
+    let run = cogs(
+        &db,
+        &["run", "--tenant-id", "acme-corp", "--sales-file", &sales, "--lots-file", &lots, "--format", "json"],
+    );
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let run = json(&run);
+    assert_eq!((run["status"].as_str(), run["total_cogs"].as_str()), (Some("completed"), Some("2310.9375")));
+    let run_id = run["run_id"].as_str().unwrap().to_owned();
+
+    let listed = json(&cogs(&db, &["list-runs", "--tenant-id", "acme-corp", "--limit", "10", "--format", "json"]));
+    assert_eq!(listed["runs"][0]["run_id"], run_id.as_str());
+    let shown = cogs(&db, &["show-run", &run_id]);
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("total COGS   2310.94 (exact 2310.9375)"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.csv");
+    let exported = cogs(&db, &["journal-entry", &run_id, "--format", "xero", "--output-file", &path(journal.clone())]);
+    assert!(exported.status.success(), "{}", String::from_utf8_lossy(&exported.stderr));
+    let xero = std::fs::read_to_string(&journal).unwrap();
+    assert!(xero.starts_with("Narration,Date,Description,AccountCode,TaxRate,Amount"));
+
+    let unconfirmed = cogs(&db, &["rollback", &run_id]);
+    assert_eq!(unconfirmed.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&unconfirmed.stderr).contains("--confirm"));
+    let rolled_back = json(&cogs(&db, &["rollback", &run_id, "--confirm", "--format", "json"]));
+    assert_eq!(rolled_back["rolled_back"][0]["status"], "rolled_back");
+    let reversal = cogs(&db, &["journal-entry", &run_id, "--format", "iif"]);
+    assert!(String::from_utf8_lossy(&reversal.stdout).contains("REV-"));
+
+    let rerun = json(&cogs(&db, &["run", "--sales-file", &sales, "--format", "json"]));
+    assert_eq!(rerun["total_cogs"], "2310.9375", "a re-run reproduces the rolled-back run");
+    let inventory = json(&cogs(&db, &["inventory", "--format", "json"]));
+    assert_eq!(inventory["remaining_value"], "1541.6875");
+}
+
+#[tokio::test]
+async fn each_kind_of_failure_has_its_exit_code_and_a_next_step() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: String| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, text).unwrap();
+        path(file)
+    };
+    let lots = write("lots.csv", lots_csv(&["L1,A,2024-01-01,5,5,1,0"]));
+    let bad = write("bad.csv", sales_csv(&["S1,A,2024-01-02,many"]));
+    let short = write("short.csv", sales_csv(&["S1,A,2024-01-02,9"]));
+
+    let validation = cogs(&db, &["upload", "sales", &bad]);
+    let insufficient = cogs(&db, &["run", "--lots-file", &lots, "--sales-file", &short]);
+    let not_found = cogs(&db, &["show-run", "01a22279-ab47-73f6-98cf-60b080bfc9af"]);
+    let bad_tenant = cogs(&db, &["list-runs", "--tenant-id", "acme'; drop table lots; --"]);
+    let no_database = assert_cmd::Command::new(env!("CARGO_BIN_EXE_cogs"))
+        .env("DATABASE_URL", "postgres://cogs_api:cogs_api@127.0.0.1:1/nowhere")
+        .args(["list-runs", "--tenant-id", "acme-corp"])
+        .output()
+        .unwrap();
+
+    let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(validation.status.code(), Some(3), "{}", stderr(&validation));
+    assert!(stderr(&validation).contains("row 2, column quantity_sold"));
+    assert_eq!(insufficient.status.code(), Some(6), "{}", stderr(&insufficient));
+    assert!(stderr(&insufficient).contains("sale S1 needs 9 of A but only 5 is available"));
+    assert_eq!(not_found.status.code(), Some(5), "{}", stderr(&not_found));
+    assert_eq!(bad_tenant.status.code(), Some(2), "{}", stderr(&bad_tenant));
+    assert_eq!(no_database.status.code(), Some(7), "{}", stderr(&no_database));
+    for output in [&validation, &insufficient, &not_found, &no_database] {
+        assert!(stderr(output).contains("hint: "), "{}", stderr(output));
+    }
+}
+
+#[tokio::test]
+async fn a_rollback_with_a_later_dependent_run_is_a_conflict_until_cascaded() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: String| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, text).unwrap();
+        path(file)
+    };
+    let lots = write("lots.csv", lots_csv(&["L1,A,2024-01-01,10,10,1,0"]));
+    let first = json(&cogs(
+        &db,
+        &[
+            "run",
+            "--lots-file",
+            &lots,
+            "--sales-file",
+            &write("s1.csv", sales_csv(&["S1,A,2024-02-01,2"])),
+            "--format",
+            "json",
+        ],
+    ));
+    json(&cogs(&db, &["run", "--sales-file", &write("s2.csv", sales_csv(&["S2,A,2024-03-01,2"])), "--format", "json"]));
+    let first = first["run_id"].as_str().unwrap();
+
+    let refused = cogs(&db, &["rollback", first, "--confirm"]);
+    let cascaded = cogs(&db, &["rollback", first, "--confirm", "--cascade", "--format", "json"]);
+
+    assert_eq!(refused.status.code(), Some(4), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--cascade"));
+    assert_eq!(json(&cascaded)["rolled_back"].as_array().unwrap().len(), 2);
+}

@@ -1,0 +1,338 @@
+//! Runs against a real PostgreSQL: chunks, interruptions, failures, races, backdating
+//! and the dry run.
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+
+use cogs_core::db::RunStatus;
+use cogs_core::engine::CostingError;
+use cogs_core::ingest::RecordKind;
+use cogs_core::model::CostingMode;
+use cogs_core::service::{self, ChunkBudget, DryRunInput, ServiceError};
+use cogs_tests::{
+    TestDb, allocations, caller, load, load_examples, lots_csv, remaining, run_row, run_to_end, sales_csv, tenant,
+};
+use rust_decimal::Decimal;
+
+/// Enough sales to need many chunks: 3 SKUs, 40 lots, 150 sales, some spanning lots.
+fn many() -> (String, String) {
+    let lots: Vec<String> = (0..40)
+        .map(|i| {
+            format!(
+                "L{i:03},SKU{},2024-01-{:02},{},{},{}.{:02},0.{}",
+                i % 3,
+                1 + i / 3,
+                20 + i,
+                20 + i,
+                5 + i,
+                i,
+                i % 10
+            )
+        })
+        .collect();
+    let sales: Vec<String> = (0..150)
+        .map(|i| format!("S{i:03},SKU{},2024-02-{:02}T{:02}:00:00Z,{}.5", i % 3, 1 + i % 28, i % 24, 1 + i % 4))
+        .collect();
+    let refs = |v: &[String]| v.iter().map(String::as_str).collect::<Vec<_>>().join("\n");
+    (lots_csv(&[&refs(&lots)]), sales_csv(&[&refs(&sales)]))
+}
+
+/// The allocation lines of the first `n` sales in costing order.
+fn first_sales(lines: &[String], n: usize) -> Vec<String> {
+    let mut sales: Vec<&str> = Vec::new();
+    for line in lines {
+        let sale = line.split(' ').next().unwrap();
+        if !sales.contains(&sale) {
+            sales.push(sale);
+        }
+    }
+    sales.truncate(n);
+    lines.iter().filter(|line| sales.contains(&line.split(' ').next().unwrap())).cloned().collect()
+}
+
+#[tokio::test]
+async fn a_run_costs_the_examples_to_the_hand_worked_figures() {
+    let db = TestDb::new().await;
+    load_examples(&db, "acme-corp").await;
+
+    let run = run_to_end(&db, "acme-corp", 10_000).await.unwrap();
+
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_eq!((run.sales_total, run.sales_processed, run.allocations_count), (7, 7, 8));
+    assert_eq!(run.total_cogs, Decimal::from_str_exact("2310.9375").unwrap());
+    assert_eq!(
+        remaining(&db, "acme-corp").await,
+        ["LOT-001=0", "LOT-002=5", "LOT-003=75", "LOT-004=12.75", "LOT-005=80"]
+    );
+    let lines = allocations(&db, "acme-corp", run.run_id).await;
+    assert_eq!(lines[1..3], ["SALE-002 LOT-003 30 4.375 131.25", "SALE-003 LOT-001 40 10.5 420"]);
+}
+
+#[tokio::test]
+async fn chunk_sizes_1_7_and_10000_give_identical_allocations() {
+    let (lots, sales) = many();
+    let mut results = Vec::new();
+    for chunk in [1, 7, 10_000] {
+        let db = TestDb::new().await;
+        load(&db, "acme-corp", &lots, &sales).await;
+        let run = run_to_end(&db, "acme-corp", chunk).await.unwrap();
+        assert_eq!(run.status, RunStatus::Completed);
+        assert_eq!(run.chunks_applied as usize, 150_usize.div_ceil(chunk));
+        results.push((
+            allocations(&db, "acme-corp", run.run_id).await,
+            remaining(&db, "acme-corp").await,
+            run.total_cogs,
+        ));
+    }
+    assert!(results[0].0.len() > 150, "some sales span lots");
+    assert_eq!(results[0], results[1]);
+    assert_eq!(results[0], results[2]);
+}
+
+#[tokio::test]
+async fn a_run_interrupted_between_chunks_resumes_to_the_uninterrupted_result() {
+    let (lots, sales) = many();
+    let whole = TestDb::new().await;
+    load(&whole, "acme-corp", &lots, &sales).await;
+    let expected = run_to_end(&whole, "acme-corp", 10).await.unwrap();
+    let db = TestDb::new().await;
+    load(&db, "acme-corp", &lots, &sales).await;
+    let run = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo).await.unwrap();
+
+    // Three invocations, each stopping after a few chunks, as a worker out of time would.
+    for _ in 0..3 {
+        let budget = ChunkBudget { chunk_size: 10, deadline: None, max_chunks: Some(4) };
+        let progress = service::advance_run(&db.pool, &caller("acme-corp"), run.run_id, &budget).await.unwrap();
+        assert!(!progress.done);
+    }
+    let progress =
+        service::advance_run(&db.pool, &caller("acme-corp"), run.run_id, &ChunkBudget::unlimited(10)).await.unwrap();
+
+    assert!(progress.done);
+    assert_eq!(
+        allocations(&db, "acme-corp", run.run_id).await,
+        allocations(&whole, "acme-corp", expected.run_id).await
+    );
+    assert_eq!(remaining(&db, "acme-corp").await, remaining(&whole, "acme-corp").await);
+    assert_eq!(run_row(&db, "acme-corp", run.run_id).await.unwrap().total_cogs, expected.total_cogs);
+}
+
+#[tokio::test]
+async fn a_chunk_aborted_midway_applies_nothing_and_the_run_resumes_exactly() {
+    let (lots, sales) = many();
+    let whole = TestDb::new().await;
+    load(&whole, "acme-corp", &lots, &sales).await;
+    let expected = run_to_end(&whole, "acme-corp", 10).await.unwrap();
+    let db = TestDb::new().await;
+    load(&db, "acme-corp", &lots, &sales).await;
+    // A real fault inside the chunk transaction: after its allocations, lots and sales
+    // are written, moving the cursor past the third chunk raises.
+    let owner = db.owner().await;
+    owner
+        .batch_execute(
+            r"create function fail_third_chunk() returns trigger language plpgsql as $$
+              begin
+                  if new.chunks_applied = 3 then raise exception 'injected fault'; end if;
+                  return new;
+              end $$;
+              create trigger fail_third_chunk before update on cogs_runs for each row execute function fail_third_chunk();",
+        )
+        .await
+        .unwrap();
+    let run = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo).await.unwrap();
+
+    let error = service::advance_run(&db.pool, &caller("acme-corp"), run.run_id, &ChunkBudget::unlimited(10))
+        .await
+        .unwrap_err();
+
+    assert!(matches!(error, ServiceError::Db(_)), "{error:?}");
+    let stopped = run_row(&db, "acme-corp", run.run_id).await.unwrap();
+    assert_eq!((stopped.status, stopped.chunks_applied, stopped.sales_processed), (RunStatus::Running, 2, 20));
+    let all = allocations(&whole, "acme-corp", expected.run_id).await;
+    assert_eq!(
+        allocations(&db, "acme-corp", run.run_id).await,
+        first_sales(&all, 20),
+        "exactly two chunks are applied"
+    );
+
+    owner.batch_execute("drop trigger fail_third_chunk on cogs_runs").await.unwrap();
+    service::advance_run(&db.pool, &caller("acme-corp"), run.run_id, &ChunkBudget::unlimited(10)).await.unwrap();
+
+    assert_eq!(
+        allocations(&db, "acme-corp", run.run_id).await,
+        allocations(&whole, "acme-corp", expected.run_id).await
+    );
+    assert_eq!(remaining(&db, "acme-corp").await, remaining(&whole, "acme-corp").await);
+}
+
+#[tokio::test]
+async fn an_uncovered_sale_fails_the_run_names_the_sale_and_leaves_lots_and_sales_as_before() {
+    let db = TestDb::new().await;
+    load(
+        &db,
+        "acme-corp",
+        &lots_csv(&["L1,A,2024-01-01,10,10,2,0", "L2,B,2024-01-01,6,6,3,0"]),
+        &sales_csv(&[
+            "S1,A,2024-01-02,4",
+            "S2,B,2024-01-03,5",
+            "S3,A,2024-01-04,4",
+            "S4,A,2024-01-05,3",
+            "S5,B,2024-01-06,1",
+        ]),
+    )
+    .await;
+    let before = db.data(&["acme-corp"]).await;
+    let run = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo).await.unwrap();
+
+    // Chunks of one: three chunks apply before S4 fails, so undoing them is real work.
+    let error =
+        service::advance_run(&db.pool, &caller("acme-corp"), run.run_id, &ChunkBudget::unlimited(1)).await.unwrap_err();
+
+    let ServiceError::Costing(CostingError::InsufficientInventory { sale_id, requested, available, .. }) = &error
+    else {
+        panic!("{error:?}")
+    };
+    assert_eq!((sale_id.as_str(), requested.to_string(), available.to_string()), ("S4", "3".into(), "2".into()));
+    let after = db.data(&["acme-corp"]).await;
+    let unchanged = |table: &str| before[&format!("acme-corp.{table}")] == after[&format!("acme-corp.{table}")];
+    assert!(unchanged("lots") && unchanged("sales"), "lots and sales are as before the run");
+    let detail = service::show_run(&db.pool, &tenant("acme-corp"), run.run_id).await.unwrap();
+    assert_eq!(detail.run.status, RunStatus::Failed);
+    assert_eq!(detail.run.validation_errors_count, 1);
+    assert_eq!(detail.validation_errors[0].sale_id.as_deref(), Some("S4"));
+    assert_eq!(detail.validation_errors[0].error_type, "insufficient_inventory");
+    assert!(detail.run.error_message.unwrap().contains("sale S4 needs 3 of A but only 2 is available"));
+    // Nothing is stuck: the tenant can load the missing lot and run again.
+    load(&db, "acme-corp", &lots_csv(&["L3,A,2024-01-03,5,5,4,0"]), "").await;
+    assert_eq!(run_to_end(&db, "acme-corp", 1).await.unwrap().status, RunStatus::Completed);
+}
+
+#[tokio::test]
+async fn two_starts_at_the_same_moment_make_exactly_one_run() {
+    let db = TestDb::new().await;
+    load_examples(&db, "acme-corp").await;
+    let other_pool = cogs_core::db::connect(&db.app_url(), 1).unwrap();
+    let (first, second) = (caller("acme-corp"), caller("acme-corp"));
+
+    let (a, b) = tokio::join!(
+        service::start_run(&db.pool, &first, CostingMode::Fifo),
+        service::start_run(&other_pool, &second, CostingMode::Fifo)
+    );
+
+    let outcomes = [a, b];
+    assert_eq!(outcomes.iter().filter(|r| r.is_ok()).count(), 1, "{outcomes:?}");
+    let refused = outcomes.iter().find_map(|r| r.as_ref().err()).unwrap();
+    assert_eq!(refused.kind(), "run_in_progress");
+    let page = service::list_runs(&db.pool, &tenant("acme-corp"), None, 10, None).await.unwrap();
+    assert_eq!(page.runs.len(), 1);
+}
+
+#[tokio::test]
+async fn the_database_itself_refuses_a_second_active_run() {
+    let db = TestDb::new().await;
+    load_examples(&db, "acme-corp").await;
+    service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo).await.unwrap();
+    let app = db.app().await;
+
+    // Bypassing the service's own check: the unique index still says no.
+    app.batch_execute("begin; select set_config('app.tenant_id', 'acme-corp', true)").await.unwrap();
+    let error = app
+        .batch_execute(
+            "insert into cogs_runs (tenant_id, run_id, mode, status, lot_seq_max, sales_total, created_by)
+             values ('acme-corp', gen_random_uuid(), 'fifo', 'pending', 0, 0, 'test')",
+        )
+        .await
+        .unwrap_err();
+
+    assert_eq!(error.code(), Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION));
+}
+
+#[tokio::test]
+async fn an_upload_during_an_active_run_is_refused() {
+    let db = TestDb::new().await;
+    load_examples(&db, "acme-corp").await;
+    let run = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo).await.unwrap();
+
+    let error = service::upload(
+        &db.pool,
+        &caller("acme-corp"),
+        RecordKind::Sales,
+        "late.csv",
+        sales_csv(&["S9,A,2024-09-01,1"]).as_bytes(),
+    )
+    .await
+    .unwrap_err();
+
+    assert!(matches!(error, ServiceError::RunInProgress { run_id: Some(id) } if id == run.run_id), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_backdated_sale_is_refused_naming_it_and_the_run_it_would_change() {
+    let db = TestDb::new().await;
+    load(
+        &db,
+        "acme-corp",
+        &lots_csv(&["L1,A,2024-01-01,10,10,1,0", "L2,A,2024-01-10,10,10,2,0"]),
+        &sales_csv(&["S2,A,2024-02-01,12"]),
+    )
+    .await;
+    let first = run_to_end(&db, "acme-corp", 100).await.unwrap();
+    load(&db, "acme-corp", "", &sales_csv(&["S1,A,2024-01-15,1"])).await;
+
+    let error = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo).await.unwrap_err();
+
+    let ServiceError::Backdated { lots, sales } = &error else { panic!("{error:?}") };
+    assert!(lots.is_empty());
+    assert_eq!((sales[0].sale_id.as_str(), sales[0].first_affected_run), ("S1", first.run_id));
+    assert_eq!(error.kind(), "backdated_input");
+    // The way out the message names: roll back, then cost everything in order.
+    service::rollback_run(&db.pool, &caller("acme-corp"), first.run_id, true).await.unwrap();
+    let rerun = run_to_end(&db, "acme-corp", 100).await.unwrap();
+    assert_eq!(allocations(&db, "acme-corp", rerun.run_id).await, ["S1 L1 1 1 1", "S2 L1 9 1 9", "S2 L2 3 2 6"]);
+}
+
+#[tokio::test]
+async fn a_backdated_lot_is_refused_naming_it_and_the_run_it_would_change() {
+    let db = TestDb::new().await;
+    load(&db, "acme-corp", &lots_csv(&["L2,A,2024-01-10,10,10,2,0"]), &sales_csv(&["S1,A,2024-02-01,5"])).await;
+    let first = run_to_end(&db, "acme-corp", 100).await.unwrap();
+    load(&db, "acme-corp", &lots_csv(&["L1,A,2024-01-01,10,10,1,0", "L9,A,2024-03-01,10,10,1,0"]), "").await;
+
+    let error = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo).await.unwrap_err();
+
+    let ServiceError::Backdated { lots, .. } = &error else { panic!("{error:?}") };
+    let named: Vec<(&str, uuid::Uuid)> = lots.iter().map(|l| (l.lot_id.as_str(), l.first_affected_run)).collect();
+    assert_eq!(named, [("L1", first.run_id)], "L9 arrives after every costed sale and is fine");
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_the_real_result_and_writes_nothing() {
+    let db = TestDb::new().await;
+    let lots = std::fs::read_to_string(cogs_tests::example("lots.csv")).unwrap();
+    let sales = std::fs::read_to_string(cogs_tests::example("sales.csv")).unwrap();
+    let before = db.contents(&["acme-corp"]).await;
+
+    let input = DryRunInput {
+        lots: Some(("lots.csv".into(), lots.as_bytes())),
+        sales: Some(("sales.csv".into(), sales.as_bytes())),
+    };
+    let report = service::dry_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, input).await.unwrap();
+
+    assert_eq!(db.contents(&["acme-corp"]).await, before, "no table changed, not even the audit log");
+    assert_eq!(report.totals.total_cogs.to_string(), "2310.9375");
+    assert_eq!(report.totals.ending_inventory_value.to_string(), "1541.6875");
+    assert_eq!(report.sales.len(), 7);
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_an_uncovered_sale_like_a_run() {
+    let db = TestDb::new().await;
+    let (lots, sales) = (lots_csv(&["L1,A,2024-01-01,1,1,1,0"]), sales_csv(&["S1,A,2024-01-02,2"]));
+    let input = DryRunInput {
+        lots: Some(("lots.csv".into(), lots.as_bytes())),
+        sales: Some(("sales.csv".into(), sales.as_bytes())),
+    };
+
+    let error = service::dry_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, input).await.unwrap_err();
+
+    assert_eq!(error.kind(), "insufficient_inventory");
+    assert!(db.contents(&["acme-corp"]).await.values().all(Vec::is_empty));
+}

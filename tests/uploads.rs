@@ -1,0 +1,133 @@
+//! Uploads against a real PostgreSQL: all or nothing, idempotent, every error kept.
+
+use cogs_core::db::{self, ErrorSubject, UploadStatus};
+use cogs_core::ingest::{RecordKind, RowErrorKind};
+use cogs_core::service::{self, ServiceError};
+use cogs_tests::{TestDb, caller, load, lots_csv, sales_csv, tenant};
+
+#[tokio::test]
+async fn a_file_with_one_bad_row_loads_nothing_and_every_error_is_stored_with_its_row() {
+    let db = TestDb::new().await;
+    load(&db, "acme-corp", &lots_csv(&["L0,A,2024-01-01,1,1,1,0"]), "").await;
+    let before = db.data(&["acme-corp"]).await;
+    let csv = lots_csv(&["L1,A,2024-01-01,10,10,1,0", "L2,A,2024-01-02,10,11,1,0", "L3,A,someday,5,5,1,0"]);
+
+    let error = service::upload(&db.pool, &caller("acme-corp"), RecordKind::Lots, "lots.csv", csv.as_bytes())
+        .await
+        .unwrap_err();
+
+    let ServiceError::UploadRejected { upload_id, rejected } = &error else { panic!("{error:?}") };
+    let found: Vec<(u64, Option<&str>, RowErrorKind)> =
+        rejected.errors.iter().map(|e| (e.row, e.column.as_deref(), e.kind)).collect();
+    assert_eq!(
+        found,
+        [
+            (3, Some("remaining_quantity"), RowErrorKind::RemainingExceedsOriginal),
+            (4, Some("received_date"), RowErrorKind::BadDate)
+        ]
+    );
+    assert_eq!(db.data(&["acme-corp"]).await, before, "no lot, sale or allocation changed");
+    let tx = db::begin(&db.pool, &tenant("acme-corp")).await.unwrap();
+    let upload = db::load_upload(&tx, *upload_id).await.unwrap().unwrap();
+    let stored = db::load_validation_errors(&tx, ErrorSubject::Upload(*upload_id), 100).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!((upload.status, upload.error_count), (UploadStatus::Rejected, 2));
+    let rows: Vec<(Option<i64>, Option<&str>, &str)> =
+        stored.iter().map(|e| (e.row_number, e.column_name.as_deref(), e.error_type.as_str())).collect();
+    assert_eq!(
+        rows,
+        [
+            (Some(3), Some("remaining_quantity"), "remaining_exceeds_original"),
+            (Some(4), Some("received_date"), "bad_date")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn uploading_the_same_file_twice_loads_it_once() {
+    let db = TestDb::new().await;
+    let csv = sales_csv(&["S1,A,2024-01-01,1", "S2,A,2024-01-02,2"]);
+    service::upload(&db.pool, &caller("acme-corp"), RecordKind::Sales, "sales.csv", csv.as_bytes()).await.unwrap();
+    let before = db.data(&["acme-corp"]).await;
+
+    let again =
+        service::upload(&db.pool, &caller("acme-corp"), RecordKind::Sales, "sales.csv", csv.as_bytes()).await.unwrap();
+
+    assert_eq!((again.rows_received, again.rows_inserted, again.rows_unchanged), (2, 0, 2));
+    assert_eq!(db.data(&["acme-corp"]).await, before);
+}
+
+#[tokio::test]
+async fn a_lot_is_compared_as_loaded_even_after_runs_used_it() {
+    let db = TestDb::new().await;
+    let lots = lots_csv(&["L1,A,2024-01-01,10,10,1,0"]);
+    load(&db, "acme-corp", &lots, &sales_csv(&["S1,A,2024-02-01,4"])).await;
+    cogs_tests::run_to_end(&db, "acme-corp", 10).await.unwrap();
+
+    let again =
+        service::upload(&db.pool, &caller("acme-corp"), RecordKind::Lots, "lots.csv", lots.as_bytes()).await.unwrap();
+
+    assert_eq!(again.rows_unchanged, 1);
+    assert_eq!(cogs_tests::remaining(&db, "acme-corp").await, ["L1=6"], "re-uploading does not refill a lot");
+}
+
+#[tokio::test]
+async fn a_row_that_conflicts_with_a_loaded_record_rejects_the_file_naming_the_row() {
+    let db = TestDb::new().await;
+    load(&db, "acme-corp", "", &sales_csv(&["S1,A,2024-01-01,1"])).await;
+    let before = db.data(&["acme-corp"]).await;
+
+    let csv = sales_csv(&["S2,A,2024-01-02,1", "S1,A,2024-01-01,5"]);
+    let error = service::upload(&db.pool, &caller("acme-corp"), RecordKind::Sales, "sales.csv", csv.as_bytes())
+        .await
+        .unwrap_err();
+
+    let ServiceError::UploadRejected { rejected, .. } = &error else { panic!("{error:?}") };
+    let found: Vec<(u64, Option<&str>, RowErrorKind)> =
+        rejected.errors.iter().map(|e| (e.row, e.column.as_deref(), e.kind)).collect();
+    assert_eq!(found, [(3, Some("sale_id"), RowErrorKind::ConflictsWithExisting)]);
+    assert_eq!(db.data(&["acme-corp"]).await, before, "S2 was not loaded either");
+}
+
+#[tokio::test]
+async fn a_file_naming_another_tenant_is_rejected() {
+    let db = TestDb::new().await;
+    let csv = "sale_id,sku,sale_date,quantity_sold,tenant_id\nS1,A,2024-01-01,1,tenant-b\n";
+
+    let error = service::upload(&db.pool, &caller("tenant-a"), RecordKind::Sales, "sales.csv", csv.as_bytes())
+        .await
+        .unwrap_err();
+
+    assert_eq!(error.kind(), "validation_failed");
+    assert!(db.data(&["tenant-a", "tenant-b"]).await.values().all(Vec::is_empty));
+}
+
+#[tokio::test]
+async fn runs_page_newest_first_with_a_stable_cursor() {
+    let db = TestDb::new().await;
+    let mut started = Vec::new();
+    for i in 0..5 {
+        let day = i + 1;
+        let lots = lots_csv(&[&format!("L{i},A,2024-01-0{day},1,1,1,0")]);
+        load(&db, "acme-corp", &lots, &sales_csv(&[&format!("S{i},A,2024-01-0{day}T12:00:00Z,1")])).await;
+        started.push(cogs_tests::run_to_end(&db, "acme-corp", 10).await.unwrap().run_id);
+    }
+    started.reverse();
+
+    let first = service::list_runs(&db.pool, &tenant("acme-corp"), None, 2, None).await.unwrap();
+    let second =
+        service::list_runs(&db.pool, &tenant("acme-corp"), None, 2, first.next_cursor.as_deref()).await.unwrap();
+    let third =
+        service::list_runs(&db.pool, &tenant("acme-corp"), None, 2, second.next_cursor.as_deref()).await.unwrap();
+
+    let ids: Vec<uuid::Uuid> =
+        [first.runs, second.runs, third.runs.clone()].concat().iter().map(|r| r.run_id).collect();
+    assert_eq!(ids, started);
+    assert_eq!(third.next_cursor, None);
+    let bad = service::list_runs(&db.pool, &tenant("acme-corp"), None, 2, Some("nonsense")).await.unwrap_err();
+    assert_eq!(bad.kind(), "invalid_request");
+    let filtered = service::list_runs(&db.pool, &tenant("acme-corp"), Some(cogs_core::db::RunStatus::Failed), 10, None)
+        .await
+        .unwrap();
+    assert!(filtered.runs.is_empty());
+}
