@@ -35,6 +35,37 @@ fn many() -> (String, String) {
     (lots_csv(&[&refs(&lots)]), sales_csv(&[&refs(&sales)]))
 }
 
+/// What a run left behind: its allocations, every lot's remaining quantity, its total.
+#[derive(Debug, PartialEq, Eq)]
+struct Outcome {
+    allocations: Vec<String>,
+    remaining: Vec<String>,
+    total_cogs: Decimal,
+}
+
+async fn outcome(db: &TestDb, run_id: uuid::Uuid) -> Outcome {
+    Outcome {
+        allocations: allocations(db, "acme-corp", run_id).await,
+        remaining: remaining(db, "acme-corp").await,
+        total_cogs: run_row(db, "acme-corp", run_id).await.unwrap().total_cogs,
+    }
+}
+
+/// A fresh database with [`many`] loaded for acme-corp.
+async fn loaded_many() -> TestDb {
+    let (lots, sales) = many();
+    let db = TestDb::new().await;
+    load(&db, "acme-corp", &lots, &sales).await;
+    db
+}
+
+/// What costing [`many`] in one uninterrupted pass of ten-sale chunks leaves.
+async fn uninterrupted() -> Outcome {
+    let db = loaded_many().await;
+    let run = run_to_end(&db, "acme-corp", 10).await.unwrap();
+    outcome(&db, run.run_id).await
+}
+
 /// The allocation lines of the first `n` sales in costing order.
 fn first_sales(lines: &[String], n: usize) -> Vec<String> {
     let mut sales: Vec<&str> = Vec::new();
@@ -68,33 +99,22 @@ async fn a_run_costs_the_examples_to_the_hand_worked_figures() {
 
 #[tokio::test]
 async fn chunk_sizes_1_7_and_10000_give_identical_allocations() {
-    let (lots, sales) = many();
     let mut results = Vec::new();
     for chunk in [1, 7, 10_000] {
-        let db = TestDb::new().await;
-        load(&db, "acme-corp", &lots, &sales).await;
+        let db = loaded_many().await;
         let run = run_to_end(&db, "acme-corp", chunk).await.unwrap();
         assert_eq!(run.status, RunStatus::Completed);
         assert_eq!(run.chunks_applied as usize, 150_usize.div_ceil(chunk));
-        results.push((
-            allocations(&db, "acme-corp", run.run_id).await,
-            remaining(&db, "acme-corp").await,
-            run.total_cogs,
-        ));
+        results.push(outcome(&db, run.run_id).await);
     }
-    assert!(results[0].0.len() > 150, "some sales span lots");
+    assert!(results[0].allocations.len() > 150, "some sales span lots");
     assert_eq!(results[0], results[1]);
     assert_eq!(results[0], results[2]);
 }
 
 #[tokio::test]
 async fn a_run_interrupted_between_chunks_resumes_to_the_uninterrupted_result() {
-    let (lots, sales) = many();
-    let whole = TestDb::new().await;
-    load(&whole, "acme-corp", &lots, &sales).await;
-    let expected = run_to_end(&whole, "acme-corp", 10).await.unwrap();
-    let db = TestDb::new().await;
-    load(&db, "acme-corp", &lots, &sales).await;
+    let db = loaded_many().await;
     let run = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo).await.unwrap();
 
     // Three invocations, each stopping after a few chunks, as a worker out of time would.
@@ -103,26 +123,17 @@ async fn a_run_interrupted_between_chunks_resumes_to_the_uninterrupted_result() 
         let progress = service::advance_run(&db.pool, &caller("acme-corp"), run.run_id, &budget).await.unwrap();
         assert!(!progress.done);
     }
-    let progress =
-        service::advance_run(&db.pool, &caller("acme-corp"), run.run_id, &ChunkBudget::unlimited(10)).await.unwrap();
+    let budget = ChunkBudget::unlimited(10);
+    let progress = service::advance_run(&db.pool, &caller("acme-corp"), run.run_id, &budget).await.unwrap();
 
     assert!(progress.done);
-    assert_eq!(
-        allocations(&db, "acme-corp", run.run_id).await,
-        allocations(&whole, "acme-corp", expected.run_id).await
-    );
-    assert_eq!(remaining(&db, "acme-corp").await, remaining(&whole, "acme-corp").await);
-    assert_eq!(run_row(&db, "acme-corp", run.run_id).await.unwrap().total_cogs, expected.total_cogs);
+    assert_eq!(outcome(&db, run.run_id).await, uninterrupted().await);
 }
 
 #[tokio::test]
 async fn a_chunk_aborted_midway_applies_nothing_and_the_run_resumes_exactly() {
-    let (lots, sales) = many();
-    let whole = TestDb::new().await;
-    load(&whole, "acme-corp", &lots, &sales).await;
-    let expected = run_to_end(&whole, "acme-corp", 10).await.unwrap();
-    let db = TestDb::new().await;
-    load(&db, "acme-corp", &lots, &sales).await;
+    let expected = uninterrupted().await;
+    let db = loaded_many().await;
     // A real fault inside the chunk transaction: after its allocations, lots and sales
     // are written, moving the cursor past the third chunk raises.
     let owner = db.owner().await;
@@ -139,28 +150,19 @@ async fn a_chunk_aborted_midway_applies_nothing_and_the_run_resumes_exactly() {
         .unwrap();
     let run = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo).await.unwrap();
 
-    let error = service::advance_run(&db.pool, &caller("acme-corp"), run.run_id, &ChunkBudget::unlimited(10))
-        .await
-        .unwrap_err();
+    let budget = ChunkBudget::unlimited(10);
+    let error = service::advance_run(&db.pool, &caller("acme-corp"), run.run_id, &budget).await.unwrap_err();
 
     assert!(matches!(error, ServiceError::Db(_)), "{error:?}");
     let stopped = run_row(&db, "acme-corp", run.run_id).await.unwrap();
     assert_eq!((stopped.status, stopped.chunks_applied, stopped.sales_processed), (RunStatus::Running, 2, 20));
-    let all = allocations(&whole, "acme-corp", expected.run_id).await;
-    assert_eq!(
-        allocations(&db, "acme-corp", run.run_id).await,
-        first_sales(&all, 20),
-        "exactly two chunks are applied"
-    );
+    let applied = allocations(&db, "acme-corp", run.run_id).await;
+    assert_eq!(applied, first_sales(&expected.allocations, 20), "exactly two chunks are applied");
 
     owner.batch_execute("drop trigger fail_third_chunk on cogs_runs").await.unwrap();
-    service::advance_run(&db.pool, &caller("acme-corp"), run.run_id, &ChunkBudget::unlimited(10)).await.unwrap();
+    service::advance_run(&db.pool, &caller("acme-corp"), run.run_id, &budget).await.unwrap();
 
-    assert_eq!(
-        allocations(&db, "acme-corp", run.run_id).await,
-        allocations(&whole, "acme-corp", expected.run_id).await
-    );
-    assert_eq!(remaining(&db, "acme-corp").await, remaining(&whole, "acme-corp").await);
+    assert_eq!(outcome(&db, run.run_id).await, expected);
 }
 
 #[tokio::test]

@@ -27,6 +27,13 @@ fn path(p: std::path::PathBuf) -> String {
     p.display().to_string()
 }
 
+/// Writes `text` to `dir/name` and returns the path.
+fn write(dir: &tempfile::TempDir, name: &str, text: String) -> String {
+    let file = dir.path().join(name);
+    std::fs::write(&file, text).unwrap();
+    path(file)
+}
+
 #[tokio::test]
 async fn the_runbook_workflow_runs_end_to_end() {
     let db = TestDb::new().await;
@@ -76,14 +83,9 @@ async fn the_runbook_workflow_runs_end_to_end() {
 async fn each_kind_of_failure_has_its_exit_code_and_a_next_step() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, text: String| {
-        let file = dir.path().join(name);
-        std::fs::write(&file, text).unwrap();
-        path(file)
-    };
-    let lots = write("lots.csv", lots_csv(&["L1,A,2024-01-01,5,5,1,0"]));
-    let bad = write("bad.csv", sales_csv(&["S1,A,2024-01-02,many"]));
-    let short = write("short.csv", sales_csv(&["S1,A,2024-01-02,9"]));
+    let lots = write(&dir, "lots.csv", lots_csv(&["L1,A,2024-01-01,5,5,1,0"]));
+    let bad = write(&dir, "bad.csv", sales_csv(&["S1,A,2024-01-02,many"]));
+    let short = write(&dir, "short.csv", sales_csv(&["S1,A,2024-01-02,9"]));
 
     let validation = cogs(&db, &["upload", "sales", &bad]);
     let insufficient = cogs(&db, &["run", "--lots-file", &lots, "--sales-file", &short]);
@@ -112,12 +114,7 @@ async fn each_kind_of_failure_has_its_exit_code_and_a_next_step() {
 async fn a_rollback_with_a_later_dependent_run_is_a_conflict_until_cascaded() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, text: String| {
-        let file = dir.path().join(name);
-        std::fs::write(&file, text).unwrap();
-        path(file)
-    };
-    let lots = write("lots.csv", lots_csv(&["L1,A,2024-01-01,10,10,1,0"]));
+    let lots = write(&dir, "lots.csv", lots_csv(&["L1,A,2024-01-01,10,10,1,0"]));
     let first = json(&cogs(
         &db,
         &[
@@ -125,12 +122,15 @@ async fn a_rollback_with_a_later_dependent_run_is_a_conflict_until_cascaded() {
             "--lots-file",
             &lots,
             "--sales-file",
-            &write("s1.csv", sales_csv(&["S1,A,2024-02-01,2"])),
+            &write(&dir, "s1.csv", sales_csv(&["S1,A,2024-02-01,2"])),
             "--format",
             "json",
         ],
     ));
-    json(&cogs(&db, &["run", "--sales-file", &write("s2.csv", sales_csv(&["S2,A,2024-03-01,2"])), "--format", "json"]));
+    json(&cogs(
+        &db,
+        &["run", "--sales-file", &write(&dir, "s2.csv", sales_csv(&["S2,A,2024-03-01,2"])), "--format", "json"],
+    ));
     let first = first["run_id"].as_str().unwrap();
 
     let refused = cogs(&db, &["rollback", first, "--confirm"]);
