@@ -156,6 +156,7 @@ async fn a_chunk_aborted_midway_applies_nothing_and_the_run_resumes_exactly() {
     assert!(matches!(error, ServiceError::Db(_)), "{error:?}");
     let stopped = run_row(&db, "acme-corp", run.run_id).await.unwrap();
     assert_eq!((stopped.status, stopped.chunks_applied, stopped.sales_processed), (RunStatus::Running, 2, 20));
+    assert!(stopped.heartbeat_at.is_some(), "every applied chunk beats the heart");
     let applied = allocations(&db, "acme-corp", run.run_id).await;
     assert_eq!(applied, first_sales(&expected.allocations, 20), "exactly two chunks are applied");
 

@@ -131,3 +131,55 @@ async fn runs_page_newest_first_with_a_stable_cursor() {
         .unwrap();
     assert!(filtered.runs.is_empty());
 }
+
+/// One file per way a file can be refused, each with the problem it must report.
+fn rejected_files() -> Vec<(RecordKind, Vec<u8>, RowErrorKind)> {
+    let sales = |rows: &str| format!("sale_id,sku,sale_date,quantity_sold\n{rows}\n").into_bytes();
+    let lots = |row: &str| lots_csv(&[row]).into_bytes();
+    vec![
+        (RecordKind::Sales, b"sale_id,sku,sale_date\nS1,A,2024-01-01\n".to_vec(), RowErrorKind::MissingColumn),
+        (RecordKind::Sales, b"sale_id,sku,sku,sale_date,quantity_sold\n".to_vec(), RowErrorKind::DuplicateColumn),
+        (RecordKind::Sales, Vec::new(), RowErrorKind::EmptyFile),
+        (RecordKind::Sales, sales("").trim_ascii_end().to_vec(), RowErrorKind::NoRows),
+        (RecordKind::Sales, sales("S1,A,2024-01-01"), RowErrorKind::WrongFieldCount),
+        (
+            RecordKind::Sales,
+            [b"sale_id,sku,sale_date,quantity_sold\nS1,\xff,2024-01-01,1\n".as_slice()].concat(),
+            RowErrorKind::InvalidUtf8,
+        ),
+        (RecordKind::Sales, sales(&format!("{},A,2024-01-01,1", "S".repeat(10_000))), RowErrorKind::FieldTooLong),
+        (RecordKind::Sales, sales(",A,2024-01-01,1"), RowErrorKind::EmptyValue),
+        (RecordKind::Sales, sales("\"S\u{7}1\",A,2024-01-01,1"), RowErrorKind::BadId),
+        (RecordKind::Sales, sales("S1,A,2024-01-01,1e3"), RowErrorKind::BadNumber),
+        (RecordKind::Sales, sales("S1,A,2024-01-01,0.0000001"), RowErrorKind::TooManyDecimals),
+        (RecordKind::Sales, sales("S1,A,0999-01-01,1"), RowErrorKind::OutOfRange),
+        (RecordKind::Sales, sales("S1,A,01/02/2024,1"), RowErrorKind::BadDate),
+        (RecordKind::Sales, sales("S1,A,2024-01-01,0"), RowErrorKind::NonPositiveQuantity),
+        (RecordKind::Lots, lots("L1,A,2024-01-01,5,-1,1,0"), RowErrorKind::NegativeQuantity),
+        (RecordKind::Lots, lots("L1,A,2024-01-01,5,5,-1,0"), RowErrorKind::NegativeAmount),
+        (RecordKind::Lots, lots("L1,A,2024-01-01,5,6,1,0"), RowErrorKind::RemainingExceedsOriginal),
+        (RecordKind::Sales, sales("S1,A,2024-01-01,1\nS1,A,2024-01-02,1"), RowErrorKind::DuplicateId),
+        (
+            RecordKind::Sales,
+            b"sale_id,sku,sale_date,quantity_sold,tenant_id\nS1,A,2024-01-01,1,other\n".to_vec(),
+            RowErrorKind::TenantMismatch,
+        ),
+        (RecordKind::Lots, lots("L0,A,2024-01-01,9,9,9,0"), RowErrorKind::ConflictsWithExisting),
+    ]
+}
+
+#[tokio::test]
+async fn every_kind_of_rejected_file_leaves_the_data_exactly_as_it_was() {
+    let db = TestDb::new().await;
+    load(&db, "acme-corp", &lots_csv(&["L0,A,2024-01-01,1,1,1,0"]), &sales_csv(&["S0,A,2024-01-02,1"])).await;
+    let before = db.data(&["acme-corp"]).await;
+
+    for (kind, file, expected) in rejected_files() {
+        let error =
+            service::upload(&db.pool, &caller("acme-corp"), kind, "bad.csv", file.as_slice()).await.unwrap_err();
+
+        let ServiceError::UploadRejected { rejected, .. } = &error else { panic!("{expected:?}: {error:?}") };
+        assert_eq!(rejected.errors[0].kind, expected, "{:?}", rejected.errors);
+        assert_eq!(db.data(&["acme-corp"]).await, before, "{expected:?} changed the data");
+    }
+}
