@@ -1,9 +1,12 @@
 //! cogs-core: everything the entry points share. Layers, lowest first: `model` and
 //! `money` (values), `engine` (pure FIFO allocator), `ingest` (CSV readers),
-//! `journal` (pure renderers), `service` (the use cases). See DESIGN.md.
+//! `journal` (pure renderers), `db` (PostgreSQL), `service` (the use cases), and for
+//! the HTTP functions `http` (feature `lambda`). See docs/DESIGN.md.
 
 pub mod db;
 pub mod engine;
+#[cfg(feature = "lambda")]
+pub mod http;
 pub mod ingest;
 pub mod journal;
 pub mod model;

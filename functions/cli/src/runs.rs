@@ -280,12 +280,6 @@ pub async fn rollback(args: &RollbackArgs) -> CommandResult {
     Ok(())
 }
 
-fn account(value: &str) -> Result<Account, String> {
-    let (code, name) =
-        value.split_once(':').ok_or_else(|| format!("{value:?} is not CODE:NAME, like 5000:Cost of Goods Sold"))?;
-    Ok(Account { code: code.trim().to_owned(), name: name.trim().to_owned() })
-}
-
 fn offset(value: &str) -> Result<FixedOffset, String> {
     value.parse().map_err(|_| format!("{value:?} is not a UTC offset like +10:00 or -05:00"))
 }
@@ -310,10 +304,10 @@ pub struct JournalArgs {
     #[arg(long)]
     reversal_date: Option<NaiveDate>,
     /// The COGS account as CODE:NAME.
-    #[arg(long, env = "COGS_COGS_ACCOUNT", value_parser = account, default_value = "5000:Cost of Goods Sold")]
+    #[arg(long, env = "COGS_COGS_ACCOUNT", default_value = "5000:Cost of Goods Sold")]
     cogs_account: Account,
     /// The inventory account as CODE:NAME.
-    #[arg(long, env = "COGS_INVENTORY_ACCOUNT", value_parser = account, default_value = "1400:Inventory")]
+    #[arg(long, env = "COGS_INVENTORY_ACCOUNT", default_value = "1400:Inventory")]
     inventory_account: Account,
     /// The tax rate name on Xero lines.
     #[arg(long, env = "COGS_XERO_TAX_RATE", default_value = "Tax Exempt")]

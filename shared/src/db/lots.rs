@@ -32,7 +32,10 @@ impl TryFrom<&Row> for Lot {
 /// Streams numbered lots into `incoming_lots`, a temporary table dropped at commit,
 /// by binary COPY (COPY cannot target a table under row-level security). Returns the
 /// number of rows copied.
-pub async fn copy_incoming_lots(tx: &TenantTx, lots: &mut dyn Iterator<Item = (u64, Lot)>) -> Result<u64, DbError> {
+pub async fn copy_incoming_lots(
+    tx: &TenantTx,
+    lots: &mut (dyn Iterator<Item = (u64, Lot)> + Send),
+) -> Result<u64, DbError> {
     tx.batch(
         r"create temporary table incoming_lots (
               row_number bigint not null, lot_id text not null, sku text not null, received_date timestamptz not null,

@@ -12,9 +12,14 @@ mod runs;
 mod sales;
 mod uploads;
 
-use deadpool_postgres::{ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use std::path::Path;
+use std::sync::Arc;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
+use tokio_postgres::config::SslMode;
 use tokio_postgres::types::ToSql;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub use allocations::*;
 pub use error::DbError;
@@ -29,16 +34,54 @@ mod embedded {
     refinery::embed_migrations!("../migrations");
 }
 
-/// Opens a pool of at most `max_size` connections to `url` (a `postgres://` URL). A
-/// connection is cleaned (`RecyclingMethod::Clean`) before it is reused.
+/// The environment variable naming a PEM file of extra CA certificates to trust for
+/// PostgreSQL (Amazon RDS's own CA bundle, say); the public web roots are always trusted.
+pub const CA_FILE_VAR: &str = "COGS_DB_CA_FILE";
+
+/// Opens a pool of at most `max_size` connections to `url` (a `postgres://` URL).
+/// Nothing connects until a connection is first asked for, so a cold start does not
+/// wait on the database. A connection is cleaned (`RecyclingMethod::Clean`) before it
+/// is reused.
+///
+/// With `sslmode=require` the connection is TLS (rustls) and the server's certificate
+/// is verified against the public web roots plus the PEM file named by
+/// `COGS_DB_CA_FILE`; otherwise it is plain TCP, for a local server.
 pub fn connect(url: &str, max_size: usize) -> Result<Pool, DbError> {
-    let config = deadpool_postgres::Config {
-        url: Some(url.to_owned()),
-        manager: Some(ManagerConfig { recycling_method: RecyclingMethod::Clean }),
-        pool: Some(deadpool_postgres::PoolConfig::new(max_size)),
-        ..Default::default()
+    let config: tokio_postgres::Config =
+        url.parse().map_err(|e: tokio_postgres::Error| DbError::Config(e.to_string()))?;
+    let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Clean };
+    let manager = match config.get_ssl_mode() {
+        SslMode::Require => {
+            let ca_file = std::env::var_os(CA_FILE_VAR);
+            Manager::from_config(config, tls(ca_file.as_deref().map(Path::new))?, manager_config)
+        }
+        _ => Manager::from_config(config, NoTls, manager_config),
     };
-    config.create_pool(Some(Runtime::Tokio1), NoTls).map_err(|error| DbError::Config(error.to_string()))
+    Pool::builder(manager)
+        .max_size(max_size)
+        .runtime(Runtime::Tokio1)
+        .build()
+        .map_err(|error| DbError::Config(error.to_string()))
+}
+
+/// A rustls connector that verifies the server against the web roots and `ca_file`.
+pub fn tls(ca_file: Option<&Path>) -> Result<MakeRustlsConnect, DbError> {
+    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    if let Some(path) = ca_file {
+        use rustls_pki_types::pem::PemObject;
+        let invalid = |e: &dyn std::fmt::Display| DbError::Config(format!("{CA_FILE_VAR} {}: {e}", path.display()));
+        for certificate in rustls_pki_types::CertificateDer::pem_file_iter(path).map_err(|e| invalid(&e))? {
+            roots.add(certificate.map_err(|e| invalid(&e))?).map_err(|e| invalid(&e))?;
+        }
+    }
+    // The provider is named, not left to a process default, so it cannot be ambiguous.
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| DbError::Config(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
 }
 
 /// Applies the migrations in `migrations/` that `url`'s database has not recorded yet,

@@ -27,7 +27,10 @@ impl TryFrom<&Row> for Sale {
 
 /// Streams numbered sales into `incoming_sales`, a temporary table dropped at commit,
 /// by binary COPY. Returns the number of rows copied.
-pub async fn copy_incoming_sales(tx: &TenantTx, sales: &mut dyn Iterator<Item = (u64, Sale)>) -> Result<u64, DbError> {
+pub async fn copy_incoming_sales(
+    tx: &TenantTx,
+    sales: &mut (dyn Iterator<Item = (u64, Sale)> + Send),
+) -> Result<u64, DbError> {
     tx.batch(
         r"create temporary table incoming_sales (
               row_number bigint not null, sale_id text not null, sku text not null, sale_date timestamptz not null,

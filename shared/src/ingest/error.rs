@@ -26,6 +26,7 @@ pub enum RowErrorKind {
     TenantMismatch,
     MalformedCsv,
     ConflictsWithExisting,
+    WrongJsonType,
 }
 
 impl RowErrorKind {
@@ -52,6 +53,7 @@ impl RowErrorKind {
             RowErrorKind::TenantMismatch => "tenant_mismatch",
             RowErrorKind::MalformedCsv => "malformed_csv",
             RowErrorKind::ConflictsWithExisting => "conflicts_with_existing",
+            RowErrorKind::WrongJsonType => "wrong_json_type",
         }
     }
 }

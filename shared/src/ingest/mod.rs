@@ -8,6 +8,7 @@
 
 mod error;
 mod fields;
+mod json;
 #[cfg(test)]
 mod tests;
 
@@ -19,6 +20,7 @@ use std::marker::PhantomData;
 use serde::Serialize;
 
 pub use error::{IngestError, Rejected, RowError, RowErrorKind};
+pub use json::csv_from_json;
 
 use crate::model::{Lot, LotId, Sale, SaleId, Sku, TenantId};
 use fields::Cells;

@@ -45,6 +45,16 @@ pub struct Account {
     pub name: String,
 }
 
+impl FromStr for Account {
+    type Err = String;
+    /// `CODE:NAME`, like `5000:Cost of Goods Sold`.
+    fn from_str(value: &str) -> Result<Self, String> {
+        let (code, name) =
+            value.split_once(':').ok_or_else(|| format!("{value:?} is not CODE:NAME, like 5000:Cost of Goods Sold"))?;
+        Ok(Account { code: code.trim().to_owned(), name: name.trim().to_owned() })
+    }
+}
+
 /// Where the journal posts and how the ledger wants it: from configuration, so each
 /// tenant can map its own chart of accounts.
 #[derive(Debug, Clone, PartialEq, Eq)]

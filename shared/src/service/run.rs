@@ -260,7 +260,7 @@ async fn fail_run(
 }
 
 /// Files a dry run costs together with what is already loaded.
-pub struct DryRunInput<L: Read, S: Read> {
+pub struct DryRunInput<L: Read + Send, S: Read + Send> {
     pub lots: Option<(String, L)>,
     pub sales: Option<(String, S)>,
 }
@@ -268,7 +268,7 @@ pub struct DryRunInput<L: Read, S: Read> {
 /// Validates and costs exactly as uploading `input` and running would, and reports the
 /// result, without writing anything: the same code runs inside one transaction that
 /// is rolled back.
-pub async fn dry_run<L: Read, S: Read>(
+pub async fn dry_run<L: Read + Send, S: Read + Send>(
     pool: &deadpool_postgres::Pool,
     caller: &Caller,
     mode: CostingMode,

@@ -24,7 +24,7 @@ pub async fn upload(
     caller: &Caller,
     kind: RecordKind,
     file_name: &str,
-    input: impl Read,
+    input: impl Read + Send,
 ) -> Result<UploadRow, ServiceError> {
     let tx = db::begin(pool, &caller.tenant_id).await?;
     match upload_in(&tx, caller, kind, file_name, input).await {
@@ -48,7 +48,7 @@ pub async fn upload_in(
     caller: &Caller,
     kind: RecordKind,
     file_name: &str,
-    input: impl Read,
+    input: impl Read + Send,
 ) -> Result<UploadRow, ServiceError> {
     let upload_id = Uuid::now_v7();
     let rejected = |rejected: Rejected| ServiceError::UploadRejected { upload_id, rejected };

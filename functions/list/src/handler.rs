@@ -1,0 +1,44 @@
+//! The list function: `GET /api/v1/runs` (newest first, by pages), `GET
+//! /api/v1/runs/{run_id}`, and `GET /api/v1/inventory`.
+
+use cogs_core::db::RunStatus;
+use cogs_core::http::{self, ApiError, Context, HEALTH, Reply, Route};
+use cogs_core::service;
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+
+pub const ROUTES: &[Route] =
+    &[HEALTH, ("GET", "/api/v1/runs"), ("GET", "/api/v1/runs/{run_id}"), ("GET", "/api/v1/inventory")];
+
+/// Runs per page unless `limit` says otherwise.
+const DEFAULT_LIMIT: i64 = 20;
+
+pub async fn handle(ctx: &Context, req: Request) -> Response<Body> {
+    http::respond(dispatch(ctx, &req).await)
+}
+
+async fn dispatch(ctx: &Context, req: &Request) -> Result<Reply, ApiError> {
+    let (route, params) = http::route(req, ROUTES)?;
+    if route == HEALTH {
+        return http::health(ctx).await;
+    }
+    let tenant_id = http::tenant_id(req, &ctx.config)?;
+    match route {
+        ("GET", "/api/v1/runs") => {
+            let status: Option<RunStatus> = http::query_parsed(req, "status")?;
+            let limit = http::query_parsed(req, "limit")?.unwrap_or(DEFAULT_LIMIT);
+            let page = service::list_runs(&ctx.pool, &tenant_id, status, limit, http::query(req, "cursor")).await?;
+            Ok(Reply::json(StatusCode::OK, &page))
+        }
+        ("GET", "/api/v1/runs/{run_id}") => {
+            let run_id = http::run_id(&params)?;
+            http::record_run(run_id);
+            Ok(Reply::json(StatusCode::OK, &service::show_run(&ctx.pool, &tenant_id, run_id).await?))
+        }
+        ("GET", "/api/v1/inventory") => {
+            let report = service::inventory(&ctx.pool, &tenant_id, http::query(req, "sku")).await?;
+            Ok(Reply::json(StatusCode::OK, &report))
+        }
+        _ => Err(ApiError::RouteNotFound),
+    }
+}

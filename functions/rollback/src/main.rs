@@ -1,0 +1,6 @@
+//! The rollback function: rolls a run back exactly. See `handler.rs`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    cogs_core::http::serve(cogs_rollback::handle).await
+}

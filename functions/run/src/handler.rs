@@ -1,0 +1,108 @@
+//! The run function: `POST /api/v1/runs` starts a FIFO run for the token's tenant (after
+//! loading any inline `lots_data` and `sales_data` exactly as files), costs as much as
+//! the request's time allows, and answers 202 with where to poll. A dry run answers
+//! 200 with the computed result and writes nothing.
+
+use std::io::Cursor;
+use std::time::{Duration, Instant};
+
+use cogs_core::http::telemetry::{self, Metric};
+use cogs_core::http::{self, ApiError, Context, HEALTH, Reply, Route};
+use cogs_core::ingest::{self, IngestError, RecordKind};
+use cogs_core::model::{CostingMode, Lot, Sale, TenantId};
+use cogs_core::service::{self, Caller, ChunkBudget, DryRunInput, ServiceError};
+use lambda_http::http::{StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+pub const ROUTES: &[Route] = &[HEALTH, ("POST", "/api/v1/runs")];
+
+/// Time kept back from the Lambda deadline to answer.
+const MARGIN: Duration = Duration::from_secs(2);
+
+/// The body of `POST /api/v1/runs`, as the runbook sends it. All fields are optional:
+/// an empty body costs what is already loaded.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartRun {
+    tenant_id: Option<String>,
+    #[serde(default)]
+    mode: CostingMode,
+    #[serde(default)]
+    dry_run: bool,
+    sales_data: Option<Vec<Map<String, Value>>>,
+    lots_data: Option<Vec<Map<String, Value>>>,
+}
+
+pub async fn handle(ctx: &Context, req: Request) -> Response<Body> {
+    http::respond(dispatch(ctx, &req).await)
+}
+
+async fn dispatch(ctx: &Context, req: &Request) -> Result<Reply, ApiError> {
+    let (route, _) = http::route(req, ROUTES)?;
+    match route {
+        HEALTH => http::health(ctx).await,
+        ("POST", "/api/v1/runs") => start(ctx, req).await,
+        _ => Err(ApiError::RouteNotFound),
+    }
+}
+
+async fn start(ctx: &Context, req: &Request) -> Result<Reply, ApiError> {
+    let tenant_id = http::tenant_id(req, &ctx.config)?;
+    let body: StartRun = http::json_body(req, ctx.config.max_body_bytes)?.unwrap_or_default();
+    check_tenants(&tenant_id, &body)?;
+    let lots = body.lots_data.as_deref().map(ingest::csv_from_json::<Lot>).transpose().map_err(rejected)?;
+    let sales = body.sales_data.as_deref().map(ingest::csv_from_json::<Sale>).transpose().map_err(rejected)?;
+    let caller = Caller::new(tenant_id, http::actor(req));
+    if body.dry_run {
+        let input = DryRunInput {
+            lots: lots.map(|csv| ("lots_data".to_owned(), Cursor::new(csv))),
+            sales: sales.map(|csv| ("sales_data".to_owned(), Cursor::new(csv))),
+        };
+        return Ok(Reply::json(StatusCode::OK, &service::dry_run(&ctx.pool, &caller, body.mode, input).await?));
+    }
+    for (kind, csv) in [(RecordKind::Lots, lots), (RecordKind::Sales, sales)] {
+        if let Some(csv) = csv {
+            service::upload(&ctx.pool, &caller, kind, &format!("{kind}_data"), csv.as_slice()).await?;
+        }
+    }
+    let started = Instant::now();
+    let run = service::start_run(&ctx.pool, &caller, body.mode).await?;
+    http::record_run(run.run_id);
+    telemetry::emit(Metric::RunsStarted, 1, "run");
+    let budget = ChunkBudget {
+        chunk_size: ctx.config.chunk_size,
+        deadline: Some(http::deadline(req, ctx.config.inline_run_budget, MARGIN)),
+        max_chunks: None,
+    };
+    let progress = match service::advance_run(&ctx.pool, &caller, run.run_id, &budget).await {
+        Ok(progress) => progress,
+        Err(error @ ServiceError::Costing(_)) => {
+            telemetry::emit(Metric::RunsFailed, 1, "run");
+            return Err(error.into());
+        }
+        Err(error) => return Err(error.into()),
+    };
+    if progress.done {
+        telemetry::emit(Metric::RunsCompleted, 1, "run");
+        telemetry::emit(Metric::RunDuration, started.elapsed().as_millis() as u64, "run");
+    }
+    let location = format!("/api/v1/runs/{}", run.run_id);
+    Ok(Reply::json(StatusCode::ACCEPTED, &json!({ "run": progress, "location": location }))
+        .with_header(header::LOCATION, location))
+}
+
+/// A `tenant_id` at the top of the body or in any inline row must be the token's.
+fn check_tenants(tenant_id: &TenantId, body: &StartRun) -> Result<(), ApiError> {
+    http::check_tenant(tenant_id, body.tenant_id.as_deref())?;
+    let rows = body.lots_data.iter().chain(body.sales_data.iter()).flatten();
+    for given in rows.filter_map(|row| row.get("tenant_id")).filter_map(Value::as_str) {
+        http::check_tenant(tenant_id, Some(given))?;
+    }
+    Ok(())
+}
+
+fn rejected(rejected: ingest::Rejected) -> ApiError {
+    ApiError::Service(ServiceError::Ingest(IngestError::Rejected(rejected)))
+}

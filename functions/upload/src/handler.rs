@@ -1,0 +1,56 @@
+//! The upload function: `POST /api/v1/files/{lots,sales}` loads a CSV file (all rows or
+//! none), `GET /api/v1/files/templates/{lots,sales}` gives its template.
+
+use std::collections::HashMap;
+
+use cogs_core::http::{self, ApiError, Context, HEALTH, Reply, Route};
+use cogs_core::ingest::RecordKind;
+use cogs_core::service::{self, Caller};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+
+pub const ROUTES: &[Route] = &[HEALTH, ("POST", "/api/v1/files/{kind}"), ("GET", "/api/v1/files/templates/{kind}")];
+
+pub async fn handle(ctx: &Context, req: Request) -> Response<Body> {
+    http::respond(dispatch(ctx, &req).await)
+}
+
+async fn dispatch(ctx: &Context, req: &Request) -> Result<Reply, ApiError> {
+    let (route, params) = http::route(req, ROUTES)?;
+    match route {
+        HEALTH => http::health(ctx).await,
+        ("POST", "/api/v1/files/{kind}") => upload(ctx, req, kind(&params)?).await,
+        ("GET", "/api/v1/files/templates/{kind}") => Ok(template(kind(&params)?)),
+        _ => Err(ApiError::RouteNotFound),
+    }
+}
+
+fn kind(params: &HashMap<&'static str, String>) -> Result<RecordKind, ApiError> {
+    match params.get("kind").map(String::as_str) {
+        Some("lots") => Ok(RecordKind::Lots),
+        Some("sales") => Ok(RecordKind::Sales),
+        _ => Err(ApiError::RouteNotFound),
+    }
+}
+
+/// 201 with the upload's counts, or 400 with every row error.
+async fn upload(ctx: &Context, req: &Request, kind: RecordKind) -> Result<Reply, ApiError> {
+    let tenant_id = http::tenant_id(req, &ctx.config)?;
+    let file = http::csv_upload(req, ctx.config.max_body_bytes).await?;
+    http::check_tenant(&tenant_id, file.tenant_id.as_deref())?;
+    let caller = Caller::new(tenant_id, http::actor(req));
+    let upload = service::upload(&ctx.pool, &caller, kind, &file.file_name, file.bytes.as_ref()).await?;
+    Ok(Reply::json(StatusCode::CREATED, &upload))
+}
+
+fn template(kind: RecordKind) -> Reply {
+    Reply {
+        status: StatusCode::OK,
+        body: Body::Text(kind.template().to_owned()),
+        content_type: "text/csv; charset=utf-8",
+        headers: vec![(
+            lambda_http::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{kind}-template.csv\""),
+        )],
+    }
+}

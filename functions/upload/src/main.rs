@@ -1,0 +1,6 @@
+//! The upload function: CSV files for lots and sales, and their templates. See `handler.rs`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    cogs_core::http::serve(cogs_upload::handle).await
+}

@@ -1,0 +1,144 @@
+use std::time::Duration;
+
+use crate::journal::{Account, JournalConfig};
+
+/// How an HTTP function finds the tenant and its database, from the environment:
+///
+/// | variable | meaning | default |
+/// | --- | --- | --- |
+/// | `DATABASE_URL` | the application role's URL (`sslmode=require` in AWS) | required |
+/// | `COGS_TENANT_CLAIM` | the JWT claim holding the tenant id | `custom:tenant_id` |
+/// | `COGS_TENANT_FROM_EMAIL` | `true`: without that claim, the email's local part | `false` |
+/// | `COGS_DEV_TENANT_HEADER` | `true`: trust an `X-Tenant-Id` header (local only) | `false` |
+/// | `COGS_MAX_BODY_BYTES` | the largest request body accepted | 5 MiB |
+/// | `COGS_HEALTH_TIMEOUT_MS` | how long `/health` waits for the database | 2000 |
+/// | `COGS_POOL_SIZE` | connections per instance | 2 |
+/// | `COGS_INLINE_RUN_MS` | how long `POST /api/v1/runs` costs before answering (API Gateway gives up at 30 s) | 20000 |
+/// | `COGS_CHUNK_SIZE` | sales per chunk transaction | 10000 |
+/// | `COGS_COGS_ACCOUNT`, `COGS_INVENTORY_ACCOUNT` | journal accounts as `CODE:NAME` | 5000, 1400 |
+/// | `COGS_XERO_TAX_RATE` | the tax rate name on Xero lines | `Tax Exempt` |
+/// | `COGS_UTC_OFFSET` | the offset that decides a sale's accounting date | `+00:00` |
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub pool_size: usize,
+    pub tenant_claim: String,
+    pub tenant_from_email: bool,
+    pub dev_tenant: DevTenantMode,
+    pub max_body_bytes: usize,
+    pub health_timeout: Duration,
+    pub inline_run_budget: Duration,
+    pub chunk_size: usize,
+    pub journal: JournalConfig,
+}
+
+/// Whether the `X-Tenant-Id` header is trusted: only in local development.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DevTenantMode {
+    Off,
+    Header,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The configuration from any source of variables (the environment, or a test's map).
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let parsed = |name: &str, default: &str| var(name).unwrap_or_else(|| default.to_owned());
+        let flag = |name: &str| match parsed(name, "false").as_str() {
+            "true" | "1" => Ok(true),
+            "false" | "0" | "" => Ok(false),
+            other => Err(ConfigError(format!("{name}={other:?}: use true or false"))),
+        };
+        let number = |name: &str, default: &str| {
+            parsed(name, default).parse::<u64>().map_err(|e| ConfigError(format!("{name}: {e}")))
+        };
+        let dev_tenant = if flag("COGS_DEV_TENANT_HEADER")? {
+            // AWS_EXECUTION_ENV is set by the Lambda service itself, never by local emulators.
+            if let Some(environment) = var("AWS_EXECUTION_ENV") {
+                return Err(ConfigError(format!(
+                    "COGS_DEV_TENANT_HEADER trusts a header any caller can set; refusing to start in AWS ({environment})"
+                )));
+            }
+            DevTenantMode::Header
+        } else {
+            DevTenantMode::Off
+        };
+        let account = |name: &str, default: &str| {
+            parsed(name, default).parse::<Account>().map_err(|e| ConfigError(format!("{name}: {e}")))
+        };
+        let journal = JournalConfig {
+            cogs_account: account("COGS_COGS_ACCOUNT", "5000:Cost of Goods Sold")?,
+            inventory_account: account("COGS_INVENTORY_ACCOUNT", "1400:Inventory")?,
+            xero_tax_rate: parsed("COGS_XERO_TAX_RATE", "Tax Exempt"),
+            utc_offset: parsed("COGS_UTC_OFFSET", "+00:00")
+                .parse()
+                .map_err(|_| ConfigError("COGS_UTC_OFFSET: use an offset like +10:00".into()))?,
+        };
+        Ok(Self {
+            database_url: var("DATABASE_URL").ok_or_else(|| ConfigError("DATABASE_URL is not set".into()))?,
+            pool_size: number("COGS_POOL_SIZE", "2")? as usize,
+            tenant_claim: parsed("COGS_TENANT_CLAIM", "custom:tenant_id"),
+            tenant_from_email: flag("COGS_TENANT_FROM_EMAIL")?,
+            dev_tenant,
+            max_body_bytes: number("COGS_MAX_BODY_BYTES", "5242880")? as usize,
+            health_timeout: Duration::from_millis(number("COGS_HEALTH_TIMEOUT_MS", "2000")?),
+            inline_run_budget: Duration::from_millis(number("COGS_INLINE_RUN_MS", "20000")?),
+            chunk_size: number("COGS_CHUNK_SIZE", "10000")?.max(1) as usize,
+            journal,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn development_tenant_mode_is_off_unless_asked_for() {
+        let config = config(&[("DATABASE_URL", "postgres://x")]).unwrap();
+        assert_eq!(config.dev_tenant, DevTenantMode::Off);
+        assert_eq!(config.tenant_claim, "custom:tenant_id");
+    }
+
+    #[test]
+    fn development_tenant_mode_refuses_to_start_in_aws() {
+        let local = config(&[("DATABASE_URL", "postgres://x"), ("COGS_DEV_TENANT_HEADER", "true")]).unwrap();
+        assert_eq!(local.dev_tenant, DevTenantMode::Header);
+
+        let in_aws = config(&[
+            ("DATABASE_URL", "postgres://x"),
+            ("COGS_DEV_TENANT_HEADER", "true"),
+            ("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023"),
+        ]);
+        assert!(in_aws.unwrap_err().to_string().contains("refusing to start in AWS"));
+    }
+
+    #[test]
+    fn accounts_come_from_the_environment() {
+        let config = config(&[("DATABASE_URL", "postgres://x"), ("COGS_COGS_ACCOUNT", "310:COGS")]).unwrap();
+        assert_eq!(
+            (config.journal.cogs_account.code.as_str(), config.journal.cogs_account.name.as_str()),
+            ("310", "COGS")
+        );
+        assert!(config_error(&[("DATABASE_URL", "x"), ("COGS_INVENTORY_ACCOUNT", "1400")]));
+        assert!(config_error(&[]), "DATABASE_URL is required");
+    }
+
+    fn config_error(vars: &[(&str, &str)]) -> bool {
+        config(vars).is_err()
+    }
+}

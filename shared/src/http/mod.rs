@@ -1,0 +1,273 @@
+//! http: what every HTTP function shares. The context built once per instance, the
+//! tenant from the verified token's claims, routing by path template, request bodies,
+//! the one mapping from errors to statuses, health, logs and metrics. Depends on
+//! `service` (and the layers below it). Built with the `lambda` feature.
+
+mod body;
+mod config;
+mod error;
+pub mod telemetry;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use http::{HeaderValue, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde_json::json;
+
+pub use body::{CsvUpload, csv_upload, json_body};
+pub use config::{Config, ConfigError, DevTenantMode};
+pub use error::ApiError;
+
+use crate::model::TenantId;
+
+/// Runs a Lambda HTTP function: JSON logs, the context built once (and kept for the
+/// life of the instance), then `handler` for each request inside a span that carries
+/// the method, path, tenant id and run id onto every log line.
+pub async fn serve<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(&'static Context, Request) -> Fut + Copy + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<Body>> + Send,
+{
+    use tracing::Instrument;
+    telemetry::init_tracing();
+    // One context per instance, for as long as the instance lives.
+    let context: &'static Context = Box::leak(Box::new(Context::from_env()?));
+    lambda_http::run(lambda_http::service_fn(move |req: Request| {
+        let span = tracing::info_span!(
+            "request",
+            method = %req.method(),
+            path = %req.uri().path(),
+            tenant_id = tracing::field::Empty,
+            run_id = tracing::field::Empty,
+        );
+        async move { Ok::<_, std::convert::Infallible>(handler(context, req).await) }.instrument(span)
+    }))
+    .await
+}
+
+/// Notes the run a request is about on the current span, so its log lines carry it.
+pub fn record_run(run_id: uuid::Uuid) {
+    tracing::Span::current().record("run_id", tracing::field::display(run_id));
+}
+
+/// Who is acting, for the audit log: the token's subject (or email), else `api`.
+pub fn actor(req: &Request) -> String {
+    let claims = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => {
+            context.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|jwt| &jwt.claims)
+        }
+        _ => None,
+    };
+    claims
+        .and_then(|c| c.get("sub").or_else(|| c.get("email")))
+        .map_or_else(|| "api".to_owned(), |who| format!("api:{who}"))
+}
+
+/// What a function builds once per instance: its configuration and a pool of one or
+/// two connections (connections open on first use, so a cold start does not wait on
+/// the database).
+pub struct Context {
+    pub config: Config,
+    pub pool: deadpool_postgres::Pool,
+}
+
+impl Context {
+    /// Reads the configuration from the environment and creates the pool.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let pool =
+            crate::db::connect(&config.database_url, config.pool_size).map_err(|e| ConfigError(e.to_string()))?;
+        Ok(Self { config, pool })
+    }
+}
+
+/// A successful answer: status, body, and the headers that go with it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Body,
+    pub content_type: &'static str,
+    pub headers: Vec<(header::HeaderName, String)>,
+}
+
+impl Reply {
+    /// `value` as JSON.
+    pub fn json(status: StatusCode, value: &impl Serialize) -> Self {
+        let body = serde_json::to_string(value).expect("reply types serialise");
+        Self { status, body: Body::Text(body), content_type: "application/json", headers: Vec::new() }
+    }
+
+    pub fn with_header(mut self, name: header::HeaderName, value: String) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+/// Turns an outcome into the response: the single place a status is chosen. Failures
+/// become the `{"error": {"type", "message", …}}` envelope; a 5xx body stays generic
+/// while its cause is logged.
+pub fn respond(outcome: Result<Reply, ApiError>) -> Response<Body> {
+    let reply = outcome.unwrap_or_else(|error| {
+        let status = error.status();
+        if status.is_server_error() {
+            tracing::error!(error = %error, cause = ?error, "request failed");
+        } else {
+            tracing::info!(status = status.as_u16(), kind = error.kind(), "request refused");
+        }
+        Reply::json(status, &error.envelope())
+    });
+    let mut response = Response::builder().status(reply.status).header(header::CONTENT_TYPE, reply.content_type);
+    for (name, value) in reply.headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response = response.header(name, value);
+        }
+    }
+    response.body(reply.body).expect("status and headers are valid")
+}
+
+/// A route a function serves: method and path template, `{name}` marking a parameter.
+pub type Route = (&'static str, &'static str);
+
+/// The route `req` asks for among `routes`, with its path parameters. A path served
+/// with another method is 405; an unknown path is 404.
+pub fn route(req: &Request, routes: &[Route]) -> Result<(Route, HashMap<&'static str, String>), ApiError> {
+    let path: Vec<&str> = req.uri().path().trim_matches('/').split('/').collect();
+    let mut path_known = false;
+    for &(method, template) in routes {
+        let Some(params) = match_template(template, &path) else { continue };
+        path_known = true;
+        if req.method().as_str() == method {
+            return Ok(((method, template), params));
+        }
+    }
+    Err(if path_known { ApiError::MethodNotAllowed } else { ApiError::RouteNotFound })
+}
+
+fn match_template(template: &'static str, path: &[&str]) -> Option<HashMap<&'static str, String>> {
+    let parts: Vec<&'static str> = template.trim_matches('/').split('/').collect();
+    if parts.len() != path.len() {
+        return None;
+    }
+    let mut params = HashMap::new();
+    for (part, segment) in parts.iter().zip(path) {
+        match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            Some(name) => {
+                params.insert(name, (*segment).to_owned());
+            }
+            None if part == segment => {}
+            None => return None,
+        }
+    }
+    Some(params)
+}
+
+/// Every function's own health route.
+pub const HEALTH: Route = ("GET", "/health");
+
+/// The tenant the request acts for: from the verified JWT's claims (the claim named by
+/// the configuration; optionally the email's local part), or in development mode from
+/// the `X-Tenant-Id` header. A `tenant_id` query parameter must agree (403).
+pub fn tenant_id(req: &Request, config: &Config) -> Result<TenantId, ApiError> {
+    let tenant = claimed_tenant(req, config)?;
+    tracing::Span::current().record("tenant_id", tenant.as_str());
+    check_tenant(&tenant, req.query_string_parameters_ref().and_then(|q| q.first("tenant_id")))?;
+    Ok(tenant)
+}
+
+fn claimed_tenant(req: &Request, config: &Config) -> Result<TenantId, ApiError> {
+    if config.dev_tenant == DevTenantMode::Header
+        && let Some(value) = req.headers().get("x-tenant-id")
+    {
+        let value = value.to_str().map_err(|_| ApiError::Unauthorized("the X-Tenant-Id header is not text"))?;
+        return TenantId::parse(value).map_err(|_| ApiError::Unauthorized("the X-Tenant-Id header is not a tenant id"));
+    }
+    let claims = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => {
+            context.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|jwt| &jwt.claims)
+        }
+        _ => None,
+    };
+    let claims = claims.ok_or(ApiError::Unauthorized("the request carries no verified token"))?;
+    let value = match claims.get(&config.tenant_claim) {
+        Some(value) => value.clone(),
+        None if config.tenant_from_email => claims
+            .get("email")
+            .and_then(|email| email.split_once('@'))
+            .map(|(local, _)| local.to_owned())
+            .ok_or(ApiError::Unauthorized("the token has neither a tenant claim nor an email"))?,
+        None => return Err(ApiError::Unauthorized("the token has no tenant claim")),
+    };
+    TenantId::parse(value).map_err(|_| ApiError::Forbidden("the token's tenant claim is not a valid tenant id".into()))
+}
+
+/// Refuses (403) a tenant id given in a request that is not the caller's.
+pub fn check_tenant(tenant: &TenantId, given: Option<&str>) -> Result<(), ApiError> {
+    match given {
+        Some(given) if given != tenant.as_str() => {
+            Err(ApiError::Forbidden(format!("tenant_id {given:?} is not the tenant of the token")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// One query parameter, if given.
+pub fn query<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.query_string_parameters_ref().and_then(|q| q.first(name))
+}
+
+/// A query parameter parsed, or 400 naming it.
+pub fn query_parsed<T: std::str::FromStr>(req: &Request, name: &str) -> Result<Option<T>, ApiError>
+where
+    T::Err: std::fmt::Display,
+{
+    query(req, name)
+        .map(|value| value.parse().map_err(|e| ApiError::BadRequest(format!("query parameter {name}: {e}"))))
+        .transpose()
+}
+
+/// A run id from the path; a malformed one is "not found", like a missing one.
+pub fn run_id(params: &HashMap<&'static str, String>) -> Result<uuid::Uuid, ApiError> {
+    let value = params.get("run_id").map(String::as_str).unwrap_or_default();
+    value
+        .parse()
+        .map_err(|_| ApiError::Service(crate::service::ServiceError::NotFound { what: "run", id: value.to_owned() }))
+}
+
+/// `GET /health`: 200 when the database answers `select 1` within the configured
+/// timeout, 503 otherwise; the body says which check failed.
+pub async fn health(ctx: &Context) -> Result<Reply, ApiError> {
+    let check = async {
+        let client = ctx.pool.get().await.map_err(|e| e.to_string())?;
+        client.simple_query("select 1").await.map_err(|e| e.to_string())?;
+        Ok::<_, String>(())
+    };
+    let database = match tokio::time::timeout(ctx.config.health_timeout, check).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(format!("error: {error}")),
+        Err(_) => Err(format!("no answer within {} ms", ctx.config.health_timeout.as_millis())),
+    };
+    Ok(match database {
+        Ok(()) => Reply::json(StatusCode::OK, &json!({ "status": "ok", "checks": { "database": "ok" } })),
+        Err(problem) => {
+            tracing::warn!(problem, "health check failed");
+            Reply::json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({ "status": "unavailable", "checks": { "database": problem } }),
+            )
+        }
+    })
+}
+
+/// How long a request may keep working: `budget`, cut short to end `margin` before the
+/// Lambda deadline when there is one.
+pub fn deadline(req: &Request, budget: Duration, margin: Duration) -> std::time::Instant {
+    let now = std::time::Instant::now();
+    let left_in_invocation = req.lambda_context_ref().filter(|context| context.deadline > 0).map(|context| {
+        let deadline = std::time::UNIX_EPOCH + Duration::from_millis(context.deadline);
+        deadline.duration_since(std::time::SystemTime::now()).unwrap_or_default().saturating_sub(margin)
+    });
+    now + left_in_invocation.map_or(budget, |left| left.min(budget))
+}

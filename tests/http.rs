@@ -1,0 +1,448 @@
+//! The HTTP functions in process: real API Gateway HTTP API (payload v2) events with
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+//! JWT claims, through each function's handler, against a real database.
+
+use std::collections::BTreeSet;
+
+use cogs_core::http::{Config, Context};
+use cogs_core::model::CostingMode;
+use cogs_core::service;
+use cogs_tests::{TestDb, caller, example, load, lots_csv, sales_csv};
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+
+const JWT_EVENT: &str = include_str!("fixtures/events/apigw-v2-jwt.json");
+const MULTIPART_EVENT: &str = include_str!("fixtures/events/apigw-v2-multipart.json");
+const OPENAPI: &str = include_str!("../functions/openapi.json");
+
+struct Api {
+    db: TestDb,
+    ctx: Context,
+}
+
+impl Api {
+    async fn new() -> Self {
+        let db = TestDb::new().await;
+        let ctx = context(&db.app_url(), &[]);
+        Self { db, ctx }
+    }
+}
+
+/// A function's context as its `main` builds it, with `vars` over the defaults.
+fn context(database_url: &str, vars: &[(&str, &str)]) -> Context {
+    let config = Config::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+            .or_else(|| (name == "DATABASE_URL").then(|| database_url.to_owned()))
+    })
+    .unwrap();
+    let pool = cogs_core::db::connect(&config.database_url, config.pool_size).unwrap();
+    Context { config, pool }
+}
+
+/// An API Gateway v2 event for `method path?query` from the fixture: the token's tenant
+/// claim is `tenant` (no authorizer at all when `None`), with an optional body.
+fn request(method: &str, path_and_query: &str, tenant: Option<&str>, body: Option<(&str, &str)>) -> Request {
+    let mut event: Value = serde_json::from_str(JWT_EVENT).unwrap();
+    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    event["rawPath"] = json!(path);
+    event["rawQueryString"] = json!(query);
+    let parameters: serde_json::Map<String, Value> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').unwrap_or((p, "")))
+        .map(|(k, v)| (k.to_owned(), json!(v)))
+        .collect();
+    event["queryStringParameters"] = Value::Object(parameters);
+    event["requestContext"]["http"]["method"] = json!(method);
+    event["requestContext"]["http"]["path"] = json!(path);
+    match tenant {
+        Some(tenant) => event["requestContext"]["authorizer"]["jwt"]["claims"]["custom:tenant_id"] = json!(tenant),
+        None => {
+            event["requestContext"].as_object_mut().unwrap().remove("authorizer");
+            event["headers"].as_object_mut().unwrap().remove("authorization");
+        }
+    }
+    if let Some((content_type, body)) = body {
+        event["headers"]["content-type"] = json!(content_type);
+        event["body"] = json!(body);
+    }
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+/// The multipart fixture (a lots file with a `tenant_id` form field of acme-corp), sent
+/// with the token of `tenant`.
+fn multipart(tenant: &str) -> Request {
+    let mut event: Value = serde_json::from_str(MULTIPART_EVENT).unwrap();
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["custom:tenant_id"] = json!(tenant);
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+/// Calls the function that serves the route, as API Gateway would.
+async fn call(ctx: &Context, function: &str, req: Request) -> Response<Body> {
+    match function {
+        "upload" => cogs_upload::handle(ctx, req).await,
+        "run" => cogs_run::handle(ctx, req).await,
+        "list" => cogs_list::handle(ctx, req).await,
+        "rollback" => cogs_rollback::handle(ctx, req).await,
+        "journal-export" => cogs_journal_export::handle(ctx, req).await,
+        other => panic!("no function {other}"),
+    }
+}
+
+fn body_json(response: &Response<Body>) -> Value {
+    serde_json::from_slice(response.body())
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(response.body())))
+}
+
+fn header<'a>(response: &'a Response<Body>, name: &str) -> &'a str {
+    response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+}
+
+/// Every function and the routes it serves.
+fn served() -> Vec<(&'static str, &'static [cogs_core::http::Route])> {
+    vec![
+        ("upload", cogs_upload::ROUTES),
+        ("run", cogs_run::ROUTES),
+        ("list", cogs_list::ROUTES),
+        ("rollback", cogs_rollback::ROUTES),
+        ("journal-export", cogs_journal_export::ROUTES),
+    ]
+}
+
+/// (method, path template, status) for every documented response.
+fn documented() -> BTreeSet<(String, String, u16)> {
+    let doc: Value = serde_json::from_str(OPENAPI).unwrap();
+    let mut statuses = BTreeSet::new();
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            for status in operation["responses"].as_object().unwrap().keys() {
+                statuses.insert((method.to_uppercase(), path.clone(), status.parse().unwrap()));
+            }
+        }
+    }
+    statuses
+}
+
+#[test]
+fn every_route_served_is_documented_and_every_documented_route_is_served() {
+    let doc: Value = serde_json::from_str(OPENAPI).unwrap();
+    let mut documented = BTreeSet::new();
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            for function in operation["x-functions"].as_array().unwrap() {
+                documented.insert((function.as_str().unwrap().to_owned(), method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    let served: BTreeSet<(String, String, String)> = served()
+        .into_iter()
+        .flat_map(|(function, routes)| {
+            routes.iter().map(move |(m, t)| (function.to_owned(), (*m).to_owned(), (*t).to_owned()))
+        })
+        .collect();
+    assert_eq!(served, documented);
+}
+
+/// Walks every documented (route, status) with real requests and checks the document
+/// lists exactly the statuses the functions answer with.
+#[tokio::test]
+async fn every_documented_status_is_what_the_functions_answer() {
+    let api = Api::new().await;
+    let ctx = &api.ctx;
+    let mut seen = BTreeSet::new();
+    let mut expect = async |function: &str, template: &str, req: Request, status: u16| -> Response<Body> {
+        let method = req.method().to_string();
+        let response = call(ctx, function, req).await;
+        assert_eq!(
+            response.status().as_u16(),
+            status,
+            "{method} {template}: {}",
+            String::from_utf8_lossy(response.body())
+        );
+        seen.insert((method, template.to_owned(), status));
+        response
+    };
+    let lots = std::fs::read_to_string(example("lots.csv")).unwrap();
+    let sales = std::fs::read_to_string(example("sales.csv")).unwrap();
+
+    // Health, on every function; and a database that does not answer.
+    for (function, _) in served() {
+        expect(function, "/health", request("GET", "/health", None, None), 200).await;
+    }
+    let dead = context("postgres://cogs_api:cogs_api@127.0.0.1:1/none", &[("COGS_HEALTH_TIMEOUT_MS", "500")]);
+    let unavailable = call(&dead, "list", request("GET", "/health", None, None)).await;
+    assert_eq!(unavailable.status().as_u16(), 503);
+    assert!(body_json(&unavailable)["checks"]["database"].as_str().unwrap().starts_with("error"));
+
+    // Files.
+    let files = "/api/v1/files/{kind}";
+    let templates = "/api/v1/files/templates/{kind}";
+    expect("upload", templates, request("GET", "/api/v1/files/templates/lots", Some("acme-corp"), None), 200).await;
+    expect("upload", templates, request("GET", "/api/v1/files/templates/costs", Some("acme-corp"), None), 404).await;
+    expect("upload", files, request("POST", "/api/v1/files/lots", Some("acme-corp"), Some(("text/csv", &lots))), 201)
+        .await;
+    expect(
+        "upload",
+        files,
+        request("POST", "/api/v1/files/sales?file_name=s.csv", Some("acme-corp"), Some(("text/csv", &sales))),
+        201,
+    )
+    .await;
+    expect("upload", files, multipart("acme-corp"), 201).await;
+    expect(
+        "upload",
+        files,
+        request("POST", "/api/v1/files/sales", Some("acme-corp"), Some(("text/csv", "sale_id\nS1\n"))),
+        400,
+    )
+    .await;
+    expect("upload", files, request("POST", "/api/v1/files/sales", None, Some(("text/csv", &sales))), 401).await;
+    expect("upload", files, multipart("tenant-b"), 403).await;
+    expect("upload", files, request("POST", "/api/v1/files/costs", Some("acme-corp"), Some(("text/csv", &sales))), 404)
+        .await;
+    let huge = "x".repeat(ctx.config.max_body_bytes + 1);
+    expect("upload", files, request("POST", "/api/v1/files/sales", Some("acme-corp"), Some(("text/csv", &huge))), 413)
+        .await;
+    expect(
+        "upload",
+        files,
+        request("POST", "/api/v1/files/sales", Some("acme-corp"), Some(("application/json", "{}"))),
+        415,
+    )
+    .await;
+
+    // Runs.
+    let runs = "/api/v1/runs";
+    expect(
+        "run",
+        runs,
+        request("POST", runs, Some("acme-corp"), Some(("application/json", r#"{"dry_run": true}"#))),
+        200,
+    )
+    .await;
+    let started =
+        expect("run", runs, request("POST", runs, Some("acme-corp"), Some(("application/json", "{}"))), 202).await;
+    let run_id = body_json(&started)["run"]["run_id"].as_str().unwrap().to_owned();
+    expect("run", runs, request("POST", runs, Some("acme-corp"), Some(("application/json", "{"))), 400).await;
+    expect("run", runs, request("POST", runs, None, None), 401).await;
+    expect(
+        "run",
+        runs,
+        request("POST", runs, Some("acme-corp"), Some(("application/json", r#"{"tenant_id": "tenant-b"}"#))),
+        403,
+    )
+    .await;
+    load(&api.db, "busy-corp", &lots_csv(&["L1,A,2024-01-01,1,1,1,0"]), &sales_csv(&["S1,A,2024-01-02,1"])).await;
+    service::start_run(&api.db.pool, &caller("busy-corp"), CostingMode::Fifo).await.unwrap();
+    expect("run", runs, request("POST", runs, Some("busy-corp"), None), 409).await;
+    expect("upload", files, request("POST", "/api/v1/files/sales", Some("busy-corp"), Some(("text/csv", &sales))), 409)
+        .await;
+    load(&api.db, "short-corp", &lots_csv(&["L1,A,2024-01-01,1,1,1,0"]), &sales_csv(&["S1,A,2024-01-02,5"])).await;
+    let failed = expect("run", runs, request("POST", runs, Some("short-corp"), None), 422).await;
+    assert_eq!(body_json(&failed)["error"]["sale_id"], "S1");
+
+    // Listing.
+    let run_path = format!("/api/v1/runs/{run_id}");
+    expect("list", runs, request("GET", "/api/v1/runs?limit=5", Some("acme-corp"), None), 200).await;
+    expect("list", runs, request("GET", "/api/v1/runs?limit=0", Some("acme-corp"), None), 400).await;
+    expect("list", runs, request("GET", runs, None, None), 401).await;
+    expect("list", runs, request("GET", "/api/v1/runs?tenant_id=tenant-b", Some("acme-corp"), None), 403).await;
+    let one = "/api/v1/runs/{run_id}";
+    expect("list", one, request("GET", &run_path, Some("acme-corp"), None), 200).await;
+    expect("list", one, request("GET", &run_path, None, None), 401).await;
+    expect("list", one, request("GET", &run_path, Some("tenant-b"), None), 404).await;
+    let inventory = "/api/v1/inventory";
+    expect("list", inventory, request("GET", "/api/v1/inventory?sku=WIDGET-A", Some("acme-corp"), None), 200).await;
+    expect("list", inventory, request("GET", inventory, None, None), 401).await;
+
+    // Journals.
+    let journal = "/api/v1/runs/{run_id}/journal-entry";
+    let journal_path = format!("{run_path}/journal-entry");
+    expect(
+        "journal-export",
+        journal,
+        request("GET", &format!("{journal_path}?format=xero"), Some("acme-corp"), None),
+        200,
+    )
+    .await;
+    expect(
+        "journal-export",
+        journal,
+        request("GET", &format!("{journal_path}?format=pdf"), Some("acme-corp"), None),
+        400,
+    )
+    .await;
+    expect("journal-export", journal, request("GET", &journal_path, None, None), 401).await;
+    expect("journal-export", journal, request("GET", &journal_path, Some("tenant-b"), None), 404).await;
+    let short_runs = service::list_runs(&api.db.pool, &cogs_tests::tenant("short-corp"), None, 1, None).await.unwrap();
+    let failed_journal = format!("/api/v1/runs/{}/journal-entry", short_runs.runs[0].run_id);
+    expect("journal-export", journal, request("GET", &failed_journal, Some("short-corp"), None), 409).await;
+
+    // Rollback: a later run on the same SKUs blocks it until cascade.
+    let later = sales_csv(&["SALE-900,WIDGET-A,2024-08-15T00:00:00Z,1"]);
+    expect("upload", files, request("POST", "/api/v1/files/sales", Some("acme-corp"), Some(("text/csv", &later))), 201)
+        .await;
+    expect("run", runs, request("POST", runs, Some("acme-corp"), None), 202).await;
+    let rollback = "/api/v1/runs/{run_id}/rollback";
+    let rollback_path = format!("{run_path}/rollback");
+    let blocked = expect("rollback", rollback, request("POST", &rollback_path, Some("acme-corp"), None), 409).await;
+    assert_eq!(body_json(&blocked)["error"]["type"], "dependent_run");
+    expect("rollback", rollback, request("POST", &rollback_path, None, None), 401).await;
+    expect("rollback", rollback, request("POST", &rollback_path, Some("tenant-b"), None), 404).await;
+    let cascaded = expect(
+        "rollback",
+        rollback,
+        request("POST", &format!("{rollback_path}?cascade=true"), Some("acme-corp"), None),
+        200,
+    )
+    .await;
+    assert_eq!(body_json(&cascaded)["rolled_back"].as_array().unwrap().len(), 2);
+
+    seen.insert(("GET".into(), "/health".into(), unavailable.status().as_u16()));
+    assert_eq!(seen, documented(), "the statuses answered are exactly the documented ones");
+}
+
+#[tokio::test]
+async fn the_runbooks_inline_run_request_starts_a_run_to_poll() {
+    let api = Api::new().await;
+    let body = r#"{
+        "tenant_id": "acme-corp",
+        "mode": "fifo",
+        "sales_data": [{"sale_id": "SALE001", "sku": "WIDGET-A", "sale_date": "2024-07-20T10:00:00Z",
+                        "quantity_sold": 100, "tenant_id": "acme-corp"}],
+        "lots_data": [{"lot_id": "LOT001", "sku": "WIDGET-A", "received_date": "2024-07-01T00:00:00Z",
+                       "original_quantity": 500, "remaining_quantity": 500, "unit_price": 10.00,
+                       "freight_cost_per_unit": 1.00, "tenant_id": "acme-corp"}]
+    }"#;
+
+    let started =
+        call(&api.ctx, "run", request("POST", "/api/v1/runs", Some("acme-corp"), Some(("application/json", body))))
+            .await;
+
+    assert_eq!(started.status().as_u16(), 202);
+    let location = header(&started, "location").to_owned();
+    assert_eq!(location, format!("/api/v1/runs/{}", body_json(&started)["run"]["run_id"].as_str().unwrap()));
+    let polled = call(&api.ctx, "list", request("GET", &location, Some("acme-corp"), None)).await;
+    let run = body_json(&polled);
+    assert_eq!((run["status"].as_str(), run["total_cogs"].as_str()), (Some("completed"), Some("1100.00")));
+}
+
+#[tokio::test]
+async fn inline_rows_naming_another_tenant_are_forbidden_and_bad_rows_are_named() {
+    let api = Api::new().await;
+    let other = r#"{"sales_data": [{"sale_id": "S1", "sku": "A", "sale_date": "2024-07-20", "quantity_sold": 1, "tenant_id": "tenant-b"}]}"#;
+    let bad = r#"{"sales_data": [{"sale_id": "S1", "sku": "A", "sale_date": "2024-07-20", "quantity_sold": -1}]}"#;
+
+    let forbidden =
+        call(&api.ctx, "run", request("POST", "/api/v1/runs", Some("acme-corp"), Some(("application/json", other))))
+            .await;
+    let rejected =
+        call(&api.ctx, "run", request("POST", "/api/v1/runs", Some("acme-corp"), Some(("application/json", bad))))
+            .await;
+
+    assert_eq!(forbidden.status().as_u16(), 403);
+    assert_eq!(body_json(&forbidden)["error"]["type"], "tenant_mismatch");
+    assert_eq!(rejected.status().as_u16(), 400);
+    let error = &body_json(&rejected)["error"];
+    assert_eq!(
+        (error["errors"][0]["row"].as_u64(), error["errors"][0]["column"].as_str()),
+        (Some(2), Some("quantity_sold"))
+    );
+    assert!(api.db.data(&["acme-corp"]).await.values().all(Vec::is_empty), "no lot or sale was written");
+}
+
+#[tokio::test]
+async fn an_upload_answers_with_its_counts_or_every_row_error() {
+    let api = Api::new().await;
+    let good = sales_csv(&["S1,A,2024-07-20,1", "S2,A,2024-07-21,2"]);
+    let bad = sales_csv(&["S1,A,someday,1", "S2,A,2024-07-21,x"]);
+
+    let loaded =
+        call(&api.ctx, "upload", request("POST", "/api/v1/files/sales", Some("acme-corp"), Some(("text/csv", &good))))
+            .await;
+    let refused =
+        call(&api.ctx, "upload", request("POST", "/api/v1/files/sales", Some("acme-corp"), Some(("text/csv", &bad))))
+            .await;
+
+    let upload = body_json(&loaded);
+    assert_eq!(
+        (upload["rows_received"].as_i64(), upload["rows_inserted"].as_i64(), upload["status"].as_str()),
+        (Some(2), Some(2), Some("loaded"))
+    );
+    let error = &body_json(&refused)["error"];
+    assert_eq!(error["type"], "validation_failed");
+    assert!(error["upload_id"].is_string(), "the rejection is recorded and can be looked up");
+    let rows: Vec<(u64, &str)> = error["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["row"].as_u64().unwrap(), e["column"].as_str().unwrap()))
+        .collect();
+    assert_eq!(rows, [(2, "sale_date"), (3, "quantity_sold")]);
+}
+
+#[tokio::test]
+async fn another_tenants_run_answers_exactly_as_a_missing_one() {
+    let api = Api::new().await;
+    load(&api.db, "acme-corp", &lots_csv(&["L1,A,2024-01-01,5,5,1,0"]), &sales_csv(&["S1,A,2024-01-02,1"])).await;
+    let run = cogs_tests::run_to_end(&api.db, "acme-corp", 10).await.unwrap();
+    let missing = uuid::Uuid::now_v7();
+
+    let theirs =
+        call(&api.ctx, "list", request("GET", &format!("/api/v1/runs/{}", run.run_id), Some("tenant-b"), None)).await;
+    let nobodys =
+        call(&api.ctx, "list", request("GET", &format!("/api/v1/runs/{missing}"), Some("tenant-b"), None)).await;
+
+    assert_eq!((theirs.status(), nobodys.status()), (nobodys.status(), lambda_http::http::StatusCode::NOT_FOUND));
+    let scrub = |response: &Response<Body>, id: &str| body_json(response).to_string().replace(id, "ID");
+    assert_eq!(scrub(&theirs, &run.run_id.to_string()), scrub(&nobodys, &missing.to_string()));
+}
+
+#[tokio::test]
+async fn a_journal_downloads_with_its_type_and_file_name() {
+    let api = Api::new().await;
+    load(&api.db, "acme-corp", &lots_csv(&["L1,A,2024-01-01,5,5,1.5,0"]), &sales_csv(&["S1,A,2024-01-02,2"])).await;
+    let run = cogs_tests::run_to_end(&api.db, "acme-corp", 10).await.unwrap();
+
+    let path = format!("/api/v1/runs/{}/journal-entry?format=iif&group_by=none", run.run_id);
+    let response = call(&api.ctx, "journal-export", request("GET", &path, Some("acme-corp"), None)).await;
+
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(header(&response, "content-type"), "text/plain; charset=utf-8");
+    assert_eq!(
+        header(&response, "content-disposition"),
+        format!("attachment; filename=\"cogs-journal-{}-iif.iif\"", run.run_id)
+    );
+    let text = String::from_utf8(response.body().to_vec()).unwrap();
+    assert!(text.contains("TRNS\t\tGENERAL JOURNAL\t01/02/2024\tCost of Goods Sold\t3.00"), "{text}");
+}
+
+#[tokio::test]
+async fn the_development_header_names_the_tenant_only_when_switched_on() {
+    let api = Api::new().await;
+    let mut req = request("GET", "/api/v1/runs", None, None);
+    req.headers_mut().insert("x-tenant-id", "acme-corp".parse().unwrap());
+    let mut again = request("GET", "/api/v1/runs", None, None);
+    again.headers_mut().insert("x-tenant-id", "acme-corp".parse().unwrap());
+    let dev = context(&api.db.app_url(), &[("COGS_DEV_TENANT_HEADER", "true")]);
+
+    let refused = call(&api.ctx, "list", req).await;
+    let accepted = call(&dev, "list", again).await;
+
+    assert_eq!(refused.status().as_u16(), 401, "off by default: the header is just a header");
+    assert_eq!(accepted.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn the_tenant_may_come_from_the_email_when_configured() {
+    let api = Api::new().await;
+    let mut event: Value = serde_json::from_str(JWT_EVENT).unwrap();
+    event["requestContext"]["authorizer"]["jwt"]["claims"].as_object_mut().unwrap().remove("custom:tenant_id");
+    let req = || lambda_http::request::from_str(&event.to_string()).unwrap();
+    let by_email = context(&api.db.app_url(), &[("COGS_TENANT_FROM_EMAIL", "true")]);
+
+    assert_eq!(call(&api.ctx, "list", req()).await.status().as_u16(), 401);
+    assert_eq!(call(&by_email, "list", req()).await.status().as_u16(), 200);
+}
