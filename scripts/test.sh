@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every check CI runs: layer rules, formatting, clippy with warnings denied, and
-# the whole test suite against a real PostgreSQL (installed and started if need be;
-# see scripts/setup-db.sh). Safe to run again; prompts for nothing.
+# Runs every check CI runs: layer rules, formatting, clippy with warnings denied, the
+# whole test suite against a real PostgreSQL (installed and started if need be; see
+# scripts/setup-db.sh), and the HTTP functions served by cargo lambda end to end.
+# Safe to run again; prompts for nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -22,5 +23,8 @@ scripts/setup-db.sh --test
 
 say "running the tests"
 cargo test --workspace --locked
+
+say "serving the HTTP functions locally and driving the runbook's API flow (scripts/e2e-local.sh)"
+scripts/e2e-local.sh
 
 say "all checks passed"

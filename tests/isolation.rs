@@ -184,3 +184,21 @@ async fn a_tenant_id_with_sql_in_it_never_reaches_the_database() {
     .unwrap();
     assert_eq!(upload.file_name, "x'); drop table sales; --.csv", "text is a parameter, never SQL");
 }
+
+#[tokio::test]
+async fn with_sslmode_require_an_untrusted_server_certificate_is_refused() {
+    let db = TestDb::new().await;
+    // The local server's certificate is self-signed: no trusted CA vouches for it.
+    let pool = cogs_core::db::connect(&format!("{}?sslmode=require", db.app_url()), 1).unwrap();
+
+    let error = pool.get().await.err().expect("the connection must not be made");
+    let mut causes = vec![error.to_string()];
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    let error = causes.join(": ");
+
+    assert!(error.contains("certificate"), "refused for its certificate, not silently downgraded: {error}");
+}

@@ -262,12 +262,65 @@ pub async fn health(ctx: &Context) -> Result<Reply, ApiError> {
 }
 
 /// How long a request may keep working: `budget`, cut short to end `margin` before the
-/// Lambda deadline when there is one.
+/// Lambda deadline. A deadline already past when the request starts is not a real one
+/// (local emulators send a duration, not an instant) and is ignored.
 pub fn deadline(req: &Request, budget: Duration, margin: Duration) -> std::time::Instant {
     let now = std::time::Instant::now();
-    let left_in_invocation = req.lambda_context_ref().filter(|context| context.deadline > 0).map(|context| {
-        let deadline = std::time::UNIX_EPOCH + Duration::from_millis(context.deadline);
-        deadline.duration_since(std::time::SystemTime::now()).unwrap_or_default().saturating_sub(margin)
-    });
-    now + left_in_invocation.map_or(budget, |left| left.min(budget))
+    let left_in_invocation = req
+        .lambda_context_ref()
+        .and_then(|context| context.deadline().duration_since(std::time::SystemTime::now()).ok())
+        .map(|left| left.saturating_sub(margin));
+    let granted = left_in_invocation.map_or(budget, |left| left.min(budget));
+    tracing::debug!(?granted, ?left_in_invocation, "time granted to the request");
+    now + granted
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+    use lambda_http::Context as LambdaContext;
+
+    use super::*;
+
+    fn with_deadline(deadline_ms: u64) -> Request {
+        let mut context = LambdaContext::default();
+        context.deadline = deadline_ms;
+        Request::default().with_lambda_context(context)
+    }
+
+    #[test]
+    fn the_lambda_deadline_cuts_the_budget_short_by_the_margin() {
+        let in_ten_seconds = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(10);
+        let req = with_deadline(in_ten_seconds.as_millis() as u64);
+
+        let granted = deadline(&req, Duration::from_secs(60), Duration::from_secs(2)) - Instant::now();
+
+        assert!(granted <= Duration::from_secs(8) && granted > Duration::from_secs(7), "{granted:?}");
+    }
+
+    #[test]
+    fn a_deadline_already_past_is_ignored_as_an_emulators_duration() {
+        // cargo lambda sends 600000: ten minutes after 1970, not an instant.
+        let granted =
+            deadline(&with_deadline(600_000), Duration::from_secs(20), Duration::from_secs(2)) - Instant::now();
+        assert!(granted > Duration::from_secs(19), "{granted:?}");
+    }
+
+    #[test]
+    fn routes_match_templates_and_name_their_parameters() {
+        let routes: &[Route] = &[HEALTH, ("POST", "/api/v1/runs/{run_id}/rollback")];
+        let req = |method: &str, path: &str| {
+            lambda_http::http::Request::builder().method(method).uri(path).body(Body::Empty).unwrap()
+        };
+
+        let (route, params) = route(&req("POST", "/api/v1/runs/abc/rollback"), routes).unwrap();
+
+        assert_eq!((route, params["run_id"].as_str()), (routes[1], "abc"));
+        assert!(matches!(
+            super::route(&req("GET", "/api/v1/runs/abc/rollback"), routes),
+            Err(ApiError::MethodNotAllowed)
+        ));
+        assert!(matches!(super::route(&req("GET", "/api/v1/nothing"), routes), Err(ApiError::RouteNotFound)));
+    }
 }
