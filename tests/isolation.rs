@@ -191,7 +191,7 @@ async fn with_sslmode_require_an_untrusted_server_certificate_is_refused() {
     // The local server's certificate is self-signed: no trusted CA vouches for it.
     let pool = cogs_core::db::connect(&format!("{}?sslmode=require", db.app_url()), 1).unwrap();
 
-    let error = pool.get().await.err().expect("the connection must not be made");
+    let error = pool.get().await.expect_err("the connection must not be made");
     let mut causes = vec![error.to_string()];
     let mut source = std::error::Error::source(&error);
     while let Some(cause) = source {
