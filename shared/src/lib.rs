@@ -12,3 +12,4 @@ pub mod journal;
 pub mod model;
 pub mod money;
 pub mod service;
+pub mod staging;

@@ -29,8 +29,20 @@ pub async fn lock_tenant(tx: &TenantTx) -> Result<(), DbError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UploadStatus {
+    /// Waiting for its staged object.
+    Pending,
     Loaded,
     Rejected,
+}
+
+impl UploadStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadStatus::Pending => "pending",
+            UploadStatus::Loaded => "loaded",
+            UploadStatus::Rejected => "rejected",
+        }
+    }
 }
 
 /// One row of `uploads`.
@@ -41,11 +53,17 @@ pub struct UploadRow {
     pub file_name: String,
     pub object_key: Option<String>,
     pub status: UploadStatus,
+    /// For a staged upload: the size announced when its URL was asked for.
+    pub expected_size: Option<i64>,
     pub rows_received: i64,
     pub rows_inserted: i64,
     pub rows_unchanged: i64,
     pub error_count: i64,
+    /// The staged object's identity when it was loaded.
+    pub object_etag: Option<String>,
+    pub object_version: Option<String>,
     pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 impl TryFrom<&Row> for UploadRow {
@@ -58,41 +76,72 @@ impl TryFrom<&Row> for UploadRow {
             kind: if kind == "lots" { RecordKind::Lots } else { RecordKind::Sales },
             file_name: row.try_get("file_name")?,
             object_key: row.try_get("object_key")?,
-            status: if status == "loaded" { UploadStatus::Loaded } else { UploadStatus::Rejected },
+            status: match status {
+                "pending" => UploadStatus::Pending,
+                "loaded" => UploadStatus::Loaded,
+                _ => UploadStatus::Rejected,
+            },
+            expected_size: row.try_get("expected_size")?,
             rows_received: row.try_get("rows_received")?,
             rows_inserted: row.try_get("rows_inserted")?,
             rows_unchanged: row.try_get("rows_unchanged")?,
             error_count: row.try_get("error_count")?,
+            object_etag: row.try_get("object_etag")?,
+            object_version: row.try_get("object_version")?,
             created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
         })
     }
 }
 
 pub async fn insert_upload(tx: &TenantTx, upload: &UploadRow) -> Result<(), DbError> {
-    let status = match upload.status {
-        UploadStatus::Loaded => "loaded",
-        UploadStatus::Rejected => "rejected",
-    };
     tx.execute(
-        r"insert into uploads (tenant_id, upload_id, kind, file_name, object_key, status, rows_received,
-                               rows_inserted, rows_unchanged, error_count, created_at)
-          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        r"insert into uploads (tenant_id, upload_id, kind, file_name, object_key, status, expected_size, created_at)
+          values ($1, $2, $3, $4, $5, $6, $7, $8)",
         &[
             &tx.tenant_id().as_str(),
             &upload.upload_id,
             &upload.kind.as_str(),
             &upload.file_name,
             &upload.object_key,
-            &status,
-            &upload.rows_received,
-            &upload.rows_inserted,
-            &upload.rows_unchanged,
-            &upload.error_count,
+            &upload.status.as_str(),
+            &upload.expected_size,
             &upload.created_at,
         ],
     )
     .await?;
     Ok(())
+}
+
+/// Writes an upload's outcome: status, counts and the object it came from.
+pub async fn update_upload(tx: &TenantTx, upload: &UploadRow) -> Result<(), DbError> {
+    tx.execute(
+        r"update uploads
+          set status = $2, rows_received = $3, rows_inserted = $4, rows_unchanged = $5, error_count = $6,
+              object_etag = $7, object_version = $8, updated_at = now()
+          where upload_id = $1",
+        &[
+            &upload.upload_id,
+            &upload.status.as_str(),
+            &upload.rows_received,
+            &upload.rows_inserted,
+            &upload.rows_unchanged,
+            &upload.error_count,
+            &upload.object_etag,
+            &upload.object_version,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Loads an upload and locks it until the transaction ends: events for one object take turns.
+pub async fn lock_upload(tx: &TenantTx, upload_id: Uuid) -> Result<Option<UploadRow>, DbError> {
+    tx.query_opt(r"select * from uploads where upload_id = $1 for update", &[&upload_id])
+        .await?
+        .as_ref()
+        .map(UploadRow::try_from)
+        .transpose()
 }
 
 pub async fn load_upload(tx: &TenantTx, upload_id: Uuid) -> Result<Option<UploadRow>, DbError> {
@@ -205,15 +254,6 @@ pub async fn insert_audit(
     tx.execute(
         r"insert into audit_log (tenant_id, actor, action, run_id, upload_id, details) values ($1, $2, $3, $4, $5, $6)",
         &[&tx.tenant_id().as_str(), &actor, &action, &run_id, &upload_id, details],
-    )
-    .await?;
-    Ok(())
-}
-
-pub async fn set_upload_counts(tx: &TenantTx, upload_id: Uuid, inserted: i64, unchanged: i64) -> Result<(), DbError> {
-    tx.execute(
-        r"update uploads set rows_inserted = $2, rows_unchanged = $3 where upload_id = $1",
-        &[&upload_id, &inserted, &unchanged],
     )
     .await?;
     Ok(())

@@ -50,6 +50,8 @@ pub enum ServiceError {
     InvalidRequest(String),
     #[error(transparent)]
     Db(DbError),
+    #[error(transparent)]
+    Staging(crate::staging::StagingError),
 }
 
 fn join(ids: &[Uuid]) -> String {
@@ -103,6 +105,7 @@ impl ServiceError {
             ServiceError::WrongRunStatus { .. } => "wrong_run_status",
             ServiceError::InvalidRequest(_) => "invalid_request",
             ServiceError::Db(_) => "database_error",
+            ServiceError::Staging(_) => "staging_error",
         }
     }
 
@@ -119,7 +122,9 @@ impl ServiceError {
             | ServiceError::DependentRuns { .. }
             | ServiceError::WrongRunStatus { .. } => Category::Conflict,
             ServiceError::NotFound { .. } => Category::NotFound,
-            ServiceError::Ingest(IngestError::Io { .. }) | ServiceError::Db(_) => Category::Infrastructure,
+            ServiceError::Ingest(IngestError::Io { .. }) | ServiceError::Db(_) | ServiceError::Staging(_) => {
+                Category::Infrastructure
+            }
         }
     }
 
@@ -158,7 +163,8 @@ impl ServiceError {
             | ServiceError::Journal(_)
             | ServiceError::AmountOverflow
             | ServiceError::InvalidRequest(_)
-            | ServiceError::Db(_) => json!({}),
+            | ServiceError::Db(_)
+            | ServiceError::Staging(_) => json!({}),
         }
     }
 

@@ -22,7 +22,10 @@ pub use queries::{
 };
 pub use rollback::rollback_run;
 pub use run::{ChunkBudget, DryRunInput, RunProgress, advance_run, dry_run, start_run};
-pub use upload::{upload, upload_in};
+pub use upload::{
+    MAX_STAGED_BYTES, PRESIGNED_URL_LIFETIME, PendingUpload, StagedLoad, UploadDetail, create_upload, load_staged,
+    parse_staged_key, show_upload, staged_key, upload, upload_in,
+};
 
 use crate::model::TenantId;
 

@@ -1,14 +1,19 @@
-//! Loading a lots or sales file: all or nothing.
+//! Loading lots and sales files, all or nothing: straight from a request or the CLI,
+//! or staged in object storage behind a presigned URL.
 
 use std::io::Read;
+use std::time::Duration;
 
 use chrono::Utc;
+use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::{Caller, ServiceError};
-use crate::db::{self, ErrorSubject, TenantTx, UploadRow, UploadStatus};
+use crate::db::{self, ErrorSubject, TenantTx, UploadRow, UploadStatus, ValidationErrorRow};
 use crate::ingest::{self, IngestError, MAX_REPORTED_ERRORS, RecordKind, Rejected, RowError, RowErrorKind};
+use crate::model::TenantId;
+use crate::staging::{ObjectInfo, PresignedPut, Staging, StagingError};
 
 /// Loads a file of `kind` for the caller's tenant, in one transaction.
 ///
@@ -26,18 +31,14 @@ pub async fn upload(
     file_name: &str,
     input: impl Read + Send,
 ) -> Result<UploadRow, ServiceError> {
+    let mut upload = new_upload(kind, file_name);
     let tx = db::begin(pool, &caller.tenant_id).await?;
-    match upload_in(&tx, caller, kind, file_name, input).await {
-        Ok(upload) => {
+    match load_in(&tx, caller, &mut upload, true, input).await {
+        Ok(()) => {
             tx.commit().await?;
             Ok(upload)
         }
-        Err(ServiceError::UploadRejected { upload_id, rejected }) => {
-            tx.rollback().await?;
-            record_rejection(pool, caller, upload_id, file_name, &rejected).await?;
-            Err(ServiceError::UploadRejected { upload_id, rejected })
-        }
-        Err(other) => Err(other),
+        Err(error) => Err(settle_failure(pool, caller, upload, true, tx, error).await),
     }
 }
 
@@ -50,13 +51,47 @@ pub async fn upload_in(
     file_name: &str,
     input: impl Read + Send,
 ) -> Result<UploadRow, ServiceError> {
-    let upload_id = Uuid::now_v7();
+    let mut upload = new_upload(kind, file_name);
+    load_in(tx, caller, &mut upload, true, input).await?;
+    Ok(upload)
+}
+
+fn new_upload(kind: RecordKind, file_name: &str) -> UploadRow {
+    let now = Utc::now();
+    UploadRow {
+        upload_id: Uuid::now_v7(),
+        kind,
+        file_name: file_name.to_owned(),
+        object_key: None,
+        status: UploadStatus::Loaded,
+        expected_size: None,
+        rows_received: 0,
+        rows_inserted: 0,
+        rows_unchanged: 0,
+        error_count: 0,
+        object_etag: None,
+        object_version: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Validates `input` and loads it under `upload` (inserted first when `is_new`, since
+/// loaded rows refer to it; else updated), filling in its counts.
+async fn load_in(
+    tx: &TenantTx,
+    caller: &Caller,
+    upload: &mut UploadRow,
+    is_new: bool,
+    input: impl Read + Send,
+) -> Result<(), ServiceError> {
+    let upload_id = upload.upload_id;
     let rejected = |rejected: Rejected| ServiceError::UploadRejected { upload_id, rejected };
     db::lock_tenant(tx).await?;
     if let Some(active) = db::load_active_run(tx).await? {
         return Err(ServiceError::RunInProgress { run_id: Some(active.run_id) });
     }
-    let copied = match kind {
+    let copied = match upload.kind {
         RecordKind::Lots => {
             let mut reader =
                 ingest::read_lots(input, Some(&caller.tenant_id)).map_err(|e| ingest_failure(e, &rejected))?;
@@ -72,39 +107,54 @@ pub async fn upload_in(
             copied
         }
     };
-    let conflicts = match kind {
+    let conflicts = match upload.kind {
         RecordKind::Lots => db::conflicting_lots(tx).await?,
         RecordKind::Sales => db::conflicting_sales(tx).await?,
     };
     if !conflicts.is_empty() {
-        return Err(rejected(conflict_rejection(kind, &conflicts)));
+        return Err(rejected(conflict_rejection(upload.kind, &conflicts)));
     }
     db::ensure_tenant(tx).await?;
-    let mut upload = UploadRow {
-        upload_id,
-        kind,
-        file_name: file_name.to_owned(),
-        object_key: None,
-        status: UploadStatus::Loaded,
-        rows_received: copied as i64,
-        rows_inserted: 0,
-        rows_unchanged: 0,
-        error_count: 0,
-        created_at: Utc::now(),
-    };
-    // The upload row comes first: loaded rows refer to it.
-    db::insert_upload(tx, &upload).await?;
-    let inserted = match kind {
+    if is_new {
+        db::insert_upload(tx, upload).await?;
+    }
+    let inserted = match upload.kind {
         RecordKind::Lots => db::insert_incoming_lots(tx, upload_id).await?,
         RecordKind::Sales => db::insert_incoming_sales(tx, upload_id).await?,
     };
+    upload.status = UploadStatus::Loaded;
+    upload.rows_received = copied as i64;
     upload.rows_inserted = inserted as i64;
     upload.rows_unchanged = upload.rows_received - upload.rows_inserted;
-    db::set_upload_counts(tx, upload_id, upload.rows_inserted, upload.rows_unchanged).await?;
-    let details = json!({ "kind": kind, "file_name": file_name, "rows_received": upload.rows_received,
-                          "rows_inserted": upload.rows_inserted, "rows_unchanged": upload.rows_unchanged });
+    db::update_upload(tx, upload).await?;
+    let details = json!({ "kind": upload.kind, "file_name": upload.file_name, "object_key": upload.object_key,
+                          "rows_received": upload.rows_received, "rows_inserted": upload.rows_inserted,
+                          "rows_unchanged": upload.rows_unchanged });
     db::insert_audit(tx, &caller.actor, "upload.loaded", None, Some(upload_id), &details).await?;
-    Ok(upload)
+    Ok(())
+}
+
+/// Rolls back a failed load; a rejected file is then recorded in its own transaction.
+async fn settle_failure(
+    pool: &deadpool_postgres::Pool,
+    caller: &Caller,
+    upload: UploadRow,
+    is_new: bool,
+    tx: TenantTx,
+    error: ServiceError,
+) -> ServiceError {
+    if let Err(rollback) = tx.rollback().await {
+        return rollback.into();
+    }
+    match error {
+        ServiceError::UploadRejected { upload_id, rejected } => {
+            match record_rejection(pool, caller, upload, is_new, &rejected).await {
+                Ok(()) => ServiceError::UploadRejected { upload_id, rejected },
+                Err(failure) => failure,
+            }
+        }
+        other => other,
+    }
 }
 
 fn ingest_failure(error: IngestError, rejected: &impl Fn(Rejected) -> ServiceError) -> ServiceError {
@@ -137,28 +187,163 @@ fn conflict_rejection(kind: RecordKind, conflicts: &[(i64, String)]) -> Rejected
 async fn record_rejection(
     pool: &deadpool_postgres::Pool,
     caller: &Caller,
-    upload_id: Uuid,
-    file_name: &str,
+    mut upload: UploadRow,
+    is_new: bool,
     rejected: &Rejected,
 ) -> Result<(), ServiceError> {
     let tx = db::begin(pool, &caller.tenant_id).await?;
     db::ensure_tenant(&tx).await?;
-    let upload = UploadRow {
-        upload_id,
-        kind: rejected.kind,
-        file_name: file_name.to_owned(),
-        object_key: None,
-        status: UploadStatus::Rejected,
-        rows_received: 0,
-        rows_inserted: 0,
-        rows_unchanged: 0,
-        error_count: rejected.error_count as i64,
-        created_at: Utc::now(),
-    };
-    db::insert_upload(&tx, &upload).await?;
-    db::insert_row_errors(&tx, ErrorSubject::Upload(upload_id), &rejected.errors).await?;
-    let details = json!({ "kind": rejected.kind, "file_name": file_name, "error_count": rejected.error_count });
-    db::insert_audit(&tx, &caller.actor, "upload.rejected", None, Some(upload_id), &details).await?;
+    upload.status = UploadStatus::Rejected;
+    upload.error_count = rejected.error_count as i64;
+    if is_new {
+        db::insert_upload(&tx, &upload).await?;
+    }
+    db::update_upload(&tx, &upload).await?;
+    db::insert_row_errors(&tx, ErrorSubject::Upload(upload.upload_id), &rejected.errors).await?;
+    let details = json!({ "kind": rejected.kind, "file_name": upload.file_name, "error_count": rejected.error_count });
+    db::insert_audit(&tx, &caller.actor, "upload.rejected", None, Some(upload.upload_id), &details).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// How long a presigned upload URL works.
+pub const PRESIGNED_URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
+/// The largest file accepted through a presigned URL.
+pub const MAX_STAGED_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+
+/// Where a staged file lives: `tenants/{tenant_id}/uploads/{upload_id}/{kind}.csv`.
+pub fn staged_key(tenant_id: &TenantId, upload_id: Uuid, kind: RecordKind) -> String {
+    format!("tenants/{tenant_id}/uploads/{upload_id}/{kind}.csv")
+}
+
+/// Reads a staged key back into its tenant, upload and kind; `None` for any other key.
+pub fn parse_staged_key(key: &str) -> Option<(TenantId, Uuid, RecordKind)> {
+    let parts: Vec<&str> = key.split('/').collect();
+    let ["tenants", tenant, "uploads", upload_id, file] = parts.as_slice() else { return None };
+    let kind = match *file {
+        "lots.csv" => RecordKind::Lots,
+        "sales.csv" => RecordKind::Sales,
+        _ => return None,
+    };
+    Some((TenantId::parse(*tenant).ok()?, upload_id.parse().ok()?, kind))
+}
+
+/// A staged upload waiting for its file, and where to PUT it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PendingUpload {
+    #[serde(flatten)]
+    pub upload: UploadRow,
+    pub upload_url: PresignedPut,
+}
+
+/// Starts a large upload: records it as `pending` under its staged key and returns a
+/// presigned PUT URL for that key (valid [`PRESIGNED_URL_LIFETIME`]). The object's
+/// arrival triggers [`load_staged`].
+pub async fn create_upload(
+    pool: &deadpool_postgres::Pool,
+    staging: &impl Staging,
+    caller: &Caller,
+    kind: RecordKind,
+    file_name: &str,
+    size: u64,
+) -> Result<PendingUpload, ServiceError> {
+    if !(1..=MAX_STAGED_BYTES).contains(&size) {
+        return Err(ServiceError::InvalidRequest(format!("size must be between 1 and {MAX_STAGED_BYTES} bytes")));
+    }
+    let mut upload = new_upload(kind, file_name);
+    let key = staged_key(&caller.tenant_id, upload.upload_id, kind);
+    upload.status = UploadStatus::Pending;
+    upload.object_key = Some(key.clone());
+    upload.expected_size = Some(size as i64);
+    let upload_url = staging.presign_put(&key, "text/csv", PRESIGNED_URL_LIFETIME).await.map_err(staging_error)?;
+    let tx = db::begin(pool, &caller.tenant_id).await?;
+    db::ensure_tenant(&tx).await?;
+    db::insert_upload(&tx, &upload).await?;
+    let details = json!({ "kind": kind, "file_name": file_name, "object_key": key, "size": size });
+    db::insert_audit(&tx, &caller.actor, "upload.requested", None, Some(upload.upload_id), &details).await?;
+    tx.commit().await?;
+    Ok(PendingUpload { upload, upload_url })
+}
+
+pub(super) fn staging_error(error: StagingError) -> ServiceError {
+    match error {
+        StagingError::NotFound { key } => ServiceError::NotFound { what: "staged object", id: key },
+        StagingError::Unsupported(message) => ServiceError::InvalidRequest(message.to_owned()),
+        other => ServiceError::Staging(other),
+    }
+}
+
+/// What loading a staged object did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum StagedLoad {
+    Loaded {
+        upload: UploadRow,
+        pieces: u64,
+    },
+    /// The upload was already loaded or rejected: a repeated event changes nothing.
+    AlreadyDone {
+        upload: UploadRow,
+    },
+}
+
+/// Loads the staged object `key` into its pending upload, exactly as [`upload`] loads a
+/// file. The tenant comes from the key; the upload must belong to that tenant and name
+/// that key, or the object is refused (`NotFound`, as a forged key must learn nothing).
+/// Repeated or concurrent events for one object load it once: the upload row is locked
+/// and only a `pending` upload is loaded.
+pub async fn load_staged(
+    pool: &deadpool_postgres::Pool,
+    staging: &impl Staging,
+    key: &str,
+    actor: &str,
+) -> Result<StagedLoad, ServiceError> {
+    let refused = || ServiceError::NotFound { what: "upload for object", id: key.to_owned() };
+    let (tenant_id, upload_id, kind) = parse_staged_key(key).ok_or_else(refused)?;
+    let caller = Caller::new(tenant_id, actor);
+    let tx = db::begin(pool, &caller.tenant_id).await?;
+    let mut upload = db::lock_upload(&tx, upload_id).await?.ok_or_else(refused)?;
+    if upload.object_key.as_deref() != Some(key) || upload.kind != kind {
+        return Err(refused());
+    }
+    if upload.status != UploadStatus::Pending {
+        tx.rollback().await?;
+        return Ok(StagedLoad::AlreadyDone { upload });
+    }
+    let staged = staging.fetch(key).await.map_err(staging_error)?;
+    let ObjectInfo { etag, version_id, .. } = staged.info.clone();
+    upload.object_etag = etag;
+    upload.object_version = version_id;
+    let pieces = staged.pieces;
+    match load_in(&tx, &caller, &mut upload, false, std::io::BufReader::new(staged.file)).await {
+        Ok(()) => {
+            tx.commit().await?;
+            Ok(StagedLoad::Loaded { upload, pieces })
+        }
+        Err(error) => Err(settle_failure(pool, &caller, upload, false, tx, error).await),
+    }
+}
+
+/// One upload with its row errors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UploadDetail {
+    #[serde(flatten)]
+    pub upload: UploadRow,
+    pub validation_errors: Vec<ValidationErrorRow>,
+}
+
+/// An upload of the tenant: status, counts and row errors.
+pub async fn show_upload(
+    pool: &deadpool_postgres::Pool,
+    tenant_id: &TenantId,
+    upload_id: Uuid,
+) -> Result<UploadDetail, ServiceError> {
+    let tx = db::begin(pool, tenant_id).await?;
+    let upload = db::load_upload(&tx, upload_id)
+        .await?
+        .ok_or(ServiceError::NotFound { what: "upload", id: upload_id.to_string() })?;
+    let validation_errors =
+        db::load_validation_errors(&tx, ErrorSubject::Upload(upload_id), MAX_REPORTED_ERRORS as i64).await?;
+    tx.rollback().await?;
+    Ok(UploadDetail { upload, validation_errors })
 }

@@ -1,0 +1,119 @@
+//! staging: object storage for large files behind one small trait, [`Staging`]: S3
+//! through `aws-sdk-s3`, or a local folder (the default when no bucket is configured,
+//! so the CLI and the demo need no S3). Depends on nothing else in the crate.
+
+mod local;
+mod s3;
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+pub use local::LocalFolder;
+pub use s3::S3Store;
+
+/// What the store says about an object: enough to tell one version of it from another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObjectInfo {
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+    pub size: u64,
+}
+
+/// An object made readable as a local file: the folder's own file, or a temporary copy
+/// of an S3 object streamed to disk piece by piece (never whole in memory), removed
+/// when this is dropped.
+pub struct StagedFile {
+    pub file: std::fs::File,
+    pub info: ObjectInfo,
+    /// How many pieces the object arrived in.
+    pub pieces: u64,
+    _temporary: Option<tempfile::TempPath>,
+}
+
+/// A URL the client PUTs the file to, and until when it works.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PresignedPut {
+    pub url: String,
+    pub method: &'static str,
+    pub expires_at: DateTime<Utc>,
+    /// Headers the PUT must carry for the signature to hold.
+    pub headers: Vec<(String, String)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StagingError {
+    #[error("no staged object {key}")]
+    NotFound { key: String },
+    #[error("{0}")]
+    Unsupported(&'static str),
+    #[error("staging storage: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("S3: {0}")]
+    S3(String),
+}
+
+/// Object storage as the upload path uses it. Keys are `/`-separated.
+pub trait Staging: Send + Sync {
+    /// Stores `bytes` under `key`.
+    fn put(&self, key: &str, bytes: Vec<u8>) -> impl Future<Output = Result<ObjectInfo, StagingError>> + Send;
+    /// Makes the object under `key` readable as a local file.
+    fn fetch(&self, key: &str) -> impl Future<Output = Result<StagedFile, StagingError>> + Send;
+    /// A URL to PUT the object under `key` with, valid for `expires_in`.
+    fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        expires_in: Duration,
+    ) -> impl Future<Output = Result<PresignedPut, StagingError>> + Send;
+}
+
+/// The configured store: S3 when `COGS_BUCKET` is set, else the local folder
+/// `COGS_STAGING_DIR` (default `./staging`).
+pub enum Store {
+    Local(LocalFolder),
+    S3(S3Store),
+}
+
+impl Store {
+    /// Reads `COGS_BUCKET` (with `COGS_S3_ENDPOINT` for an S3-compatible server such as
+    /// moto or s3s-fs) or `COGS_STAGING_DIR`.
+    pub async fn from_env() -> Self {
+        match std::env::var("COGS_BUCKET") {
+            Ok(bucket) if !bucket.is_empty() => {
+                Store::S3(S3Store::from_env(bucket, std::env::var("COGS_S3_ENDPOINT").ok()).await)
+            }
+            _ => Store::Local(LocalFolder::new(std::env::var("COGS_STAGING_DIR").unwrap_or_else(|_| "staging".into()))),
+        }
+    }
+}
+
+impl Staging for Store {
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<ObjectInfo, StagingError> {
+        match self {
+            Store::Local(store) => store.put(key, bytes).await,
+            Store::S3(store) => store.put(key, bytes).await,
+        }
+    }
+
+    async fn fetch(&self, key: &str) -> Result<StagedFile, StagingError> {
+        match self {
+            Store::Local(store) => store.fetch(key).await,
+            Store::S3(store) => store.fetch(key).await,
+        }
+    }
+
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        expires_in: Duration,
+    ) -> Result<PresignedPut, StagingError> {
+        match self {
+            Store::Local(store) => store.presign_put(key, content_type, expires_in).await,
+            Store::S3(store) => store.presign_put(key, content_type, expires_in).await,
+        }
+    }
+}
