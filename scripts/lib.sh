@@ -15,6 +15,17 @@ ensure_rust_tools() {
   done
 }
 
+# Installs a Debian package when its command is missing (as root, or through sudo).
+ensure_command() { # ensure_command COMMAND PACKAGE
+  command -v "$1" >/dev/null && return
+  say "installing $2 from Debian's packages"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2"
+}
+ensure_command curl curl
+
 # Where PostgreSQL listens; the scripts and tests use TCP on loopback.
 export COGS_PGHOST=${COGS_PGHOST:-127.0.0.1}
 export COGS_PGPORT=${COGS_PGPORT:-5432}

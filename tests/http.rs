@@ -4,9 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use cogs_core::http::{Config, Context};
+use cogs_core::http::{Config, Context, RunDispatch};
 use cogs_core::model::CostingMode;
 use cogs_core::service;
+use cogs_core::staging::{LocalFolder, Store};
 use cogs_tests::{TestDb, caller, example, load, lots_csv, sales_csv};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
@@ -38,7 +39,8 @@ fn context(database_url: &str, vars: &[(&str, &str)]) -> Context {
     })
     .unwrap();
     let pool = cogs_core::db::connect(&config.database_url, config.pool_size).unwrap();
-    Context { config, pool }
+    let staging = Store::Local(LocalFolder::new(std::env::temp_dir().join("cogs-http-tests")));
+    Context { config, pool, staging, dispatch: RunDispatch::Inline, maintenance_pool: None }
 }
 
 /// An API Gateway v2 event for `method path?query` from the fixture: the token's tenant

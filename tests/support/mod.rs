@@ -243,3 +243,31 @@ pub async fn remaining(db: &TestDb, tenant: &str) -> Vec<String> {
     lots.sort();
     lots
 }
+
+/// The local S3-protocol server `scripts/s3-local.sh` starts (moto), or
+/// `COGS_TEST_S3_ENDPOINT`.
+pub fn s3_endpoint() -> String {
+    std::env::var("COGS_TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:5055".into())
+}
+
+/// A store on a fresh bucket of the local S3 server, with the static credentials it
+/// accepts.
+pub async fn s3_store() -> cogs_core::staging::S3Store {
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "testtesttest", None, None, "cogs-tests"))
+        .endpoint_url(s3_endpoint())
+        .force_path_style(true)
+        .build();
+    let client = aws_sdk_s3::Client::from_conf(config);
+    let bucket = format!("cogs-test-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    client
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("no S3 server at {} ({e}); run scripts/s3-local.sh", s3_endpoint()));
+    cogs_core::staging::S3Store::new(client, bucket)
+}

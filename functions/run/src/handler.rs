@@ -10,7 +10,7 @@ use cogs_core::http::telemetry::{self, Metric};
 use cogs_core::http::{self, ApiError, Context, HEALTH, Reply, Route};
 use cogs_core::ingest::{self, IngestError, RecordKind};
 use cogs_core::model::{CostingMode, Lot, Sale, TenantId};
-use cogs_core::service::{self, Caller, ChunkBudget, DryRunInput, ServiceError};
+use cogs_core::service::{self, Caller, ChunkBudget, DryRunInput, RunProgress, ServiceError};
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -71,6 +71,20 @@ async fn start(ctx: &Context, req: &Request) -> Result<Reply, ApiError> {
     let run = service::start_run(&ctx.pool, &caller, body.mode).await?;
     http::record_run(run.run_id);
     telemetry::emit(Metric::RunsStarted, 1, "run");
+    let location = format!("/api/v1/runs/{}", run.run_id);
+    match ctx.dispatch.start(&caller.tenant_id, run.run_id).await {
+        Ok(Some(execution)) => {
+            let progress = RunProgress::from(&run);
+            return Ok(Reply::json(
+                StatusCode::ACCEPTED,
+                &json!({ "run": progress, "location": location, "execution": execution }),
+            )
+            .with_header(header::LOCATION, location));
+        }
+        Ok(None) => {}
+        // The run is recorded; costing it here now beats leaving it to maintenance.
+        Err(problem) => tracing::error!(problem, "the state machine did not start; costing in the request"),
+    }
     let budget = ChunkBudget {
         chunk_size: ctx.config.chunk_size,
         deadline: Some(http::deadline(req, ctx.config.inline_run_budget, MARGIN)),
@@ -88,7 +102,6 @@ async fn start(ctx: &Context, req: &Request) -> Result<Reply, ApiError> {
         telemetry::emit(Metric::RunsCompleted, 1, "run");
         telemetry::emit(Metric::RunDuration, started.elapsed().as_millis() as u64, "run");
     }
-    let location = format!("/api/v1/runs/{}", run.run_id);
     Ok(Reply::json(StatusCode::ACCEPTED, &json!({ "run": progress, "location": location }))
         .with_header(header::LOCATION, location))
 }

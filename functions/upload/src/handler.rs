@@ -1,5 +1,10 @@
 //! The upload function: `POST /api/v1/files/{lots,sales}` loads a CSV file (all rows or
-//! none), `GET /api/v1/files/templates/{lots,sales}` gives its template.
+//! none), `GET /api/v1/files/templates/{lots,sales}` gives its template; `POST
+//! /api/v1/uploads` hands out a presigned URL for a large file, `GET
+//! /api/v1/uploads/{upload_id}` shows how its load went. The staged object's arrival is
+//! handled by [`events`] (the `cogs-upload-events` binary).
+
+pub mod events;
 
 use std::collections::HashMap;
 
@@ -9,7 +14,23 @@ use cogs_core::service::{self, Caller};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
-pub const ROUTES: &[Route] = &[HEALTH, ("POST", "/api/v1/files/{kind}"), ("GET", "/api/v1/files/templates/{kind}")];
+pub const ROUTES: &[Route] = &[
+    HEALTH,
+    ("POST", "/api/v1/files/{kind}"),
+    ("GET", "/api/v1/files/templates/{kind}"),
+    ("POST", "/api/v1/uploads"),
+    ("GET", "/api/v1/uploads/{upload_id}"),
+];
+
+/// The body of `POST /api/v1/uploads`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUpload {
+    kind: RecordKind,
+    file_name: String,
+    size: u64,
+    tenant_id: Option<String>,
+}
 
 pub async fn handle(ctx: &Context, req: Request) -> Response<Body> {
     http::respond(dispatch(ctx, &req).await)
@@ -21,6 +42,23 @@ async fn dispatch(ctx: &Context, req: &Request) -> Result<Reply, ApiError> {
         HEALTH => http::health(ctx).await,
         ("POST", "/api/v1/files/{kind}") => upload(ctx, req, kind(&params)?).await,
         ("GET", "/api/v1/files/templates/{kind}") => Ok(template(kind(&params)?)),
+        ("POST", "/api/v1/uploads") => {
+            let tenant_id = http::tenant_id(req, &ctx.config)?;
+            let body: NewUpload = http::json_body(req, ctx.config.max_body_bytes)?
+                .ok_or_else(|| ApiError::BadRequest("the body must be {kind, file_name, size}".into()))?;
+            http::check_tenant(&tenant_id, body.tenant_id.as_deref())?;
+            let caller = Caller::new(tenant_id, http::actor(req));
+            let pending =
+                service::create_upload(&ctx.pool, &ctx.staging, &caller, body.kind, &body.file_name, body.size).await?;
+            Ok(Reply::json(StatusCode::CREATED, &pending))
+        }
+        ("GET", "/api/v1/uploads/{upload_id}") => {
+            let tenant_id = http::tenant_id(req, &ctx.config)?;
+            let id = params.get("upload_id").map(String::as_str).unwrap_or_default();
+            let not_found = || ApiError::Service(service::ServiceError::NotFound { what: "upload", id: id.to_owned() });
+            let upload_id = id.parse().map_err(|_| not_found())?;
+            Ok(Reply::json(StatusCode::OK, &service::show_upload(&ctx.pool, &tenant_id, upload_id).await?))
+        }
         _ => Err(ApiError::RouteNotFound),
     }
 }

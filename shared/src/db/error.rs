@@ -8,7 +8,7 @@ pub enum DbError {
     RunInProgress,
     #[error("no database connection is available: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
-    #[error("database error: {0}")]
+    #[error("database error: {}", describe(.0))]
     Postgres(tokio_postgres::Error),
     #[error("the database configuration is invalid: {0}")]
     Config(String),
@@ -16,6 +16,14 @@ pub enum DbError {
     Migration(String),
     #[error("a stored {column} is invalid: {reason}")]
     Corrupt { column: &'static str, reason: String },
+}
+
+/// The server's own words when it sent some (tokio-postgres alone says only "db error").
+fn describe(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{} {}: {}", db.severity(), db.code().code(), db.message()),
+        None => error.to_string(),
+    }
 }
 
 impl From<tokio_postgres::Error> for DbError {

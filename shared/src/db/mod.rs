@@ -8,6 +8,7 @@
 mod allocations;
 mod error;
 mod lots;
+mod maintenance;
 mod runs;
 mod sales;
 mod uploads;
@@ -24,6 +25,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 pub use allocations::*;
 pub use error::DbError;
 pub use lots::*;
+pub use maintenance::*;
 pub use runs::*;
 pub use sales::*;
 pub use uploads::*;

@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use crate::journal::{Account, JournalConfig};
+use crate::service::MaintenanceSettings;
 
 /// How an HTTP function finds the tenant and its database, from the environment:
 ///
@@ -15,6 +16,10 @@ use crate::journal::{Account, JournalConfig};
 /// | `COGS_POOL_SIZE` | connections per instance | 2 |
 /// | `COGS_INLINE_RUN_MS` | how long `POST /api/v1/runs` costs before answering (API Gateway gives up at 30 s) | 20000 |
 /// | `COGS_CHUNK_SIZE` | sales per chunk transaction | 10000 |
+/// | `COGS_WORKER_MARGIN_MS` | time the run worker keeps back from its Lambda deadline | 10000 |
+/// | `COGS_MAINTENANCE_DATABASE_URL` | the maintenance role's URL (maintenance only) | unset |
+/// | `COGS_STALE_RUN_MINUTES`, `COGS_ABANDON_RUN_MINUTES` | when maintenance resumes, and gives up on, a silent run | 15, 120 |
+/// | `COGS_VALIDATION_RETENTION_DAYS` | how long validation errors are kept | 180 |
 /// | `COGS_COGS_ACCOUNT`, `COGS_INVENTORY_ACCOUNT` | journal accounts as `CODE:NAME` | 5000, 1400 |
 /// | `COGS_XERO_TAX_RATE` | the tax rate name on Xero lines | `Tax Exempt` |
 /// | `COGS_UTC_OFFSET` | the offset that decides a sale's accounting date | `+00:00` |
@@ -29,6 +34,11 @@ pub struct Config {
     pub health_timeout: Duration,
     pub inline_run_budget: Duration,
     pub chunk_size: usize,
+    pub worker_margin_ms: u64,
+    pub maintenance_database_url: Option<String>,
+    pub stale_run_minutes: u64,
+    pub abandon_run_minutes: u64,
+    pub validation_retention_days: u64,
     pub journal: JournalConfig,
 }
 
@@ -91,8 +101,27 @@ impl Config {
             health_timeout: Duration::from_millis(number("COGS_HEALTH_TIMEOUT_MS", "2000")?),
             inline_run_budget: Duration::from_millis(number("COGS_INLINE_RUN_MS", "20000")?),
             chunk_size: number("COGS_CHUNK_SIZE", "10000")?.max(1) as usize,
+            worker_margin_ms: number("COGS_WORKER_MARGIN_MS", "10000")?,
+            maintenance_database_url: var("COGS_MAINTENANCE_DATABASE_URL"),
+            stale_run_minutes: number("COGS_STALE_RUN_MINUTES", "15")?,
+            abandon_run_minutes: number("COGS_ABANDON_RUN_MINUTES", "120")?,
+            validation_retention_days: number("COGS_VALIDATION_RETENTION_DAYS", "180")?,
             journal,
         })
+    }
+}
+
+impl Config {
+    /// Maintenance's thresholds, from this configuration.
+    pub fn maintenance_settings(&self) -> MaintenanceSettings {
+        let minutes = |m: u64| Duration::from_secs(m * 60);
+        MaintenanceSettings {
+            stale_after: minutes(self.stale_run_minutes),
+            abandon_after: minutes(self.abandon_run_minutes),
+            validation_retention: minutes(self.validation_retention_days * 24 * 60),
+            chunk_size: self.chunk_size,
+            ..MaintenanceSettings::default()
+        }
     }
 }
 

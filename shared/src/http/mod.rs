@@ -5,6 +5,7 @@
 
 mod body;
 mod config;
+mod dispatch;
 mod error;
 pub mod telemetry;
 
@@ -19,9 +20,11 @@ use serde_json::json;
 
 pub use body::{CsvUpload, csv_upload, json_body};
 pub use config::{Config, ConfigError, DevTenantMode};
+pub use dispatch::RunDispatch;
 pub use error::ApiError;
 
 use crate::model::TenantId;
+use crate::staging::Store;
 
 /// Runs a Lambda HTTP function: JSON logs, the context built once (and kept for the
 /// life of the instance), then `handler` for each request inside a span that carries
@@ -34,7 +37,7 @@ where
     use tracing::Instrument;
     telemetry::init_tracing();
     // One context per instance, for as long as the instance lives.
-    let context: &'static Context = Box::leak(Box::new(Context::from_env()?));
+    let context: &'static Context = Box::leak(Box::new(Context::init().await?));
     lambda_http::run(lambda_http::service_fn(move |req: Request| {
         let span = tracing::info_span!(
             "request",
@@ -46,6 +49,21 @@ where
         async move { Ok::<_, std::convert::Infallible>(handler(context, req).await) }.instrument(span)
     }))
     .await
+}
+
+/// Runs a Lambda function for non-HTTP events (S3, Step Functions, EventBridge): JSON
+/// logs, the context built once, then `handler` for each event.
+pub async fn serve_events<E, R, F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    E: serde::de::DeserializeOwned + Send + 'static,
+    R: Serialize + Send + 'static,
+    F: Fn(&'static Context, lambda_http::lambda_runtime::LambdaEvent<E>) -> Fut + Copy + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<R, lambda_http::lambda_runtime::Diagnostic>> + Send,
+{
+    telemetry::init_tracing();
+    let context: &'static Context = Box::leak(Box::new(Context::init().await?));
+    lambda_http::lambda_runtime::run(lambda_http::lambda_runtime::service_fn(move |event| handler(context, event)))
+        .await
 }
 
 /// Notes the run a request is about on the current span, so its log lines carry it.
@@ -66,21 +84,31 @@ pub fn actor(req: &Request) -> String {
         .map_or_else(|| "api".to_owned(), |who| format!("api:{who}"))
 }
 
-/// What a function builds once per instance: its configuration and a pool of one or
-/// two connections (connections open on first use, so a cold start does not wait on
-/// the database).
+/// What a function builds once per instance: its configuration, a pool of one or two
+/// connections (connections open on first use, so a cold start does not wait on the
+/// database), the staging store, and how runs are carried on.
 pub struct Context {
     pub config: Config,
     pub pool: deadpool_postgres::Pool,
+    pub staging: Store,
+    pub dispatch: RunDispatch,
+    /// The maintenance role's pool, for the maintenance function only.
+    pub maintenance_pool: Option<deadpool_postgres::Pool>,
 }
 
 impl Context {
-    /// Reads the configuration from the environment and creates the pool.
-    pub fn from_env() -> Result<Self, ConfigError> {
+    /// Reads the configuration from the environment and builds the clients.
+    pub async fn init() -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
         let pool =
             crate::db::connect(&config.database_url, config.pool_size).map_err(|e| ConfigError(e.to_string()))?;
-        Ok(Self { config, pool })
+        let staging = Store::from_env().await;
+        let dispatch = RunDispatch::from_env().await;
+        let maintenance_pool = match &config.maintenance_database_url {
+            Some(url) => Some(crate::db::connect(url, 1).map_err(|e| ConfigError(e.to_string()))?),
+            None => None,
+        };
+        Ok(Self { config, pool, staging, dispatch, maintenance_pool })
     }
 }
 
@@ -261,15 +289,21 @@ pub async fn health(ctx: &Context) -> Result<Reply, ApiError> {
     })
 }
 
+/// The time left before an invocation's deadline (zero once it has passed), or `None`
+/// when there is no real deadline: local emulators send a duration (`cargo lambda`
+/// sends 600000, ten minutes after 1970) where Lambda sends an instant.
+pub fn time_left(context: &lambda_http::Context) -> Option<Duration> {
+    // 2000-01-01T00:00:00Z: no real deadline is earlier.
+    const FIRST_REAL_DEADLINE_MS: u64 = 946_684_800_000;
+    (context.deadline >= FIRST_REAL_DEADLINE_MS)
+        .then(|| context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default())
+}
+
 /// How long a request may keep working: `budget`, cut short to end `margin` before the
-/// Lambda deadline. A deadline already past when the request starts is not a real one
-/// (local emulators send a duration, not an instant) and is ignored.
+/// Lambda deadline when there is one.
 pub fn deadline(req: &Request, budget: Duration, margin: Duration) -> std::time::Instant {
     let now = std::time::Instant::now();
-    let left_in_invocation = req
-        .lambda_context_ref()
-        .and_then(|context| context.deadline().duration_since(std::time::SystemTime::now()).ok())
-        .map(|left| left.saturating_sub(margin));
+    let left_in_invocation = req.lambda_context_ref().and_then(time_left).map(|left| left.saturating_sub(margin));
     let granted = left_in_invocation.map_or(budget, |left| left.min(budget));
     tracing::debug!(?granted, ?left_in_invocation, "time granted to the request");
     now + granted
@@ -300,7 +334,15 @@ mod tests {
     }
 
     #[test]
-    fn a_deadline_already_past_is_ignored_as_an_emulators_duration() {
+    fn a_deadline_that_has_passed_leaves_no_time() {
+        let a_second_ago = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() - Duration::from_secs(1);
+        let granted =
+            deadline(&with_deadline(a_second_ago.as_millis() as u64), Duration::from_secs(20), Duration::ZERO);
+        assert!(granted <= Instant::now());
+    }
+
+    #[test]
+    fn an_emulators_duration_is_not_taken_for_a_deadline() {
         // cargo lambda sends 600000: ten minutes after 1970, not an instant.
         let granted =
             deadline(&with_deadline(600_000), Duration::from_secs(20), Duration::from_secs(2)) - Instant::now();

@@ -9,6 +9,7 @@
 
 mod cost;
 mod error;
+mod maintenance;
 mod queries;
 mod rollback;
 mod run;
@@ -16,12 +17,13 @@ mod upload;
 
 pub use cost::{AllocationLine, CostReport, LotBalance, SaleCost, Totals, cost_files, report};
 pub use error::{Category, ServiceError};
+pub use maintenance::{MaintenanceReport, MaintenanceSettings, run_maintenance};
 pub use queries::{
     InventoryReport, JournalExport, JournalOptions, RunDetail, RunPage, SkuStock, inventory, journal_entry, list_runs,
     show_run,
 };
 pub use rollback::rollback_run;
-pub use run::{ChunkBudget, DryRunInput, RunProgress, advance_run, dry_run, start_run};
+pub use run::{ChunkBudget, DryRunInput, RunProgress, abandon_run, advance_run, dry_run, start_run};
 pub use upload::{
     MAX_STAGED_BYTES, PRESIGNED_URL_LIFETIME, PendingUpload, StagedLoad, UploadDetail, create_upload, load_staged,
     parse_staged_key, show_upload, staged_key, upload, upload_in,

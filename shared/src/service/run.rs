@@ -124,7 +124,8 @@ enum Chunk {
     Lost,
 }
 
-/// Advances an active run chunk by chunk within `budget`. Each chunk is one
+/// Advances an active run chunk by chunk within `budget` (at least one chunk per call,
+/// so repeated calls always finish). Each chunk is one
 /// transaction: it costs the next `chunk_size` uncosted sales in costing order,
 /// writes their allocations, snapshots each lot before the run first touches it,
 /// lowers the lots, marks the sales costed, and moves the run's cursor with a
@@ -145,7 +146,8 @@ pub async fn advance_run(
     let mut chunks = 0;
     loop {
         let chunk_started = Instant::now();
-        let out_of_time = budget.deadline.is_some_and(|deadline| chunk_started + slowest >= deadline);
+        // The first chunk always runs, so every call makes progress.
+        let out_of_time = chunks > 0 && budget.deadline.is_some_and(|deadline| chunk_started + slowest >= deadline);
         if out_of_time || budget.max_chunks.is_some_and(|max| chunks >= max) {
             break;
         }
@@ -237,26 +239,70 @@ async fn fail_run(
     run_id: Uuid,
     error: &CostingError,
 ) -> Result<(), ServiceError> {
+    let sale_id = match error {
+        CostingError::InsufficientInventory { sale_id, .. }
+        | CostingError::SalesOutOfOrder { sale_id, .. }
+        | CostingError::NonPositiveSale { sale_id, .. }
+        | CostingError::CostOverflow { sale_id, .. } => Some(sale_id.as_str()),
+        _ => None,
+    };
+    let failure = ServiceError::Costing(error.clone());
+    let failed = Failure {
+        kind: failure.kind(),
+        message: error.to_string(),
+        sale_id,
+        details: failure.envelope()["error"].clone(),
+    };
+    undo_and_fail(pool, caller, run_id, &failed).await?;
+    Ok(())
+}
+
+/// Why a run is being failed.
+struct Failure<'a> {
+    kind: &'static str,
+    message: String,
+    sale_id: Option<&'a str>,
+    details: serde_json::Value,
+}
+
+/// Undoes an active run's chunks and marks it failed with a validation error, in one
+/// transaction; a run no longer active is left as it is. Returns the run as it ends.
+async fn undo_and_fail(
+    pool: &deadpool_postgres::Pool,
+    caller: &Caller,
+    run_id: Uuid,
+    failure: &Failure<'_>,
+) -> Result<RunRow, ServiceError> {
     let tx = db::begin(pool, &caller.tenant_id).await?;
     let run = lock_run(&tx, run_id).await?;
     if run.status.is_active() {
         db::restore_snapshots(&tx, run_id).await?;
         db::uncost_run(&tx, run_id).await?;
-        let message = error.to_string();
-        let failure = ServiceError::Costing(error.clone());
-        let sale_id = match error {
-            CostingError::InsufficientInventory { sale_id, .. }
-            | CostingError::SalesOutOfOrder { sale_id, .. }
-            | CostingError::NonPositiveSale { sale_id, .. }
-            | CostingError::CostOverflow { sale_id, .. } => Some(sale_id.as_str()),
-            _ => None,
-        };
-        db::insert_sale_error(&tx, run_id, sale_id, failure.kind(), &message).await?;
-        db::fail_run(&tx, run_id, &message, 1).await?;
-        db::insert_audit(&tx, &caller.actor, "run.failed", Some(run_id), None, &failure.envelope()["error"]).await?;
+        db::insert_sale_error(&tx, run_id, failure.sale_id, failure.kind, &failure.message).await?;
+        db::fail_run(&tx, run_id, &failure.message, 1).await?;
+        db::insert_audit(&tx, &caller.actor, "run.failed", Some(run_id), None, &failure.details).await?;
     }
+    let run = lock_run(&tx, run_id).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(run)
+}
+
+/// Gives up on an active run that cannot go on (its worker failed for good, or it has
+/// been silent too long): its chunks are undone and it is marked `failed` with
+/// `reason`, atomically, so the tenant can fix what is needed and run again.
+pub async fn abandon_run(
+    pool: &deadpool_postgres::Pool,
+    caller: &Caller,
+    run_id: Uuid,
+    reason: &str,
+) -> Result<RunRow, ServiceError> {
+    let failure = Failure {
+        kind: "run_abandoned",
+        message: format!("the run was abandoned and undone: {reason}"),
+        sale_id: None,
+        details: json!({ "reason": reason }),
+    };
+    undo_and_fail(pool, caller, run_id, &failure).await
 }
 
 /// Files a dry run costs together with what is already loaded.

@@ -38,6 +38,11 @@ impl S3Store {
         Self { client: aws_sdk_s3::Client::from_conf(config.build()), bucket }
     }
 
+    /// A store over a client built elsewhere (tests, other configurations).
+    pub fn new(client: aws_sdk_s3::Client, bucket: String) -> Self {
+        Self { client, bucket }
+    }
+
     pub fn client(&self) -> &aws_sdk_s3::Client {
         &self.client
     }

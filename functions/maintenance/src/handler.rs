@@ -1,0 +1,21 @@
+//! Scheduled maintenance: one pass of every task per scheduled event (the event's own
+//! content does not matter). Needs `COGS_MAINTENANCE_DATABASE_URL`, the maintenance
+//! role's connection, beside the application's `DATABASE_URL`.
+
+use cogs_core::http::Context;
+use cogs_core::service::{self, MaintenanceReport};
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::Value;
+
+pub async fn handle(ctx: &Context, _event: LambdaEvent<Value>) -> Result<MaintenanceReport, Diagnostic> {
+    let diagnostic =
+        |error_type: &str, message: String| Diagnostic { error_type: error_type.to_owned(), error_message: message };
+    let maintenance = ctx
+        .maintenance_pool
+        .as_ref()
+        .ok_or_else(|| diagnostic("ConfigurationError", "COGS_MAINTENANCE_DATABASE_URL is not set".into()))?;
+    let settings = ctx.config.maintenance_settings();
+    service::run_maintenance(&ctx.pool, maintenance, &ctx.staging, &settings)
+        .await
+        .map_err(|error| diagnostic("MaintenanceError", error.to_string()))
+}

@@ -1,0 +1,82 @@
+//! The narrow cross-tenant path of scheduled maintenance, as the `cogs_maintenance`
+//! role: it finds stale runs and pending uploads of every tenant, expires old
+//! validation errors and refreshes statistics. It reads no lots, sales or costs; what
+//! it finds is acted on through each tenant's own transaction.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{DbError, RunStatus};
+use crate::model::TenantId;
+
+/// A pending or running run that has shown no sign of life since `last_seen`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleRun {
+    pub tenant_id: TenantId,
+    pub run_id: Uuid,
+    pub status: RunStatus,
+    pub last_seen: DateTime<Utc>,
+}
+
+/// Active runs whose heartbeat (or start, before the first chunk) is older than `cutoff`.
+pub async fn stale_runs(pool: &deadpool_postgres::Pool, cutoff: DateTime<Utc>) -> Result<Vec<StaleRun>, DbError> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            r"select tenant_id, run_id, status, coalesce(heartbeat_at, created_at) as last_seen
+              from cogs_runs
+              where status in ('pending', 'running') and coalesce(heartbeat_at, created_at) < $1
+              order by last_seen",
+            &[&cutoff],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(StaleRun {
+                tenant_id: TenantId::parse(row.try_get::<_, String>(0)?).map_err(DbError::corrupt("tenant_id"))?,
+                run_id: row.try_get(1)?,
+                status: row.try_get::<_, &str>(2)?.parse().map_err(DbError::corrupt("status"))?,
+                last_seen: row.try_get(3)?,
+            })
+        })
+        .collect()
+}
+
+/// Staged uploads still pending since before `cutoff`: (tenant, object key).
+pub async fn pending_uploads(
+    pool: &deadpool_postgres::Pool,
+    cutoff: DateTime<Utc>,
+) -> Result<Vec<(TenantId, String)>, DbError> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            r"select tenant_id, object_key from uploads
+              where status = 'pending' and object_key is not null and created_at < $1
+              order by created_at",
+            &[&cutoff],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let tenant = TenantId::parse(row.try_get::<_, String>(0)?).map_err(DbError::corrupt("tenant_id"))?;
+            Ok((tenant, row.try_get(1)?))
+        })
+        .collect()
+}
+
+/// Deletes validation errors recorded before `cutoff`; returns how many.
+pub async fn delete_validation_errors_before(
+    pool: &deadpool_postgres::Pool,
+    cutoff: DateTime<Utc>,
+) -> Result<u64, DbError> {
+    let client = pool.get().await?;
+    Ok(client.execute(r"delete from validation_errors where created_at < $1", &[&cutoff]).await?)
+}
+
+/// Refreshes the planner's statistics of the hot tables (through `cogs_analyze()`,
+/// which runs as the tables' owner and does only that).
+pub async fn analyze(pool: &deadpool_postgres::Pool) -> Result<(), DbError> {
+    let client = pool.get().await?;
+    client.execute(r"select cogs_analyze()", &[]).await?;
+    Ok(())
+}

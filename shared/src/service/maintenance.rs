@@ -1,0 +1,131 @@
+//! Scheduled maintenance: stale runs resumed (or abandoned), staged uploads loaded,
+//! old validation errors expired, statistics refreshed. Every tenant's data is touched
+//! only through that tenant's own transaction; the maintenance role only finds.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde::Serialize;
+
+use super::{Caller, ChunkBudget, ServiceError, StagedLoad, abandon_run, advance_run, load_staged};
+use crate::db::{self, RunStatus};
+use crate::staging::Staging;
+
+/// How maintenance judges what it finds.
+#[derive(Debug, Clone)]
+pub struct MaintenanceSettings {
+    /// A run silent this long is stale: maintenance resumes it.
+    pub stale_after: Duration,
+    /// A run silent this long is abandoned: its chunks undone, it is marked failed.
+    pub abandon_after: Duration,
+    /// Validation errors older than this are deleted.
+    pub validation_retention: Duration,
+    /// A staged upload pending this long is loaded by maintenance if its file is there.
+    pub pending_upload_after: Duration,
+    /// How long maintenance may spend resuming one run.
+    pub resume_budget: Duration,
+    pub chunk_size: usize,
+}
+
+impl Default for MaintenanceSettings {
+    fn default() -> Self {
+        Self {
+            stale_after: Duration::from_secs(15 * 60),
+            abandon_after: Duration::from_secs(2 * 60 * 60),
+            validation_retention: Duration::from_secs(180 * 24 * 60 * 60),
+            pending_upload_after: Duration::from_secs(5 * 60),
+            resume_budget: Duration::from_secs(60),
+            chunk_size: ChunkBudget::DEFAULT_CHUNK_SIZE,
+        }
+    }
+}
+
+/// What one maintenance pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MaintenanceReport {
+    pub stale_runs: usize,
+    pub runs_completed: usize,
+    pub runs_still_running: usize,
+    pub runs_failed: usize,
+    pub runs_abandoned: usize,
+    pub uploads_loaded: usize,
+    pub uploads_waiting: usize,
+    pub validation_errors_deleted: u64,
+    pub analyzed: bool,
+}
+
+fn ago(duration: Duration) -> chrono::DateTime<Utc> {
+    Utc::now() - chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}
+
+/// One pass of every task, each logged with a summary line. `app` is the application
+/// role's pool, `maintenance` the maintenance role's.
+pub async fn run_maintenance(
+    app: &deadpool_postgres::Pool,
+    maintenance: &deadpool_postgres::Pool,
+    staging: &impl Staging,
+    settings: &MaintenanceSettings,
+) -> Result<MaintenanceReport, ServiceError> {
+    let mut report = MaintenanceReport::default();
+    let abandon_before = ago(settings.abandon_after);
+    for stale in db::stale_runs(maintenance, ago(settings.stale_after)).await? {
+        report.stale_runs += 1;
+        let caller = Caller::new(stale.tenant_id.clone(), "maintenance");
+        if stale.last_seen < abandon_before {
+            let minutes = (Utc::now() - stale.last_seen).num_minutes();
+            abandon_run(app, &caller, stale.run_id, &format!("no sign of life for {minutes} minutes")).await?;
+            report.runs_abandoned += 1;
+            continue;
+        }
+        let budget = ChunkBudget {
+            chunk_size: settings.chunk_size,
+            deadline: Some(Instant::now() + settings.resume_budget),
+            max_chunks: None,
+        };
+        match advance_run(app, &caller, stale.run_id, &budget).await {
+            Ok(progress) if progress.status == RunStatus::Completed => report.runs_completed += 1,
+            Ok(progress) if progress.status.is_active() => report.runs_still_running += 1,
+            Ok(_) => {}
+            Err(ServiceError::Costing(_)) => report.runs_failed += 1,
+            Err(other) => return Err(other),
+        }
+    }
+    tracing::info!(
+        task = "stale_runs",
+        found = report.stale_runs,
+        completed = report.runs_completed,
+        still_running = report.runs_still_running,
+        failed = report.runs_failed,
+        abandoned = report.runs_abandoned,
+        "maintenance: stale runs"
+    );
+
+    for (_, key) in db::pending_uploads(maintenance, ago(settings.pending_upload_after)).await? {
+        match load_staged(app, staging, &key, "maintenance").await {
+            Ok(StagedLoad::Loaded { .. }) | Err(ServiceError::UploadRejected { .. }) => report.uploads_loaded += 1,
+            Ok(StagedLoad::AlreadyDone { .. }) => {}
+            // No file yet, or a run still blocks it: the next pass tries again.
+            Err(ServiceError::NotFound { .. } | ServiceError::RunInProgress { .. }) => report.uploads_waiting += 1,
+            Err(other) => return Err(other),
+        }
+    }
+    tracing::info!(
+        task = "pending_uploads",
+        loaded = report.uploads_loaded,
+        waiting = report.uploads_waiting,
+        "maintenance: staged uploads"
+    );
+
+    report.validation_errors_deleted =
+        db::delete_validation_errors_before(maintenance, ago(settings.validation_retention)).await?;
+    tracing::info!(
+        task = "validation_errors",
+        deleted = report.validation_errors_deleted,
+        "maintenance: expired validation errors"
+    );
+
+    db::analyze(maintenance).await?;
+    report.analyzed = true;
+    tracing::info!(task = "analyze", "maintenance: statistics refreshed");
+    Ok(report)
+}

@@ -1,0 +1,88 @@
+//! Scheduled maintenance across tenants: stale runs resumed or abandoned, expired
+//! validation errors deleted, statistics refreshed; the maintenance role only finds.
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+
+use std::time::Duration;
+
+use cogs_core::db::RunStatus;
+use cogs_core::model::CostingMode;
+use cogs_core::service::{self, ChunkBudget, MaintenanceSettings};
+use cogs_core::staging::LocalFolder;
+use cogs_tests::{TestDb, caller, load, lots_csv, remaining, run_row, sales_csv, url};
+
+/// Makes a run look silent for `minutes`, as a worker that died would leave it.
+async fn age_heartbeat(db: &TestDb, tenant: &str, run_id: uuid::Uuid, minutes: i32) {
+    let app = db.app().await;
+    app.batch_execute("begin").await.unwrap();
+    app.execute("select set_config('app.tenant_id', $1, true)", &[&tenant]).await.unwrap();
+    app.execute(
+        "update cogs_runs set heartbeat_at = now() - make_interval(mins => $2), created_at = created_at - make_interval(mins => $2)
+         where run_id = $1",
+        &[&run_id, &minutes],
+    )
+    .await
+    .unwrap();
+    app.batch_execute("commit").await.unwrap();
+}
+
+/// A run that applied one chunk of three, then went silent.
+async fn stalled_run(db: &TestDb, tenant: &str) -> uuid::Uuid {
+    load(
+        db,
+        tenant,
+        &lots_csv(&["L1,A,2024-01-01,10,10,1,0"]),
+        &sales_csv(&["S1,A,2024-01-02,1", "S2,A,2024-01-03,2", "S3,A,2024-01-04,3"]),
+    )
+    .await;
+    let run = service::start_run(&db.pool, &caller(tenant), CostingMode::Fifo).await.unwrap();
+    let one_chunk = ChunkBudget { chunk_size: 1, deadline: None, max_chunks: Some(1) };
+    service::advance_run(&db.pool, &caller(tenant), run.run_id, &one_chunk).await.unwrap();
+    run.run_id
+}
+
+#[tokio::test]
+async fn a_stale_run_is_resumed_and_a_long_silent_one_abandoned_across_tenants() {
+    let db = TestDb::new().await;
+    let resumable = stalled_run(&db, "tenant-a").await;
+    let hopeless = stalled_run(&db, "tenant-b").await;
+    let fresh = stalled_run(&db, "tenant-c").await;
+    age_heartbeat(&db, "tenant-a", resumable, 30).await;
+    age_heartbeat(&db, "tenant-b", hopeless, 300).await;
+    let maintenance = cogs_core::db::connect(&url("cogs_maint", &db.name), 1).unwrap();
+    let staging = LocalFolder::new(std::env::temp_dir());
+    let settings = MaintenanceSettings {
+        stale_after: Duration::from_secs(15 * 60),
+        abandon_after: Duration::from_secs(2 * 60 * 60),
+        ..MaintenanceSettings::default()
+    };
+
+    let report = service::run_maintenance(&db.pool, &maintenance, &staging, &settings).await.unwrap();
+
+    assert_eq!((report.stale_runs, report.runs_completed, report.runs_abandoned), (2, 1, 1), "{report:?}");
+    assert!(report.analyzed);
+    assert_eq!(run_row(&db, "tenant-a", resumable).await.unwrap().status, RunStatus::Completed);
+    let abandoned = run_row(&db, "tenant-b", hopeless).await.unwrap();
+    assert_eq!(abandoned.status, RunStatus::Failed);
+    assert!(abandoned.error_message.unwrap().contains("no sign of life"), "the operator can read why");
+    assert_eq!(remaining(&db, "tenant-b").await, ["L1=10"], "the abandoned run's chunk was undone");
+    assert_eq!(run_row(&db, "tenant-c", fresh).await.unwrap().status, RunStatus::Running, "a live run is left alone");
+}
+
+#[tokio::test]
+async fn validation_errors_past_their_retention_are_deleted() {
+    let db = TestDb::new().await;
+    let bad = "sale_id,sku,sale_date,quantity_sold\nS1,A,someday,1\n";
+    service::upload(&db.pool, &caller("tenant-a"), cogs_core::ingest::RecordKind::Sales, "bad.csv", bad.as_bytes())
+        .await
+        .unwrap_err();
+    let maintenance = cogs_core::db::connect(&url("cogs_maint", &db.name), 1).unwrap();
+    let staging = LocalFolder::new(std::env::temp_dir());
+    let keep = MaintenanceSettings::default();
+    let expire_all = MaintenanceSettings { validation_retention: Duration::ZERO, ..MaintenanceSettings::default() };
+
+    let kept = service::run_maintenance(&db.pool, &maintenance, &staging, &keep).await.unwrap();
+    let expired = service::run_maintenance(&db.pool, &maintenance, &staging, &expire_all).await.unwrap();
+
+    assert_eq!((kept.validation_errors_deleted, expired.validation_errors_deleted), (0, 1));
+    assert!(db.contents(&["tenant-a"]).await["tenant-a.validation_errors"].is_empty());
+}

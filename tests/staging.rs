@@ -1,0 +1,209 @@
+//! Large files through a real S3-protocol server on loopback (moto, started by
+//! scripts/s3-local.sh): presigned PUT, the object-created event, duplicates, forged
+//! keys and bad files, against a real database.
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+
+use std::process::Command;
+
+use aws_lambda_events::s3::S3Event;
+use cogs_core::db::UploadStatus;
+use cogs_core::http::{Config, Context, RunDispatch};
+use cogs_core::ingest::RecordKind;
+use cogs_core::service::{self, PendingUpload, StagedLoad};
+use cogs_core::staging::{S3Store, Staging, Store};
+use cogs_tests::{TestDb, caller, load, lots_csv, remaining, s3_store, tenant};
+use serde_json::{Value, json};
+
+const S3_EVENT: &str = include_str!("fixtures/events/s3-put.json");
+
+/// PUTs `body` to a presigned URL with curl, as a browser or a merchant's script would.
+fn put(pending: &PendingUpload, body: &[u8]) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), body).unwrap();
+    let mut curl = Command::new("curl");
+    curl.args(["-sS", "-f", "-X", "PUT", "--upload-file"]).arg(file.path());
+    for (name, value) in &pending.upload_url.headers {
+        curl.args(["-H", &format!("{name}: {value}")]);
+    }
+    let status = curl.arg(&pending.upload_url.url).status().unwrap();
+    assert!(status.success(), "the presigned PUT failed");
+}
+
+/// The object-created event of the fixture, for `key`.
+fn event(bucket: &str, key: &str) -> lambda_runtime::LambdaEvent<S3Event> {
+    let mut event: Value = serde_json::from_str(S3_EVENT).unwrap();
+    event["Records"][0]["s3"]["bucket"]["name"] = json!(bucket);
+    event["Records"][0]["s3"]["object"]["key"] = json!(key);
+    lambda_runtime::LambdaEvent::new(serde_json::from_value(event).unwrap(), lambda_runtime::Context::default())
+}
+
+async fn context(db: &TestDb, store: S3Store) -> Context {
+    let config = Config::from_lookup(|name| (name == "DATABASE_URL").then(|| db.app_url())).unwrap();
+    Context {
+        config,
+        pool: db.pool.clone(),
+        staging: Store::S3(store),
+        dispatch: RunDispatch::Inline,
+        maintenance_pool: None,
+    }
+}
+
+fn bucket(ctx: &Context) -> String {
+    match &ctx.staging {
+        Store::S3(store) => store.bucket().to_owned(),
+        Store::Local(_) => unreachable!("these tests use S3"),
+    }
+}
+
+/// A sales file of about `megabytes` MB for one SKU, and a lot covering it.
+fn big_sales(megabytes: usize) -> (String, String, usize) {
+    let mut sales = String::from("sale_id,sku,sale_date,quantity_sold\n");
+    let mut count = 0;
+    while sales.len() < megabytes * 1024 * 1024 {
+        sales.push_str(&format!(
+            "SALE-{count:09},WIDGET-A,2024-07-{:02}T{:02}:{:02}:00Z,1\n",
+            2 + count % 27,
+            count % 24,
+            count % 60
+        ));
+        count += 1;
+    }
+    (lots_csv(&[&format!("LOT-1,WIDGET-A,2024-07-01,{count},{count},2.50,0.25")]), sales, count)
+}
+
+#[tokio::test]
+async fn a_file_of_several_megabytes_goes_from_presigned_url_to_loaded_rows() {
+    let db = TestDb::new().await;
+    let ctx = context(&db, s3_store().await).await;
+    let (lots, sales, count) = big_sales(6);
+    load(&db, "acme-corp", &lots, "").await;
+    let pending = service::create_upload(
+        &db.pool,
+        &ctx.staging,
+        &caller("acme-corp"),
+        RecordKind::Sales,
+        "big.csv",
+        sales.len() as u64,
+    )
+    .await
+    .unwrap();
+    assert_eq!(pending.upload.status, UploadStatus::Pending);
+    assert_eq!(
+        pending.upload.object_key.as_deref(),
+        Some(format!("tenants/acme-corp/uploads/{}/sales.csv", pending.upload.upload_id).as_str())
+    );
+
+    put(&pending, sales.as_bytes());
+    let loaded = service::load_staged(&db.pool, &ctx.staging, pending.upload.object_key.as_deref().unwrap(), "test")
+        .await
+        .unwrap();
+
+    let StagedLoad::Loaded { upload, pieces } = loaded else { panic!("{loaded:?}") };
+    assert_eq!((upload.status, upload.rows_inserted as usize), (UploadStatus::Loaded, count));
+    assert!(pieces > 1, "the object was read in {pieces} piece(s), not whole");
+    assert!(upload.object_etag.is_some());
+    let shown = service::show_upload(&db.pool, &tenant("acme-corp"), upload.upload_id).await.unwrap();
+    assert_eq!(shown.upload.rows_received as usize, count);
+}
+
+#[tokio::test]
+async fn the_object_created_event_loads_once_however_often_it_arrives() {
+    let db = TestDb::new().await;
+    let ctx = context(&db, s3_store().await).await;
+    load(&db, "acme-corp", &lots_csv(&["L1,A,2024-01-01,10,10,1,0"]), "").await;
+    let sales = "sale_id,sku,sale_date,quantity_sold\nS1,A,2024-01-02,3\nS2,A,2024-01-03,4\n";
+    let pending = service::create_upload(
+        &db.pool,
+        &ctx.staging,
+        &caller("acme-corp"),
+        RecordKind::Sales,
+        "s.csv",
+        sales.len() as u64,
+    )
+    .await
+    .unwrap();
+    put(&pending, sales.as_bytes());
+    let key = pending.upload.object_key.clone().unwrap();
+
+    let first = cogs_upload::events::handle(&ctx, event(&bucket(&ctx), &key)).await.unwrap();
+    let before = db.data(&["acme-corp"]).await;
+    let (again, concurrently) = tokio::join!(
+        cogs_upload::events::handle(&ctx, event(&bucket(&ctx), &key)),
+        cogs_upload::events::handle(&ctx, event(&bucket(&ctx), &key))
+    );
+
+    assert_eq!(first["objects"][0]["outcome"], "loaded");
+    assert_eq!(again.unwrap()["objects"][0]["outcome"], "already_done");
+    assert_eq!(concurrently.unwrap()["objects"][0]["outcome"], "already_done");
+    assert_eq!(db.data(&["acme-corp"]).await, before, "the repeats changed nothing");
+}
+
+#[tokio::test]
+async fn concurrent_first_deliveries_load_the_object_once() {
+    let db = TestDb::new().await;
+    let ctx = context(&db, s3_store().await).await;
+    let sales = "sale_id,sku,sale_date,quantity_sold\nS1,A,2024-01-02,3\n";
+    let pending = service::create_upload(&db.pool, &ctx.staging, &caller("acme-corp"), RecordKind::Sales, "s.csv", 10)
+        .await
+        .unwrap();
+    put(&pending, sales.as_bytes());
+    let key = pending.upload.object_key.clone().unwrap();
+    let other_pool = cogs_core::db::connect(&db.app_url(), 2).unwrap();
+
+    let (a, b) = tokio::join!(
+        service::load_staged(&db.pool, &ctx.staging, &key, "a"),
+        service::load_staged(&other_pool, &ctx.staging, &key, "b")
+    );
+
+    let outcomes = [a.unwrap(), b.unwrap()];
+    assert_eq!(outcomes.iter().filter(|o| matches!(o, StagedLoad::Loaded { .. })).count(), 1, "{outcomes:?}");
+    assert_eq!(outcomes.iter().filter(|o| matches!(o, StagedLoad::AlreadyDone { .. })).count(), 1);
+}
+
+#[tokio::test]
+async fn a_key_with_another_tenants_prefix_is_refused() {
+    let db = TestDb::new().await;
+    let ctx = context(&db, s3_store().await).await;
+    let sales = "sale_id,sku,sale_date,quantity_sold\nS1,A,2024-01-02,3\n";
+    let pending = service::create_upload(&db.pool, &ctx.staging, &caller("tenant-a"), RecordKind::Sales, "s.csv", 10)
+        .await
+        .unwrap();
+    // Tenant B's name in front of tenant A's upload id.
+    let forged = format!("tenants/tenant-b/uploads/{}/sales.csv", pending.upload.upload_id);
+    ctx.staging.put(&forged, sales.as_bytes().to_vec()).await.unwrap();
+
+    let outcome = cogs_upload::events::handle(&ctx, event(&bucket(&ctx), &forged)).await.unwrap();
+
+    assert_eq!(outcome["objects"][0]["outcome"], "refused");
+    assert!(db.data(&["tenant-a", "tenant-b"]).await.values().all(Vec::is_empty), "nothing was loaded anywhere");
+    let upload = service::show_upload(&db.pool, &tenant("tenant-a"), pending.upload.upload_id).await.unwrap();
+    assert_eq!(upload.upload.status, UploadStatus::Pending, "tenant A's upload still waits for its own file");
+}
+
+#[tokio::test]
+async fn a_bad_staged_file_is_rejected_with_its_rows_and_leaves_the_data_unchanged() {
+    let db = TestDb::new().await;
+    let ctx = context(&db, s3_store().await).await;
+    load(&db, "acme-corp", &lots_csv(&["L1,A,2024-01-01,10,10,1,0"]), "").await;
+    let before = db.data(&["acme-corp"]).await;
+    let sales = "sale_id,sku,sale_date,quantity_sold\nS1,A,2024-01-02,3\nS2,A,someday,4\n";
+    let pending = service::create_upload(&db.pool, &ctx.staging, &caller("acme-corp"), RecordKind::Sales, "s.csv", 10)
+        .await
+        .unwrap();
+    put(&pending, sales.as_bytes());
+
+    let outcome =
+        cogs_upload::events::handle(&ctx, event(&bucket(&ctx), pending.upload.object_key.as_deref().unwrap()))
+            .await
+            .unwrap();
+
+    assert_eq!(outcome["objects"][0]["outcome"], "rejected");
+    assert_eq!(db.data(&["acme-corp"]).await, before);
+    let shown = service::show_upload(&db.pool, &tenant("acme-corp"), pending.upload.upload_id).await.unwrap();
+    assert_eq!(shown.upload.status, UploadStatus::Rejected);
+    assert_eq!(
+        (shown.validation_errors[0].row_number, shown.validation_errors[0].column_name.as_deref()),
+        (Some(3), Some("sale_date"))
+    );
+    assert_eq!(remaining(&db, "acme-corp").await, ["L1=10"]);
+}
