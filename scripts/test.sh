@@ -21,6 +21,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 say "preparing PostgreSQL and the migrated test template (scripts/setup-db.sh --test)"
 scripts/setup-db.sh --test
 
+say "starting the local S3-protocol server the staging tests use (scripts/s3-local.sh)"
+scripts/s3-local.sh
+
 say "running the tests"
 cargo test --workspace --locked
 

@@ -24,7 +24,8 @@ struct Api {
 impl Api {
     async fn new() -> Self {
         let db = TestDb::new().await;
-        let ctx = context(&db.app_url(), &[]);
+        let mut ctx = context(&db.app_url(), &[]);
+        ctx.staging = Store::S3(cogs_tests::s3_store().await);
         Self { db, ctx }
     }
 }
@@ -243,6 +244,31 @@ async fn every_documented_status_is_what_the_functions_answer() {
         .await;
     load(&api.db, "short-corp", &lots_csv(&["L1,A,2024-01-01,1,1,1,0"]), &sales_csv(&["S1,A,2024-01-02,5"])).await;
     let failed = expect("run", runs, request("POST", runs, Some("short-corp"), None), 422).await;
+
+    // Large uploads.
+    let uploads = "/api/v1/uploads";
+    let new_upload = r#"{"kind": "sales", "file_name": "big.csv", "size": 123456}"#;
+    let created = expect(
+        "upload",
+        uploads,
+        request("POST", uploads, Some("acme-corp"), Some(("application/json", new_upload))),
+        201,
+    )
+    .await;
+    let created = body_json(&created);
+    assert!(created["upload_url"]["url"].as_str().unwrap().contains(created["object_key"].as_str().unwrap()));
+    let zero = r#"{"kind": "sales", "file_name": "big.csv", "size": 0}"#;
+    expect("upload", uploads, request("POST", uploads, Some("acme-corp"), Some(("application/json", zero))), 400).await;
+    expect("upload", uploads, request("POST", uploads, None, Some(("application/json", new_upload))), 401).await;
+    let other = r#"{"kind": "sales", "file_name": "big.csv", "size": 1, "tenant_id": "tenant-b"}"#;
+    expect("upload", uploads, request("POST", uploads, Some("acme-corp"), Some(("application/json", other))), 403)
+        .await;
+    let one_upload = "/api/v1/uploads/{upload_id}";
+    let upload_path = format!("/api/v1/uploads/{}", created["upload_id"].as_str().unwrap());
+    let shown = expect("upload", one_upload, request("GET", &upload_path, Some("acme-corp"), None), 200).await;
+    assert_eq!(body_json(&shown)["status"], "pending");
+    expect("upload", one_upload, request("GET", &upload_path, None, None), 401).await;
+    expect("upload", one_upload, request("GET", &upload_path, Some("tenant-b"), None), 404).await;
     assert_eq!(body_json(&failed)["error"]["sale_id"], "S1");
 
     // Listing.

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use cogs_core::db::UploadRow;
 use cogs_core::ingest::RecordKind;
-use cogs_core::service::{self, ServiceError};
+use cogs_core::service::{self, ServiceError, StagedLoad};
+use cogs_core::staging::{Staging, Store};
 
 use crate::CommandResult;
 use crate::args::{Database, Output, Tenant};
@@ -53,6 +54,10 @@ pub struct UploadArgs {
     kind: Kind,
     /// The CSV file.
     file: PathBuf,
+    /// Stage the file in the bucket (COGS_BUCKET, COGS_S3_ENDPOINT) and load it from
+    /// there, as a large upload through a presigned URL is loaded.
+    #[arg(long)]
+    via_s3: bool,
     #[command(flatten)]
     tenant: Tenant,
     #[command(flatten)]
@@ -89,11 +94,44 @@ pub async fn load_file(
 
 pub async fn upload(args: &UploadArgs) -> CommandResult {
     let pool = args.database.pool()?;
-    let upload = load_file(&pool, &args.tenant, args.kind.into(), &args.file, args.output.format).await?;
+    let upload = if args.via_s3 {
+        load_via_staging(&pool, &args.tenant, args.kind.into(), &args.file).await?
+    } else {
+        load_file(&pool, &args.tenant, args.kind.into(), &args.file, args.output.format).await?
+    };
     if args.output.format == OutputFormat::Json {
         print_json(&upload);
     }
     Ok(())
+}
+
+/// The large-file path: a pending upload, the file put under its staged key, then
+/// loaded from the store exactly as the bucket's object-created event loads it (in AWS
+/// the event arrives too, and finds the work done).
+async fn load_via_staging(
+    pool: &deadpool_postgres::Pool,
+    tenant: &Tenant,
+    kind: RecordKind,
+    path: &Path,
+) -> Result<UploadRow, Failure> {
+    let staging = Store::from_env().await;
+    if matches!(staging, Store::Local(_)) {
+        return Err(Failure::Refused {
+            kind: "bucket_required",
+            message: "--via-s3 needs COGS_BUCKET (and COGS_S3_ENDPOINT for a local S3 server)".into(),
+        });
+    }
+    let size = std::fs::metadata(path)
+        .map_err(|source| Failure::InputFile { path: path.display().to_string(), source })?
+        .len();
+    let file_name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let pending = service::create_upload(pool, &staging, &tenant.caller(), kind, &file_name, size).await?;
+    let key = pending.upload.object_key.clone().unwrap_or_default();
+    staging.put_file(&key, path).await.map_err(|e| Failure::Service(ServiceError::Staging(e)))?;
+    eprintln!("staged {} as {key}", path.display());
+    match service::load_staged(pool, &staging, &key, &tenant.actor).await? {
+        StagedLoad::Loaded { upload, .. } | StagedLoad::AlreadyDone { upload } => Ok(upload),
+    }
 }
 
 #[derive(Args)]

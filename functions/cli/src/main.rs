@@ -5,6 +5,7 @@
 mod args;
 mod cost;
 mod data;
+mod maintain;
 mod output;
 mod runs;
 
@@ -43,6 +44,8 @@ enum Command {
     Inventory(data::InventoryArgs),
     /// Cost a sales file against a lots file, offline: nothing is stored, no database needed.
     Cost(cost::CostArgs),
+    /// One pass of scheduled maintenance: stale runs, staged uploads, old validation errors, statistics.
+    Maintenance(maintain::MaintenanceArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
             Command::JournalEntry(args) => (runs::journal_entry(&args).await, OutputFormat::Table),
             Command::Inventory(args) => (data::inventory(&args).await, args.output.format),
             Command::Cost(args) => (cost::run(&args), args.format),
+            Command::Maintenance(args) => (maintain::run(&args).await, args.output.format),
         }
     });
     match result {

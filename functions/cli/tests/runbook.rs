@@ -140,3 +140,41 @@ async fn a_rollback_with_a_later_dependent_run_is_a_conflict_until_cascaded() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--cascade"));
     assert_eq!(json(&cascaded)["rolled_back"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn upload_via_s3_stages_the_file_and_loads_it_from_the_bucket() {
+    let db = TestDb::new().await;
+    let store = cogs_tests::s3_store().await;
+
+    let output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_cogs"))
+        .env("DATABASE_URL", db.app_url())
+        .env("COGS_TENANT_ID", "acme-corp")
+        .env("COGS_BUCKET", store.bucket())
+        .env("COGS_S3_ENDPOINT", cogs_tests::s3_endpoint())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "testtesttest")
+        .env("AWS_REGION", "us-east-1")
+        .args(["upload", "sales", &path(example("sales.csv")), "--via-s3", "--format", "json"])
+        .output()
+        .unwrap();
+
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let upload = json(&output);
+    assert_eq!((upload["status"].as_str(), upload["rows_inserted"].as_i64()), (Some("loaded"), Some(7)));
+    assert!(upload["object_key"].as_str().unwrap().starts_with("tenants/acme-corp/uploads/"));
+}
+
+#[tokio::test]
+async fn maintenance_runs_from_the_command_line() {
+    let db = TestDb::new().await;
+
+    let output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_cogs"))
+        .env("DATABASE_URL", db.app_url())
+        .env("COGS_MAINTENANCE_DATABASE_URL", cogs_tests::url("cogs_maint", &db.name))
+        .args(["maintenance", "--format", "json"])
+        .output()
+        .unwrap();
+
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(json(&output)["analyzed"], true);
+}

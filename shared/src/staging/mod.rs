@@ -59,6 +59,12 @@ pub enum StagingError {
 pub trait Staging: Send + Sync {
     /// Stores `bytes` under `key`.
     fn put(&self, key: &str, bytes: Vec<u8>) -> impl Future<Output = Result<ObjectInfo, StagingError>> + Send;
+    /// Stores the file at `path` under `key`, streaming it.
+    fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+    ) -> impl Future<Output = Result<ObjectInfo, StagingError>> + Send;
     /// Makes the object under `key` readable as a local file.
     fn fetch(&self, key: &str) -> impl Future<Output = Result<StagedFile, StagingError>> + Send;
     /// A URL to PUT the object under `key` with, valid for `expires_in`.
@@ -95,6 +101,13 @@ impl Staging for Store {
         match self {
             Store::Local(store) => store.put(key, bytes).await,
             Store::S3(store) => store.put(key, bytes).await,
+        }
+    }
+
+    async fn put_file(&self, key: &str, path: &std::path::Path) -> Result<ObjectInfo, StagingError> {
+        match self {
+            Store::Local(store) => store.put_file(key, path).await,
+            Store::S3(store) => store.put_file(key, path).await,
         }
     }
 

@@ -68,6 +68,22 @@ impl Staging for S3Store {
         Ok(ObjectInfo { etag: output.e_tag, version_id: output.version_id, size })
     }
 
+    async fn put_file(&self, key: &str, path: &std::path::Path) -> Result<ObjectInfo, StagingError> {
+        let body = ByteStream::from_path(path).await.map_err(s3_error)?;
+        let size = std::fs::metadata(path)?.len();
+        let output = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("text/csv")
+            .body(body)
+            .send()
+            .await
+            .map_err(s3_error)?;
+        Ok(ObjectInfo { etag: output.e_tag, version_id: output.version_id, size })
+    }
+
     async fn fetch(&self, key: &str) -> Result<StagedFile, StagingError> {
         let output = self.client.get_object().bucket(&self.bucket).key(key).send().await.map_err(|error| {
             if error.as_service_error().is_some_and(|e| e.is_no_such_key()) {

@@ -1,0 +1,58 @@
+//! `cogs maintenance`: the scheduled maintenance pass, on demand.
+
+use std::time::Duration;
+
+use clap::Args;
+use cogs_core::service::{self, MaintenanceSettings, ServiceError};
+use cogs_core::staging::Store;
+
+use crate::CommandResult;
+use crate::args::{Database, Output};
+use crate::output::{OutputFormat, print_json};
+
+#[derive(Args)]
+pub struct MaintenanceArgs {
+    /// The maintenance role's database URL.
+    #[arg(long, env = "COGS_MAINTENANCE_DATABASE_URL", hide_env_values = true)]
+    maintenance_database_url: String,
+    /// Resume runs silent this many minutes.
+    #[arg(long, default_value_t = 15)]
+    stale_minutes: u64,
+    /// Abandon (undo and fail) runs silent this many minutes.
+    #[arg(long, default_value_t = 120)]
+    abandon_minutes: u64,
+    /// Delete validation errors older than this many days.
+    #[arg(long, default_value_t = 180)]
+    retention_days: u64,
+    #[command(flatten)]
+    database: Database,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+pub async fn run(args: &MaintenanceArgs) -> CommandResult {
+    let app = args.database.pool()?;
+    let maintenance = cogs_core::db::connect(&args.maintenance_database_url, 1).map_err(ServiceError::from)?;
+    let minutes = |m: u64| Duration::from_secs(m * 60);
+    let settings = MaintenanceSettings {
+        stale_after: minutes(args.stale_minutes),
+        abandon_after: minutes(args.abandon_minutes),
+        validation_retention: minutes(args.retention_days * 24 * 60),
+        ..MaintenanceSettings::default()
+    };
+    let report = service::run_maintenance(&app, &maintenance, &Store::from_env().await, &settings).await?;
+    match args.output.format {
+        OutputFormat::Json => print_json(&report),
+        OutputFormat::Table => {
+            println!("stale runs            {}", report.stale_runs);
+            println!("  completed           {}", report.runs_completed);
+            println!("  still running       {}", report.runs_still_running);
+            println!("  failed              {}", report.runs_failed);
+            println!("  abandoned           {}", report.runs_abandoned);
+            println!("staged uploads loaded {} (waiting: {})", report.uploads_loaded, report.uploads_waiting);
+            println!("validation errors     {} deleted", report.validation_errors_deleted);
+            println!("statistics            {}", if report.analyzed { "refreshed" } else { "not refreshed" });
+        }
+    }
+    Ok(())
+}
