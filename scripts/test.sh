@@ -15,6 +15,9 @@ scripts/check-layers.sh
 say "checking formatting (cargo fmt --check)"
 cargo fmt --all -- --check
 
+say "validating template.yaml: SAM transform, then cfn-lint (scripts/check-template.sh)"
+scripts/check-template.sh
+
 say "running clippy with warnings denied"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
