@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Serves every HTTP function locally with `cargo lambda watch` and drives the
-# runbook's API flow with curl: health, upload lots and sales, start a run, poll it,
-# export the journal, roll back, list. Each response's status is checked; any
-# surprise stops the script with the response printed.
+# Serves every function locally with `cargo lambda watch` and drives the runbook's
+# API flow with curl: health; lots uploaded directly; sales as a large file (presigned
+# URL from the API, PUT to the local S3 server, the object-created event delivered to
+# the upload-events function); a run started by the API and carried on by worker
+# invocations, as the state machine would; poll, journal, rollback, list; then the
+# operations scripts. Each response's status is checked; any surprise stops the
+# script with the response printed.
 #
 # Locally there is no JWT authorizer, so the functions run in development mode
 # (COGS_DEV_TENANT_HEADER=true) and take the tenant from X-Tenant-Id. The database is
@@ -26,9 +29,17 @@ say "preparing a fresh database cogs_e2e from the test template"
 as_superuser psql -q -v ON_ERROR_STOP=1 -d postgres -c "drop database if exists cogs_e2e with (force)" \
   -c "create database cogs_e2e template cogs_test_template owner cogs_owner"
 
+scripts/s3-local.sh
+s3=http://127.0.0.1:${COGS_S3_PORT:-5055}
+bucket=cogs-e2e
+curl -sf -X PUT "$s3/$bucket" >/dev/null || true
+
 say "serving the functions with cargo lambda watch on port $port"
 log=${COGS_E2E_LOG:-$(mktemp)}
+# No inline costing and tiny chunks: the API starts the run, the worker finishes it.
 DATABASE_URL="postgres://cogs_api:cogs_api@$COGS_PGHOST:$COGS_PGPORT/cogs_e2e" COGS_DEV_TENANT_HEADER=true RUST_LOG=${RUST_LOG:-warn} \
+  COGS_BUCKET=$bucket COGS_S3_ENDPOINT=$s3 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=testtesttest AWS_REGION=us-east-1 \
+  COGS_INLINE_RUN_MS=0 COGS_CHUNK_SIZE=2 \
   cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$port" >"$log" 2>&1 &
 watcher=$!
 trap 'kill $watcher 2>/dev/null; pkill -P $watcher 2>/dev/null || true' EXIT
@@ -62,10 +73,39 @@ done
 
 say "the runbook's flow"
 call POST cogs-upload /api/v1/files/lots 201 -F "tenant_id=$tenant" -F "file=@examples/lots.csv"; echo
-call POST cogs-upload /api/v1/files/sales 201 -H 'Content-Type: text/csv' --data-binary @examples/sales.csv; echo
+size=$(wc -c <examples/sales.csv)
+pending=$(call POST cogs-upload /api/v1/uploads 201 -H 'Content-Type: application/json' \
+  -d "{\"kind\": \"sales\", \"file_name\": \"sales.csv\", \"size\": $size}")
+read -r upload_id key url < <(printf '%s' "$pending" | python3 -c '
+import json, sys
+p = json.load(sys.stdin)
+print(p["upload_id"], p["object_key"], p["upload_url"]["url"])')
+echo "presigned PUT for $key"
+curl -sSf -X PUT -H 'Content-Type: text/csv' --upload-file examples/sales.csv "$url"
+event=$(python3 -c '
+import json, sys
+event = json.load(open("tests/fixtures/events/s3-put.json"))
+event["Records"][0]["s3"]["bucket"]["name"] = sys.argv[1]
+event["Records"][0]["s3"]["object"]["key"] = sys.argv[2]
+print(json.dumps(event))' "$bucket" "$key")
+cargo lambda invoke cogs-upload-events --invoke-address 127.0.0.1 --invoke-port "$port" --data-ascii "$event"; echo
+call GET cogs-upload "/api/v1/uploads/$upload_id" 200 | python3 -c '
+import json, sys
+upload = json.load(sys.stdin)
+assert (upload["status"], upload["rows_inserted"]) == ("loaded", 7), upload
+print("staged upload loaded:", upload["rows_inserted"], "sales")'
 started=$(call POST cogs-run /api/v1/runs 202 -H 'Content-Type: application/json' -d '{"mode": "fifo"}')
 echo "$started"
 run_id=$(printf '%s' "$started" | python3 -c 'import json,sys; print(json.load(sys.stdin)["run"]["run_id"])')
+invocations=0
+while :; do
+  invocations=$((invocations + 1))
+  out=$(cargo lambda invoke cogs-worker --invoke-address 127.0.0.1 --invoke-port "$port" \
+    --data-ascii "{\"tenant_id\": \"$tenant\", \"run_id\": \"$run_id\"}")
+  echo "worker invocation $invocations: $out"
+  printf '%s' "$out" | grep -q '"done":true' && break
+  [ "$invocations" -lt 20 ] || { echo "FAILED: the worker did not finish the run" >&2; exit 1; }
+done
 run=$(call GET cogs-list "/api/v1/runs/$run_id" 200)
 printf '%s' "$run" | python3 -c '
 import json, sys
@@ -83,4 +123,23 @@ runs = json.load(sys.stdin)["runs"]
 assert [r["status"] for r in runs] == ["rolled_back"], runs
 print("list: one run,", runs[0]["status"])'
 as_tenant=tenant-b call GET cogs-list "/api/v1/runs/$run_id" 404 >/dev/null
+say "the operations scripts against the local stack"
+maint_url="postgres://cogs_maint:cogs_maint@$COGS_PGHOST:$COGS_PGPORT/cogs_e2e"
+API_URL="$base/cogs-list" DATABASE_URL="$maint_url" scripts/daily_health_check.sh
+DATABASE_URL="$maint_url" scripts/weekly_metrics.sh >/dev/null
+DATABASE_URL="$maint_url" scripts/stuck_runs.sh
+if API_URL="http://127.0.0.1:9/none" DATABASE_URL="$maint_url" scripts/daily_health_check.sh >/dev/null; then
+  echo "FAILED: the health check passed with the API down" >&2; exit 1
+fi
+# A run left silent for an hour, as a worker that died would leave it.
+PGPASSWORD=cogs_api psql -X -q -v ON_ERROR_STOP=1 -h "$COGS_PGHOST" -p "$COGS_PGPORT" -U cogs_api -d cogs_e2e >/dev/null <<SQL
+begin;
+select set_config('app.tenant_id', '$tenant', true);
+insert into cogs_runs (tenant_id, run_id, mode, status, lot_seq_max, sales_total, created_by, heartbeat_at)
+values ('$tenant', gen_random_uuid(), 'fifo', 'running', 0, 0, 'e2e', now() - interval '1 hour');
+commit;
+SQL
+if DATABASE_URL="$maint_url" scripts/stuck_runs.sh; then
+  echo "FAILED: the stuck-run report missed a silent run" >&2; exit 1
+fi
 say "end to end: ok"
