@@ -474,3 +474,39 @@ async fn the_tenant_may_come_from_the_email_when_configured() {
     assert_eq!(call(&api.ctx, "list", req()).await.status().as_u16(), 401);
     assert_eq!(call(&by_email, "list", req()).await.status().as_u16(), 200);
 }
+
+#[tokio::test]
+async fn with_a_state_machine_configured_a_run_is_handed_to_it_not_costed_in_the_request() {
+    use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
+    let api = Api::new().await;
+    load(&api.db, "acme-corp", &lots_csv(&["L1,A,2024-01-01,5,5,1,0"]), &sales_csv(&["S1,A,2024-01-02,1"])).await;
+    let config = aws_sdk_sfn::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "testtesttest", None, None, "cogs-tests"))
+        .endpoint_url(cogs_tests::s3_endpoint())
+        .build();
+    let client = aws_sdk_sfn::Client::from_conf(config);
+    let machine = client
+        .create_state_machine()
+        .name(format!("cogs-runs-{}", uuid::Uuid::now_v7()))
+        .definition(r#"{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}"#)
+        .role_arn("arn:aws:iam::123456789012:role/cogs-state-machine")
+        .send()
+        .await
+        .unwrap();
+    let mut ctx = context(&api.db.app_url(), &[]);
+    ctx.dispatch =
+        RunDispatch::StepFunctions { client: client.clone(), state_machine_arn: machine.state_machine_arn.clone() };
+
+    let started = call(&ctx, "run", request("POST", "/api/v1/runs", Some("acme-corp"), None)).await;
+
+    assert_eq!(started.status().as_u16(), 202);
+    let body = body_json(&started);
+    assert_eq!(body["run"]["status"], "pending", "nothing was costed in the request");
+    let execution =
+        client.describe_execution().execution_arn(body["execution"].as_str().unwrap()).send().await.unwrap();
+    let input: Value = serde_json::from_str(execution.input().unwrap()).unwrap();
+    assert_eq!(input, json!({ "tenant_id": "acme-corp", "run_id": body["run"]["run_id"] }));
+    assert_eq!(execution.name(), Some(format!("run-{}", body["run"]["run_id"].as_str().unwrap()).as_str()));
+}
