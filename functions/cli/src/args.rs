@@ -50,3 +50,14 @@ pub struct Output {
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutputFormat,
 }
+
+/// What most commands share: the tenant they act for, the database, how to print.
+#[derive(Args)]
+pub struct Scope {
+    #[command(flatten)]
+    pub tenant: Tenant,
+    #[command(flatten)]
+    pub database: Database,
+    #[command(flatten)]
+    pub output: Output,
+}

@@ -11,7 +11,7 @@ use cogs_core::service::{self, ServiceError, StagedLoad};
 use cogs_core::staging::{Staging, Store};
 
 use crate::CommandResult;
-use crate::args::{Database, Output, Tenant};
+use crate::args::{Scope, Tenant};
 use crate::output::{Failure, OutputFormat, cents, print_json, table};
 
 #[derive(Args)]
@@ -59,11 +59,7 @@ pub struct UploadArgs {
     #[arg(long)]
     via_s3: bool,
     #[command(flatten)]
-    tenant: Tenant,
-    #[command(flatten)]
-    database: Database,
-    #[command(flatten)]
-    pub output: Output,
+    pub scope: Scope,
 }
 
 /// Opens an input file for streaming.
@@ -93,13 +89,13 @@ pub async fn load_file(
 }
 
 pub async fn upload(args: &UploadArgs) -> CommandResult {
-    let pool = args.database.pool()?;
+    let pool = args.scope.database.pool()?;
     let upload = if args.via_s3 {
-        load_via_staging(&pool, &args.tenant, args.kind.into(), &args.file).await?
+        load_via_staging(&pool, &args.scope.tenant, args.kind.into(), &args.file).await?
     } else {
-        load_file(&pool, &args.tenant, args.kind.into(), &args.file, args.output.format).await?
+        load_file(&pool, &args.scope.tenant, args.kind.into(), &args.file, args.scope.output.format).await?
     };
-    if args.output.format == OutputFormat::Json {
+    if args.scope.output.format == OutputFormat::Json {
         print_json(&upload);
     }
     Ok(())
@@ -140,17 +136,13 @@ pub struct InventoryArgs {
     #[arg(long)]
     sku: Option<String>,
     #[command(flatten)]
-    tenant: Tenant,
-    #[command(flatten)]
-    database: Database,
-    #[command(flatten)]
-    pub output: Output,
+    pub scope: Scope,
 }
 
 pub async fn inventory(args: &InventoryArgs) -> CommandResult {
-    let pool = args.database.pool()?;
-    let report = service::inventory(&pool, &args.tenant.tenant_id, args.sku.as_deref()).await?;
-    if args.output.format == OutputFormat::Json {
+    let pool = args.scope.database.pool()?;
+    let report = service::inventory(&pool, &args.scope.tenant.tenant_id, args.sku.as_deref()).await?;
+    if args.scope.output.format == OutputFormat::Json {
         print_json(&report);
         return Ok(());
     }

@@ -54,14 +54,14 @@ fn main() -> ExitCode {
     let (result, format) = runtime.block_on(async {
         match cli.command {
             Command::Migrate(args) => (data::migrate(&args).await, OutputFormat::Table),
-            Command::Upload(args) => (data::upload(&args).await, args.output.format),
-            Command::Run(args) => (runs::run(&args).await, args.output.format),
-            Command::Resume(args) => (runs::resume(&args).await, args.output.format),
-            Command::ListRuns(args) => (runs::list(&args).await, args.output.format),
-            Command::ShowRun(args) => (runs::show(&args).await, args.output.format),
-            Command::Rollback(args) => (runs::rollback(&args).await, args.output.format),
+            Command::Upload(args) => (data::upload(&args).await, args.scope.output.format),
+            Command::Run(args) => (runs::run(&args).await, args.scope.output.format),
+            Command::Resume(args) => (runs::resume(&args).await, args.scope.output.format),
+            Command::ListRuns(args) => (runs::list(&args).await, args.scope.output.format),
+            Command::ShowRun(args) => (runs::show(&args).await, args.scope.output.format),
+            Command::Rollback(args) => (runs::rollback(&args).await, args.scope.output.format),
             Command::JournalEntry(args) => (runs::journal_entry(&args).await, OutputFormat::Table),
-            Command::Inventory(args) => (data::inventory(&args).await, args.output.format),
+            Command::Inventory(args) => (data::inventory(&args).await, args.scope.output.format),
             Command::Cost(args) => (cost::run(&args), args.format),
             Command::Maintenance(args) => (maintain::run(&args).await, args.output.format),
         }

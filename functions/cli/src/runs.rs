@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use uuid::Uuid;
 
 use crate::CommandResult;
-use crate::args::{Database, Output, Tenant};
+use crate::args::{Database, Scope, Tenant};
 use crate::data::{load_file, open};
 use crate::output::{Failure, OutputFormat, cents, print_json, table};
 
@@ -39,16 +39,12 @@ pub struct RunArgs {
     #[arg(long, default_value_t = ChunkBudget::DEFAULT_CHUNK_SIZE)]
     chunk_size: usize,
     #[command(flatten)]
-    tenant: Tenant,
-    #[command(flatten)]
-    database: Database,
-    #[command(flatten)]
-    pub output: Output,
+    pub scope: Scope,
 }
 
 pub async fn run(args: &RunArgs) -> CommandResult {
-    let pool = args.database.pool()?;
-    let caller = args.tenant.caller();
+    let pool = args.scope.database.pool()?;
+    let caller = args.scope.tenant.caller();
     if args.dry_run {
         let named = |path: &PathBuf| Ok::<_, Failure>((path.display().to_string(), open(path)?));
         let input = DryRunInput {
@@ -56,7 +52,7 @@ pub async fn run(args: &RunArgs) -> CommandResult {
             sales: args.sales_file.as_ref().map(named).transpose()?,
         };
         let report = service::dry_run(&pool, &caller, args.mode, input).await?;
-        match args.output.format {
+        match args.scope.output.format {
             OutputFormat::Json => print_json(&report),
             OutputFormat::Table => {
                 println!("Dry run: nothing was written.\n");
@@ -66,13 +62,13 @@ pub async fn run(args: &RunArgs) -> CommandResult {
         return Ok(());
     }
     if let Some(path) = &args.lots_file {
-        load_file(&pool, &args.tenant, RecordKind::Lots, path, args.output.format).await?;
+        load_file(&pool, &args.scope.tenant, RecordKind::Lots, path, args.scope.output.format).await?;
     }
     if let Some(path) = &args.sales_file {
-        load_file(&pool, &args.tenant, RecordKind::Sales, path, args.output.format).await?;
+        load_file(&pool, &args.scope.tenant, RecordKind::Sales, path, args.scope.output.format).await?;
     }
     let run = service::start_run(&pool, &caller, args.mode).await?;
-    drive(&pool, &args.tenant, run.run_id, args.chunk_size, args.output.format).await
+    drive(&pool, &args.scope.tenant, run.run_id, args.chunk_size, args.scope.output.format).await
 }
 
 /// Advances a run chunk by chunk to the end, with a progress bar on a terminal, then
@@ -122,16 +118,12 @@ pub struct ResumeArgs {
     #[arg(long, default_value_t = ChunkBudget::DEFAULT_CHUNK_SIZE)]
     chunk_size: usize,
     #[command(flatten)]
-    tenant: Tenant,
-    #[command(flatten)]
-    database: Database,
-    #[command(flatten)]
-    pub output: Output,
+    pub scope: Scope,
 }
 
 pub async fn resume(args: &ResumeArgs) -> CommandResult {
-    let pool = args.database.pool()?;
-    drive(&pool, &args.tenant, args.run_id, args.chunk_size, args.output.format).await
+    let pool = args.scope.database.pool()?;
+    drive(&pool, &args.scope.tenant, args.run_id, args.chunk_size, args.scope.output.format).await
 }
 
 #[derive(Args)]
@@ -146,18 +138,14 @@ pub struct ListArgs {
     #[arg(long)]
     cursor: Option<String>,
     #[command(flatten)]
-    tenant: Tenant,
-    #[command(flatten)]
-    database: Database,
-    #[command(flatten)]
-    pub output: Output,
+    pub scope: Scope,
 }
 
 pub async fn list(args: &ListArgs) -> CommandResult {
-    let pool = args.database.pool()?;
-    let page =
-        service::list_runs(&pool, &args.tenant.tenant_id, args.status, args.limit, args.cursor.as_deref()).await?;
-    if args.output.format == OutputFormat::Json {
+    let pool = args.scope.database.pool()?;
+    let page = service::list_runs(&pool, &args.scope.tenant.tenant_id, args.status, args.limit, args.cursor.as_deref())
+        .await?;
+    if args.scope.output.format == OutputFormat::Json {
         print_json(&page);
         return Ok(());
     }
@@ -174,7 +162,7 @@ pub async fn list(args: &ListArgs) -> CommandResult {
     }
     println!("{runs}");
     if let Some(cursor) = &page.next_cursor {
-        println!("more: cogs list-runs --tenant-id {} --cursor {cursor}", args.tenant.tenant_id);
+        println!("more: cogs list-runs --tenant-id {} --cursor {cursor}", args.scope.tenant.tenant_id);
     }
     Ok(())
 }
@@ -184,16 +172,12 @@ pub struct ShowArgs {
     #[arg(value_parser = run_id)]
     run_id: Uuid,
     #[command(flatten)]
-    tenant: Tenant,
-    #[command(flatten)]
-    database: Database,
-    #[command(flatten)]
-    pub output: Output,
+    pub scope: Scope,
 }
 
 pub async fn show(args: &ShowArgs) -> CommandResult {
-    let pool = args.database.pool()?;
-    show_run(&pool, &args.tenant, args.run_id, args.output.format).await
+    let pool = args.scope.database.pool()?;
+    show_run(&pool, &args.scope.tenant, args.run_id, args.scope.output.format).await
 }
 
 async fn show_run(
@@ -246,11 +230,7 @@ pub struct RollbackArgs {
     #[arg(long)]
     cascade: bool,
     #[command(flatten)]
-    tenant: Tenant,
-    #[command(flatten)]
-    database: Database,
-    #[command(flatten)]
-    pub output: Output,
+    pub scope: Scope,
 }
 
 pub async fn rollback(args: &RollbackArgs) -> CommandResult {
@@ -263,9 +243,9 @@ pub async fn rollback(args: &RollbackArgs) -> CommandResult {
             ),
         });
     }
-    let pool = args.database.pool()?;
-    let runs = service::rollback_run(&pool, &args.tenant.caller(), args.run_id, args.cascade).await?;
-    if args.output.format == OutputFormat::Json {
+    let pool = args.scope.database.pool()?;
+    let runs = service::rollback_run(&pool, &args.scope.tenant.caller(), args.run_id, args.cascade).await?;
+    if args.scope.output.format == OutputFormat::Json {
         print_json(&serde_json::json!({ "rolled_back": runs }));
         return Ok(());
     }
