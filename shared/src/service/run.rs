@@ -93,6 +93,9 @@ async fn start_run_in(tx: &TenantTx, caller: &Caller, mode: CostingMode) -> Resu
         return Err(ServiceError::Backdated { lots, sales });
     }
     db::ensure_tenant(tx).await?;
+    // Statistics describing the tables before a bulk load make the chunks' set-wise
+    // statements pick nested loops over every row; refresh them before costing.
+    db::refresh_statistics(tx).await?;
     let run = db::insert_run(
         tx,
         Uuid::now_v7(),
