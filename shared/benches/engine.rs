@@ -2,8 +2,8 @@
 
 mod data;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use cogs_core::engine::{LotBook, allocate};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn engine(c: &mut Criterion) {
     let (lots, sales) = data::reference();

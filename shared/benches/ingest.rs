@@ -2,14 +2,20 @@
 
 mod data;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use cogs_core::ingest::read_sales;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn ingest(c: &mut Criterion) {
     let (_, sales) = data::reference();
     let mut csv = String::from("sale_id,sku,sale_date,quantity_sold\n");
     for sale in &sales {
-        csv.push_str(&format!("{},{},{},{}\n", sale.sale_id, sale.sku, sale.sale_date.to_rfc3339(), sale.quantity_sold));
+        csv.push_str(&format!(
+            "{},{},{},{}\n",
+            sale.sale_id,
+            sale.sku,
+            sale.sale_date.to_rfc3339(),
+            sale.quantity_sold
+        ));
     }
     let mut group = c.benchmark_group("ingest");
     group.throughput(Throughput::Elements(sales.len() as u64));

@@ -30,7 +30,9 @@ impl Random {
 }
 
 fn argument(args: &[String], name: &str, default: u64) -> u64 {
-    args.windows(2).find(|w| w[0] == name).map_or(default, |w| w[1].parse().unwrap_or_else(|_| panic!("{name} takes a number")))
+    args.windows(2)
+        .find(|w| w[0] == name)
+        .map_or(default, |w| w[1].parse().unwrap_or_else(|_| panic!("{name} takes a number")))
 }
 
 /// The instant `second` seconds into 2024, as RFC 3339.
@@ -55,7 +57,11 @@ fn chrono_free_date(mut day: u64) -> String {
 
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let dir = PathBuf::from(args.get(1).filter(|a| !a.starts_with("--")).expect("usage: cogs-generate DIR [--skus N] [--lots N] [--sales N] [--seed N]"));
+    let dir = PathBuf::from(
+        args.get(1)
+            .filter(|a| !a.starts_with("--"))
+            .expect("usage: cogs-generate DIR [--skus N] [--lots N] [--sales N] [--seed N]"),
+    );
     let skus = argument(&args, "--skus", 10_000).max(1);
     let lots_per_sku = (argument(&args, "--lots", 100_000) / skus).max(1);
     let sales_per_sku = (argument(&args, "--sales", 1_000_000) / skus).max(1);
