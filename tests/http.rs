@@ -4,10 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use cogs_core::http::{Config, Context, RunDispatch};
+use cogs_core::http::{Context, RunDispatch};
 use cogs_core::model::CostingMode;
 use cogs_core::service;
-use cogs_core::staging::{LocalFolder, Store};
+use cogs_core::staging::Store;
 use cogs_tests::{TestDb, caller, example, load, lots_csv, sales_csv};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
@@ -32,16 +32,7 @@ impl Api {
 
 /// A function's context as its `main` builds it, with `vars` over the defaults.
 fn context(database_url: &str, vars: &[(&str, &str)]) -> Context {
-    let config = Config::from_lookup(|name| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| (*v).to_owned())
-            .or_else(|| (name == "DATABASE_URL").then(|| database_url.to_owned()))
-    })
-    .unwrap();
-    let pool = cogs_core::db::connect(&config.database_url, config.pool_size).unwrap();
-    let staging = Store::Local(LocalFolder::new(std::env::temp_dir().join("cogs-http-tests")));
-    Context { config, pool, staging, dispatch: RunDispatch::Inline, maintenance_pool: None }
+    cogs_tests::function_context(database_url, vars, cogs_tests::local_staging())
 }
 
 /// An API Gateway v2 event for `method path?query` from the fixture: the token's tenant

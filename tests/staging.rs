@@ -7,7 +7,7 @@ use std::process::Command;
 
 use aws_lambda_events::s3::S3Event;
 use cogs_core::db::UploadStatus;
-use cogs_core::http::{Config, Context, RunDispatch};
+use cogs_core::http::Context;
 use cogs_core::ingest::RecordKind;
 use cogs_core::service::{self, PendingUpload, StagedLoad};
 use cogs_core::staging::{S3Store, Staging, Store};
@@ -38,14 +38,7 @@ fn event(bucket: &str, key: &str) -> lambda_runtime::LambdaEvent<S3Event> {
 }
 
 async fn context(db: &TestDb, store: S3Store) -> Context {
-    let config = Config::from_lookup(|name| (name == "DATABASE_URL").then(|| db.app_url())).unwrap();
-    Context {
-        config,
-        pool: db.pool.clone(),
-        staging: Store::S3(store),
-        dispatch: RunDispatch::Inline,
-        maintenance_pool: None,
-    }
+    cogs_tests::function_context(&db.app_url(), &[], Store::S3(store))
 }
 
 fn bucket(ctx: &Context) -> String {

@@ -6,25 +6,16 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cogs_core::db::RunStatus;
-use cogs_core::http::{Config, Context, RunDispatch};
+use cogs_core::http::Context;
 use cogs_core::model::CostingMode;
 use cogs_core::service;
-use cogs_core::staging::{LocalFolder, Store};
 use cogs_tests::{TestDb, allocations, caller, load, lots_csv, remaining, run_to_end, sales_csv};
 use cogs_worker::{WorkerInput, WorkerOutput};
 use serde_json::json;
 
 fn context(db: &TestDb, chunk_size: &str) -> Context {
     let vars = [("COGS_CHUNK_SIZE", chunk_size), ("COGS_WORKER_MARGIN_MS", "0")];
-    let config = Config::from_lookup(|name| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| (*v).to_owned())
-            .or_else(|| (name == "DATABASE_URL").then(|| db.app_url()))
-    })
-    .unwrap();
-    let staging = Store::Local(LocalFolder::new(std::env::temp_dir()));
-    Context { config, pool: db.pool.clone(), staging, dispatch: RunDispatch::Inline, maintenance_pool: None }
+    cogs_tests::function_context(&db.app_url(), &vars, cogs_tests::local_staging())
 }
 
 /// One invocation with `time_left` before its Lambda deadline.

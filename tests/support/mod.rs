@@ -271,3 +271,33 @@ pub async fn s3_store() -> cogs_core::staging::S3Store {
         .unwrap_or_else(|e| panic!("no S3 server at {} ({e}); run scripts/s3-local.sh", s3_endpoint()));
     cogs_core::staging::S3Store::new(client, bucket)
 }
+
+/// A function's context as its `main` builds it, on this test's database: the
+/// configuration from `vars` over the defaults, the given staging store, runs costed
+/// in the request (no state machine), no maintenance pool.
+pub fn function_context(
+    database_url: &str,
+    vars: &[(&str, &str)],
+    staging: cogs_core::staging::Store,
+) -> cogs_core::http::Context {
+    let config = cogs_core::http::Config::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+            .or_else(|| (name == "DATABASE_URL").then(|| database_url.to_owned()))
+    })
+    .unwrap();
+    let pool = cogs_core::db::connect(&config.database_url, config.pool_size).unwrap();
+    cogs_core::http::Context {
+        config,
+        pool,
+        staging,
+        dispatch: cogs_core::http::RunDispatch::Inline,
+        maintenance_pool: None,
+    }
+}
+
+/// A local staging folder for tests that do not use S3.
+pub fn local_staging() -> cogs_core::staging::Store {
+    cogs_core::staging::Store::Local(cogs_core::staging::LocalFolder::new(std::env::temp_dir().join("cogs-tests")))
+}

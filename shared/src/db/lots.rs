@@ -122,20 +122,6 @@ pub async fn load_lots_with_stock(tx: &TenantTx, skus: &[&str]) -> Result<Vec<Lo
     rows.iter().map(Lot::try_from).collect()
 }
 
-/// Every lot with stock, for a dry run.
-pub async fn load_all_lots_with_stock(tx: &TenantTx) -> Result<Vec<Lot>, DbError> {
-    let rows = tx
-        .query(
-            r"select lot_id, sku, received_date, original_quantity, remaining_quantity, unit_price, freight_cost_per_unit
-              from lots
-              where remaining_quantity > 0
-              order by sku, received_date, lot_id",
-            &[],
-        )
-        .await?;
-    rows.iter().map(Lot::try_from).collect()
-}
-
 /// Sets each lot's remaining quantity, in one statement.
 pub async fn update_remaining(tx: &TenantTx, lot_ids: &[&str], remaining: &[Decimal]) -> Result<u64, DbError> {
     tx.execute(

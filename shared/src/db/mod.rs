@@ -67,7 +67,7 @@ pub fn connect(url: &str, max_size: usize) -> Result<Pool, DbError> {
 }
 
 /// A rustls connector that verifies the server against the web roots and `ca_file`.
-pub fn tls(ca_file: Option<&Path>) -> Result<MakeRustlsConnect, DbError> {
+fn tls(ca_file: Option<&Path>) -> Result<MakeRustlsConnect, DbError> {
     let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
     if let Some(path) = ca_file {
         use rustls_pki_types::pem::PemObject;

@@ -101,11 +101,6 @@ pub async fn load_uncosted_after(
     rows.iter().map(Sale::try_from).collect()
 }
 
-/// Every uncosted sale in costing order, for a dry run.
-pub async fn load_all_uncosted(tx: &TenantTx) -> Result<Vec<Sale>, DbError> {
-    load_uncosted_after(tx, None, i64::MAX).await
-}
-
 pub async fn count_uncosted(tx: &TenantTx) -> Result<i64, DbError> {
     Ok(tx.query_one(r"select count(*) from sales where run_id is null", &[]).await?.try_get(0)?)
 }

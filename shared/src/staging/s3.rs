@@ -43,10 +43,6 @@ impl S3Store {
         Self { client, bucket }
     }
 
-    pub fn client(&self) -> &aws_sdk_s3::Client {
-        &self.client
-    }
-
     pub fn bucket(&self) -> &str {
         &self.bucket
     }
