@@ -66,17 +66,15 @@ async fn uninterrupted() -> Outcome {
     outcome(&db, run.run_id).await
 }
 
-/// The allocation lines of the first `n` sales in costing order.
+/// The allocation lines of the first `n` of [`many`]'s sales in costing order (sku,
+/// sale_date, sale_id).
 fn first_sales(lines: &[String], n: usize) -> Vec<String> {
-    let mut sales: Vec<&str> = Vec::new();
-    for line in lines {
-        let sale = line.split(' ').next().unwrap();
-        if !sales.contains(&sale) {
-            sales.push(sale);
-        }
-    }
-    sales.truncate(n);
-    lines.iter().filter(|line| sales.contains(&line.split(' ').next().unwrap())).cloned().collect()
+    let (_, sales_csv) = many();
+    let mut sales: Vec<Vec<&str>> = sales_csv.lines().skip(1).map(|line| line.split(',').collect()).collect();
+    // Every date in `many` has one format, so its text sorts as its instant.
+    sales.sort_by(|a, b| (a[1], a[2], a[0]).cmp(&(b[1], b[2], b[0])));
+    let first: Vec<&str> = sales.iter().take(n).map(|sale| sale[0]).collect();
+    lines.iter().filter(|line| first.contains(&line.split(' ').next().unwrap())).cloned().collect()
 }
 
 #[tokio::test]
@@ -338,4 +336,37 @@ async fn a_dry_run_reports_an_uncovered_sale_like_a_run() {
 
     assert_eq!(error.kind(), "insufficient_inventory");
     assert!(db.contents(&["acme-corp"]).await.values().all(Vec::is_empty));
+}
+
+#[tokio::test]
+async fn the_journal_summed_in_the_database_equals_the_journal_of_every_allocation() {
+    use cogs_core::journal::{self, Format, JournalConfig, JournalRequest, LineDetail, Period};
+    use cogs_core::service::{JournalOptions, journal_entry, journal_reference};
+
+    let db = loaded_many().await;
+    let run = run_to_end(&db, "acme-corp", 10).await.unwrap();
+    let tx = cogs_core::db::begin(&db.pool, &tenant("acme-corp")).await.unwrap();
+    let allocations = cogs_core::db::load_allocations(&tx, run.run_id).await.unwrap();
+    tx.rollback().await.unwrap();
+
+    // Offsets that move sales across day and month boundaries (sales run 00:00-23:00 UTC).
+    for offset in ["+00:00", "-05:00", "+05:30"] {
+        let config = JournalConfig { utc_offset: offset.parse().unwrap(), ..JournalConfig::default() };
+        for period in [Period::Day, Period::Month, Period::Run] {
+            for detail in [LineDetail::PerSku, LineDetail::Single] {
+                let options = JournalOptions { period, detail, reversal_date: None };
+                let exported = journal_entry(&db.pool, &tenant("acme-corp"), run.run_id, options, Format::Csv, &config)
+                    .await
+                    .unwrap();
+                let request =
+                    JournalRequest { reference: journal_reference(run.run_id), period, detail, reversal_date: None };
+                let expected = journal::render(&journal::build(&allocations, &request, &config).unwrap(), Format::Csv);
+                assert_eq!(
+                    String::from_utf8(exported.rendered.body).unwrap(),
+                    String::from_utf8(expected.body).unwrap(),
+                    "{offset} {period:?} {detail:?}"
+                );
+            }
+        }
+    }
 }

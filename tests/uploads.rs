@@ -183,3 +183,37 @@ async fn every_kind_of_rejected_file_leaves_the_data_exactly_as_it_was() {
         assert_eq!(db.data(&["acme-corp"]).await, before, "{expected:?} changed the data");
     }
 }
+
+#[tokio::test]
+async fn ids_used_twice_in_a_file_are_named_with_their_first_row_among_the_other_problems() {
+    let db = TestDb::new().await;
+    let before = db.data(&["acme-corp"]).await;
+    let csv = sales_csv(&[
+        "S1,A,2024-01-01,1",
+        "S2,A,2024-01-02,1",
+        "S3,A,yesterday,1",
+        "S1,A,2024-01-03,1",
+        "S2,A,2024-01-02,1",
+        "S1,A,2024-01-04,1",
+    ]);
+
+    let error = service::upload(&db.pool, &caller("acme-corp"), RecordKind::Sales, "sales.csv", csv.as_bytes())
+        .await
+        .unwrap_err();
+
+    let ServiceError::UploadRejected { rejected, .. } = &error else { panic!("{error:?}") };
+    let found: Vec<(u64, Option<&str>, RowErrorKind, &str)> =
+        rejected.errors.iter().map(|e| (e.row, e.column.as_deref(), e.kind, e.message.as_str())).collect();
+    let bad_date = rejected.errors[0].message.as_str();
+    assert_eq!(
+        found,
+        [
+            (4, Some("sale_date"), RowErrorKind::BadDate, bad_date),
+            (5, Some("sale_id"), RowErrorKind::DuplicateId, "sale_id \"S1\" was already used on row 2"),
+            (6, Some("sale_id"), RowErrorKind::DuplicateId, "sale_id \"S2\" was already used on row 3"),
+            (7, Some("sale_id"), RowErrorKind::DuplicateId, "sale_id \"S1\" was already used on row 2"),
+        ]
+    );
+    assert_eq!(rejected.error_count, 4);
+    assert_eq!(db.data(&["acme-corp"]).await, before, "nothing loaded");
+}

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -49,14 +50,16 @@ macro_rules! record_id {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        // Shared, not owned: every allocation names its sale, lot and SKU, and cloning
+        // an id must not copy it.
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Validates an id: non-empty, at most [`MAX_ID_LEN`] bytes, no control characters.
             pub fn parse(value: impl Into<String>) -> Result<Self, IdError> {
                 let value = value.into();
                 check_id(&value)?;
-                Ok(Self(value))
+                Ok(Self(value.into()))
             }
 
             pub fn as_str(&self) -> &str {
@@ -73,7 +76,7 @@ macro_rules! record_id {
 
         impl From<$name> for String {
             fn from(id: $name) -> String {
-                id.0
+                id.0.as_ref().to_owned()
             }
         }
 

@@ -18,7 +18,11 @@ pub fn to_cents(amount: Decimal) -> Decimal {
 pub fn exact_add(a: Decimal, b: Decimal) -> Option<Decimal> {
     let sum = a.checked_add(b)?;
     // The exact sum needs no more places than the longer operand; a result kept to at
-    // least that many places is exact.
+    // least that many places is exact. Only a sum that dropped places needs the
+    // operands normalised to tell whether the dropped places were zeros.
+    if sum.scale() >= a.scale().max(b.scale()) {
+        return Some(sum);
+    }
     let needed = a.normalize().scale().max(b.normalize().scale());
     (sum.scale() >= needed).then_some(sum)
 }
@@ -40,7 +44,11 @@ pub fn exact_mul(a: Decimal, b: Decimal) -> Option<Decimal> {
         return Some(Decimal::ZERO);
     }
     let product = a.checked_mul(b)?;
-    // The exact product needs at most the operands' places added together.
+    // The exact product needs at most the operands' places added together (normalised
+    // only when the product kept fewer than the operands carry).
+    if product.scale() >= a.scale() + b.scale() {
+        return Some(product);
+    }
     let needed = a.normalize().scale() + b.normalize().scale();
     (product.scale() >= needed).then_some(product)
 }

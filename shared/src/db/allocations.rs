@@ -2,6 +2,7 @@
 
 use std::pin::pin;
 
+use futures_util::TryStreamExt;
 use rust_decimal::Decimal;
 use tokio_postgres::Row;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
@@ -9,6 +10,7 @@ use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
 use super::{DbError, TenantTx};
+use crate::journal::{DatedCost, Period};
 use crate::model::{Allocation, LotId, SaleId, Sku};
 
 impl TryFrom<&Row> for Allocation {
@@ -105,4 +107,45 @@ pub async fn load_allocations(tx: &TenantTx, run_id: Uuid) -> Result<Vec<Allocat
         )
         .await?;
     rows.iter().map(Allocation::try_from).collect()
+}
+
+/// A run's costs summed per SKU and accounting day (sale instants shifted by
+/// `utc_offset_seconds`), per SKU and month (dated on a day of the month), or per SKU
+/// alone (dated at the SKU's last day), as `period` asks: a journal needs no more, and
+/// a million allocations become a few thousand rows. Sums are exact (`numeric`).
+pub async fn journal_costs(
+    tx: &TenantTx,
+    run_id: Uuid,
+    period: Period,
+    utc_offset_seconds: i32,
+) -> Result<Vec<DatedCost>, DbError> {
+    let period = match period {
+        Period::Day => "day",
+        Period::Month => "month",
+        Period::Run => "run",
+    };
+    let rows = tx
+        .query_stream(
+            r"with daily as (
+                  select ((a.sale_date at time zone 'UTC') + $2::integer * interval '1 second')::date as day,
+                         a.sku, a.extended_cost
+                  from cogs_allocations a
+                  where a.run_id = $1
+              )
+              select max(day), sku, sum(extended_cost)
+              from daily
+              group by case $3::text when 'day' then day when 'month' then date_trunc('month', day)::date end, sku",
+            &[&run_id, &utc_offset_seconds, &period],
+        )
+        .await?;
+    let mut rows = pin!(rows);
+    let mut costs = Vec::new();
+    while let Some(row) = rows.try_next().await? {
+        costs.push(DatedCost {
+            date: row.try_get(0)?,
+            sku: Sku::parse(row.try_get::<_, String>(1)?).map_err(DbError::corrupt("sku"))?,
+            cost: row.try_get(2)?,
+        });
+    }
+    Ok(costs)
 }

@@ -169,6 +169,16 @@ impl TenantTx {
         Ok(self.client().query_one(&statement, params).await?)
     }
 
+    /// Rows one by one as they arrive, for results too large to hold as rows.
+    pub(crate) async fn query_stream(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<tokio_postgres::RowStream, DbError> {
+        let statement = self.statement(sql).await?;
+        Ok(self.client().query_raw(&statement, params.iter().copied()).await?)
+    }
+
     pub(crate) async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, DbError> {
         let statement = self.statement(sql).await?;
         Ok(self.client().execute(&statement, params).await?)

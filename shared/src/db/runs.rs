@@ -68,6 +68,7 @@ pub struct RunRow {
     pub allocations_count: i64,
     pub total_quantity: Decimal,
     pub total_cogs: Decimal,
+    pub cursor_sku: Option<String>,
     pub cursor_sale_date: Option<DateTime<Utc>>,
     pub cursor_sale_id: Option<String>,
     pub chunks_applied: i64,
@@ -82,9 +83,14 @@ pub struct RunRow {
 }
 
 impl RunRow {
-    /// The last sale costed, the point the next chunk starts after.
-    pub fn cursor(&self) -> Option<(Timestamp, &str)> {
-        self.cursor_sale_date.zip(self.cursor_sale_id.as_deref())
+    /// The last sale costed, in (sku, sale_date, sale_id) order: the point the next
+    /// chunk starts after.
+    pub fn cursor(&self) -> Option<SaleKey<'_>> {
+        Some(SaleKey {
+            sku: self.cursor_sku.as_deref()?,
+            sale_date: self.cursor_sale_date?,
+            sale_id: self.cursor_sale_id.as_deref()?,
+        })
     }
 }
 
@@ -102,6 +108,7 @@ impl TryFrom<&Row> for RunRow {
             allocations_count: row.try_get("allocations_count")?,
             total_quantity: row.try_get("total_quantity")?,
             total_cogs: row.try_get("total_cogs")?,
+            cursor_sku: row.try_get("cursor_sku")?,
             cursor_sale_date: row.try_get("cursor_sale_date")?,
             cursor_sale_id: row.try_get("cursor_sale_id")?,
             chunks_applied: row.try_get("chunks_applied")?,
@@ -195,20 +202,28 @@ pub struct ChunkTotals<'a> {
     pub allocations: i64,
     pub quantity: Decimal,
     pub cogs: Decimal,
-    pub last_sale: (Timestamp, &'a str),
+    pub last_sale: SaleKey<'a>,
+}
+
+/// A sale's place in costing order: (sku, sale_date, sale_id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SaleKey<'a> {
+    pub sku: &'a str,
+    pub sale_date: Timestamp,
+    pub sale_id: &'a str,
 }
 
 /// Applies a chunk's totals and moves the cursor, but only if the run is still where
 /// the chunk found it (`chunks_applied` unchanged): a compare-and-set, so a retried
 /// chunk applies once. Returns false when another chunk got there first.
 pub async fn advance_cursor(tx: &TenantTx, run: &RunRow, chunk: &ChunkTotals<'_>) -> Result<bool, DbError> {
-    let (last_date, last_id) = chunk.last_sale;
+    let last = chunk.last_sale;
     let updated = tx
         .execute(
             r"update cogs_runs
               set status = 'running', sales_processed = sales_processed + $3, allocations_count = allocations_count + $4,
                   total_quantity = total_quantity + $5, total_cogs = total_cogs + $6,
-                  cursor_sale_date = $7, cursor_sale_id = $8, chunks_applied = chunks_applied + 1,
+                  cursor_sku = $7, cursor_sale_date = $8, cursor_sale_id = $9, chunks_applied = chunks_applied + 1,
                   heartbeat_at = now(), updated_at = now()
               where run_id = $1 and chunks_applied = $2 and status in ('pending', 'running')",
             &[
@@ -218,8 +233,9 @@ pub async fn advance_cursor(tx: &TenantTx, run: &RunRow, chunk: &ChunkTotals<'_>
                 &chunk.allocations,
                 &chunk.quantity,
                 &chunk.cogs,
-                &last_date,
-                &last_id,
+                &last.sku,
+                &last.sale_date,
+                &last.sale_id,
             ],
         )
         .await?;

@@ -3,15 +3,15 @@
 
 use std::pin::pin;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::Row;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
-use super::{DbError, TenantTx};
-use crate::model::{Sale, SaleId, Sku, Timestamp};
+use super::{DbError, SaleKey, TenantTx};
+use crate::model::{Sale, SaleId, Sku};
 
 impl TryFrom<&Row> for Sale {
     type Error = DbError;
@@ -77,27 +77,32 @@ pub async fn insert_incoming_sales(tx: &TenantTx, upload_id: Uuid) -> Result<u64
     .await
 }
 
-/// Where costing starts: before every sale (ingest accepts no year before 1900).
-fn cursor_start() -> Timestamp {
-    Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).single().expect("0001-01-01 is a valid instant")
-}
-
-/// Up to `limit` uncosted sales after `after` (exclusive), in (sale_date, sale_id) order.
-pub async fn load_uncosted_after(
-    tx: &TenantTx,
-    after: Option<(Timestamp, &str)>,
-    limit: i64,
-) -> Result<Vec<Sale>, DbError> {
-    let (date, id) = after.unwrap_or((cursor_start(), ""));
-    let rows = tx
-        .query(
-            r"select sale_id, sku, sale_date, quantity_sold from sales
-              where run_id is null and (sale_date, sale_id) > ($1, $2)
-              order by sale_date, sale_id
-              limit $3",
-            &[&date, &id, &limit],
-        )
-        .await?;
+/// Up to `limit` uncosted sales after `after` (exclusive), in costing order (sku,
+/// sale_date, sale_id), which the `sales_uncosted` index holds. SKUs are compared
+/// byte by byte (`collate "C"`), the engine's order.
+pub async fn load_uncosted_after(tx: &TenantTx, after: Option<SaleKey<'_>>, limit: i64) -> Result<Vec<Sale>, DbError> {
+    let rows = match after {
+        None => {
+            tx.query(
+                r#"select sale_id, sku, sale_date, quantity_sold from sales
+                   where run_id is null
+                   order by sku collate "C", sale_date, sale_id collate "C"
+                   limit $1"#,
+                &[&limit],
+            )
+            .await?
+        }
+        Some(after) => {
+            tx.query(
+                r#"select sale_id, sku, sale_date, quantity_sold from sales
+                   where run_id is null and (sku collate "C", sale_date, sale_id collate "C") > ($1, $2, $3)
+                   order by sku collate "C", sale_date, sale_id collate "C"
+                   limit $4"#,
+                &[&after.sku, &after.sale_date, &after.sale_id, &limit],
+            )
+            .await?
+        }
+    };
     rows.iter().map(Sale::try_from).collect()
 }
 

@@ -1,11 +1,12 @@
 //! engine: the pure FIFO allocator. Sorted sales and a `LotBook` in, allocations out,
 //! the book updated in place. No I/O, no async, no clock. Depends on `model`, `money`.
 //!
-//! Perpetual FIFO, as the accounting rules in DESIGN.md state it: sales are costed in
-//! (sale_date, sale_id) order; each draws on the lots of its SKU in (received_date,
-//! lot_id) order, using only lots received at or before the sale's instant. Feeding the
-//! sales in chunks, carrying the same book from chunk to chunk, gives exactly the
-//! allocations of one pass.
+//! Perpetual FIFO, as the accounting rules in DESIGN.md state it: each SKU's sales are
+//! costed in (sale_date, sale_id) order; each draws on the lots of its SKU in
+//! (received_date, lot_id) order, using only lots received at or before the sale's
+//! instant. SKUs never share lots, so how the SKUs' sales interleave does not matter:
+//! sales sorted by date or by (sku, date), whole or in chunks carrying the same book
+//! from chunk to chunk, give exactly the allocations of one pass.
 
 mod error;
 #[cfg(test)]
@@ -31,21 +32,22 @@ pub struct BookLot {
     pub unit_cost: Decimal,
 }
 
-/// The lots of one SKU in consumption order; every lot before `head` is used up.
+/// The lots of one SKU in consumption order; every lot before `head` is used up. The
+/// last sale costed against them is kept so the order of sales is checked across
+/// chunks too.
 #[derive(Debug, Clone)]
 struct SkuQueue {
     lots: Vec<BookLot>,
     head: usize,
+    last_sale: Option<(Timestamp, SaleId)>,
 }
 
 /// The remaining quantities of every lot, grouped by SKU in (received_date, lot_id)
-/// order, plus the last sale costed against it (so the order of sales is checked across
-/// chunks too).
+/// order.
 #[derive(Debug, Clone)]
 pub struct LotBook {
     queues: Vec<SkuQueue>,
     queue_of_sku: HashMap<Sku, usize>,
-    last_sale: Option<(Timestamp, SaleId)>,
 }
 
 impl LotBook {
@@ -71,7 +73,7 @@ impl LotBook {
             let next = queues.len();
             let index = *queue_of_sku.entry(lot.sku.clone()).or_insert(next);
             if index == next {
-                queues.push(SkuQueue { lots: Vec::new(), head: 0 });
+                queues.push(SkuQueue { lots: Vec::new(), head: 0, last_sale: None });
             }
             queues[index].lots.push(BookLot {
                 lot_id: lot.lot_id,
@@ -90,7 +92,7 @@ impl LotBook {
             }
             queue.head = first_with_stock(&queue.lots, 0);
         }
-        Ok(Self { queues, queue_of_sku, last_sale: None })
+        Ok(Self { queues, queue_of_sku })
     }
 
     /// Every lot, SKUs in first-seen order, each SKU's lots in consumption order.
@@ -113,76 +115,105 @@ struct UndoLog {
 /// Costs `sales` against `book` by perpetual FIFO and returns their allocations, sales
 /// in the order given, each sale's lots in consumption order.
 ///
-/// `sales` must be in strictly increasing (sale_date, sale_id) order, continuing after
-/// the last sale this book has costed; the order is verified before it is relied on.
-/// On any error nothing is applied: the book is exactly as before the call. The error
-/// names the first failing sale in costing order.
+/// Each SKU's sales must be in strictly increasing (sale_date, sale_id) order,
+/// continuing after the last sale of the SKU this book has costed; the order is
+/// verified before it is relied on. On any error nothing is applied: the book is
+/// exactly as before the call. The error names the first failing sale in the order
+/// given.
 pub fn allocate(book: &mut LotBook, sales: &[Sale]) -> Result<Vec<Allocation>, CostingError> {
     let mut undo = UndoLog::default();
-    let last_sale = book.last_sale.clone();
-    let result = allocate_all(book, sales, &mut undo);
-    if result.is_err() {
-        for (queue, lot, remaining) in undo.remaining.into_iter().rev() {
-            book.queues[queue].lots[lot].remaining_quantity = remaining;
+    let mut last_of_queue: Vec<Option<usize>> = vec![None; book.queues.len()];
+    let result = allocate_all(book, sales, &mut undo, &mut last_of_queue);
+    match result {
+        Ok(_) => {
+            for (queue, sale) in last_of_queue.into_iter().enumerate().filter_map(|(q, s)| Some((q, s?))) {
+                book.queues[queue].last_sale = Some((sales[sale].sale_date, sales[sale].sale_id.clone()));
+            }
         }
-        for (queue, head) in undo.heads.into_iter().rev() {
-            book.queues[queue].head = head;
+        Err(_) => {
+            for (queue, lot, remaining) in undo.remaining.into_iter().rev() {
+                book.queues[queue].lots[lot].remaining_quantity = remaining;
+            }
+            for (queue, head) in undo.heads.into_iter().rev() {
+                book.queues[queue].head = head;
+            }
         }
-        book.last_sale = last_sale;
     }
     result
 }
 
-fn allocate_all(book: &mut LotBook, sales: &[Sale], undo: &mut UndoLog) -> Result<Vec<Allocation>, CostingError> {
+/// Costs every sale, noting in `last_of_queue` the index of the last sale each SKU
+/// queue took (the book's own record is updated only once the whole call succeeds).
+fn allocate_all(
+    book: &mut LotBook,
+    sales: &[Sale],
+    undo: &mut UndoLog,
+    last_of_queue: &mut [Option<usize>],
+) -> Result<Vec<Allocation>, CostingError> {
     let mut allocations = Vec::with_capacity(sales.len());
-    for sale in sales {
-        if let Some((date, sale_id)) = &book.last_sale
-            && (sale.sale_date, &sale.sale_id) <= (*date, sale_id)
-        {
-            return Err(CostingError::SalesOutOfOrder {
-                sale_id: sale.sale_id.clone(),
-                previous_sale_id: sale_id.clone(),
-            });
-        }
+    // Sales sorted by SKU come in runs of one SKU: look its queue up once per run.
+    let mut previous: Option<(&Sku, Option<usize>)> = None;
+    for (index, sale) in sales.iter().enumerate() {
         if sale.quantity_sold <= Decimal::ZERO {
             return Err(CostingError::NonPositiveSale {
                 sale_id: sale.sale_id.clone(),
                 quantity_sold: sale.quantity_sold,
             });
         }
+        let queue = match previous {
+            Some((sku, queue)) if *sku == sale.sku => queue,
+            _ => book.queue_of_sku.get(&sale.sku).copied(),
+        };
+        previous = Some((&sale.sku, queue));
+        let Some(queue) = queue else {
+            return Err(insufficient(sale, sale.quantity_sold));
+        };
+        let earlier = match last_of_queue[queue] {
+            Some(earlier) => Some((sales[earlier].sale_date, &sales[earlier].sale_id)),
+            None => book.queues[queue].last_sale.as_ref().map(|(date, sale_id)| (*date, sale_id)),
+        };
+        if let Some((date, sale_id)) = earlier
+            && (sale.sale_date, &sale.sale_id) <= (date, sale_id)
+        {
+            return Err(CostingError::SalesOutOfOrder {
+                sale_id: sale.sale_id.clone(),
+                previous_sale_id: sale_id.clone(),
+            });
+        }
         let first = allocations.len();
-        allocate_sale(book, sale, undo, &mut allocations)?;
+        allocate_sale(book, queue, sale, undo, &mut allocations)?;
         debug_assert_eq!(
             allocations[first..].iter().map(|a| a.quantity).sum::<Decimal>(),
             sale.quantity_sold,
             "a sale's allocations cover exactly its quantity"
         );
-        book.last_sale = Some((sale.sale_date, sale.sale_id.clone()));
+        last_of_queue[queue] = Some(index);
     }
     Ok(allocations)
 }
 
-fn allocate_sale(
-    book: &mut LotBook,
-    sale: &Sale,
-    undo: &mut UndoLog,
-    allocations: &mut Vec<Allocation>,
-) -> Result<(), CostingError> {
-    let insufficient = |needed: Decimal| CostingError::InsufficientInventory {
+fn insufficient(sale: &Sale, needed: Decimal) -> CostingError {
+    CostingError::InsufficientInventory {
         sale_id: sale.sale_id.clone(),
         sku: sale.sku.clone(),
         requested: sale.quantity_sold,
         available: sale.quantity_sold - needed,
-    };
-    let Some(&queue_index) = book.queue_of_sku.get(&sale.sku) else {
-        return Err(insufficient(sale.quantity_sold));
-    };
+    }
+}
+
+fn allocate_sale(
+    book: &mut LotBook,
+    queue_index: usize,
+    sale: &Sale,
+    undo: &mut UndoLog,
+    allocations: &mut Vec<Allocation>,
+) -> Result<(), CostingError> {
     let queue = &mut book.queues[queue_index];
     let mut needed = sale.quantity_sold;
     let mut index = queue.head;
     while !needed.is_zero() {
         let Some(lot) = queue.lots.get_mut(index).filter(|lot| lot.received_date <= sale.sale_date) else {
-            return Err(insufficient(needed));
+            return Err(insufficient(sale, needed));
         };
         let quantity = needed.min(lot.remaining_quantity);
         let overflow = || CostingError::CostOverflow { sale_id: sale.sale_id.clone(), lot_id: lot.lot_id.clone() };

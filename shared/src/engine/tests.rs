@@ -499,4 +499,26 @@ proptest! {
             (one_pass, failure) => prop_assert!(false, "one pass {:?}, chunked failure {:?}", one_pass, failure),
         }
     }
+
+    #[test]
+    fn sales_sorted_by_sku_in_chunks_give_the_allocations_of_date_order(s in scenario(), chunk in 1..8usize) {
+        let mut by_date = LotBook::new(s.lots.clone()).unwrap();
+        let Ok(mut expected) = allocate(&mut by_date, &s.sales) else { return Ok(()) };
+        let mut by_sku = s.sales.clone();
+        by_sku.sort_by(|a, b| (&a.sku, a.sale_date, &a.sale_id).cmp(&(&b.sku, b.sale_date, &b.sale_id)));
+        let mut book = LotBook::new(s.lots.clone()).unwrap();
+        let mut actual = Vec::new();
+        for sales in by_sku.chunks(chunk) {
+            actual.extend(allocate(&mut book, sales).unwrap());
+        }
+        let key = |a: &Allocation| (a.sale_id.clone(), a.lot_id.clone());
+        expected.sort_by_key(key);
+        actual.sort_by_key(key);
+        prop_assert_eq!(actual, expected);
+        let mut left: Vec<_> = book.lots().cloned().collect();
+        let mut expected_left: Vec<_> = by_date.lots().cloned().collect();
+        left.sort_by(|a, b| a.lot_id.cmp(&b.lot_id));
+        expected_left.sort_by(|a, b| a.lot_id.cmp(&b.lot_id));
+        prop_assert_eq!(left, expected_left);
+    }
 }

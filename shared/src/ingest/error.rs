@@ -80,6 +80,17 @@ impl RowError {
     pub fn new(row: u64, column: Option<&str>, kind: RowErrorKind, message: impl Into<String>) -> Self {
         Self { row, column: column.map(str::to_owned), kind, message: message.into() }
     }
+
+    /// `id` on `row` was already used on row `first`.
+    pub fn duplicate_id(kind: RecordKind, row: u64, id: &str, first: u64) -> Self {
+        let column = kind.id_column();
+        Self::new(
+            row,
+            Some(column),
+            RowErrorKind::DuplicateId,
+            format!("{column} {id:?} was already used on row {first}"),
+        )
+    }
 }
 
 impl std::fmt::Display for RowError {
@@ -99,6 +110,35 @@ pub struct Rejected {
     pub kind: RecordKind,
     pub error_count: u64,
     pub errors: Vec<RowError>,
+}
+
+impl Rejected {
+    /// What a reader found ([`super::Reader::finish`]) together with the ids the file
+    /// used twice, found elsewhere: `duplicates` holds (row, id, first row) of the
+    /// first of them in row order, `duplicate_count` counts them all. The file is
+    /// rejected if either found a problem; problems stay in row order.
+    pub fn add_duplicate_ids(
+        read: Result<u64, IngestError>,
+        kind: RecordKind,
+        duplicates: &[(u64, String, u64)],
+        duplicate_count: u64,
+    ) -> Result<u64, IngestError> {
+        if duplicate_count == 0 {
+            return read;
+        }
+        let mut rejected = match read {
+            Ok(_) => Rejected { kind, error_count: 0, errors: Vec::new() },
+            Err(IngestError::Rejected(rejected)) => rejected,
+            Err(io) => return Err(io),
+        };
+        rejected.error_count += duplicate_count;
+        rejected
+            .errors
+            .extend(duplicates.iter().map(|(row, id, first)| RowError::duplicate_id(kind, *row, id, *first)));
+        rejected.errors.sort_by_key(|error| error.row);
+        rejected.errors.truncate(super::MAX_REPORTED_ERRORS);
+        Err(rejected.into())
+    }
 }
 
 /// Why a file could not be read.

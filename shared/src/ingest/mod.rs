@@ -44,6 +44,14 @@ impl RecordKind {
         }
     }
 
+    /// The column that identifies a record.
+    pub fn id_column(self) -> &'static str {
+        match self {
+            RecordKind::Lots => "lot_id",
+            RecordKind::Sales => "sale_id",
+        }
+    }
+
     /// A header row plus one example row, for merchants to fill in.
     pub fn template(self) -> &'static str {
         match self {
@@ -165,8 +173,9 @@ pub struct Reader<R: Read, T: Record> {
     tenant_position: Option<usize>,
     header_len: usize,
     tenant: Option<TenantId>,
-    /// Each id seen, with the row it was first seen on.
-    seen_ids: HashMap<String, u64>,
+    /// Each id seen, with the row it was first seen on; `None` when the caller checks
+    /// ids itself ([`Reader::skip_duplicate_ids`]).
+    seen_ids: Option<HashMap<String, u64>>,
     rows_read: u64,
     errors: Vec<RowError>,
     error_count: u64,
@@ -201,13 +210,21 @@ impl<R: Read, T: Record> Reader<R, T> {
             tenant_position,
             header_len: header.len(),
             tenant: tenant.cloned(),
-            seen_ids: HashMap::new(),
+            seen_ids: Some(HashMap::new()),
             rows_read: 0,
             errors: Vec::new(),
             error_count: 0,
             io_error: None,
             _record: PhantomData,
         })
+    }
+
+    /// Leaves ids used twice in the file to the caller, which checks them where the
+    /// records go ([`Rejected::add_duplicate_ids`]): the reader then holds nothing per
+    /// row, whatever the file's size.
+    pub fn skip_duplicate_ids(mut self) -> Self {
+        self.seen_ids = None;
+        self
     }
 
     /// True once any row has been refused: the file will be rejected, so a caller may
@@ -251,14 +268,14 @@ impl<R: Read, T: Record> Reader<R, T> {
         let parsed = T::from_cells(&mut cells);
         let id = cells.raw(0).to_vec();
         let mut errors = cells.into_errors();
-        if let Ok(id) = String::from_utf8(id)
+        if let Some(seen_ids) = &mut self.seen_ids
+            && let Ok(id) = String::from_utf8(id)
             && !id.is_empty()
         {
-            if let Some(first) = self.seen_ids.get(&id) {
-                let message = format!("{} {id:?} was already used on row {first}", T::COLUMNS[0]);
-                errors.push(RowError::new(row, Some(T::COLUMNS[0]), RowErrorKind::DuplicateId, message));
+            if let Some(&first) = seen_ids.get(&id) {
+                errors.push(RowError::duplicate_id(T::KIND, row, &id, first));
             } else {
-                self.seen_ids.insert(id, row);
+                seen_ids.insert(id, row);
             }
         }
         match parsed {

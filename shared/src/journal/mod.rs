@@ -159,33 +159,72 @@ pub enum JournalError {
     Overflow,
 }
 
-/// Builds the journal of a set of allocations (any order). Entries come in date order,
-/// lines in SKU order; entries and lines that round to zero are left out. Every entry
-/// balances: each SKU's debit and credit carry the same amount.
+/// The exact cost of one SKU's sales dated `date` (a day, or the date of the period
+/// the day falls in): what a journal is built from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatedCost {
+    pub date: NaiveDate,
+    pub sku: Sku,
+    pub cost: Decimal,
+}
+
+/// The accounting day of each allocation, with its cost.
+pub fn daily_costs<'a>(
+    allocations: &'a [Allocation],
+    config: &'a JournalConfig,
+) -> impl Iterator<Item = DatedCost> + 'a {
+    allocations.iter().map(|allocation| DatedCost {
+        date: allocation.sale_date.with_timezone(&config.utc_offset).date_naive(),
+        sku: allocation.sku.clone(),
+        cost: allocation.extended_cost,
+    })
+}
+
+/// Builds the journal of a set of allocations (any order). See [`build_from_costs`].
 pub fn build(
     allocations: &[Allocation],
     request: &JournalRequest,
     config: &JournalConfig,
 ) -> Result<Journal, JournalError> {
+    build_from_costs(daily_costs(allocations, config), request, config)
+}
+
+/// Builds the journal of costs by day (or already by period, as the database sums
+/// them), in any order. Entries come in date order, lines in SKU order; entries and
+/// lines that round to zero are left out. Every entry balances: each SKU's debit and
+/// credit carry the same amount.
+pub fn build_from_costs(
+    costs: impl IntoIterator<Item = DatedCost>,
+    request: &JournalRequest,
+    config: &JournalConfig,
+) -> Result<Journal, JournalError> {
     // Exact cost per (period date, SKU).
-    let mut exact: BTreeMap<NaiveDate, BTreeMap<&Sku, Decimal>> = BTreeMap::new();
-    let last_day = allocations.iter().map(|a| a.sale_date.with_timezone(&config.utc_offset).date_naive()).max();
-    for allocation in allocations {
-        let day = allocation.sale_date.with_timezone(&config.utc_offset).date_naive();
+    let mut exact: BTreeMap<NaiveDate, BTreeMap<Sku, Decimal>> = BTreeMap::new();
+    for cost in costs {
         let date = match request.period {
-            Period::Day => day,
-            Period::Month => month_end(day),
-            Period::Run => last_day.expect("an allocation exists"),
+            Period::Day | Period::Run => cost.date,
+            Period::Month => month_end(cost.date),
         };
-        let sku_total = exact.entry(date).or_default().entry(&allocation.sku).or_insert(Decimal::ZERO);
-        *sku_total = exact_add(*sku_total, allocation.extended_cost).ok_or(JournalError::Overflow)?;
+        let sku_total = exact.entry(date).or_default().entry(cost.sku).or_insert(Decimal::ZERO);
+        *sku_total = exact_add(*sku_total, cost.cost).ok_or(JournalError::Overflow)?;
+    }
+    if request.period == Period::Run
+        && let Some(last_day) = exact.keys().next_back().copied()
+    {
+        // One entry, dated at the last sale.
+        let mut by_sku: BTreeMap<Sku, Decimal> = BTreeMap::new();
+        for (sku, cost) in exact.into_values().flatten() {
+            let sku_total = by_sku.entry(sku).or_insert(Decimal::ZERO);
+            *sku_total = exact_add(*sku_total, cost).ok_or(JournalError::Overflow)?;
+        }
+        exact = BTreeMap::from([(last_day, by_sku)]);
     }
     let mut entries = Vec::with_capacity(exact.len());
     for (date, by_sku) in exact {
         let amounts: Vec<(Option<&Sku>, Decimal)> = match request.detail {
-            LineDetail::PerSku => by_sku.into_iter().map(|(sku, amount)| (Some(sku), amount)).collect(),
+            LineDetail::PerSku => by_sku.iter().map(|(sku, amount)| (Some(sku), *amount)).collect(),
             LineDetail::Single => {
-                vec![(None, exact_sum(by_sku.into_values()).ok_or(JournalError::Overflow)?)]
+                vec![(None, exact_sum(by_sku.values().copied()).ok_or(JournalError::Overflow)?)]
             }
         };
         if let Some(entry) = entry(date, amounts, request, config)? {

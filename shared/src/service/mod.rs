@@ -19,8 +19,8 @@ pub use cost::{AllocationLine, CostReport, LotBalance, SaleCost, Totals, cost_fi
 pub use error::{Category, ServiceError};
 pub use maintenance::{MaintenanceReport, MaintenanceSettings, run_maintenance};
 pub use queries::{
-    InventoryReport, JournalExport, JournalOptions, RunDetail, RunPage, SkuStock, inventory, journal_entry, list_runs,
-    show_run,
+    InventoryReport, JournalExport, JournalOptions, RunDetail, RunPage, SkuStock, inventory, journal_entry,
+    journal_reference, list_runs, show_run,
 };
 pub use rollback::rollback_run;
 pub use run::{ChunkBudget, DryRunInput, RunProgress, abandon_run, advance_run, dry_run, start_run};

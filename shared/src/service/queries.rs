@@ -168,7 +168,7 @@ pub async fn journal_entry(
         }
         (status, _) => return Err(ServiceError::WrongRunStatus { run_id, status, action: "exported as a journal" }),
     };
-    let allocations = db::load_allocations(&tx, run_id).await?;
+    let costs = db::journal_costs(&tx, run_id, options.period, config.utc_offset.local_minus_utc()).await?;
     tx.rollback().await?;
     let request = JournalRequest {
         reference: journal_reference(run_id),
@@ -176,7 +176,7 @@ pub async fn journal_entry(
         detail: options.detail,
         reversal_date,
     };
-    let journal = journal::build(&allocations, &request, config)?;
+    let journal = journal::build_from_costs(costs, &request, config)?;
     let rendered = journal::render(&journal, format);
     let prefix = if reversal_date.is_some() { "cogs-reversal" } else { "cogs-journal" };
     let file_name = format!("{prefix}-{run_id}-{}.{}", format_name(format), rendered.file_extension);

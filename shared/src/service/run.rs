@@ -10,7 +10,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{Caller, CostReport, LotBalance, ServiceError, report, upload_in};
-use crate::db::{self, ChunkTotals, RunRow, RunStatus, TenantTx};
+use crate::db::{self, ChunkTotals, RunRow, RunStatus, SaleKey, TenantTx};
 use crate::engine::{self, CostingError, LotBook};
 use crate::ingest::RecordKind;
 use crate::model::{CostingMode, Sale};
@@ -229,7 +229,7 @@ async fn apply_chunk_in(
         allocations: allocations.len() as i64,
         quantity: exact_sum(allocations.iter().map(|a| a.quantity)).ok_or(ServiceError::AmountOverflow)?,
         cogs: exact_sum(allocations.iter().map(|a| a.extended_cost)).ok_or(ServiceError::AmountOverflow)?,
-        last_sale: (last.sale_date, last.sale_id.as_str()),
+        last_sale: SaleKey { sku: last.sku.as_str(), sale_date: last.sale_date, sale_id: last.sale_id.as_str() },
     };
     if db::advance_cursor(tx, run, &totals).await? { Ok(Chunk::Applied) } else { Ok(Chunk::Lost) }
 }

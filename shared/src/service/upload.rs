@@ -91,22 +91,26 @@ async fn load_in(
     if let Some(active) = db::load_active_run(tx).await? {
         return Err(ServiceError::RunInProgress { run_id: Some(active.run_id) });
     }
-    let copied = match upload.kind {
+    // Ids used twice in the file are found in the database, on the copied rows, so
+    // memory does not grow with the file.
+    let (copied, read) = match upload.kind {
         RecordKind::Lots => {
-            let mut reader =
-                ingest::read_lots(input, Some(&caller.tenant_id)).map_err(|e| ingest_failure(e, &rejected))?;
-            let copied = db::copy_incoming_lots(tx, &mut reader.by_ref()).await?;
-            reader.finish().map_err(|e| ingest_failure(e, &rejected))?;
-            copied
+            let mut reader = ingest::read_lots(input, Some(&caller.tenant_id))
+                .map_err(|e| ingest_failure(e, &rejected))?
+                .skip_duplicate_ids();
+            (db::copy_incoming_lots(tx, &mut reader.by_ref()).await?, reader.finish())
         }
         RecordKind::Sales => {
-            let mut reader =
-                ingest::read_sales(input, Some(&caller.tenant_id)).map_err(|e| ingest_failure(e, &rejected))?;
-            let copied = db::copy_incoming_sales(tx, &mut reader.by_ref()).await?;
-            reader.finish().map_err(|e| ingest_failure(e, &rejected))?;
-            copied
+            let mut reader = ingest::read_sales(input, Some(&caller.tenant_id))
+                .map_err(|e| ingest_failure(e, &rejected))?
+                .skip_duplicate_ids();
+            (db::copy_incoming_sales(tx, &mut reader.by_ref()).await?, reader.finish())
         }
     };
+    let limit = MAX_REPORTED_ERRORS as i64;
+    let (duplicates, duplicate_count) = db::duplicate_incoming_ids(tx, upload.kind, limit).await?;
+    Rejected::add_duplicate_ids(read, upload.kind, &duplicates, duplicate_count)
+        .map_err(|e| ingest_failure(e, &rejected))?;
     let conflicts = match upload.kind {
         RecordKind::Lots => db::conflicting_lots(tx).await?,
         RecordKind::Sales => db::conflicting_sales(tx).await?,
@@ -165,10 +169,7 @@ fn ingest_failure(error: IngestError, rejected: &impl Fn(Rejected) -> ServiceErr
 }
 
 fn conflict_rejection(kind: RecordKind, conflicts: &[(i64, String)]) -> Rejected {
-    let column = match kind {
-        RecordKind::Lots => "lot_id",
-        RecordKind::Sales => "sale_id",
-    };
+    let column = kind.id_column();
     let errors = conflicts
         .iter()
         .take(MAX_REPORTED_ERRORS)
