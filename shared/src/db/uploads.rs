@@ -267,27 +267,19 @@ pub async fn duplicate_incoming_ids(
     kind: RecordKind,
     limit: i64,
 ) -> Result<(Vec<(u64, String, u64)>, u64), DbError> {
-    let sql = match kind {
-        RecordKind::Lots => {
-            r"select row_number, id, first_row, count(*) over () from (
-                  select row_number, lot_id as id, min(row_number) over (partition by lot_id) as first_row
-                  from incoming_lots
-              ) d
-              where row_number <> first_row
-              order by row_number
-              limit $1"
-        }
-        RecordKind::Sales => {
-            r"select row_number, id, first_row, count(*) over () from (
-                  select row_number, sale_id as id, min(row_number) over (partition by sale_id) as first_row
-                  from incoming_sales
-              ) d
-              where row_number <> first_row
-              order by row_number
-              limit $1"
-        }
+    let (table, id) = match kind {
+        RecordKind::Lots => ("incoming_lots", "lot_id"),
+        RecordKind::Sales => ("incoming_sales", "sale_id"),
     };
-    let rows = tx.query(sql, &[&limit]).await?;
+    let sql = format!(
+        r"select row_number, id, first_row, count(*) over () from (
+              select row_number, {id} as id, min(row_number) over (partition by {id}) as first_row from {table}
+          ) d
+          where row_number <> first_row
+          order by row_number
+          limit $1"
+    );
+    let rows = tx.query(&sql, &[&limit]).await?;
     let mut count = 0;
     let duplicates = rows
         .iter()
