@@ -12,6 +12,8 @@ use cogs_core::model::TenantId;
 use cogs_core::service::Caller;
 use tokio_postgres::NoTls;
 
+pub mod api;
+
 /// The repository's root folder.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the repository").to_path_buf()
