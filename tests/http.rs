@@ -4,13 +4,12 @@
 
 use std::collections::BTreeSet;
 
-use cogs_core::http::{Context, RunDispatch};
+use cogs_core::http::RunDispatch;
 use cogs_core::model::CostingMode;
 use cogs_core::service;
-use cogs_core::staging::Store;
 use cogs_tests::api::{Api, JWT_EVENT, body_json, call, context, header, multipart, request};
-use cogs_tests::{TestDb, caller, example, load, lots_csv, sales_csv};
-use lambda_http::{Body, Response};
+use cogs_tests::{caller, example, load, lots_csv, sales_csv};
+use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
 const OPENAPI: &str = include_str!("../functions/openapi.json");
