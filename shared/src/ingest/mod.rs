@@ -307,7 +307,11 @@ impl<R: Read, T: Record> Iterator for Reader<R, T> {
                 }
             }
             self.rows_read += 1;
-            let row = self.record.position().map_or(row, csv::Position::line);
+            // A row is the line its record starts on, which counts quoted line breaks;
+            // but a bare CR (old Mac files) ends a record without counting as a line,
+            // and then the record's own number is the better guide.
+            let line = self.record.position().map_or(row, csv::Position::line);
+            let row = line.max(self.rows_read + 1);
             match self.parse_current(row) {
                 Ok(record) => return Some((row, record)),
                 Err(errors) => self.record_errors(errors),

@@ -264,6 +264,12 @@ fn rows_are_lines_so_blank_lines_and_quoted_newlines_keep_their_place() {
 }
 
 #[test]
+fn bare_carriage_returns_end_rows_too() {
+    let csv = "sale_id,sku,sale_date,quantity_sold\r\nS1,A,2024-07-20,1\nS2,A,2024-07-21,1\rS3,A,someday,1\n";
+    assert_eq!(problems(sales(csv)), [at(4, "sale_date", RowErrorKind::BadDate)]);
+}
+
+#[test]
 fn a_control_character_in_an_id_is_refused() {
     assert_eq!(problems(sales(&sale_row("S1,\"A\nB\",2024-07-20,1"))), [at(2, "sku", RowErrorKind::BadId)]);
 }
