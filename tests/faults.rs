@@ -219,7 +219,7 @@ async fn the_database_going_away_under_a_worker_fails_it_retryably_and_the_run_r
     // until it is back.
     // (The owner closes the doors; a connection of the application role, made before,
     // cuts the others: a role may signal its own backends.)
-    let owner = db.owner().await;
+    let owner = cogs_tests::connect(&cogs_tests::url("cogs_owner", "postgres")).await;
     let cutter = db.app().await;
     let worker = cogs_worker::handle(&ctx, event());
     let outage = async {
