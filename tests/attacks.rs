@@ -10,7 +10,7 @@
 use cogs_core::ingest::RecordKind;
 use cogs_core::service;
 use cogs_core::staging::Staging;
-use cogs_tests::api::{Api, body_json, call, multipart, request};
+use cogs_tests::api::{Api, body_json, call, multipart, request, s3_put_event};
 use cogs_tests::{TestDb, caller, load, lots_csv, run_to_end, sales_csv, tenant};
 use lambda_http::Request;
 use serde_json::json;
@@ -324,6 +324,10 @@ async fn a_tenants_own_lists_and_exports_hold_only_its_own_rows() {
 async fn crafted_object_keys_load_nothing_into_another_tenant() {
     let scene = Scene::new().await;
     let ctx = &scene.api.ctx;
+    let bucket = match &ctx.staging {
+        cogs_core::staging::Store::S3(store) => store.bucket(),
+        cogs_core::staging::Store::Local(_) => unreachable!("the scene stages in S3"),
+    };
     let pending =
         service::create_upload(&scene.api.db.pool, &ctx.staging, &caller("acme-corp"), RecordKind::Sales, "s.csv", 10)
             .await
@@ -342,7 +346,7 @@ async fn crafted_object_keys_load_nothing_into_another_tenant() {
         ("no tenant prefix", format!("uploads/{id}/sales.csv")),
     ] {
         ctx.staging.put(&key, sales.as_bytes().to_vec()).await.unwrap();
-        let outcome = cogs_upload::events::handle(ctx, s3_event(ctx, &key)).await;
+        let outcome = cogs_upload::events::handle(ctx, s3_put_event(bucket, &key)).await;
         let outcome = outcome.map(|value| value["objects"][0]["outcome"].clone());
         assert!(!matches!(&outcome, Ok(o) if o == "loaded"), "{name}: {outcome:?}");
         assert!(scene.acme().await == before, "{name} changed acme-corp's data");
@@ -353,17 +357,6 @@ async fn crafted_object_keys_load_nothing_into_another_tenant() {
         cogs_core::db::UploadStatus::Pending,
         "acme's upload still waits for its own file"
     );
-}
-
-fn s3_event(ctx: &cogs_core::http::Context, key: &str) -> lambda_runtime::LambdaEvent<aws_lambda_events::s3::S3Event> {
-    let bucket = match &ctx.staging {
-        cogs_core::staging::Store::S3(store) => store.bucket().to_owned(),
-        cogs_core::staging::Store::Local(_) => unreachable!("the scene stages in S3"),
-    };
-    let mut event: serde_json::Value = serde_json::from_str(include_str!("fixtures/events/s3-put.json")).unwrap();
-    event["Records"][0]["s3"]["bucket"]["name"] = json!(bucket);
-    event["Records"][0]["s3"]["object"]["key"] = json!(key);
-    lambda_runtime::LambdaEvent::new(serde_json::from_value(event).unwrap(), lambda_runtime::Context::default())
 }
 
 /// What the application role may run inside evil-corp's own transaction, aimed at

@@ -5,16 +5,13 @@
 
 use std::process::Command;
 
-use aws_lambda_events::s3::S3Event;
 use cogs_core::db::UploadStatus;
 use cogs_core::http::Context;
 use cogs_core::ingest::RecordKind;
 use cogs_core::service::{self, PendingUpload, StagedLoad};
 use cogs_core::staging::{S3Store, Staging, Store};
+use cogs_tests::api::s3_put_event;
 use cogs_tests::{TestDb, caller, load, lots_csv, remaining, s3_store, tenant};
-use serde_json::{Value, json};
-
-const S3_EVENT: &str = include_str!("fixtures/events/s3-put.json");
 
 /// PUTs `body` to a presigned URL with curl, as a browser or a merchant's script would.
 fn put(pending: &PendingUpload, body: &[u8]) {
@@ -30,13 +27,6 @@ fn put(pending: &PendingUpload, body: &[u8]) {
 }
 
 /// The object-created event of the fixture, for `key`.
-fn event(bucket: &str, key: &str) -> lambda_runtime::LambdaEvent<S3Event> {
-    let mut event: Value = serde_json::from_str(S3_EVENT).unwrap();
-    event["Records"][0]["s3"]["bucket"]["name"] = json!(bucket);
-    event["Records"][0]["s3"]["object"]["key"] = json!(key);
-    lambda_runtime::LambdaEvent::new(serde_json::from_value(event).unwrap(), lambda_runtime::Context::default())
-}
-
 async fn context(db: &TestDb, store: S3Store) -> Context {
     cogs_tests::function_context(&db.app_url(), &[], Store::S3(store))
 }
@@ -118,11 +108,11 @@ async fn the_object_created_event_loads_once_however_often_it_arrives() {
     put(&pending, sales.as_bytes());
     let key = pending.upload.object_key.clone().unwrap();
 
-    let first = cogs_upload::events::handle(&ctx, event(&bucket(&ctx), &key)).await.unwrap();
+    let first = cogs_upload::events::handle(&ctx, s3_put_event(&bucket(&ctx), &key)).await.unwrap();
     let before = db.data(&["acme-corp"]).await;
     let (again, concurrently) = tokio::join!(
-        cogs_upload::events::handle(&ctx, event(&bucket(&ctx), &key)),
-        cogs_upload::events::handle(&ctx, event(&bucket(&ctx), &key))
+        cogs_upload::events::handle(&ctx, s3_put_event(&bucket(&ctx), &key)),
+        cogs_upload::events::handle(&ctx, s3_put_event(&bucket(&ctx), &key))
     );
 
     assert_eq!(first["objects"][0]["outcome"], "loaded");
@@ -165,7 +155,7 @@ async fn a_key_with_another_tenants_prefix_is_refused() {
     let forged = format!("tenants/tenant-b/uploads/{}/sales.csv", pending.upload.upload_id);
     ctx.staging.put(&forged, sales.as_bytes().to_vec()).await.unwrap();
 
-    let outcome = cogs_upload::events::handle(&ctx, event(&bucket(&ctx), &forged)).await.unwrap();
+    let outcome = cogs_upload::events::handle(&ctx, s3_put_event(&bucket(&ctx), &forged)).await.unwrap();
 
     assert_eq!(outcome["objects"][0]["outcome"], "refused");
     assert!(db.data(&["tenant-a", "tenant-b"]).await.values().all(Vec::is_empty), "nothing was loaded anywhere");
@@ -186,7 +176,7 @@ async fn a_bad_staged_file_is_rejected_with_its_rows_and_leaves_the_data_unchang
     put(&pending, sales.as_bytes());
 
     let outcome =
-        cogs_upload::events::handle(&ctx, event(&bucket(&ctx), pending.upload.object_key.as_deref().unwrap()))
+        cogs_upload::events::handle(&ctx, s3_put_event(&bucket(&ctx), pending.upload.object_key.as_deref().unwrap()))
             .await
             .unwrap();
 

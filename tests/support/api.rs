@@ -88,3 +88,12 @@ pub fn body_json(response: &Response<Body>) -> Value {
 pub fn header<'a>(response: &'a Response<Body>, name: &str) -> &'a str {
     response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
 }
+
+/// An S3 object-created event (the fixture) for `key` in `bucket`, as the upload
+/// function's `cogs-upload-events` receives it.
+pub fn s3_put_event(bucket: &str, key: &str) -> lambda_runtime::LambdaEvent<aws_lambda_events::s3::S3Event> {
+    let mut event: Value = serde_json::from_str(include_str!("../fixtures/events/s3-put.json")).unwrap();
+    event["Records"][0]["s3"]["bucket"]["name"] = json!(bucket);
+    event["Records"][0]["s3"]["object"]["key"] = json!(key);
+    lambda_runtime::LambdaEvent::new(serde_json::from_value(event).unwrap(), lambda_runtime::Context::default())
+}

@@ -31,6 +31,13 @@ pub async fn rollback_run(
         }
         RunStatus::Pending | RunStatus::Running | RunStatus::Completed => {}
     }
+    // Another active run counted the uncosted sales when it started; sales this
+    // rollback uncosted would reach it uncounted. Roll back once it has finished.
+    if let Some(active) = db::load_active_run(&tx).await?
+        && active.run_id != run_id
+    {
+        return Err(ServiceError::RunInProgress { run_id: Some(active.run_id) });
+    }
     let dependents = dependents(&tx, run_id).await?;
     if !dependents.is_empty() && !cascade {
         return Err(ServiceError::DependentRuns { run_id, later_runs: dependents.iter().map(|r| r.run_id).collect() });
