@@ -17,6 +17,16 @@ fn engine(c: &mut Criterion) {
             criterion::BatchSize::LargeInput,
         );
     });
+    // Runs feed the engine each SKU's sales together, in (sku, sale_date, sale_id) order.
+    let mut by_sku = sales.clone();
+    by_sku.sort_by(|a, b| (&a.sku, a.sale_date, &a.sale_id).cmp(&(&b.sku, b.sale_date, &b.sale_id)));
+    group.bench_function("allocate_reference_data_by_sku", |b| {
+        b.iter_batched(
+            || LotBook::new(lots.clone()).expect("valid lots"),
+            |mut book| allocate(&mut book, &by_sku).expect("no sale oversells"),
+            criterion::BatchSize::LargeInput,
+        );
+    });
     group.finish();
 }
 
