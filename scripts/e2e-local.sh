@@ -19,11 +19,7 @@ port=${COGS_E2E_PORT:-9131}
 base="http://127.0.0.1:$port/lambda-url"
 tenant=acme-corp
 
-if ! cargo lambda --version >/dev/null 2>&1; then
-  say "installing cargo-lambda (pip install cargo-lambda)"
-  python3 -m pip install --quiet --disable-pip-version-check cargo-lambda
-  export PATH="$(python3 -m site --user-base)/bin:$PATH"
-fi
+ensure_cargo_lambda
 
 say "preparing a fresh database cogs_e2e from the test template"
 as_superuser psql -q -v ON_ERROR_STOP=1 -d postgres -c "drop database if exists cogs_e2e with (force)" \

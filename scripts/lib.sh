@@ -26,6 +26,14 @@ ensure_command() { # ensure_command COMMAND PACKAGE
 }
 ensure_command curl curl
 
+# cargo-lambda (the local Lambda runtime, `cargo lambda watch`) from PyPI.
+ensure_cargo_lambda() {
+  export PATH="$(python3 -m site --user-base)/bin:$PATH"
+  cargo lambda --version >/dev/null 2>&1 && return
+  say "installing cargo-lambda (pip install cargo-lambda)"
+  python3 -m pip install --quiet --disable-pip-version-check cargo-lambda
+}
+
 # Where PostgreSQL listens; the scripts and tests use TCP on loopback.
 export COGS_PGHOST=${COGS_PGHOST:-127.0.0.1}
 export COGS_PGPORT=${COGS_PGPORT:-5432}
