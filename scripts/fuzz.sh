@@ -45,6 +45,6 @@ for target in "${targets[@]}"; do
     echo "FAILED: fuzzing $target stopped (full log: $log; crashing inputs in fuzz/artifacts/$target/)" >&2
     exit 1
   fi
-  grep -E '^(#[0-9]+ *DONE|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" || true
+  grep -E '^(Done [0-9]+ runs|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" || true
 done
 say "no crash in ${targets[*]}"

@@ -1,11 +1,14 @@
 //! The journal on arbitrary allocations: for every grouping and every format, the
 //! journal builds or reports an overflow, never panics, every entry balances, the
-//! entries add up to the exact total rounded once (to within a cent per entry, the
-//! rounding of each), and every renderer produces output.
+//! entries add up to the exact total rounded once (to within half a cent per possible
+//! entry: each entry is rounded on its own, and one that rounds to zero is left out),
+//! and every renderer produces output.
 #![no_main]
 
+use std::collections::BTreeSet;
+
 use arbitrary::Arbitrary;
-use chrono::{DateTime, Duration, FixedOffset};
+use chrono::{DateTime, Datelike, Duration, FixedOffset};
 use cogs_core::journal::{self, Format, JournalConfig, JournalRequest, LineDetail, Period, Side};
 use cogs_core::model::{Allocation, LotId, SaleId, Sku};
 use cogs_core::money::{exact_mul, exact_sum, to_cents};
@@ -70,8 +73,17 @@ fuzz_target!(|input: Input| {
                 total += entry.total(Side::Debit);
             }
             if let Some(exact) = exact_total {
+                let dates: BTreeSet<(i32, u32, u32)> = allocations
+                    .iter()
+                    .map(|a| a.sale_date.with_timezone(&offset).date_naive())
+                    .map(|day| match period {
+                        Period::Day => (day.year(), day.month(), day.day()),
+                        Period::Month => (day.year(), day.month(), 0),
+                        Period::Run => (0, 0, 0),
+                    })
+                    .collect();
                 let drift = (to_cents(exact) - total).abs();
-                assert!(drift <= Decimal::new(journal.entries.len() as i64, 2), "entries add up to the total");
+                assert!(drift <= Decimal::new(dates.len() as i64 * 5, 3), "entries add up to the total");
             }
             for format in [Format::Csv, Format::Json, Format::Iif, Format::Xero, Format::Qbo] {
                 let rendered = journal::render(&journal, format);

@@ -176,6 +176,22 @@ fn lines_that_round_to_zero_are_left_out() {
     assert!(built(&allocations[..1], &request(Period::Day, LineDetail::PerSku)).entries.is_empty());
 }
 
+/// Found by the `journal` fuzz target: costs below half a cent on many days. Each day
+/// is its own posting, rounded on its own; a day that rounds to nothing is left out,
+/// so the days' total may differ from the run's total rounded once by up to half a
+/// cent per day, while the one-entry journal carries the run's total rounded once.
+#[test]
+fn each_entry_is_rounded_on_its_own_so_sub_cent_days_are_left_out() {
+    let allocations: Vec<Allocation> =
+        (1..=9).map(|day| allocation("A", &format!("2024-07-0{day}T10:00:00Z"), "1", "0.004")).collect();
+
+    let by_day = built(&allocations, &request(Period::Day, LineDetail::PerSku));
+    let whole_run = built(&allocations, &request(Period::Run, LineDetail::PerSku));
+
+    assert!(by_day.entries.is_empty(), "0.004 a day rounds to nothing");
+    assert_eq!(whole_run.entries[0].total(Side::Debit), d("0.04"), "0.036 rounded once");
+}
+
 #[test]
 fn accounts_come_from_configuration() {
     let config = JournalConfig {
