@@ -46,9 +46,10 @@ fuzz_target!(|input: Input| {
         if quantity.is_zero() {
             continue;
         }
-        let sku = names.get(usize::from(line.sku) % names.len().max(1)).cloned().unwrap_or_else(|| {
-            Sku::parse(format!("SKU{}", line.sku)).expect("a valid SKU")
-        });
+        let sku = names
+            .get(usize::from(line.sku) % names.len().max(1))
+            .cloned()
+            .unwrap_or_else(|| Sku::parse(format!("SKU{}", line.sku)).expect("a valid SKU"));
         allocations.push(Allocation {
             sale_id: SaleId::parse(format!("S{i}")).expect("a valid id"),
             lot_id: LotId::parse(format!("L{i}")).expect("a valid id"),
