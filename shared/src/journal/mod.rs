@@ -231,6 +231,8 @@ pub fn build_from_costs(
             entries.push(entry);
         }
     }
+    // Renderers total the whole journal; that total must fit too.
+    exact_sum(entries.iter().map(|entry| entry.total(Side::Debit))).ok_or(JournalError::Overflow)?;
     Ok(Journal {
         reference: request.reference.clone(),
         reversal: request.reversal_date.is_some(),

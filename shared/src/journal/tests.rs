@@ -192,6 +192,20 @@ fn each_entry_is_rounded_on_its_own_so_sub_cent_days_are_left_out() {
     assert_eq!(whole_run.entries[0].total(Side::Debit), d("0.04"), "0.036 rounded once");
 }
 
+/// Found by the `journal` fuzz target: every entry fits, their sum (which the JSON
+/// renderer prints) does not. Refused when built, never a panic when rendered.
+#[test]
+fn a_journal_whose_entries_cannot_be_totalled_is_refused() {
+    let huge = "50000000000000000000000000000";
+    let allocations =
+        [allocation("A", "2024-07-01T10:00:00Z", huge, "1"), allocation("A", "2024-07-02T10:00:00Z", huge, "1")];
+
+    let by_day = build(&allocations, &request(Period::Day, LineDetail::PerSku), &JournalConfig::default());
+
+    assert_eq!(by_day, Err(JournalError::Overflow));
+    assert!(build(&allocations[..1], &request(Period::Day, LineDetail::PerSku), &JournalConfig::default()).is_ok());
+}
+
 #[test]
 fn accounts_come_from_configuration() {
     let config = JournalConfig {
