@@ -366,19 +366,8 @@ async fn every_statement_the_application_may_run_finds_no_row_of_another_tenant(
     let scene = Scene::new().await;
     let db: &TestDb = &scene.api.db;
     let before = scene.acme().await;
-    let tables = [
-        "tenants",
-        "uploads",
-        "lots",
-        "sales",
-        "cogs_runs",
-        "cogs_allocations",
-        "inventory_snapshots",
-        "validation_errors",
-        "audit_log",
-    ];
     let mut attempts: Vec<String> = Vec::new();
-    for table in tables {
+    for table in cogs_tests::TENANT_TABLES {
         attempts.push(format!("select count(*) from {table} where tenant_id = 'acme-corp'"));
         attempts.push(format!("update {table} set tenant_id = tenant_id where tenant_id = 'acme-corp'"));
         attempts.push(format!("delete from {table} where tenant_id = 'acme-corp'"));

@@ -96,10 +96,9 @@ enum Interruption {
     StatementTimeout,
 }
 
-/// Terminates every other connection of the application role to this database (a
-/// role may signal its own backends).
-async fn drop_connections(db: &TestDb) -> u64 {
-    let app = db.app().await;
+/// Terminates, from `app` (a connection of the application role: a role may signal
+/// its own backends), every other connection of that role to this database.
+async fn drop_connections(app: &tokio_postgres::Client) -> u64 {
     let rows = app
         .query(
             "select pg_terminate_backend(pid) from pg_stat_activity
@@ -140,7 +139,7 @@ async fn a_run_interrupted_at_twenty_points_ends_exactly_as_one_pass() {
         match kind {
             Interruption::ProcessKilled | Interruption::StatementTimeout => work.abort(),
             Interruption::ConnectionDropped => {
-                drop_connections(&db).await;
+                drop_connections(&db.app().await).await;
             }
         }
         let outcome = work.await;
@@ -177,7 +176,7 @@ async fn an_interrupted_rollback_is_all_or_nothing_and_the_retry_restores_everyt
         if point % 2 == 0 {
             work.abort();
         } else {
-            drop_connections(&db).await;
+            drop_connections(&db.app().await).await;
         }
         let finished = matches!(work.await, Ok(Ok(_)));
         let status = run_row(&db, TENANT, run.run_id).await.unwrap().status;
@@ -225,13 +224,7 @@ async fn the_database_going_away_under_a_worker_fails_it_retryably_and_the_run_r
     let outage = async {
         tokio::time::sleep(Duration::from_millis(300)).await;
         owner.batch_execute(&format!("alter database {} allow_connections false", db.name)).await.unwrap();
-        cutter
-            .batch_execute(
-                "select pg_terminate_backend(pid) from pg_stat_activity
-                 where datname = current_database() and usename = current_user and pid <> pg_backend_pid()",
-            )
-            .await
-            .unwrap();
+        drop_connections(&cutter).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
     };
     let (failed, ()) = tokio::join!(worker, outage);

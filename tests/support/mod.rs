@@ -38,6 +38,19 @@ pub fn url(role: &str, database: &str) -> String {
     format!("postgres://{role}:{role}@{}/{database}", server())
 }
 
+/// Every table that holds tenant rows.
+pub const TENANT_TABLES: [&str; 9] = [
+    "tenants",
+    "uploads",
+    "lots",
+    "sales",
+    "cogs_runs",
+    "cogs_allocations",
+    "inventory_snapshots",
+    "validation_errors",
+    "audit_log",
+];
+
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
 /// A database of its own for one test. Dropped when the test passes; kept, with its
@@ -82,23 +95,12 @@ impl TestDb {
     /// Every row of every tenant table, as text, for "nothing changed" comparisons,
     /// read tenant by tenant as the application role.
     pub async fn contents(&self, tenants: &[&str]) -> BTreeMap<String, Vec<String>> {
-        const TABLES: [&str; 9] = [
-            "tenants",
-            "uploads",
-            "lots",
-            "sales",
-            "cogs_runs",
-            "cogs_allocations",
-            "inventory_snapshots",
-            "validation_errors",
-            "audit_log",
-        ];
         let app = self.app().await;
         let mut contents = BTreeMap::new();
         for tenant in tenants {
             app.batch_execute("begin").await.unwrap();
             app.query("select set_config('app.tenant_id', $1, true)", &[tenant]).await.unwrap();
-            for table in TABLES {
+            for table in TENANT_TABLES {
                 let rows = app.query(&format!("select t::text from {table} t order by t::text"), &[]).await.unwrap();
                 let key = format!("{tenant}.{table}");
                 contents.insert(key, rows.iter().map(|row| row.get::<_, String>(0)).collect());
