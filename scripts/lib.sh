@@ -38,6 +38,29 @@ ensure_cargo_lambda() {
 export COGS_PGHOST=${COGS_PGHOST:-127.0.0.1}
 export COGS_PGPORT=${COGS_PGPORT:-5432}
 
+# Stops the local cluster serving $COGS_PGPORT fast (every connection cut, open
+# transactions rolled back), waits $1 seconds, starts it and waits until it answers.
+restart_postgres() {
+  local pause=$1 sudo="" version cluster
+  [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  read -r version cluster < <(pg_lsclusters -h | awk -v port="$COGS_PGPORT" '$3 == port { print $1, $2; exit }')
+  if [ -z "${cluster:-}" ]; then
+    echo "no local PostgreSQL cluster listens on port $COGS_PGPORT; the restart drill needs one" >&2
+    exit 1
+  fi
+  say "stopping PostgreSQL cluster $version/$cluster (fast: connections are cut)"
+  $sudo pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" stop -m fast
+  sleep "$pause"
+  say "starting PostgreSQL cluster $version/$cluster again"
+  $sudo pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" start
+  for _ in $(seq 1 30); do
+    pg_isready -q -h "$COGS_PGHOST" -p "$COGS_PGPORT" && return
+    sleep 1
+  done
+  echo "PostgreSQL did not come back on $COGS_PGHOST:$COGS_PGPORT; see /var/log/postgresql/" >&2
+  exit 1
+}
+
 # Runs a command as a PostgreSQL superuser: over TCP as `postgres` where the server
 # trusts loopback, otherwise as the `postgres` OS user over the local socket.
 as_superuser() {

@@ -30,6 +30,9 @@ scripts/s3-local.sh
 say "running the tests"
 cargo test --workspace --locked
 
+say "restart drill: the PostgreSQL server restarted under a running worker (run alone: it stops the server)"
+cargo test -p cogs-tests --test faults --locked -- --ignored
+
 say "serving the HTTP functions locally and driving the runbook's API flow (scripts/e2e-local.sh)"
 scripts/e2e-local.sh
 
