@@ -202,3 +202,44 @@ async fn with_sslmode_require_an_untrusted_server_certificate_is_refused() {
 
     assert!(error.contains("certificate"), "refused for its certificate, not silently downgraded: {error}");
 }
+
+/// Each lot and sale names its upload by (tenant, upload), and each upload its tenant:
+/// no row can claim a tenant that does not exist or an upload of another tenant, and
+/// a tenant with data cannot be deleted. Checked as the owner with row-level security
+/// lifted inside a transaction that is rolled back, so the keys alone must refuse.
+#[tokio::test]
+async fn every_lot_and_sale_belongs_to_a_real_tenant_through_its_upload() {
+    let db = TestDb::new().await;
+    load_examples(&db, "tenant-a").await;
+    load_examples(&db, "tenant-b").await;
+    let mut owner = db.owner().await;
+    let tx = owner.transaction().await.unwrap();
+    tx.batch_execute("alter table uploads no force row level security; alter table lots no force row level security; alter table sales no force row level security; alter table tenants no force row level security").await.unwrap();
+    let upload_of = |tenant: &'static str| {
+        let tx = &tx;
+        async move {
+            let row =
+                tx.query_one("select upload_id from uploads where tenant_id = $1 limit 1", &[&tenant]).await.unwrap();
+            row.get::<_, uuid::Uuid>(0)
+        }
+    };
+    let (upload_a, upload_b) = (upload_of("tenant-a").await, upload_of("tenant-b").await);
+
+    for (tenant, upload) in [("tenant-ghost", upload_a), ("tenant-a", upload_b), ("tenant-a", uuid::Uuid::nil())] {
+        for insert in [
+            "insert into sales (tenant_id, sale_id, sku, sale_date, quantity_sold, upload_id)
+             values ($1, 'S-NEW', 'SKU-1', now(), 1, $2)",
+            "insert into lots (tenant_id, lot_id, sku, received_date, original_quantity,
+                               initial_remaining_quantity, remaining_quantity, unit_price, freight_cost_per_unit, upload_id)
+             values ($1, 'L-NEW', 'SKU-1', now(), 1, 1, 1, 1, 0, $2)",
+        ] {
+            tx.batch_execute("savepoint attempt").await.unwrap();
+            let refused = tx.execute(insert, &[&tenant, &upload]).await.unwrap_err();
+            assert_eq!(refused.code(), Some(&SqlState::FOREIGN_KEY_VIOLATION), "{tenant} {upload}: {insert}");
+            tx.batch_execute("rollback to savepoint attempt").await.unwrap();
+        }
+    }
+    let refused = tx.execute("delete from tenants where tenant_id = 'tenant-a'", &[]).await.unwrap_err();
+    assert_eq!(refused.code(), Some(&SqlState::FOREIGN_KEY_VIOLATION));
+    tx.rollback().await.unwrap();
+}
