@@ -53,11 +53,16 @@ restart_postgres() {
   sleep "$pause"
   say "starting PostgreSQL cluster $version/$cluster again"
   $sudo pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" start
+  wait_for_postgres
+}
+
+# Waits up to 30 s for the server on $COGS_PGHOST:$COGS_PGPORT to answer.
+wait_for_postgres() {
   for _ in $(seq 1 30); do
     pg_isready -q -h "$COGS_PGHOST" -p "$COGS_PGPORT" && return
     sleep 1
   done
-  echo "PostgreSQL did not come back on $COGS_PGHOST:$COGS_PGPORT; see /var/log/postgresql/" >&2
+  echo "PostgreSQL does not answer on $COGS_PGHOST:$COGS_PGPORT; see /var/log/postgresql/" >&2
   exit 1
 }
 
@@ -91,10 +96,5 @@ ensure_postgres() {
   read -r version cluster _ < <(pg_lsclusters -h | head -n 1)
   say "starting PostgreSQL cluster $version/$cluster"
   $sudo pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" start || true
-  for _ in $(seq 1 30); do
-    pg_isready -q -h "$COGS_PGHOST" -p "$COGS_PGPORT" && return
-    sleep 1
-  done
-  echo "PostgreSQL did not start on $COGS_PGHOST:$COGS_PGPORT; see /var/log/postgresql/" >&2
-  exit 1
+  wait_for_postgres
 }
