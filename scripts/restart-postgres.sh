@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Restarts the local PostgreSQL server for the restart drill in tests/faults.rs: stops
+# Restarts the local PostgreSQL server for the restart drill in tests/restart.rs: stops
 # the cluster on $COGS_PGPORT fast, waits SECONDS (default 1) and starts it again.
 # Usage: scripts/restart-postgres.sh [SECONDS]
 set -euo pipefail

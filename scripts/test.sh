@@ -27,11 +27,8 @@ scripts/setup-db.sh --test
 say "starting the local S3-protocol server the staging tests use (scripts/s3-local.sh)"
 scripts/s3-local.sh
 
-say "running the tests"
+say "running the tests (tests/restart.rs restarts the local PostgreSQL cluster once)"
 cargo test --workspace --locked
-
-say "restart drill: the PostgreSQL server restarted under a running worker (run alone: it stops the server)"
-cargo test -p cogs-tests --test faults --locked -- --ignored
 
 say "serving the HTTP functions locally and driving the runbook's API flow (scripts/e2e-local.sh)"
 scripts/e2e-local.sh

@@ -4,74 +4,17 @@
 //! statement times out), checked after every interruption and resumed, ends with
 //! exactly the allocations the engine computes in one pass. A rollback interrupted
 //! the same ways is all or nothing. The database going away under a worker makes it
-//! fail with a retryable error, and the next invocation finishes the run.
+//! fail with a retryable error, and the next invocation finishes the run (for a real
+//! server restart see `restart.rs`).
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use cogs_core::db::RunStatus;
-use cogs_core::engine::{LotBook, allocate};
-use cogs_core::ingest;
-use cogs_core::model::{CostingMode, Lot, Sale};
+use cogs_core::model::CostingMode;
 use cogs_core::service::{self, ChunkBudget};
+use cogs_tests::outage::{TENANT, a_worker_survives, hundred_thousand_sales, one_pass};
 use cogs_tests::{TestDb, allocations, assert_books_balance, caller, remaining, run_row};
-use serde_json::json;
-
-const TENANT: &str = "acme-corp";
-
-/// 1,000 SKUs with 10 lots of 20 units each, received in January at prices that
-/// differ per lot, and 100 sales per SKU in February and March of 1, 1.5 or 2 units,
-/// so many sales span two lots and none oversells (at most 150 of 200 units).
-fn hundred_thousand_sales() -> (String, String) {
-    let mut lots = String::from(
-        "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit\n",
-    );
-    let mut sales = String::from("sale_id,sku,sale_date,quantity_sold\n");
-    for sku in 0..1000 {
-        for lot in 0..10 {
-            lots.push_str(&format!(
-                "L{sku:04}-{lot:02},SKU{sku:04},2024-01-{:02},20,20,{}.{:02},0.{}\n",
-                1 + lot,
-                1 + (sku + lot) % 7,
-                lot * 7 % 100,
-                lot % 10
-            ));
-        }
-        for sale in 0..100 {
-            let minute = sale * 853 % 86_400;
-            sales.push_str(&format!(
-                "S{sku:04}-{sale:03},SKU{sku:04},2024-{:02}-{:02}T{:02}:{:02}:00Z,{}\n",
-                2 + sale / 50,
-                1 + sale % 28,
-                minute / 60 % 24,
-                minute % 60,
-                ["1", "1.5", "2"][(sku + sale) % 3]
-            ));
-        }
-    }
-    (lots, sales)
-}
-
-/// The allocations and remaining quantities the engine computes in one pass, in the
-/// text the database helpers use.
-fn one_pass(lots: &str, sales: &str) -> (Vec<String>, Vec<String>) {
-    let lots: Vec<Lot> = ingest::read_all(lots.as_bytes(), None).unwrap();
-    let mut sales: Vec<Sale> = ingest::read_all(sales.as_bytes(), None).unwrap();
-    sales.sort_by(|a, b| (a.sale_date, &a.sale_id).cmp(&(b.sale_date, &b.sale_id)));
-    let mut book = LotBook::new(lots).unwrap();
-    let lines = allocate(&mut book, &sales)
-        .unwrap()
-        .iter()
-        .map(|a| {
-            let n = |d: rust_decimal::Decimal| d.normalize().to_string();
-            format!("{} {} {} {} {}", a.sale_id, a.lot_id, n(a.quantity), n(a.unit_cost), n(a.extended_cost))
-        })
-        .collect();
-    let mut left: Vec<String> =
-        book.lots().map(|lot| format!("{}={}", lot.lot_id, lot.remaining_quantity.normalize())).collect();
-    left.sort();
-    (lines, left)
-}
 
 /// A small deterministic generator (xorshift): the same 20 points on every run.
 struct Points(u64);
@@ -204,34 +147,6 @@ async fn an_interrupted_rollback_is_all_or_nothing_and_the_retry_restores_everyt
     assert_books_balance(&db, TENANT).await;
 }
 
-/// Starts a run of the 100,000 sales and lets a worker advance it while `outage` takes
-/// the database away: the worker fails with the error the state machine retries, the
-/// books balance, and the next invocation finishes the run with exactly the
-/// allocations of one pass.
-async fn a_worker_survives(db: &TestDb, outage: impl Future<Output = ()>) {
-    let (lots, sales) = hundred_thousand_sales();
-    let expected = one_pass(&lots, &sales);
-    cogs_tests::load(db, TENANT, &lots, &sales).await;
-    let ctx = cogs_tests::function_context(&db.app_url(), &[("COGS_CHUNK_SIZE", "2000")], cogs_tests::local_staging());
-    let run = service::start_run(&db.pool, &caller(TENANT), CostingMode::Fifo).await.unwrap();
-    let input = json!({ "tenant_id": TENANT, "run_id": run.run_id });
-    let event = || {
-        let mut context = lambda_runtime::Context::default();
-        let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(600);
-        context.deadline = deadline.as_millis() as u64;
-        lambda_runtime::LambdaEvent::new(serde_json::from_value(input.clone()).unwrap(), context)
-    };
-
-    let (failed, ()) = tokio::join!(cogs_worker::handle(&ctx, event()), outage);
-
-    let failed = failed.unwrap_err();
-    assert_eq!(failed.error_type, "TransientError", "the state machine retries it: {failed:?}");
-    assert_books_balance(db, TENANT).await;
-    let resumed = cogs_worker::handle(&ctx, event()).await.unwrap();
-    assert_eq!((resumed.status, resumed.processed), (RunStatus::Completed, 100_000));
-    assert_eq!((allocations(db, TENANT, run.run_id).await, remaining(db, TENANT).await), expected);
-}
-
 #[tokio::test]
 async fn the_database_going_away_under_a_worker_fails_it_retryably_and_the_run_resumes() {
     let db = TestDb::new().await;
@@ -248,29 +163,4 @@ async fn the_database_going_away_under_a_worker_fails_it_retryably_and_the_run_r
         owner.batch_execute(&format!("alter database {} allow_connections true", db.name)).await.unwrap();
     };
     a_worker_survives(&db, outage).await;
-}
-
-/// The same with the real server: the local cluster is stopped (fast: every connection
-/// cut, open transactions rolled back) under the worker and started a second later, by
-/// `scripts/restart-postgres.sh`. It takes the server from every other test, so the
-/// parallel suite skips it and `scripts/test.sh` runs it alone.
-#[tokio::test]
-#[ignore = "restarts the PostgreSQL server; scripts/test.sh runs it alone"]
-async fn a_server_restart_under_a_worker_fails_it_retryably_and_the_run_resumes() {
-    let db = TestDb::new().await;
-    let started_at = server_started_at(&db).await;
-    let restart = async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/restart-postgres.sh");
-        let status = tokio::task::spawn_blocking(move || std::process::Command::new(script).arg("1").status().unwrap())
-            .await
-            .unwrap();
-        assert!(status.success(), "{script} failed: {status}");
-    };
-    a_worker_survives(&db, restart).await;
-    assert!(server_started_at(&db).await > started_at, "the server really restarted");
-}
-
-async fn server_started_at(db: &TestDb) -> SystemTime {
-    db.app().await.query_one("select pg_postmaster_start_time()", &[]).await.unwrap().get(0)
 }

@@ -215,15 +215,15 @@ async fn every_lot_and_sale_belongs_to_a_real_tenant_through_its_upload() {
     let mut owner = db.owner().await;
     let tx = owner.transaction().await.unwrap();
     tx.batch_execute("alter table uploads no force row level security; alter table lots no force row level security; alter table sales no force row level security; alter table tenants no force row level security").await.unwrap();
-    let upload_of = |tenant: &'static str| {
-        let tx = &tx;
-        async move {
-            let row =
-                tx.query_one("select upload_id from uploads where tenant_id = $1 limit 1", &[&tenant]).await.unwrap();
-            row.get::<_, uuid::Uuid>(0)
-        }
-    };
-    let (upload_a, upload_b) = (upload_of("tenant-a").await, upload_of("tenant-b").await);
+    let uploads = tx
+        .query_one(
+            "select (select upload_id from uploads where tenant_id = 'tenant-a' limit 1),
+                    (select upload_id from uploads where tenant_id = 'tenant-b' limit 1)",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (upload_a, upload_b): (uuid::Uuid, uuid::Uuid) = (uploads.get(0), uploads.get(1));
 
     for (tenant, upload) in [("tenant-ghost", upload_a), ("tenant-a", upload_b), ("tenant-a", uuid::Uuid::nil())] {
         for insert in [

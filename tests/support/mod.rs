@@ -13,6 +13,7 @@ use cogs_core::service::Caller;
 use tokio_postgres::NoTls;
 
 pub mod api;
+pub mod outage;
 
 /// The repository's root folder.
 pub fn repo_root() -> PathBuf {
