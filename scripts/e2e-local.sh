@@ -131,8 +131,8 @@ fi
 PGPASSWORD=cogs_api psql -X -q -v ON_ERROR_STOP=1 -h "$COGS_PGHOST" -p "$COGS_PGPORT" -U cogs_api -d cogs_e2e >/dev/null <<SQL
 begin;
 select set_config('app.tenant_id', '$tenant', true);
-insert into cogs_runs (tenant_id, run_id, mode, status, lot_seq_max, sales_total, created_by, heartbeat_at)
-values ('$tenant', gen_random_uuid(), 'fifo', 'running', 0, 0, 'e2e', now() - interval '1 hour');
+insert into cogs_runs (tenant_id, run_id, mode, status, sales_total, created_by, heartbeat_at)
+values ('$tenant', gen_random_uuid(), 'fifo', 'running', 0, 'e2e', now() - interval '1 hour');
 commit;
 SQL
 if DATABASE_URL="$maint_url" scripts/stuck_runs.sh; then

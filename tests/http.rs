@@ -195,6 +195,25 @@ async fn every_documented_status_is_what_the_functions_answer() {
     let inventory = "/api/v1/inventory";
     expect("list", inventory, request("GET", "/api/v1/inventory?sku=WIDGET-A", Some("acme-corp"), None), 200).await;
     expect("list", inventory, request("GET", inventory, None, None), 401).await;
+    let verify = "/api/v1/verify";
+    let clean = expect("list", verify, request("GET", verify, Some("acme-corp"), None), 200).await;
+    assert_eq!(body_json(&clean)["findings"], serde_json::json!([]));
+    expect("list", verify, request("GET", verify, None, None), 401).await;
+    cogs_tests::load_examples(&api.db, "broken-corp").await;
+    cogs_tests::run_to_end(&api.db, "broken-corp", 100).await.unwrap();
+    api.db
+        .owner()
+        .await
+        .batch_execute(
+            "begin; alter table lots no force row level security;
+             update lots set remaining_quantity = remaining_quantity - 1 where tenant_id = 'broken-corp' and lot_id = 'LOT-005';
+             alter table lots force row level security; commit;",
+        )
+        .await
+        .unwrap();
+    let broken = expect("list", verify, request("GET", verify, Some("broken-corp"), None), 500).await;
+    assert_eq!(body_json(&broken)["error"]["type"], "books_inconsistent");
+    assert_eq!(body_json(&broken)["error"]["findings"][0]["subject"], "LOT-005");
 
     // Journals.
     let journal = "/api/v1/runs/{run_id}/journal-entry";

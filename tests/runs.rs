@@ -237,8 +237,8 @@ async fn the_database_itself_refuses_a_second_active_run() {
     app.batch_execute("begin; select set_config('app.tenant_id', 'acme-corp', true)").await.unwrap();
     let error = app
         .batch_execute(
-            "insert into cogs_runs (tenant_id, run_id, mode, status, lot_seq_max, sales_total, created_by)
-             values ('acme-corp', gen_random_uuid(), 'fifo', 'pending', 0, 0, 'test')",
+            "insert into cogs_runs (tenant_id, run_id, mode, status, sales_total, created_by)
+             values ('acme-corp', gen_random_uuid(), 'fifo', 'pending', 0, 'test')",
         )
         .await
         .unwrap_err();

@@ -40,7 +40,7 @@ pub fn url(role: &str, database: &str) -> String {
 }
 
 /// Every table that holds tenant rows.
-pub const TENANT_TABLES: [&str; 9] = [
+pub const TENANT_TABLES: [&str; 12] = [
     "tenants",
     "uploads",
     "lots",
@@ -48,6 +48,9 @@ pub const TENANT_TABLES: [&str; 9] = [
     "cogs_runs",
     "cogs_allocations",
     "inventory_snapshots",
+    "sku_watermarks",
+    "watermark_snapshots",
+    "cogs_supersessions",
     "validation_errors",
     "audit_log",
 ];
@@ -115,7 +118,9 @@ impl TestDb {
     pub async fn data(&self, tenants: &[&str]) -> BTreeMap<String, Vec<String>> {
         let mut contents = self.contents(tenants).await;
         contents.retain(|key, _| {
-            ["lots", "sales", "cogs_allocations", "inventory_snapshots"].iter().any(|t| key.ends_with(&format!(".{t}")))
+            ["lots", "sales", "cogs_allocations", "inventory_snapshots", "sku_watermarks", "watermark_snapshots"]
+                .iter()
+                .any(|t| key.ends_with(&format!(".{t}")))
         });
         contents
     }
@@ -308,52 +313,16 @@ pub fn local_staging() -> cogs_core::staging::Store {
 }
 
 /// Checks, as the application role, that `tenant`'s books add up whatever happened
-/// to them: every costed sale is covered exactly by its allocations and no uncosted
-/// sale has any; every lot's remaining quantity is what it was loaded with less what
-/// active and completed runs took of it; each run's totals are the sum of its rows.
-/// Panics naming the first broken rule.
+/// to them: `cogs verify` (every live allocation names a real sale and lot, each costed
+/// sale is covered exactly, each lot's remaining quantity is its loaded one less its
+/// live consumption, run totals, journals, and the book equals a fresh costing).
+/// Panics naming every finding.
 pub async fn assert_books_balance(db: &TestDb, tenant: &str) {
-    const RULES: [(&str, &str); 4] = [
-        (
-            "a costed sale's allocations add up to its quantity, an uncosted sale has none",
-            r"select s.sale_id from sales s
-              left join (select sale_id, run_id, sum(quantity) as quantity from cogs_allocations group by 1, 2) a
-                     on a.sale_id = s.sale_id and a.run_id = s.run_id
-              where (s.run_id is null and exists (
-                        select 1 from cogs_allocations x join cogs_runs r using (tenant_id, run_id)
-                        where x.sale_id = s.sale_id and r.status in ('pending', 'running', 'completed')))
-                 or (s.run_id is not null and a.quantity is distinct from s.quantity_sold)",
-        ),
-        (
-            "a lot's remaining quantity is its initial one less what live runs took",
-            r"select l.lot_id from lots l
-              left join (select a.lot_id, sum(a.quantity) as taken from cogs_allocations a
-                         join cogs_runs r using (tenant_id, run_id)
-                         where r.status in ('pending', 'running', 'completed') group by 1) a on a.lot_id = l.lot_id
-              where l.remaining_quantity <> l.initial_remaining_quantity - coalesce(a.taken, 0)",
-        ),
-        (
-            "a run's totals are the sums of its sales and allocations",
-            r"select r.run_id::text from cogs_runs r
-              where r.status in ('running', 'completed') and (
-                  r.sales_processed <> (select count(*) from sales s where s.run_id = r.run_id)
-                  or r.allocations_count <> (select count(*) from cogs_allocations a where a.run_id = r.run_id)
-                  or r.total_quantity <> (select coalesce(sum(quantity), 0) from cogs_allocations a where a.run_id = r.run_id)
-                  or r.total_cogs <> (select coalesce(sum(extended_cost), 0) from cogs_allocations a where a.run_id = r.run_id))",
-        ),
-        (
-            "a run that is not live holds no sale",
-            r"select s.sale_id from sales s join cogs_runs r using (tenant_id, run_id)
-              where r.status not in ('pending', 'running', 'completed')",
-        ),
-    ];
-    let app = connect(&db.app_url()).await;
-    app.batch_execute("begin").await.unwrap();
-    app.query("select set_config('app.tenant_id', $1, true)", &[&tenant]).await.unwrap();
-    for (rule, sql) in RULES {
-        let broken: Vec<String> =
-            app.query(&format!("{sql} limit 5"), &[]).await.unwrap().iter().map(|row| row.get(0)).collect();
-        assert!(broken.is_empty(), "{tenant}: {rule}; broken for {broken:?}");
+    match cogs_core::service::verify(&db.pool, &self::tenant(tenant)).await {
+        Ok(_) => {}
+        Err(cogs_core::service::ServiceError::BooksInconsistent(report)) => {
+            panic!("{tenant}: the books break a rule: {:#?}", report.findings)
+        }
+        Err(other) => panic!("{tenant}: cannot verify the books: {other}"),
     }
-    app.batch_execute("rollback").await.unwrap();
 }

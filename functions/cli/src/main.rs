@@ -8,6 +8,7 @@ mod data;
 mod maintain;
 mod output;
 mod runs;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -46,6 +47,9 @@ enum Command {
     Cost(cost::CostArgs),
     /// One pass of scheduled maintenance: stale runs, staged uploads, old validation errors, statistics.
     Maintenance(maintain::MaintenanceArgs),
+    /// Check the tenant's whole book: every allocation names a real sale and lot, each costed sale is
+    /// covered exactly, each lot's remaining quantity adds up, run totals and journals, a fresh costing.
+    Verify(verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
             Command::Inventory(args) => (data::inventory(&args).await, args.scope.output.format),
             Command::Cost(args) => (cost::run(&args), args.format),
             Command::Maintenance(args) => (maintain::run(&args).await, args.output.format),
+            Command::Verify(args) => (verify::run(&args).await, args.scope.output.format),
         }
     });
     match result {

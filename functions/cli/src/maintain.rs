@@ -8,7 +8,7 @@ use cogs_core::staging::Store;
 
 use crate::CommandResult;
 use crate::args::{Database, Output};
-use crate::output::{OutputFormat, print_json};
+use crate::output::{Failure, OutputFormat, print_json};
 
 #[derive(Args)]
 pub struct MaintenanceArgs {
@@ -52,7 +52,12 @@ pub async fn run(args: &MaintenanceArgs) -> CommandResult {
             println!("staged uploads loaded {} (waiting: {})", report.uploads_loaded, report.uploads_waiting);
             println!("validation errors     {} deleted", report.validation_errors_deleted);
             println!("statistics            {}", if report.analyzed { "refreshed" } else { "not refreshed" });
+            println!("books verified        {}", report.books_verified);
         }
     }
-    Ok(())
+    if report.books_inconsistent.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::BooksInconsistent { tenants: report.books_inconsistent })
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use cogs_core::model::TenantId;
 use cogs_core::service::{Category, ServiceError};
 use serde_json::{Value, json};
 
@@ -19,6 +20,8 @@ pub mod exit {
     pub const NOT_FOUND: u8 = 5;
     pub const INSUFFICIENT_INVENTORY: u8 = 6;
     pub const INFRASTRUCTURE: u8 = 7;
+    /// `cogs verify` found the stored book breaking a rule.
+    pub const BOOKS_INCONSISTENT: u8 = 8;
 }
 
 /// Why a command failed.
@@ -37,6 +40,10 @@ pub enum Failure {
     Refused {
         kind: &'static str,
         message: String,
+    },
+    /// Maintenance found tenants whose book breaks a rule.
+    BooksInconsistent {
+        tenants: Vec<TenantId>,
     },
 }
 
@@ -57,6 +64,11 @@ impl Failure {
                 "error": { "type": "file_not_writable", "message": format!("cannot write {path}: {source}"), "path": path }
             }),
             Failure::Refused { kind, message } => json!({ "error": { "type": kind, "message": message } }),
+            Failure::BooksInconsistent { tenants } => json!({ "error": {
+                "type": "books_inconsistent",
+                "message": format!("the books of {} tenant(s) break a rule", tenants.len()),
+                "tenants": tenants,
+            }}),
         }
     }
 
@@ -65,6 +77,7 @@ impl Failure {
             Failure::InputFile { .. } => exit::NOT_FOUND,
             Failure::OutputFile { .. } => exit::INFRASTRUCTURE,
             Failure::Refused { .. } => exit::VALIDATION,
+            Failure::BooksInconsistent { .. } => exit::BOOKS_INCONSISTENT,
             Failure::Service(error) => match error.category() {
                 Category::Validation => exit::VALIDATION,
                 Category::Conflict => exit::CONFLICT,
@@ -72,6 +85,7 @@ impl Failure {
                 Category::Unprocessable if error.kind() == "insufficient_inventory" => exit::INSUFFICIENT_INVENTORY,
                 Category::Unprocessable => exit::VALIDATION,
                 Category::Infrastructure => exit::INFRASTRUCTURE,
+                Category::Inconsistent => exit::BOOKS_INCONSISTENT,
             },
         }
     }
@@ -82,6 +96,7 @@ impl Failure {
             Failure::InputFile { .. } => return "check the path and try again",
             Failure::OutputFile { .. } => return "check the folder exists and is writable",
             Failure::Refused { .. } => return "add the flag named above to go ahead",
+            Failure::BooksInconsistent { .. } => return "run cogs verify for each tenant named to see every finding",
             Failure::Service(error) => error.kind(),
         };
         match kind {
@@ -96,6 +111,9 @@ impl Failure {
             "dependent_run" => "add --cascade to roll back the later runs too, newest first",
             "not_found" => "list the tenant's runs with cogs list-runs --tenant-id TENANT",
             "wrong_run_status" => "check the run's status with cogs show-run RUN",
+            "books_inconsistent" => {
+                "each finding above names a record and the rule it breaks; nothing was changed: find the cause before running again"
+            }
             "database_error" => {
                 "check DATABASE_URL and that PostgreSQL is running (scripts/setup-db.sh); nothing was changed by a failed command"
             }
@@ -117,6 +135,10 @@ impl Failure {
                     _ => error["message"].as_str().unwrap_or_default().to_owned(),
                 };
                 eprintln!("error: {message}");
+                for finding in error["findings"].as_array().into_iter().flatten() {
+                    let text = |key: &str| finding[key].as_str().unwrap_or_default().to_owned();
+                    eprintln!("  {} {}: {}", text("check"), text("subject"), text("detail"));
+                }
                 for row in error["errors"].as_array().into_iter().flatten() {
                     let column = row["column"].as_str().map(|c| format!(", column {c}")).unwrap_or_default();
                     eprintln!("  row {}{column}: {}", row["row"], row["message"].as_str().unwrap_or_default());

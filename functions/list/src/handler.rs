@@ -1,5 +1,5 @@
 //! The list function: `GET /api/v1/runs` (newest first, by pages), `GET
-//! /api/v1/runs/{run_id}`, and `GET /api/v1/inventory`.
+//! /api/v1/runs/{run_id}`, `GET /api/v1/inventory` and `GET /api/v1/verify`.
 
 use cogs_core::db::RunStatus;
 use cogs_core::http::{self, ApiError, Context, HEALTH, Reply, Route};
@@ -7,8 +7,13 @@ use cogs_core::service;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
-pub const ROUTES: &[Route] =
-    &[HEALTH, ("GET", "/api/v1/runs"), ("GET", "/api/v1/runs/{run_id}"), ("GET", "/api/v1/inventory")];
+pub const ROUTES: &[Route] = &[
+    HEALTH,
+    ("GET", "/api/v1/runs"),
+    ("GET", "/api/v1/runs/{run_id}"),
+    ("GET", "/api/v1/inventory"),
+    ("GET", "/api/v1/verify"),
+];
 
 /// Runs per page unless `limit` says otherwise.
 const DEFAULT_LIMIT: i64 = 20;
@@ -39,6 +44,7 @@ async fn dispatch(ctx: &Context, req: &Request) -> Result<Reply, ApiError> {
             let report = service::inventory(&ctx.pool, &tenant_id, http::query(req, "sku")).await?;
             Ok(Reply::json(StatusCode::OK, &report))
         }
+        ("GET", "/api/v1/verify") => Ok(Reply::json(StatusCode::OK, &service::verify(&ctx.pool, &tenant_id).await?)),
         _ => Err(ApiError::RouteNotFound),
     }
 }

@@ -3,6 +3,7 @@
 //! role's connection, beside the application's `DATABASE_URL`.
 
 use cogs_core::http::Context;
+use cogs_core::http::telemetry::{self, Metric};
 use cogs_core::service::{self, MaintenanceReport};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
@@ -15,7 +16,15 @@ pub async fn handle(ctx: &Context, _event: LambdaEvent<Value>) -> Result<Mainten
         .as_ref()
         .ok_or_else(|| diagnostic("ConfigurationError", "COGS_MAINTENANCE_DATABASE_URL is not set".into()))?;
     let settings = ctx.config.maintenance_settings();
-    service::run_maintenance(&ctx.pool, maintenance, &ctx.staging, &settings)
+    let report = service::run_maintenance(&ctx.pool, maintenance, &ctx.staging, &settings)
         .await
-        .map_err(|error| diagnostic("MaintenanceError", error.to_string()))
+        .map_err(|error| diagnostic("MaintenanceError", error.to_string()))?;
+    telemetry::emit(Metric::BooksInconsistent, report.books_inconsistent.len() as u64, "maintenance");
+    // A book that breaks a rule fails the invocation, so the function's errors alarm.
+    if !report.books_inconsistent.is_empty() {
+        let tenants: Vec<String> = report.books_inconsistent.iter().map(ToString::to_string).collect();
+        let message = format!("the books of {} break a rule; cogs verify names each finding", tenants.join(", "));
+        return Err(diagnostic("BooksInconsistent", message));
+    }
+    Ok(report)
 }

@@ -90,7 +90,7 @@ fn output(input: &WorkerInput, run: &cogs_core::db::RunRow, error: Option<String
         status: run.status,
         processed: run.sales_processed,
         total: run.sales_total,
-        cursor: run.cursor_sale_id.clone(),
+        cursor: run.cursor_sku.clone(),
         error: error.or_else(|| run.error_message.clone()),
     }
 }

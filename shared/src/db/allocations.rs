@@ -2,11 +2,10 @@
 
 use std::pin::pin;
 
+use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use rust_decimal::Decimal;
 use tokio_postgres::Row;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
 use super::{DbError, TenantTx};
@@ -28,38 +27,33 @@ impl TryFrom<&Row> for Allocation {
     }
 }
 
-/// Writes a chunk's allocations: binary COPY into a temporary table (COPY cannot
-/// target a table under row-level security), then one `insert … select`.
+/// Writes a chunk's allocations, in costing order, in one statement (`unnest` of
+/// column arrays: COPY cannot target a table under row-level security, and the
+/// temporary table it would need pins a pooler session).
 pub async fn insert_allocations(tx: &TenantTx, run_id: Uuid, allocations: &[Allocation]) -> Result<u64, DbError> {
-    tx.batch(
-        r"create temporary table if not exists chunk_allocations (
-              sale_id text not null, lot_id text not null, sku text not null, sale_date timestamptz not null,
-              quantity numeric not null, unit_cost numeric not null, extended_cost numeric not null
-          ) on commit drop",
-    )
-    .await?;
-    let sink = tx.copy_in(r"copy chunk_allocations from stdin (format binary)").await?;
-    let types = [Type::TEXT, Type::TEXT, Type::TEXT, Type::TIMESTAMPTZ, Type::NUMERIC, Type::NUMERIC, Type::NUMERIC];
-    let mut writer = pin!(BinaryCopyInWriter::new(sink, &types));
-    for a in allocations {
-        let values: [&(dyn ToSql + Sync); 7] = [
-            &a.sale_id.as_str(),
-            &a.lot_id.as_str(),
-            &a.sku.as_str(),
-            &a.sale_date,
-            &a.quantity,
-            &a.unit_cost,
-            &a.extended_cost,
-        ];
-        writer.as_mut().write(&values).await?;
-    }
-    writer.finish().await?;
+    let sale_ids: Vec<&str> = allocations.iter().map(|a| a.sale_id.as_str()).collect();
+    let lot_ids: Vec<&str> = allocations.iter().map(|a| a.lot_id.as_str()).collect();
+    let skus: Vec<&str> = allocations.iter().map(|a| a.sku.as_str()).collect();
+    let sale_dates: Vec<DateTime<Utc>> = allocations.iter().map(|a| a.sale_date).collect();
+    let quantities: Vec<Decimal> = allocations.iter().map(|a| a.quantity).collect();
+    let unit_costs: Vec<Decimal> = allocations.iter().map(|a| a.unit_cost).collect();
+    let extended_costs: Vec<Decimal> = allocations.iter().map(|a| a.extended_cost).collect();
     tx.execute(
         r"insert into cogs_allocations (tenant_id, run_id, sale_id, lot_id, sku, sale_date, quantity, unit_cost, extended_cost)
-          select $1, $2, sale_id, lot_id, sku, sale_date, quantity, unit_cost, extended_cost
-          from chunk_allocations
-          order by sale_id, lot_id",
-        &[&tx.tenant_id().as_str(), &run_id],
+          select $1, $2, v.sale_id, v.lot_id, v.sku, v.sale_date, v.quantity, v.unit_cost, v.extended_cost
+          from unnest($3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::numeric[], $8::numeric[], $9::numeric[])
+               as v(sale_id, lot_id, sku, sale_date, quantity, unit_cost, extended_cost)",
+        &[
+            &tx.tenant_id().as_str(),
+            &run_id,
+            &sale_ids,
+            &lot_ids,
+            &skus,
+            &sale_dates,
+            &quantities,
+            &unit_costs,
+            &extended_costs,
+        ],
     )
     .await
 }
@@ -87,7 +81,7 @@ pub async fn restore_snapshots(tx: &TenantTx, run_id: Uuid) -> Result<u64, DbErr
     tx.execute(
         r"update lots l set remaining_quantity = s.remaining_quantity
           from inventory_snapshots s
-          where s.run_id = $1 and s.tenant_id = l.tenant_id and s.lot_id = l.lot_id",
+          where s.run_id = $1 and s.lot_id = l.lot_id",
         &[&run_id],
     )
     .await

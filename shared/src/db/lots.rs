@@ -1,17 +1,13 @@
-//! Lots: loading files through a temporary table, reading them in FIFO order, and
-//! the set-wise updates of a run.
-
-use std::pin::pin;
+//! Lots: loading files in batches, reading them in FIFO order, and the set-wise
+//! updates of a run.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use tokio_postgres::Row;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
-use super::{DbError, TenantTx};
+use super::{BatchProblem, DbError, Param, TenantTx};
 use crate::model::{Lot, LotId, Sku};
 
 impl TryFrom<&Row> for Lot {
@@ -29,83 +25,130 @@ impl TryFrom<&Row> for Lot {
     }
 }
 
-/// Streams numbered lots into `incoming_lots`, a temporary table dropped at commit,
-/// by binary COPY (COPY cannot target a table under row-level security). Returns the
-/// number of rows copied.
-pub async fn copy_incoming_lots(
-    tx: &TenantTx,
-    lots: &mut (dyn Iterator<Item = (u64, Lot)> + Send),
-) -> Result<u64, DbError> {
-    tx.batch(
-        r"create temporary table incoming_lots (
-              row_number bigint not null, lot_id text not null, sku text not null, received_date timestamptz not null,
-              original_quantity numeric not null, remaining_quantity numeric not null, unit_price numeric not null,
-              freight_cost_per_unit numeric not null
-          ) on commit drop",
-    )
-    .await?;
-    let sink = tx.copy_in(r"copy incoming_lots from stdin (format binary)").await?;
-    let types = [
-        Type::INT8,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TIMESTAMPTZ,
-        Type::NUMERIC,
-        Type::NUMERIC,
-        Type::NUMERIC,
-        Type::NUMERIC,
-    ];
-    let mut writer = pin!(BinaryCopyInWriter::new(sink, &types));
-    for (row, lot) in lots {
-        let row = i64::try_from(row).unwrap_or(i64::MAX);
-        let values: [&(dyn ToSql + Sync); 8] = [
-            &row,
-            &lot.lot_id.as_str(),
-            &lot.sku.as_str(),
-            &lot.received_date,
-            &lot.original_quantity,
-            &lot.remaining_quantity,
-            &lot.unit_price,
-            &lot.freight_cost_per_unit,
-        ];
-        writer.as_mut().write(&values).await?;
-    }
-    Ok(writer.finish().await?)
-}
-
-/// Incoming lots whose id is already taken by a lot with other values: (row, lot_id).
-/// A lot is compared as it was loaded (`initial_remaining_quantity`), not as runs left it.
-pub async fn conflicting_lots(tx: &TenantTx) -> Result<Vec<(i64, String)>, DbError> {
-    let rows = tx
-        .query(
-            r"select i.row_number, i.lot_id from incoming_lots i
-              join lots l on l.lot_id = i.lot_id
-              where (l.sku, l.received_date, l.original_quantity, l.initial_remaining_quantity, l.unit_price,
-                     l.freight_cost_per_unit)
-                    is distinct from
-                    (i.sku, i.received_date, i.original_quantity, i.remaining_quantity, i.unit_price,
-                     i.freight_cost_per_unit)
-              order by i.row_number",
-            &[],
+/// Inserts one batch of a file's numbered lots, in one statement, and returns how
+/// many were new. A lot whose id is already loaded is left as it is (the caller tells
+/// an identical row from a conflict with [`lots_batch_problems`] when fewer were new
+/// than sent). Each new SKU gets its watermark row; a new lot received at or before its
+/// SKU's watermark marks the SKU backdated from the lot's receipt on.
+pub async fn insert_lots_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Lot)]) -> Result<u64, DbError> {
+    let columns = LotColumns::of(batch);
+    let row = tx
+        .query_one(
+            r"with inserted as (
+                  insert into lots (tenant_id, lot_id, sku, received_date, original_quantity,
+                                    initial_remaining_quantity, remaining_quantity, unit_price, freight_cost_per_unit,
+                                    upload_id, upload_row)
+                  select $1, i.lot_id, i.sku, i.received_date, i.original_quantity, i.remaining_quantity,
+                         i.remaining_quantity, i.unit_price, i.freight_cost_per_unit, $2, i.upload_row
+                  from unnest($3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::numeric[], $8::numeric[],
+                              $9::numeric[], $10::numeric[])
+                       as i(upload_row, lot_id, sku, received_date, original_quantity, remaining_quantity, unit_price,
+                            freight_cost_per_unit)
+                  order by i.lot_id, i.upload_row
+                  on conflict (tenant_id, lot_id) do nothing
+                  returning sku, received_date, lot_id
+              ),
+              new_skus as (
+                  insert into sku_watermarks (tenant_id, sku)
+                  select distinct $1, sku from inserted
+                  on conflict (tenant_id, sku) do nothing
+              ),
+              earliest as (
+                  select distinct on (sku) sku, received_date, lot_id from inserted order by sku, received_date, lot_id
+              ),
+              backdated as (
+                  update sku_watermarks w
+                  set rewind_date = e.received_date, rewind_sale_id = '', backdated_kind = 'lot', backdated_id = e.lot_id
+                  from earliest e
+                  where w.sku = e.sku
+                    and e.received_date <= w.costed_date
+                    and (w.rewind_date is null or (e.received_date, '') < (w.rewind_date, w.rewind_sale_id))
+              )
+              select count(*) from inserted",
+            &columns.params(&[&tx.tenant_id().as_str(), &upload_id]),
         )
         .await?;
-    rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
+    Ok(row.try_get::<_, i64>(0)?.unsigned_abs())
 }
 
-/// Inserts the incoming lots not already present (identical ones were checked by
-/// [`conflicting_lots`]) and returns how many were new.
-pub async fn insert_incoming_lots(tx: &TenantTx, upload_id: Uuid) -> Result<u64, DbError> {
-    tx.execute(
-        r"insert into lots (tenant_id, lot_id, sku, received_date, original_quantity, initial_remaining_quantity,
-                            remaining_quantity, unit_price, freight_cost_per_unit, upload_id)
-          select $1, lot_id, sku, received_date, original_quantity, remaining_quantity, remaining_quantity, unit_price,
-                 freight_cost_per_unit, $2
-          from incoming_lots
-          order by lot_id
-          on conflict (tenant_id, lot_id) do nothing",
-        &[&tx.tenant_id().as_str(), &upload_id],
-    )
-    .await
+/// The lots of a batch that were not inserted for a reason: an id used on an earlier
+/// row of the same file, or an id already loaded with other values (compared as
+/// loaded, `initial_remaining_quantity`, not as runs left it). Run after
+/// [`insert_lots_batch`], in row order.
+pub async fn lots_batch_problems(
+    tx: &TenantTx,
+    upload_id: Uuid,
+    batch: &[(u64, Lot)],
+) -> Result<Vec<BatchProblem>, DbError> {
+    let columns = LotColumns::of(batch);
+    let rows = tx
+        .query(
+            r"with incoming as (
+                  select * from unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::numeric[],
+                                       $7::numeric[], $8::numeric[], $9::numeric[])
+                       as i(upload_row, lot_id, sku, received_date, original_quantity, remaining_quantity, unit_price,
+                            freight_cost_per_unit)
+              )
+              select i.upload_row, i.lot_id, case when l.upload_id = $1 then l.upload_row end
+              from incoming i join lots l on l.lot_id = i.lot_id
+              where (l.upload_id = $1 and l.upload_row <> i.upload_row)
+                 or (l.upload_id <> $1
+                     and (l.sku, l.received_date, l.original_quantity, l.initial_remaining_quantity, l.unit_price,
+                          l.freight_cost_per_unit)
+                         is distinct from
+                         (i.sku, i.received_date, i.original_quantity, i.remaining_quantity, i.unit_price,
+                          i.freight_cost_per_unit))
+              union
+              select upload_row, lot_id, first_row
+              from (select upload_row, lot_id, min(upload_row) over (partition by lot_id) as first_row from incoming) d
+              where upload_row <> first_row
+              order by 1",
+            &columns.params(&[&upload_id]),
+        )
+        .await?;
+    rows.iter().map(BatchProblem::try_from).collect()
+}
+
+/// A batch of lots as the columns of one statement.
+struct LotColumns<'a> {
+    rows: Vec<i64>,
+    lot_ids: Vec<&'a str>,
+    skus: Vec<&'a str>,
+    received_dates: Vec<DateTime<Utc>>,
+    original: Vec<Decimal>,
+    remaining: Vec<Decimal>,
+    unit_prices: Vec<Decimal>,
+    freight: Vec<Decimal>,
+}
+
+impl<'a> LotColumns<'a> {
+    fn of(batch: &'a [(u64, Lot)]) -> Self {
+        Self {
+            rows: batch.iter().map(|(row, _)| i64::try_from(*row).unwrap_or(i64::MAX)).collect(),
+            lot_ids: batch.iter().map(|(_, lot)| lot.lot_id.as_str()).collect(),
+            skus: batch.iter().map(|(_, lot)| lot.sku.as_str()).collect(),
+            received_dates: batch.iter().map(|(_, lot)| lot.received_date).collect(),
+            original: batch.iter().map(|(_, lot)| lot.original_quantity).collect(),
+            remaining: batch.iter().map(|(_, lot)| lot.remaining_quantity).collect(),
+            unit_prices: batch.iter().map(|(_, lot)| lot.unit_price).collect(),
+            freight: batch.iter().map(|(_, lot)| lot.freight_cost_per_unit).collect(),
+        }
+    }
+
+    /// `leading` followed by the columns, in the order the statements number them.
+    fn params(&'a self, leading: &[&'a dyn Param]) -> Vec<&'a dyn Param> {
+        let columns: [&'a dyn Param; 8] = [
+            &self.rows,
+            &self.lot_ids,
+            &self.skus,
+            &self.received_dates,
+            &self.original,
+            &self.remaining,
+            &self.unit_prices,
+            &self.freight,
+        ];
+        leading.iter().copied().chain(columns).collect()
+    }
 }
 
 /// The lots of `skus` that still have stock, each SKU's in FIFO order.
@@ -131,51 +174,6 @@ pub async fn update_remaining(tx: &TenantTx, lot_ids: &[&str], remaining: &[Deci
         &[&lot_ids, &remaining],
     )
     .await
-}
-
-/// The highest `lots.seq` so far: lots loaded later were not seen by a run starting now.
-pub async fn lot_seq_max(tx: &TenantTx) -> Result<i64, DbError> {
-    Ok(tx.query_one(r"select coalesce(max(seq), 0) from lots", &[]).await?.try_get(0)?)
-}
-
-/// A lot loaded after the latest completed run started, received at or before a sale
-/// already costed: costing it now would change past costs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BackdatedLot {
-    pub lot_id: String,
-    pub sku: String,
-    pub received_date: DateTime<Utc>,
-    /// The run that costed the earliest such sale.
-    pub first_affected_run: Uuid,
-}
-
-pub async fn backdated_lots(tx: &TenantTx, loaded_after_seq: i64, limit: i64) -> Result<Vec<BackdatedLot>, DbError> {
-    let rows = tx
-        .query(
-            r"select l.lot_id, l.sku, l.received_date, c.run_id
-              from lots l
-              cross join lateral (
-                  select s.run_id from sales s
-                  where s.run_id is not null and s.sku = l.sku and s.sale_date >= l.received_date
-                  order by s.sale_date, s.sale_id
-                  limit 1
-              ) c
-              where l.seq > $1
-              order by l.received_date, l.lot_id
-              limit $2",
-            &[&loaded_after_seq, &limit],
-        )
-        .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(BackdatedLot {
-                lot_id: row.try_get(0)?,
-                sku: row.try_get(1)?,
-                received_date: row.try_get(2)?,
-                first_affected_run: row.try_get(3)?,
-            })
-        })
-        .collect()
 }
 
 /// One lot's stock and value, for the inventory report.

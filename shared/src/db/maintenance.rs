@@ -1,11 +1,12 @@
 //! The narrow cross-tenant path of scheduled maintenance, as the `cogs_maintenance`
-//! role: it finds stale runs and pending uploads of every tenant, expires old
+//! role: it finds stale runs, pending uploads and the tenants themselves, expires old
 //! validation errors and refreshes statistics. It reads no lots, sales or costs; what
 //! it finds is acted on through each tenant's own transaction.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::params::typed;
 use super::{DbError, RunStatus};
 use crate::model::TenantId;
 
@@ -22,12 +23,12 @@ pub struct StaleRun {
 pub async fn stale_runs(pool: &deadpool_postgres::Pool, cutoff: DateTime<Utc>) -> Result<Vec<StaleRun>, DbError> {
     let client = pool.get().await?;
     let rows = client
-        .query(
+        .query_typed(
             r"select tenant_id, run_id, status, coalesce(heartbeat_at, created_at) as last_seen
               from cogs_runs
               where status in ('pending', 'running') and coalesce(heartbeat_at, created_at) < $1
               order by last_seen",
-            &[&cutoff],
+            &typed(&[&cutoff]),
         )
         .await?;
     rows.iter()
@@ -49,11 +50,11 @@ pub async fn pending_uploads(
 ) -> Result<Vec<(TenantId, String)>, DbError> {
     let client = pool.get().await?;
     let rows = client
-        .query(
+        .query_typed(
             r"select tenant_id, object_key from uploads
               where status = 'pending' and object_key is not null and created_at < $1
               order by created_at",
-            &[&cutoff],
+            &typed(&[&cutoff]),
         )
         .await?;
     rows.iter()
@@ -70,13 +71,22 @@ pub async fn delete_validation_errors_before(
     cutoff: DateTime<Utc>,
 ) -> Result<u64, DbError> {
     let client = pool.get().await?;
-    Ok(client.execute(r"delete from validation_errors where created_at < $1", &[&cutoff]).await?)
+    Ok(client.execute_typed(r"delete from validation_errors where created_at < $1", &typed(&[&cutoff])).await?)
 }
 
 /// Refreshes the planner's statistics of the hot tables (through `cogs_analyze()`,
 /// which runs as the tables' owner and does only that).
 pub async fn analyze(pool: &deadpool_postgres::Pool) -> Result<(), DbError> {
     let client = pool.get().await?;
-    client.execute(r"select cogs_analyze()", &[]).await?;
+    client.execute_typed(r"select cogs_analyze()", &[]).await?;
     Ok(())
+}
+
+/// Every tenant, for per-tenant checks.
+pub async fn tenants(pool: &deadpool_postgres::Pool) -> Result<Vec<TenantId>, DbError> {
+    let client = pool.get().await?;
+    let rows = client.query_typed(r"select tenant_id from tenants order by tenant_id", &[]).await?;
+    rows.iter()
+        .map(|row| TenantId::parse(row.try_get::<_, String>(0)?).map_err(DbError::corrupt("tenant_id")))
+        .collect()
 }

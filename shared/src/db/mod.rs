@@ -9,9 +9,12 @@ mod allocations;
 mod error;
 mod lots;
 mod maintenance;
+mod params;
 mod runs;
 mod sales;
 mod uploads;
+mod verify;
+mod watermarks;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -19,16 +22,19 @@ use std::sync::Arc;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 use tokio_postgres::config::SslMode;
-use tokio_postgres::types::ToSql;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub use allocations::*;
 pub use error::DbError;
 pub use lots::*;
 pub use maintenance::*;
+pub use params::Param;
+use params::typed;
 pub use runs::*;
 pub use sales::*;
 pub use uploads::*;
+pub use verify::*;
+pub use watermarks::*;
 
 use crate::model::TenantId;
 
@@ -42,8 +48,13 @@ pub const CA_FILE_VAR: &str = "COGS_DB_CA_FILE";
 
 /// Opens a pool of at most `max_size` connections to `url` (a `postgres://` URL).
 /// Nothing connects until a connection is first asked for, so a cold start does not
-/// wait on the database. A connection is cleaned (`RecyclingMethod::Clean`) before it
-/// is reused.
+/// wait on the database. Before a connection is reused it answers an empty query
+/// (`RecyclingMethod::Verified`), so one the server has closed (a restart, a
+/// failover) is replaced instead of failing its next transaction. Nothing more is
+/// cleaned: the application leaves no session state behind (no session `SET`, no
+/// named statement, no temporary table), a transaction left open never returns to the
+/// pool ([`TenantTx`]), and `DISCARD ALL` or `RESET ALL` would itself pin a session
+/// behind RDS Proxy.
 ///
 /// With `sslmode=require` the connection is TLS (rustls) and the server's certificate
 /// is verified against the public web roots plus the PEM file named by
@@ -51,7 +62,7 @@ pub const CA_FILE_VAR: &str = "COGS_DB_CA_FILE";
 pub fn connect(url: &str, max_size: usize) -> Result<Pool, DbError> {
     let config: tokio_postgres::Config =
         url.parse().map_err(|e: tokio_postgres::Error| DbError::Config(e.to_string()))?;
-    let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Clean };
+    let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Verified };
     let manager = match config.get_ssl_mode() {
         SslMode::Require => {
             let ca_file = std::env::var_os(CA_FILE_VAR);
@@ -108,10 +119,20 @@ pub struct TenantTx {
 
 /// Starts a transaction for `tenant_id` on a connection from `pool`.
 pub async fn begin(pool: &Pool, tenant_id: &TenantId) -> Result<TenantTx, DbError> {
+    begin_with(pool, tenant_id, "begin").await
+}
+
+/// Starts a read-only transaction for `tenant_id` whose statements all see one
+/// snapshot of the database, for reads that must agree with each other.
+pub async fn begin_snapshot(pool: &Pool, tenant_id: &TenantId) -> Result<TenantTx, DbError> {
+    begin_with(pool, tenant_id, "begin isolation level repeatable read, read only").await
+}
+
+async fn begin_with(pool: &Pool, tenant_id: &TenantId, begin: &str) -> Result<TenantTx, DbError> {
     let client = pool.get().await?;
-    client.batch_execute("begin").await?;
+    client.batch_execute(begin).await?;
     let tx = TenantTx { client: Some(client), tenant_id: tenant_id.clone() };
-    tx.client().execute("select set_config('app.tenant_id', $1, true)", &[&tenant_id.as_str()]).await?;
+    tx.execute("select set_config('app.tenant_id', $1, true)", &[&tenant_id.as_str()]).await?;
     Ok(tx)
 }
 
@@ -138,59 +159,33 @@ impl TenantTx {
         Ok(())
     }
 
-    async fn statement(&self, sql: &str) -> Result<tokio_postgres::Statement, DbError> {
-        Ok(self.client().prepare_cached(sql).await?)
-    }
-
-    pub(crate) async fn query(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<tokio_postgres::Row>, DbError> {
-        let statement = self.statement(sql).await?;
-        Ok(self.client().query(&statement, params).await?)
+    pub(crate) async fn query(&self, sql: &str, params: &[&dyn Param]) -> Result<Vec<tokio_postgres::Row>, DbError> {
+        Ok(self.client().query_typed(sql, &typed(params)).await?)
     }
 
     pub(crate) async fn query_opt(
         &self,
         sql: &str,
-        params: &[&(dyn ToSql + Sync)],
+        params: &[&dyn Param],
     ) -> Result<Option<tokio_postgres::Row>, DbError> {
-        let statement = self.statement(sql).await?;
-        Ok(self.client().query_opt(&statement, params).await?)
+        Ok(self.client().query_typed_opt(sql, &typed(params)).await?)
     }
 
-    pub(crate) async fn query_one(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<tokio_postgres::Row, DbError> {
-        let statement = self.statement(sql).await?;
-        Ok(self.client().query_one(&statement, params).await?)
+    pub(crate) async fn query_one(&self, sql: &str, params: &[&dyn Param]) -> Result<tokio_postgres::Row, DbError> {
+        Ok(self.client().query_typed_one(sql, &typed(params)).await?)
     }
 
     /// Rows one by one as they arrive, for results too large to hold as rows.
     pub(crate) async fn query_stream(
         &self,
         sql: &str,
-        params: &[&(dyn ToSql + Sync)],
+        params: &[&dyn Param],
     ) -> Result<tokio_postgres::RowStream, DbError> {
-        let statement = self.statement(sql).await?;
-        Ok(self.client().query_raw(&statement, params.iter().copied()).await?)
+        Ok(self.client().query_typed_raw(sql, typed(params)).await?)
     }
 
-    pub(crate) async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, DbError> {
-        let statement = self.statement(sql).await?;
-        Ok(self.client().execute(&statement, params).await?)
-    }
-
-    pub(crate) async fn batch(&self, sql: &str) -> Result<(), DbError> {
-        Ok(self.client().batch_execute(sql).await?)
-    }
-
-    pub(crate) async fn copy_in(&self, sql: &str) -> Result<tokio_postgres::CopyInSink<bytes::Bytes>, DbError> {
-        let statement = self.statement(sql).await?;
-        Ok(self.client().copy_in(&statement).await?)
+    pub(crate) async fn execute(&self, sql: &str, params: &[&dyn Param]) -> Result<u64, DbError> {
+        Ok(self.client().execute_typed(sql, &typed(params)).await?)
     }
 }
 

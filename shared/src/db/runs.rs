@@ -7,7 +7,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{DbError, TenantTx};
-use crate::model::{CostingMode, Timestamp};
+use crate::model::CostingMode;
 
 /// Where a run is in its life. `pending` and `running` are active (at most one per
 /// tenant); `completed` runs can be rolled back; `failed` runs changed nothing.
@@ -62,15 +62,14 @@ pub struct RunRow {
     pub run_id: Uuid,
     pub mode: CostingMode,
     pub status: RunStatus,
-    pub lot_seq_max: i64,
     pub sales_total: i64,
     pub sales_processed: i64,
     pub allocations_count: i64,
     pub total_quantity: Decimal,
     pub total_cogs: Decimal,
+    /// The SKU the last chunk ended in: SKUs before it are done, and each SKU's
+    /// watermark is where its costing goes on.
     pub cursor_sku: Option<String>,
-    pub cursor_sale_date: Option<DateTime<Utc>>,
-    pub cursor_sale_id: Option<String>,
     pub chunks_applied: i64,
     pub heartbeat_at: Option<DateTime<Utc>>,
     pub error_message: Option<String>,
@@ -82,18 +81,6 @@ pub struct RunRow {
     pub rolled_back_at: Option<DateTime<Utc>>,
 }
 
-impl RunRow {
-    /// The last sale costed, in (sku, sale_date, sale_id) order: the point the next
-    /// chunk starts after.
-    pub fn cursor(&self) -> Option<SaleKey<'_>> {
-        Some(SaleKey {
-            sku: self.cursor_sku.as_deref()?,
-            sale_date: self.cursor_sale_date?,
-            sale_id: self.cursor_sale_id.as_deref()?,
-        })
-    }
-}
-
 impl TryFrom<&Row> for RunRow {
     type Error = DbError;
     fn try_from(row: &Row) -> Result<Self, DbError> {
@@ -102,15 +89,12 @@ impl TryFrom<&Row> for RunRow {
             run_id: row.try_get("run_id")?,
             mode: row.try_get::<_, &str>("mode")?.parse().map_err(DbError::corrupt("mode"))?,
             status: row.try_get::<_, &str>("status")?.parse().map_err(DbError::corrupt("status"))?,
-            lot_seq_max: row.try_get("lot_seq_max")?,
             sales_total: row.try_get("sales_total")?,
             sales_processed: row.try_get("sales_processed")?,
             allocations_count: row.try_get("allocations_count")?,
             total_quantity: row.try_get("total_quantity")?,
             total_cogs: row.try_get("total_cogs")?,
             cursor_sku: row.try_get("cursor_sku")?,
-            cursor_sale_date: row.try_get("cursor_sale_date")?,
-            cursor_sale_id: row.try_get("cursor_sale_id")?,
             chunks_applied: row.try_get("chunks_applied")?,
             heartbeat_at: row.try_get("heartbeat_at")?,
             error_message: row.try_get("error_message")?,
@@ -130,16 +114,15 @@ pub async fn insert_run(
     tx: &TenantTx,
     run_id: Uuid,
     mode: CostingMode,
-    lot_seq_max: i64,
     sales_total: i64,
     created_by: &str,
 ) -> Result<RunRow, DbError> {
     let row = tx
         .query_one(
-            r"insert into cogs_runs (tenant_id, run_id, mode, status, lot_seq_max, sales_total, created_by)
-              values ($1, $2, $3, 'pending', $4, $5, $6)
+            r"insert into cogs_runs (tenant_id, run_id, mode, status, sales_total, created_by)
+              values ($1, $2, $3, 'pending', $4, $5)
               returning *",
-            &[&tx.tenant_id().as_str(), &run_id, &mode.as_str(), &lot_seq_max, &sales_total, &created_by],
+            &[&tx.tenant_id().as_str(), &run_id, &mode.as_str(), &sales_total, &created_by],
         )
         .await?;
     RunRow::try_from(&row)
@@ -202,28 +185,20 @@ pub struct ChunkTotals<'a> {
     pub allocations: i64,
     pub quantity: Decimal,
     pub cogs: Decimal,
-    pub last_sale: SaleKey<'a>,
-}
-
-/// A sale's place in costing order: (sku, sale_date, sale_id).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SaleKey<'a> {
-    pub sku: &'a str,
-    pub sale_date: Timestamp,
-    pub sale_id: &'a str,
+    /// The SKU of the chunk's last sale.
+    pub last_sku: &'a str,
 }
 
 /// Applies a chunk's totals and moves the cursor, but only if the run is still where
 /// the chunk found it (`chunks_applied` unchanged): a compare-and-set, so a retried
 /// chunk applies once. Returns false when another chunk got there first.
 pub async fn advance_cursor(tx: &TenantTx, run: &RunRow, chunk: &ChunkTotals<'_>) -> Result<bool, DbError> {
-    let last = chunk.last_sale;
     let updated = tx
         .execute(
             r"update cogs_runs
               set status = 'running', sales_processed = sales_processed + $3, allocations_count = allocations_count + $4,
                   total_quantity = total_quantity + $5, total_cogs = total_cogs + $6,
-                  cursor_sku = $7, cursor_sale_date = $8, cursor_sale_id = $9, chunks_applied = chunks_applied + 1,
+                  cursor_sku = $7, chunks_applied = chunks_applied + 1,
                   heartbeat_at = now(), updated_at = now()
               where run_id = $1 and chunks_applied = $2 and status in ('pending', 'running')",
             &[
@@ -233,9 +208,7 @@ pub async fn advance_cursor(tx: &TenantTx, run: &RunRow, chunk: &ChunkTotals<'_>
                 &chunk.allocations,
                 &chunk.quantity,
                 &chunk.cogs,
-                &last.sku,
-                &last.sale_date,
-                &last.sale_id,
+                &chunk.last_sku,
             ],
         )
         .await?;
@@ -276,19 +249,6 @@ pub async fn mark_rolled_back(tx: &TenantTx, run_id: Uuid) -> Result<(), DbError
     Ok(())
 }
 
-/// The `lot_seq_max` of the latest completed run: lots loaded after it started have
-/// never been seen by a run.
-pub async fn latest_completed_lot_seq(tx: &TenantTx) -> Result<Option<i64>, DbError> {
-    Ok(tx
-        .query_opt(
-            r"select lot_seq_max from cogs_runs where status = 'completed' order by created_at desc, run_id desc limit 1",
-            &[],
-        )
-        .await?
-        .map(|row| row.try_get(0))
-        .transpose()?)
-}
-
 /// Runs created after `run_id`, not yet rolled back or failed, that costed a SKU the
 /// run costed: rolling `run_id` back alone would leave their costs resting on it.
 /// Newest first.
@@ -299,9 +259,9 @@ pub async fn later_runs_sharing_skus(tx: &TenantTx, run_id: Uuid) -> Result<Vec<
               where r.status in ('completed', 'running', 'pending')
                 and (r.created_at, r.run_id) > (select created_at, run_id from cogs_runs where run_id = $1)
                 and exists (
-                    select 1 from sales s
-                    where s.run_id = r.run_id
-                      and s.sku in (select distinct a.sku from cogs_allocations a where a.run_id = $1)
+                    select 1 from watermark_snapshots later
+                    join watermark_snapshots this on this.sku = later.sku
+                    where later.run_id = r.run_id and this.run_id = $1
                 )
               order by r.created_at desc, r.run_id desc",
             &[&run_id],

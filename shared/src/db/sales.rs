@@ -1,16 +1,12 @@
-//! Sales: loading files through a temporary table, reading uncosted sales in costing
-//! order, marking them costed and uncosted.
-
-use std::pin::pin;
+//! Sales: loading files in batches, and reading uncosted sales (those after their
+//! SKU's watermark) in costing order.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use rust_decimal::Decimal;
 use tokio_postgres::Row;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
-use super::{DbError, SaleKey, TenantTx};
+use super::{DbError, Param, TenantTx};
 use crate::model::{Sale, SaleId, Sku};
 
 impl TryFrom<&Row> for Sale {
@@ -25,151 +21,179 @@ impl TryFrom<&Row> for Sale {
     }
 }
 
-/// Streams numbered sales into `incoming_sales`, a temporary table dropped at commit,
-/// by binary COPY. Returns the number of rows copied.
-pub async fn copy_incoming_sales(
-    tx: &TenantTx,
-    sales: &mut (dyn Iterator<Item = (u64, Sale)> + Send),
-) -> Result<u64, DbError> {
-    tx.batch(
-        r"create temporary table incoming_sales (
-              row_number bigint not null, sale_id text not null, sku text not null, sale_date timestamptz not null,
-              quantity_sold numeric not null
-          ) on commit drop",
-    )
-    .await?;
-    let sink = tx.copy_in(r"copy incoming_sales from stdin (format binary)").await?;
-    let types = [Type::INT8, Type::TEXT, Type::TEXT, Type::TIMESTAMPTZ, Type::NUMERIC];
-    let mut writer = pin!(BinaryCopyInWriter::new(sink, &types));
-    for (row, sale) in sales {
-        let row = i64::try_from(row).unwrap_or(i64::MAX);
-        let values: [&(dyn ToSql + Sync); 5] =
-            [&row, &sale.sale_id.as_str(), &sale.sku.as_str(), &sale.sale_date, &sale.quantity_sold];
-        writer.as_mut().write(&values).await?;
-    }
-    Ok(writer.finish().await?)
-}
-
-/// Incoming sales whose id is already taken by a sale with other values: (row, sale_id).
-pub async fn conflicting_sales(tx: &TenantTx) -> Result<Vec<(i64, String)>, DbError> {
-    let rows = tx
-        .query(
-            r"select i.row_number, i.sale_id from incoming_sales i
-              join sales s on s.sale_id = i.sale_id
-              where (s.sku, s.sale_date, s.quantity_sold) is distinct from (i.sku, i.sale_date, i.quantity_sold)
-              order by i.row_number",
-            &[],
+/// Inserts one batch of a file's numbered sales, in one statement, and returns how
+/// many were new. A sale whose id is already loaded is left as it is (the caller
+/// tells an identical row from a conflict with [`sales_batch_problems`] when fewer
+/// were new than sent). Each new SKU gets its watermark row; a new sale at or before
+/// its SKU's watermark marks the SKU backdated there.
+pub async fn insert_sales_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Sale)]) -> Result<u64, DbError> {
+    let columns = SaleColumns::of(batch);
+    let row = tx
+        .query_one(
+            r"with inserted as (
+                  insert into sales (tenant_id, sale_id, sku, sale_date, quantity_sold, upload_id, upload_row)
+                  select $1, i.sale_id, i.sku, i.sale_date, i.quantity_sold, $2, i.upload_row
+                  from unnest($3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::numeric[])
+                       as i(upload_row, sale_id, sku, sale_date, quantity_sold)
+                  order by i.sale_id, i.upload_row
+                  on conflict (tenant_id, sale_id) do nothing
+                  returning sku, sale_date, sale_id
+              ),
+              new_skus as (
+                  insert into sku_watermarks (tenant_id, sku)
+                  select distinct $1, sku from inserted
+                  on conflict (tenant_id, sku) do nothing
+              ),
+              earliest as (
+                  select distinct on (sku) sku, sale_date, sale_id from inserted order by sku, sale_date, sale_id
+              ),
+              backdated as (
+                  update sku_watermarks w
+                  set rewind_date = e.sale_date, rewind_sale_id = e.sale_id, backdated_kind = 'sale',
+                      backdated_id = e.sale_id
+                  from earliest e
+                  where w.sku = e.sku
+                    and (e.sale_date, e.sale_id) <= (w.costed_date, w.costed_sale_id)
+                    and (w.rewind_date is null or (e.sale_date, e.sale_id) < (w.rewind_date, w.rewind_sale_id))
+              )
+              select count(*) from inserted",
+            &columns.params(&[&tx.tenant_id().as_str(), &upload_id]),
         )
         .await?;
-    rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
+    Ok(row.try_get::<_, i64>(0)?.unsigned_abs())
 }
 
-/// Inserts the incoming sales not already present and returns how many were new.
-pub async fn insert_incoming_sales(tx: &TenantTx, upload_id: Uuid) -> Result<u64, DbError> {
-    tx.execute(
-        r"insert into sales (tenant_id, sale_id, sku, sale_date, quantity_sold, upload_id)
-          select $1, sale_id, sku, sale_date, quantity_sold, $2
-          from incoming_sales
-          order by sale_id
-          on conflict (tenant_id, sale_id) do nothing",
-        &[&tx.tenant_id().as_str(), &upload_id],
-    )
-    .await
+/// The sales of a batch that were not inserted for a reason: an id used on an earlier
+/// row of the same file, or an id already loaded with other values. Identical rows
+/// already loaded are no problem. Run after [`insert_sales_batch`], in row order.
+pub async fn sales_batch_problems(
+    tx: &TenantTx,
+    upload_id: Uuid,
+    batch: &[(u64, Sale)],
+) -> Result<Vec<BatchProblem>, DbError> {
+    let columns = SaleColumns::of(batch);
+    let rows = tx
+        .query(
+            r"with incoming as (
+                  select * from unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::numeric[])
+                       as i(upload_row, sale_id, sku, sale_date, quantity_sold)
+              )
+              select i.upload_row, i.sale_id, case when s.upload_id = $1 then s.upload_row end
+              from incoming i join sales s on s.sale_id = i.sale_id
+              where (s.upload_id = $1 and s.upload_row <> i.upload_row)
+                 or (s.upload_id <> $1
+                     and (s.sku, s.sale_date, s.quantity_sold) is distinct from (i.sku, i.sale_date, i.quantity_sold))
+              union
+              select upload_row, sale_id, first_row
+              from (select upload_row, sale_id, min(upload_row) over (partition by sale_id) as first_row from incoming) d
+              where upload_row <> first_row
+              order by 1",
+            &columns.params(&[&upload_id]),
+        )
+        .await?;
+    rows.iter().map(BatchProblem::try_from).collect()
 }
 
-/// Up to `limit` uncosted sales after `after` (exclusive), in costing order (sku,
-/// sale_date, sale_id), which the `sales_uncosted` index holds. SKUs are compared
-/// byte by byte (`collate "C"`), the engine's order.
-pub async fn load_uncosted_after(tx: &TenantTx, after: Option<SaleKey<'_>>, limit: i64) -> Result<Vec<Sale>, DbError> {
-    let rows = match after {
-        None => {
-            tx.query(
-                r#"select sale_id, sku, sale_date, quantity_sold from sales
-                   where run_id is null
-                   order by sku collate "C", sale_date, sale_id collate "C"
-                   limit $1"#,
-                &[&limit],
-            )
-            .await?
+/// A batch of sales as the columns of one statement.
+struct SaleColumns<'a> {
+    rows: Vec<i64>,
+    sale_ids: Vec<&'a str>,
+    skus: Vec<&'a str>,
+    sale_dates: Vec<DateTime<Utc>>,
+    quantities: Vec<Decimal>,
+}
+
+impl<'a> SaleColumns<'a> {
+    fn of(batch: &'a [(u64, Sale)]) -> Self {
+        Self {
+            rows: batch.iter().map(|(row, _)| i64::try_from(*row).unwrap_or(i64::MAX)).collect(),
+            sale_ids: batch.iter().map(|(_, sale)| sale.sale_id.as_str()).collect(),
+            skus: batch.iter().map(|(_, sale)| sale.sku.as_str()).collect(),
+            sale_dates: batch.iter().map(|(_, sale)| sale.sale_date).collect(),
+            quantities: batch.iter().map(|(_, sale)| sale.quantity_sold).collect(),
         }
-        Some(after) => {
-            tx.query(
-                r#"select sale_id, sku, sale_date, quantity_sold from sales
-                   where run_id is null and (sku collate "C", sale_date, sale_id collate "C") > ($1, $2, $3)
-                   order by sku collate "C", sale_date, sale_id collate "C"
-                   limit $4"#,
-                &[&after.sku, &after.sale_date, &after.sale_id, &limit],
-            )
-            .await?
-        }
-    };
+    }
+
+    /// `leading` followed by the columns, in the order the statements number them.
+    fn params(&'a self, leading: &[&'a dyn Param]) -> Vec<&'a dyn Param> {
+        let columns: [&'a dyn Param; 5] = [&self.rows, &self.sale_ids, &self.skus, &self.sale_dates, &self.quantities];
+        leading.iter().copied().chain(columns).collect()
+    }
+}
+
+/// Up to `limit` uncosted sales, in costing order (sku, sale_date, sale_id), of the
+/// SKUs from `from_sku` on. A sale is uncosted when it comes after its SKU's watermark;
+/// each SKU is read from its watermark on through the `sales_costing_order` index, so
+/// costed history is never scanned.
+pub async fn load_uncosted(tx: &TenantTx, from_sku: Option<&str>, limit: i64) -> Result<Vec<Sale>, DbError> {
+    let rows = tx
+        .query(
+            r"select s.sale_id, s.sku, s.sale_date, s.quantity_sold
+              from sku_watermarks w
+              cross join lateral (
+                  select s.sale_id, s.sku, s.sale_date, s.quantity_sold from sales s
+                  where s.sku = w.sku
+                    and (s.sale_date, s.sale_id)
+                        > (coalesce(w.costed_date, '-infinity'), coalesce(w.costed_sale_id, ''))
+                  order by s.sale_date, s.sale_id
+                  limit $2
+              ) s
+              where w.sku >= coalesce($1, '')
+              order by w.sku, s.sale_date, s.sale_id
+              limit $2",
+            &[&from_sku, &limit],
+        )
+        .await?;
     rows.iter().map(Sale::try_from).collect()
 }
 
+/// How many sales come after their SKU's watermark.
 pub async fn count_uncosted(tx: &TenantTx) -> Result<i64, DbError> {
-    Ok(tx.query_one(r"select count(*) from sales where run_id is null", &[]).await?.try_get(0)?)
-}
-
-/// Marks sales as costed by `run_id`.
-pub async fn mark_costed(tx: &TenantTx, run_id: Uuid, sale_ids: &[&str]) -> Result<u64, DbError> {
-    tx.execute(r"update sales set run_id = $1 where sale_id = any($2) and run_id is null", &[&run_id, &sale_ids]).await
-}
-
-/// Makes the sales of `run_id` uncosted again.
-pub async fn uncost_run(tx: &TenantTx, run_id: Uuid) -> Result<u64, DbError> {
-    tx.execute(r"update sales set run_id = null where run_id = $1", &[&run_id]).await
-}
-
-/// An uncosted sale that comes before a costed sale of the same SKU in costing order:
-/// costing it now would change past costs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BackdatedSale {
-    pub sale_id: String,
-    pub sku: String,
-    pub sale_date: DateTime<Utc>,
-    /// The run that costed the earliest sale it should have come before.
-    pub first_affected_run: Uuid,
-}
-
-/// For each SKU, its earliest uncosted sale if a costed sale of the SKU comes after it.
-pub async fn backdated_sales(tx: &TenantTx, limit: i64) -> Result<Vec<BackdatedSale>, DbError> {
-    let rows = tx
-        .query(
-            r"with first_uncosted as (
-                  select distinct on (sku) sku, sale_date, sale_id
-                  from sales where run_id is null
-                  order by sku, sale_date, sale_id
-              )
-              select f.sale_id, f.sku, f.sale_date, c.run_id
-              from first_uncosted f
+    Ok(tx
+        .query_one(
+            r"select count(*)
+              from sku_watermarks w
               cross join lateral (
-                  select s.run_id from sales s
-                  where s.run_id is not null and s.sku = f.sku and (s.sale_date, s.sale_id) > (f.sale_date, f.sale_id)
-                  order by s.sale_date, s.sale_id
-                  limit 1
-              ) c
-              order by f.sale_date, f.sale_id
-              limit $1",
-            &[&limit],
+                  select 1 from sales s
+                  where s.sku = w.sku
+                    and (s.sale_date, s.sale_id)
+                        > (coalesce(w.costed_date, '-infinity'), coalesce(w.costed_sale_id, ''))
+              ) s",
+            &[],
         )
-        .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(BackdatedSale {
-                sale_id: row.try_get(0)?,
-                sku: row.try_get(1)?,
-                sale_date: row.try_get(2)?,
-                first_affected_run: row.try_get(3)?,
-            })
+        .await?
+        .try_get(0)?)
+}
+
+/// A row of an incoming file that cannot be loaded: its id was used on an earlier row
+/// of the file (`first_row`), or, when `first_row` is `None`, it is already loaded with
+/// other values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchProblem {
+    pub row: u64,
+    pub id: String,
+    pub first_row: Option<u64>,
+}
+
+/// From (upload_row, id, the earlier row of the same file or null).
+impl TryFrom<&Row> for BatchProblem {
+    type Error = DbError;
+    fn try_from(row: &Row) -> Result<Self, DbError> {
+        Ok(Self {
+            row: row.try_get::<_, i64>(0)?.unsigned_abs(),
+            id: row.try_get(1)?,
+            first_row: row.try_get::<_, Option<i64>>(2)?.map(i64::unsigned_abs),
         })
-        .collect()
+    }
 }
 
 /// The sales a run costed, in costing order.
 pub async fn load_sales_of_run(tx: &TenantTx, run_id: Uuid) -> Result<Vec<Sale>, DbError> {
     let rows = tx
         .query(
-            r"select sale_id, sku, sale_date, quantity_sold from sales where run_id = $1 order by sale_date, sale_id",
+            r"select sale_id, sku, sale_date, quantity_sold from sales
+              where sale_id in (select sale_id from cogs_allocations where run_id = $1)
+              order by sale_date, sale_id",
             &[&run_id],
         )
         .await?;

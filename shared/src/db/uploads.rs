@@ -258,37 +258,3 @@ pub async fn insert_audit(
     .await?;
     Ok(())
 }
-
-/// Rows of the incoming file (`incoming_lots` or `incoming_sales`) whose id an earlier
-/// row already used: the first `limit` as (row, id, first row), in row order, and how
-/// many there are.
-pub async fn duplicate_incoming_ids(
-    tx: &TenantTx,
-    kind: RecordKind,
-    limit: i64,
-) -> Result<(Vec<(u64, String, u64)>, u64), DbError> {
-    let (table, id) = match kind {
-        RecordKind::Lots => ("incoming_lots", "lot_id"),
-        RecordKind::Sales => ("incoming_sales", "sale_id"),
-    };
-    let sql = format!(
-        r"select row_number, id, first_row, count(*) over () from (
-              select row_number, {id} as id, min(row_number) over (partition by {id}) as first_row from {table}
-          ) d
-          where row_number <> first_row
-          order by row_number
-          limit $1"
-    );
-    let rows = tx.query(&sql, &[&limit]).await?;
-    let mut count = 0;
-    let duplicates = rows
-        .iter()
-        .map(|row| {
-            count = row.try_get::<_, i64>(3)?;
-            let row_number: i64 = row.try_get(0)?;
-            let first: i64 = row.try_get(2)?;
-            Ok((row_number.unsigned_abs(), row.try_get(1)?, first.unsigned_abs()))
-        })
-        .collect::<Result<_, DbError>>()?;
-    Ok((duplicates, count.unsigned_abs()))
-}

@@ -38,6 +38,7 @@ impl ApiError {
                 Category::Conflict => StatusCode::CONFLICT,
                 Category::NotFound => StatusCode::NOT_FOUND,
                 Category::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+                Category::Inconsistent => StatusCode::INTERNAL_SERVER_ERROR,
                 Category::Infrastructure => match error {
                     ServiceError::Db(db) if db.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
                     ServiceError::Db(DbError::Pool(_)) => StatusCode::SERVICE_UNAVAILABLE,

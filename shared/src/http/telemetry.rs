@@ -29,6 +29,8 @@ pub enum Metric {
     RunsRolledBack,
     /// Milliseconds from a run's start to its completion.
     RunDuration,
+    /// Tenants whose book broke a rule in a maintenance pass's verification.
+    BooksInconsistent,
 }
 
 impl Metric {
@@ -39,6 +41,7 @@ impl Metric {
             Metric::RunsFailed => ("RunsFailed", "Count"),
             Metric::RunsRolledBack => ("RunsRolledBack", "Count"),
             Metric::RunDuration => ("RunDuration", "Milliseconds"),
+            Metric::BooksInconsistent => ("BooksInconsistent", "Count"),
         }
     }
 }

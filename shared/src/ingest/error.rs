@@ -91,6 +91,15 @@ impl RowError {
             format!("{column} {id:?} was already used on row {first}"),
         )
     }
+
+    /// `id` on `row` is already loaded with other values.
+    pub fn conflict(kind: RecordKind, row: u64, id: &str) -> Self {
+        let column = kind.id_column();
+        let message = format!(
+            "{column} {id:?} is already loaded with different values; loaded records are not changed by a new file"
+        );
+        Self::new(row, Some(column), RowErrorKind::ConflictsWithExisting, message)
+    }
 }
 
 impl std::fmt::Display for RowError {
@@ -113,17 +122,17 @@ pub struct Rejected {
 }
 
 impl Rejected {
-    /// What a reader found ([`super::Reader::finish`]) together with the ids the file
-    /// used twice, found elsewhere: `duplicates` holds (row, id, first row) of the
-    /// first of them in row order, `duplicate_count` counts them all. The file is
-    /// rejected if either found a problem; problems stay in row order.
-    pub fn add_duplicate_ids(
+    /// What a reader found ([`super::Reader::finish`]) together with problems found
+    /// where the records went (ids used twice in the file, ids already loaded with other
+    /// values): `errors` holds the first of them in row order, `count` counts them all.
+    /// The file is rejected if either found a problem; problems stay in row order.
+    pub fn add_found_elsewhere(
         read: Result<u64, IngestError>,
         kind: RecordKind,
-        duplicates: &[(u64, String, u64)],
-        duplicate_count: u64,
+        errors: Vec<RowError>,
+        count: u64,
     ) -> Result<u64, IngestError> {
-        if duplicate_count == 0 {
+        if count == 0 {
             return read;
         }
         let mut rejected = match read {
@@ -131,10 +140,8 @@ impl Rejected {
             Err(IngestError::Rejected(rejected)) => rejected,
             Err(io) => return Err(io),
         };
-        rejected.error_count += duplicate_count;
-        rejected
-            .errors
-            .extend(duplicates.iter().map(|(row, id, first)| RowError::duplicate_id(kind, *row, id, *first)));
+        rejected.error_count += count;
+        rejected.errors.extend(errors);
         rejected.errors.sort_by_key(|error| error.row);
         rejected.errors.truncate(super::MAX_REPORTED_ERRORS);
         Err(rejected.into())

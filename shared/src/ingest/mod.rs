@@ -220,7 +220,7 @@ impl<R: Read, T: Record> Reader<R, T> {
     }
 
     /// Leaves ids used twice in the file to the caller, which checks them where the
-    /// records go ([`Rejected::add_duplicate_ids`]): the reader then holds nothing per
+    /// records go ([`Rejected::add_found_elsewhere`]): the reader then holds nothing per
     /// row, whatever the file's size.
     pub fn skip_duplicate_ids(mut self) -> Self {
         self.seen_ids = None;

@@ -1,6 +1,7 @@
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use super::VerifyReport;
 use crate::db::{BackdatedLot, BackdatedSale, DbError, RunStatus};
 use crate::engine::CostingError;
 use crate::ingest::{IngestError, Rejected};
@@ -19,6 +20,9 @@ pub enum Category {
     Unprocessable,
     /// The database or storage failed (HTTP 500/503); the cause is logged.
     Infrastructure,
+    /// The stored book breaks a rule it must keep: an operator must look (HTTP 500,
+    /// with the findings).
+    Inconsistent,
 }
 
 /// Why a use case failed. [`ServiceError::kind`] is the stable wire name, and
@@ -52,6 +56,15 @@ pub enum ServiceError {
     Db(DbError),
     #[error(transparent)]
     Staging(crate::staging::StagingError),
+    #[error("{}", inconsistent_message(.0))]
+    BooksInconsistent(Box<VerifyReport>),
+}
+
+fn inconsistent_message(report: &VerifyReport) -> String {
+    let broken: Vec<String> =
+        report.checks.iter().filter(|c| c.findings > 0).map(|c| format!("{} ({})", c.check, c.findings)).collect();
+    let first = report.findings.first().map(|f| format!("; first: {} {}: {}", f.check, f.subject, f.detail));
+    format!("the book of {} breaks {}{}", report.tenant_id, broken.join(", "), first.unwrap_or_default())
 }
 
 fn join(ids: &[Uuid]) -> String {
@@ -106,6 +119,7 @@ impl ServiceError {
             ServiceError::InvalidRequest(_) => "invalid_request",
             ServiceError::Db(_) => "database_error",
             ServiceError::Staging(_) => "staging_error",
+            ServiceError::BooksInconsistent(_) => "books_inconsistent",
         }
     }
 
@@ -125,6 +139,7 @@ impl ServiceError {
             ServiceError::Ingest(IngestError::Io { .. }) | ServiceError::Db(_) | ServiceError::Staging(_) => {
                 Category::Infrastructure
             }
+            ServiceError::BooksInconsistent(_) => Category::Inconsistent,
         }
     }
 
@@ -159,6 +174,7 @@ impl ServiceError {
             ServiceError::Backdated { lots, sales } => json!({ "lots": lots, "sales": sales }),
             ServiceError::DependentRuns { run_id, later_runs } => json!({ "run_id": run_id, "later_runs": later_runs }),
             ServiceError::WrongRunStatus { run_id, status, .. } => json!({ "run_id": run_id, "status": status }),
+            ServiceError::BooksInconsistent(report) => json!({ "checks": report.checks, "findings": report.findings }),
             ServiceError::Ingest(IngestError::Io { .. })
             | ServiceError::Journal(_)
             | ServiceError::AmountOverflow

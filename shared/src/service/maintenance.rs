@@ -1,14 +1,16 @@
 //! Scheduled maintenance: stale runs resumed (or abandoned), staged uploads loaded,
-//! old validation errors expired, statistics refreshed. Every tenant's data is touched
-//! only through that tenant's own transaction; the maintenance role only finds.
+//! old validation errors expired, statistics refreshed, every tenant's book verified.
+//! Every tenant's data is touched only through that tenant's own transaction; the
+//! maintenance role only finds.
 
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde::Serialize;
 
-use super::{Caller, ChunkBudget, ServiceError, StagedLoad, abandon_run, advance_run, load_staged};
+use super::{Caller, ChunkBudget, ServiceError, StagedLoad, abandon_run, advance_run, load_staged, verify};
 use crate::db::{self, RunStatus};
+use crate::model::TenantId;
 use crate::staging::Staging;
 
 /// How maintenance judges what it finds.
@@ -52,6 +54,10 @@ pub struct MaintenanceReport {
     pub uploads_waiting: usize,
     pub validation_errors_deleted: u64,
     pub analyzed: bool,
+    pub books_verified: usize,
+    /// Tenants whose book breaks a rule (`cogs verify` names each finding): the pass
+    /// fails loudly when there is any.
+    pub books_inconsistent: Vec<TenantId>,
 }
 
 fn ago(duration: Duration) -> chrono::DateTime<Utc> {
@@ -127,5 +133,31 @@ pub async fn run_maintenance(
     db::analyze(maintenance).await?;
     report.analyzed = true;
     tracing::info!(task = "analyze", "maintenance: statistics refreshed");
+
+    for tenant_id in db::tenants(maintenance).await? {
+        match verify(app, &tenant_id).await {
+            Ok(_) => report.books_verified += 1,
+            Err(ServiceError::BooksInconsistent(found)) => {
+                let first = found.findings.first();
+                tracing::error!(
+                    task = "verify",
+                    %tenant_id,
+                    findings = found.findings.len(),
+                    first_check = first.map(|f| f.check),
+                    first_subject = first.map(|f| f.subject.as_str()),
+                    first_detail = first.map(|f| f.detail.as_str()),
+                    "maintenance: the book breaks a rule"
+                );
+                report.books_inconsistent.push(tenant_id);
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    tracing::info!(
+        task = "verify",
+        verified = report.books_verified,
+        inconsistent = report.books_inconsistent.len(),
+        "maintenance: books verified"
+    );
     Ok(report)
 }

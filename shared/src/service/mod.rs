@@ -14,6 +14,7 @@ mod queries;
 mod rollback;
 mod run;
 mod upload;
+mod verify;
 
 pub use cost::{AllocationLine, CostReport, LotBalance, SaleCost, Totals, cost_files, report};
 pub use error::{Category, ServiceError};
@@ -28,6 +29,7 @@ pub use upload::{
     MAX_STAGED_BYTES, PRESIGNED_URL_LIFETIME, PendingUpload, StagedLoad, UploadDetail, create_upload, load_staged,
     parse_staged_key, show_upload, staged_key, upload, upload_in,
 };
+pub use verify::{CheckOutcome, VerifyReport, verify};
 
 use crate::model::TenantId;
 

@@ -6,8 +6,9 @@ use uuid::Uuid;
 use super::{Caller, ServiceError};
 use crate::db::{self, RunRow, RunStatus, TenantTx};
 
-/// Rolls back a run, atomically: every lot it touched goes back to its snapshot, its
-/// sales become uncosted, it is marked `rolled_back`. Its allocations stay, tied to
+/// Rolls back a run, atomically: every lot it touched and every SKU's watermark it
+/// moved go back to their snapshots (so its sales are uncosted again), it is marked
+/// `rolled_back`. Its allocations stay, tied to
 /// the rolled-back run, for the audit trail and the reversing journal.
 ///
 /// A later run that costed one of the same SKUs rests on this one: without `cascade`
@@ -75,9 +76,9 @@ async fn undo(
 ) -> Result<RunRow, ServiceError> {
     db::lock_run(tx, run_id).await?;
     let lots = db::restore_snapshots(tx, run_id).await?;
-    let sales = db::uncost_run(tx, run_id).await?;
+    let skus = db::restore_watermarks(tx, run_id).await?;
     db::mark_rolled_back(tx, run_id).await?;
-    let details = json!({ "lots_restored": lots, "sales_uncosted": sales, "cascaded_from": cascaded_from });
+    let details = json!({ "lots_restored": lots, "skus_restored": skus, "cascaded_from": cascaded_from });
     db::insert_audit(tx, &caller.actor, "run.rolled_back", Some(run_id), None, &details).await?;
     db::load_run(tx, run_id).await?.ok_or(ServiceError::NotFound { what: "run", id: run_id.to_string() })
 }

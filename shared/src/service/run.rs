@@ -10,7 +10,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{Caller, CostReport, LotBalance, ServiceError, report, upload_in};
-use crate::db::{self, ChunkTotals, RunRow, RunStatus, SaleKey, TenantTx};
+use crate::db::{self, ChunkTotals, RunRow, RunStatus, TenantTx};
 use crate::engine::{self, CostingError, LotBook};
 use crate::ingest::RecordKind;
 use crate::model::{CostingMode, Sale};
@@ -84,11 +84,7 @@ async fn start_run_in(tx: &TenantTx, caller: &Caller, mode: CostingMode) -> Resu
     if let Some(active) = db::load_active_run(tx).await? {
         return Err(ServiceError::RunInProgress { run_id: Some(active.run_id) });
     }
-    let lots = match db::latest_completed_lot_seq(tx).await? {
-        Some(seen) => db::backdated_lots(tx, seen, BACKDATED_REPORT_LIMIT).await?,
-        None => Vec::new(),
-    };
-    let sales = db::backdated_sales(tx, BACKDATED_REPORT_LIMIT).await?;
+    let (lots, sales) = db::backdated_events(tx, BACKDATED_REPORT_LIMIT).await?;
     if !lots.is_empty() || !sales.is_empty() {
         return Err(ServiceError::Backdated { lots, sales });
     }
@@ -96,15 +92,7 @@ async fn start_run_in(tx: &TenantTx, caller: &Caller, mode: CostingMode) -> Resu
     // Statistics describing the tables before a bulk load make the chunks' set-wise
     // statements pick nested loops over every row; refresh them before costing.
     db::refresh_statistics(tx).await?;
-    let run = db::insert_run(
-        tx,
-        Uuid::now_v7(),
-        mode,
-        db::lot_seq_max(tx).await?,
-        db::count_uncosted(tx).await?,
-        &caller.actor,
-    )
-    .await?;
+    let run = db::insert_run(tx, Uuid::now_v7(), mode, db::count_uncosted(tx).await?, &caller.actor).await?;
     db::insert_audit(
         tx,
         &caller.actor,
@@ -128,14 +116,15 @@ enum Chunk {
 }
 
 /// Advances an active run chunk by chunk within `budget` (at least one chunk per call,
-/// so repeated calls always finish). Each chunk is one
-/// transaction: it costs the next `chunk_size` uncosted sales in costing order,
-/// writes their allocations, snapshots each lot before the run first touches it,
-/// lowers the lots, marks the sales costed, and moves the run's cursor with a
-/// compare-and-set, so a chunk retried after a crash applies once.
+/// so repeated calls always finish). Each chunk is one transaction: it costs the next
+/// `chunk_size` uncosted sales in costing order, writes their allocations, snapshots
+/// each lot and each SKU's watermark before the run first moves it, lowers the lots,
+/// moves the watermarks to the last sale costed, and moves the run's cursor with a
+/// compare-and-set, so a chunk retried after a crash applies once. No sale is
+/// rewritten: a sale is costed when its SKU's watermark has passed it.
 ///
 /// A sale that cannot be covered fails the run: every chunk already applied is undone
-/// (lots back to their snapshots, sales uncosted), the run is marked `failed` with a
+/// (lots and watermarks back to their snapshots), the run is marked `failed` with a
 /// validation error naming the sale, and the costing error is returned.
 /// Calling it for a run that is no longer active just reports where it stands.
 pub async fn advance_run(
@@ -195,17 +184,16 @@ async fn apply_chunk_in(
     chunk_size: usize,
 ) -> Result<Chunk, ServiceError> {
     let limit = i64::try_from(chunk_size.max(1)).unwrap_or(i64::MAX);
-    let sales = db::load_uncosted_after(tx, run.cursor(), limit).await?;
+    let sales = db::load_uncosted(tx, run.cursor_sku.as_deref(), limit).await?;
     let Some(last) = sales.last() else {
         db::complete_run(tx, run.run_id).await?;
         let details = json!({ "sales_processed": run.sales_processed, "total_cogs": run.total_cogs });
         db::insert_audit(tx, &caller.actor, "run.completed", Some(run.run_id), None, &details).await?;
         return Ok(Chunk::Completed);
     };
-    let mut skus: Vec<&str> = sales.iter().map(|sale| sale.sku.as_str()).collect();
-    skus.sort_unstable();
-    skus.dedup();
-    let lots = db::load_lots_with_stock(tx, &skus).await?;
+    let mut chunk_skus: Vec<&str> = sales.iter().map(|sale| sale.sku.as_str()).collect();
+    chunk_skus.dedup();
+    let lots = db::load_lots_with_stock(tx, &chunk_skus).await?;
     let before: HashMap<String, Decimal> =
         lots.iter().map(|lot| (lot.lot_id.as_str().to_owned(), lot.remaining_quantity)).collect();
     let mut book = LotBook::new(lots)?;
@@ -220,16 +208,23 @@ async fn apply_chunk_in(
     db::insert_snapshots(tx, run.run_id, &touched, &snapshot).await?;
     db::insert_allocations(tx, run.run_id, &allocations).await?;
     db::update_remaining(tx, &touched, &remaining).await?;
-    let sale_ids: Vec<&str> = sales.iter().map(|sale| sale.sale_id.as_str()).collect();
-    let marked = db::mark_costed(tx, run.run_id, &sale_ids).await?;
-    assert_eq!(marked as usize, sales.len(), "the chunk's sales were uncosted and locked by the run row");
+    let last_of_sku: Vec<&Sale> = sales
+        .iter()
+        .zip(sales.iter().skip(1).map(Some).chain([None]))
+        .filter_map(|(sale, next)| (next.map(|next| &next.sku) != Some(&sale.sku)).then_some(sale))
+        .collect();
+    let skus: Vec<&str> = last_of_sku.iter().map(|sale| sale.sku.as_str()).collect();
+    let dates: Vec<_> = last_of_sku.iter().map(|sale| sale.sale_date).collect();
+    let ids: Vec<&str> = last_of_sku.iter().map(|sale| sale.sale_id.as_str()).collect();
+    let moved = db::advance_watermarks(tx, run.run_id, &skus, &dates, &ids).await?;
+    assert_eq!(moved as usize, skus.len(), "every SKU with a sale has a watermark row, locked by the run row");
 
     let totals = ChunkTotals {
         sales: sales.len() as i64,
         allocations: allocations.len() as i64,
         quantity: exact_sum(allocations.iter().map(|a| a.quantity)).ok_or(ServiceError::AmountOverflow)?,
         cogs: exact_sum(allocations.iter().map(|a| a.extended_cost)).ok_or(ServiceError::AmountOverflow)?,
-        last_sale: SaleKey { sku: last.sku.as_str(), sale_date: last.sale_date, sale_id: last.sale_id.as_str() },
+        last_sku: last.sku.as_str(),
     };
     if db::advance_cursor(tx, run, &totals).await? { Ok(Chunk::Applied) } else { Ok(Chunk::Lost) }
 }
@@ -280,7 +275,7 @@ async fn undo_and_fail(
     let run = lock_run(&tx, run_id).await?;
     if run.status.is_active() {
         db::restore_snapshots(&tx, run_id).await?;
-        db::uncost_run(&tx, run_id).await?;
+        db::restore_watermarks(&tx, run_id).await?;
         db::insert_sale_error(&tx, run_id, failure.sale_id, failure.kind, &failure.message).await?;
         db::fail_run(&tx, run_id, &failure.message, 1).await?;
         db::insert_audit(&tx, &caller.actor, "run.failed", Some(run_id), None, &failure.details).await?;

@@ -10,9 +10,9 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{Caller, ServiceError};
-use crate::db::{self, ErrorSubject, TenantTx, UploadRow, UploadStatus, ValidationErrorRow};
-use crate::ingest::{self, IngestError, MAX_REPORTED_ERRORS, RecordKind, Rejected, RowError, RowErrorKind};
-use crate::model::TenantId;
+use crate::db::{self, BatchProblem, ErrorSubject, TenantTx, UploadRow, UploadStatus, ValidationErrorRow};
+use crate::ingest::{self, IngestError, MAX_REPORTED_ERRORS, Reader, RecordKind, Rejected, RowError};
+use crate::model::{Lot, Sale, TenantId};
 use crate::staging::{ObjectInfo, PresignedPut, Staging, StagingError};
 
 /// Loads a file of `kind` for the caller's tenant, in one transaction.
@@ -78,6 +78,10 @@ fn new_upload(kind: RecordKind, file_name: &str) -> UploadRow {
 
 /// Validates `input` and loads it under `upload` (inserted first when `is_new`, since
 /// loaded rows refer to it; else updated), filling in its counts.
+///
+/// Rows go to the database in batches of [`BATCH_ROWS`], one statement each, as they
+/// are read: memory does not grow with the file. Reading goes on after a problem, so
+/// every problem of the file is found; the caller rolls the transaction back.
 async fn load_in(
     tx: &TenantTx,
     caller: &Caller,
@@ -91,44 +95,25 @@ async fn load_in(
     if let Some(active) = db::load_active_run(tx).await? {
         return Err(ServiceError::RunInProgress { run_id: Some(active.run_id) });
     }
-    // Ids used twice in the file are found in the database, on the copied rows, so
-    // memory does not grow with the file.
-    let (copied, read) = match upload.kind {
-        RecordKind::Lots => {
-            let mut reader = ingest::read_lots(input, Some(&caller.tenant_id))
-                .map_err(|e| ingest_failure(e, &rejected))?
-                .skip_duplicate_ids();
-            (db::copy_incoming_lots(tx, &mut reader.by_ref()).await?, reader.finish())
-        }
-        RecordKind::Sales => {
-            let mut reader = ingest::read_sales(input, Some(&caller.tenant_id))
-                .map_err(|e| ingest_failure(e, &rejected))?
-                .skip_duplicate_ids();
-            (db::copy_incoming_sales(tx, &mut reader.by_ref()).await?, reader.finish())
-        }
-    };
-    let limit = MAX_REPORTED_ERRORS as i64;
-    let (duplicates, duplicate_count) = db::duplicate_incoming_ids(tx, upload.kind, limit).await?;
-    Rejected::add_duplicate_ids(read, upload.kind, &duplicates, duplicate_count)
-        .map_err(|e| ingest_failure(e, &rejected))?;
-    let conflicts = match upload.kind {
-        RecordKind::Lots => db::conflicting_lots(tx).await?,
-        RecordKind::Sales => db::conflicting_sales(tx).await?,
-    };
-    if !conflicts.is_empty() {
-        return Err(rejected(conflict_rejection(upload.kind, &conflicts)));
-    }
     db::ensure_tenant(tx).await?;
     if is_new {
         db::insert_upload(tx, upload).await?;
     }
-    let inserted = match upload.kind {
-        RecordKind::Lots => db::insert_incoming_lots(tx, upload_id).await?,
-        RecordKind::Sales => db::insert_incoming_sales(tx, upload_id).await?,
+    let loaded = match upload.kind {
+        RecordKind::Lots => {
+            let reader = ingest::read_lots(input, Some(&caller.tenant_id)).map_err(|e| ingest_failure(e, &rejected))?;
+            load_records(tx, upload_id, reader).await?
+        }
+        RecordKind::Sales => {
+            let reader =
+                ingest::read_sales(input, Some(&caller.tenant_id)).map_err(|e| ingest_failure(e, &rejected))?;
+            load_records(tx, upload_id, reader).await?
+        }
     };
+    let received = loaded.read.map_err(|e| ingest_failure(e, &rejected))?;
     upload.status = UploadStatus::Loaded;
-    upload.rows_received = copied as i64;
-    upload.rows_inserted = inserted as i64;
+    upload.rows_received = received as i64;
+    upload.rows_inserted = loaded.inserted as i64;
     upload.rows_unchanged = upload.rows_received - upload.rows_inserted;
     db::update_upload(tx, upload).await?;
     let details = json!({ "kind": upload.kind, "file_name": upload.file_name, "object_key": upload.object_key,
@@ -136,6 +121,76 @@ async fn load_in(
                           "rows_unchanged": upload.rows_unchanged });
     db::insert_audit(tx, &caller.actor, "upload.loaded", None, Some(upload_id), &details).await?;
     Ok(())
+}
+
+/// Rows sent to the database in one statement.
+const BATCH_ROWS: usize = 10_000;
+
+/// What loading a file's records did: the reader's verdict with every problem found
+/// in the database merged in, and how many records were new.
+struct Loaded {
+    read: Result<u64, IngestError>,
+    inserted: u64,
+}
+
+/// A kind of record a file loads, and the two statements that load a batch of it.
+trait Loadable: ingest::Record + Send + Sync {
+    async fn insert(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Self)]) -> Result<u64, db::DbError>;
+    async fn problems(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Self)]) -> Result<Vec<BatchProblem>, db::DbError>;
+}
+
+impl Loadable for Lot {
+    async fn insert(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Self)]) -> Result<u64, db::DbError> {
+        db::insert_lots_batch(tx, upload_id, batch).await
+    }
+    async fn problems(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Self)]) -> Result<Vec<BatchProblem>, db::DbError> {
+        db::lots_batch_problems(tx, upload_id, batch).await
+    }
+}
+
+impl Loadable for Sale {
+    async fn insert(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Self)]) -> Result<u64, db::DbError> {
+        db::insert_sales_batch(tx, upload_id, batch).await
+    }
+    async fn problems(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Self)]) -> Result<Vec<BatchProblem>, db::DbError> {
+        db::sales_batch_problems(tx, upload_id, batch).await
+    }
+}
+
+/// Inserts the reader's records batch by batch. A batch of which fewer records were
+/// new than sent is checked for ids used twice in the file and ids loaded with other
+/// values; identical records already loaded are left as they are.
+async fn load_records<R: Read + Send, T: Loadable>(
+    tx: &TenantTx,
+    upload_id: Uuid,
+    reader: Reader<R, T>,
+) -> Result<Loaded, ServiceError> {
+    let mut reader = reader.skip_duplicate_ids();
+    let mut batch: Vec<(u64, T)> = Vec::with_capacity(BATCH_ROWS);
+    let (mut inserted, mut problem_count) = (0, 0);
+    let mut problems: Vec<RowError> = Vec::new();
+    loop {
+        batch.clear();
+        batch.extend(reader.by_ref().take(BATCH_ROWS));
+        if batch.is_empty() {
+            break;
+        }
+        let new = T::insert(tx, upload_id, &batch).await?;
+        inserted += new;
+        if new < batch.len() as u64 {
+            for problem in T::problems(tx, upload_id, &batch).await? {
+                problem_count += 1;
+                if problems.len() < MAX_REPORTED_ERRORS {
+                    problems.push(match problem.first_row {
+                        Some(first) => RowError::duplicate_id(T::KIND, problem.row, &problem.id, first),
+                        None => RowError::conflict(T::KIND, problem.row, &problem.id),
+                    });
+                }
+            }
+        }
+    }
+    let read = Rejected::add_found_elsewhere(reader.finish(), T::KIND, problems, problem_count);
+    Ok(Loaded { read, inserted })
 }
 
 /// Rolls back a failed load; a rejected file is then recorded in its own transaction.
@@ -166,21 +221,6 @@ fn ingest_failure(error: IngestError, rejected: &impl Fn(Rejected) -> ServiceErr
         IngestError::Rejected(rejection) => rejected(rejection),
         io => ServiceError::Ingest(io),
     }
-}
-
-fn conflict_rejection(kind: RecordKind, conflicts: &[(i64, String)]) -> Rejected {
-    let column = kind.id_column();
-    let errors = conflicts
-        .iter()
-        .take(MAX_REPORTED_ERRORS)
-        .map(|(row, id)| {
-            let message = format!(
-                "{column} {id:?} is already loaded with different values; loaded records are not changed by a new file"
-            );
-            RowError::new(u64::try_from(*row).unwrap_or(0), Some(column), RowErrorKind::ConflictsWithExisting, message)
-        })
-        .collect();
-    Rejected { kind, error_count: conflicts.len() as u64, errors }
 }
 
 /// Records a rejected file in its own transaction: the upload, its problems, and who

@@ -1,0 +1,208 @@
+//! The book's integrity, checked in SQL over every row of one tenant: what per-row
+//! foreign keys proved (every allocation names a real run, sale and lot), and what they
+//! could not (each costed sale covered exactly, each lot's remaining quantity its
+//! initial one less its live consumption, run totals the sums of their rows).
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use super::{DbError, RunRow, TenantTx};
+use crate::model::{Allocation, Lot, Sale};
+
+/// One broken rule: which check, the record it is about, and what was found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub check: &'static str,
+    pub subject: String,
+    pub detail: String,
+}
+
+/// Each check: its name, what it proves, and a query returning (subject, detail) for
+/// every record that breaks it.
+pub const CHECKS: [(&str, &str, &str); 9] = [
+    (
+        "allocation_names_a_sale",
+        "every live allocation names a loaded sale of the same SKU and date",
+        r"select a.sale_id, 'run ' || a.run_id || ': ' || coalesce('the sale is of ' || s.sku || ' at ' || s.sale_date, 'no such sale')
+          from live_allocations a left join sales s on s.sale_id = a.sale_id
+          where s.sale_id is null or s.sku <> a.sku or s.sale_date <> a.sale_date",
+    ),
+    (
+        "allocation_names_a_lot",
+        "every live allocation names a loaded lot of the same SKU, received by the sale, at the lot's unit cost",
+        r"select a.lot_id, 'run ' || a.run_id || ', sale ' || a.sale_id || ': '
+                 || case when l.lot_id is null then 'no such lot'
+                         when l.sku <> a.sku then 'the lot is of ' || l.sku
+                         when l.received_date > a.sale_date then 'the lot was received after the sale'
+                         else 'unit cost ' || a.unit_cost || ', the lot''s is ' || (l.unit_price + l.freight_cost_per_unit) end
+          from live_allocations a left join lots l on l.lot_id = a.lot_id
+          where l.lot_id is null or l.sku <> a.sku or l.received_date > a.sale_date
+             or a.unit_cost <> l.unit_price + l.freight_cost_per_unit",
+    ),
+    (
+        "allocation_is_exact",
+        "every allocation's cost is its quantity times its unit cost, for a positive quantity",
+        r"select a.sale_id, 'run ' || a.run_id || ', lot ' || a.lot_id || ': ' || a.quantity || ' x ' || a.unit_cost
+                 || ' recorded as ' || a.extended_cost
+          from cogs_allocations a
+          where a.quantity <= 0 or a.extended_cost <> a.quantity * a.unit_cost",
+    ),
+    (
+        "costed_sale_covered_exactly",
+        "each sale at or before its SKU's watermark is covered exactly by live allocations (a backdated one, \
+         loaded later, not at all), and no sale after it is covered",
+        r"select s.sale_id, 'quantity sold ' || s.quantity_sold || ', covered ' || coalesce(a.quantity::text, 'not at all')
+          from sales s
+          left join sku_watermarks w on w.sku = s.sku
+          left join (select sale_id, sum(quantity) as quantity from live_allocations group by sale_id) a
+                 on a.sale_id = s.sale_id
+          where case
+              when w.costed_date is null or (s.sale_date, s.sale_id) > (w.costed_date, w.costed_sale_id)
+                  then a.quantity is not null
+              when w.rewind_date is not null and (s.sale_date, s.sale_id) >= (w.rewind_date, w.rewind_sale_id)
+                  then a.quantity is not null and a.quantity <> s.quantity_sold
+              else a.quantity is distinct from s.quantity_sold
+          end",
+    ),
+    (
+        "lot_remaining_is_initial_less_consumption",
+        "each lot's remaining quantity is its quantity as loaded less its live consumption",
+        r"select l.lot_id, 'remaining ' || l.remaining_quantity || ', loaded ' || l.initial_remaining_quantity
+                 || ', consumed ' || coalesce(a.quantity, 0)
+          from lots l
+          left join (select lot_id, sum(quantity) as quantity from live_allocations group by lot_id) a
+                 on a.lot_id = l.lot_id
+          where l.remaining_quantity <> l.initial_remaining_quantity - coalesce(a.quantity, 0)",
+    ),
+    (
+        "run_totals_are_sums",
+        "each running or completed run's totals are the sums of its allocations",
+        r"select r.run_id::text, 'recorded ' || r.sales_processed || ' sales, ' || r.allocations_count
+                 || ' allocations, quantity ' || r.total_quantity || ', cost ' || r.total_cogs
+                 || '; rows ' || coalesce(a.sales, 0) || ', ' || coalesce(a.allocations, 0) || ', '
+                 || coalesce(a.quantity, 0) || ', ' || coalesce(a.cost, 0)
+          from cogs_runs r
+          left join (select run_id, count(distinct sale_id) as sales, count(*) as allocations,
+                            sum(quantity) as quantity, sum(extended_cost) as cost
+                     from cogs_allocations group by run_id) a on a.run_id = r.run_id
+          where r.status in ('running', 'completed')
+            and (r.sales_processed, r.allocations_count, r.total_quantity, r.total_cogs)
+                <> (coalesce(a.sales, 0), coalesce(a.allocations, 0), coalesce(a.quantity, 0), coalesce(a.cost, 0))",
+    ),
+    (
+        "allocation_belongs_to_a_run",
+        "every allocation, snapshot and supersession belongs to a run of the tenant",
+        r"select x.run_id::text, x.what
+          from (select run_id, 'allocation of sale ' || sale_id as what from cogs_allocations
+                union all select run_id, 'snapshot of lot ' || lot_id from inventory_snapshots
+                union all select run_id, 'watermark snapshot of ' || sku from watermark_snapshots
+                union all select run_id, 'supersession of ' || sku from cogs_supersessions) x
+          where not exists (select 1 from cogs_runs r where r.run_id = x.run_id)",
+    ),
+    (
+        "watermark_set_by_a_live_run",
+        "each SKU's watermark was set by a live run that covered the sale it names",
+        r"select w.sku, 'watermark at sale ' || w.costed_sale_id || ' by run ' || w.costed_by_run
+          from sku_watermarks w
+          where w.costed_date is not null and not exists (
+              select 1 from live_allocations a
+              where a.run_id = w.costed_by_run and a.sale_id = w.costed_sale_id and a.sku = w.sku)",
+    ),
+    (
+        "snapshot_names_a_lot",
+        "every lot snapshot names a loaded lot",
+        r"select s.lot_id, 'run ' || s.run_id
+          from inventory_snapshots s
+          where not exists (select 1 from lots l where l.lot_id = s.lot_id)",
+    ),
+];
+
+/// Runs every check of [`CHECKS`] and returns what each found, at most `limit` per check.
+pub async fn find_broken_rules(tx: &TenantTx, limit: i64) -> Result<Vec<Finding>, DbError> {
+    let mut findings = Vec::new();
+    for (check, _, sql) in CHECKS {
+        for row in tx.query(&format!("{sql} limit $1"), &[&limit]).await? {
+            findings.push(Finding { check, subject: row.try_get(0)?, detail: row.try_get(1)? });
+        }
+    }
+    Ok(findings)
+}
+
+/// The SKUs whose book can be compared with a fresh costing (no backdated event waits
+/// before their watermark), in costing order.
+pub async fn settled_skus(tx: &TenantTx) -> Result<Vec<String>, DbError> {
+    let rows = tx
+        .query(
+            r"select sku from sku_watermarks
+              where rewind_date is null or costed_date is null
+                 or (rewind_date, rewind_sale_id) > (costed_date, costed_sale_id)
+              order by sku",
+            &[],
+        )
+        .await?;
+    rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
+}
+
+/// One range of SKUs as it was loaded and as the book has it.
+pub struct BookSlice {
+    /// Lots as loaded (`remaining_quantity` is the quantity loaded).
+    pub loaded_lots: Vec<Lot>,
+    /// Each lot's remaining quantity as the book has it.
+    pub remaining: Vec<(String, Decimal)>,
+    /// Sales at or before their SKU's watermark, in costing order.
+    pub costed_sales: Vec<Sale>,
+    /// Live allocations in costing order, each sale's lots in FIFO order.
+    pub allocations: Vec<Allocation>,
+}
+
+/// The lots, costed sales and live allocations of the SKUs from `first` to `last`.
+pub async fn load_book_slice(tx: &TenantTx, first: &str, last: &str) -> Result<BookSlice, DbError> {
+    let lots = tx
+        .query(
+            r"select lot_id, sku, received_date, original_quantity, initial_remaining_quantity as remaining_quantity,
+                     unit_price, freight_cost_per_unit, remaining_quantity as book_remaining
+              from lots where sku between $1 and $2
+              order by sku, received_date, lot_id",
+            &[&first, &last],
+        )
+        .await?;
+    let remaining = lots
+        .iter()
+        .map(|row| Ok((row.try_get("lot_id")?, row.try_get("book_remaining")?)))
+        .collect::<Result<_, DbError>>()?;
+    let loaded_lots = lots.iter().map(Lot::try_from).collect::<Result<_, _>>()?;
+    let costed_sales = tx
+        .query(
+            r"select s.sale_id, s.sku, s.sale_date, s.quantity_sold
+              from sku_watermarks w
+              join sales s on s.sku = w.sku and (s.sale_date, s.sale_id) <= (w.costed_date, w.costed_sale_id)
+              where w.sku between $1 and $2
+              order by s.sku, s.sale_date, s.sale_id",
+            &[&first, &last],
+        )
+        .await?
+        .iter()
+        .map(Sale::try_from)
+        .collect::<Result<_, _>>()?;
+    let allocations = tx
+        .query(
+            r"select a.sale_id, a.lot_id, a.sku, a.sale_date, a.quantity, a.unit_cost, a.extended_cost
+              from live_allocations a
+              left join lots l on l.lot_id = a.lot_id
+              where a.run_id = any(select run_id from cogs_runs where status in ('pending', 'running', 'completed'))
+                and a.sku between $1 and $2
+              order by a.sku, a.sale_date, a.sale_id, l.received_date, a.lot_id",
+            &[&first, &last],
+        )
+        .await?
+        .iter()
+        .map(Allocation::try_from)
+        .collect::<Result<_, _>>()?;
+    Ok(BookSlice { loaded_lots, remaining, costed_sales, allocations })
+}
+
+/// The completed runs, oldest first.
+pub async fn completed_runs(tx: &TenantTx) -> Result<Vec<RunRow>, DbError> {
+    let rows = tx.query(r"select * from cogs_runs where status = 'completed' order by created_at, run_id", &[]).await?;
+    rows.iter().map(RunRow::try_from).collect()
+}
