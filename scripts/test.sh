@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: layer rules, formatting, clippy with warnings denied, the
 # whole test suite against a real PostgreSQL (installed and started if need be; see
-# scripts/setup-db.sh), and the HTTP functions served by cargo lambda end to end.
+# scripts/setup-db.sh), the database tests a second time through PgBouncer in
+# transaction mode, and the HTTP functions served by cargo lambda end to end.
 # Safe to run again; prompts for nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,11 @@ scripts/s3-local.sh
 
 say "running the tests (tests/restart.rs restarts the local PostgreSQL cluster once)"
 cargo test --workspace --locked
+
+say "starting PgBouncer in transaction mode in front of the same server (scripts/pgbouncer-local.sh)"
+scripts/pgbouncer-local.sh
+say "running the database tests again, the code under test connected through PgBouncer"
+COGS_TEST_POOLER=127.0.0.1:${COGS_POOLER_PORT:-6432} cargo test --locked -p cogs-tests -p cogs-cli
 
 say "serving the HTTP functions locally and driving the runbook's API flow (scripts/e2e-local.sh)"
 scripts/e2e-local.sh

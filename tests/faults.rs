@@ -71,8 +71,9 @@ async fn a_run_interrupted_at_twenty_points_ends_exactly_as_one_pass() {
         let pool = match kind {
             Interruption::StatementTimeout => {
                 let timeout = 5 + points.next(60);
-                cogs_core::db::connect(&format!("{}?options=-c%20statement_timeout%3D{timeout}", db.app_url()), 2)
-                    .unwrap()
+                // Straight to the server: a pooler does not pass startup options on.
+                let url = cogs_tests::url("cogs_api", &db.name);
+                cogs_core::db::connect(&format!("{url}?options=-c%20statement_timeout%3D{timeout}"), 2).unwrap()
             }
             _ => db.pool.clone(),
         };

@@ -188,8 +188,10 @@ async fn a_tenant_id_with_sql_in_it_never_reaches_the_database() {
 #[tokio::test]
 async fn with_sslmode_require_an_untrusted_server_certificate_is_refused() {
     let db = TestDb::new().await;
-    // The local server's certificate is self-signed: no trusted CA vouches for it.
-    let pool = cogs_core::db::connect(&format!("{}?sslmode=require", db.app_url()), 1).unwrap();
+    // The local server's certificate is self-signed: no trusted CA vouches for it (the
+    // server itself, not the local pooler, which speaks no TLS).
+    let url = cogs_tests::url("cogs_api", &db.name);
+    let pool = cogs_core::db::connect(&format!("{url}?sslmode=require"), 1).unwrap();
 
     let error = pool.get().await.expect_err("the connection must not be made");
     let mut causes = vec![error.to_string()];

@@ -8,7 +8,7 @@ use cogs_core::db::RunStatus;
 use cogs_core::model::CostingMode;
 use cogs_core::service::{self, ChunkBudget, MaintenanceSettings};
 use cogs_core::staging::LocalFolder;
-use cogs_tests::{TestDb, caller, load, lots_csv, remaining, run_row, sales_csv, url};
+use cogs_tests::{TestDb, caller, load, lots_csv, remaining, run_row, sales_csv};
 
 /// Makes a run look silent for `minutes`, as a worker that died would leave it.
 async fn age_heartbeat(db: &TestDb, tenant: &str, run_id: uuid::Uuid, minutes: i32) {
@@ -48,7 +48,7 @@ async fn a_stale_run_is_resumed_and_a_long_silent_one_abandoned_across_tenants()
     let fresh = stalled_run(&db, "tenant-c").await;
     age_heartbeat(&db, "tenant-a", resumable, 30).await;
     age_heartbeat(&db, "tenant-b", hopeless, 300).await;
-    let maintenance = cogs_core::db::connect(&url("cogs_maint", &db.name), 1).unwrap();
+    let maintenance = cogs_core::db::connect(&db.maintenance_url(), 1).unwrap();
     let staging = LocalFolder::new(std::env::temp_dir());
     let settings = MaintenanceSettings {
         stale_after: Duration::from_secs(15 * 60),
@@ -75,7 +75,7 @@ async fn validation_errors_past_their_retention_are_deleted() {
     service::upload(&db.pool, &caller("tenant-a"), cogs_core::ingest::RecordKind::Sales, "bad.csv", bad.as_bytes())
         .await
         .unwrap_err();
-    let maintenance = cogs_core::db::connect(&url("cogs_maint", &db.name), 1).unwrap();
+    let maintenance = cogs_core::db::connect(&db.maintenance_url(), 1).unwrap();
     let staging = LocalFolder::new(std::env::temp_dir());
     let keep = MaintenanceSettings::default();
     let expire_all = MaintenanceSettings { validation_retention: Duration::ZERO, ..MaintenanceSettings::default() };

@@ -370,3 +370,31 @@ async fn the_journal_summed_in_the_database_equals_the_journal_of_every_allocati
         }
     }
 }
+
+/// Twenty jobs at once, each with its own pool as separate function instances have,
+/// each uploading and running for its own tenant. Through a transaction-mode pooler
+/// (the PgBouncer pass of scripts/test.sh) a statement that outlived its transaction
+/// would meet another job's on a shared server connection; every job must succeed.
+#[tokio::test]
+async fn twenty_small_upload_and_run_jobs_at_once_all_succeed() {
+    let db = TestDb::new().await;
+    let jobs = (0..20).map(|job| {
+        let pool = cogs_core::db::connect(&db.app_url(), 2).unwrap();
+        async move {
+            let caller = caller(&format!("tenant-{job}"));
+            let lots = lots_csv(&["L1,A,2024-01-01,10,10,1.5,0", "L2,A,2024-01-02,10,10,2,0"]);
+            let sales = sales_csv(&["S1,A,2024-01-03,4", "S2,A,2024-01-04,9"]);
+            service::upload(&pool, &caller, RecordKind::Lots, "lots.csv", lots.as_bytes()).await?;
+            service::upload(&pool, &caller, RecordKind::Sales, "sales.csv", sales.as_bytes()).await?;
+            let run = service::start_run(&pool, &caller, CostingMode::Fifo).await?;
+            service::advance_run(&pool, &caller, run.run_id, &ChunkBudget::unlimited(1)).await
+        }
+    });
+
+    let outcomes = futures_util::future::join_all(jobs).await;
+
+    for outcome in outcomes {
+        let progress = outcome.unwrap();
+        assert_eq!((progress.status, progress.sales_processed), (RunStatus::Completed, 2));
+    }
+}

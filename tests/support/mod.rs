@@ -34,9 +34,22 @@ fn server() -> String {
     format!("{host}:{port}")
 }
 
-/// A URL for `role` (whose password, locally, is its name) to `database`.
+/// A URL for `role` (whose password, locally, is its name) to `database`, straight
+/// to the server.
 pub fn url(role: &str, database: &str) -> String {
     format!("postgres://{role}:{role}@{}/{database}", server())
+}
+
+/// A URL for `role` to `database` as the code under test connects: through the
+/// transaction-mode pooler named by `COGS_TEST_POOLER` (host:port; scripts/test.sh
+/// runs the database tests a second time through PgBouncer), else straight to the
+/// server. Raw clients of the tests themselves use [`url`]: tokio-postgres's plain
+/// `query` names its statements, which a transaction-mode pooler cannot carry.
+pub fn pooled_url(role: &str, database: &str) -> String {
+    match std::env::var("COGS_TEST_POOLER") {
+        Ok(pooler) => format!("postgres://{role}:{role}@{pooler}/{database}"),
+        Err(_) => url(role, database),
+    }
 }
 
 /// Every table that holds tenant rows.
@@ -72,18 +85,24 @@ impl TestDb {
         admin.batch_execute(&format!("create database {name} template {TEMPLATE}")).await.unwrap_or_else(|e| {
             panic!("cannot clone {TEMPLATE} ({e}); run scripts/setup-db.sh --test (scripts/test.sh does)")
         });
-        let pool = cogs_core::db::connect(&self::url("cogs_api", &name), 4).unwrap();
+        let pool = cogs_core::db::connect(&pooled_url("cogs_api", &name), 4).unwrap();
         Self { name, pool }
     }
 
-    /// The application role's URL for this database.
+    /// The application role's URL for this database, as the code under test connects
+    /// ([`pooled_url`]).
     pub fn app_url(&self) -> String {
-        url("cogs_api", &self.name)
+        pooled_url("cogs_api", &self.name)
     }
 
-    /// A raw connection as the application role.
+    /// The maintenance role's URL for this database, as the code under test connects.
+    pub fn maintenance_url(&self) -> String {
+        pooled_url("cogs_maint", &self.name)
+    }
+
+    /// A raw connection as the application role, straight to the server.
     pub async fn app(&self) -> tokio_postgres::Client {
-        connect(&self.app_url()).await
+        connect(&url("cogs_api", &self.name)).await
     }
 
     /// A raw connection as the schema owner (for faults like a trigger that fails).

@@ -170,7 +170,7 @@ async fn maintenance_runs_from_the_command_line() {
 
     let output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_cogs"))
         .env("DATABASE_URL", db.app_url())
-        .env("COGS_MAINTENANCE_DATABASE_URL", cogs_tests::url("cogs_maint", &db.name))
+        .env("COGS_MAINTENANCE_DATABASE_URL", db.maintenance_url())
         .args(["maintenance", "--format", "json"])
         .output()
         .unwrap();

@@ -42,8 +42,9 @@ impl DbError {
         move |error| DbError::Corrupt { column, reason: error.to_string() }
     }
 
-    /// True for failures worth retrying: lost connections, serialization failures,
-    /// deadlocks, an exhausted pool or a server shutting down.
+    /// True for failures worth retrying: lost connections (also as a pooler reports
+    /// them, SQLSTATE class 08), serialization failures, deadlocks, an exhausted pool
+    /// or a server shutting down.
     pub fn is_transient(&self) -> bool {
         match self {
             DbError::Pool(_) => true,
@@ -57,6 +58,7 @@ impl DbError {
                             | Some(&SqlState::CANNOT_CONNECT_NOW)
                             | Some(&SqlState::QUERY_CANCELED)
                     )
+                    || error.code().is_some_and(|code| code.code().starts_with("08"))
                     || error.code().is_none()
             }
             _ => false,
