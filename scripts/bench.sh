@@ -3,11 +3,20 @@
 # sales; `--scale N` multiplies lots and sales) through the real upload path of the
 # `cogs` CLI (release build), runs to completion, exports the journal, rolls back and
 # re-runs, timing each step and recording the peak resident memory of the process
-# (GNU time). In the same run it measures two floors on the same server: plain COPY of
-# the same rows into tables with the same columns and no indexes (raw), and into
-# tables with exactly the project's indexes but no RLS, as the owner (indexed).
-# Prints a table and writes target/bench/results.csv. Safe to run again; prompts for
-# nothing.
+# (GNU time). It does so twice: with the rows grouped by SKU in date order (sorted)
+# and in a random row order (shuffled), as merged exports come.
+#
+# For each order, on the same server and data, it also measures:
+#   - the floors: plain COPY of the same rows into tables with the same columns and no
+#     indexes (raw), and into tables with exactly the project's indexes but no RLS, as
+#     the owner (indexed);
+#   - what a merchant's developer would write instead: tests/bench/py_baseline.py
+#     (pandas + psycopg: COPY both files into indexed tables, FIFO in Python, COPY the
+#     allocations, update the lots), installed from PyPI when missing;
+#   - upload + run again with the CLI connected through PgBouncer in transaction mode
+#     (scripts/pgbouncer-local.sh).
+# Prints a table per order and the ratios the targets name, and writes
+# target/bench/results.csv. Safe to run again; prompts for nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -18,30 +27,24 @@ ensure_command /usr/bin/time time
 ensure_command bc bc
 ensure_rust_tools
 scripts/setup-db.sh --test >/dev/null
+scripts/pgbouncer-local.sh >/dev/null
+if ! python3 -c 'import pandas, psycopg' 2>/dev/null; then
+  say "installing pandas and psycopg from PyPI (the Python baseline)"
+  python3 -m pip install --quiet --disable-pip-version-check pandas 'psycopg[binary]'
+fi
 
 say "building the release binaries (cogs, cogs-generate)"
 cargo build --release --locked --quiet --bin cogs -p cogs-cli
 cargo build --release --locked --quiet --bin cogs-generate -p cogs-tests
 out=target/bench
-data=$out/data-x$scale
 mkdir -p "$out"
-if [ ! -s "$data/sales.csv" ]; then
-  say "generating the reference data x$scale into $data"
-  target/release/cogs-generate "$data" --skus 10000 --lots $((100000 * scale)) --sales $((1000000 * scale))
-fi
-lots_rows=$(($(wc -l <"$data/lots.csv") - 1))
-sales_rows=$(($(wc -l <"$data/sales.csv") - 1))
-
-db=cogs_bench
-say "a fresh database $db from the migrated template"
-as_superuser psql -q -d postgres -c "drop database if exists $db with (force)" -c "create database $db template cogs_test_template owner cogs_owner"
-export DATABASE_URL="postgres://cogs_api:cogs_api@$COGS_PGHOST:$COGS_PGPORT/$db" COGS_TENANT_ID=bench-corp COGS_ACTOR=bench
-owner_url="postgres://cogs_owner:cogs_owner@$COGS_PGHOST:$COGS_PGPORT/$db"
 cogs=target/release/cogs
+export COGS_TENANT_ID=bench-corp COGS_ACTOR=bench
+pooler_port=${COGS_POOLER_PORT:-6432}
 
 results=$out/results.csv
-echo "step,seconds,rows,rows_per_second,peak_mib,floor_raw_seconds,floor_indexed_seconds" >"$results"
-declare -A seconds rows peak
+echo "order,step,seconds,rows,rows_per_second,peak_mib,floor_raw_seconds,floor_indexed_seconds" >"$results"
+declare -A seconds rows peak raw indexed
 
 # measure STEP ROWS COMMAND…: wall time and peak RSS of COMMAND.
 measure() {
@@ -55,70 +58,123 @@ measure() {
   seconds[$step]=$(echo "$end - $start" | bc)
   rows[$step]=$count
   peak[$step]=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$stats")
-  printf '  %-14s %8.2f s  %9s rows  %7s MiB\n' "$step" "${seconds[$step]}" "$count" "${peak[$step]}"
+  rm -f "$stats"
+  printf '  %-16s %8.2f s  %9s rows  %7s MiB\n' "$step" "${seconds[$step]}" "$count" "${peak[$step]}"
 }
 
-# copy_seconds SQL…: how long psql takes to run SQL (a \copy), as the owner.
+# fresh_database NAME: a new database from the migrated template.
+fresh_database() {
+  as_superuser psql -q -d postgres -c "drop database if exists $1 with (force)" \
+    -c "create database $1 template cogs_test_template owner cogs_owner"
+}
+
+# copy_seconds URL SQL: how long psql takes to run SQL (a \copy), as the owner.
 copy_seconds() {
   local start end
   start=$(date +%s.%N)
-  PGPASSWORD=cogs_owner psql -X -q -v ON_ERROR_STOP=1 "$owner_url" -c "$1" >/dev/null
+  PGPASSWORD=cogs_owner psql -X -q -v ON_ERROR_STOP=1 "$1" -c "$2" >/dev/null
   end=$(date +%s.%N)
   echo "$end - $start" | bc
 }
 
-say "the system: $lots_rows lots, $sales_rows sales"
-measure upload-lots "$lots_rows" "$cogs" upload lots "$data/lots.csv"
-measure upload-sales "$sales_rows" "$cogs" upload sales "$data/sales.csv"
-measure run "$sales_rows" "$cogs" run --format json
-run_id=$("$cogs" list-runs --limit 1 --format json | sed -n 's/^ *"run_id": "\(.*\)",$/\1/p' | head -n 1)
-# The application role reads the tenant's rows (a standalone session, so a session setting is fine).
-as_tenant() { PGPASSWORD=cogs_api psql -X -q -tA -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "select set_config('app.tenant_id', 'bench-corp', false)" "$@"; }
-allocations=$(as_tenant -c "select count(*) from cogs_allocations where run_id = '$run_id'" | tail -n 1)
-measure journal "$allocations" "$cogs" journal-entry "$run_id" --format csv --period month --output-file "$out/journal.csv"
-measure rollback "$sales_rows" "$cogs" rollback "$run_id" --confirm
-measure re-run "$sales_rows" "$cogs" run --format json
+ratio() { echo "scale=2; $1 / $2" | bc; }
 
-say "the floors, on the same server"
-as_tenant -c "\\copy (select * from lots) to '$out/lots_full.csv' with (format csv)" \
-  -c "\\copy (select tenant_id, sale_id, sku, sale_date, quantity_sold, upload_id, null::uuid, created_at from sales) to '$out/sales_full.csv' with (format csv)" \
-  -c "\\copy (select * from cogs_allocations where run_id = '$run_id') to '$out/allocations.bin' with (format binary)"
-PGPASSWORD=cogs_owner psql -X -q -v ON_ERROR_STOP=1 "$owner_url" <<'SQL'
+# bench ORDER DATA: every measurement for one data set.
+bench() {
+  local order=$1 data=$2 db=cogs_bench
+  local lots_rows sales_rows owner_url run_id allocations
+  lots_rows=$(($(wc -l <"$data/lots.csv") - 1))
+  sales_rows=$(($(wc -l <"$data/sales.csv") - 1))
+  owner_url="postgres://cogs_owner:cogs_owner@$COGS_PGHOST:$COGS_PGPORT/$db"
+  say "$order: $lots_rows lots, $sales_rows sales (a fresh database $db)"
+  fresh_database $db
+  export DATABASE_URL="postgres://cogs_api:cogs_api@$COGS_PGHOST:$COGS_PGPORT/$db"
+  measure upload-lots "$lots_rows" "$cogs" upload lots "$data/lots.csv"
+  measure upload-sales "$sales_rows" "$cogs" upload sales "$data/sales.csv"
+  measure run "$sales_rows" "$cogs" run --format json
+  run_id=$("$cogs" list-runs --limit 1 --format json | sed -n 's/^ *"run_id": "\(.*\)",$/\1/p' | head -n 1)
+  # The application role reads the tenant's rows (a standalone session, so a session setting is fine).
+  as_tenant() { PGPASSWORD=cogs_api psql -X -q -tA -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "select set_config('app.tenant_id', 'bench-corp', false)" "$@"; }
+  allocations=$(as_tenant -c "select count(*) from cogs_allocations where run_id = '$run_id'" | tail -n 1)
+  measure journal "$allocations" "$cogs" journal-entry "$run_id" --format csv --period month --output-file "$out/journal.csv"
+  measure rollback "$sales_rows" "$cogs" rollback "$run_id" --confirm
+  measure re-run "$sales_rows" "$cogs" run --format json
+
+  say "$order: the floors, on the same server"
+  as_tenant -c "\\copy (select * from lots) to '$out/lots_full.csv' with (format csv)" \
+    -c "\\copy (select * from sales) to '$out/sales_full.csv' with (format csv)" \
+    -c "\\copy (select * from cogs_allocations where run_id = '$run_id') to '$out/allocations.bin' with (format binary)"
+  PGPASSWORD=cogs_owner psql -X -q -v ON_ERROR_STOP=1 "$owner_url" <<'SQL'
 create table floor_raw_lots (like lots);
 create table floor_raw_sales (like sales);
 create table floor_raw_allocations (like cogs_allocations);
 create table floor_indexed_lots (like lots including defaults including constraints including indexes);
 create table floor_indexed_sales (like sales including defaults including constraints including indexes);
 create table floor_indexed_allocations (like cogs_allocations including defaults including constraints including indexes);
-alter table floor_indexed_lots alter column seq drop identity if exists;
 SQL
-declare -A raw indexed
-raw[upload-lots]=$(copy_seconds "\\copy floor_raw_lots from '$out/lots_full.csv' with (format csv)")
-indexed[upload-lots]=$(copy_seconds "\\copy floor_indexed_lots from '$out/lots_full.csv' with (format csv)")
-raw[upload-sales]=$(copy_seconds "\\copy floor_raw_sales from '$out/sales_full.csv' with (format csv)")
-indexed[upload-sales]=$(copy_seconds "\\copy floor_indexed_sales from '$out/sales_full.csv' with (format csv)")
-raw[run]=$(copy_seconds "\\copy floor_raw_allocations from '$out/allocations.bin' with (format binary)")
-indexed[run]=$(copy_seconds "\\copy floor_indexed_allocations from '$out/allocations.bin' with (format binary)")
+  local table
+  for table in lots sales; do
+    raw[upload-$table]=$(copy_seconds "$owner_url" "\\copy floor_raw_$table from '$out/${table}_full.csv' with (format csv)")
+    indexed[upload-$table]=$(copy_seconds "$owner_url" "\\copy floor_indexed_$table from '$out/${table}_full.csv' with (format csv)")
+  done
+  raw[run]=$(copy_seconds "$owner_url" "\\copy floor_raw_allocations from '$out/allocations.bin' with (format binary)")
+  indexed[run]=$(copy_seconds "$owner_url" "\\copy floor_indexed_allocations from '$out/allocations.bin' with (format binary)")
 
-say "results (scale x$scale; floors: raw = COPY into unindexed tables, indexed = COPY into tables with the project's indexes, no RLS)"
-printf '%-14s %9s %11s %12s %9s %10s %14s\n' step seconds rows rows/s "peak MiB" "x raw" "x indexed"
-total=0 total_raw=0 total_indexed=0
-for step in upload-lots upload-sales run journal rollback re-run; do
-  s=${seconds[$step]} r=${rows[$step]}
-  rate=$(echo "$r / $s" | bc)
-  floor_raw=${raw[$step]:-} floor_indexed=${indexed[$step]:-}
-  x_raw=- x_indexed=-
-  if [ -n "$floor_raw" ]; then
-    x_raw=$(echo "scale=2; $s / $floor_raw" | bc)
-    x_indexed=$(echo "scale=2; $s / $floor_indexed" | bc)
-    total=$(echo "$total + $s" | bc)
-    total_raw=$(echo "$total_raw + $floor_raw" | bc)
-    total_indexed=$(echo "$total_indexed + $floor_indexed" | bc)
+  say "$order: the pandas + psycopg baseline (tests/bench/py_baseline.py), same data and server"
+  measure pandas "$sales_rows" python3 tests/bench/py_baseline.py "$data/lots.csv" "$data/sales.csv" --dsn "$owner_url"
+
+  say "$order: upload + run with the CLI connected through PgBouncer (transaction mode, port $pooler_port)"
+  fresh_database cogs_bench_pooled
+  export DATABASE_URL="postgres://cogs_api:cogs_api@127.0.0.1:$pooler_port/cogs_bench_pooled"
+  measure pooled-lots "$lots_rows" "$cogs" upload lots "$data/lots.csv"
+  measure pooled-sales "$sales_rows" "$cogs" upload sales "$data/sales.csv"
+  measure pooled-run "$sales_rows" "$cogs" run --format json
+
+  say "results, $order, scale x$scale (floors: raw = COPY into unindexed tables, indexed = COPY into tables with the project's indexes, no RLS)"
+  printf '%-14s %9s %11s %12s %9s %10s %14s\n' step seconds rows rows/s "peak MiB" "x raw" "x indexed"
+  local step s r rate x_raw x_indexed
+  for step in upload-lots upload-sales run journal rollback re-run pandas; do
+    s=${seconds[$step]} r=${rows[$step]}
+    rate=$(echo "$r / $s" | bc)
+    x_raw=- x_indexed=-
+    if [ -n "${raw[$step]:-}" ]; then
+      x_raw=$(ratio "$s" "${raw[$step]}")
+      x_indexed=$(ratio "$s" "${indexed[$step]}")
+    fi
+    printf '%-14s %9.2f %11s %12s %9s %10s %14s\n' "$step" "$s" "$r" "$rate" "${peak[$step]}" "$x_raw" "$x_indexed"
+    echo "$order,$step,$s,$r,$rate,${peak[$step]},${raw[$step]:-},${indexed[$step]:-}" >>"$results"
+  done
+  local total total_raw total_indexed pooled
+  total=$(echo "${seconds[upload-lots]} + ${seconds[upload-sales]} + ${seconds[run]}" | bc)
+  total_raw=$(echo "${raw[upload-lots]} + ${raw[upload-sales]} + ${raw[run]}" | bc)
+  total_indexed=$(echo "${indexed[upload-lots]} + ${indexed[upload-sales]} + ${indexed[run]}" | bc)
+  pooled=$(echo "${seconds[pooled-lots]} + ${seconds[pooled-sales]} + ${seconds[pooled-run]}" | bc)
+  printf '%-14s %9.2f %11s %12s %9s %10s %14s\n' "upload+run" "$total" - - - "$(ratio "$total" "$total_raw")" \
+    "$(ratio "$total" "$total_indexed")"
+  echo "$order,upload+run,$total,,,,$total_raw,$total_indexed" >>"$results"
+  echo "$order,upload+run-pgbouncer,$pooled,,,,," >>"$results"
+  echo "ratios, $order:"
+  echo "  pandas baseline / cogs upload+run      $(ratio "${seconds[pandas]}" "$total")  (target >= 3)"
+  echo "  upload+run / raw COPY floor             $(ratio "$total" "$total_raw")  (target <= 2)"
+  echo "  run / raw COPY of its allocations       $(ratio "${seconds[run]}" "${raw[run]}")  (target <= 2)"
+  echo "  rollback / run                          $(ratio "${seconds[rollback]}" "${seconds[run]}")  (target <= 0.5)"
+  echo "  re-run / run                            $(ratio "${seconds[re-run]}" "${seconds[run]}")  (target <= 1.1)"
+  echo "  through PgBouncer / direct (upload+run) $(ratio "$pooled" "$total")  (target <= 1.2)"
+  local highest=0
+  for step in upload-lots upload-sales run journal rollback re-run pooled-lots pooled-sales pooled-run; do
+    highest=$(printf '%s\n%s\n' "$highest" "${peak[$step]}" | sort -n | tail -n 1)
+  done
+  echo "  peak memory of any cogs step            $highest MiB  (target <= 128)"
+}
+
+for order in sorted shuffled; do
+  data=$out/data-x$scale-$order
+  if [ ! -s "$data/sales.csv" ]; then
+    say "generating the reference data x$scale, $order, into $data"
+    flags=()
+    [ "$order" = shuffled ] && flags=(--shuffle)
+    target/release/cogs-generate "$data" --skus 10000 --lots $((100000 * scale)) --sales $((1000000 * scale)) "${flags[@]}"
   fi
-  printf '%-14s %9.2f %11s %12s %9s %10s %14s\n' "$step" "$s" "$r" "$rate" "${peak[$step]}" "$x_raw" "$x_indexed"
-  echo "$step,$s,$r,$rate,${peak[$step]},$floor_raw,$floor_indexed" >>"$results"
+  bench "$order" "$data"
 done
-printf '%-14s %9.2f %11s %12s %9s %10s %14s\n' "upload+run" "$total" - - - \
-  "$(echo "scale=2; $total / $total_raw" | bc)" "$(echo "scale=2; $total / $total_indexed" | bc)"
-echo "upload+run,$total,,,,$total_raw,$total_indexed" >>"$results"
 say "written to $results"

@@ -86,3 +86,31 @@ async fn validation_errors_past_their_retention_are_deleted() {
     assert_eq!((kept.validation_errors_deleted, expired.validation_errors_deleted), (0, 1));
     assert!(db.contents(&["tenant-a"]).await["tenant-a.validation_errors"].is_empty());
 }
+
+#[tokio::test]
+async fn every_tenants_book_is_verified_and_a_broken_one_is_named() {
+    let db = TestDb::new().await;
+    for tenant in ["tenant-a", "tenant-b", "tenant-c"] {
+        cogs_tests::load_examples(&db, tenant).await;
+        cogs_tests::run_to_end(&db, tenant, 3).await.unwrap();
+    }
+    let maintenance = cogs_core::db::connect(&db.maintenance_url(), 1).unwrap();
+    let staging = LocalFolder::new(std::env::temp_dir());
+    let settings = MaintenanceSettings::default();
+    let clean = service::run_maintenance(&db.pool, &maintenance, &staging, &settings).await.unwrap();
+    db.owner()
+        .await
+        .batch_execute(
+            "begin; alter table cogs_runs no force row level security;
+             update cogs_runs set total_cogs = total_cogs + 0.01 where tenant_id = 'tenant-b';
+             alter table cogs_runs force row level security; commit;",
+        )
+        .await
+        .unwrap();
+
+    let broken = service::run_maintenance(&db.pool, &maintenance, &staging, &settings).await.unwrap();
+
+    assert_eq!((clean.books_verified, clean.books_inconsistent.len()), (3, 0));
+    assert_eq!(broken.books_verified, 2, "the pass goes on past the broken book");
+    assert_eq!(broken.books_inconsistent, [cogs_tests::tenant("tenant-b")]);
+}

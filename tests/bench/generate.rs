@@ -4,9 +4,10 @@
 //! same arguments write the same bytes.
 //!
 //! ```text
-//! cogs-generate DIR [--skus 10000] [--lots 100000] [--sales 1000000] [--seed 42]
+//! cogs-generate DIR [--skus 10000] [--lots 100000] [--sales 1000000] [--seed 42] [--shuffle]
 //! ```
-//! writes DIR/lots.csv and DIR/sales.csv, sales grouped by SKU in date order.
+//! writes DIR/lots.csv and DIR/sales.csv, grouped by SKU in date order, or with
+//! `--shuffle` in a random (seeded) row order, as merged exports come.
 
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -26,6 +27,39 @@ impl Random {
     /// A value in `low..=high`.
     fn between(&mut self, low: u64, high: u64) -> u64 {
         low + self.next() % (high - low + 1)
+    }
+}
+
+/// A CSV file's lines, kept until written so they can be shuffled.
+struct Rows {
+    header: &'static str,
+    lines: Vec<String>,
+}
+
+impl Rows {
+    fn new(header: &'static str) -> Self {
+        Self { header, lines: Vec::new() }
+    }
+
+    fn push(&mut self, line: String) {
+        self.lines.push(line);
+    }
+
+    /// Fisher-Yates, from the seeded generator.
+    fn shuffle(&mut self, random: &mut Random) {
+        for i in (1..self.lines.len()).rev() {
+            let j = random.between(0, i as u64) as usize;
+            self.lines.swap(i, j);
+        }
+    }
+
+    fn write(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let mut file = BufWriter::new(std::fs::File::create(path)?);
+        writeln!(file, "{}", self.header)?;
+        for line in &self.lines {
+            writeln!(file, "{line}")?;
+        }
+        file.flush()
     }
 }
 
@@ -60,17 +94,17 @@ fn main() -> std::io::Result<()> {
     let dir = PathBuf::from(
         args.get(1)
             .filter(|a| !a.starts_with("--"))
-            .expect("usage: cogs-generate DIR [--skus N] [--lots N] [--sales N] [--seed N]"),
+            .expect("usage: cogs-generate DIR [--skus N] [--lots N] [--sales N] [--seed N] [--shuffle]"),
     );
     let skus = argument(&args, "--skus", 10_000).max(1);
     let lots_per_sku = (argument(&args, "--lots", 100_000) / skus).max(1);
     let sales_per_sku = (argument(&args, "--sales", 1_000_000) / skus).max(1);
+    let shuffle = args.iter().any(|a| a == "--shuffle");
     let mut random = Random(argument(&args, "--seed", 42));
     std::fs::create_dir_all(&dir)?;
-    let mut lots = BufWriter::new(std::fs::File::create(dir.join("lots.csv"))?);
-    let mut sales = BufWriter::new(std::fs::File::create(dir.join("sales.csv"))?);
-    writeln!(lots, "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit")?;
-    writeln!(sales, "sale_id,sku,sale_date,quantity_sold")?;
+    let mut lots =
+        Rows::new("lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit");
+    let mut sales = Rows::new("sale_id,sku,sale_date,quantity_sold");
     let year = 366 * 86_400;
     let mut sale_number = 0;
     for sku in 0..skus {
@@ -84,15 +118,14 @@ fn main() -> std::io::Result<()> {
         arrivals.sort_unstable();
         for (i, (at, quantity)) in arrivals.iter().enumerate() {
             let (price, freight) = (random.between(100, 99_999), random.between(0, 999));
-            writeln!(
-                lots,
+            lots.push(format!(
                 "L{sku:05}-{i:03},SKU-{sku:05},{},{quantity},{quantity},{}.{:02},{}.{:03}",
                 instant(*at),
                 price / 100,
                 price % 100,
                 freight / 1000,
                 freight % 1000
-            )?;
+            ));
         }
         // Sales in date order, each taking at most what has arrived and is left.
         let mut times: Vec<u64> = (0..sales_per_sku).map(|_| random.between(3600, year - 1)).collect();
@@ -109,12 +142,16 @@ fn main() -> std::io::Result<()> {
                 continue;
             }
             sold += quantity;
-            writeln!(sales, "S{sale_number:08},SKU-{sku:05},{},{quantity}", instant(at))?;
+            sales.push(format!("S{sale_number:08},SKU-{sku:05},{},{quantity}", instant(at)));
             sale_number += 1;
         }
     }
-    lots.flush()?;
-    sales.flush()?;
+    if shuffle {
+        lots.shuffle(&mut random);
+        sales.shuffle(&mut random);
+    }
+    lots.write(&dir.join("lots.csv"))?;
+    sales.write(&dir.join("sales.csv"))?;
     eprintln!("wrote {} lots and {sale_number} sales to {}", skus * lots_per_sku, dir.display());
     Ok(())
 }

@@ -178,3 +178,36 @@ async fn maintenance_runs_from_the_command_line() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(json(&output)["analyzed"], true);
 }
+
+#[tokio::test]
+async fn verify_passes_a_clean_book_and_names_what_breaks_a_corrupted_one() {
+    let db = TestDb::new().await;
+    let (lots, sales) = (path(example("lots.csv")), path(example("sales.csv")));
+    assert!(cogs(&db, &["run", "--lots-file", &lots, "--sales-file", &sales]).status.success());
+
+    let clean = cogs(&db, &["verify", "--format", "json"]);
+    db.owner()
+        .await
+        .batch_execute(
+            "begin; alter table lots no force row level security;
+             update lots set remaining_quantity = 0 where lot_id = 'LOT-005';
+             alter table lots force row level security; commit;",
+        )
+        .await
+        .unwrap();
+    let broken = cogs(&db, &["verify", "--format", "json"]);
+    let told = cogs(&db, &["verify"]);
+
+    assert_eq!(clean.status.code(), Some(0), "{}", String::from_utf8_lossy(&clean.stderr));
+    assert_eq!(json(&clean)["findings"], serde_json::json!([]));
+    assert_eq!(broken.status.code(), Some(8));
+    let error = &json(&broken)["error"];
+    assert_eq!(error["type"], "books_inconsistent");
+    assert_eq!(error["findings"][0]["check"], "lot_remaining_is_initial_less_consumption");
+    assert_eq!(error["findings"][0]["subject"], "LOT-005");
+    let stderr = String::from_utf8_lossy(&told.stderr);
+    assert!(
+        stderr.contains("lot_remaining_is_initial_less_consumption LOT-005") && stderr.contains("hint: "),
+        "{stderr}"
+    );
+}
