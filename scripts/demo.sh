@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the bundled examples, as an operator runs it: prepares PostgreSQL
 # (scripts/setup-db.sh), loads examples/ for tenant acme-corp, runs FIFO costing,
-# shows the run and its journal, rolls it back, and runs again to the same result.
+# shows the run and its journal, rolls it back, runs again to the same result, and
+# verifies the book.
 # Safe to run again: the examples load once, and each call rolls back and re-runs.
 # Prompts for nothing.
 set -euo pipefail
@@ -54,5 +55,8 @@ say "cogs run --tenant-id acme-corp --sales-file examples/sales.csv (re-run: sam
 
 say "cogs inventory --tenant-id acme-corp"
 "$cogs" inventory
+
+say "cogs verify --tenant-id acme-corp (the whole book checked against a fresh costing)"
+"$cogs" verify
 
 say "demo finished"
