@@ -34,8 +34,8 @@ if ! python3 -c 'import pandas, psycopg' 2>/dev/null; then
 fi
 
 say "building the release binaries (cogs, cogs-generate)"
-cargo build --release --locked --quiet --bin cogs -p cogs-cli
-cargo build --release --locked --quiet --bin cogs-generate -p cogs-tests
+# One invocation: the two packages unify cogs-core's features, so neither rebuilds it.
+cargo build --release --locked --quiet -p cogs-cli -p cogs-tests --bin cogs --bin cogs-generate
 out=target/bench
 mkdir -p "$out"
 cogs=target/release/cogs

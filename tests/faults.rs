@@ -61,7 +61,7 @@ async fn a_run_interrupted_at_twenty_points_ends_exactly_as_one_pass() {
     cogs_tests::load(&db, TENANT, &lots, &sales).await;
     let run = service::start_run(&db.pool, &caller(TENANT), CostingMode::Fifo).await.unwrap();
     // Small chunks: the run must still be going at the twentieth interruption.
-    let budget = ChunkBudget::unlimited(200);
+    let budget = ChunkBudget::unlimited(50);
     let mut points = Points(0x5eed_c065);
     let kinds = [Interruption::ProcessKilled, Interruption::ConnectionDropped, Interruption::StatementTimeout];
 

@@ -47,7 +47,7 @@ async fn a_clean_book_passes_every_check() {
 
     assert!(report.findings.is_empty());
     let checks: Vec<&str> = report.checks.iter().map(|c| c.check).collect();
-    assert_eq!(checks.len(), 11, "{checks:?}");
+    assert_eq!(checks.len(), 12, "{checks:?}");
     assert!(checks.contains(&"book_equals_fresh_costing") && checks.contains(&"journal_balances"));
 }
 

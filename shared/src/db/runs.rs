@@ -269,3 +269,12 @@ pub async fn later_runs_sharing_skus(tx: &TenantTx, run_id: Uuid) -> Result<Vec<
         .await?;
     rows.iter().map(RunRow::try_from).collect()
 }
+
+/// Lets this transaction's commit return before its WAL is flushed to disk
+/// (`synchronous_commit = off`, for this transaction only). Atomicity is unchanged; a
+/// server crash may lose it, with everything it wrote, so use it only for work that is
+/// redone when lost.
+pub async fn defer_commit_flush(tx: &TenantTx) -> Result<(), DbError> {
+    tx.execute(r"select set_config('synchronous_commit', 'off', true)", &[]).await?;
+    Ok(())
+}

@@ -19,7 +19,7 @@ pub struct Finding {
 
 /// Each check: its name, what it proves, and a query returning (subject, detail) for
 /// every record that breaks it.
-pub const CHECKS: [(&str, &str, &str); 9] = [
+pub const CHECKS: [(&str, &str, &str); 10] = [
     (
         "allocation_names_a_sale",
         "every live allocation names a loaded sale of the same SKU and date",
@@ -109,6 +109,14 @@ pub const CHECKS: [(&str, &str, &str); 9] = [
               where a.run_id = w.costed_by_run and a.sale_id = w.costed_sale_id and a.sku = w.sku)",
     ),
     (
+        "lot_or_sale_names_an_upload",
+        "every lot and sale names an upload of the tenant",
+        r"select x.id, x.what || ' names upload ' || x.upload_id || ', which the tenant does not have'
+          from (select lot_id as id, 'lot' as what, upload_id from lots
+                union all select sale_id, 'sale', upload_id from sales) x
+          where not exists (select 1 from uploads u where u.upload_id = x.upload_id)",
+    ),
+    (
         "snapshot_names_a_lot",
         "every lot snapshot names a loaded lot",
         r"select s.lot_id, 'run ' || s.run_id
@@ -151,11 +159,9 @@ pub struct BookSlice {
     pub remaining: Vec<(String, Decimal)>,
     /// Sales at or before their SKU's watermark, in costing order.
     pub costed_sales: Vec<Sale>,
-    /// Live allocations in costing order, each sale's lots in FIFO order.
-    pub allocations: Vec<Allocation>,
 }
 
-/// The lots, costed sales and live allocations of the SKUs from `first` to `last`.
+/// The lots and costed sales of the SKUs from `first` to `last`.
 pub async fn load_book_slice(tx: &TenantTx, first: &str, last: &str) -> Result<BookSlice, DbError> {
     let lots = tx
         .query(
@@ -184,21 +190,52 @@ pub async fn load_book_slice(tx: &TenantTx, first: &str, last: &str) -> Result<B
         .iter()
         .map(Sale::try_from)
         .collect::<Result<_, _>>()?;
-    let allocations = tx
+    Ok(BookSlice { loaded_lots, remaining, costed_sales })
+}
+
+/// One line of a SKU's book as its digest reads it: `sale lot quantity cost`, numbers
+/// without trailing zeros, in costing order, each sale's lots in FIFO order.
+pub fn digest_line(allocation: &Allocation) -> String {
+    format!(
+        "{} {} {} {}",
+        allocation.sale_id,
+        allocation.lot_id,
+        allocation.quantity.normalize(),
+        allocation.extended_cost.normalize()
+    )
+}
+
+/// Per SKU, the SHA-256 (hex) of its live allocations' [`digest_line`]s joined by
+/// newlines: one pass over the book, a few bytes per SKU back.
+pub async fn live_sku_digests(tx: &TenantTx) -> Result<Vec<(String, String)>, DbError> {
+    let rows = tx
+        .query(
+            r"select a.sku,
+                     encode(sha256(convert_to(string_agg(
+                         a.sale_id || ' ' || a.lot_id || ' ' || trim_scale(a.quantity) || ' ' || trim_scale(a.extended_cost),
+                         E'\n' order by a.sale_date, a.sale_id, l.received_date, a.lot_id), 'UTF8')), 'hex')
+              from live_allocations a
+              left join lots l on l.lot_id = a.lot_id
+              group by a.sku",
+            &[],
+        )
+        .await?;
+    rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
+}
+
+/// One SKU's live allocations in costing order, each sale's lots in FIFO order.
+pub async fn load_live_allocations_of_sku(tx: &TenantTx, sku: &str) -> Result<Vec<Allocation>, DbError> {
+    let rows = tx
         .query(
             r"select a.sale_id, a.lot_id, a.sku, a.sale_date, a.quantity, a.unit_cost, a.extended_cost
               from live_allocations a
               left join lots l on l.lot_id = a.lot_id
-              where a.run_id = any(select run_id from cogs_runs where status in ('pending', 'running', 'completed'))
-                and a.sku between $1 and $2
-              order by a.sku, a.sale_date, a.sale_id, l.received_date, a.lot_id",
-            &[&first, &last],
+              where a.sku = $1
+              order by a.sale_date, a.sale_id, l.received_date, a.lot_id",
+            &[&sku],
         )
-        .await?
-        .iter()
-        .map(Allocation::try_from)
-        .collect::<Result<_, _>>()?;
-    Ok(BookSlice { loaded_lots, remaining, costed_sales, allocations })
+        .await?;
+    rows.iter().map(Allocation::try_from).collect()
 }
 
 /// The completed runs, oldest first.

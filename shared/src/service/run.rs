@@ -191,6 +191,10 @@ async fn apply_chunk_in(
         db::insert_audit(tx, &caller.actor, "run.completed", Some(run.run_id), None, &details).await?;
         return Ok(Chunk::Completed);
     };
+    // A chunk's commit need not wait for its WAL to reach disk: should the server lose
+    // it, the run's cursor goes back with it and the chunk is simply costed again. The
+    // completing transaction above commits durably.
+    db::defer_commit_flush(tx).await?;
     let mut chunk_skus: Vec<&str> = sales.iter().map(|sale| sale.sku.as_str()).collect();
     chunk_skus.dedup();
     let lots = db::load_lots_with_stock(tx, &chunk_skus).await?;

@@ -1,6 +1,8 @@
 //! `cogs verify`: proves, over one tenant's whole book, what per-row foreign keys
 //! proved and more (LEDGER.md, "Speed without per-row keys").
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::ServiceError;
@@ -65,15 +67,28 @@ pub async fn verify(pool: &deadpool_postgres::Pool, tenant_id: &TenantId) -> Res
     if report.findings.is_empty() { Ok(report) } else { Err(ServiceError::BooksInconsistent(Box::new(report))) }
 }
 
-/// Costs every settled SKU afresh, slice by slice, and names each sale whose live
-/// allocations differ and each lot whose remaining quantity differs.
+/// Costs every settled SKU afresh, slice by slice, and compares each SKU's allocations
+/// with the book's by digest; for a SKU that differs it names the first sale whose
+/// allocations differ. Each lot whose remaining quantity differs is named too.
 async fn compare_with_fresh_costing(tx: &TenantTx) -> Result<Vec<Finding>, ServiceError> {
     let mut findings = Vec::new();
+    let book: HashMap<String, String> = db::live_sku_digests(tx).await?.into_iter().collect();
     let skus = db::settled_skus(tx).await?;
     for slice in skus.chunks(SKUS_PER_SLICE) {
         let (first, last) = (&slice[0], &slice[slice.len() - 1]);
-        let book = db::load_book_slice(tx, first, last).await?;
-        findings.extend(slice_findings(book));
+        let loaded = db::load_book_slice(tx, first, last).await?;
+        let fresh = match cost_afresh(loaded, &mut findings) {
+            Some(fresh) => fresh,
+            None => continue,
+        };
+        for sku in slice {
+            let lines = fresh.get(sku.as_str()).map(Vec::as_slice).unwrap_or_default();
+            let expected = (!lines.is_empty()).then(|| digest(lines));
+            if book.get(sku) != expected.as_ref() {
+                let stored = db::load_live_allocations_of_sku(tx, sku).await?;
+                findings.push(first_difference(sku, &stored, lines));
+            }
+        }
         if findings.len() as i64 >= FINDINGS_PER_CHECK {
             findings.truncate(FINDINGS_PER_CHECK as usize);
             break;
@@ -82,40 +97,67 @@ async fn compare_with_fresh_costing(tx: &TenantTx) -> Result<Vec<Finding>, Servi
     Ok(findings)
 }
 
-fn slice_findings(book: BookSlice) -> Vec<Finding> {
-    let finding =
-        |subject: &str, detail: String| Finding { check: FRESH_COSTING.0, subject: subject.to_owned(), detail };
-    let mut lots = match LotBook::new(book.loaded_lots) {
+fn finding(subject: &str, detail: String) -> Finding {
+    Finding { check: FRESH_COSTING.0, subject: subject.to_owned(), detail }
+}
+
+/// Costs a slice's costed sales against its lots as loaded; notes each lot whose
+/// remaining quantity in the book differs from the fresh one. Returns the fresh
+/// allocations by SKU, or `None` (with a finding) when they cannot be costed at all.
+fn cost_afresh(loaded: BookSlice, findings: &mut Vec<Finding>) -> Option<HashMap<String, Vec<Allocation>>> {
+    let mut lots = match LotBook::new(loaded.loaded_lots) {
         Ok(lots) => lots,
-        Err(error) => return vec![finding("lots", error.to_string())],
-    };
-    let fresh = match engine::allocate(&mut lots, &book.costed_sales) {
-        Ok(fresh) => fresh,
-        Err(error) => return vec![finding("sales", format!("a fresh costing fails: {error}"))],
-    };
-    let mut findings = Vec::new();
-    let line = |a: &Allocation| (a.lot_id.clone(), a.quantity.normalize(), a.extended_cost.normalize());
-    let mut stored = book.allocations.iter().peekable();
-    let mut fresh = fresh.iter().peekable();
-    for sale in &book.costed_sales {
-        let mine: Vec<_> = std::iter::from_fn(|| stored.next_if(|a| a.sale_id == sale.sale_id)).map(line).collect();
-        let theirs: Vec<_> = std::iter::from_fn(|| fresh.next_if(|a| a.sale_id == sale.sale_id)).map(line).collect();
-        if mine != theirs {
-            findings.push(finding(sale.sale_id.as_str(), format!("the book has {mine:?}, a fresh costing {theirs:?}")));
+        Err(error) => {
+            findings.push(finding("lots", error.to_string()));
+            return None;
         }
-    }
-    for extra in stored {
-        findings.push(finding(extra.sale_id.as_str(), "a live allocation of a sale the book has not costed".into()));
-    }
-    let fresh_remaining: std::collections::HashMap<&str, _> =
+    };
+    let fresh = match engine::allocate(&mut lots, &loaded.costed_sales) {
+        Ok(fresh) => fresh,
+        Err(error) => {
+            findings.push(finding("sales", format!("a fresh costing fails: {error}")));
+            return None;
+        }
+    };
+    let fresh_remaining: HashMap<&str, _> =
         lots.lots().map(|lot| (lot.lot_id.as_str(), lot.remaining_quantity)).collect();
-    for (lot_id, remaining) in &book.remaining {
+    for (lot_id, remaining) in &loaded.remaining {
         let fresh = fresh_remaining.get(lot_id.as_str()).copied().unwrap_or_default();
         if fresh != *remaining {
             findings.push(finding(lot_id, format!("remaining {remaining}, a fresh costing leaves {fresh}")));
         }
     }
-    findings
+    let mut by_sku: HashMap<String, Vec<Allocation>> = HashMap::new();
+    for allocation in fresh {
+        by_sku.entry(allocation.sku.to_string()).or_default().push(allocation);
+    }
+    Some(by_sku)
+}
+
+/// The hex SHA-256 of allocations' digest lines joined by newlines, as the database
+/// computes it for the book.
+fn digest(allocations: &[Allocation]) -> String {
+    let text: Vec<String> = allocations.iter().map(db::digest_line).collect();
+    let hash = ring::digest::digest(&ring::digest::SHA256, text.join("\n").as_bytes());
+    hash.as_ref().iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Names the first sale of `sku` whose allocations in the book differ from a fresh
+/// costing's.
+fn first_difference(sku: &str, stored: &[Allocation], fresh: &[Allocation]) -> Finding {
+    let lines = |allocations: &[Allocation]| -> Vec<(String, String)> {
+        allocations.iter().map(|a| (a.sale_id.to_string(), db::digest_line(a))).collect()
+    };
+    let (stored, fresh) = (lines(stored), lines(fresh));
+    let at = stored.iter().zip(&fresh).position(|(a, b)| a != b).unwrap_or(stored.len().min(fresh.len()));
+    match (stored.get(at), fresh.get(at)) {
+        (Some((sale, mine)), Some((_, theirs))) => {
+            finding(sale, format!("the book has {mine:?}, a fresh costing {theirs:?}"))
+        }
+        (Some((sale, mine)), None) => finding(sale, format!("the book has {mine:?}, a fresh costing nothing")),
+        (None, Some((sale, theirs))) => finding(sale, format!("the book has nothing, a fresh costing {theirs:?}")),
+        (None, None) => finding(sku, "the digests differ but the lines agree".into()),
+    }
 }
 
 /// Builds each completed run's journal by UTC day from the sums in the database and
