@@ -124,7 +124,7 @@ async fn load_in(
 }
 
 /// Rows sent to the database in one statement.
-const BATCH_ROWS: usize = 10_000;
+const BATCH_ROWS: usize = 50_000;
 
 /// What loading a file's records did: the reader's verdict with every problem found
 /// in the database merged in, and how many records were new.
