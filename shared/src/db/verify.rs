@@ -161,15 +161,15 @@ pub struct BookSlice {
     pub costed_sales: Vec<Sale>,
 }
 
-/// The lots and costed sales of the SKUs from `first` to `last`.
-pub async fn load_book_slice(tx: &TenantTx, first: &str, last: &str) -> Result<BookSlice, DbError> {
+/// The lots and costed sales of `skus`.
+pub async fn load_book_slice(tx: &TenantTx, skus: &[&str]) -> Result<BookSlice, DbError> {
     let lots = tx
         .query(
             r"select lot_id, sku, received_date, original_quantity, initial_remaining_quantity as remaining_quantity,
                      unit_price, freight_cost_per_unit, remaining_quantity as book_remaining
-              from lots where sku between $1 and $2
+              from lots where sku = any($1)
               order by sku, received_date, lot_id",
-            &[&first, &last],
+            &[&skus],
         )
         .await?;
     let remaining = lots
@@ -182,9 +182,9 @@ pub async fn load_book_slice(tx: &TenantTx, first: &str, last: &str) -> Result<B
             r"select s.sale_id, s.sku, s.sale_date, s.quantity_sold
               from sku_watermarks w
               join sales s on s.sku = w.sku and (s.sale_date, s.sale_id) <= (w.costed_date, w.costed_sale_id)
-              where w.sku between $1 and $2
+              where w.sku = any($1)
               order by s.sku, s.sale_date, s.sale_id",
-            &[&first, &last],
+            &[&skus],
         )
         .await?
         .iter()

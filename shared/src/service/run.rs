@@ -195,9 +195,10 @@ async fn apply_chunk_in(
     // it, the run's cursor goes back with it and the chunk is simply costed again. The
     // completing transaction above commits durably.
     db::defer_commit_flush(tx).await?;
-    let mut chunk_skus: Vec<&str> = sales.iter().map(|sale| sale.sku.as_str()).collect();
-    chunk_skus.dedup();
-    let lots = db::load_lots_with_stock(tx, &chunk_skus).await?;
+    // Sales come by SKU; the last of each SKU's is where its watermark moves to.
+    let last_of_sku: Vec<&Sale> = sales.chunk_by(|a, b| a.sku == b.sku).filter_map(<[Sale]>::last).collect();
+    let skus: Vec<&str> = last_of_sku.iter().map(|sale| sale.sku.as_str()).collect();
+    let lots = db::load_lots_with_stock(tx, &skus).await?;
     let before: HashMap<String, Decimal> =
         lots.iter().map(|lot| (lot.lot_id.as_str().to_owned(), lot.remaining_quantity)).collect();
     let mut book = LotBook::new(lots)?;
@@ -212,12 +213,6 @@ async fn apply_chunk_in(
     db::insert_snapshots(tx, run.run_id, &touched, &snapshot).await?;
     db::insert_allocations(tx, run.run_id, &allocations).await?;
     db::update_remaining(tx, &touched, &remaining).await?;
-    let last_of_sku: Vec<&Sale> = sales
-        .iter()
-        .zip(sales.iter().skip(1).map(Some).chain([None]))
-        .filter_map(|(sale, next)| (next.map(|next| &next.sku) != Some(&sale.sku)).then_some(sale))
-        .collect();
-    let skus: Vec<&str> = last_of_sku.iter().map(|sale| sale.sku.as_str()).collect();
     let dates: Vec<_> = last_of_sku.iter().map(|sale| sale.sale_date).collect();
     let ids: Vec<&str> = last_of_sku.iter().map(|sale| sale.sale_id.as_str()).collect();
     let moved = db::advance_watermarks(tx, run.run_id, &skus, &dates, &ids).await?;

@@ -75,8 +75,8 @@ async fn compare_with_fresh_costing(tx: &TenantTx) -> Result<Vec<Finding>, Servi
     let book: HashMap<String, String> = db::live_sku_digests(tx).await?.into_iter().collect();
     let skus = db::settled_skus(tx).await?;
     for slice in skus.chunks(SKUS_PER_SLICE) {
-        let (first, last) = (&slice[0], &slice[slice.len() - 1]);
-        let loaded = db::load_book_slice(tx, first, last).await?;
+        let names: Vec<&str> = slice.iter().map(String::as_str).collect();
+        let loaded = db::load_book_slice(tx, &names).await?;
         let fresh = match cost_afresh(loaded, &mut findings) {
             Some(fresh) => fresh,
             None => continue,
