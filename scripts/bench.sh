@@ -4,7 +4,7 @@
 # `cogs` CLI (release build), runs to completion, exports the journal, rolls back and
 # re-runs, timing each step and recording the peak resident memory of the process
 # (GNU time). It does so twice: with the rows grouped by SKU in date order (sorted)
-# and in a random row order (shuffled), as merged exports come.
+# and in a random row order (shuffled), as merged exports come (`--order` picks one).
 #
 # For each order, on the same server and data, it also measures:
 #   - the floors: plain COPY of the same rows into tables with the same columns and no
@@ -21,8 +21,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-scale=1
-[ "${1:-}" = "--scale" ] && scale=${2:?--scale takes a number}
+scale=1 orders="sorted shuffled"
+while [ $# -gt 0 ]; do
+  case $1 in
+    --scale) scale=${2:?--scale takes a number}; shift 2 ;;
+    --order) orders=${2:?--order takes sorted or shuffled}; shift 2 ;;
+    *) echo "usage: scripts/bench.sh [--scale N] [--order sorted|shuffled]" >&2; exit 2 ;;
+  esac
+done
 ensure_command /usr/bin/time time
 ensure_command bc bc
 ensure_rust_tools
@@ -46,11 +52,13 @@ results=$out/results.csv
 echo "order,step,seconds,rows,rows_per_second,peak_mib,floor_raw_seconds,floor_indexed_seconds" >"$results"
 declare -A seconds rows peak raw indexed
 
-# measure STEP ROWS COMMAND…: wall time and peak RSS of COMMAND.
+# measure STEP ROWS COMMAND…: wall time and peak RSS of COMMAND. Each step starts
+# right after a checkpoint, so none pays for another's full-page writes.
 measure() {
   local step=$1 count=$2
   shift 2
   local stats start end
+  as_superuser psql -q -d postgres -c checkpoint
   stats=$(mktemp)
   start=$(date +%s.%N)
   /usr/bin/time -v -o "$stats" "$@" >/dev/null
@@ -167,7 +175,7 @@ SQL
   echo "  peak memory of any cogs step            $highest MiB  (target <= 128)"
 }
 
-for order in sorted shuffled; do
+for order in $orders; do
   data=$out/data-x$scale-$order
   if [ ! -s "$data/sales.csv" ]; then
     say "generating the reference data x$scale, $order, into $data"
