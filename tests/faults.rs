@@ -14,19 +14,7 @@ use cogs_core::db::RunStatus;
 use cogs_core::model::CostingMode;
 use cogs_core::service::{self, ChunkBudget};
 use cogs_tests::outage::{TENANT, a_worker_survives, hundred_thousand_sales, one_pass};
-use cogs_tests::{TestDb, allocations, assert_books_balance, caller, remaining, run_row};
-
-/// A small deterministic generator (xorshift): the same 20 points on every run.
-struct Points(u64);
-
-impl Points {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % below
-    }
-}
+use cogs_tests::{TestDb, Xorshift, allocations, assert_books_balance, caller, remaining, run_row};
 
 #[derive(Debug, Clone, Copy)]
 enum Interruption {
@@ -62,15 +50,15 @@ async fn a_run_interrupted_at_twenty_points_ends_exactly_as_one_pass() {
     let run = service::start_run(&db.pool, &caller(TENANT), CostingMode::Fifo).await.unwrap();
     // Small chunks: the run must still be going at the twentieth interruption.
     let budget = ChunkBudget::unlimited(50);
-    let mut points = Points(0x5eed_c065);
+    let mut points = Xorshift(0x5eed_c065);
     let kinds = [Interruption::ProcessKilled, Interruption::ConnectionDropped, Interruption::StatementTimeout];
 
     for point in 0..20 {
         let kind = kinds[point % 3];
-        let delay = Duration::from_millis(20 + points.next(300));
+        let delay = Duration::from_millis(20 + points.below(300));
         let pool = match kind {
             Interruption::StatementTimeout => {
-                let timeout = 5 + points.next(60);
+                let timeout = 5 + points.below(60);
                 // Straight to the server: a pooler does not pass startup options on.
                 let url = cogs_tests::url("cogs_api", &db.name);
                 cogs_core::db::connect(&format!("{url}?options=-c%20statement_timeout%3D{timeout}"), 2).unwrap()
@@ -117,10 +105,10 @@ async fn an_interrupted_rollback_is_all_or_nothing_and_the_retry_restores_everyt
     let loaded = db.data(&[TENANT]).await;
     let run = cogs_tests::run_to_end(&db, TENANT, 10_000).await.unwrap();
     let costed = db.data(&[TENANT]).await;
-    let mut points = Points(0xba5e_ba11);
+    let mut points = Xorshift(0xba5e_ba11);
 
     for point in 0..6 {
-        let delay = Duration::from_millis(points.next(400));
+        let delay = Duration::from_millis(points.below(400));
         let (pool, caller, run_id) = (db.pool.clone(), caller(TENANT), run.run_id);
         let work = tokio::spawn(async move { service::rollback_run(&pool, &caller, run_id, false).await });
         tokio::time::sleep(delay).await;

@@ -12,27 +12,15 @@ use cogs_core::engine::CostingError;
 use cogs_core::ingest::RecordKind;
 use cogs_core::model::CostingMode;
 use cogs_core::service::{self, ChunkBudget, ServiceError};
-use cogs_tests::{TestDb, assert_books_balance, caller, lots_csv, sales_csv};
+use cogs_tests::{TestDb, Xorshift, assert_books_balance, caller, lots_csv, sales_csv};
 use uuid::Uuid;
 
 const TENANT: &str = "acme-corp";
 
-/// xorshift64: small, and the same everywhere.
-struct Random(u64);
-
-impl Random {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 /// A world that never oversells: per SKU, lots received over January and sales each
 /// taking at most what the SKU's lots received by then still hold. Lot and sale rows
 /// in CSV form.
-fn world(random: &mut Random) -> (Vec<String>, Vec<String>) {
+fn world(random: &mut Xorshift) -> (Vec<String>, Vec<String>) {
     let (mut lots, mut sales) = (Vec::new(), Vec::new());
     for sku in ["A", "B", "C"] {
         let mut arrivals: Vec<(u64, u64)> =
@@ -62,7 +50,7 @@ fn world(random: &mut Random) -> (Vec<String>, Vec<String>) {
 }
 
 /// The world's rows cut into files, shuffled: what a merchant uploads over time.
-fn files(random: &mut Random, lots: &[String], sales: &[String]) -> Vec<(RecordKind, String)> {
+fn files(random: &mut Xorshift, lots: &[String], sales: &[String]) -> Vec<(RecordKind, String)> {
     let mut files = Vec::new();
     for (kind, rows) in [(RecordKind::Lots, lots), (RecordKind::Sales, sales)] {
         let mut rows: Vec<&str> = rows.iter().map(String::as_str).collect();
@@ -79,7 +67,7 @@ fn files(random: &mut Random, lots: &[String], sales: &[String]) -> Vec<(RecordK
     files
 }
 
-fn shuffle<T>(random: &mut Random, items: &mut [T]) {
+fn shuffle<T>(random: &mut Xorshift, items: &mut [T]) {
     for i in (1..items.len()).rev() {
         items.swap(i, random.below(i as u64 + 1) as usize);
     }
@@ -172,7 +160,7 @@ fn fresh(lots: &[String], sales: &[String]) -> (Vec<String>, Vec<String>) {
 #[tokio::test]
 async fn after_any_history_the_live_book_equals_a_fresh_costing_of_everything_loaded() {
     for seed in 1..=12_u64 {
-        let mut random = Random(0x9e37_79b9_7f4a_7c15 ^ seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
+        let mut random = Xorshift(0x9e37_79b9_7f4a_7c15 ^ seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
         let (lots, sales) = world(&mut random);
         let mut pending = files(&mut random, &lots, &sales);
         let db = TestDb::new().await;

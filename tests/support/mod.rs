@@ -15,6 +15,19 @@ use tokio_postgres::NoTls;
 pub mod api;
 pub mod outage;
 
+/// A small deterministic generator (xorshift64): the same sequence on every run.
+pub struct Xorshift(pub u64);
+
+impl Xorshift {
+    /// The next value in `0..below`.
+    pub fn below(&mut self, below: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % below
+    }
+}
+
 /// The repository's root folder.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the repository").to_path_buf()
