@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde::Serialize;
 
-use super::{Caller, ChunkBudget, ServiceError, StagedLoad, abandon_run, advance_run, load_staged, verify};
+use super::verify::verify_on_fresh_statistics;
+use super::{Caller, ChunkBudget, ServiceError, StagedLoad, abandon_run, advance_run, load_staged};
 use crate::db::{self, RunStatus};
 use crate::model::TenantId;
 use crate::staging::Staging;
@@ -135,7 +136,7 @@ pub async fn run_maintenance(
     tracing::info!(task = "analyze", "maintenance: statistics refreshed");
 
     for tenant_id in db::tenants(maintenance).await? {
-        match verify(app, &tenant_id).await {
+        match verify_on_fresh_statistics(app, &tenant_id).await {
             Ok(_) => report.books_verified += 1,
             Err(ServiceError::BooksInconsistent(found)) => {
                 let first = found.findings.first();

@@ -50,6 +50,15 @@ pub async fn verify(pool: &deadpool_postgres::Pool, tenant_id: &TenantId) -> Res
     let tx = db::begin(pool, tenant_id).await?;
     db::refresh_statistics(&tx).await?;
     tx.commit().await?;
+    verify_on_fresh_statistics(pool, tenant_id).await
+}
+
+/// [`verify`] for a caller that has just refreshed the statistics itself (maintenance,
+/// once for all tenants: they are the whole tables', not one tenant's).
+pub(super) async fn verify_on_fresh_statistics(
+    pool: &deadpool_postgres::Pool,
+    tenant_id: &TenantId,
+) -> Result<VerifyReport, ServiceError> {
     let tx = db::begin_snapshot(pool, tenant_id).await?;
     let mut findings = db::find_broken_rules(&tx, FINDINGS_PER_CHECK).await?;
     findings.extend(compare_with_fresh_costing(&tx).await?);
