@@ -42,6 +42,7 @@ pub struct WorkerOutput {
     pub status: RunStatus,
     pub processed: i64,
     pub total: i64,
+    /// The SKU the run has reached (SKUs before it are costed).
     pub cursor: Option<String>,
     pub error: Option<String>,
 }
