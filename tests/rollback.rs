@@ -29,7 +29,11 @@ async fn rollback_restores_each_lot_to_its_snapshot_and_uncosts_the_sales() {
     );
     let after = db.data(&["acme-corp"]).await;
     assert_eq!(before["acme-corp.lots"], after["acme-corp.lots"], "every lot column is as before the run");
-    assert_eq!(before["acme-corp.sales"], after["acme-corp.sales"], "every sale is uncosted again");
+    assert_eq!(before["acme-corp.sales"], after["acme-corp.sales"], "no sale was rewritten");
+    assert_eq!(
+        before["acme-corp.sku_watermarks"], after["acme-corp.sku_watermarks"],
+        "every sale is uncosted again: each SKU's watermark is back before it"
+    );
 }
 
 #[tokio::test]
