@@ -37,7 +37,7 @@ print(f"{len(output['Resources'])} CloudFormation resources")
 PY
 say "linting the generated CloudFormation with cfn-lint"
 AWS_DEFAULT_REGION=us-east-1 cfn-lint --regions us-east-1 -- "$out/template.json"
-say "checking that the template deploys every function binary and routes every documented path"
+say "checking that the template deploys every function binary, routes every documented path and sets no development header"
 python3 - <<'PY'
 import glob, json, re, sys
 from samtranslator.yaml_helper import yaml_parse
@@ -53,6 +53,10 @@ routes = {(e["Properties"]["Method"].upper(), e["Properties"]["Path"])
           for f in functions.values() for e in f["Properties"].get("Events", {}).values() if e["Type"] == "HttpApi"}
 documented = {(m.upper(), p) for p, ops in json.load(open("functions/openapi.json"))["paths"].items() for m in ops}
 problems = [f"function binary {b} is not deployed" for b in missing]
+# The development header trusts whatever tenant a caller names: never in a deployment.
+for name, resource in [*template.get("Globals", {}).items(), *template["Resources"].items()]:
+    if "COGS_DEV_TENANT_HEADER" in json.dumps(resource):
+        problems.append(f"{name} sets COGS_DEV_TENANT_HEADER, which lets any caller name any tenant")
 problems += [f"documented route {m} {p} has no HttpApi event" for m, p in sorted(documented - routes)]
 problems += [f"route {m} {p} is not documented in functions/openapi.json" for m, p in sorted(routes - documented)]
 for problem in problems:

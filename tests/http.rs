@@ -394,15 +394,35 @@ async fn the_development_header_names_the_tenant_only_when_switched_on() {
 }
 
 #[tokio::test]
-async fn the_tenant_may_come_from_the_email_when_configured() {
+async fn a_verified_token_always_wins_over_the_development_header() {
     let api = Api::new().await;
-    let mut event: Value = serde_json::from_str(JWT_EVENT).unwrap();
-    event["requestContext"]["authorizer"]["jwt"]["claims"].as_object_mut().unwrap().remove("custom:tenant_id");
-    let req = || lambda_http::request::from_str(&event.to_string()).unwrap();
-    let by_email = context(&api.db.app_url(), &[("COGS_TENANT_FROM_EMAIL", "true")]);
+    load(&api.db, "victim-co", &lots_csv(&["L1,A,2024-01-01,5,5,1,0"]), &sales_csv(&["S1,A,2024-01-02,1"])).await;
+    let dev = context(&api.db.app_url(), &[("COGS_DEV_TENANT_HEADER", "true")]);
+    let forged = |event: &Value| {
+        let mut req = lambda_http::request::from_str(&event.to_string()).unwrap();
+        req.headers_mut().insert("x-tenant-id", "victim-co".parse().unwrap());
+        req
+    };
+    let mut signed_in: Value = serde_json::from_str(JWT_EVENT).unwrap();
+    signed_in["rawPath"] = json!("/api/v1/inventory");
+    signed_in["requestContext"]["http"]["path"] = json!("/api/v1/inventory");
+    let mut without_tenant_claim = signed_in.clone();
+    without_tenant_claim["requestContext"]["authorizer"]["jwt"]["claims"]
+        .as_object_mut()
+        .unwrap()
+        .remove("custom:tenant_id");
+    let mut other_authorizer = signed_in.clone();
+    other_authorizer["requestContext"]["authorizer"] = json!({ "lambda": { "tenant": "victim-co" } });
 
-    assert_eq!(call(&api.ctx, "list", req()).await.status().as_u16(), 401);
-    assert_eq!(call(&by_email, "list", req()).await.status().as_u16(), 200);
+    let own = call(&dev, "list", forged(&signed_in)).await;
+    let no_claim = call(&dev, "list", forged(&without_tenant_claim)).await;
+    let lambda_authorizer = call(&dev, "list", forged(&other_authorizer)).await;
+
+    assert_eq!(own.status().as_u16(), 200);
+    let own_stock = String::from_utf8_lossy(own.body()).into_owned();
+    assert!(!own_stock.contains("L1"), "the token's tenant's stock, not the header's: {own_stock}");
+    assert_eq!(no_claim.status().as_u16(), 401, "a token without the claim is not helped by the header");
+    assert_eq!(lambda_authorizer.status().as_u16(), 401, "any authorizer context rules the header out");
 }
 
 #[tokio::test]

@@ -315,7 +315,7 @@ async fn a_dry_run_reports_the_real_result_and_writes_nothing() {
         lots: Some(("lots.csv".into(), lots.as_bytes())),
         sales: Some(("sales.csv".into(), sales.as_bytes())),
     };
-    let report = service::dry_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, input).await.unwrap();
+    let report = service::dry_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, input, None).await.unwrap();
 
     assert_eq!(db.contents(&["acme-corp"]).await, before, "no table changed, not even the audit log");
     assert_eq!(report.totals.total_cogs.to_string(), "2310.9375");
@@ -332,10 +332,91 @@ async fn a_dry_run_reports_an_uncovered_sale_like_a_run() {
         sales: Some(("sales.csv".into(), sales.as_bytes())),
     };
 
-    let error = service::dry_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, input).await.unwrap_err();
+    let error = service::dry_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, input, None).await.unwrap_err();
 
     assert_eq!(error.kind(), "insufficient_inventory");
     assert!(db.contents(&["acme-corp"]).await.values().all(Vec::is_empty));
+}
+
+/// Holds `tenant`'s dry run mid-way, as a long one would be: another transaction of
+/// the tenant locks its lots, so the dry run's first chunk waits to lower them. The
+/// lock lasts until the returned client rolls back.
+async fn hold_lots_of(db: &TestDb, tenant: &str) -> tokio_postgres::Client {
+    let app = db.app().await;
+    app.batch_execute(&format!(
+        "begin; select set_config('app.tenant_id', '{tenant}', true); select 1 from lots for update"
+    ))
+    .await
+    .unwrap();
+    app
+}
+
+async fn wait_for_a_lock_wait(db: &TestDb) {
+    let owner = db.owner().await;
+    for _ in 0..200 {
+        let waiting: i64 =
+            owner.query_one("select count(*) from pg_locks where not granted", &[]).await.unwrap().get(0);
+        if waiting > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the dry run never reached the held lots");
+}
+
+fn nothing_new() -> DryRunInput<&'static [u8], &'static [u8]> {
+    DryRunInput { lots: None, sales: None }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_tenant_starts_a_run_at_once_while_a_long_dry_run_is_in_progress() {
+    let db = TestDb::new().await;
+    for tenant in ["slow-co", "quick-co"] {
+        load(&db, tenant, &lots_csv(&["L1,A,2024-01-01,5,5,1,0"]), &sales_csv(&["S1,A,2024-01-02,1"])).await;
+    }
+    let held = hold_lots_of(&db, "slow-co").await;
+    let pool = db.pool.clone();
+    let dry_run = tokio::spawn(async move {
+        service::dry_run(&pool, &caller("slow-co"), CostingMode::Fifo, nothing_new(), None).await
+    });
+    wait_for_a_lock_wait(&db).await;
+
+    let started = std::time::Instant::now();
+    let start = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        service::start_run(&db.pool, &caller("quick-co"), CostingMode::Fifo),
+    )
+    .await;
+    let took = started.elapsed();
+    let dry_run_was_still_going = !dry_run.is_finished();
+    held.batch_execute("rollback").await.unwrap();
+
+    assert!(start.expect("the start did not wait for the other tenant").is_ok());
+    assert!(took < std::time::Duration::from_secs(1), "the start took {took:?}");
+    assert!(dry_run_was_still_going);
+    assert_eq!(dry_run.await.unwrap().unwrap().sales.len(), 1, "the dry run then finishes as usual");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_ends_at_its_deadline_and_writes_nothing() {
+    let db = TestDb::new().await;
+    load(&db, "slow-co", &lots_csv(&["L1,A,2024-01-01,5,5,1,0"]), &sales_csv(&["S1,A,2024-01-02,1"])).await;
+    let before = db.contents(&["slow-co"]).await;
+    let held = hold_lots_of(&db, "slow-co").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(800);
+
+    let waited_for_stock =
+        service::dry_run(&db.pool, &caller("slow-co"), CostingMode::Fifo, nothing_new(), Some(deadline))
+            .await
+            .unwrap_err();
+    held.batch_execute("rollback").await.unwrap();
+    let already_late =
+        service::dry_run(&db.pool, &caller("slow-co"), CostingMode::Fifo, nothing_new(), Some(deadline)).await;
+
+    assert_eq!(waited_for_stock.kind(), "out_of_time", "{waited_for_stock}");
+    assert!(deadline.elapsed() < std::time::Duration::from_secs(2), "the statement was cut at the deadline");
+    assert_eq!(already_late.unwrap_err().kind(), "out_of_time");
+    assert_eq!(db.contents(&["slow-co"]).await, before);
 }
 
 #[tokio::test]

@@ -51,7 +51,7 @@ pub async fn run(args: &RunArgs) -> CommandResult {
             lots: args.lots_file.as_ref().map(named).transpose()?,
             sales: args.sales_file.as_ref().map(named).transpose()?,
         };
-        let report = service::dry_run(&pool, &caller, args.mode, input).await?;
+        let report = service::dry_run(&pool, &caller, args.mode, input, None).await?;
         match args.scope.output.format {
             OutputFormat::Json => print_json(&report),
             OutputFormat::Table => {

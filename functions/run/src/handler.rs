@@ -60,7 +60,9 @@ async fn start(ctx: &Context, req: &Request) -> Result<Reply, ApiError> {
             lots: lots.map(|csv| ("lots_data".to_owned(), Cursor::new(csv))),
             sales: sales.map(|csv| ("sales_data".to_owned(), Cursor::new(csv))),
         };
-        return Ok(Reply::json(StatusCode::OK, &service::dry_run(&ctx.pool, &caller, body.mode, input).await?));
+        let deadline = http::deadline(req, ctx.config.inline_run_budget, MARGIN);
+        let report = service::dry_run(&ctx.pool, &caller, body.mode, input, Some(deadline)).await?;
+        return Ok(Reply::json(StatusCode::OK, &report));
     }
     for (kind, csv) in [(RecordKind::Lots, lots), (RecordKind::Sales, sales)] {
         if let Some(csv) = csv {

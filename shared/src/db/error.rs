@@ -37,14 +37,19 @@ impl From<tokio_postgres::Error> for DbError {
 }
 
 impl DbError {
+    /// True when a statement was cancelled, by its timeout or by the server.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, DbError::Postgres(error) if error.code() == Some(&SqlState::QUERY_CANCELED))
+    }
+
     /// For `map_err`: a stored value that fails the model's validation.
     pub(crate) fn corrupt<E: std::fmt::Display>(column: &'static str) -> impl Fn(E) -> DbError {
         move |error| DbError::Corrupt { column, reason: error.to_string() }
     }
 
     /// True for failures worth retrying: lost connections (also as a pooler reports
-    /// them, SQLSTATE class 08), serialization failures, deadlocks, an exhausted pool
-    /// or a server shutting down.
+    /// them, SQLSTATE class 08), serialization failures, deadlocks, a statement or lock
+    /// wait that ran out of time, an exhausted pool or a server shutting down.
     pub fn is_transient(&self) -> bool {
         match self {
             DbError::Pool(_) => true,
@@ -57,6 +62,7 @@ impl DbError {
                             | Some(&SqlState::ADMIN_SHUTDOWN)
                             | Some(&SqlState::CANNOT_CONNECT_NOW)
                             | Some(&SqlState::QUERY_CANCELED)
+                            | Some(&SqlState::LOCK_NOT_AVAILABLE)
                     )
                     || error.code().is_some_and(|code| code.code().starts_with("08"))
                     || error.code().is_none()

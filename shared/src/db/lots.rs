@@ -216,10 +216,3 @@ pub async fn load_stock(tx: &TenantTx, sku: Option<&str>) -> Result<Vec<LotStock
         })
         .collect()
 }
-
-/// Refreshes the planner's statistics of the hot tables (`cogs_analyze()`, run as the
-/// tables' owner), so statements after a bulk load are planned for its size.
-pub async fn refresh_statistics(tx: &TenantTx) -> Result<(), DbError> {
-    tx.execute(r"select cogs_analyze()", &[]).await?;
-    Ok(())
-}

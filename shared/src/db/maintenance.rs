@@ -1,6 +1,6 @@
 //! The narrow cross-tenant path of scheduled maintenance, as the `cogs_maintenance`
 //! role: it finds stale runs, pending uploads and the tenants themselves, expires old
-//! validation errors and refreshes statistics. It reads no lots, sales or costs; what
+//! validation errors. It reads no lots, sales or costs; what
 //! it finds is acted on through each tenant's own transaction.
 
 use chrono::{DateTime, Utc};
@@ -72,14 +72,6 @@ pub async fn delete_validation_errors_before(
 ) -> Result<u64, DbError> {
     let client = pool.get().await?;
     Ok(client.execute_typed(r"delete from validation_errors where created_at < $1", &typed(&[&cutoff])).await?)
-}
-
-/// Refreshes the planner's statistics of the hot tables (through `cogs_analyze()`,
-/// which runs as the tables' owner and does only that).
-pub async fn analyze(pool: &deadpool_postgres::Pool) -> Result<(), DbError> {
-    let client = pool.get().await?;
-    client.execute_typed(r"select cogs_analyze()", &[]).await?;
-    Ok(())
 }
 
 /// Every tenant, for per-tenant checks.

@@ -18,6 +18,7 @@ mod watermarks;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
@@ -128,12 +129,44 @@ pub async fn begin_snapshot(pool: &Pool, tenant_id: &TenantId) -> Result<TenantT
     begin_with(pool, tenant_id, "begin isolation level repeatable read, read only").await
 }
 
+/// How long a tenant's transaction may wait for a lock, run one statement, and sit idle
+/// between statements. Set per transaction (`set_config(…, true)`), so they hold through
+/// any pooler and leave nothing on the connection; a role's own defaults would not reach
+/// the login roles that are only members of `cogs_app`. No statement on a hot path takes
+/// a second; the whole-book reads that may take longer ask for it
+/// ([`TenantTx::allow_statements_for`]).
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(120);
+pub const IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
+
 async fn begin_with(pool: &Pool, tenant_id: &TenantId, begin: &str) -> Result<TenantTx, DbError> {
     let client = pool.get().await?;
     client.batch_execute(begin).await?;
     let tx = TenantTx { client: Some(client), tenant_id: tenant_id.clone() };
-    tx.execute("select set_config('app.tenant_id', $1, true)", &[&tenant_id.as_str()]).await?;
+    tx.execute(
+        r"select set_config('app.tenant_id', $1, true), set_config('lock_timeout', $2, true),
+                 set_config('statement_timeout', $3, true), set_config('idle_in_transaction_session_timeout', $4, true)",
+        &[&tenant_id.as_str(), &millis(LOCK_TIMEOUT), &millis(STATEMENT_TIMEOUT), &millis(IDLE_IN_TRANSACTION_TIMEOUT)],
+    )
+    .await?;
     Ok(tx)
+}
+
+/// A duration as PostgreSQL reads a time setting: whole milliseconds, at least one (zero
+/// would mean no limit).
+fn millis(duration: Duration) -> String {
+    format!("{}ms", duration.as_millis().max(1))
+}
+
+/// Refreshes the planner's statistics of the hot tables where they are stale, through
+/// `cogs_analyze()` (run as the tables' owner; migration V8), in a statement of its own
+/// on a pooled connection: never inside a tenant's transaction, where its locks would
+/// be held until that transaction ends and every other tenant's refresh would wait.
+/// Returns at once when another session is refreshing.
+pub async fn refresh_statistics(pool: &Pool) -> Result<(), DbError> {
+    let client = pool.get().await?;
+    client.execute_typed(r"select cogs_analyze()", &[]).await?;
+    Ok(())
 }
 
 impl TenantTx {
@@ -156,6 +189,14 @@ impl TenantTx {
     pub async fn rollback(mut self) -> Result<(), DbError> {
         self.client().batch_execute("rollback").await?;
         self.client.take();
+        Ok(())
+    }
+
+    /// Lets each later statement of this transaction run for up to `duration` (instead
+    /// of [`STATEMENT_TIMEOUT`]): for whole-book reads, or to end a request's work at its
+    /// deadline.
+    pub async fn allow_statements_for(&self, duration: Duration) -> Result<(), DbError> {
+        self.execute(r"select set_config('statement_timeout', $1, true)", &[&millis(duration)]).await?;
         Ok(())
     }
 

@@ -9,8 +9,7 @@ use crate::service::MaintenanceSettings;
 /// | --- | --- | --- |
 /// | `DATABASE_URL` | the application role's URL (`sslmode=require` in AWS) | required |
 /// | `COGS_TENANT_CLAIM` | the JWT claim holding the tenant id | `custom:tenant_id` |
-/// | `COGS_TENANT_FROM_EMAIL` | `true`: without that claim, the email's local part | `false` |
-/// | `COGS_DEV_TENANT_HEADER` | `true`: trust an `X-Tenant-Id` header (local only) | `false` |
+/// | `COGS_DEV_TENANT_HEADER` | `true`: trust an `X-Tenant-Id` header on requests without an authorizer (local only; refused when deployed) | `false` |
 /// | `COGS_MAX_BODY_BYTES` | the largest request body accepted | 5 MiB |
 /// | `COGS_HEALTH_TIMEOUT_MS` | how long `/health` waits for the database | 2000 |
 /// | `COGS_POOL_SIZE` | connections per instance | 2 |
@@ -28,7 +27,6 @@ pub struct Config {
     pub database_url: String,
     pub pool_size: usize,
     pub tenant_claim: String,
-    pub tenant_from_email: bool,
     pub dev_tenant: DevTenantMode,
     pub max_body_bytes: usize,
     pub health_timeout: Duration,
@@ -70,16 +68,22 @@ impl Config {
             parsed(name, default).parse::<u64>().map_err(|e| ConfigError(format!("{name}: {e}")))
         };
         let dev_tenant = if flag("COGS_DEV_TENANT_HEADER")? {
-            // AWS_EXECUTION_ENV is set by the Lambda service itself, never by local emulators.
-            if let Some(environment) = var("AWS_EXECUTION_ENV") {
+            if let Some(sign) = deployed(&var) {
                 return Err(ConfigError(format!(
-                    "COGS_DEV_TENANT_HEADER trusts a header any caller can set; refusing to start in AWS ({environment})"
+                    "COGS_DEV_TENANT_HEADER trusts a header any caller can set; refusing to start in AWS Lambda ({sign} is set)"
                 )));
             }
             DevTenantMode::Header
         } else {
             DevTenantMode::Off
         };
+        if var("COGS_TENANT_FROM_EMAIL").is_some() {
+            return Err(ConfigError(
+                "COGS_TENANT_FROM_EMAIL is no longer supported: an address's local part is chosen by whoever \
+                 registers it; put the tenant in a claim the identity provider writes (COGS_TENANT_CLAIM)"
+                    .into(),
+            ));
+        }
         let account = |name: &str, default: &str| {
             parsed(name, default).parse::<Account>().map_err(|e| ConfigError(format!("{name}: {e}")))
         };
@@ -95,7 +99,6 @@ impl Config {
             database_url: var("DATABASE_URL").ok_or_else(|| ConfigError("DATABASE_URL is not set".into()))?,
             pool_size: number("COGS_POOL_SIZE", "2")? as usize,
             tenant_claim: parsed("COGS_TENANT_CLAIM", "custom:tenant_id"),
-            tenant_from_email: flag("COGS_TENANT_FROM_EMAIL")?,
             dev_tenant,
             max_body_bytes: number("COGS_MAX_BODY_BYTES", "5242880")? as usize,
             health_timeout: Duration::from_millis(number("COGS_HEALTH_TIMEOUT_MS", "2000")?),
@@ -109,6 +112,20 @@ impl Config {
             journal,
         })
     }
+}
+
+/// Variables the Lambda service sets in every deployed function, whatever the runtime,
+/// and that local emulators do not (`cargo lambda watch` sets only `AWS_LAMBDA_FUNCTION_*`,
+/// `AWS_LAMBDA_RUNTIME_API` and its own; `tests/fixtures/lambda-env/` holds both
+/// environments). The first three are reserved: a function's configuration can neither
+/// set nor unset them. `AWS_EXECUTION_ENV` alone is not enough: OS-only runtimes such as
+/// `provided.al2023` do not set it.
+const DEPLOYED_SIGNS: &[&str] =
+    &["LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "_HANDLER", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_EXECUTION_ENV"];
+
+/// The first sign that the process runs in AWS Lambda, if any.
+fn deployed(var: &impl Fn(&str) -> Option<String>) -> Option<&'static str> {
+    DEPLOYED_SIGNS.iter().copied().find(|name| var(name).is_some())
 }
 
 impl Config {
@@ -143,17 +160,44 @@ mod tests {
         assert_eq!(config.tenant_claim, "custom:tenant_id");
     }
 
-    #[test]
-    fn development_tenant_mode_refuses_to_start_in_aws() {
-        let local = config(&[("DATABASE_URL", "postgres://x"), ("COGS_DEV_TENANT_HEADER", "true")]).unwrap();
-        assert_eq!(local.dev_tenant, DevTenantMode::Header);
+    /// A recorded environment (`NAME=value` lines, `#` comments) with the variables given.
+    fn environment(file: &str, extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let path = format!("{}/../tests/fixtures/lambda-env/{file}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut vars: HashMap<String, String> = text
+            .lines()
+            .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+            .map(|line| line.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).unwrap())
+            .collect();
+        vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
 
-        let in_aws = config(&[
-            ("DATABASE_URL", "postgres://x"),
-            ("COGS_DEV_TENANT_HEADER", "true"),
-            ("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023"),
-        ]);
-        assert!(in_aws.unwrap_err().to_string().contains("refusing to start in AWS"));
+    #[test]
+    fn development_tenant_mode_refuses_to_start_in_the_environment_of_a_deployed_function() {
+        let asked = [("DATABASE_URL", "postgres://x"), ("COGS_DEV_TENANT_HEADER", "true")];
+
+        let deployed = environment("provided.al2023.env", &asked);
+        let emulated = environment("cargo-lambda-watch.env", &asked).unwrap();
+
+        let refusal = deployed.unwrap_err().to_string();
+        assert!(refusal.contains("refusing to start in AWS Lambda (LAMBDA_TASK_ROOT is set)"), "{refusal}");
+        assert_eq!(emulated.dev_tenant, DevTenantMode::Header);
+        assert_eq!(environment("provided.al2023.env", &asked[..1]).unwrap().dev_tenant, DevTenantMode::Off);
+    }
+
+    #[test]
+    fn any_one_sign_of_lambda_is_enough_to_refuse_the_development_header() {
+        for sign in DEPLOYED_SIGNS {
+            let refused = config(&[("DATABASE_URL", "postgres://x"), ("COGS_DEV_TENANT_HEADER", "true"), (sign, "x")]);
+            assert!(refused.is_err(), "{sign}");
+        }
+    }
+
+    #[test]
+    fn the_tenant_is_never_taken_from_an_email_address() {
+        let refused = config(&[("DATABASE_URL", "postgres://x"), ("COGS_TENANT_FROM_EMAIL", "true")]);
+        assert!(refused.unwrap_err().to_string().contains("COGS_TENANT_CLAIM"));
     }
 
     #[test]

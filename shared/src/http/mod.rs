@@ -196,8 +196,9 @@ fn match_template(template: &'static str, path: &[&str]) -> Option<HashMap<&'sta
 pub const HEALTH: Route = ("GET", "/health");
 
 /// The tenant the request acts for: from the verified JWT's claims (the claim named by
-/// the configuration; optionally the email's local part), or in development mode from
-/// the `X-Tenant-Id` header. A `tenant_id` query parameter must agree (403).
+/// the configuration). In development mode, and only on a request that carries no
+/// authorizer context at all (`cargo lambda watch`), the `X-Tenant-Id` header names it
+/// instead: a verified token always wins. A `tenant_id` query parameter must agree (403).
 pub fn tenant_id(req: &Request, config: &Config) -> Result<TenantId, ApiError> {
     let tenant = claimed_tenant(req, config)?;
     tracing::Span::current().record("tenant_id", tenant.as_str());
@@ -206,29 +207,27 @@ pub fn tenant_id(req: &Request, config: &Config) -> Result<TenantId, ApiError> {
 }
 
 fn claimed_tenant(req: &Request, config: &Config) -> Result<TenantId, ApiError> {
-    if config.dev_tenant == DevTenantMode::Header
-        && let Some(value) = req.headers().get("x-tenant-id")
-    {
-        let value = value.to_str().map_err(|_| ApiError::Unauthorized("the X-Tenant-Id header is not text"))?;
-        return TenantId::parse(value).map_err(|_| ApiError::Unauthorized("the X-Tenant-Id header is not a tenant id"));
-    }
-    let claims = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(context)) => {
-            context.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|jwt| &jwt.claims)
-        }
+    let authorizer = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.authorizer.as_ref(),
         _ => None,
     };
-    let claims = claims.ok_or(ApiError::Unauthorized("the request carries no verified token"))?;
-    let value = match claims.get(&config.tenant_claim) {
-        Some(value) => value.clone(),
-        None if config.tenant_from_email => claims
-            .get("email")
-            .and_then(|email| email.split_once('@'))
-            .map(|(local, _)| local.to_owned())
-            .ok_or(ApiError::Unauthorized("the token has neither a tenant claim nor an email"))?,
-        None => return Err(ApiError::Unauthorized("the token has no tenant claim")),
+    let Some(authorizer) = authorizer else {
+        return match (config.dev_tenant, req.headers().get("x-tenant-id")) {
+            (DevTenantMode::Header, Some(value)) => {
+                let value = value.to_str().map_err(|_| ApiError::Unauthorized("the X-Tenant-Id header is not text"))?;
+                TenantId::parse(value).map_err(|_| ApiError::Unauthorized("the X-Tenant-Id header is not a tenant id"))
+            }
+            _ => Err(ApiError::Unauthorized("the request carries no verified token")),
+        };
     };
-    TenantId::parse(value).map_err(|_| ApiError::Forbidden("the token's tenant claim is not a valid tenant id".into()))
+    let claims = authorizer
+        .jwt
+        .as_ref()
+        .map(|jwt| &jwt.claims)
+        .ok_or(ApiError::Unauthorized("the request carries no verified token"))?;
+    let value = claims.get(&config.tenant_claim).ok_or(ApiError::Unauthorized("the token has no tenant claim"))?;
+    TenantId::parse(value.as_str())
+        .map_err(|_| ApiError::Forbidden("the token's tenant claim is not a valid tenant id".into()))
 }
 
 /// Refuses (403) a tenant id given in a request that is not the caller's.

@@ -50,6 +50,10 @@ pub enum ServiceError {
     DependentRuns { run_id: Uuid, later_runs: Vec<Uuid> },
     #[error("run {run_id} is {status} and cannot be {action}")]
     WrongRunStatus { run_id: Uuid, status: RunStatus, action: &'static str },
+    #[error(
+        "the {what} did not finish in the time this request has; run it from the command line, or start a real run, which goes on in the background"
+    )]
+    OutOfTime { what: &'static str },
     #[error("{0}")]
     InvalidRequest(String),
     #[error(transparent)]
@@ -116,6 +120,7 @@ impl ServiceError {
             ServiceError::Backdated { .. } => "backdated_input",
             ServiceError::DependentRuns { .. } => "dependent_run",
             ServiceError::WrongRunStatus { .. } => "wrong_run_status",
+            ServiceError::OutOfTime { .. } => "out_of_time",
             ServiceError::InvalidRequest(_) => "invalid_request",
             ServiceError::Db(_) => "database_error",
             ServiceError::Staging(_) => "staging_error",
@@ -128,9 +133,10 @@ impl ServiceError {
             ServiceError::Ingest(IngestError::Rejected(_))
             | ServiceError::UploadRejected { .. }
             | ServiceError::InvalidRequest(_) => Category::Validation,
-            ServiceError::Costing(_) | ServiceError::Journal(_) | ServiceError::AmountOverflow => {
-                Category::Unprocessable
-            }
+            ServiceError::Costing(_)
+            | ServiceError::Journal(_)
+            | ServiceError::AmountOverflow
+            | ServiceError::OutOfTime { .. } => Category::Unprocessable,
             ServiceError::RunInProgress { .. }
             | ServiceError::Backdated { .. }
             | ServiceError::DependentRuns { .. }
@@ -178,6 +184,7 @@ impl ServiceError {
             ServiceError::Ingest(IngestError::Io { .. })
             | ServiceError::Journal(_)
             | ServiceError::AmountOverflow
+            | ServiceError::OutOfTime { .. }
             | ServiceError::InvalidRequest(_)
             | ServiceError::Db(_)
             | ServiceError::Staging(_) => json!({}),

@@ -131,7 +131,7 @@ pub async fn run_maintenance(
         "maintenance: expired validation errors"
     );
 
-    db::analyze(maintenance).await?;
+    db::refresh_statistics(maintenance).await?;
     report.analyzed = true;
     tracing::info!(task = "analyze", "maintenance: statistics refreshed");
 

@@ -70,6 +70,10 @@ pub async fn start_run(
     caller: &Caller,
     mode: CostingMode,
 ) -> Result<RunRow, ServiceError> {
+    // Statistics describing the tables before a bulk load make the chunks' set-wise
+    // statements pick nested loops over every row; refresh them before costing, outside
+    // the tenant's transaction (see `db::refresh_statistics`).
+    db::refresh_statistics(pool).await?;
     let tx = db::begin(pool, &caller.tenant_id).await?;
     let run = start_run_in(&tx, caller, mode).await?;
     tx.commit().await?;
@@ -89,9 +93,6 @@ async fn start_run_in(tx: &TenantTx, caller: &Caller, mode: CostingMode) -> Resu
         return Err(ServiceError::Backdated { lots, sales });
     }
     db::ensure_tenant(tx).await?;
-    // Statistics describing the tables before a bulk load make the chunks' set-wise
-    // statements pick nested loops over every row; refresh them before costing.
-    db::refresh_statistics(tx).await?;
     let run = db::insert_run(tx, Uuid::now_v7(), mode, db::count_uncosted(tx).await?, &caller.actor).await?;
     db::insert_audit(
         tx,
@@ -310,36 +311,57 @@ pub struct DryRunInput<L: Read + Send, S: Read + Send> {
 
 /// Validates and costs exactly as uploading `input` and running would, and reports the
 /// result, without writing anything: the same code runs inside one transaction that
-/// is rolled back.
+/// is rolled back. With a `deadline` (a request's), the dry run ends there with
+/// `OutOfTime`: no statement of it runs past the deadline, and no chunk starts after it.
 pub async fn dry_run<L: Read + Send, S: Read + Send>(
     pool: &deadpool_postgres::Pool,
     caller: &Caller,
     mode: CostingMode,
     input: DryRunInput<L, S>,
+    deadline: Option<Instant>,
 ) -> Result<CostReport, ServiceError> {
-    let tx = db::begin(pool, &caller.tenant_id).await?;
-    if let Some((name, lots)) = input.lots {
-        upload_in(&tx, caller, RecordKind::Lots, &name, lots).await?;
-    }
-    if let Some((name, sales)) = input.sales {
-        upload_in(&tx, caller, RecordKind::Sales, &name, sales).await?;
-    }
-    let mut run = start_run_in(&tx, caller, mode).await?;
-    while let Chunk::Applied | Chunk::Lost = apply_chunk_in(&tx, caller, &run, ChunkBudget::DEFAULT_CHUNK_SIZE).await? {
-        run = lock_run(&tx, run.run_id).await?;
-    }
-    let sales: Vec<Sale> = db::load_sales_of_run(&tx, run.run_id).await?;
-    let allocations = db::load_allocations(&tx, run.run_id).await?;
-    let lots: Vec<LotBalance> = db::load_stock(&tx, None)
-        .await?
-        .into_iter()
-        .map(|lot| LotBalance {
-            lot_id: lot.lot_id,
-            sku: lot.sku,
-            remaining_quantity: lot.remaining_quantity.normalize(),
-            remaining_value: lot.remaining_value.normalize(),
-        })
-        .collect();
-    tx.rollback().await?;
-    report(&sales, &allocations, lots)
+    let out_of_time = || ServiceError::OutOfTime { what: "dry run" };
+    let past_deadline = || deadline.is_some_and(|deadline| Instant::now() >= deadline);
+    db::refresh_statistics(pool).await?;
+    let costed = async {
+        let tx = db::begin(pool, &caller.tenant_id).await?;
+        if let Some(deadline) = deadline {
+            let left = deadline.checked_duration_since(Instant::now()).ok_or_else(out_of_time)?;
+            tx.allow_statements_for(left.min(db::STATEMENT_TIMEOUT)).await?;
+        }
+        if let Some((name, lots)) = input.lots {
+            upload_in(&tx, caller, RecordKind::Lots, &name, lots).await?;
+        }
+        if let Some((name, sales)) = input.sales {
+            upload_in(&tx, caller, RecordKind::Sales, &name, sales).await?;
+        }
+        let mut run = start_run_in(&tx, caller, mode).await?;
+        while let Chunk::Applied | Chunk::Lost =
+            apply_chunk_in(&tx, caller, &run, ChunkBudget::DEFAULT_CHUNK_SIZE).await?
+        {
+            if past_deadline() {
+                return Err(out_of_time());
+            }
+            run = lock_run(&tx, run.run_id).await?;
+        }
+        let sales: Vec<Sale> = db::load_sales_of_run(&tx, run.run_id).await?;
+        let allocations = db::load_allocations(&tx, run.run_id).await?;
+        let lots: Vec<LotBalance> = db::load_stock(&tx, None)
+            .await?
+            .into_iter()
+            .map(|lot| LotBalance {
+                lot_id: lot.lot_id,
+                sku: lot.sku,
+                remaining_quantity: lot.remaining_quantity.normalize(),
+                remaining_value: lot.remaining_value.normalize(),
+            })
+            .collect();
+        tx.rollback().await?;
+        report(&sales, &allocations, lots)
+    };
+    costed.await.map_err(|error| match error {
+        // The statement timeout set to the deadline cancelled a statement.
+        ServiceError::Db(db) if db.is_cancelled() && past_deadline() => out_of_time(),
+        other => other,
+    })
 }
