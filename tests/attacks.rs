@@ -328,12 +328,20 @@ async fn crafted_object_keys_load_nothing_into_another_tenant() {
         cogs_core::staging::Store::S3(store) => store.bucket(),
         cogs_core::staging::Store::Local(_) => unreachable!("the scene stages in S3"),
     };
-    let pending =
-        service::create_upload(&scene.api.db.pool, &ctx.staging, &caller("acme-corp"), RecordKind::Sales, "s.csv", 10)
-            .await
-            .unwrap();
-    let id = pending.upload.upload_id;
+    // The objects have the declared size, so only the key can be what refuses them.
     let sales = "sale_id,sku,sale_date,quantity_sold\nEVIL-SALE-9,ACME-SKU-1,2024-02-01,9\n";
+    let declared = sales.len() as u64;
+    let pending = service::create_upload(
+        &scene.api.db.pool,
+        &ctx.staging,
+        &caller("acme-corp"),
+        RecordKind::Sales,
+        "s.csv",
+        declared,
+    )
+    .await
+    .unwrap();
+    let id = pending.upload.upload_id;
     let before = scene.acme().await;
     for (name, key) in [
         ("evil's prefix, acme's pending upload", format!("tenants/evil-corp/uploads/{id}/sales.csv")),

@@ -74,7 +74,7 @@ fn compare_or_bless(expected_file: &Path, answers: &[String]) {
 }
 
 #[tokio::test]
-async fn two_million_columns_and_a_five_megabyte_field_are_rejected_in_bounded_time_and_memory() {
+async fn two_million_columns_and_a_five_megabyte_field_are_rejected_as_records_too_long() {
     let db = TestDb::new().await;
     load(&db, "acme-corp", &lots_csv(&["L0,WIDGET-A,2024-01-01,5,5,1,0"]), "").await;
     let before = data(&db).await;
@@ -86,11 +86,8 @@ async fn two_million_columns_and_a_five_megabyte_field_are_rejected_in_bounded_t
     wide.push_str("\nS1,A,2024-01-01,1\n");
     let huge = format!("sale_id,sku,sale_date,quantity_sold\nS1,A,2024-01-01,{}\n", "9".repeat(5 << 20));
 
-    assert_eq!(rejection(&db, RecordKind::Sales, "wide.csv", wide.as_bytes()).await, "2 - wrong_field_count 1");
-    assert_eq!(
-        rejection(&db, RecordKind::Sales, "huge.csv", huge.as_bytes()).await,
-        "2 quantity_sold field_too_long 1"
-    );
+    assert_eq!(rejection(&db, RecordKind::Sales, "wide.csv", wide.as_bytes()).await, "1 - record_too_long 1");
+    assert_eq!(rejection(&db, RecordKind::Sales, "huge.csv", huge.as_bytes()).await, "2 - record_too_long 1");
     assert!(data(&db).await == before);
 }
 

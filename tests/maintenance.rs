@@ -1,13 +1,15 @@
-//! Scheduled maintenance across tenants: stale runs resumed or abandoned, expired
-//! validation errors deleted, statistics refreshed; the maintenance role only finds.
+//! Scheduled maintenance across tenants: stale runs resumed or abandoned, staged
+//! uploads loaded or expired, expired validation errors deleted, statistics refreshed,
+//! one tenant's failure kept from the others; the maintenance role only finds.
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use std::time::Duration;
 
-use cogs_core::db::RunStatus;
+use cogs_core::db::{RunStatus, UploadStatus};
+use cogs_core::ingest::RecordKind;
 use cogs_core::model::CostingMode;
-use cogs_core::service::{self, ChunkBudget, MaintenanceSettings};
-use cogs_core::staging::LocalFolder;
+use cogs_core::service::{self, ChunkBudget, MaintenanceSettings, StagedLoad};
+use cogs_core::staging::{LocalFolder, Staging, Store};
 use cogs_tests::{TestDb, caller, load, lots_csv, remaining, run_row, sales_csv};
 
 /// Makes a run look silent for `minutes`, as a worker that died would leave it.
@@ -113,4 +115,80 @@ async fn every_tenants_book_is_verified_and_a_broken_one_is_named() {
     assert_eq!((clean.books_verified, clean.books_inconsistent.len()), (3, 0));
     assert_eq!(broken.books_verified, 2, "the pass goes on past the broken book");
     assert_eq!(broken.books_inconsistent, [cogs_tests::tenant("tenant-b")]);
+}
+
+/// A staged upload of `tenant` waiting for `file`, as `POST /api/v1/uploads` leaves it.
+async fn pending_upload(db: &TestDb, staging: &Store, tenant: &str, file: &str) -> (uuid::Uuid, String) {
+    let pending =
+        service::create_upload(&db.pool, staging, &caller(tenant), RecordKind::Sales, "s.csv", file.len() as u64)
+            .await
+            .unwrap();
+    (pending.upload.upload_id, pending.upload.object_key.unwrap())
+}
+
+const SALES: &str = "sale_id,sku,sale_date,quantity_sold\nS1,A,2024-01-02,3\n";
+
+fn look_at_every_pending_upload() -> MaintenanceSettings {
+    MaintenanceSettings { pending_upload_after: Duration::ZERO, ..MaintenanceSettings::default() }
+}
+
+#[tokio::test]
+async fn one_tenants_unreadable_object_does_not_stop_the_pass_for_the_others() {
+    let db = TestDb::new().await;
+    let store = cogs_tests::s3_store().await;
+    let bucket = store.bucket().to_owned();
+    let staging = Store::S3(store);
+    let (_, archived) = pending_upload(&db, &staging, "tenant-a", SALES).await;
+    // Moved to an archive class, the object answers InvalidObjectState: neither the file
+    // nor NoSuchKey, like AccessDenied for a missing object without s3:ListBucket.
+    cogs_tests::s3_client()
+        .put_object()
+        .bucket(&bucket)
+        .key(&archived)
+        .storage_class(aws_sdk_s3::types::StorageClass::Glacier)
+        .body(SALES.as_bytes().to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let (_, arrived) = pending_upload(&db, &staging, "tenant-b", SALES).await;
+    staging.put(&arrived, SALES.as_bytes().to_vec()).await.unwrap();
+    let stalled = stalled_run(&db, "tenant-c").await;
+    age_heartbeat(&db, "tenant-c", stalled, 30).await;
+    let maintenance = cogs_core::db::connect(&db.maintenance_url(), 1).unwrap();
+
+    let report =
+        service::run_maintenance(&db.pool, &maintenance, &staging, &look_at_every_pending_upload()).await.unwrap();
+
+    let failed: Vec<(&str, &str, &str)> =
+        report.failures.iter().map(|f| (f.task, f.tenant_id.as_str(), f.item.as_str())).collect();
+    assert_eq!(failed, [("pending_uploads", "tenant-a", archived.as_str())]);
+    assert!(report.failures[0].error.contains("InvalidObjectState"), "{:?}", report.failures[0]);
+    assert_eq!((report.uploads_loaded, report.runs_completed, report.books_verified), (1, 1, 3), "{report:?}");
+    assert!(report.analyzed);
+}
+
+#[tokio::test]
+async fn a_staged_upload_whose_file_never_arrives_expires_and_a_late_file_is_not_loaded() {
+    let db = TestDb::new().await;
+    let staging = Store::S3(cogs_tests::s3_store().await);
+    let (upload_id, key) = pending_upload(&db, &staging, "tenant-a", SALES).await;
+    let maintenance = cogs_core::db::connect(&db.maintenance_url(), 1).unwrap();
+    let expire_now = MaintenanceSettings { pending_upload_expiry: Duration::ZERO, ..look_at_every_pending_upload() };
+
+    let waiting =
+        service::run_maintenance(&db.pool, &maintenance, &staging, &look_at_every_pending_upload()).await.unwrap();
+    let expired = service::run_maintenance(&db.pool, &maintenance, &staging, &expire_now).await.unwrap();
+    staging.put(&key, SALES.as_bytes().to_vec()).await.unwrap();
+    let late = service::load_staged(&db.pool, &staging, &key, "test").await.unwrap();
+    let after = service::run_maintenance(&db.pool, &maintenance, &staging, &expire_now).await.unwrap();
+
+    assert_eq!((waiting.uploads_waiting, waiting.uploads_expired, waiting.failures.len()), (1, 0, 0));
+    assert_eq!((expired.uploads_expired, expired.failures.len()), (1, 0));
+    assert!(matches!(late, StagedLoad::AlreadyDone { .. }), "{late:?}");
+    assert_eq!((after.uploads_waiting, after.uploads_expired, after.uploads_loaded), (0, 0, 0));
+    let shown = service::show_upload(&db.pool, &cogs_tests::tenant("tenant-a"), upload_id).await.unwrap();
+    assert_eq!(shown.upload.status, UploadStatus::Expired);
+    let contents = db.contents(&["tenant-a"]).await;
+    assert!(contents["tenant-a.sales"].is_empty());
+    assert!(contents["tenant-a.audit_log"].iter().any(|row| row.contains("upload.expired")), "{contents:?}");
 }

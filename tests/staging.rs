@@ -26,7 +26,10 @@ fn put(pending: &PendingUpload, body: &[u8]) {
     assert!(status.success(), "the presigned PUT failed");
 }
 
-/// The object-created event of the fixture, for `key`.
+fn size(file: &str) -> u64 {
+    file.len() as u64
+}
+
 async fn context(db: &TestDb, store: S3Store) -> Context {
     cogs_tests::function_context(&db.app_url(), &[], Store::S3(store))
 }
@@ -126,9 +129,10 @@ async fn concurrent_first_deliveries_load_the_object_once() {
     let db = TestDb::new().await;
     let ctx = context(&db, s3_store().await).await;
     let sales = "sale_id,sku,sale_date,quantity_sold\nS1,A,2024-01-02,3\n";
-    let pending = service::create_upload(&db.pool, &ctx.staging, &caller("acme-corp"), RecordKind::Sales, "s.csv", 10)
-        .await
-        .unwrap();
+    let pending =
+        service::create_upload(&db.pool, &ctx.staging, &caller("acme-corp"), RecordKind::Sales, "s.csv", size(sales))
+            .await
+            .unwrap();
     put(&pending, sales.as_bytes());
     let key = pending.upload.object_key.clone().unwrap();
     let other_pool = cogs_core::db::connect(&db.app_url(), 2).unwrap();
@@ -148,9 +152,10 @@ async fn a_key_with_another_tenants_prefix_is_refused() {
     let db = TestDb::new().await;
     let ctx = context(&db, s3_store().await).await;
     let sales = "sale_id,sku,sale_date,quantity_sold\nS1,A,2024-01-02,3\n";
-    let pending = service::create_upload(&db.pool, &ctx.staging, &caller("tenant-a"), RecordKind::Sales, "s.csv", 10)
-        .await
-        .unwrap();
+    let pending =
+        service::create_upload(&db.pool, &ctx.staging, &caller("tenant-a"), RecordKind::Sales, "s.csv", size(sales))
+            .await
+            .unwrap();
     // Tenant B's name in front of tenant A's upload id.
     let forged = format!("tenants/tenant-b/uploads/{}/sales.csv", pending.upload.upload_id);
     ctx.staging.put(&forged, sales.as_bytes().to_vec()).await.unwrap();
@@ -170,9 +175,10 @@ async fn a_bad_staged_file_is_rejected_with_its_rows_and_leaves_the_data_unchang
     load(&db, "acme-corp", &lots_csv(&["L1,A,2024-01-01,10,10,1,0"]), "").await;
     let before = db.data(&["acme-corp"]).await;
     let sales = "sale_id,sku,sale_date,quantity_sold\nS1,A,2024-01-02,3\nS2,A,someday,4\n";
-    let pending = service::create_upload(&db.pool, &ctx.staging, &caller("acme-corp"), RecordKind::Sales, "s.csv", 10)
-        .await
-        .unwrap();
+    let pending =
+        service::create_upload(&db.pool, &ctx.staging, &caller("acme-corp"), RecordKind::Sales, "s.csv", size(sales))
+            .await
+            .unwrap();
     put(&pending, sales.as_bytes());
 
     let outcome =
@@ -189,4 +195,52 @@ async fn a_bad_staged_file_is_rejected_with_its_rows_and_leaves_the_data_unchang
         (Some(3), Some("sale_date"))
     );
     assert_eq!(remaining(&db, "acme-corp").await, ["L1=10"]);
+}
+
+#[tokio::test]
+async fn the_presigned_url_signs_the_declared_length() {
+    let db = TestDb::new().await;
+    let ctx = context(&db, s3_store().await).await;
+
+    let pending =
+        service::create_upload(&db.pool, &ctx.staging, &caller("acme-corp"), RecordKind::Sales, "s.csv", 1234)
+            .await
+            .unwrap();
+
+    let url = &pending.upload_url.url;
+    let signed = url.split('&').find_map(|p| p.strip_prefix("X-Amz-SignedHeaders=")).unwrap_or_default();
+    assert!(signed.split("%3B").any(|header| header == "content-length"), "signed headers: {signed}");
+    assert!(pending.upload_url.headers.contains(&("content-length".to_owned(), "1234".to_owned())));
+}
+
+#[tokio::test]
+async fn an_object_of_another_size_than_declared_is_rejected_without_being_loaded() {
+    let db = TestDb::new().await;
+    let ctx = context(&db, s3_store().await).await;
+    load(&db, "acme-corp", &lots_csv(&["L1,A,2024-01-01,10,10,1,0"]), "").await;
+    let before = db.data(&["acme-corp"]).await;
+    let declared = "sale_id,sku,sale_date,quantity_sold\nS1,A,2024-01-02,3\n";
+    let larger = format!("{declared}S2,A,2024-01-03,4\n");
+    let pending = service::create_upload(
+        &db.pool,
+        &ctx.staging,
+        &caller("acme-corp"),
+        RecordKind::Sales,
+        "s.csv",
+        size(declared),
+    )
+    .await
+    .unwrap();
+    let key = pending.upload.object_key.clone().unwrap();
+    // What a client that ignores the signed length, or another writer, leaves behind.
+    ctx.staging.put(&key, larger.clone().into_bytes()).await.unwrap();
+
+    let outcome = cogs_upload::events::handle(&ctx, s3_put_event(&bucket(&ctx), &key)).await.unwrap();
+
+    assert_eq!(outcome["objects"][0]["outcome"], "rejected");
+    assert_eq!(db.data(&["acme-corp"]).await, before, "no row of the object was loaded");
+    let shown = service::show_upload(&db.pool, &tenant("acme-corp"), pending.upload.upload_id).await.unwrap();
+    assert_eq!(shown.upload.status, UploadStatus::Rejected);
+    assert_eq!(shown.validation_errors[0].error_type, "size_mismatch");
+    assert!(shown.validation_errors[0].message.contains(&format!("is {} bytes", larger.len())));
 }

@@ -292,9 +292,8 @@ pub fn s3_endpoint() -> String {
     std::env::var("COGS_TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:5055".into())
 }
 
-/// A store on a fresh bucket of the local S3 server, with the static credentials it
-/// accepts.
-pub async fn s3_store() -> cogs_core::staging::S3Store {
+/// A client of the local S3 server, with the static credentials it accepts.
+pub fn s3_client() -> aws_sdk_s3::Client {
     use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -303,7 +302,12 @@ pub async fn s3_store() -> cogs_core::staging::S3Store {
         .endpoint_url(s3_endpoint())
         .force_path_style(true)
         .build();
-    let client = aws_sdk_s3::Client::from_conf(config);
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// A store on a fresh bucket of the local S3 server.
+pub async fn s3_store() -> cogs_core::staging::S3Store {
+    let client = s3_client();
     let bucket = format!("cogs-test-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
     client
         .create_bucket()

@@ -24,6 +24,9 @@ pub struct MaintenanceArgs {
     /// Delete validation errors older than this many days.
     #[arg(long, default_value_t = 180)]
     retention_days: u64,
+    /// Expire staged uploads still not loaded this many hours after they were asked for.
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..))]
+    pending_expiry_hours: u64,
     #[command(flatten)]
     database: Database,
     #[command(flatten)]
@@ -38,6 +41,7 @@ pub async fn run(args: &MaintenanceArgs) -> CommandResult {
         stale_after: minutes(args.stale_minutes),
         abandon_after: minutes(args.abandon_minutes),
         validation_retention: minutes(args.retention_days * 24 * 60),
+        pending_upload_expiry: minutes(args.pending_expiry_hours * 60),
         ..MaintenanceSettings::default()
     };
     let report = service::run_maintenance(&app, &maintenance, &Store::from_env().await, &settings).await?;
@@ -49,15 +53,26 @@ pub async fn run(args: &MaintenanceArgs) -> CommandResult {
             println!("  still running       {}", report.runs_still_running);
             println!("  failed              {}", report.runs_failed);
             println!("  abandoned           {}", report.runs_abandoned);
-            println!("staged uploads loaded {} (waiting: {})", report.uploads_loaded, report.uploads_waiting);
+            println!(
+                "staged uploads loaded {} (waiting: {}, expired: {})",
+                report.uploads_loaded, report.uploads_waiting, report.uploads_expired
+            );
             println!("validation errors     {} deleted", report.validation_errors_deleted);
             println!("statistics            {}", if report.analyzed { "refreshed" } else { "not refreshed" });
             println!("books verified        {}", report.books_verified);
+            for failure in &report.failures {
+                println!(
+                    "failed                {} {} {}: {}",
+                    failure.task, failure.tenant_id, failure.item, failure.error
+                );
+            }
         }
     }
-    if report.books_inconsistent.is_empty() {
-        Ok(())
-    } else {
+    if !report.books_inconsistent.is_empty() {
         Err(Failure::BooksInconsistent { tenants: report.books_inconsistent })
+    } else if !report.failures.is_empty() {
+        Err(Failure::MaintenanceIncomplete { failures: report.failures })
+    } else {
+        Ok(())
     }
 }

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use cogs_core::model::TenantId;
-use cogs_core::service::{Category, ServiceError};
+use cogs_core::service::{Category, MaintenanceFailure, ServiceError};
 use serde_json::{Value, json};
 
 /// How a command prints: a table for people, JSON for scripts.
@@ -45,6 +45,10 @@ pub enum Failure {
     BooksInconsistent {
         tenants: Vec<TenantId>,
     },
+    /// Maintenance could not finish some items; it did everything else.
+    MaintenanceIncomplete {
+        failures: Vec<MaintenanceFailure>,
+    },
 }
 
 impl From<ServiceError> for Failure {
@@ -69,6 +73,11 @@ impl Failure {
                 "message": format!("the books of {} tenant(s) break a rule", tenants.len()),
                 "tenants": tenants,
             }}),
+            Failure::MaintenanceIncomplete { failures } => json!({ "error": {
+                "type": "maintenance_incomplete",
+                "message": format!("{} item(s) could not be finished; everything else was done", failures.len()),
+                "failures": failures,
+            }}),
         }
     }
 
@@ -78,6 +87,7 @@ impl Failure {
             Failure::OutputFile { .. } => exit::INFRASTRUCTURE,
             Failure::Refused { .. } => exit::VALIDATION,
             Failure::BooksInconsistent { .. } => exit::BOOKS_INCONSISTENT,
+            Failure::MaintenanceIncomplete { .. } => exit::INFRASTRUCTURE,
             Failure::Service(error) => match error.category() {
                 Category::Validation => exit::VALIDATION,
                 Category::Conflict => exit::CONFLICT,
@@ -97,6 +107,9 @@ impl Failure {
             Failure::OutputFile { .. } => return "check the folder exists and is writable",
             Failure::Refused { .. } => return "add the flag named above to go ahead",
             Failure::BooksInconsistent { .. } => return "run cogs verify for each tenant named to see every finding",
+            Failure::MaintenanceIncomplete { .. } => {
+                return "each failed item is listed with its tenant; the next pass tries it again";
+            }
             Failure::Service(error) => error.kind(),
         };
         match kind {

@@ -20,11 +20,24 @@ pub async fn handle(ctx: &Context, _event: LambdaEvent<Value>) -> Result<Mainten
         .await
         .map_err(|error| diagnostic("MaintenanceError", error.to_string()))?;
     telemetry::emit(Metric::BooksInconsistent, report.books_inconsistent.len() as u64, "maintenance");
-    // A book that breaks a rule fails the invocation, so the function's errors alarm.
+    telemetry::emit(Metric::MaintenanceFailures, report.failures.len() as u64, "maintenance");
+    // A book that breaks a rule, or an item the pass could not finish, fails the
+    // invocation once the whole pass is done, so the function's errors alarm.
     if !report.books_inconsistent.is_empty() {
         let tenants: Vec<String> = report.books_inconsistent.iter().map(ToString::to_string).collect();
         let message = format!("the books of {} break a rule; cogs verify names each finding", tenants.join(", "));
         return Err(diagnostic("BooksInconsistent", message));
+    }
+    if let Some(first) = report.failures.first() {
+        let message = format!(
+            "{} item(s) failed and the pass went on; the first: {} of tenant {} ({}): {}",
+            report.failures.len(),
+            first.task,
+            first.tenant_id,
+            first.item,
+            first.error
+        );
+        return Err(diagnostic("MaintenanceItemsFailed", message));
     }
     Ok(report)
 }

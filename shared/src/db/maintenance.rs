@@ -43,15 +43,24 @@ pub async fn stale_runs(pool: &deadpool_postgres::Pool, cutoff: DateTime<Utc>) -
         .collect()
 }
 
-/// Staged uploads still pending since before `cutoff`: (tenant, object key).
+/// A staged upload still waiting for its object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingStaged {
+    pub tenant_id: TenantId,
+    pub upload_id: Uuid,
+    pub object_key: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Staged uploads still pending since before `cutoff`, oldest first.
 pub async fn pending_uploads(
     pool: &deadpool_postgres::Pool,
     cutoff: DateTime<Utc>,
-) -> Result<Vec<(TenantId, String)>, DbError> {
+) -> Result<Vec<PendingStaged>, DbError> {
     let client = pool.get().await?;
     let rows = client
         .query_typed(
-            r"select tenant_id, object_key from uploads
+            r"select tenant_id, upload_id, object_key, created_at from uploads
               where status = 'pending' and object_key is not null and created_at < $1
               order by created_at",
             &typed(&[&cutoff]),
@@ -59,8 +68,12 @@ pub async fn pending_uploads(
         .await?;
     rows.iter()
         .map(|row| {
-            let tenant = TenantId::parse(row.try_get::<_, String>(0)?).map_err(DbError::corrupt("tenant_id"))?;
-            Ok((tenant, row.try_get(1)?))
+            Ok(PendingStaged {
+                tenant_id: TenantId::parse(row.try_get::<_, String>(0)?).map_err(DbError::corrupt("tenant_id"))?,
+                upload_id: row.try_get(1)?,
+                object_key: row.try_get(2)?,
+                created_at: row.try_get(3)?,
+            })
         })
         .collect()
 }

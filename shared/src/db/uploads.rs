@@ -33,6 +33,8 @@ pub enum UploadStatus {
     Pending,
     Loaded,
     Rejected,
+    /// Its staged object never arrived (or never could be loaded) in time.
+    Expired,
 }
 
 impl UploadStatus {
@@ -41,6 +43,7 @@ impl UploadStatus {
             UploadStatus::Pending => "pending",
             UploadStatus::Loaded => "loaded",
             UploadStatus::Rejected => "rejected",
+            UploadStatus::Expired => "expired",
         }
     }
 }
@@ -79,6 +82,7 @@ impl TryFrom<&Row> for UploadRow {
             status: match status {
                 "pending" => UploadStatus::Pending,
                 "loaded" => UploadStatus::Loaded,
+                "expired" => UploadStatus::Expired,
                 _ => UploadStatus::Rejected,
             },
             expected_size: row.try_get("expected_size")?,

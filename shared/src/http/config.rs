@@ -19,6 +19,7 @@ use crate::service::MaintenanceSettings;
 /// | `COGS_MAINTENANCE_DATABASE_URL` | the maintenance role's URL (maintenance only) | unset |
 /// | `COGS_STALE_RUN_MINUTES`, `COGS_ABANDON_RUN_MINUTES` | when maintenance resumes, and gives up on, a silent run | 15, 120 |
 /// | `COGS_VALIDATION_RETENTION_DAYS` | how long validation errors are kept | 180 |
+/// | `COGS_PENDING_UPLOAD_EXPIRY_HOURS` | when maintenance gives up on a staged upload whose file has not been loaded (at least 1: its URL works 15 minutes) | 24 |
 /// | `COGS_COGS_ACCOUNT`, `COGS_INVENTORY_ACCOUNT` | journal accounts as `CODE:NAME` | 5000, 1400 |
 /// | `COGS_XERO_TAX_RATE` | the tax rate name on Xero lines | `Tax Exempt` |
 /// | `COGS_UTC_OFFSET` | the offset that decides a sale's accounting date | `+00:00` |
@@ -37,6 +38,7 @@ pub struct Config {
     pub stale_run_minutes: u64,
     pub abandon_run_minutes: u64,
     pub validation_retention_days: u64,
+    pub pending_upload_expiry_hours: u64,
     pub journal: JournalConfig,
 }
 
@@ -109,6 +111,10 @@ impl Config {
             stale_run_minutes: number("COGS_STALE_RUN_MINUTES", "15")?,
             abandon_run_minutes: number("COGS_ABANDON_RUN_MINUTES", "120")?,
             validation_retention_days: number("COGS_VALIDATION_RETENTION_DAYS", "180")?,
+            pending_upload_expiry_hours: match number("COGS_PENDING_UPLOAD_EXPIRY_HOURS", "24")? {
+                0 => return Err(ConfigError("COGS_PENDING_UPLOAD_EXPIRY_HOURS must be at least 1".into())),
+                hours => hours,
+            },
             journal,
         })
     }
@@ -136,6 +142,7 @@ impl Config {
             stale_after: minutes(self.stale_run_minutes),
             abandon_after: minutes(self.abandon_run_minutes),
             validation_retention: minutes(self.validation_retention_days * 24 * 60),
+            pending_upload_expiry: minutes(self.pending_upload_expiry_hours * 60),
             chunk_size: self.chunk_size,
             ..MaintenanceSettings::default()
         }

@@ -31,6 +31,8 @@ pub enum Metric {
     RunDuration,
     /// Tenants whose book broke a rule in a maintenance pass's verification.
     BooksInconsistent,
+    /// Items (a tenant's run, upload or book) a maintenance pass could not finish.
+    MaintenanceFailures,
 }
 
 impl Metric {
@@ -42,6 +44,7 @@ impl Metric {
             Metric::RunsRolledBack => ("RunsRolledBack", "Count"),
             Metric::RunDuration => ("RunDuration", "Milliseconds"),
             Metric::BooksInconsistent => ("BooksInconsistent", "Count"),
+            Metric::MaintenanceFailures => ("MaintenanceFailures", "Count"),
         }
     }
 }

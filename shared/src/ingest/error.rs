@@ -12,6 +12,7 @@ pub enum RowErrorKind {
     WrongFieldCount,
     InvalidUtf8,
     FieldTooLong,
+    RecordTooLong,
     EmptyValue,
     BadId,
     BadNumber,
@@ -27,6 +28,7 @@ pub enum RowErrorKind {
     MalformedCsv,
     ConflictsWithExisting,
     WrongJsonType,
+    SizeMismatch,
 }
 
 impl RowErrorKind {
@@ -39,6 +41,7 @@ impl RowErrorKind {
             RowErrorKind::WrongFieldCount => "wrong_field_count",
             RowErrorKind::InvalidUtf8 => "invalid_utf8",
             RowErrorKind::FieldTooLong => "field_too_long",
+            RowErrorKind::RecordTooLong => "record_too_long",
             RowErrorKind::EmptyValue => "empty_value",
             RowErrorKind::BadId => "bad_id",
             RowErrorKind::BadNumber => "bad_number",
@@ -54,6 +57,7 @@ impl RowErrorKind {
             RowErrorKind::MalformedCsv => "malformed_csv",
             RowErrorKind::ConflictsWithExisting => "conflicts_with_existing",
             RowErrorKind::WrongJsonType => "wrong_json_type",
+            RowErrorKind::SizeMismatch => "size_mismatch",
         }
     }
 }

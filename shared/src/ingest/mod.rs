@@ -16,6 +16,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
 use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
@@ -27,6 +29,12 @@ use fields::Cells;
 
 /// At most this many problems are kept for a report; the rest are counted.
 pub const MAX_REPORTED_ERRORS: usize = 1000;
+
+/// The longest record (one row, quoted line breaks included) a file may hold. A row of
+/// the columns we read is under a kilobyte; exports carry other columns too (product
+/// descriptions, notes), but a record over a mebibyte is not a sales or lots row, and
+/// the CSV parser would otherwise hold all of it in memory, however large.
+pub const MAX_RECORD_BYTES: u64 = 1 << 20;
 
 /// The two kinds of input file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
@@ -166,7 +174,9 @@ pub fn read_all<T: Record, R: Read>(input: R, tenant: Option<&TenantId>) -> Resu
 /// When `tenant` is given, a non-empty `tenant_id` cell must equal it; without one
 /// (offline costing) the column is ignored.
 pub struct Reader<R: Read, T: Record> {
-    csv: csv::Reader<R>,
+    csv: csv::Reader<Bounded<R>>,
+    /// Where the record being read starts, in bytes: what [`Bounded`] measures from.
+    record_start: Arc<AtomicU64>,
     record: csv::ByteRecord,
     /// Position of each of `T::COLUMNS` in the file's header.
     positions: Vec<usize>,
@@ -180,6 +190,8 @@ pub struct Reader<R: Read, T: Record> {
     errors: Vec<RowError>,
     error_count: u64,
     io_error: Option<std::io::Error>,
+    /// Set after a record too long to finish: nothing after it can be read.
+    stopped: bool,
     _record: PhantomData<T>,
 }
 
@@ -187,8 +199,14 @@ impl<R: Read, T: Record> Reader<R, T> {
     /// Reads and checks the header. A missing, duplicated or unreadable header rejects
     /// the file at once.
     pub fn new(input: R, tenant: Option<&TenantId>) -> Result<Self, IngestError> {
-        let mut csv =
-            csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(input);
+        let record_start = Arc::new(AtomicU64::new(0));
+        let input = Bounded { inner: input, read: 0, record_start: Arc::clone(&record_start) };
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .buffer_capacity(PARSER_BUFFER_BYTES)
+            .from_reader(input);
         let mut header = csv::ByteRecord::new();
         let reject = |errors: Vec<RowError>| Rejected { kind: T::KIND, error_count: errors.len() as u64, errors };
         match csv.read_byte_record(&mut header) {
@@ -197,14 +215,17 @@ impl<R: Read, T: Record> Reader<R, T> {
                 let message = format!("the file is empty; the first row must be the header: {}", T::COLUMNS.join(","));
                 return Err(reject(vec![RowError::new(1, None, RowErrorKind::EmptyFile, message)]).into());
             }
+            Err(error) if is_record_too_long(&error) => return Err(reject(vec![record_too_long(1)]).into()),
             Err(error) => return Err(csv_failure(T::KIND, error, 1).map_or_else(|e| e, |e| reject(vec![e]).into())),
         }
         let (positions, tenant_position, errors) = map_header::<T>(&header);
         if !errors.is_empty() {
             return Err(reject(errors).into());
         }
+        record_start.store(csv.position().byte(), Ordering::Relaxed);
         Ok(Self {
             csv,
+            record_start,
             record: csv::ByteRecord::new(),
             positions,
             tenant_position,
@@ -215,6 +236,7 @@ impl<R: Read, T: Record> Reader<R, T> {
             errors: Vec::new(),
             error_count: 0,
             io_error: None,
+            stopped: false,
             _record: PhantomData,
         })
     }
@@ -290,13 +312,21 @@ impl<R: Read, T: Record> Iterator for Reader<R, T> {
 
     fn next(&mut self) -> Option<(u64, T)> {
         loop {
-            if self.io_error.is_some() {
+            if self.io_error.is_some() || self.stopped {
                 return None;
             }
             let row = self.csv.position().line();
-            match self.csv.read_byte_record(&mut self.record) {
+            let read = self.csv.read_byte_record(&mut self.record);
+            self.record_start.store(self.csv.position().byte(), Ordering::Relaxed);
+            match read {
                 Ok(false) => return None,
                 Ok(true) => {}
+                Err(error) if is_record_too_long(&error) => {
+                    // The parser cannot go on past a record it did not finish.
+                    self.record_errors(vec![record_too_long(row)]);
+                    self.stopped = true;
+                    return None;
+                }
                 Err(error) => {
                     match csv_failure(T::KIND, error, row) {
                         Ok(row_error) => self.record_errors(vec![row_error]),
@@ -318,6 +348,50 @@ impl<R: Read, T: Record> Iterator for Reader<R, T> {
             }
         }
     }
+}
+
+/// How much the CSV parser reads ahead of the record it is on.
+const PARSER_BUFFER_BYTES: usize = 64 * 1024;
+
+/// The input of the CSV parser, refusing to be read further than [`MAX_RECORD_BYTES`]
+/// (plus what the parser reads ahead) past the start of the record being read.
+struct Bounded<R> {
+    inner: R,
+    read: u64,
+    record_start: Arc<AtomicU64>,
+}
+
+/// The error [`Bounded`] gives once a record is too long.
+#[derive(Debug, thiserror::Error)]
+#[error("a record is longer than {MAX_RECORD_BYTES} bytes")]
+struct RecordTooLong;
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let into_record = self.read.saturating_sub(self.record_start.load(Ordering::Relaxed));
+        if into_record > MAX_RECORD_BYTES + PARSER_BUFFER_BYTES as u64 {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, RecordTooLong));
+        }
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+fn is_record_too_long(error: &csv::Error) -> bool {
+    match error.kind() {
+        csv::ErrorKind::Io(io) => io.get_ref().is_some_and(|inner| inner.is::<RecordTooLong>()),
+        _ => false,
+    }
+}
+
+fn record_too_long(row: u64) -> RowError {
+    let message = format!(
+        "the row is longer than {} KiB; a lots or sales row is far shorter: check the file's quoting \
+         (an unclosed quote joins every later line into one row)",
+        MAX_RECORD_BYTES / 1024
+    );
+    RowError::new(row, None, RowErrorKind::RecordTooLong, message)
 }
 
 /// Sorts a csv failure into a row problem (malformed input) or an I/O failure.

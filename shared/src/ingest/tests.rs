@@ -1,3 +1,5 @@
+use std::io::Read;
+
 use rust_decimal::Decimal;
 
 use super::*;
@@ -236,6 +238,43 @@ fn an_over_long_field_is_refused() {
     assert_eq!(
         problems(sales(&sale_row(&format!("S1,A,2024-07-20,{}", "1".repeat(50))))),
         [at(2, "quantity_sold", RowErrorKind::FieldTooLong)]
+    );
+}
+
+/// Reads `input`, counting how many bytes the reader asked for.
+struct Counted<'a> {
+    input: &'a [u8],
+    taken: std::rc::Rc<std::cell::Cell<usize>>,
+}
+
+impl Read for Counted<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.input.read(buf)?;
+        self.taken.set(self.taken.get() + n);
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_record_over_a_mebibyte_rejects_the_file_without_being_read_whole() {
+    // An unclosed quote on row 3 joins every later line into one record.
+    let mut csv = sale_row("S1,A,2024-07-20,1") + "S2,\"A,2024-07-20,1\n";
+    while csv.len() < 8 << 20 {
+        csv.push_str("S9,A,2024-07-20,1\n");
+    }
+    let taken = std::rc::Rc::new(std::cell::Cell::new(0));
+
+    let result = read_all::<Sale, _>(Counted { input: csv.as_bytes(), taken: taken.clone() }, Some(&acme()));
+
+    assert_eq!(problems(result), [(3, None, RowErrorKind::RecordTooLong)]);
+    assert!(taken.get() < 2 << 20, "read {} bytes of {}", taken.get(), csv.len());
+    let header = format!("sale_id,sku,sale_date,quantity_sold{}\nS1,A,2024-07-20,1\n", ",x".repeat(600_000));
+    assert_eq!(problems(sales(&header)), [(1, None, RowErrorKind::RecordTooLong)]);
+    let just_under = sale_row(&format!("S1,A,2024-07-20,1{}", ",".repeat(900_000)));
+    assert_eq!(
+        problems(sales(&just_under)),
+        [(2, None, RowErrorKind::WrongFieldCount)],
+        "a row under the limit is read as usual"
     );
 }
 

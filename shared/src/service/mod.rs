@@ -18,7 +18,7 @@ mod verify;
 
 pub use cost::{AllocationLine, CostReport, LotBalance, SaleCost, Totals, cost_files, report};
 pub use error::{Category, ServiceError};
-pub use maintenance::{MaintenanceReport, MaintenanceSettings, run_maintenance};
+pub use maintenance::{MaintenanceFailure, MaintenanceReport, MaintenanceSettings, run_maintenance};
 pub use queries::{
     InventoryReport, JournalExport, JournalOptions, RunDetail, RunPage, SkuStock, inventory, journal_entry,
     journal_reference, list_runs, show_run,
@@ -26,8 +26,8 @@ pub use queries::{
 pub use rollback::rollback_run;
 pub use run::{ChunkBudget, DryRunInput, RunProgress, abandon_run, advance_run, dry_run, start_run};
 pub use upload::{
-    MAX_STAGED_BYTES, PRESIGNED_URL_LIFETIME, PendingUpload, StagedLoad, UploadDetail, create_upload, load_staged,
-    parse_staged_key, show_upload, staged_key, upload, upload_in,
+    MAX_STAGED_BYTES, PRESIGNED_URL_LIFETIME, PendingUpload, StagedLoad, UploadDetail, create_upload, expire_upload,
+    load_staged, parse_staged_key, show_upload, staged_key, upload, upload_in,
 };
 pub use verify::{CheckOutcome, VerifyReport, verify};
 

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{Caller, ServiceError};
 use crate::db::{self, BatchProblem, ErrorSubject, TenantTx, UploadRow, UploadStatus, ValidationErrorRow};
-use crate::ingest::{self, IngestError, MAX_REPORTED_ERRORS, Reader, RecordKind, Rejected, RowError};
+use crate::ingest::{self, IngestError, MAX_REPORTED_ERRORS, Reader, RecordKind, Rejected, RowError, RowErrorKind};
 use crate::model::{Lot, Sale, TenantId};
 use crate::staging::{ObjectInfo, PresignedPut, Staging, StagingError};
 
@@ -296,7 +296,8 @@ pub async fn create_upload(
     upload.status = UploadStatus::Pending;
     upload.object_key = Some(key.clone());
     upload.expected_size = Some(size as i64);
-    let upload_url = staging.presign_put(&key, "text/csv", PRESIGNED_URL_LIFETIME).await.map_err(staging_error)?;
+    let upload_url =
+        staging.presign_put(&key, "text/csv", size, PRESIGNED_URL_LIFETIME).await.map_err(staging_error)?;
     let tx = db::begin(pool, &caller.tenant_id).await?;
     db::ensure_tenant(&tx).await?;
     db::insert_upload(&tx, &upload).await?;
@@ -351,7 +352,24 @@ pub async fn load_staged(
         tx.rollback().await?;
         return Ok(StagedLoad::AlreadyDone { upload });
     }
-    let staged = staging.fetch(key).await.map_err(staging_error)?;
+    let declared = upload.expected_size.and_then(|size| u64::try_from(size).ok());
+    let staged = match staging.fetch(key, declared).await {
+        Ok(staged) => staged,
+        Err(StagingError::SizeMismatch { declared, actual, .. }) => {
+            let message = format!(
+                "the file is {actual} bytes but its upload declared {declared}; nothing was loaded: \
+                 ask for a new upload URL with the file's exact size"
+            );
+            let rejected = Rejected {
+                kind,
+                error_count: 1,
+                errors: vec![RowError::new(1, None, RowErrorKind::SizeMismatch, message)],
+            };
+            let error = ServiceError::UploadRejected { upload_id, rejected };
+            return Err(settle_failure(pool, &caller, upload, false, tx, error).await);
+        }
+        Err(other) => return Err(staging_error(other)),
+    };
     let ObjectInfo { etag, version_id, .. } = staged.info.clone();
     upload.object_etag = etag;
     upload.object_version = version_id;
@@ -363,6 +381,28 @@ pub async fn load_staged(
         }
         Err(error) => Err(settle_failure(pool, &caller, upload, false, tx, error).await),
     }
+}
+
+/// Gives up on a staged upload that is still pending (its object never arrived, or
+/// could not be loaded, in time): it becomes `expired`, with `reason` in the audit log,
+/// and a late object is not loaded. Returns false when the upload was no longer pending.
+pub async fn expire_upload(
+    pool: &deadpool_postgres::Pool,
+    caller: &Caller,
+    upload_id: Uuid,
+    reason: &str,
+) -> Result<bool, ServiceError> {
+    let tx = db::begin(pool, &caller.tenant_id).await?;
+    let Some(mut upload) = db::lock_upload(&tx, upload_id).await?.filter(|u| u.status == UploadStatus::Pending) else {
+        tx.rollback().await?;
+        return Ok(false);
+    };
+    upload.status = UploadStatus::Expired;
+    db::update_upload(&tx, &upload).await?;
+    let details = json!({ "object_key": upload.object_key, "reason": reason });
+    db::insert_audit(&tx, &caller.actor, "upload.expired", None, Some(upload_id), &details).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// One upload with its row errors.

@@ -43,13 +43,14 @@ impl Staging for LocalFolder {
         Ok(ObjectInfo { etag: None, version_id: None, size })
     }
 
-    async fn fetch(&self, key: &str) -> Result<StagedFile, StagingError> {
+    async fn fetch(&self, key: &str, declared_size: Option<u64>) -> Result<StagedFile, StagingError> {
         let path = self.path(key)?;
         let file = std::fs::File::open(&path).map_err(|error| match error.kind() {
             std::io::ErrorKind::NotFound => StagingError::NotFound { key: key.to_owned() },
             _ => StagingError::Io(error),
         })?;
         let size = file.metadata()?.len();
+        super::check_size(key, declared_size, size)?;
         Ok(StagedFile { file, info: ObjectInfo { etag: None, version_id: None, size }, pieces: 1, _temporary: None })
     }
 
@@ -57,6 +58,7 @@ impl Staging for LocalFolder {
         &self,
         _key: &str,
         _content_type: &str,
+        _size: u64,
         _expires_in: Duration,
     ) -> Result<PresignedPut, StagingError> {
         Err(StagingError::Unsupported(

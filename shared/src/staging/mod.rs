@@ -12,6 +12,16 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use local::LocalFolder;
+
+/// Refuses an object whose size is not the one its upload declared.
+fn check_size(key: &str, declared: Option<u64>, actual: u64) -> Result<(), StagingError> {
+    match declared {
+        Some(declared) if declared != actual => {
+            Err(StagingError::SizeMismatch { key: key.to_owned(), declared, actual })
+        }
+        _ => Ok(()),
+    }
+}
 pub use s3::S3Store;
 
 /// What the store says about an object: enough to tell one version of it from another.
@@ -47,6 +57,8 @@ pub struct PresignedPut {
 pub enum StagingError {
     #[error("no staged object {key}")]
     NotFound { key: String },
+    #[error("the staged object {key} is {actual} bytes, not the {declared} its upload declared")]
+    SizeMismatch { key: String, declared: u64, actual: u64 },
     #[error("{0}")]
     Unsupported(&'static str),
     #[error("staging storage: {0}")]
@@ -65,13 +77,20 @@ pub trait Staging: Send + Sync {
         key: &str,
         path: &std::path::Path,
     ) -> impl Future<Output = Result<ObjectInfo, StagingError>> + Send;
-    /// Makes the object under `key` readable as a local file.
-    fn fetch(&self, key: &str) -> impl Future<Output = Result<StagedFile, StagingError>> + Send;
-    /// A URL to PUT the object under `key` with, valid for `expires_in`.
+    /// Makes the object under `key` readable as a local file. With `declared_size`, an
+    /// object of any other size is refused (`SizeMismatch`) before any of it is read.
+    fn fetch(
+        &self,
+        key: &str,
+        declared_size: Option<u64>,
+    ) -> impl Future<Output = Result<StagedFile, StagingError>> + Send;
+    /// A URL to PUT exactly `size` bytes under `key` with, valid for `expires_in`: the
+    /// length is signed, so S3 refuses a PUT of any other size.
     fn presign_put(
         &self,
         key: &str,
         content_type: &str,
+        size: u64,
         expires_in: Duration,
     ) -> impl Future<Output = Result<PresignedPut, StagingError>> + Send;
 }
@@ -111,10 +130,10 @@ impl Staging for Store {
         }
     }
 
-    async fn fetch(&self, key: &str) -> Result<StagedFile, StagingError> {
+    async fn fetch(&self, key: &str, declared_size: Option<u64>) -> Result<StagedFile, StagingError> {
         match self {
-            Store::Local(store) => store.fetch(key).await,
-            Store::S3(store) => store.fetch(key).await,
+            Store::Local(store) => store.fetch(key, declared_size).await,
+            Store::S3(store) => store.fetch(key, declared_size).await,
         }
     }
 
@@ -122,11 +141,12 @@ impl Staging for Store {
         &self,
         key: &str,
         content_type: &str,
+        size: u64,
         expires_in: Duration,
     ) -> Result<PresignedPut, StagingError> {
         match self {
-            Store::Local(store) => store.presign_put(key, content_type, expires_in).await,
-            Store::S3(store) => store.presign_put(key, content_type, expires_in).await,
+            Store::Local(store) => store.presign_put(key, content_type, size, expires_in).await,
+            Store::S3(store) => store.presign_put(key, content_type, size, expires_in).await,
         }
     }
 }

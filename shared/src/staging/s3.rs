@@ -80,7 +80,7 @@ impl Staging for S3Store {
         Ok(ObjectInfo { etag: output.e_tag, version_id: output.version_id, size })
     }
 
-    async fn fetch(&self, key: &str) -> Result<StagedFile, StagingError> {
+    async fn fetch(&self, key: &str, declared_size: Option<u64>) -> Result<StagedFile, StagingError> {
         let output = self.client.get_object().bucket(&self.bucket).key(key).send().await.map_err(|error| {
             if error.as_service_error().is_some_and(|e| e.is_no_such_key()) {
                 StagingError::NotFound { key: key.to_owned() }
@@ -93,13 +93,22 @@ impl Staging for S3Store {
             version_id: output.version_id.clone(),
             size: output.content_length.unwrap_or_default().max(0) as u64,
         };
+        super::check_size(key, declared_size, info.size)?;
         let (mut file, temporary) = tempfile::NamedTempFile::new()?.into_parts();
         let mut body = output.body;
-        let mut pieces = 0;
+        let (mut pieces, mut received) = (0, 0);
         while let Some(piece) = body.try_next().await.map_err(s3_error)? {
+            received += piece.len() as u64;
+            // A body longer than its announced length is refused as it grows.
+            if let Some(declared) = declared_size
+                && received > declared
+            {
+                return Err(StagingError::SizeMismatch { key: key.to_owned(), declared, actual: received });
+            }
             file.write_all(&piece)?;
             pieces += 1;
         }
+        super::check_size(key, declared_size, received)?;
         file.rewind()?;
         Ok(StagedFile { file, info, pieces, _temporary: Some(temporary) })
     }
@@ -108,15 +117,18 @@ impl Staging for S3Store {
         &self,
         key: &str,
         content_type: &str,
+        size: u64,
         expires_in: Duration,
     ) -> Result<PresignedPut, StagingError> {
         let presigning = PresigningConfig::expires_in(expires_in).map_err(s3_error)?;
+        let length = i64::try_from(size).map_err(|_| StagingError::Unsupported("the declared size is too large"))?;
         let request = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
+            .content_length(length)
             .presigned(presigning)
             .await
             .map_err(s3_error)?;
