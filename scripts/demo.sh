@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the bundled examples, as an operator runs it: prepares PostgreSQL
 # (scripts/setup-db.sh), loads examples/ for tenant acme-corp, runs FIFO costing,
-# shows the run and its journal, rolls it back, runs again to the same result, and
-# verifies the book.
+# shows the run and its journal, rolls it back, runs again to the same result, loads
+# a late lot and a late sale that the next run re-costs (its journal holds only the
+# difference), and verifies the book.
 # Safe to run again: the examples load once, and each call rolls back and re-runs.
 # Prompts for nothing.
 set -euo pipefail
@@ -55,6 +56,17 @@ say "cogs run --tenant-id acme-corp --sales-file examples/sales.csv (re-run: sam
 
 say "cogs inventory --tenant-id acme-corp"
 "$cogs" inventory
+
+say "a purchase invoice and a marketplace export arrive late: cogs upload lots examples/late-lots.csv, cogs upload sales examples/late-sales.csv"
+"$cogs" upload lots examples/late-lots.csv
+"$cogs" upload sales examples/late-sales.csv
+
+say "cogs run --tenant-id acme-corp (re-costs WIDGET-A from 5 July and GADGET-B from 3 July; nothing is refused)"
+"$cogs" run
+correction=$(latest_run)
+
+say "cogs journal-entry $correction --format csv --period month (only the difference the late input made)"
+"$cogs" journal-entry "$correction" --format csv --period month
 
 say "cogs verify --tenant-id acme-corp (the whole book checked against a fresh costing)"
 "$cogs" verify

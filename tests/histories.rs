@@ -1,18 +1,22 @@
 //! The ledger's one rule (LEDGER.md): after any history of uploads, runs and
 //! rollbacks, the live book equals `cogs cost` over everything loaded. Seeded random
-//! histories: files loaded in random order (some backdated), runs interrupted and
-//! resumed, rollbacks with and without cascade, a run refused for backdated input
-//! answered as the refusal says. `cogs verify` checks the book after every step; at
-//! the end the live book is compared line by line with an offline costing of every
-//! file loaded.
+//! histories: files loaded in random order (some backdated, which the next run
+//! re-costs), runs interrupted and resumed, rollbacks with and without cascade.
+//! `cogs verify` checks the book after every step; at the end the live book is
+//! compared line by line with an offline costing of every file loaded, and the
+//! journals of every completed run, added up, with the journal of that costing.
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+
+use std::collections::BTreeMap;
 
 use cogs_core::db::RunStatus;
 use cogs_core::engine::CostingError;
 use cogs_core::ingest::RecordKind;
+use cogs_core::journal::Period;
 use cogs_core::model::CostingMode;
 use cogs_core::service::{self, ChunkBudget, ServiceError};
 use cogs_tests::{TestDb, Xorshift, assert_books_balance, caller, lots_csv, sales_csv};
+use rust_decimal::Decimal;
 use uuid::Uuid;
 
 const TENANT: &str = "acme-corp";
@@ -74,9 +78,7 @@ fn shuffle<T>(random: &mut Xorshift, items: &mut [T]) {
 }
 
 /// Starts a run and costs it to the end in small chunks, or, when `interrupt`, costs
-/// one chunk and leaves the rest to a resume. A start refused for backdated input is
-/// answered as its message says: the named run is rolled back with cascade, and the
-/// start tried again.
+/// one chunk and leaves the rest to a resume.
 async fn run(db: &TestDb, interrupt: bool) -> Option<Uuid> {
     let caller = caller(TENANT);
     loop {
@@ -90,15 +92,43 @@ async fn run(db: &TestDb, interrupt: bool) -> Option<Uuid> {
                     Err(other) => panic!("{other}"),
                 };
             }
-            Err(ServiceError::Backdated { lots, sales }) => {
-                let first = lots.iter().map(|l| l.first_affected_run).chain(sales.iter().map(|s| s.first_affected_run));
-                let oldest = first.min().unwrap();
-                service::rollback_run(&db.pool, &caller, oldest, true).await.unwrap();
-            }
             Err(ServiceError::RunInProgress { .. }) => finish_active(db).await,
             Err(other) => panic!("{other}"),
         }
     }
+}
+
+/// The journals of every completed run, added up exactly per (day, SKU): each is the
+/// difference its run made, so together they are the journal of the live book. With
+/// how many of those runs re-costed backdated input.
+async fn journals_added_up(db: &TestDb) -> (BTreeMap<(String, String), Decimal>, usize) {
+    let tx = cogs_core::db::begin(&db.pool, &cogs_tests::tenant(TENANT)).await.unwrap();
+    let page =
+        service::list_runs(&db.pool, &cogs_tests::tenant(TENANT), Some(RunStatus::Completed), 500, None).await.unwrap();
+    let mut total = BTreeMap::new();
+    let recosting = page.runs.iter().filter(|run| run.skus_recosted > 0).count();
+    for run in page.runs {
+        for cost in cogs_core::db::journal_costs(&tx, run.run_id, Period::Day, 0).await.unwrap() {
+            *total.entry((cost.date.to_string(), cost.sku.to_string())).or_insert(Decimal::ZERO) += cost.cost;
+        }
+    }
+    tx.rollback().await.unwrap();
+    total.retain(|_, amount| !amount.is_zero());
+    (total, recosting)
+}
+
+/// The journal of one fresh costing of every row, exactly per (day, SKU).
+fn fresh_journal(lots: &[String], sales: &[String]) -> BTreeMap<(String, String), Decimal> {
+    let lots_file = lots_csv(&lots.iter().map(String::as_str).collect::<Vec<_>>());
+    let sales_file = sales_csv(&sales.iter().map(String::as_str).collect::<Vec<_>>());
+    let report = service::cost_files(lots_file.as_bytes(), sales_file.as_bytes(), None).unwrap();
+    let mut total = BTreeMap::new();
+    for sale in &report.sales {
+        let day = sale.sale_date.date_naive().to_string();
+        *total.entry((day, sale.sku.to_string())).or_insert(Decimal::ZERO) += sale.cogs;
+    }
+    total.retain(|_, amount| !amount.is_zero());
+    total
 }
 
 /// Costs the tenant's interrupted run, if any, to its end.
@@ -159,6 +189,7 @@ fn fresh(lots: &[String], sales: &[String]) -> (Vec<String>, Vec<String>) {
 
 #[tokio::test]
 async fn after_any_history_the_live_book_equals_a_fresh_costing_of_everything_loaded() {
+    let mut recosting_runs = 0;
     for seed in 1..=12_u64 {
         let mut random = Xorshift(0x9e37_79b9_7f4a_7c15 ^ seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
         let (lots, sales) = world(&mut random);
@@ -206,7 +237,11 @@ async fn after_any_history_the_live_book_equals_a_fresh_costing_of_everything_lo
         assert_books_balance(&db, TENANT).await;
 
         assert_eq!(live_book(&db).await, fresh(&lots, &sales), "seed {seed}, after {history:?}");
+        let (journals, recosting) = journals_added_up(&db).await;
+        assert_eq!(journals, fresh_journal(&lots, &sales), "seed {seed}, after {history:?}");
+        recosting_runs += recosting;
         let last = cogs_tests::run_row(&db, TENANT, *runs.last().unwrap()).await.unwrap();
         assert_eq!(last.status, RunStatus::Completed, "seed {seed}");
     }
+    assert!(recosting_runs > 0, "the histories re-cost backdated input");
 }

@@ -265,77 +265,102 @@ async fn an_upload_during_an_active_run_is_refused() {
     assert!(matches!(error, ServiceError::RunInProgress { run_id: Some(id) } if id == run.run_id), "{error:?}");
 }
 
+/// A journal's lines as `date account side amount` (csv format, by day).
+async fn journal_lines(db: &TestDb, run_id: uuid::Uuid) -> Vec<String> {
+    use cogs_core::journal::{Format, JournalConfig, LineDetail, Period};
+    let options = service::JournalOptions { period: Period::Day, detail: LineDetail::PerSku, reversal_date: None };
+    let export = service::journal_entry(
+        &db.pool,
+        &tenant("acme-corp"),
+        run_id,
+        options,
+        Format::Json,
+        &JournalConfig::default(),
+    )
+    .await
+    .unwrap();
+    let cogs_core::journal::Rendered { body, .. } = export.rendered;
+    let journal: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let mut lines = Vec::new();
+    for entry in journal["entries"].as_array().unwrap() {
+        for line in entry["lines"].as_array().unwrap() {
+            lines.push(format!(
+                "{} {} {} {}",
+                entry["date"].as_str().unwrap(),
+                line["account_code"].as_str().unwrap(),
+                line["side"].as_str().unwrap(),
+                line["amount"].as_str().unwrap()
+            ));
+        }
+    }
+    lines
+}
+
 #[tokio::test]
-async fn a_backdated_sale_is_refused_naming_it_and_the_run_it_would_change() {
+async fn a_backdated_sale_is_recosted_from_its_date_and_the_journal_is_the_difference() {
     let db = TestDb::new().await;
     load(
         &db,
         "acme-corp",
-        &lots_csv(&["L1,A,2024-01-01,10,10,1,0", "L2,A,2024-01-10,10,10,2,0"]),
-        &sales_csv(&["S2,A,2024-02-01,12"]),
+        &lots_csv(&["L1,A,2024-01-01,10,10,1,0", "L2,A,2024-01-10,10,10,2,0", "L3,B,2024-01-01,5,5,3,0"]),
+        &sales_csv(&["S2,A,2024-02-01,12", "T1,B,2024-02-01,1"]),
     )
     .await;
     let first = run_to_end(&db, "acme-corp", 100).await.unwrap();
     load(&db, "acme-corp", "", &sales_csv(&["S1,A,2024-01-15,1"])).await;
 
-    let error = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo).await.unwrap_err();
+    let correcting = run_to_end(&db, "acme-corp", 1).await.unwrap();
 
-    let ServiceError::Backdated { lots, sales } = &error else { panic!("{error:?}") };
-    assert!(lots.is_empty());
-    assert_eq!((sales[0].sale_id.as_str(), sales[0].first_affected_run), ("S1", first.run_id));
-    assert_eq!(error.kind(), "backdated_input");
-    // The way out the message names: roll back, then cost everything in order.
-    service::rollback_run(&db.pool, &caller("acme-corp"), first.run_id, true).await.unwrap();
-    let rerun = run_to_end(&db, "acme-corp", 100).await.unwrap();
-    assert_eq!(allocations(&db, "acme-corp", rerun.run_id).await, ["S1 L1 1 1 1", "S2 L1 9 1 9", "S2 L2 3 2 6"]);
+    assert_eq!(allocations(&db, "acme-corp", correcting.run_id).await, ["S1 L1 1 1 1", "S2 L1 9 1 9", "S2 L2 3 2 6"]);
+    assert_eq!(remaining(&db, "acme-corp").await, ["L1=0", "L2=7", "L3=4"], "B was not touched");
+    assert_eq!(
+        (correcting.skus_recosted, correcting.sales_superseded, correcting.superseded_cogs.to_string()),
+        (1, 1, "14".to_owned())
+    );
+    assert_eq!((correcting.sales_processed, correcting.total_cogs.to_string()), (2, "16".to_owned()));
+    assert_eq!(
+        journal_lines(&db, correcting.run_id).await,
+        [
+            "2024-01-15 5000 debit 1.00",
+            "2024-01-15 1400 credit 1.00",
+            "2024-02-01 5000 debit 1.00",
+            "2024-02-01 1400 credit 1.00"
+        ],
+        "S1 is new; S2 went from 14 to 15"
+    );
+    cogs_tests::assert_books_balance(&db, "acme-corp").await;
+
+    // Rolled back, the first run's outputs are live again, and the next run re-costs
+    // the late sale exactly as this one did.
+    service::rollback_run(&db.pool, &caller("acme-corp"), correcting.run_id, false).await.unwrap();
+    assert_eq!(remaining(&db, "acme-corp").await, ["L1=0", "L2=8", "L3=4"]);
+    cogs_tests::assert_books_balance(&db, "acme-corp").await;
+    let again = run_to_end(&db, "acme-corp", 100).await.unwrap();
+    assert_eq!(
+        allocations(&db, "acme-corp", again.run_id).await,
+        allocations(&db, "acme-corp", correcting.run_id).await
+    );
+    let refused = service::rollback_run(&db.pool, &caller("acme-corp"), first.run_id, false).await.unwrap_err();
+    assert_eq!(refused.kind(), "dependent_run", "the correcting run rests on the first");
 }
 
 #[tokio::test]
-async fn a_backdated_lot_is_refused_naming_it_and_the_run_it_would_change() {
+async fn a_late_cheaper_lot_lowers_the_cost_and_its_journal_credits_cost_of_sales() {
     let db = TestDb::new().await;
     load(&db, "acme-corp", &lots_csv(&["L2,A,2024-01-10,10,10,2,0"]), &sales_csv(&["S1,A,2024-02-01,5"])).await;
-    let first = run_to_end(&db, "acme-corp", 100).await.unwrap();
+    run_to_end(&db, "acme-corp", 100).await.unwrap();
     load(&db, "acme-corp", &lots_csv(&["L1,A,2024-01-01,10,10,1,0", "L9,A,2024-03-01,10,10,1,0"]), "").await;
 
-    let error = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo).await.unwrap_err();
+    let correcting = run_to_end(&db, "acme-corp", 100).await.unwrap();
 
-    let ServiceError::Backdated { lots, .. } = &error else { panic!("{error:?}") };
-    let named: Vec<(&str, uuid::Uuid)> = lots.iter().map(|l| (l.lot_id.as_str(), l.first_affected_run)).collect();
-    assert_eq!(named, [("L1", first.run_id)], "L9 arrives after every costed sale and is fine");
-}
-
-#[tokio::test]
-async fn a_dry_run_reports_the_real_result_and_writes_nothing() {
-    let db = TestDb::new().await;
-    let lots = std::fs::read_to_string(cogs_tests::example("lots.csv")).unwrap();
-    let sales = std::fs::read_to_string(cogs_tests::example("sales.csv")).unwrap();
-    let before = db.contents(&["acme-corp"]).await;
-
-    let input = DryRunInput {
-        lots: Some(("lots.csv".into(), lots.as_bytes())),
-        sales: Some(("sales.csv".into(), sales.as_bytes())),
-    };
-    let report = service::dry_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, input, None).await.unwrap();
-
-    assert_eq!(db.contents(&["acme-corp"]).await, before, "no table changed, not even the audit log");
-    assert_eq!(report.totals.total_cogs.to_string(), "2310.9375");
-    assert_eq!(report.totals.ending_inventory_value.to_string(), "1541.6875");
-    assert_eq!(report.sales.len(), 7);
-}
-
-#[tokio::test]
-async fn a_dry_run_reports_an_uncovered_sale_like_a_run() {
-    let db = TestDb::new().await;
-    let (lots, sales) = (lots_csv(&["L1,A,2024-01-01,1,1,1,0"]), sales_csv(&["S1,A,2024-01-02,2"]));
-    let input = DryRunInput {
-        lots: Some(("lots.csv".into(), lots.as_bytes())),
-        sales: Some(("sales.csv".into(), sales.as_bytes())),
-    };
-
-    let error = service::dry_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, input, None).await.unwrap_err();
-
-    assert_eq!(error.kind(), "insufficient_inventory");
-    assert!(db.contents(&["acme-corp"]).await.values().all(Vec::is_empty));
+    assert_eq!(allocations(&db, "acme-corp", correcting.run_id).await, ["S1 L1 5 1 5"]);
+    assert_eq!(remaining(&db, "acme-corp").await, ["L1=5", "L2=10", "L9=10"]);
+    assert_eq!(
+        journal_lines(&db, correcting.run_id).await,
+        ["2024-02-01 1400 debit 5.00", "2024-02-01 5000 credit 5.00"],
+        "the cost of S1 fell from 10 to 5"
+    );
+    cogs_tests::assert_books_balance(&db, "acme-corp").await;
 }
 
 /// Holds `tenant`'s dry run mid-way, as a long one would be: another transaction of

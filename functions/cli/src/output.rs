@@ -120,7 +120,6 @@ impl Failure {
             "run_in_progress" => {
                 "wait for it (cogs show-run RUN), resume it (cogs resume RUN) or roll it back (cogs rollback RUN --confirm)"
             }
-            "backdated_input" => "roll back the named run with --cascade, then run again to cost everything in order",
             "dependent_run" => "add --cascade to roll back the later runs too, newest first",
             "not_found" => "list the tenant's runs with cogs list-runs --tenant-id TENANT",
             "wrong_run_status" => "check the run's status with cogs show-run RUN",

@@ -149,14 +149,19 @@ pub async fn list(args: &ListArgs) -> CommandResult {
         print_json(&page);
         return Ok(());
     }
-    let mut runs = table(&["run", "status", "mode", "sales", "total cogs", "created (UTC)"], &[3, 4]);
+    let mut runs = table(
+        &["run", "status", "mode", "sales", "re-costed SKUs", "total cogs", "difference", "created (UTC)"],
+        &[3, 4, 5, 6],
+    );
     for run in &page.runs {
         runs.add_row(vec![
             run.run_id.to_string(),
             run.status.to_string(),
             run.mode.to_string(),
             format!("{}/{}", run.sales_processed, run.sales_total),
+            run.skus_recosted.to_string(),
             cents(run.total_cogs),
+            cents(run.net_difference),
             run.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
         ]);
     }
@@ -208,6 +213,19 @@ fn print_run(run: &RunRow) {
     println!("allocations  {}", run.allocations_count);
     println!("quantity     {}", run.total_quantity.normalize());
     println!("total COGS   {} (exact {})", cents(run.total_cogs), run.total_cogs.normalize());
+    if run.skus_recosted > 0 {
+        println!(
+            "re-costed    {} SKU(s); {} sale(s) re-costed had cost {} before",
+            run.skus_recosted,
+            run.sales_superseded,
+            cents(run.superseded_cogs)
+        );
+    }
+    println!(
+        "difference   {} (exact {}): what the journal posts",
+        cents(run.net_difference),
+        run.net_difference.normalize()
+    );
     println!("created      {} by {}", run.created_at.format("%Y-%m-%d %H:%M:%S UTC"), run.created_by);
     for (label, at) in [("completed", run.completed_at), ("rolled back", run.rolled_back_at)] {
         if let Some(at) = time(at) {

@@ -103,10 +103,12 @@ pub async fn load_allocations(tx: &TenantTx, run_id: Uuid) -> Result<Vec<Allocat
     rows.iter().map(Allocation::try_from).collect()
 }
 
-/// A run's costs summed per SKU and accounting day (sale instants shifted by
-/// `utc_offset_seconds`), per SKU and month (dated on a day of the month), or per SKU
-/// alone (dated at the SKU's last day), as `period` asks: a journal needs no more, and
-/// a million allocations become a few thousand rows. Sums are exact (`numeric`).
+/// The difference a run made to the cost of sales, summed per SKU and accounting day
+/// (sale instants shifted by `utc_offset_seconds`), per SKU and month (dated on a day
+/// of the month), or per SKU alone (dated at the SKU's last day), as `period` asks:
+/// the run's own outputs less the live outputs its rewinds superseded
+/// (`cogs_superseded_ranges`), so a sum may be negative. A journal needs no more, and a
+/// million allocations become a few thousand rows. Sums are exact (`numeric`).
 pub async fn journal_costs(
     tx: &TenantTx,
     run_id: Uuid,
@@ -120,11 +122,22 @@ pub async fn journal_costs(
     };
     let rows = tx
         .query_stream(
-            r"with daily as (
-                  select ((a.sale_date at time zone 'UTC') + $2::integer * interval '1 second')::date as day,
-                         a.sku, a.extended_cost
+            r"with outputs as (
+                  select a.sale_date, a.sku, a.extended_cost
                   from cogs_allocations a
                   where a.run_id = $1
+                  union all
+                  select a.sale_date, a.sku, -a.extended_cost
+                  from cogs_superseded_ranges r
+                  join cogs_allocations a
+                    on a.run_id = r.source_run_id and a.sku = r.sku
+                   and (a.sale_date, a.sale_id) between (r.from_date, r.from_sale_id) and (r.to_date, r.to_sale_id)
+                  where r.run_id = $1
+              ),
+              daily as (
+                  select ((sale_date at time zone 'UTC') + $2::integer * interval '1 second')::date as day,
+                         sku, extended_cost
+                  from outputs
               )
               select max(day), sku, sum(extended_cost)
               from daily

@@ -67,6 +67,14 @@ pub struct RunRow {
     pub allocations_count: i64,
     pub total_quantity: Decimal,
     pub total_cogs: Decimal,
+    /// SKUs whose backdated input this run re-costed (rewound and costed again).
+    pub skus_recosted: i32,
+    /// Sales whose live outputs this run superseded, and their cost: the run's total
+    /// less this is the difference it made.
+    pub sales_superseded: i64,
+    pub superseded_cogs: Decimal,
+    /// `total_cogs - superseded_cogs`: what the run's journal posts.
+    pub net_difference: Decimal,
     /// The SKU the last chunk ended in: SKUs before it are done, and each SKU's
     /// watermark is where its costing goes on.
     pub cursor_sku: Option<String>,
@@ -94,6 +102,10 @@ impl TryFrom<&Row> for RunRow {
             allocations_count: row.try_get("allocations_count")?,
             total_quantity: row.try_get("total_quantity")?,
             total_cogs: row.try_get("total_cogs")?,
+            skus_recosted: row.try_get("skus_recosted")?,
+            sales_superseded: row.try_get("sales_superseded")?,
+            superseded_cogs: row.try_get("superseded_cogs")?,
+            net_difference: row.try_get::<_, Decimal>("total_cogs")? - row.try_get::<_, Decimal>("superseded_cogs")?,
             cursor_sku: row.try_get("cursor_sku")?,
             chunks_applied: row.try_get("chunks_applied")?,
             heartbeat_at: row.try_get("heartbeat_at")?,
@@ -123,6 +135,25 @@ pub async fn insert_run(
               values ($1, $2, $3, 'pending', $4, $5)
               returning *",
             &[&tx.tenant_id().as_str(), &run_id, &mode.as_str(), &sales_total, &created_by],
+        )
+        .await?;
+    RunRow::try_from(&row)
+}
+
+/// Records what the run's rewind took over and how many sales it will cost.
+pub async fn set_run_scope(
+    tx: &TenantTx,
+    run_id: Uuid,
+    sales_total: i64,
+    rewound: &super::Rewound,
+) -> Result<RunRow, DbError> {
+    let row = tx
+        .query_one(
+            r"update cogs_runs
+              set sales_total = $2, skus_recosted = $3, sales_superseded = $4, superseded_cogs = $5
+              where run_id = $1
+              returning *",
+            &[&run_id, &sales_total, &rewound.skus, &rewound.sales_superseded, &rewound.superseded_cogs],
         )
         .await?;
     RunRow::try_from(&row)

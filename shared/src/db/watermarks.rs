@@ -1,9 +1,9 @@
 //! Watermarks: per SKU, the last sale costed (everything after it is uncosted), the
-//! snapshots a rollback restores them from, and the backdated events that would make
-//! a run go back before them.
+//! snapshots a rollback restores them from, and the rewind of a SKU whose backdated
+//! input a run re-costs.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::{DbError, TenantTx};
@@ -22,8 +22,10 @@ pub async fn advance_watermarks(
 ) -> Result<u64, DbError> {
     tx.execute(
         r"with snapshot as (
-              insert into watermark_snapshots (tenant_id, run_id, sku, costed_date, costed_sale_id, costed_by_run)
-              select w.tenant_id, $1, w.sku, w.costed_date, w.costed_sale_id, w.costed_by_run
+              insert into watermark_snapshots (tenant_id, run_id, sku, costed_date, costed_sale_id, costed_by_run,
+                                               rewind_date, rewind_sale_id, backdated_kind, backdated_id)
+              select w.tenant_id, $1, w.sku, w.costed_date, w.costed_sale_id, w.costed_by_run,
+                     w.rewind_date, w.rewind_sale_id, w.backdated_kind, w.backdated_id
               from sku_watermarks w
               where w.sku = any($2)
               on conflict (tenant_id, run_id, sku) do nothing
@@ -38,11 +40,15 @@ pub async fn advance_watermarks(
     .await
 }
 
-/// Puts back the watermark of every SKU the run moved, as it was before the run.
+/// Puts back the watermark of every SKU the run moved, as it was before the run, with
+/// the backdating mark it had then (a rewind cleared it; the backdated event is
+/// uncosted again and the next run rewinds for it again).
 pub async fn restore_watermarks(tx: &TenantTx, run_id: Uuid) -> Result<u64, DbError> {
     tx.execute(
         r"update sku_watermarks w
-          set costed_date = s.costed_date, costed_sale_id = s.costed_sale_id, costed_by_run = s.costed_by_run
+          set costed_date = s.costed_date, costed_sale_id = s.costed_sale_id, costed_by_run = s.costed_by_run,
+              rewind_date = s.rewind_date, rewind_sale_id = s.rewind_sale_id, backdated_kind = s.backdated_kind,
+              backdated_id = s.backdated_id
           from watermark_snapshots s
           where s.run_id = $1 and s.sku = w.sku",
         &[&run_id],
@@ -50,62 +56,92 @@ pub async fn restore_watermarks(tx: &TenantTx, run_id: Uuid) -> Result<u64, DbEr
     .await
 }
 
-/// A lot loaded after sales of its SKU received at or after it were costed: costing it
-/// now would change past costs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BackdatedLot {
-    pub lot_id: String,
-    pub sku: String,
-    pub received_date: DateTime<Utc>,
-    /// The run that costed the earliest sale it should have been available to.
-    pub first_affected_run: Uuid,
+/// What a run's rewind of backdated SKUs took over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rewound {
+    pub skus: i32,
+    pub sales_superseded: i64,
+    pub superseded_cogs: Decimal,
 }
 
-/// A sale loaded after a later sale of its SKU was costed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BackdatedSale {
-    pub sale_id: String,
-    pub sku: String,
-    pub sale_date: DateTime<Utc>,
-    /// The run that costed the earliest sale it should have come before.
-    pub first_affected_run: Uuid,
-}
-
-/// For each SKU marked backdated at or before its watermark, the earliest backdated
-/// event (at most `limit` SKUs, earliest first), with the live run that costed the
-/// first sale it affects: the latest live run whose starting watermark for the SKU
-/// came before the event.
-pub async fn backdated_events(tx: &TenantTx, limit: i64) -> Result<(Vec<BackdatedLot>, Vec<BackdatedSale>), DbError> {
-    let rows = tx
-        .query(
-            r"select w.backdated_kind, w.backdated_id, w.sku, w.rewind_date, f.run_id
-              from sku_watermarks w
-              cross join lateral (
-                  select s.run_id
-                  from watermark_snapshots s
-                  join cogs_runs r on r.run_id = s.run_id
-                  where s.sku = w.sku and r.status in ('pending', 'running', 'completed')
-                    and (s.costed_date is null
-                         or (s.costed_date, s.costed_sale_id) < (w.rewind_date, w.rewind_sale_id))
-                  order by r.created_at desc, r.run_id desc
-                  limit 1
-              ) f
-              where w.rewind_date is not null
-                and (w.rewind_date, w.rewind_sale_id) <= (w.costed_date, w.costed_sale_id)
-              order by w.rewind_date, w.rewind_sale_id, w.sku
-              limit $1",
-            &[&limit],
+/// Rewinds every SKU whose backdating mark lies at or before its watermark, for
+/// `run_id` (whose row exists, so its supersessions take effect): the SKU's live
+/// outputs from the mark on become superseded by the run (one `cogs_supersessions`
+/// row; `cogs_superseded_ranges` records whose outputs they were, for the journal of
+/// differences), its lots go back to their loaded quantity less the live consumption
+/// before the mark, and its watermark to the last sale still live; the mark is
+/// cleared. Lots and watermarks are snapshotted first (marks included), so a rollback
+/// puts everything back. One statement, one pass over the SKUs' allocations.
+pub async fn rewind_backdated(tx: &TenantTx, run_id: Uuid) -> Result<Rewound, DbError> {
+    let row = tx
+        .query_one(
+            r"with marked as materialized (
+                  select sku, rewind_date as from_date, rewind_sale_id as from_sale_id
+                  from sku_watermarks
+                  where rewind_date is not null and (rewind_date, rewind_sale_id) <= (costed_date, costed_sale_id)
+              ),
+              live as materialized (
+                  select a.sku, a.lot_id, a.run_id, a.sale_date, a.sale_id, a.quantity, a.extended_cost,
+                         (a.sale_date, a.sale_id) >= (m.from_date, m.from_sale_id) as superseded
+                  from live_allocations a join marked m on m.sku = a.sku
+              ),
+              ranges as (
+                  insert into cogs_superseded_ranges (tenant_id, run_id, sku, source_run_id, from_date, from_sale_id,
+                                                      to_date, to_sale_id)
+                  select distinct on (l.sku, l.run_id) $2, $1, l.sku, l.run_id, m.from_date, m.from_sale_id,
+                         l.sale_date, l.sale_id
+                  from live l join marked m on m.sku = l.sku
+                  where l.superseded
+                  order by l.sku, l.run_id, l.sale_date desc, l.sale_id desc
+              ),
+              supersessions as (
+                  insert into cogs_supersessions (tenant_id, run_id, sku, from_date, from_sale_id)
+                  select $2, $1, sku, from_date, from_sale_id from marked
+              ),
+              lot_snapshots as (
+                  insert into inventory_snapshots (tenant_id, run_id, lot_id, remaining_quantity)
+                  select l.tenant_id, $1, l.lot_id, l.remaining_quantity
+                  from lots l join marked m on m.sku = l.sku
+                  on conflict (tenant_id, run_id, lot_id) do nothing
+              ),
+              kept as (
+                  select lot_id, sum(quantity) as quantity from live where not superseded group by lot_id
+              ),
+              lots_back as (
+                  update lots l
+                  set remaining_quantity = v.remaining_quantity
+                  from (
+                      select l2.lot_id, l2.initial_remaining_quantity - coalesce(k.quantity, 0) as remaining_quantity
+                      from lots l2 join marked m on m.sku = l2.sku left join kept k on k.lot_id = l2.lot_id
+                  ) v
+                  where l.lot_id = v.lot_id
+              ),
+              watermark_snapshots as (
+                  insert into watermark_snapshots (tenant_id, run_id, sku, costed_date, costed_sale_id, costed_by_run,
+                                                   rewind_date, rewind_sale_id, backdated_kind, backdated_id)
+                  select w.tenant_id, $1, w.sku, w.costed_date, w.costed_sale_id, w.costed_by_run,
+                         w.rewind_date, w.rewind_sale_id, w.backdated_kind, w.backdated_id
+                  from sku_watermarks w join marked m on m.sku = w.sku
+                  on conflict (tenant_id, run_id, sku) do nothing
+              ),
+              last_kept as (
+                  select distinct on (sku) sku, sale_date, sale_id, run_id
+                  from live where not superseded
+                  order by sku, sale_date desc, sale_id desc
+              ),
+              watermarks_back as (
+                  update sku_watermarks w
+                  set costed_date = k.sale_date, costed_sale_id = k.sale_id, costed_by_run = k.run_id,
+                      rewind_date = null, rewind_sale_id = null, backdated_kind = null, backdated_id = null
+                  from marked m left join last_kept k on k.sku = m.sku
+                  where w.sku = m.sku
+              )
+              select (select count(*) from marked)::integer,
+                     count(distinct sale_id) filter (where superseded),
+                     coalesce(sum(extended_cost) filter (where superseded), 0)
+              from live",
+            &[&run_id, &tx.tenant_id().as_str()],
         )
         .await?;
-    let (mut lots, mut sales) = (Vec::new(), Vec::new());
-    for row in &rows {
-        let kind: &str = row.try_get(0)?;
-        let (id, sku, date, first_affected_run) = (row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, row.try_get(4)?);
-        if kind == "lot" {
-            lots.push(BackdatedLot { lot_id: id, sku, received_date: date, first_affected_run });
-        } else {
-            sales.push(BackdatedSale { sale_id: id, sku, sale_date: date, first_affected_run });
-        }
-    }
-    Ok((lots, sales))
+    Ok(Rewound { skus: row.try_get(0)?, sales_superseded: row.try_get(1)?, superseded_cogs: row.try_get(2)? })
 }

@@ -249,14 +249,15 @@ fn month_end(day: NaiveDate) -> NaiveDate {
 }
 
 /// Rounds each amount to cents and gives the entry's rounding residual to its largest
-/// line, so the lines add up to the exact total rounded once.
+/// line (by size, whatever its sign), so the lines add up to the exact total rounded
+/// once.
 fn rounded_lines(amounts: &[(Option<&Sku>, Decimal)]) -> Result<Vec<Decimal>, JournalError> {
     let total = exact_sum(amounts.iter().map(|(_, amount)| *amount)).ok_or(JournalError::Overflow)?;
     let mut cents: Vec<Decimal> = amounts.iter().map(|(_, amount)| to_cents(*amount)).collect();
     let residual = to_cents(total) - cents.iter().sum::<Decimal>();
     if !residual.is_zero() {
         let largest = (0..amounts.len())
-            .max_by(|&a, &b| amounts[a].1.cmp(&amounts[b].1).then(b.cmp(&a)))
+            .max_by(|&a, &b| amounts[a].1.abs().cmp(&amounts[b].1.abs()).then(b.cmp(&a)))
             .expect("an entry has lines");
         cents[largest] += residual;
     }
@@ -294,6 +295,10 @@ fn entry(
     };
     let mut lines = Vec::with_capacity(amounts.len() * 2);
     for ((sku, _), amount) in amounts.into_iter().zip(cents).filter(|(_, cents)| !cents.is_zero()) {
+        // A negative difference (a correction that lowered the cost of sales) swaps
+        // the sides: Dr Inventory / Cr Cost of Goods Sold.
+        let (debit, credit, amount) =
+            if amount.is_sign_negative() { (credit, debit, -amount) } else { (debit, credit, amount) };
         let about = sku.map_or_else(|| request.reference.clone(), ToString::to_string);
         lines.push(Line {
             account: debit.clone(),

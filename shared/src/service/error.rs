@@ -2,7 +2,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::VerifyReport;
-use crate::db::{BackdatedLot, BackdatedSale, DbError, RunStatus};
+use crate::db::{DbError, RunStatus};
 use crate::engine::CostingError;
 use crate::ingest::{IngestError, Rejected};
 use crate::journal::JournalError;
@@ -44,8 +44,6 @@ pub enum ServiceError {
     RunInProgress { run_id: Option<Uuid> },
     #[error("no {what} {id} for this tenant")]
     NotFound { what: &'static str, id: String },
-    #[error("{}", backdated_message(.lots, .sales))]
-    Backdated { lots: Vec<BackdatedLot>, sales: Vec<BackdatedSale> },
     #[error("run {run_id} cannot be rolled back alone: later run(s) {} costed the same SKUs; roll back with cascade to undo them too, newest first", join(.later_runs))]
     DependentRuns { run_id: Uuid, later_runs: Vec<Uuid> },
     #[error("run {run_id} is {status} and cannot be {action}")]
@@ -75,28 +73,6 @@ fn join(ids: &[Uuid]) -> String {
     ids.iter().map(Uuid::to_string).collect::<Vec<_>>().join(", ")
 }
 
-fn backdated_message(lots: &[BackdatedLot], sales: &[BackdatedSale]) -> String {
-    let mut items: Vec<String> = lots
-        .iter()
-        .map(|l| {
-            format!(
-                "lot {} ({}, received {}) predates sales costed by run {}",
-                l.lot_id, l.sku, l.received_date, l.first_affected_run
-            )
-        })
-        .collect();
-    items.extend(sales.iter().map(|s| {
-        format!(
-            "sale {} ({}, sold {}) predates sales costed by run {}",
-            s.sale_id, s.sku, s.sale_date, s.first_affected_run
-        )
-    }));
-    format!(
-        "backdated input would change past costs: {}; roll back the named run with cascade, then run again",
-        items.join("; ")
-    )
-}
-
 impl From<DbError> for ServiceError {
     fn from(error: DbError) -> Self {
         match error {
@@ -117,7 +93,6 @@ impl ServiceError {
             ServiceError::Journal(JournalError::Overflow) | ServiceError::AmountOverflow => "amount_overflow",
             ServiceError::RunInProgress { .. } => "run_in_progress",
             ServiceError::NotFound { .. } => "not_found",
-            ServiceError::Backdated { .. } => "backdated_input",
             ServiceError::DependentRuns { .. } => "dependent_run",
             ServiceError::WrongRunStatus { .. } => "wrong_run_status",
             ServiceError::OutOfTime { .. } => "out_of_time",
@@ -138,7 +113,6 @@ impl ServiceError {
             | ServiceError::AmountOverflow
             | ServiceError::OutOfTime { .. } => Category::Unprocessable,
             ServiceError::RunInProgress { .. }
-            | ServiceError::Backdated { .. }
             | ServiceError::DependentRuns { .. }
             | ServiceError::WrongRunStatus { .. } => Category::Conflict,
             ServiceError::NotFound { .. } => Category::NotFound,
@@ -177,7 +151,6 @@ impl ServiceError {
             }
             ServiceError::RunInProgress { run_id } => json!({ "run_id": run_id }),
             ServiceError::NotFound { what, id } => json!({ "resource": what, "id": id }),
-            ServiceError::Backdated { lots, sales } => json!({ "lots": lots, "sales": sales }),
             ServiceError::DependentRuns { run_id, later_runs } => json!({ "run_id": run_id, "later_runs": later_runs }),
             ServiceError::WrongRunStatus { run_id, status, .. } => json!({ "run_id": run_id, "status": status }),
             ServiceError::BooksInconsistent(report) => json!({ "checks": report.checks, "findings": report.findings }),

@@ -62,9 +62,11 @@ impl From<&RunRow> for RunProgress {
 /// Starts a run that will cost every uncosted sale of the tenant, in one transaction.
 ///
 /// Refused with `RunInProgress` when the tenant has a pending or running run (the
-/// database's one-active-run index decides, so concurrent starts yield one run), and
-/// with `Backdated` when a new lot or sale is dated before sales already costed.
-/// The run starts `pending`; [`advance_run`] does the work.
+/// database's one-active-run index decides, so concurrent starts yield one run).
+/// Backdated input (a lot or sale at or before what its SKU already costed) is
+/// re-costed: each such SKU is rewound to just before its earliest new event (its
+/// later outputs superseded, its lots and watermark put back), so the run costs it
+/// again from there. The run starts `pending`; [`advance_run`] does the work.
 pub async fn start_run(
     pool: &deadpool_postgres::Pool,
     caller: &Caller,
@@ -80,29 +82,23 @@ pub async fn start_run(
     Ok(run)
 }
 
-/// How many backdated lots or sales a refusal lists at most.
-const BACKDATED_REPORT_LIMIT: i64 = 100;
-
 async fn start_run_in(tx: &TenantTx, caller: &Caller, mode: CostingMode) -> Result<RunRow, ServiceError> {
     db::lock_tenant(tx).await?;
     if let Some(active) = db::load_active_run(tx).await? {
         return Err(ServiceError::RunInProgress { run_id: Some(active.run_id) });
     }
-    let (lots, sales) = db::backdated_events(tx, BACKDATED_REPORT_LIMIT).await?;
-    if !lots.is_empty() || !sales.is_empty() {
-        return Err(ServiceError::Backdated { lots, sales });
-    }
     db::ensure_tenant(tx).await?;
-    let run = db::insert_run(tx, Uuid::now_v7(), mode, db::count_uncosted(tx).await?, &caller.actor).await?;
-    db::insert_audit(
-        tx,
-        &caller.actor,
-        "run.started",
-        Some(run.run_id),
-        None,
-        &json!({ "mode": mode, "sales_total": run.sales_total }),
-    )
-    .await?;
+    let run = db::insert_run(tx, Uuid::now_v7(), mode, 0, &caller.actor).await?;
+    let rewound = db::rewind_backdated(tx, run.run_id).await?;
+    let run = db::set_run_scope(tx, run.run_id, db::count_uncosted(tx).await?, &rewound).await?;
+    let details = json!({
+        "mode": mode,
+        "sales_total": run.sales_total,
+        "skus_recosted": run.skus_recosted,
+        "sales_superseded": run.sales_superseded,
+        "superseded_cogs": run.superseded_cogs,
+    });
+    db::insert_audit(tx, &caller.actor, "run.started", Some(run.run_id), None, &details).await?;
     Ok(run)
 }
 

@@ -41,8 +41,10 @@ const FRESH_COSTING: (&str, &str) = (
     "for every SKU without backdated input waiting, the live allocations and remaining quantities are exactly \
      what costing its lots and costed sales afresh gives",
 );
-const JOURNALS: (&str, &str) =
-    ("journal_balances", "each completed run's journal balances, and its exact total is the run's total cost");
+const JOURNALS: (&str, &str) = (
+    "journal_balances",
+    "each completed run's journal balances, and its exact total is the run's total cost less the cost it superseded",
+);
 
 /// Checks the tenant's book in one read-only snapshot. A clean book is `Ok` with every
 /// check and no finding; any finding is [`ServiceError::BooksInconsistent`], carrying
@@ -182,8 +184,11 @@ async fn check_journals(tx: &TenantTx) -> Result<Vec<Finding>, ServiceError> {
         let finding = |detail: String| Finding { check: JOURNALS.0, subject: subject.clone(), detail };
         let costs = db::journal_costs(tx, run.run_id, Period::Day, config.utc_offset.local_minus_utc()).await?;
         let exact = exact_sum(costs.iter().map(|cost| cost.cost)).ok_or(ServiceError::AmountOverflow)?;
-        if exact != run.total_cogs {
-            findings.push(finding(format!("the allocations cost {exact}, the run's total is {}", run.total_cogs)));
+        let difference = run.total_cogs - run.superseded_cogs;
+        if exact != difference {
+            findings.push(finding(format!(
+                "the journal's lines add up to {exact}, the run's total less what it superseded is {difference}"
+            )));
         }
         let request = JournalRequest {
             reference: super::journal_reference(run.run_id),
