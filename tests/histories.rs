@@ -13,7 +13,7 @@ use cogs_core::db::RunStatus;
 use cogs_core::engine::CostingError;
 use cogs_core::ingest::RecordKind;
 use cogs_core::journal::Period;
-use cogs_core::model::CostingMode;
+use cogs_core::model::{CostingMode, ShortfallPolicy};
 use cogs_core::service::{self, ChunkBudget, ServiceError};
 use cogs_tests::{TestDb, Xorshift, assert_books_balance, caller, lots_csv, sales_csv};
 use rust_decimal::Decimal;
@@ -82,7 +82,7 @@ fn shuffle<T>(random: &mut Xorshift, items: &mut [T]) {
 async fn run(db: &TestDb, interrupt: bool) -> Option<Uuid> {
     let caller = caller(TENANT);
     loop {
-        match service::start_run(&db.pool, &caller, CostingMode::Fifo).await {
+        match service::start_run(&db.pool, &caller, CostingMode::Fifo, ShortfallPolicy::Park).await {
             Ok(run) => {
                 let budget = ChunkBudget { max_chunks: interrupt.then_some(1), ..ChunkBudget::unlimited(3) };
                 return match service::advance_run(&db.pool, &caller, run.run_id, &budget).await {
@@ -121,7 +121,7 @@ async fn journals_added_up(db: &TestDb) -> (BTreeMap<(String, String), Decimal>,
 fn fresh_journal(lots: &[String], sales: &[String]) -> BTreeMap<(String, String), Decimal> {
     let lots_file = lots_csv(&lots.iter().map(String::as_str).collect::<Vec<_>>());
     let sales_file = sales_csv(&sales.iter().map(String::as_str).collect::<Vec<_>>());
-    let report = service::cost_files(lots_file.as_bytes(), sales_file.as_bytes(), None).unwrap();
+    let report = service::cost_files(lots_file.as_bytes(), sales_file.as_bytes(), None, ShortfallPolicy::Park).unwrap();
     let mut total = BTreeMap::new();
     for sale in &report.sales {
         let day = sale.sale_date.date_naive().to_string();
@@ -170,7 +170,7 @@ async fn live_book(db: &TestDb) -> (Vec<String>, Vec<String>) {
 fn fresh(lots: &[String], sales: &[String]) -> (Vec<String>, Vec<String>) {
     let lots_file = lots_csv(&lots.iter().map(String::as_str).collect::<Vec<_>>());
     let sales_file = sales_csv(&sales.iter().map(String::as_str).collect::<Vec<_>>());
-    let report = service::cost_files(lots_file.as_bytes(), sales_file.as_bytes(), None).unwrap();
+    let report = service::cost_files(lots_file.as_bytes(), sales_file.as_bytes(), None, ShortfallPolicy::Park).unwrap();
     let mut costed: Vec<_> = report.sales.iter().collect();
     costed.sort_by(|a, b| {
         (a.sku.as_str(), a.sale_date, a.sale_id.as_str()).cmp(&(b.sku.as_str(), b.sale_date, b.sale_id.as_str()))

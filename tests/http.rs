@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use cogs_core::http::RunDispatch;
-use cogs_core::model::CostingMode;
+use cogs_core::model::{CostingMode, ShortfallPolicy};
 use cogs_core::service;
 use cogs_tests::api::{Api, JWT_EVENT, body_json, call, context, header, multipart, request};
 use cogs_tests::{caller, example, load, lots_csv, sales_csv};
@@ -149,12 +149,14 @@ async fn every_documented_status_is_what_the_functions_answer() {
     )
     .await;
     load(&api.db, "busy-corp", &lots_csv(&["L1,A,2024-01-01,1,1,1,0"]), &sales_csv(&["S1,A,2024-01-02,1"])).await;
-    service::start_run(&api.db.pool, &caller("busy-corp"), CostingMode::Fifo).await.unwrap();
+    service::start_run(&api.db.pool, &caller("busy-corp"), CostingMode::Fifo, ShortfallPolicy::Fail).await.unwrap();
     expect("run", runs, request("POST", runs, Some("busy-corp"), None), 409).await;
     expect("upload", files, request("POST", "/api/v1/files/sales", Some("busy-corp"), Some(("text/csv", &sales))), 409)
         .await;
     load(&api.db, "short-corp", &lots_csv(&["L1,A,2024-01-01,1,1,1,0"]), &sales_csv(&["S1,A,2024-01-02,5"])).await;
-    let failed = expect("run", runs, request("POST", runs, Some("short-corp"), None), 422).await;
+    let strict = r#"{"on_shortfall": "fail"}"#;
+    let failed =
+        expect("run", runs, request("POST", runs, Some("short-corp"), Some(("application/json", strict))), 422).await;
 
     // Large uploads.
     let uploads = "/api/v1/uploads";

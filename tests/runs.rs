@@ -5,7 +5,7 @@
 use cogs_core::db::RunStatus;
 use cogs_core::engine::CostingError;
 use cogs_core::ingest::RecordKind;
-use cogs_core::model::CostingMode;
+use cogs_core::model::{CostingMode, ShortfallPolicy};
 use cogs_core::service::{self, ChunkBudget, DryRunInput, ServiceError};
 use cogs_tests::{
     TestDb, allocations, caller, load, load_examples, lots_csv, remaining, run_row, run_to_end, sales_csv, tenant,
@@ -113,7 +113,8 @@ async fn chunk_sizes_1_7_and_10000_give_identical_allocations() {
 #[tokio::test]
 async fn a_run_interrupted_between_chunks_resumes_to_the_uninterrupted_result() {
     let db = loaded_many().await;
-    let run = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo).await.unwrap();
+    let run =
+        service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, ShortfallPolicy::Fail).await.unwrap();
 
     // Three invocations, each stopping after a few chunks, as a worker out of time would.
     for _ in 0..3 {
@@ -146,7 +147,8 @@ async fn a_chunk_aborted_midway_applies_nothing_and_the_run_resumes_exactly() {
         )
         .await
         .unwrap();
-    let run = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo).await.unwrap();
+    let run =
+        service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, ShortfallPolicy::Fail).await.unwrap();
 
     let budget = ChunkBudget::unlimited(10);
     let error = service::advance_run(&db.pool, &caller("acme-corp"), run.run_id, &budget).await.unwrap_err();
@@ -181,7 +183,8 @@ async fn an_uncovered_sale_fails_the_run_names_the_sale_and_leaves_lots_and_sale
     )
     .await;
     let before = db.data(&["acme-corp"]).await;
-    let run = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo).await.unwrap();
+    let run =
+        service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, ShortfallPolicy::Fail).await.unwrap();
 
     // Chunks of one: three chunks apply before S4 fails, so undoing them is real work.
     let error =
@@ -214,8 +217,8 @@ async fn two_starts_at_the_same_moment_make_exactly_one_run() {
     let (first, second) = (caller("acme-corp"), caller("acme-corp"));
 
     let (a, b) = tokio::join!(
-        service::start_run(&db.pool, &first, CostingMode::Fifo),
-        service::start_run(&other_pool, &second, CostingMode::Fifo)
+        service::start_run(&db.pool, &first, CostingMode::Fifo, ShortfallPolicy::Fail),
+        service::start_run(&other_pool, &second, CostingMode::Fifo, ShortfallPolicy::Fail)
     );
 
     let outcomes = [a, b];
@@ -230,7 +233,7 @@ async fn two_starts_at_the_same_moment_make_exactly_one_run() {
 async fn the_database_itself_refuses_a_second_active_run() {
     let db = TestDb::new().await;
     load_examples(&db, "acme-corp").await;
-    service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo).await.unwrap();
+    service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, ShortfallPolicy::Fail).await.unwrap();
     let app = db.app().await;
 
     // Bypassing the service's own check: the unique index still says no.
@@ -250,7 +253,8 @@ async fn the_database_itself_refuses_a_second_active_run() {
 async fn an_upload_during_an_active_run_is_refused() {
     let db = TestDb::new().await;
     load_examples(&db, "acme-corp").await;
-    let run = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo).await.unwrap();
+    let run =
+        service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, ShortfallPolicy::Fail).await.unwrap();
 
     let error = service::upload(
         &db.pool,
@@ -263,6 +267,71 @@ async fn an_upload_during_an_active_run_is_refused() {
     .unwrap_err();
 
     assert!(matches!(error, ServiceError::RunInProgress { run_id: Some(id) } if id == run.run_id), "{error:?}");
+}
+
+#[tokio::test]
+async fn an_uncovered_sale_parks_its_sku_the_others_are_costed_and_a_later_lot_takes_it_up() {
+    let db = TestDb::new().await;
+    load(
+        &db,
+        "acme-corp",
+        &lots_csv(&["L1,A,2024-01-01,10,10,2,0", "L2,B,2024-01-01,6,6,3,0"]),
+        &sales_csv(&[
+            "S1,A,2024-01-02,4",
+            "S2,B,2024-01-03,5",
+            "S3,A,2024-01-04,4",
+            "S4,A,2024-01-05,3",
+            "S5,B,2024-01-06,1",
+            "S6,A,2024-01-07,1",
+        ]),
+    )
+    .await;
+    let run =
+        service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, ShortfallPolicy::Park).await.unwrap();
+
+    let done =
+        service::advance_run(&db.pool, &caller("acme-corp"), run.run_id, &ChunkBudget::unlimited(1)).await.unwrap();
+
+    assert_eq!((done.status, done.skus_parked), (RunStatus::Completed, 1));
+    assert_eq!(
+        allocations(&db, "acme-corp", run.run_id).await,
+        ["S1 L1 4 2 8", "S2 L2 5 3 15", "S3 L1 4 2 8", "S5 L2 1 3 3"]
+    );
+    let detail = service::show_run(&db.pool, &tenant("acme-corp"), run.run_id).await.unwrap();
+    let parked: Vec<String> = detail
+        .shortfalls
+        .iter()
+        .map(|s| format!("{} {} short {} of {} on hand", s.sku, s.sale_id, s.quantity_short, s.on_hand))
+        .collect();
+    assert_eq!(parked, ["A S4 short 1 of 2 on hand"], "S6 would fit, but A waits from S4 on");
+    assert_eq!(detail.run.sales_processed, 4);
+    cogs_tests::assert_books_balance(&db, "acme-corp").await;
+
+    // The receipt that was never keyed arrives; the next run takes A up from S4.
+    load(&db, "acme-corp", &lots_csv(&["L3,A,2024-01-05,5,5,4,0"]), "").await;
+    let next = run_to_end(&db, "acme-corp", 100).await.unwrap();
+    assert_eq!((next.skus_parked, next.skus_recosted), (0, 0), "L3 came after A's watermark: nothing to rewind");
+    assert_eq!(allocations(&db, "acme-corp", next.run_id).await, ["S4 L1 2 2 4", "S4 L3 1 4 4", "S6 L3 1 4 4"]);
+    cogs_tests::assert_books_balance(&db, "acme-corp").await;
+}
+
+#[tokio::test]
+async fn a_parked_sku_is_taken_up_again_by_the_next_run_while_stock_is_still_short() {
+    let db = TestDb::new().await;
+    load(&db, "acme-corp", &lots_csv(&["L1,A,2024-01-01,1,1,2,0"]), &sales_csv(&["S1,A,2024-01-02,3"])).await;
+    let first = run_to_end(&db, "acme-corp", 100).await;
+    let ServiceError::Costing(_) = first.unwrap_err() else { panic!("the helper runs strict") };
+
+    let park =
+        service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, ShortfallPolicy::Park).await.unwrap();
+    service::advance_run(&db.pool, &caller("acme-corp"), park.run_id, &ChunkBudget::unlimited(10)).await.unwrap();
+    let again =
+        service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, ShortfallPolicy::Park).await.unwrap();
+    let again =
+        service::advance_run(&db.pool, &caller("acme-corp"), again.run_id, &ChunkBudget::unlimited(10)).await.unwrap();
+
+    assert_eq!((again.status, again.skus_parked, again.sales_total), (RunStatus::Completed, 1, 1));
+    assert_eq!(remaining(&db, "acme-corp").await, ["L1=1"], "nothing is costed while the SKU is short");
 }
 
 /// A journal's lines as `date account side amount` (csv format, by day).
@@ -345,6 +414,33 @@ async fn a_backdated_sale_is_recosted_from_its_date_and_the_journal_is_the_diffe
 }
 
 #[tokio::test]
+async fn rolling_back_a_correcting_run_keeps_the_mark_of_input_loaded_after_it() {
+    let db = TestDb::new().await;
+    load(
+        &db,
+        "acme-corp",
+        &lots_csv(&["L1,A,2024-01-01,10,10,1,0"]),
+        &sales_csv(&["S0,A,2024-01-07,1", "S3,A,2024-01-20,1"]),
+    )
+    .await;
+    run_to_end(&db, "acme-corp", 100).await.unwrap();
+    load(&db, "acme-corp", "", &sales_csv(&["S2,A,2024-01-10,1"])).await;
+    let correcting = run_to_end(&db, "acme-corp", 100).await.unwrap();
+    load(&db, "acme-corp", "", &sales_csv(&["S1,A,2024-01-05,1"])).await;
+
+    service::rollback_run(&db.pool, &caller("acme-corp"), correcting.run_id, false).await.unwrap();
+    let next = run_to_end(&db, "acme-corp", 100).await.unwrap();
+
+    // The rollback brought back S2's mark; S1's, loaded later and earlier still (before
+    // S0, which a rewind from S2 would keep), wins.
+    assert_eq!(
+        allocations(&db, "acme-corp", next.run_id).await,
+        ["S1 L1 1 1 1", "S0 L1 1 1 1", "S2 L1 1 1 1", "S3 L1 1 1 1"]
+    );
+    cogs_tests::assert_books_balance(&db, "acme-corp").await;
+}
+
+#[tokio::test]
 async fn a_late_cheaper_lot_lowers_the_cost_and_its_journal_credits_cost_of_sales() {
     let db = TestDb::new().await;
     load(&db, "acme-corp", &lots_csv(&["L2,A,2024-01-10,10,10,2,0"]), &sales_csv(&["S1,A,2024-02-01,5"])).await;
@@ -402,14 +498,14 @@ async fn another_tenant_starts_a_run_at_once_while_a_long_dry_run_is_in_progress
     let held = hold_lots_of(&db, "slow-co").await;
     let pool = db.pool.clone();
     let dry_run = tokio::spawn(async move {
-        service::dry_run(&pool, &caller("slow-co"), CostingMode::Fifo, nothing_new(), None).await
+        service::dry_run(&pool, &caller("slow-co"), CostingMode::Fifo, ShortfallPolicy::Fail, nothing_new(), None).await
     });
     wait_for_a_lock_wait(&db).await;
 
     let started = std::time::Instant::now();
     let start = tokio::time::timeout(
         std::time::Duration::from_secs(5),
-        service::start_run(&db.pool, &caller("quick-co"), CostingMode::Fifo),
+        service::start_run(&db.pool, &caller("quick-co"), CostingMode::Fifo, ShortfallPolicy::Fail),
     )
     .await;
     let took = started.elapsed();
@@ -430,13 +526,26 @@ async fn a_dry_run_ends_at_its_deadline_and_writes_nothing() {
     let held = hold_lots_of(&db, "slow-co").await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_millis(800);
 
-    let waited_for_stock =
-        service::dry_run(&db.pool, &caller("slow-co"), CostingMode::Fifo, nothing_new(), Some(deadline))
-            .await
-            .unwrap_err();
+    let waited_for_stock = service::dry_run(
+        &db.pool,
+        &caller("slow-co"),
+        CostingMode::Fifo,
+        ShortfallPolicy::Fail,
+        nothing_new(),
+        Some(deadline),
+    )
+    .await
+    .unwrap_err();
     held.batch_execute("rollback").await.unwrap();
-    let already_late =
-        service::dry_run(&db.pool, &caller("slow-co"), CostingMode::Fifo, nothing_new(), Some(deadline)).await;
+    let already_late = service::dry_run(
+        &db.pool,
+        &caller("slow-co"),
+        CostingMode::Fifo,
+        ShortfallPolicy::Fail,
+        nothing_new(),
+        Some(deadline),
+    )
+    .await;
 
     assert_eq!(waited_for_stock.kind(), "out_of_time", "{waited_for_stock}");
     assert!(deadline.elapsed() < std::time::Duration::from_secs(2), "the statement was cut at the deadline");
@@ -492,7 +601,7 @@ async fn twenty_small_upload_and_run_jobs_at_once_all_succeed() {
             let sales = sales_csv(&["S1,A,2024-01-03,4", "S2,A,2024-01-04,9"]);
             service::upload(&pool, &caller, RecordKind::Lots, "lots.csv", lots.as_bytes()).await?;
             service::upload(&pool, &caller, RecordKind::Sales, "sales.csv", sales.as_bytes()).await?;
-            let run = service::start_run(&pool, &caller, CostingMode::Fifo).await?;
+            let run = service::start_run(&pool, &caller, CostingMode::Fifo, ShortfallPolicy::Fail).await?;
             service::advance_run(&pool, &caller, run.run_id, &ChunkBudget::unlimited(1)).await
         }
     });

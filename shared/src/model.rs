@@ -191,6 +191,57 @@ impl fmt::Display for CostingMode {
     }
 }
 
+/// What a run does with a sale the layers cannot cover (LEDGER.md, "Shortfalls"):
+/// park its SKU and cost the others (the default), or fail the whole run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShortfallPolicy {
+    #[default]
+    Park,
+    Fail,
+}
+
+impl ShortfallPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShortfallPolicy::Park => "park",
+            ShortfallPolicy::Fail => "fail",
+        }
+    }
+}
+
+impl FromStr for ShortfallPolicy {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value {
+            "park" => Ok(ShortfallPolicy::Park),
+            "fail" => Ok(ShortfallPolicy::Fail),
+            other => Err(format!("unknown shortfall policy {other:?}; use park or fail")),
+        }
+    }
+}
+
+/// A SKU parked by costing (`engine::allocate_or_park`): its first sale the layers
+/// available at its instant could not cover. That sale and the SKU's later ones stay
+/// uncosted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Shortfall {
+    pub sku: Sku,
+    pub sale_id: SaleId,
+    pub sale_date: Timestamp,
+    /// How much of the sale nothing could cover.
+    pub quantity_short: Decimal,
+    /// What the SKU's lots received by the sale's instant still held.
+    pub on_hand: Decimal,
+}
+
+impl Shortfall {
+    /// The quantities without trailing zeros, as reports show them.
+    pub fn normalized(self) -> Self {
+        Self { quantity_short: self.quantity_short.normalize(), on_hand: self.on_hand.normalize(), ..self }
+    }
+}
+
 /// One purchase lot. Invariants (checked by ingest and by SQL constraints):
 /// `0 < original_quantity`, `0 <= remaining_quantity <= original_quantity`,
 /// `unit_price >= 0`, `freight_cost_per_unit >= 0`.

@@ -66,7 +66,7 @@ pub fn pooled_url(role: &str, database: &str) -> String {
 }
 
 /// Every table that holds tenant rows.
-pub const TENANT_TABLES: [&str; 12] = [
+pub const TENANT_TABLES: [&str; 14] = [
     "tenants",
     "uploads",
     "lots",
@@ -77,6 +77,8 @@ pub const TENANT_TABLES: [&str; 12] = [
     "sku_watermarks",
     "watermark_snapshots",
     "cogs_supersessions",
+    "cogs_superseded_ranges",
+    "cogs_run_shortfalls",
     "validation_errors",
     "audit_log",
 ];
@@ -243,7 +245,13 @@ pub async fn run_to_end(
     chunk_size: usize,
 ) -> Result<cogs_core::db::RunRow, cogs_core::service::ServiceError> {
     use cogs_core::service::{ChunkBudget, advance_run, start_run};
-    let run = start_run(&db.pool, &caller(tenant), cogs_core::model::CostingMode::Fifo).await?;
+    let run = start_run(
+        &db.pool,
+        &caller(tenant),
+        cogs_core::model::CostingMode::Fifo,
+        cogs_core::model::ShortfallPolicy::Fail,
+    )
+    .await?;
     advance_run(&db.pool, &caller(tenant), run.run_id, &ChunkBudget::unlimited(chunk_size)).await?;
     run_row(db, tenant, run.run_id).await
 }

@@ -5,7 +5,7 @@ use std::io::BufReader;
 use std::path::PathBuf;
 
 use clap::Args;
-use cogs_core::model::TenantId;
+use cogs_core::model::{ShortfallPolicy, TenantId};
 use cogs_core::service::{self, CostReport};
 
 use crate::CommandResult;
@@ -22,6 +22,9 @@ pub struct CostArgs {
     /// When given, every non-empty tenant_id cell must name this tenant.
     #[arg(long, env = "COGS_TENANT_ID", value_parser = |s: &str| TenantId::parse(s).map_err(|e| e.to_string()))]
     tenant_id: Option<TenantId>,
+    /// Fail (exit 6) on a sale the lots cannot cover, instead of parking that SKU.
+    #[arg(long)]
+    strict: bool,
     /// `table` for people; `json` for scripts (exact decimal strings).
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutputFormat,
@@ -34,7 +37,8 @@ fn open(path: &PathBuf) -> Result<BufReader<File>, Failure> {
 }
 
 pub fn run(args: &CostArgs) -> CommandResult {
-    let report = service::cost_files(open(&args.lots)?, open(&args.sales)?, args.tenant_id.as_ref())?;
+    let on_shortfall = if args.strict { ShortfallPolicy::Fail } else { ShortfallPolicy::Park };
+    let report = service::cost_files(open(&args.lots)?, open(&args.sales)?, args.tenant_id.as_ref(), on_shortfall)?;
     match args.format {
         OutputFormat::Json => print_json(&report),
         OutputFormat::Table => print_tables(&report),
@@ -71,4 +75,23 @@ pub fn print_tables(report: &CostReport) {
     println!("Total COGS:               {}", cents(totals.total_cogs));
     println!("Ending inventory value:   {}", cents(totals.ending_inventory_value));
     println!("Ending inventory units:   {}", totals.ending_inventory_quantity);
+    print_shortfalls(&report.shortfalls);
+}
+
+/// The SKUs parked for want of stock, if any.
+pub fn print_shortfalls(shortfalls: &[cogs_core::model::Shortfall]) {
+    if shortfalls.is_empty() {
+        return;
+    }
+    let mut parked = table(&["sku", "first uncovered sale", "sale date (UTC)", "short", "on hand"], &[3, 4]);
+    for shortfall in shortfalls {
+        parked.add_row(vec![
+            shortfall.sku.to_string(),
+            shortfall.sale_id.to_string(),
+            shortfall.sale_date.format("%Y-%m-%d %H:%M").to_string(),
+            shortfall.quantity_short.to_string(),
+            shortfall.on_hand.to_string(),
+        ]);
+    }
+    println!("\nParked for want of stock: these SKUs' sales from the one named on stay uncosted\n{parked}");
 }

@@ -7,7 +7,7 @@ use clap::Args;
 use cogs_core::db::{RunRow, RunStatus};
 use cogs_core::ingest::RecordKind;
 use cogs_core::journal::{Account, Format, JournalConfig, LineDetail, Period};
-use cogs_core::model::CostingMode;
+use cogs_core::model::{CostingMode, ShortfallPolicy};
 use cogs_core::service::{self, ChunkBudget, DryRunInput, JournalOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use uuid::Uuid;
@@ -35,6 +35,10 @@ pub struct RunArgs {
     /// Validate and compute the result without writing anything.
     #[arg(long)]
     dry_run: bool,
+    /// Fail the whole run (and undo it) on a sale the lots cannot cover, instead of
+    /// parking that SKU and costing the others.
+    #[arg(long)]
+    strict: bool,
     /// Sales costed per transaction.
     #[arg(long, default_value_t = ChunkBudget::DEFAULT_CHUNK_SIZE)]
     chunk_size: usize,
@@ -45,13 +49,14 @@ pub struct RunArgs {
 pub async fn run(args: &RunArgs) -> CommandResult {
     let pool = args.scope.database.pool()?;
     let caller = args.scope.tenant.caller();
+    let on_shortfall = if args.strict { ShortfallPolicy::Fail } else { ShortfallPolicy::Park };
     if args.dry_run {
         let named = |path: &PathBuf| Ok::<_, Failure>((path.display().to_string(), open(path)?));
         let input = DryRunInput {
             lots: args.lots_file.as_ref().map(named).transpose()?,
             sales: args.sales_file.as_ref().map(named).transpose()?,
         };
-        let report = service::dry_run(&pool, &caller, args.mode, input, None).await?;
+        let report = service::dry_run(&pool, &caller, args.mode, on_shortfall, input, None).await?;
         match args.scope.output.format {
             OutputFormat::Json => print_json(&report),
             OutputFormat::Table => {
@@ -67,7 +72,7 @@ pub async fn run(args: &RunArgs) -> CommandResult {
     if let Some(path) = &args.sales_file {
         load_file(&pool, &args.scope.tenant, RecordKind::Sales, path, args.scope.output.format).await?;
     }
-    let run = service::start_run(&pool, &caller, args.mode).await?;
+    let run = service::start_run(&pool, &caller, args.mode, on_shortfall).await?;
     drive(&pool, &args.scope.tenant, run.run_id, args.chunk_size, args.scope.output.format).await
 }
 
@@ -201,6 +206,7 @@ async fn show_run(
         let about = error.sale_id.as_deref().map(|id| format!(" (sale {id})")).unwrap_or_default();
         println!("  {}{about}: {}", error.error_type, error.message);
     }
+    crate::cost::print_shortfalls(&detail.shortfalls);
     Ok(())
 }
 
@@ -226,6 +232,9 @@ fn print_run(run: &RunRow) {
         cents(run.net_difference),
         run.net_difference.normalize()
     );
+    if run.skus_parked > 0 {
+        println!("parked       {} SKU(s) for want of stock; their sales wait for the next run", run.skus_parked);
+    }
     println!("created      {} by {}", run.created_at.format("%Y-%m-%d %H:%M:%S UTC"), run.created_by);
     for (label, at) in [("completed", run.completed_at), ("rolled back", run.rolled_back_at)] {
         if let Some(at) = time(at) {

@@ -9,6 +9,10 @@ fn cogs() -> assert_cmd::Command {
 use serde_json::{Value, json};
 
 fn run_json(lots: &std::path::Path, sales: &std::path::Path) -> (Option<i32>, Value) {
+    run_json_with(lots, sales, &[])
+}
+
+fn run_json_with(lots: &std::path::Path, sales: &std::path::Path, flags: &[&str]) -> (Option<i32>, Value) {
     let output = cogs()
         .arg("cost")
         .arg("--lots")
@@ -16,6 +20,7 @@ fn run_json(lots: &std::path::Path, sales: &std::path::Path) -> (Option<i32>, Va
         .arg("--sales")
         .arg(sales)
         .args(["--format", "json"])
+        .args(flags)
         .output()
         .unwrap();
     let body = serde_json::from_slice(&output.stdout)
@@ -113,7 +118,27 @@ fn cost_prints_a_table_for_people() {
 }
 
 #[test]
-fn insufficient_inventory_names_the_sale_and_exits_6() {
+fn an_uncovered_sale_parks_its_sku_and_the_report_lists_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sales = write(
+        &dir,
+        "sales.csv",
+        "sale_id,sku,sale_date,quantity_sold\nS1,WIDGET-A,2024-07-08,60\nS2,WIDGET-A,2024-07-09,50\nS3,GADGET-B,2024-07-09,5\n",
+    );
+
+    let (code, body) = run_json(&example("lots.csv"), &sales);
+
+    assert_eq!(code, Some(0));
+    let costed: Vec<&str> = body["sales"].as_array().unwrap().iter().map(|s| s["sale_id"].as_str().unwrap()).collect();
+    assert_eq!(costed, ["S1", "S3"]);
+    assert_eq!(
+        body["shortfalls"],
+        json!([{ "sku": "WIDGET-A", "sale_id": "S2", "sale_date": "2024-07-09T00:00:00Z", "quantity_short": "10", "on_hand": "40" }])
+    );
+}
+
+#[test]
+fn insufficient_inventory_with_strict_names_the_sale_and_exits_6() {
     let dir = tempfile::tempdir().unwrap();
     let sales = write(
         &dir,
@@ -121,7 +146,7 @@ fn insufficient_inventory_names_the_sale_and_exits_6() {
         "sale_id,sku,sale_date,quantity_sold\nS1,WIDGET-A,2024-07-08,60\nS2,WIDGET-A,2024-07-09,50\n",
     );
 
-    let (code, body) = run_json(&example("lots.csv"), &sales);
+    let (code, body) = run_json_with(&example("lots.csv"), &sales, &["--strict"]);
 
     assert_eq!(code, Some(6));
     assert_eq!(

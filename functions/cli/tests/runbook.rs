@@ -88,7 +88,8 @@ async fn each_kind_of_failure_has_its_exit_code_and_a_next_step() {
     let short = write(&dir, "short.csv", sales_csv(&["S1,A,2024-01-02,9"]));
 
     let validation = cogs(&db, &["upload", "sales", &bad]);
-    let insufficient = cogs(&db, &["run", "--lots-file", &lots, "--sales-file", &short]);
+    let insufficient = cogs(&db, &["run", "--strict", "--lots-file", &lots, "--sales-file", &short]);
+    let parked = cogs(&db, &["run"]);
     let not_found = cogs(&db, &["show-run", "01a22279-ab47-73f6-98cf-60b080bfc9af"]);
     let bad_tenant = cogs(&db, &["list-runs", "--tenant-id", "acme'; drop table lots; --"]);
     let no_database = assert_cmd::Command::new(env!("CARGO_BIN_EXE_cogs"))
@@ -102,6 +103,9 @@ async fn each_kind_of_failure_has_its_exit_code_and_a_next_step() {
     assert!(stderr(&validation).contains("row 2, column quantity_sold"));
     assert_eq!(insufficient.status.code(), Some(6), "{}", stderr(&insufficient));
     assert!(stderr(&insufficient).contains("sale S1 needs 9 of A but only 5 is available"));
+    let parked_out = String::from_utf8_lossy(&parked.stdout).into_owned();
+    assert_eq!(parked.status.code(), Some(0), "without --strict the SKU is parked: {}", stderr(&parked));
+    assert!(parked_out.contains("parked       1 SKU(s)") && parked_out.contains("│ A   ┆ S1"), "{parked_out}");
     assert_eq!(not_found.status.code(), Some(5), "{}", stderr(&not_found));
     assert_eq!(bad_tenant.status.code(), Some(2), "{}", stderr(&bad_tenant));
     assert_eq!(no_database.status.code(), Some(7), "{}", stderr(&no_database));

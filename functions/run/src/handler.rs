@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use cogs_core::http::telemetry::{self, Metric};
 use cogs_core::http::{self, ApiError, Context, HEALTH, Reply, Route};
 use cogs_core::ingest::{self, IngestError, RecordKind};
-use cogs_core::model::{CostingMode, Lot, Sale, TenantId};
+use cogs_core::model::{CostingMode, Lot, Sale, ShortfallPolicy, TenantId};
 use cogs_core::service::{self, Caller, ChunkBudget, DryRunInput, RunProgress, ServiceError};
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -31,6 +31,9 @@ struct StartRun {
     mode: CostingMode,
     #[serde(default)]
     dry_run: bool,
+    /// `park` (the default): an uncovered sale parks its SKU; `fail`: it fails the run.
+    #[serde(default)]
+    on_shortfall: ShortfallPolicy,
     sales_data: Option<Vec<Map<String, Value>>>,
     lots_data: Option<Vec<Map<String, Value>>>,
 }
@@ -61,7 +64,7 @@ async fn start(ctx: &Context, req: &Request) -> Result<Reply, ApiError> {
             sales: sales.map(|csv| ("sales_data".to_owned(), Cursor::new(csv))),
         };
         let deadline = http::deadline(req, ctx.config.inline_run_budget, MARGIN);
-        let report = service::dry_run(&ctx.pool, &caller, body.mode, input, Some(deadline)).await?;
+        let report = service::dry_run(&ctx.pool, &caller, body.mode, body.on_shortfall, input, Some(deadline)).await?;
         return Ok(Reply::json(StatusCode::OK, &report));
     }
     for (kind, csv) in [(RecordKind::Lots, lots), (RecordKind::Sales, sales)] {
@@ -70,7 +73,7 @@ async fn start(ctx: &Context, req: &Request) -> Result<Reply, ApiError> {
         }
     }
     let started = Instant::now();
-    let run = service::start_run(&ctx.pool, &caller, body.mode).await?;
+    let run = service::start_run(&ctx.pool, &caller, body.mode, body.on_shortfall).await?;
     http::record_run(run.run_id);
     telemetry::emit(Metric::RunsStarted, 1, "run");
     let location = format!("/api/v1/runs/{}", run.run_id);
@@ -103,6 +106,7 @@ async fn start(ctx: &Context, req: &Request) -> Result<Reply, ApiError> {
     if progress.done {
         telemetry::emit(Metric::RunsCompleted, 1, "run");
         telemetry::emit(Metric::RunDuration, started.elapsed().as_millis() as u64, "run");
+        telemetry::emit(Metric::SkusParked, progress.skus_parked.unsigned_abs().into(), "run");
     }
     Ok(Reply::json(StatusCode::ACCEPTED, &json!({ "run": progress, "location": location }))
         .with_header(header::LOCATION, location))

@@ -79,6 +79,7 @@ pub async fn handle(ctx: &Context, event: LambdaEvent<WorkerInput>) -> Result<Wo
         telemetry::emit(Metric::RunsCompleted, 1, "worker");
         let duration = run.completed_at.unwrap_or(run.updated_at) - run.created_at;
         telemetry::emit(Metric::RunDuration, duration.num_milliseconds().max(0) as u64, "worker");
+        telemetry::emit(Metric::SkusParked, run.skus_parked.unsigned_abs().into(), "worker");
     }
     Ok(output(&input, &run, error))
 }

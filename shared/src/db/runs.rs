@@ -7,7 +7,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{DbError, TenantTx};
-use crate::model::CostingMode;
+use crate::model::{CostingMode, SaleId, Shortfall, ShortfallPolicy, Sku};
 
 /// Where a run is in its life. `pending` and `running` are active (at most one per
 /// tenant); `completed` runs can be rolled back; `failed` runs changed nothing.
@@ -61,6 +61,7 @@ pub struct RunRow {
     pub tenant_id: String,
     pub run_id: Uuid,
     pub mode: CostingMode,
+    pub on_shortfall: ShortfallPolicy,
     pub status: RunStatus,
     pub sales_total: i64,
     pub sales_processed: i64,
@@ -75,6 +76,8 @@ pub struct RunRow {
     pub superseded_cogs: Decimal,
     /// `total_cogs - superseded_cogs`: what the run's journal posts.
     pub net_difference: Decimal,
+    /// SKUs parked at a sale their lots could not cover (`cogs_run_shortfalls`).
+    pub skus_parked: i32,
     /// The SKU the last chunk ended in: SKUs before it are done, and each SKU's
     /// watermark is where its costing goes on.
     pub cursor_sku: Option<String>,
@@ -96,6 +99,7 @@ impl TryFrom<&Row> for RunRow {
             tenant_id: row.try_get("tenant_id")?,
             run_id: row.try_get("run_id")?,
             mode: row.try_get::<_, &str>("mode")?.parse().map_err(DbError::corrupt("mode"))?,
+            on_shortfall: row.try_get::<_, &str>("on_shortfall")?.parse().map_err(DbError::corrupt("on_shortfall"))?,
             status: row.try_get::<_, &str>("status")?.parse().map_err(DbError::corrupt("status"))?,
             sales_total: row.try_get("sales_total")?,
             sales_processed: row.try_get("sales_processed")?,
@@ -106,6 +110,7 @@ impl TryFrom<&Row> for RunRow {
             sales_superseded: row.try_get("sales_superseded")?,
             superseded_cogs: row.try_get("superseded_cogs")?,
             net_difference: row.try_get::<_, Decimal>("total_cogs")? - row.try_get::<_, Decimal>("superseded_cogs")?,
+            skus_parked: row.try_get("skus_parked")?,
             cursor_sku: row.try_get("cursor_sku")?,
             chunks_applied: row.try_get("chunks_applied")?,
             heartbeat_at: row.try_get("heartbeat_at")?,
@@ -120,21 +125,21 @@ impl TryFrom<&Row> for RunRow {
     }
 }
 
-/// Creates a pending run. A second active run for the tenant is refused by the
+/// Creates a pending run (its scope is set by [`set_run_scope`]). A second active run for the tenant is refused by the
 /// `cogs_runs_one_active` index: [`DbError::RunInProgress`].
 pub async fn insert_run(
     tx: &TenantTx,
     run_id: Uuid,
     mode: CostingMode,
-    sales_total: i64,
+    on_shortfall: ShortfallPolicy,
     created_by: &str,
 ) -> Result<RunRow, DbError> {
     let row = tx
         .query_one(
-            r"insert into cogs_runs (tenant_id, run_id, mode, status, sales_total, created_by)
-              values ($1, $2, $3, 'pending', $4, $5)
+            r"insert into cogs_runs (tenant_id, run_id, mode, on_shortfall, status, sales_total, created_by)
+              values ($1, $2, $3, $4, 'pending', 0, $5)
               returning *",
-            &[&tx.tenant_id().as_str(), &run_id, &mode.as_str(), &sales_total, &created_by],
+            &[&tx.tenant_id().as_str(), &run_id, &mode.as_str(), &on_shortfall.as_str(), &created_by],
         )
         .await?;
     RunRow::try_from(&row)
@@ -216,6 +221,8 @@ pub struct ChunkTotals<'a> {
     pub allocations: i64,
     pub quantity: Decimal,
     pub cogs: Decimal,
+    /// SKUs the chunk parked.
+    pub parked: i32,
     /// The SKU of the chunk's last sale.
     pub last_sku: &'a str,
 }
@@ -229,7 +236,7 @@ pub async fn advance_cursor(tx: &TenantTx, run: &RunRow, chunk: &ChunkTotals<'_>
             r"update cogs_runs
               set status = 'running', sales_processed = sales_processed + $3, allocations_count = allocations_count + $4,
                   total_quantity = total_quantity + $5, total_cogs = total_cogs + $6,
-                  cursor_sku = $7, chunks_applied = chunks_applied + 1,
+                  cursor_sku = $7, skus_parked = skus_parked + $8, chunks_applied = chunks_applied + 1,
                   heartbeat_at = now(), updated_at = now()
               where run_id = $1 and chunks_applied = $2 and status in ('pending', 'running')",
             &[
@@ -240,6 +247,7 @@ pub async fn advance_cursor(tx: &TenantTx, run: &RunRow, chunk: &ChunkTotals<'_>
                 &chunk.quantity,
                 &chunk.cogs,
                 &chunk.last_sku,
+                &chunk.parked,
             ],
         )
         .await?;
@@ -308,4 +316,46 @@ pub async fn later_runs_sharing_skus(tx: &TenantTx, run_id: Uuid) -> Result<Vec<
 pub async fn defer_commit_flush(tx: &TenantTx) -> Result<(), DbError> {
     tx.execute(r"select set_config('synchronous_commit', 'off', true)", &[]).await?;
     Ok(())
+}
+
+/// Records the SKUs a chunk parked; the run's later chunks skip them.
+pub async fn insert_shortfalls(tx: &TenantTx, run_id: Uuid, shortfalls: &[Shortfall]) -> Result<u64, DbError> {
+    if shortfalls.is_empty() {
+        return Ok(0);
+    }
+    let skus: Vec<&str> = shortfalls.iter().map(|s| s.sku.as_str()).collect();
+    let sale_ids: Vec<&str> = shortfalls.iter().map(|s| s.sale_id.as_str()).collect();
+    let dates: Vec<DateTime<Utc>> = shortfalls.iter().map(|s| s.sale_date).collect();
+    let short: Vec<Decimal> = shortfalls.iter().map(|s| s.quantity_short).collect();
+    let on_hand: Vec<Decimal> = shortfalls.iter().map(|s| s.on_hand).collect();
+    tx.execute(
+        r"insert into cogs_run_shortfalls (tenant_id, run_id, sku, sale_id, sale_date, quantity_short, on_hand)
+          select $1, $2, v.sku, v.sale_id, v.sale_date, v.quantity_short, v.on_hand
+          from unnest($3::text[], $4::text[], $5::timestamptz[], $6::numeric[], $7::numeric[])
+               as v(sku, sale_id, sale_date, quantity_short, on_hand)",
+        &[&tx.tenant_id().as_str(), &run_id, &skus, &sale_ids, &dates, &short, &on_hand],
+    )
+    .await
+}
+
+/// The SKUs a run parked, by SKU.
+pub async fn load_shortfalls(tx: &TenantTx, run_id: Uuid) -> Result<Vec<Shortfall>, DbError> {
+    let rows = tx
+        .query(
+            r"select sku, sale_id, sale_date, quantity_short, on_hand from cogs_run_shortfalls
+              where run_id = $1 order by sku",
+            &[&run_id],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Shortfall {
+                sku: Sku::parse(row.try_get::<_, String>(0)?).map_err(DbError::corrupt("sku"))?,
+                sale_id: SaleId::parse(row.try_get::<_, String>(1)?).map_err(DbError::corrupt("sale_id"))?,
+                sale_date: row.try_get(2)?,
+                quantity_short: row.try_get(3)?,
+                on_hand: row.try_get(4)?,
+            })
+        })
+        .collect()
 }

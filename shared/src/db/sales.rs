@@ -122,10 +122,15 @@ impl<'a> SaleColumns<'a> {
 }
 
 /// Up to `limit` uncosted sales, in costing order (sku, sale_date, sale_id), of the
-/// SKUs from `from_sku` on. A sale is uncosted when it comes after its SKU's watermark;
-/// each SKU is read from its watermark on through the `sales_costing_order` index, so
-/// costed history is never scanned.
-pub async fn load_uncosted(tx: &TenantTx, from_sku: Option<&str>, limit: i64) -> Result<Vec<Sale>, DbError> {
+/// SKUs from `from_sku` on that `run_id` has not parked. A sale is uncosted when it
+/// comes after its SKU's watermark; each SKU is read from its watermark on through the
+/// `sales_costing_order` index, so costed history is never scanned.
+pub async fn load_uncosted(
+    tx: &TenantTx,
+    run_id: Uuid,
+    from_sku: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Sale>, DbError> {
     let rows = tx
         .query(
             r"select s.sale_id, s.sku, s.sale_date, s.quantity_sold
@@ -139,9 +144,10 @@ pub async fn load_uncosted(tx: &TenantTx, from_sku: Option<&str>, limit: i64) ->
                   limit $2
               ) s
               where w.sku >= coalesce($1, '')
+                and not exists (select 1 from cogs_run_shortfalls p where p.run_id = $3 and p.sku = w.sku)
               order by w.sku, s.sale_date, s.sale_id
               limit $2",
-            &[&from_sku, &limit],
+            &[&from_sku, &limit, &run_id],
         )
         .await?;
     rows.iter().map(Sale::try_from).collect()

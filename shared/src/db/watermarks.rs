@@ -40,17 +40,26 @@ pub async fn advance_watermarks(
     .await
 }
 
-/// Puts back the watermark of every SKU the run moved, as it was before the run, with
-/// the backdating mark it had then (a rewind cleared it; the backdated event is
-/// uncosted again and the next run rewinds for it again).
+/// Puts back the watermark of every SKU the run moved, as it was before the run. The
+/// SKU's backdating mark becomes the earlier of the one it had then (a rewind cleared
+/// it: the backdated event is uncosted again, and the next run rewinds for it again)
+/// and the one it has now (input loaded after the run, still waiting).
 pub async fn restore_watermarks(tx: &TenantTx, run_id: Uuid) -> Result<u64, DbError> {
     tx.execute(
         r"update sku_watermarks w
           set costed_date = s.costed_date, costed_sale_id = s.costed_sale_id, costed_by_run = s.costed_by_run,
-              rewind_date = s.rewind_date, rewind_sale_id = s.rewind_sale_id, backdated_kind = s.backdated_kind,
-              backdated_id = s.backdated_id
-          from watermark_snapshots s
-          where s.run_id = $1 and s.sku = w.sku",
+              rewind_date = case when s.earlier then s.rewind_date else w.rewind_date end,
+              rewind_sale_id = case when s.earlier then s.rewind_sale_id else w.rewind_sale_id end,
+              backdated_kind = case when s.earlier then s.backdated_kind else w.backdated_kind end,
+              backdated_id = case when s.earlier then s.backdated_id else w.backdated_id end
+          from (
+              select s.*, s.rewind_date is not null
+                          and (v.rewind_date is null
+                               or (s.rewind_date, s.rewind_sale_id) < (v.rewind_date, v.rewind_sale_id)) as earlier
+              from watermark_snapshots s join sku_watermarks v on v.sku = s.sku
+              where s.run_id = $1
+          ) s
+          where s.sku = w.sku",
         &[&run_id],
     )
     .await

@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 
 pub use error::CostingError;
 
-use crate::model::{Allocation, Lot, LotId, Sale, SaleId, Sku, Timestamp};
+use crate::model::{Allocation, Lot, LotId, Sale, SaleId, Shortfall, Sku, Timestamp};
 use crate::money::{exact_mul, exact_sub};
 
 /// A lot as the engine sees it: what is left of it and what a unit costs.
@@ -140,6 +140,45 @@ pub fn allocate(book: &mut LotBook, sales: &[Sale]) -> Result<Vec<Allocation>, C
         }
     }
     result
+}
+
+/// Like [`allocate`], except that a sale the layers cannot cover parks its SKU instead
+/// of failing the call (LEDGER.md, "Shortfalls"): the SKU's sales before it are costed,
+/// it and every later sale of the SKU in `sales` are left uncosted, and the other SKUs
+/// go on. Returns the allocations and one [`Shortfall`] per parked SKU, in the order
+/// given. Any other error fails the call with nothing applied, as [`allocate`] does.
+pub fn allocate_or_park(book: &mut LotBook, sales: &[Sale]) -> Result<(Vec<Allocation>, Vec<Shortfall>), CostingError> {
+    // Most calls park nothing: one pass, as `allocate`. A failed call applied nothing.
+    match allocate(book, sales) {
+        Ok(allocations) => return Ok((allocations, Vec::new())),
+        Err(CostingError::InsufficientInventory { .. }) => {}
+        Err(other) => return Err(other),
+    }
+    let mut allocations = Vec::with_capacity(sales.len());
+    let mut shortfalls: Vec<Shortfall> = Vec::new();
+    for run in sales.chunk_by(|a, b| a.sku == b.sku) {
+        if shortfalls.iter().any(|parked| parked.sku == run[0].sku) {
+            continue;
+        }
+        match allocate(book, run) {
+            Ok(costed) => allocations.extend(costed),
+            Err(CostingError::InsufficientInventory { sale_id, sku, requested, available }) => {
+                let uncovered =
+                    run.iter().position(|sale| sale.sale_id == sale_id).expect("the error names a sale given");
+                // The failed call applied nothing; the sales before the uncovered one fit.
+                allocations.extend(allocate(book, &run[..uncovered])?);
+                shortfalls.push(Shortfall {
+                    sku,
+                    sale_id,
+                    sale_date: run[uncovered].sale_date,
+                    quantity_short: requested - available,
+                    on_hand: available,
+                });
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Ok((allocations, shortfalls))
 }
 
 /// Costs every sale, noting in `last_of_queue` the index of the last sale each SKU

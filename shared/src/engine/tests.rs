@@ -522,3 +522,38 @@ proptest! {
         prop_assert_eq!(left, expected_left);
     }
 }
+
+#[test]
+fn an_uncovered_sale_parks_its_sku_and_the_others_are_costed() {
+    let mut book =
+        LotBook::new(vec![lot("LA", "A", "2024-01-01", "5", "1", "0"), lot("LB", "B", "2024-01-01", "5", "2", "0")])
+            .unwrap();
+    let sales = [
+        sale("A1", "A", "2024-01-02", "3"),
+        sale("A2", "A", "2024-01-03", "4"),
+        sale("A3", "A", "2024-01-04", "1"),
+        sale("B1", "B", "2024-01-02", "5"),
+    ];
+
+    let (allocations, shortfalls) = allocate_or_park(&mut book, &sales).unwrap();
+
+    assert_eq!(render(&allocations), ["A1 LA 3 1 3", "B1 LB 5 2 10"], "A3 would fit, but A is parked at A2");
+    let parked: Vec<(&str, &str, String, String)> = shortfalls
+        .iter()
+        .map(|s| (s.sku.as_str(), s.sale_id.as_str(), s.quantity_short.to_string(), s.on_hand.to_string()))
+        .collect();
+    assert_eq!(parked, [("A", "A2", "2".to_owned(), "2".to_owned())]);
+    let left: Vec<String> = book.lots().map(|lot| format!("{}={}", lot.lot_id, lot.remaining_quantity)).collect();
+    assert_eq!(left, ["LA=2", "LB=0"]);
+}
+
+#[test]
+fn a_sku_without_any_lot_parks_at_its_first_sale() {
+    let mut book = LotBook::new(vec![lot("LB", "B", "2024-01-01", "5", "2", "0")]).unwrap();
+    let sales = [sale("A1", "A", "2024-01-02", "3"), sale("B1", "B", "2024-01-02", "1")];
+
+    let (allocations, shortfalls) = allocate_or_park(&mut book, &sales).unwrap();
+
+    assert_eq!(render(&allocations), ["B1 LB 1 2 2"]);
+    assert_eq!((shortfalls[0].sale_id.as_str(), shortfalls[0].on_hand), ("A1", Decimal::ZERO));
+}

@@ -33,6 +33,8 @@ pub enum Metric {
     BooksInconsistent,
     /// Items (a tenant's run, upload or book) a maintenance pass could not finish.
     MaintenanceFailures,
+    /// SKUs a completed run parked for want of stock.
+    SkusParked,
 }
 
 impl Metric {
@@ -45,6 +47,7 @@ impl Metric {
             Metric::RunDuration => ("RunDuration", "Milliseconds"),
             Metric::BooksInconsistent => ("BooksInconsistent", "Count"),
             Metric::MaintenanceFailures => ("MaintenanceFailures", "Count"),
+            Metric::SkusParked => ("SkusParked", "Count"),
         }
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::ServiceError;
 use crate::engine::{self, LotBook};
 use crate::ingest;
-use crate::model::{Allocation, Lot, LotId, Sale, SaleId, Sku, TenantId, Timestamp};
+use crate::model::{Allocation, Lot, LotId, Sale, SaleId, Shortfall, ShortfallPolicy, Sku, TenantId, Timestamp};
 use crate::money::{exact_mul, exact_sum};
 
 /// The outcome of costing: each sale with the lots that fed it, each lot's balance,
@@ -21,6 +21,9 @@ pub struct CostReport {
     /// Lots by SKU, each SKU's lots in consumption order.
     pub lots: Vec<LotBalance>,
     pub totals: Totals,
+    /// SKUs parked at a sale nothing could cover, by SKU: that sale and the SKU's later
+    /// ones are not in `sales`.
+    pub shortfalls: Vec<Shortfall>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -59,14 +62,29 @@ pub struct Totals {
 /// Reads a lots file and a sales file, costs every sale by FIFO, and reports.
 ///
 /// With a tenant, `tenant_id` cells must name it. Either file rejected → every row
-/// problem in [`ServiceError::Ingest`]; a sale that cannot be covered →
-/// `InsufficientInventory` naming the first one in costing order. Nothing is written.
-pub fn cost_files(lots: impl Read, sales: impl Read, tenant: Option<&TenantId>) -> Result<CostReport, ServiceError> {
+/// problem in [`ServiceError::Ingest`]. A sale that cannot be covered parks its SKU
+/// (`ShortfallPolicy::Park`: the report lists it) or fails with
+/// `InsufficientInventory` naming the first one in costing order (`Fail`). Nothing
+/// is written.
+pub fn cost_files(
+    lots: impl Read,
+    sales: impl Read,
+    tenant: Option<&TenantId>,
+    on_shortfall: ShortfallPolicy,
+) -> Result<CostReport, ServiceError> {
     let lots: Vec<Lot> = ingest::read_all(lots, tenant)?;
     let mut sales: Vec<Sale> = ingest::read_all(sales, tenant)?;
-    sales.sort_by(|a, b| a.costing_key().cmp(&b.costing_key()));
+    sales.sort_by(|a, b| (a.sku.as_str(), a.costing_key()).cmp(&(b.sku.as_str(), b.costing_key())));
     let mut book = LotBook::new(lots)?;
-    let allocations = engine::allocate(&mut book, &sales)?;
+    let (allocations, shortfalls) = match on_shortfall {
+        ShortfallPolicy::Park => engine::allocate_or_park(&mut book, &sales)?,
+        ShortfallPolicy::Fail => (engine::allocate(&mut book, &sales)?, Vec::new()),
+    };
+    // The report lists sales in date order, and only those costed.
+    let costed: std::collections::HashSet<&SaleId> = allocations.iter().map(|a| &a.sale_id).collect();
+    sales.retain(|sale| costed.contains(&sale.sale_id));
+    sales.sort_by(|a, b| a.costing_key().cmp(&b.costing_key()));
+    let allocations = in_costing_order(allocations);
     let lots = book
         .lots()
         .map(|lot| {
@@ -80,12 +98,24 @@ pub fn cost_files(lots: impl Read, sales: impl Read, tenant: Option<&TenantId>) 
             })
         })
         .collect::<Result<_, ServiceError>>()?;
-    report(&sales, &allocations, lots)
+    report(&sales, &allocations, lots, shortfalls)
 }
 
-/// Builds the report of sales costed into `allocations` (both in costing order) and
-/// the lots as they were left.
-pub fn report(sales: &[Sale], allocations: &[Allocation], lots: Vec<LotBalance>) -> Result<CostReport, ServiceError> {
+/// Allocations in the report's order: by sale in (sale_date, sale_id) order, each
+/// sale's lots in the order drawn (a stable sort keeps that).
+fn in_costing_order(mut allocations: Vec<Allocation>) -> Vec<Allocation> {
+    allocations.sort_by(|a, b| (a.sale_date, &a.sale_id).cmp(&(b.sale_date, &b.sale_id)));
+    allocations
+}
+
+/// Builds the report of sales costed into `allocations` (both in costing order), the
+/// lots as they were left and the SKUs parked.
+pub fn report(
+    sales: &[Sale],
+    allocations: &[Allocation],
+    lots: Vec<LotBalance>,
+    mut shortfalls: Vec<Shortfall>,
+) -> Result<CostReport, ServiceError> {
     let sum = |values: Vec<Decimal>| exact_sum(values).ok_or(ServiceError::AmountOverflow);
     let mut pending = allocations.iter().peekable();
     let mut sale_costs = Vec::with_capacity(sales.len());
@@ -114,5 +144,7 @@ pub fn report(sales: &[Sale], allocations: &[Allocation], lots: Vec<LotBalance>)
         ending_inventory_value: sum(lots.iter().map(|lot| lot.remaining_value).collect())?.normalize(),
         ending_inventory_quantity: sum(lots.iter().map(|lot| lot.remaining_quantity).collect())?.normalize(),
     };
-    Ok(CostReport { sales: sale_costs, lots, totals })
+    shortfalls.sort_by(|a, b| a.sku.cmp(&b.sku));
+    let shortfalls = shortfalls.into_iter().map(Shortfall::normalized).collect();
+    Ok(CostReport { sales: sale_costs, lots, totals, shortfalls })
 }

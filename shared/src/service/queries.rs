@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::ServiceError;
 use crate::db::{self, ErrorSubject, LotStock, RunRow, RunStatus, ValidationErrorRow};
 use crate::journal::{self, Format, JournalConfig, JournalRequest, LineDetail, Period, Rendered};
-use crate::model::TenantId;
+use crate::model::{Shortfall, TenantId};
 use crate::money::exact_add;
 
 /// The most runs one page lists.
@@ -61,6 +61,9 @@ pub struct RunDetail {
     #[serde(flatten)]
     pub run: RunRow,
     pub validation_errors: Vec<ValidationErrorRow>,
+    /// The SKUs the run parked, by SKU: each one's first uncovered sale, how much of it
+    /// nothing could cover, and what was on hand then.
+    pub shortfalls: Vec<Shortfall>,
 }
 
 /// The most validation errors shown with a run.
@@ -75,8 +78,9 @@ pub async fn show_run(
     let tx = db::begin(pool, tenant_id).await?;
     let run = db::load_run(&tx, run_id).await?.ok_or(ServiceError::NotFound { what: "run", id: run_id.to_string() })?;
     let validation_errors = db::load_validation_errors(&tx, ErrorSubject::Run(run_id), SHOWN_ERRORS).await?;
+    let shortfalls = db::load_shortfalls(&tx, run_id).await?.into_iter().map(Shortfall::normalized).collect();
     tx.rollback().await?;
-    Ok(RunDetail { run, validation_errors })
+    Ok(RunDetail { run, validation_errors, shortfalls })
 }
 
 /// Stock per SKU: the sums of its lots.

@@ -13,7 +13,7 @@ use super::{Caller, CostReport, LotBalance, ServiceError, report, upload_in};
 use crate::db::{self, ChunkTotals, RunRow, RunStatus, TenantTx};
 use crate::engine::{self, CostingError, LotBook};
 use crate::ingest::RecordKind;
-use crate::model::{CostingMode, Sale};
+use crate::model::{CostingMode, Sale, ShortfallPolicy};
 use crate::money::exact_sum;
 
 /// How much work one `advance_run` call may do. Chunks are whole transactions; the
@@ -44,6 +44,8 @@ pub struct RunProgress {
     pub sales_total: i64,
     pub sales_processed: i64,
     pub chunks_applied: i64,
+    /// SKUs parked for want of stock so far (`GET /api/v1/runs/{id}` lists them).
+    pub skus_parked: i32,
 }
 
 impl From<&RunRow> for RunProgress {
@@ -55,6 +57,7 @@ impl From<&RunRow> for RunProgress {
             sales_total: run.sales_total,
             sales_processed: run.sales_processed,
             chunks_applied: run.chunks_applied,
+            skus_parked: run.skus_parked,
         }
     }
 }
@@ -71,28 +74,35 @@ pub async fn start_run(
     pool: &deadpool_postgres::Pool,
     caller: &Caller,
     mode: CostingMode,
+    on_shortfall: ShortfallPolicy,
 ) -> Result<RunRow, ServiceError> {
     // Statistics describing the tables before a bulk load make the chunks' set-wise
     // statements pick nested loops over every row; refresh them before costing, outside
     // the tenant's transaction (see `db::refresh_statistics`).
     db::refresh_statistics(pool).await?;
     let tx = db::begin(pool, &caller.tenant_id).await?;
-    let run = start_run_in(&tx, caller, mode).await?;
+    let run = start_run_in(&tx, caller, mode, on_shortfall).await?;
     tx.commit().await?;
     Ok(run)
 }
 
-async fn start_run_in(tx: &TenantTx, caller: &Caller, mode: CostingMode) -> Result<RunRow, ServiceError> {
+async fn start_run_in(
+    tx: &TenantTx,
+    caller: &Caller,
+    mode: CostingMode,
+    on_shortfall: ShortfallPolicy,
+) -> Result<RunRow, ServiceError> {
     db::lock_tenant(tx).await?;
     if let Some(active) = db::load_active_run(tx).await? {
         return Err(ServiceError::RunInProgress { run_id: Some(active.run_id) });
     }
     db::ensure_tenant(tx).await?;
-    let run = db::insert_run(tx, Uuid::now_v7(), mode, 0, &caller.actor).await?;
+    let run = db::insert_run(tx, Uuid::now_v7(), mode, on_shortfall, &caller.actor).await?;
     let rewound = db::rewind_backdated(tx, run.run_id).await?;
     let run = db::set_run_scope(tx, run.run_id, db::count_uncosted(tx).await?, &rewound).await?;
     let details = json!({
         "mode": mode,
+        "on_shortfall": on_shortfall,
         "sales_total": run.sales_total,
         "skus_recosted": run.skus_recosted,
         "sales_superseded": run.sales_superseded,
@@ -181,7 +191,7 @@ async fn apply_chunk_in(
     chunk_size: usize,
 ) -> Result<Chunk, ServiceError> {
     let limit = i64::try_from(chunk_size.max(1)).unwrap_or(i64::MAX);
-    let sales = db::load_uncosted(tx, run.cursor_sku.as_deref(), limit).await?;
+    let sales = db::load_uncosted(tx, run.run_id, run.cursor_sku.as_deref(), limit).await?;
     let Some(last) = sales.last() else {
         db::complete_run(tx, run.run_id).await?;
         let details = json!({ "sales_processed": run.sales_processed, "total_cogs": run.total_cogs });
@@ -192,14 +202,39 @@ async fn apply_chunk_in(
     // it, the run's cursor goes back with it and the chunk is simply costed again. The
     // completing transaction above commits durably.
     db::defer_commit_flush(tx).await?;
-    // Sales come by SKU; the last of each SKU's is where its watermark moves to.
-    let last_of_sku: Vec<&Sale> = sales.chunk_by(|a, b| a.sku == b.sku).filter_map(<[Sale]>::last).collect();
-    let skus: Vec<&str> = last_of_sku.iter().map(|sale| sale.sku.as_str()).collect();
-    let lots = db::load_lots_with_stock(tx, &skus).await?;
+    let chunk_skus: Vec<&str> = sales.chunk_by(|a, b| a.sku == b.sku).map(|run| run[0].sku.as_str()).collect();
+    let lots = db::load_lots_with_stock(tx, &chunk_skus).await?;
     let before: HashMap<String, Decimal> =
         lots.iter().map(|lot| (lot.lot_id.as_str().to_owned(), lot.remaining_quantity)).collect();
     let mut book = LotBook::new(lots)?;
-    let allocations = engine::allocate(&mut book, &sales)?;
+    let (allocations, shortfalls) = match run.on_shortfall {
+        ShortfallPolicy::Park => engine::allocate_or_park(&mut book, &sales)?,
+        ShortfallPolicy::Fail => (engine::allocate(&mut book, &sales)?, Vec::new()),
+    };
+    if !shortfalls.is_empty() {
+        db::insert_shortfalls(tx, run.run_id, &shortfalls).await?;
+        for parked in &shortfalls {
+            tracing::warn!(
+                run_id = %run.run_id, sku = %parked.sku, sale_id = %parked.sale_id,
+                quantity_short = %parked.quantity_short, on_hand = %parked.on_hand,
+                "shortfall: the SKU is parked until stock arrives"
+            );
+        }
+    }
+    // Sales come by SKU; the last costed of each SKU's is where its watermark moves to
+    // (a parked SKU's stays before its first uncovered sale).
+    let costed: Vec<&Sale> = sales
+        .iter()
+        .filter(|sale| {
+            shortfalls
+                .iter()
+                .find(|parked| parked.sku == sale.sku)
+                .is_none_or(|parked| (sale.sale_date, &sale.sale_id) < (parked.sale_date, &parked.sale_id))
+        })
+        .collect();
+    let last_of_sku: Vec<&Sale> =
+        costed.chunk_by(|a, b| a.sku == b.sku).filter_map(|run| run.last().copied()).collect();
+    let skus: Vec<&str> = last_of_sku.iter().map(|sale| sale.sku.as_str()).collect();
 
     let after: HashMap<&str, Decimal> = book.lots().map(|lot| (lot.lot_id.as_str(), lot.remaining_quantity)).collect();
     let mut touched: Vec<&str> = allocations.iter().map(|a| a.lot_id.as_str()).collect();
@@ -216,10 +251,11 @@ async fn apply_chunk_in(
     assert_eq!(moved as usize, skus.len(), "every SKU with a sale has a watermark row, locked by the run row");
 
     let totals = ChunkTotals {
-        sales: sales.len() as i64,
+        sales: costed.len() as i64,
         allocations: allocations.len() as i64,
         quantity: exact_sum(allocations.iter().map(|a| a.quantity)).ok_or(ServiceError::AmountOverflow)?,
         cogs: exact_sum(allocations.iter().map(|a| a.extended_cost)).ok_or(ServiceError::AmountOverflow)?,
+        parked: shortfalls.len() as i32,
         last_sku: last.sku.as_str(),
     };
     if db::advance_cursor(tx, run, &totals).await? { Ok(Chunk::Applied) } else { Ok(Chunk::Lost) }
@@ -313,6 +349,7 @@ pub async fn dry_run<L: Read + Send, S: Read + Send>(
     pool: &deadpool_postgres::Pool,
     caller: &Caller,
     mode: CostingMode,
+    on_shortfall: ShortfallPolicy,
     input: DryRunInput<L, S>,
     deadline: Option<Instant>,
 ) -> Result<CostReport, ServiceError> {
@@ -331,7 +368,7 @@ pub async fn dry_run<L: Read + Send, S: Read + Send>(
         if let Some((name, sales)) = input.sales {
             upload_in(&tx, caller, RecordKind::Sales, &name, sales).await?;
         }
-        let mut run = start_run_in(&tx, caller, mode).await?;
+        let mut run = start_run_in(&tx, caller, mode, on_shortfall).await?;
         while let Chunk::Applied | Chunk::Lost =
             apply_chunk_in(&tx, caller, &run, ChunkBudget::DEFAULT_CHUNK_SIZE).await?
         {
@@ -352,8 +389,9 @@ pub async fn dry_run<L: Read + Send, S: Read + Send>(
                 remaining_value: lot.remaining_value.normalize(),
             })
             .collect();
+        let shortfalls = db::load_shortfalls(&tx, run.run_id).await?;
         tx.rollback().await?;
-        report(&sales, &allocations, lots)
+        report(&sales, &allocations, lots, shortfalls)
     };
     costed.await.map_err(|error| match error {
         // The statement timeout set to the deadline cancelled a statement.
