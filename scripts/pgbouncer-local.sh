@@ -2,7 +2,8 @@
 # Starts PgBouncer in transaction mode on 127.0.0.1:${COGS_POOLER_PORT:-6432}, in front
 # of the local PostgreSQL ($COGS_PGHOST:$COGS_PGPORT), for every database: the kind of
 # pooler the functions meet in AWS (RDS Proxy multiplexes transactions the same way).
-# Installs Debian's pgbouncer package when missing; leaves a running pooler alone.
+# Installs Debian's pgbouncer package when missing; a running pooler gets the
+# configuration again (SIGHUP) rather than a second start.
 # PgBouncer will not run as root, so it runs as the postgres user. The roles log in
 # with their local development passwords (scripts/setup-db.sh).
 # Safe to run again; prompts for nothing.
@@ -11,10 +12,6 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 port=${COGS_POOLER_PORT:-6432}
-if pg_isready -q -h 127.0.0.1 -p "$port" 2>/dev/null; then
-  say "PgBouncer is running on 127.0.0.1:$port"
-  exit 0
-fi
 ensure_command pgbouncer pgbouncer
 dir=${TMPDIR:-/tmp}/cogs-pgbouncer
 mkdir -p "$dir"
@@ -36,12 +33,21 @@ auth_file = $dir/userlist.txt
 pool_mode = transaction
 max_client_conn = 1000
 default_pool_size = 10
+# Every test has its own database, and so its own server pool: close them soon after
+# use, or they hold the server's connection slots long after their test (and through
+# the next direct test pass, when scripts/test.sh runs again).
+server_idle_timeout = 5
 pidfile = $dir/pgbouncer.pid
 logfile = $dir/pgbouncer.log
 INI
 owner=$(id -un)
 [ "$(id -u)" = 0 ] && owner=postgres
 chown -R "$owner" "$dir"
+if pg_isready -q -h 127.0.0.1 -p "$port" 2>/dev/null && [ -f "$dir/pgbouncer.pid" ]; then
+  say "PgBouncer is running on 127.0.0.1:$port: reloading its configuration"
+  kill -HUP "$(cat "$dir/pgbouncer.pid")"
+  exit 0
+fi
 say "starting PgBouncer (transaction mode) on 127.0.0.1:$port"
 if [ "$(id -u)" = 0 ]; then
   runuser -u postgres -- pgbouncer -d "$dir/pgbouncer.ini"

@@ -155,6 +155,7 @@ async fn naming_another_tenant_in_query_body_or_form_is_forbidden() {
     let mut attempts = vec![
         attempt("list acme's runs by query", "list", "GET", "/api/v1/runs?tenant_id=acme-corp", 403),
         attempt("acme's inventory by query", "list", "GET", "/api/v1/inventory?tenant_id=acme-corp", 403),
+        attempt("acme's book by query", "list", "GET", "/api/v1/book?tenant_id=acme-corp", 403),
         attempt_as(
             "start a run for acme in the body",
             "run",
@@ -234,6 +235,7 @@ async fn sql_in_every_string_field_is_data_never_code() {
     let sql_sale = sales_csv(&["S'; update lots set remaining_quantity = 0; --,EVIL-SKU,2024-01-03,1"]);
     let attempts = vec![
         attempt("an inventory SKU filter with SQL", "list", "GET", "/api/v1/inventory?sku='%20or%20'1'='1", 200),
+        attempt("a book page start with SQL", "list", "GET", "/api/v1/book?after_sku='%20or%20'1'='1", 200),
         attempt("a status with SQL", "list", "GET", "/api/v1/runs?status=completed'%20or%20'1'='1", 400),
         attempt("a run id with SQL", "list", "GET", &format!("/api/v1/runs/{}'%20or%20'1'='1", scene.acme_run), 404),
         attempt("a page cursor with SQL", "list", "GET", "/api/v1/runs?cursor='%20or%20'1'='1", 400),
@@ -296,6 +298,8 @@ async fn a_tenants_own_lists_and_exports_hold_only_its_own_rows() {
         attempt("list every run", "list", "GET", "/api/v1/runs?limit=500", 200),
         attempt("list completed runs", "list", "GET", "/api/v1/runs?status=completed", 200),
         attempt("the whole inventory", "list", "GET", "/api/v1/inventory", 200),
+        attempt("the whole book", "list", "GET", "/api/v1/book?limit=1000", 200),
+        attempt("the book from before acme's SKU", "list", "GET", "/api/v1/book?after_sku=A", 200),
         attempt("the inventory of acme's SKU", "list", "GET", "/api/v1/inventory?sku=ACME-SKU-1", 200),
         attempt("its own run", "list", "GET", &format!("/api/v1/runs/{evil_run}"), 200),
         attempt(

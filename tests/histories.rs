@@ -117,6 +117,21 @@ async fn journals_added_up(db: &TestDb) -> (BTreeMap<(String, String), Decimal>,
     (total, recosting)
 }
 
+/// `cogs book --format json`, as a JSON value.
+async fn book_json(db: &TestDb) -> serde_json::Value {
+    let page = service::book(&db.pool, &cogs_tests::tenant(TENANT), Default::default()).await.unwrap();
+    assert_eq!(page.next_after_sku, None);
+    serde_json::to_value(&page.book).unwrap()
+}
+
+/// `cogs cost --format json` over every row, as a JSON value.
+fn cost_json(lots: &[String], sales: &[String]) -> serde_json::Value {
+    let lots_file = lots_csv(&lots.iter().map(String::as_str).collect::<Vec<_>>());
+    let sales_file = sales_csv(&sales.iter().map(String::as_str).collect::<Vec<_>>());
+    let report = service::cost_files(lots_file.as_bytes(), sales_file.as_bytes(), None, ShortfallPolicy::Park).unwrap();
+    serde_json::to_value(&report).unwrap()
+}
+
 /// The journal of one fresh costing of every row, exactly per (day, SKU).
 fn fresh_journal(lots: &[String], sales: &[String]) -> BTreeMap<(String, String), Decimal> {
     let lots_file = lots_csv(&lots.iter().map(String::as_str).collect::<Vec<_>>());
@@ -237,6 +252,7 @@ async fn after_any_history_the_live_book_equals_a_fresh_costing_of_everything_lo
         assert_books_balance(&db, TENANT).await;
 
         assert_eq!(live_book(&db).await, fresh(&lots, &sales), "seed {seed}, after {history:?}");
+        assert_eq!(book_json(&db).await, cost_json(&lots, &sales), "seed {seed}: cogs book = cogs cost");
         let (journals, recosting) = journals_added_up(&db).await;
         assert_eq!(journals, fresh_journal(&lots, &sales), "seed {seed}, after {history:?}");
         recosting_runs += recosting;

@@ -197,6 +197,12 @@ async fn every_documented_status_is_what_the_functions_answer() {
     let inventory = "/api/v1/inventory";
     expect("list", inventory, request("GET", "/api/v1/inventory?sku=WIDGET-A", Some("acme-corp"), None), 200).await;
     expect("list", inventory, request("GET", inventory, None, None), 401).await;
+    let book = "/api/v1/book";
+    let page = expect("list", book, request("GET", "/api/v1/book?limit=1", Some("acme-corp"), None), 200).await;
+    let page = body_json(&page);
+    assert!(page["sales"].is_array() && page["lots"].is_array() && page["shortfalls"].is_array(), "{page}");
+    expect("list", book, request("GET", "/api/v1/book?limit=0", Some("acme-corp"), None), 400).await;
+    expect("list", book, request("GET", book, None, None), 401).await;
     let verify = "/api/v1/verify";
     let clean = expect("list", verify, request("GET", verify, Some("acme-corp"), None), 200).await;
     assert_eq!(body_json(&clean)["findings"], serde_json::json!([]));

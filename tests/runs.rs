@@ -334,6 +334,41 @@ async fn a_parked_sku_is_taken_up_again_by_the_next_run_while_stock_is_still_sho
     assert_eq!(remaining(&db, "acme-corp").await, ["L1=1"], "nothing is costed while the SKU is short");
 }
 
+#[tokio::test]
+async fn the_book_equals_cogs_cost_over_every_file_with_a_parked_and_a_recosted_sku() {
+    let db = TestDb::new().await;
+    let lots = ["L1,A,2024-01-01,3,3,1,0", "L2,B,2024-01-01,5,5,2,0"];
+    let sales = ["S1,A,2024-01-02,2", "S2,A,2024-01-03,2", "T2,B,2024-01-05,1"];
+    load(&db, "acme-corp", &lots_csv(&lots), &sales_csv(&sales)).await;
+    let park = |db| async move {
+        let run =
+            service::start_run(&db, &caller("acme-corp"), CostingMode::Fifo, ShortfallPolicy::Park).await.unwrap();
+        service::advance_run(&db, &caller("acme-corp"), run.run_id, &ChunkBudget::unlimited(2)).await.unwrap();
+    };
+    park(db.pool.clone()).await;
+    // A late sale of B re-costs B; A stays parked at S2.
+    load(&db, "acme-corp", "", &sales_csv(&["T1,B,2024-01-04,2"])).await;
+    park(db.pool.clone()).await;
+
+    let book = service::book(&db.pool, &tenant("acme-corp"), Default::default()).await.unwrap();
+    let all_sales = [&sales[..], &["T1,B,2024-01-04,2"]].concat();
+    let cost =
+        service::cost_files(lots_csv(&lots).as_bytes(), sales_csv(&all_sales).as_bytes(), None, ShortfallPolicy::Park)
+            .unwrap();
+
+    assert_eq!(serde_json::to_value(&book.book).unwrap(), serde_json::to_value(&cost).unwrap());
+    assert_eq!(book.book.shortfalls.len(), 1);
+    let first_page =
+        service::book(&db.pool, &tenant("acme-corp"), cogs_core::db::SkuRange { after_sku: None, limit: Some(1) })
+            .await
+            .unwrap();
+    assert_eq!(
+        (first_page.book.lots.len(), first_page.next_after_sku.as_deref()),
+        (1, Some("A")),
+        "a page is whole SKUs"
+    );
+}
+
 /// A journal's lines as `date account side amount` (csv format, by day).
 async fn journal_lines(db: &TestDb, run_id: uuid::Uuid) -> Vec<String> {
     use cogs_core::journal::{Format, JournalConfig, LineDetail, Period};

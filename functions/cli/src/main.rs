@@ -3,6 +3,7 @@
 //! The verbs and flags follow the operations runbook.
 
 mod args;
+mod book;
 mod cost;
 mod data;
 mod maintain;
@@ -43,6 +44,9 @@ enum Command {
     JournalEntry(runs::JournalArgs),
     /// Remaining quantity and value per lot and per SKU.
     Inventory(data::InventoryArgs),
+    /// The tenant's live book: every costed sale with its lots, every lot's stock, the
+    /// SKUs parked; with --format json exactly the shape of `cogs cost`.
+    Book(book::BookArgs),
     /// Cost a sales file against a lots file, offline: nothing is stored, no database needed.
     Cost(cost::CostArgs),
     /// One pass of scheduled maintenance: stale runs, staged uploads, old validation errors, statistics.
@@ -66,6 +70,7 @@ fn main() -> ExitCode {
             Command::Rollback(args) => (runs::rollback(&args).await, args.scope.output.format),
             Command::JournalEntry(args) => (runs::journal_entry(&args).await, OutputFormat::Table),
             Command::Inventory(args) => (data::inventory(&args).await, args.scope.output.format),
+            Command::Book(args) => (book::run(&args).await, args.scope.output.format),
             Command::Cost(args) => (cost::run(&args), args.format),
             Command::Maintenance(args) => (maintain::run(&args).await, args.output.format),
             Command::Verify(args) => (verify::run(&args).await, args.scope.output.format),

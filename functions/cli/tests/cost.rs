@@ -96,7 +96,8 @@ fn cost_prints_the_hand_worked_figures_for_the_examples() {
         .collect();
     assert_eq!(
         lots,
-        ["LOT-001 0 0", "LOT-002 5 62.5", "LOT-005 80 912", "LOT-003 75 328.125", "LOT-004 12.75 239.0625"]
+        ["LOT-004 12.75 239.0625", "LOT-003 75 328.125", "LOT-001 0 0", "LOT-002 5 62.5", "LOT-005 80 912"],
+        "by SKU, each SKU's lots in consumption order"
     );
 }
 

@@ -1,7 +1,8 @@
 //! The list function: `GET /api/v1/runs` (newest first, by pages), `GET
-//! /api/v1/runs/{run_id}`, `GET /api/v1/inventory` and `GET /api/v1/verify`.
+//! /api/v1/runs/{run_id}`, `GET /api/v1/inventory`, `GET /api/v1/book` (by pages of
+//! SKUs) and `GET /api/v1/verify`.
 
-use cogs_core::db::RunStatus;
+use cogs_core::db::{RunStatus, SkuRange};
 use cogs_core::http::{self, ApiError, Context, HEALTH, Reply, Route};
 use cogs_core::service;
 use lambda_http::http::StatusCode;
@@ -12,11 +13,16 @@ pub const ROUTES: &[Route] = &[
     ("GET", "/api/v1/runs"),
     ("GET", "/api/v1/runs/{run_id}"),
     ("GET", "/api/v1/inventory"),
+    ("GET", "/api/v1/book"),
     ("GET", "/api/v1/verify"),
 ];
 
 /// Runs per page unless `limit` says otherwise.
 const DEFAULT_LIMIT: i64 = 20;
+/// SKUs per page of the book unless `limit` says otherwise, and at most: a page must
+/// fit Lambda's 6 MB response.
+const BOOK_PAGE_SKUS: i64 = 200;
+const BOOK_PAGE_SKUS_MAX: i64 = 1000;
 
 pub async fn handle(ctx: &Context, req: Request) -> Response<Body> {
     http::respond(dispatch(ctx, &req).await)
@@ -43,6 +49,15 @@ async fn dispatch(ctx: &Context, req: &Request) -> Result<Reply, ApiError> {
         ("GET", "/api/v1/inventory") => {
             let report = service::inventory(&ctx.pool, &tenant_id, http::query(req, "sku")).await?;
             Ok(Reply::json(StatusCode::OK, &report))
+        }
+        ("GET", "/api/v1/book") => {
+            let limit = http::query_parsed(req, "limit")?.unwrap_or(BOOK_PAGE_SKUS);
+            if !(1..=BOOK_PAGE_SKUS_MAX).contains(&limit) {
+                return Err(ApiError::BadRequest(format!("limit must be between 1 and {BOOK_PAGE_SKUS_MAX} SKUs")));
+            }
+            let range =
+                SkuRange { after_sku: http::query(req, "after_sku").filter(|s| !s.is_empty()), limit: Some(limit) };
+            Ok(Reply::json(StatusCode::OK, &service::book(&ctx.pool, &tenant_id, range).await?))
         }
         ("GET", "/api/v1/verify") => Ok(Reply::json(StatusCode::OK, &service::verify(&ctx.pool, &tenant_id).await?)),
         _ => Err(ApiError::RouteNotFound),

@@ -6,6 +6,7 @@
 //! statement to one tenant and a pooled connection carries nothing to its next user.
 
 mod allocations;
+mod book;
 mod error;
 mod lots;
 mod maintenance;
@@ -26,6 +27,7 @@ use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub use allocations::*;
+pub use book::*;
 pub use error::DbError;
 pub use lots::*;
 pub use maintenance::*;

@@ -72,7 +72,9 @@ pub fn cost_files(
     tenant: Option<&TenantId>,
     on_shortfall: ShortfallPolicy,
 ) -> Result<CostReport, ServiceError> {
-    let lots: Vec<Lot> = ingest::read_all(lots, tenant)?;
+    let mut lots: Vec<Lot> = ingest::read_all(lots, tenant)?;
+    // The report lists lots by SKU, each SKU's in consumption order, as the book does.
+    lots.sort_by(|a, b| (&a.sku, a.received_date, &a.lot_id).cmp(&(&b.sku, b.received_date, &b.lot_id)));
     let mut sales: Vec<Sale> = ingest::read_all(sales, tenant)?;
     sales.sort_by(|a, b| (a.sku.as_str(), a.costing_key()).cmp(&(b.sku.as_str(), b.costing_key())));
     let mut book = LotBook::new(lots)?;
@@ -87,18 +89,24 @@ pub fn cost_files(
     let allocations = in_costing_order(allocations);
     let lots = book
         .lots()
-        .map(|lot| {
-            Ok(LotBalance {
-                lot_id: lot.lot_id.clone(),
-                sku: lot.sku.clone(),
-                remaining_quantity: lot.remaining_quantity.normalize(),
-                remaining_value: exact_mul(lot.remaining_quantity, lot.unit_cost)
-                    .ok_or(ServiceError::AmountOverflow)?
-                    .normalize(),
-            })
-        })
+        .map(|lot| lot_balance(&lot.lot_id, &lot.sku, lot.remaining_quantity, lot.unit_cost))
         .collect::<Result<_, ServiceError>>()?;
     report(&sales, &allocations, lots, shortfalls)
+}
+
+/// A lot's line in a report: what is left of it and what that is worth, exactly.
+pub fn lot_balance(
+    lot_id: &LotId,
+    sku: &Sku,
+    remaining: Decimal,
+    unit_cost: Decimal,
+) -> Result<LotBalance, ServiceError> {
+    Ok(LotBalance {
+        lot_id: lot_id.clone(),
+        sku: sku.clone(),
+        remaining_quantity: remaining.normalize(),
+        remaining_value: exact_mul(remaining, unit_cost).ok_or(ServiceError::AmountOverflow)?.normalize(),
+    })
 }
 
 /// Allocations in the report's order: by sale in (sale_date, sale_id) order, each

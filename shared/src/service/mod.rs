@@ -1,5 +1,6 @@
 //! service: the use cases the entry points call: upload, start run, advance run, dry
-//! run, rollback, list, show, inventory, journal export, and offline costing. Each
+//! run, rollback, list, show, inventory, the live book, journal export, and offline
+//! costing. Each
 //! takes its ports (the pool) and a [`Caller`], and returns a value or a
 //! [`ServiceError`]. Depends on every layer below it.
 //!
@@ -7,6 +8,7 @@
 //! transaction: `upload_in(&tx, …)` runs inside the caller's transaction, `upload(&pool,
 //! …)` opens and commits its own.
 
+mod book;
 mod cost;
 mod error;
 mod maintenance;
@@ -16,7 +18,8 @@ mod run;
 mod upload;
 mod verify;
 
-pub use cost::{AllocationLine, CostReport, LotBalance, SaleCost, Totals, cost_files, report};
+pub use book::{BookPage, book};
+pub use cost::{AllocationLine, CostReport, LotBalance, SaleCost, Totals, cost_files, lot_balance, report};
 pub use error::{Category, ServiceError};
 pub use maintenance::{MaintenanceFailure, MaintenanceReport, MaintenanceSettings, run_maintenance};
 pub use queries::{

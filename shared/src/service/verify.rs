@@ -16,7 +16,7 @@ use crate::money::exact_sum;
 const FINDINGS_PER_CHECK: i64 = 100;
 /// How long one of verify's statements over the whole book may run: each reads every
 /// allocation of the tenant once.
-const WHOLE_BOOK_STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+pub(super) const WHOLE_BOOK_STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 /// SKUs compared with a fresh costing at a time: memory holds one slice of the book.
 const SKUS_PER_SLICE: usize = 500;
 

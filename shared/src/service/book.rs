@@ -1,0 +1,49 @@
+//! `cogs book`: the tenant's live book in exactly the shape of `cogs cost --format json`
+//! (LEDGER.md, "One rule above all"), so that anyone can compare the two.
+
+use serde::Serialize;
+
+use super::{CostReport, ServiceError, lot_balance, report};
+use crate::db::{self, SkuRange};
+use crate::model::TenantId;
+
+/// A page of the book: the report of its SKUs, and where the next page starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BookPage {
+    #[serde(flatten)]
+    pub book: CostReport,
+    /// Pass as `after_sku` for the next page; none on the last.
+    pub next_after_sku: Option<String>,
+}
+
+/// The live book of the SKUs after `after_sku` (the first `limit` of them, or all),
+/// read in one snapshot: each costed sale with its live allocations in costing order,
+/// every lot with its remaining quantity and value, the totals of those, and the SKUs
+/// the latest completed run parked. Over all SKUs, after a run has costed everything
+/// loaded, it equals `cogs cost` over every file loaded.
+pub async fn book(
+    pool: &deadpool_postgres::Pool,
+    tenant_id: &TenantId,
+    range: SkuRange<'_>,
+) -> Result<BookPage, ServiceError> {
+    let tx = db::begin_snapshot(pool, tenant_id).await?;
+    tx.allow_statements_for(super::verify::WHOLE_BOOK_STATEMENT_TIMEOUT).await?;
+    let Some(upto) = db::last_sku_of(&tx, range).await? else {
+        tx.rollback().await?;
+        return Ok(BookPage { book: report(&[], &[], Vec::new(), Vec::new())?, next_after_sku: None });
+    };
+    let (sales, allocations) = db::load_live_book(&tx, range.after_sku, &upto).await?;
+    let lots = db::load_book_lots(&tx, range.after_sku, &upto).await?;
+    let parked = db::load_parked(&tx, range.after_sku, &upto).await?;
+    let more = range.limit.is_some()
+        && db::last_sku_of(&tx, SkuRange { after_sku: Some(&upto), limit: Some(1) }).await?.is_some();
+    tx.rollback().await?;
+    let balances = lots
+        .iter()
+        .map(|lot| {
+            let unit_cost = lot.unit_cost().ok_or(ServiceError::AmountOverflow)?;
+            lot_balance(&lot.lot_id, &lot.sku, lot.remaining_quantity, unit_cost)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(BookPage { book: report(&sales, &allocations, balances, parked)?, next_after_sku: more.then_some(upto) })
+}
