@@ -1,11 +1,8 @@
 //! The live book, read in the shape of an offline costing: the costed sales with their
 //! live allocations, every lot's stock, and the SKUs still parked.
 
-use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
-
 use super::{DbError, TenantTx};
-use crate::model::{Allocation, Lot, Sale, SaleId, Shortfall, Sku};
+use crate::model::{Allocation, Lot, Sale, Shortfall};
 
 /// One slice of the book: the SKUs after `after_sku` (all, or the first `limit`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -91,15 +88,5 @@ pub async fn load_parked(tx: &TenantTx, after: Option<&str>, upto: &str) -> Resu
             &[&after, &upto],
         )
         .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(Shortfall {
-                sku: Sku::parse(row.try_get::<_, String>(0)?).map_err(DbError::corrupt("sku"))?,
-                sale_id: SaleId::parse(row.try_get::<_, String>(1)?).map_err(DbError::corrupt("sale_id"))?,
-                sale_date: row.try_get::<_, DateTime<Utc>>(2)?,
-                quantity_short: row.try_get::<_, Decimal>(3)?,
-                on_hand: row.try_get(4)?,
-            })
-        })
-        .collect()
+    rows.iter().map(Shortfall::try_from).collect()
 }

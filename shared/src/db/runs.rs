@@ -347,15 +347,19 @@ pub async fn load_shortfalls(tx: &TenantTx, run_id: Uuid) -> Result<Vec<Shortfal
             &[&run_id],
         )
         .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(Shortfall {
-                sku: Sku::parse(row.try_get::<_, String>(0)?).map_err(DbError::corrupt("sku"))?,
-                sale_id: SaleId::parse(row.try_get::<_, String>(1)?).map_err(DbError::corrupt("sale_id"))?,
-                sale_date: row.try_get(2)?,
-                quantity_short: row.try_get(3)?,
-                on_hand: row.try_get(4)?,
-            })
+    rows.iter().map(Shortfall::try_from).collect()
+}
+
+/// From (sku, sale_id, sale_date, quantity_short, on_hand).
+impl TryFrom<&Row> for Shortfall {
+    type Error = DbError;
+    fn try_from(row: &Row) -> Result<Self, DbError> {
+        Ok(Shortfall {
+            sku: Sku::parse(row.try_get::<_, String>(0)?).map_err(DbError::corrupt("sku"))?,
+            sale_id: SaleId::parse(row.try_get::<_, String>(1)?).map_err(DbError::corrupt("sale_id"))?,
+            sale_date: row.try_get(2)?,
+            quantity_short: row.try_get(3)?,
+            on_hand: row.try_get(4)?,
         })
-        .collect()
+    }
 }
