@@ -47,7 +47,8 @@ async fn a_run_interrupted_at_twenty_points_ends_exactly_as_one_pass() {
     let expected = one_pass(&lots, &sales);
     let db = TestDb::new().await;
     cogs_tests::load(&db, TENANT, &lots, &sales).await;
-    let run = service::start_run(&db.pool, &caller(TENANT), CostingMode::Fifo, ShortfallPolicy::Fail).await.unwrap();
+    let run =
+        service::start_run(&db.pool, &caller(TENANT), CostingMode::Fifo, Some(ShortfallPolicy::Fail)).await.unwrap();
     // Small chunks: the run must still be going at the twentieth interruption.
     let budget = ChunkBudget::unlimited(50);
     let mut points = Xorshift(0x5eed_c065);

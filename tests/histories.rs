@@ -82,7 +82,7 @@ fn shuffle<T>(random: &mut Xorshift, items: &mut [T]) {
 async fn run(db: &TestDb, interrupt: bool) -> Option<Uuid> {
     let caller = caller(TENANT);
     loop {
-        match service::start_run(&db.pool, &caller, CostingMode::Fifo, ShortfallPolicy::Park).await {
+        match service::start_run(&db.pool, &caller, CostingMode::Fifo, Some(ShortfallPolicy::Park)).await {
             Ok(run) => {
                 let budget = ChunkBudget { max_chunks: interrupt.then_some(1), ..ChunkBudget::unlimited(3) };
                 return match service::advance_run(&db.pool, &caller, run.run_id, &budget).await {

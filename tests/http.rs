@@ -149,7 +149,9 @@ async fn every_documented_status_is_what_the_functions_answer() {
     )
     .await;
     load(&api.db, "busy-corp", &lots_csv(&["L1,A,2024-01-01,1,1,1,0"]), &sales_csv(&["S1,A,2024-01-02,1"])).await;
-    service::start_run(&api.db.pool, &caller("busy-corp"), CostingMode::Fifo, ShortfallPolicy::Fail).await.unwrap();
+    service::start_run(&api.db.pool, &caller("busy-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Fail))
+        .await
+        .unwrap();
     expect("run", runs, request("POST", runs, Some("busy-corp"), None), 409).await;
     expect("upload", files, request("POST", "/api/v1/files/sales", Some("busy-corp"), Some(("text/csv", &sales))), 409)
         .await;
@@ -197,6 +199,24 @@ async fn every_documented_status_is_what_the_functions_answer() {
     let inventory = "/api/v1/inventory";
     expect("list", inventory, request("GET", "/api/v1/inventory?sku=WIDGET-A", Some("acme-corp"), None), 200).await;
     expect("list", inventory, request("GET", inventory, None, None), 401).await;
+    let settings = "/api/v1/settings";
+    let json_body = |body: &'static str| Some(("application/json", body));
+    expect("list", settings, request("GET", settings, Some("acme-corp"), None), 200).await;
+    let changed = r#"{"time_zone": "Europe/Berlin", "lock_date": "2024-06-30", "lock_policy": "refuse"}"#;
+    let stored = expect("list", settings, request("PUT", settings, Some("acme-corp"), json_body(changed)), 200).await;
+    assert_eq!(body_json(&stored)["lock_date"], "2024-06-30");
+    for (bad, field) in [
+        (r#"{"time_zone": "Mars/Olympus"}"#, "time_zone"),
+        (r#"{"lock_date": "2999-01-01"}"#, "lock_date"),
+        (r#"{"lock_day": "2024-01-01"}"#, "lock_day"),
+    ] {
+        let refused = expect("list", settings, request("PUT", settings, Some("acme-corp"), json_body(bad)), 400).await;
+        assert!(body_json(&refused)["error"]["message"].as_str().unwrap().contains(field), "{bad}");
+    }
+    expect("list", settings, request("PUT", settings, Some("acme-corp"), json_body(r#"{"lock_date": null}"#)), 200)
+        .await;
+    expect("list", settings, request("GET", settings, None, None), 401).await;
+    expect("list", settings, request("PUT", settings, None, json_body(r#"{"lock_date": null}"#)), 401).await;
     let book = "/api/v1/book";
     let page = expect("list", book, request("GET", "/api/v1/book?limit=1", Some("acme-corp"), None), 200).await;
     let page = body_json(&page);

@@ -113,8 +113,9 @@ async fn chunk_sizes_1_7_and_10000_give_identical_allocations() {
 #[tokio::test]
 async fn a_run_interrupted_between_chunks_resumes_to_the_uninterrupted_result() {
     let db = loaded_many().await;
-    let run =
-        service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, ShortfallPolicy::Fail).await.unwrap();
+    let run = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Fail))
+        .await
+        .unwrap();
 
     // Three invocations, each stopping after a few chunks, as a worker out of time would.
     for _ in 0..3 {
@@ -147,8 +148,9 @@ async fn a_chunk_aborted_midway_applies_nothing_and_the_run_resumes_exactly() {
         )
         .await
         .unwrap();
-    let run =
-        service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, ShortfallPolicy::Fail).await.unwrap();
+    let run = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Fail))
+        .await
+        .unwrap();
 
     let budget = ChunkBudget::unlimited(10);
     let error = service::advance_run(&db.pool, &caller("acme-corp"), run.run_id, &budget).await.unwrap_err();
@@ -183,8 +185,9 @@ async fn an_uncovered_sale_fails_the_run_names_the_sale_and_leaves_lots_and_sale
     )
     .await;
     let before = db.data(&["acme-corp"]).await;
-    let run =
-        service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, ShortfallPolicy::Fail).await.unwrap();
+    let run = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Fail))
+        .await
+        .unwrap();
 
     // Chunks of one: three chunks apply before S4 fails, so undoing them is real work.
     let error =
@@ -217,8 +220,8 @@ async fn two_starts_at_the_same_moment_make_exactly_one_run() {
     let (first, second) = (caller("acme-corp"), caller("acme-corp"));
 
     let (a, b) = tokio::join!(
-        service::start_run(&db.pool, &first, CostingMode::Fifo, ShortfallPolicy::Fail),
-        service::start_run(&other_pool, &second, CostingMode::Fifo, ShortfallPolicy::Fail)
+        service::start_run(&db.pool, &first, CostingMode::Fifo, Some(ShortfallPolicy::Fail)),
+        service::start_run(&other_pool, &second, CostingMode::Fifo, Some(ShortfallPolicy::Fail))
     );
 
     let outcomes = [a, b];
@@ -233,7 +236,7 @@ async fn two_starts_at_the_same_moment_make_exactly_one_run() {
 async fn the_database_itself_refuses_a_second_active_run() {
     let db = TestDb::new().await;
     load_examples(&db, "acme-corp").await;
-    service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, ShortfallPolicy::Fail).await.unwrap();
+    service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Fail)).await.unwrap();
     let app = db.app().await;
 
     // Bypassing the service's own check: the unique index still says no.
@@ -253,8 +256,9 @@ async fn the_database_itself_refuses_a_second_active_run() {
 async fn an_upload_during_an_active_run_is_refused() {
     let db = TestDb::new().await;
     load_examples(&db, "acme-corp").await;
-    let run =
-        service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, ShortfallPolicy::Fail).await.unwrap();
+    let run = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Fail))
+        .await
+        .unwrap();
 
     let error = service::upload(
         &db.pool,
@@ -286,8 +290,9 @@ async fn an_uncovered_sale_parks_its_sku_the_others_are_costed_and_a_later_lot_t
         ]),
     )
     .await;
-    let run =
-        service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, ShortfallPolicy::Park).await.unwrap();
+    let run = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Park))
+        .await
+        .unwrap();
 
     let done =
         service::advance_run(&db.pool, &caller("acme-corp"), run.run_id, &ChunkBudget::unlimited(1)).await.unwrap();
@@ -322,11 +327,13 @@ async fn a_parked_sku_is_taken_up_again_by_the_next_run_while_stock_is_still_sho
     let first = run_to_end(&db, "acme-corp", 100).await;
     let ServiceError::Costing(_) = first.unwrap_err() else { panic!("the helper runs strict") };
 
-    let park =
-        service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, ShortfallPolicy::Park).await.unwrap();
+    let park = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Park))
+        .await
+        .unwrap();
     service::advance_run(&db.pool, &caller("acme-corp"), park.run_id, &ChunkBudget::unlimited(10)).await.unwrap();
-    let again =
-        service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, ShortfallPolicy::Park).await.unwrap();
+    let again = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Park))
+        .await
+        .unwrap();
     let again =
         service::advance_run(&db.pool, &caller("acme-corp"), again.run_id, &ChunkBudget::unlimited(10)).await.unwrap();
 
@@ -341,8 +348,9 @@ async fn the_book_equals_cogs_cost_over_every_file_with_a_parked_and_a_recosted_
     let sales = ["S1,A,2024-01-02,2", "S2,A,2024-01-03,2", "T2,B,2024-01-05,1"];
     load(&db, "acme-corp", &lots_csv(&lots), &sales_csv(&sales)).await;
     let park = |db| async move {
-        let run =
-            service::start_run(&db, &caller("acme-corp"), CostingMode::Fifo, ShortfallPolicy::Park).await.unwrap();
+        let run = service::start_run(&db, &caller("acme-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Park))
+            .await
+            .unwrap();
         service::advance_run(&db, &caller("acme-corp"), run.run_id, &ChunkBudget::unlimited(2)).await.unwrap();
     };
     park(db.pool.clone()).await;
@@ -367,6 +375,33 @@ async fn the_book_equals_cogs_cost_over_every_file_with_a_parked_and_a_recosted_
         (1, Some("A")),
         "a page is whole SKUs"
     );
+}
+
+#[tokio::test]
+async fn under_lock_policy_refuse_a_run_that_would_change_a_closed_period_is_refused_naming_the_event() {
+    let db = TestDb::new().await;
+    load(&db, "acme-corp", &lots_csv(&["L1,A,2024-01-01,10,10,1,0"]), &sales_csv(&["S2,A,2024-02-10,1"])).await;
+    run_to_end(&db, "acme-corp", 100).await.unwrap();
+    let close_january: service::SettingsChange =
+        serde_json::from_str(r#"{"lock_date": "2024-01-31", "lock_policy": "refuse"}"#).unwrap();
+    service::change_settings(&db.pool, &caller("acme-corp"), &close_january).await.unwrap();
+    load(&db, "acme-corp", "", &sales_csv(&["S1,A,2024-01-20,1", "S3,A,2024-02-20,1"])).await;
+    let before = db.data(&["acme-corp"]).await;
+
+    let refused = run_to_end(&db, "acme-corp", 100).await.unwrap_err();
+
+    let ServiceError::LockedPeriod { kind, id, lock_date, .. } = &refused else { panic!("{refused:?}") };
+    assert_eq!((kind.as_str(), id.as_str(), lock_date.to_string()), ("sale", "S1", "2024-01-31".to_owned()));
+    assert_eq!(refused.kind(), "locked_period");
+    assert_eq!(db.data(&["acme-corp"]).await, before, "nothing changed");
+    let audit = db.contents(&["acme-corp"]).await["acme-corp.audit_log"].clone();
+    assert!(audit.iter().any(|row| row.contains("lock_date.moved") && row.contains("2024-01-31")), "{audit:?}");
+
+    // The accountant reopens January; the late sale is re-costed.
+    let reopen: service::SettingsChange = serde_json::from_str(r#"{"lock_date": null}"#).unwrap();
+    service::change_settings(&db.pool, &caller("acme-corp"), &reopen).await.unwrap();
+    let run = run_to_end(&db, "acme-corp", 100).await.unwrap();
+    assert_eq!(run.skus_recosted, 1);
 }
 
 /// A journal's lines as `date account side amount` (csv format, by day).
@@ -533,14 +568,15 @@ async fn another_tenant_starts_a_run_at_once_while_a_long_dry_run_is_in_progress
     let held = hold_lots_of(&db, "slow-co").await;
     let pool = db.pool.clone();
     let dry_run = tokio::spawn(async move {
-        service::dry_run(&pool, &caller("slow-co"), CostingMode::Fifo, ShortfallPolicy::Fail, nothing_new(), None).await
+        service::dry_run(&pool, &caller("slow-co"), CostingMode::Fifo, Some(ShortfallPolicy::Fail), nothing_new(), None)
+            .await
     });
     wait_for_a_lock_wait(&db).await;
 
     let started = std::time::Instant::now();
     let start = tokio::time::timeout(
         std::time::Duration::from_secs(5),
-        service::start_run(&db.pool, &caller("quick-co"), CostingMode::Fifo, ShortfallPolicy::Fail),
+        service::start_run(&db.pool, &caller("quick-co"), CostingMode::Fifo, Some(ShortfallPolicy::Fail)),
     )
     .await;
     let took = started.elapsed();
@@ -565,7 +601,7 @@ async fn a_dry_run_ends_at_its_deadline_and_writes_nothing() {
         &db.pool,
         &caller("slow-co"),
         CostingMode::Fifo,
-        ShortfallPolicy::Fail,
+        Some(ShortfallPolicy::Fail),
         nothing_new(),
         Some(deadline),
     )
@@ -576,7 +612,7 @@ async fn a_dry_run_ends_at_its_deadline_and_writes_nothing() {
         &db.pool,
         &caller("slow-co"),
         CostingMode::Fifo,
-        ShortfallPolicy::Fail,
+        Some(ShortfallPolicy::Fail),
         nothing_new(),
         Some(deadline),
     )
@@ -636,7 +672,7 @@ async fn twenty_small_upload_and_run_jobs_at_once_all_succeed() {
             let sales = sales_csv(&["S1,A,2024-01-03,4", "S2,A,2024-01-04,9"]);
             service::upload(&pool, &caller, RecordKind::Lots, "lots.csv", lots.as_bytes()).await?;
             service::upload(&pool, &caller, RecordKind::Sales, "sales.csv", sales.as_bytes()).await?;
-            let run = service::start_run(&pool, &caller, CostingMode::Fifo, ShortfallPolicy::Fail).await?;
+            let run = service::start_run(&pool, &caller, CostingMode::Fifo, Some(ShortfallPolicy::Fail)).await?;
             service::advance_run(&pool, &caller, run.run_id, &ChunkBudget::unlimited(1)).await
         }
     });

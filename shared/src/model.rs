@@ -191,6 +191,36 @@ impl fmt::Display for CostingMode {
     }
 }
 
+/// What a run does about a difference dated on or before the tenant's lock date:
+/// post it in the first open day, naming the period it corrects, or refuse to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockPolicy {
+    #[default]
+    PostInOpenPeriod,
+    Refuse,
+}
+
+impl LockPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockPolicy::PostInOpenPeriod => "post_in_open_period",
+            LockPolicy::Refuse => "refuse",
+        }
+    }
+}
+
+impl FromStr for LockPolicy {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value {
+            "post_in_open_period" => Ok(LockPolicy::PostInOpenPeriod),
+            "refuse" => Ok(LockPolicy::Refuse),
+            other => Err(format!("unknown lock policy {other:?}; use post_in_open_period or refuse")),
+        }
+    }
+}
+
 /// What a run does with a sale the layers cannot cover (LEDGER.md, "Shortfalls"):
 /// park its SKU and cost the others (the default), or fail the whole run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]

@@ -66,7 +66,7 @@ pub fn pooled_url(role: &str, database: &str) -> String {
 }
 
 /// Every table that holds tenant rows.
-pub const TENANT_TABLES: [&str; 14] = [
+pub const TENANT_TABLES: [&str; 15] = [
     "tenants",
     "uploads",
     "lots",
@@ -79,6 +79,7 @@ pub const TENANT_TABLES: [&str; 14] = [
     "cogs_supersessions",
     "cogs_superseded_ranges",
     "cogs_run_shortfalls",
+    "tenant_settings",
     "validation_errors",
     "audit_log",
 ];
@@ -249,7 +250,7 @@ pub async fn run_to_end(
         &db.pool,
         &caller(tenant),
         cogs_core::model::CostingMode::Fifo,
-        cogs_core::model::ShortfallPolicy::Fail,
+        Some(cogs_core::model::ShortfallPolicy::Fail),
     )
     .await?;
     advance_run(&db.pool, &caller(tenant), run.run_id, &ChunkBudget::unlimited(chunk_size)).await?;

@@ -78,7 +78,8 @@ pub async fn a_worker_survives(db: &TestDb, outage: impl Future<Output = ()>) {
     let expected = one_pass(&lots, &sales);
     crate::load(db, TENANT, &lots, &sales).await;
     let ctx = crate::function_context(&db.app_url(), &[("COGS_CHUNK_SIZE", "2000")], crate::local_staging());
-    let run = service::start_run(&db.pool, &caller(TENANT), CostingMode::Fifo, ShortfallPolicy::Fail).await.unwrap();
+    let run =
+        service::start_run(&db.pool, &caller(TENANT), CostingMode::Fifo, Some(ShortfallPolicy::Fail)).await.unwrap();
     let input = json!({ "tenant_id": TENANT, "run_id": run.run_id });
     let event = || {
         let mut context = lambda_runtime::Context::default();

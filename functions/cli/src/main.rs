@@ -9,6 +9,7 @@ mod data;
 mod maintain;
 mod output;
 mod runs;
+mod settings;
 mod verify;
 
 use std::process::ExitCode;
@@ -51,6 +52,8 @@ enum Command {
     Cost(cost::CostArgs),
     /// One pass of scheduled maintenance: stale runs, staged uploads, old validation errors, statistics.
     Maintenance(maintain::MaintenanceArgs),
+    /// Show the tenant's settings (time zone, lock date and policy, shortfall policy), or change them.
+    Settings(settings::SettingsArgs),
     /// Check the tenant's whole book: every allocation names a real sale and lot, each costed sale is
     /// covered exactly, each lot's remaining quantity adds up, run totals and journals, a fresh costing.
     Verify(verify::VerifyArgs),
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
             Command::Book(args) => (book::run(&args).await, args.scope.output.format),
             Command::Cost(args) => (cost::run(&args), args.format),
             Command::Maintenance(args) => (maintain::run(&args).await, args.output.format),
+            Command::Settings(args) => (settings::run(&args).await, args.scope.output.format),
             Command::Verify(args) => (verify::run(&args).await, args.scope.output.format),
         }
     });

@@ -49,7 +49,8 @@ pub struct RunArgs {
 pub async fn run(args: &RunArgs) -> CommandResult {
     let pool = args.scope.database.pool()?;
     let caller = args.scope.tenant.caller();
-    let on_shortfall = if args.strict { ShortfallPolicy::Fail } else { ShortfallPolicy::Park };
+    // Without --strict, the tenant's setting decides (park, unless set otherwise).
+    let on_shortfall = args.strict.then_some(ShortfallPolicy::Fail);
     if args.dry_run {
         let named = |path: &PathBuf| Ok::<_, Failure>((path.display().to_string(), open(path)?));
         let input = DryRunInput {

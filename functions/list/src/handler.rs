@@ -1,10 +1,11 @@
 //! The list function: `GET /api/v1/runs` (newest first, by pages), `GET
 //! /api/v1/runs/{run_id}`, `GET /api/v1/inventory`, `GET /api/v1/book` (by pages of
-//! SKUs) and `GET /api/v1/verify`.
+//! SKUs), `GET /api/v1/verify`, and the tenant's settings (`GET`/`PUT
+//! /api/v1/settings`).
 
 use cogs_core::db::{RunStatus, SkuRange};
 use cogs_core::http::{self, ApiError, Context, HEALTH, Reply, Route};
-use cogs_core::service;
+use cogs_core::service::{self, Caller, SettingsChange};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
@@ -15,6 +16,8 @@ pub const ROUTES: &[Route] = &[
     ("GET", "/api/v1/inventory"),
     ("GET", "/api/v1/book"),
     ("GET", "/api/v1/verify"),
+    ("GET", "/api/v1/settings"),
+    ("PUT", "/api/v1/settings"),
 ];
 
 /// Runs per page unless `limit` says otherwise.
@@ -58,6 +61,14 @@ async fn dispatch(ctx: &Context, req: &Request) -> Result<Reply, ApiError> {
             let range =
                 SkuRange { after_sku: http::query(req, "after_sku").filter(|s| !s.is_empty()), limit: Some(limit) };
             Ok(Reply::json(StatusCode::OK, &service::book(&ctx.pool, &tenant_id, range).await?))
+        }
+        ("GET", "/api/v1/settings") => {
+            Ok(Reply::json(StatusCode::OK, &service::settings(&ctx.pool, &tenant_id).await?))
+        }
+        ("PUT", "/api/v1/settings") => {
+            let change: SettingsChange = http::json_body(req, ctx.config.max_body_bytes)?.unwrap_or_default();
+            let caller = Caller::new(tenant_id, http::actor(req));
+            Ok(Reply::json(StatusCode::OK, &service::change_settings(&ctx.pool, &caller, &change).await?))
         }
         ("GET", "/api/v1/verify") => Ok(Reply::json(StatusCode::OK, &service::verify(&ctx.pool, &tenant_id).await?)),
         _ => Err(ApiError::RouteNotFound),

@@ -31,9 +31,9 @@ struct StartRun {
     mode: CostingMode,
     #[serde(default)]
     dry_run: bool,
-    /// `park` (the default): an uncovered sale parks its SKU; `fail`: it fails the run.
-    #[serde(default)]
-    on_shortfall: ShortfallPolicy,
+    /// `park`: an uncovered sale parks its SKU; `fail`: it fails the run. Absent, the
+    /// tenant's setting decides.
+    on_shortfall: Option<ShortfallPolicy>,
     sales_data: Option<Vec<Map<String, Value>>>,
     lots_data: Option<Vec<Map<String, Value>>>,
 }

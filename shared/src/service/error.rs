@@ -52,6 +52,16 @@ pub enum ServiceError {
         "the {what} did not finish in the time this request has; run it from the command line, or start a real run, which goes on in the background"
     )]
     OutOfTime { what: &'static str },
+    #[error(
+        "{kind} {id} of {sku}, dated {date}, falls on or before the lock date {lock_date}; with lock_policy refuse nothing in a closed period is costed: move the lock date, or set lock_policy to post_in_open_period"
+    )]
+    LockedPeriod {
+        kind: String,
+        id: String,
+        sku: String,
+        date: chrono::DateTime<chrono::Utc>,
+        lock_date: chrono::NaiveDate,
+    },
     #[error("{0}")]
     InvalidRequest(String),
     #[error(transparent)]
@@ -96,6 +106,7 @@ impl ServiceError {
             ServiceError::DependentRuns { .. } => "dependent_run",
             ServiceError::WrongRunStatus { .. } => "wrong_run_status",
             ServiceError::OutOfTime { .. } => "out_of_time",
+            ServiceError::LockedPeriod { .. } => "locked_period",
             ServiceError::InvalidRequest(_) => "invalid_request",
             ServiceError::Db(_) => "database_error",
             ServiceError::Staging(_) => "staging_error",
@@ -113,6 +124,7 @@ impl ServiceError {
             | ServiceError::AmountOverflow
             | ServiceError::OutOfTime { .. } => Category::Unprocessable,
             ServiceError::RunInProgress { .. }
+            | ServiceError::LockedPeriod { .. }
             | ServiceError::DependentRuns { .. }
             | ServiceError::WrongRunStatus { .. } => Category::Conflict,
             ServiceError::NotFound { .. } => Category::NotFound,
@@ -152,6 +164,9 @@ impl ServiceError {
             ServiceError::RunInProgress { run_id } => json!({ "run_id": run_id }),
             ServiceError::NotFound { what, id } => json!({ "resource": what, "id": id }),
             ServiceError::DependentRuns { run_id, later_runs } => json!({ "run_id": run_id, "later_runs": later_runs }),
+            ServiceError::LockedPeriod { kind, id, sku, date, lock_date } => {
+                json!({ "event": { "kind": kind, "id": id, "sku": sku, "date": date }, "lock_date": lock_date })
+            }
             ServiceError::WrongRunStatus { run_id, status, .. } => json!({ "run_id": run_id, "status": status }),
             ServiceError::BooksInconsistent(report) => json!({ "checks": report.checks, "findings": report.findings }),
             ServiceError::Ingest(IngestError::Io { .. })

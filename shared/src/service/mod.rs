@@ -15,6 +15,7 @@ mod maintenance;
 mod queries;
 mod rollback;
 mod run;
+mod settings;
 mod upload;
 mod verify;
 
@@ -28,6 +29,7 @@ pub use queries::{
 };
 pub use rollback::rollback_run;
 pub use run::{ChunkBudget, DryRunInput, RunProgress, abandon_run, advance_run, dry_run, start_run};
+pub use settings::{SettingsChange, change_settings, settings};
 pub use upload::{
     MAX_STAGED_BYTES, PRESIGNED_URL_LIFETIME, PendingUpload, StagedLoad, UploadDetail, create_upload, expire_upload,
     load_staged, parse_staged_key, show_upload, staged_key, upload, upload_in,

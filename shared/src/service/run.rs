@@ -69,12 +69,16 @@ impl From<&RunRow> for RunProgress {
 /// Backdated input (a lot or sale at or before what its SKU already costed) is
 /// re-costed: each such SKU is rewound to just before its earliest new event (its
 /// later outputs superseded, its lots and watermark put back), so the run costs it
-/// again from there. The run starts `pending`; [`advance_run`] does the work.
+/// again from there. A sale the lots cannot cover parks its SKU or fails the run, as
+/// `on_shortfall` says (`None`: the tenant's setting). Under `lock_policy = refuse`, a
+/// run that would cost anything dated on or before the lock date is refused
+/// (`LockedPeriod`, naming the first such event). The run starts `pending`;
+/// [`advance_run`] does the work.
 pub async fn start_run(
     pool: &deadpool_postgres::Pool,
     caller: &Caller,
     mode: CostingMode,
-    on_shortfall: ShortfallPolicy,
+    on_shortfall: Option<ShortfallPolicy>,
 ) -> Result<RunRow, ServiceError> {
     // Statistics describing the tables before a bulk load make the chunks' set-wise
     // statements pick nested loops over every row; refresh them before costing, outside
@@ -90,12 +94,15 @@ async fn start_run_in(
     tx: &TenantTx,
     caller: &Caller,
     mode: CostingMode,
-    on_shortfall: ShortfallPolicy,
+    on_shortfall: Option<ShortfallPolicy>,
 ) -> Result<RunRow, ServiceError> {
     db::lock_tenant(tx).await?;
     if let Some(active) = db::load_active_run(tx).await? {
         return Err(ServiceError::RunInProgress { run_id: Some(active.run_id) });
     }
+    let settings = db::load_settings(tx).await?;
+    super::settings::refuse_locked(tx, &settings).await?;
+    let on_shortfall = on_shortfall.unwrap_or(settings.on_shortfall);
     db::ensure_tenant(tx).await?;
     let run = db::insert_run(tx, Uuid::now_v7(), mode, on_shortfall, &caller.actor).await?;
     let rewound = db::rewind_backdated(tx, run.run_id).await?;
@@ -349,7 +356,7 @@ pub async fn dry_run<L: Read + Send, S: Read + Send>(
     pool: &deadpool_postgres::Pool,
     caller: &Caller,
     mode: CostingMode,
-    on_shortfall: ShortfallPolicy,
+    on_shortfall: Option<ShortfallPolicy>,
     input: DryRunInput<L, S>,
     deadline: Option<Instant>,
 ) -> Result<CostReport, ServiceError> {

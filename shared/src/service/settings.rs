@@ -1,0 +1,93 @@
+//! Tenant settings: read, and change with every change audited (a moved lock date
+//! by name).
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Deserializer};
+use serde_json::json;
+
+use super::{Caller, ServiceError};
+use crate::db::{self, TenantSettings};
+use crate::model::{LockPolicy, ShortfallPolicy, TenantId};
+
+/// A change of settings: each field given replaces the stored one; `lock_date: null`
+/// removes the lock. Unknown fields are refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsChange {
+    pub time_zone: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub lock_date: Option<Option<NaiveDate>>,
+    pub lock_policy: Option<LockPolicy>,
+    pub on_shortfall: Option<ShortfallPolicy>,
+}
+
+/// A field that is present, even as `null`, is `Some`.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+/// The tenant's settings (the defaults when none were saved).
+pub async fn settings(pool: &deadpool_postgres::Pool, tenant_id: &TenantId) -> Result<TenantSettings, ServiceError> {
+    let tx = db::begin(pool, tenant_id).await?;
+    let settings = db::load_settings(&tx).await?;
+    tx.rollback().await?;
+    Ok(settings)
+}
+
+/// Applies `change` and returns the settings as stored. Refused (nothing changed) when
+/// the time zone is not an IANA name PostgreSQL knows, or the lock date is after
+/// today in the tenant's time zone: the periods up to it must have happened. The
+/// change is in the audit log with the settings before and after; a lock date that
+/// moves is also logged as `lock_date.moved`.
+pub async fn change_settings(
+    pool: &deadpool_postgres::Pool,
+    caller: &Caller,
+    change: &SettingsChange,
+) -> Result<TenantSettings, ServiceError> {
+    let tx = db::begin(pool, &caller.tenant_id).await?;
+    db::lock_tenant(&tx).await?;
+    let before = db::load_settings(&tx).await?;
+    let mut after = before.clone();
+    if let Some(time_zone) = &change.time_zone {
+        after.time_zone.clone_from(time_zone);
+    }
+    if let Some(lock_date) = change.lock_date {
+        after.lock_date = lock_date;
+    }
+    after.lock_policy = change.lock_policy.unwrap_or(after.lock_policy);
+    after.on_shortfall = change.on_shortfall.unwrap_or(after.on_shortfall);
+    let today = db::today_in(&tx, &after.time_zone).await?.ok_or_else(|| {
+        ServiceError::InvalidRequest(format!(
+            "time_zone {:?} is not an IANA time zone name (like Europe/Berlin or America/New_York)",
+            after.time_zone
+        ))
+    })?;
+    if let Some(lock_date) = after.lock_date
+        && lock_date > today
+    {
+        return Err(ServiceError::InvalidRequest(format!(
+            "lock_date {lock_date} is after today ({today} in {}): only past periods can be closed",
+            after.time_zone
+        )));
+    }
+    db::ensure_tenant(&tx).await?;
+    db::save_settings(&tx, &after, &caller.actor).await?;
+    db::insert_audit(&tx, &caller.actor, "settings.updated", None, None, &json!({ "before": before, "after": after }))
+        .await?;
+    if after.lock_date != before.lock_date {
+        let moved = json!({ "from": before.lock_date, "to": after.lock_date });
+        db::insert_audit(&tx, &caller.actor, "lock_date.moved", None, None, &moved).await?;
+    }
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// Refuses a run under `lock_policy = refuse` that would change a closed period: the
+/// first event on or before the lock date it would cost.
+pub(super) async fn refuse_locked(tx: &db::TenantTx, settings: &TenantSettings) -> Result<(), ServiceError> {
+    let (LockPolicy::Refuse, Some(lock_date)) = (settings.lock_policy, settings.lock_date) else { return Ok(()) };
+    match db::first_locked_event(tx, lock_date, &settings.time_zone).await? {
+        Some((kind, id, sku, date)) => Err(ServiceError::LockedPeriod { kind, id, sku, date, lock_date }),
+        None => Ok(()),
+    }
+}
