@@ -630,13 +630,17 @@ async fn the_journal_summed_in_the_database_equals_the_journal_of_every_allocati
     use cogs_core::service::{JournalOptions, journal_entry, journal_reference};
 
     let db = loaded_many().await;
-    let run = run_to_end(&db, "acme-corp", 10).await.unwrap();
-    let tx = cogs_core::db::begin(&db.pool, &tenant("acme-corp")).await.unwrap();
-    let allocations = cogs_core::db::load_allocations(&tx, run.run_id).await.unwrap();
-    tx.rollback().await.unwrap();
 
-    // Offsets that move sales across day and month boundaries (sales run 00:00-23:00 UTC).
-    for offset in ["+00:00", "-05:00", "+05:30"] {
+    // Zones that move sales across day and month boundaries (sales run 00:00-23:00 UTC),
+    // each with the fixed offset the in-memory journal uses for it.
+    for (zone, offset) in [("UTC", "+00:00"), ("Etc/GMT+5", "-05:00"), ("Asia/Kolkata", "+05:30")] {
+        let change: service::SettingsChange = serde_json::from_value(serde_json::json!({ "time_zone": zone })).unwrap();
+        service::change_settings(&db.pool, &caller("acme-corp"), &change).await.unwrap();
+        let run = run_to_end(&db, "acme-corp", 10).await.unwrap();
+        assert_eq!(run.time_zone, zone, "the run keeps the zone it started in");
+        let tx = cogs_core::db::begin(&db.pool, &tenant("acme-corp")).await.unwrap();
+        let allocations = cogs_core::db::load_allocations(&tx, run.run_id).await.unwrap();
+        tx.rollback().await.unwrap();
         let config = JournalConfig { utc_offset: offset.parse().unwrap(), ..JournalConfig::default() };
         for period in [Period::Day, Period::Month, Period::Run] {
             for detail in [LineDetail::PerSku, LineDetail::Single] {
@@ -644,17 +648,53 @@ async fn the_journal_summed_in_the_database_equals_the_journal_of_every_allocati
                 let exported = journal_entry(&db.pool, &tenant("acme-corp"), run.run_id, options, Format::Csv, &config)
                     .await
                     .unwrap();
-                let request =
-                    JournalRequest { reference: journal_reference(run.run_id), period, detail, reversal_date: None };
+                let request = JournalRequest {
+                    reference: journal_reference(run.run_id),
+                    period,
+                    detail,
+                    reversal_date: None,
+                    locked_through: None,
+                };
                 let expected = journal::render(&journal::build(&allocations, &request, &config).unwrap(), Format::Csv);
                 assert_eq!(
                     String::from_utf8(exported.rendered.body).unwrap(),
                     String::from_utf8(expected.body).unwrap(),
-                    "{offset} {period:?} {detail:?}"
+                    "{zone} {period:?} {detail:?}"
                 );
             }
         }
+        service::rollback_run(&db.pool, &caller("acme-corp"), run.run_id, false).await.unwrap();
     }
+}
+
+#[tokio::test]
+async fn a_difference_in_a_closed_period_is_posted_on_the_first_open_day_naming_the_period() {
+    let db = TestDb::new().await;
+    load(&db, "acme-corp", &lots_csv(&["L1,A,2024-01-01,10,10,1,0"]), &sales_csv(&["S2,A,2024-02-10,1"])).await;
+    run_to_end(&db, "acme-corp", 100).await.unwrap();
+    let close_january: service::SettingsChange = serde_json::from_str(r#"{"lock_date": "2024-01-31"}"#).unwrap();
+    service::change_settings(&db.pool, &caller("acme-corp"), &close_january).await.unwrap();
+    load(&db, "acme-corp", "", &sales_csv(&["S1,A,2024-01-20,1"])).await;
+
+    let late = run_to_end(&db, "acme-corp", 100).await.unwrap();
+
+    use cogs_core::journal::{Format, JournalConfig, LineDetail, Period};
+    let options = service::JournalOptions { period: Period::Month, detail: LineDetail::PerSku, reversal_date: None };
+    let export = service::journal_entry(
+        &db.pool,
+        &tenant("acme-corp"),
+        late.run_id,
+        options,
+        Format::Csv,
+        &JournalConfig::default(),
+    )
+    .await
+    .unwrap();
+    let csv = String::from_utf8(export.rendered.body).unwrap();
+    let january: Vec<&str> = csv.lines().filter(|line| line.contains("corrects closed period 2024-01")).collect();
+    assert_eq!(january.len(), 2, "{csv}");
+    assert!(january.iter().all(|line| line.contains(",2024-02-01,")), "dated the first open day: {csv}");
+    assert!(csv.lines().all(|line| !line.contains(",2024-01-31,")), "nothing lands in the closed month: {csv}");
 }
 
 /// Twenty jobs at once, each with its own pool as separate function instances have,

@@ -66,7 +66,8 @@ fuzz_target!(|input: Input| {
     for period in [Period::Day, Period::Month, Period::Run] {
         for detail in [LineDetail::PerSku, LineDetail::Single] {
             let reversal_date = input.reversal.then(|| start.date_naive());
-            let request = JournalRequest { reference: "fuzz".into(), period, detail, reversal_date };
+            let request =
+                JournalRequest { reference: "fuzz".into(), period, detail, reversal_date, locked_through: None };
             let Ok(journal) = journal::build(&allocations, &request, &config) else { continue };
             // Entries each fit; their sum may not, and then neither does the exact total.
             let mut total = Some(Decimal::ZERO);

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use chrono::{FixedOffset, NaiveDate};
+use chrono::NaiveDate;
 use clap::Args;
 use cogs_core::db::{RunRow, RunStatus};
 use cogs_core::ingest::RecordKind;
@@ -288,10 +288,6 @@ pub async fn rollback(args: &RollbackArgs) -> CommandResult {
     Ok(())
 }
 
-fn offset(value: &str) -> Result<FixedOffset, String> {
-    value.parse().map_err(|_| format!("{value:?} is not a UTC offset like +10:00 or -05:00"))
-}
-
 #[derive(Args)]
 pub struct JournalArgs {
     #[arg(value_parser = run_id)]
@@ -320,9 +316,6 @@ pub struct JournalArgs {
     /// The tax rate name on Xero lines.
     #[arg(long, env = "COGS_XERO_TAX_RATE", default_value = "Tax Exempt")]
     xero_tax_rate: String,
-    /// The offset that decides each sale's accounting date.
-    #[arg(long, env = "COGS_UTC_OFFSET", value_parser = offset, default_value = "+00:00", allow_hyphen_values = true)]
-    utc_offset: FixedOffset,
     #[command(flatten)]
     tenant: Tenant,
     #[command(flatten)]
@@ -335,7 +328,7 @@ pub async fn journal_entry(args: &JournalArgs) -> CommandResult {
         cogs_account: args.cogs_account.clone(),
         inventory_account: args.inventory_account.clone(),
         xero_tax_rate: args.xero_tax_rate.clone(),
-        utc_offset: args.utc_offset,
+        ..JournalConfig::default()
     };
     let options = JournalOptions { period: args.period, detail: args.lines, reversal_date: args.reversal_date };
     let export =

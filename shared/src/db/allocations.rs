@@ -104,7 +104,7 @@ pub async fn load_allocations(tx: &TenantTx, run_id: Uuid) -> Result<Vec<Allocat
 }
 
 /// The difference a run made to the cost of sales, summed per SKU and accounting day
-/// (sale instants shifted by `utc_offset_seconds`), per SKU and month (dated on a day
+/// (the sale's day in `time_zone`, an IANA name), per SKU and month (dated on a day
 /// of the month), or per SKU alone (dated at the SKU's last day), as `period` asks:
 /// the run's own outputs less the live outputs its rewinds superseded
 /// (`cogs_superseded_ranges`), so a sum may be negative. A journal needs no more, and a
@@ -113,7 +113,7 @@ pub async fn journal_costs(
     tx: &TenantTx,
     run_id: Uuid,
     period: Period,
-    utc_offset_seconds: i32,
+    time_zone: &str,
 ) -> Result<Vec<DatedCost>, DbError> {
     let period = match period {
         Period::Day => "day",
@@ -135,14 +135,14 @@ pub async fn journal_costs(
                   where r.run_id = $1
               ),
               daily as (
-                  select ((sale_date at time zone 'UTC') + $2::integer * interval '1 second')::date as day,
+                  select (sale_date at time zone $2::text)::date as day,
                          sku, extended_cost
                   from outputs
               )
               select max(day), sku, sum(extended_cost)
               from daily
               group by case $3::text when 'day' then day when 'month' then date_trunc('month', day)::date end, sku",
-            &[&run_id, &utc_offset_seconds, &period],
+            &[&run_id, &time_zone, &period],
         )
         .await?;
     let mut rows = pin!(rows);

@@ -78,6 +78,9 @@ pub struct RunRow {
     pub net_difference: Decimal,
     /// SKUs parked at a sale their lots could not cover (`cogs_run_shortfalls`).
     pub skus_parked: i32,
+    /// The tenant's time zone and lock date when the run started: its journal's.
+    pub time_zone: String,
+    pub lock_date: Option<chrono::NaiveDate>,
     /// The SKU the last chunk ended in: SKUs before it are done, and each SKU's
     /// watermark is where its costing goes on.
     pub cursor_sku: Option<String>,
@@ -111,6 +114,8 @@ impl TryFrom<&Row> for RunRow {
             superseded_cogs: row.try_get("superseded_cogs")?,
             net_difference: row.try_get::<_, Decimal>("total_cogs")? - row.try_get::<_, Decimal>("superseded_cogs")?,
             skus_parked: row.try_get("skus_parked")?,
+            time_zone: row.try_get("time_zone")?,
+            lock_date: row.try_get("lock_date")?,
             cursor_sku: row.try_get("cursor_sku")?,
             chunks_applied: row.try_get("chunks_applied")?,
             heartbeat_at: row.try_get("heartbeat_at")?,
@@ -125,21 +130,37 @@ impl TryFrom<&Row> for RunRow {
     }
 }
 
-/// Creates a pending run (its scope is set by [`set_run_scope`]). A second active run for the tenant is refused by the
+/// Creates a pending run (its scope is set by [`set_run_scope`]) with the tenant's
+/// time zone and, under `post_in_open_period`, its lock date. A second active run for the tenant is refused by the
 /// `cogs_runs_one_active` index: [`DbError::RunInProgress`].
 pub async fn insert_run(
     tx: &TenantTx,
     run_id: Uuid,
     mode: CostingMode,
     on_shortfall: ShortfallPolicy,
+    settings: &super::TenantSettings,
     created_by: &str,
 ) -> Result<RunRow, DbError> {
+    // Under `refuse` nothing in a closed period is costed, so there is nothing to redate.
+    let lock_date = match settings.lock_policy {
+        crate::model::LockPolicy::PostInOpenPeriod => settings.lock_date,
+        crate::model::LockPolicy::Refuse => None,
+    };
     let row = tx
         .query_one(
-            r"insert into cogs_runs (tenant_id, run_id, mode, on_shortfall, status, sales_total, created_by)
-              values ($1, $2, $3, $4, 'pending', 0, $5)
+            r"insert into cogs_runs (tenant_id, run_id, mode, on_shortfall, status, sales_total, created_by, time_zone,
+                                     lock_date)
+              values ($1, $2, $3, $4, 'pending', 0, $5, $6, $7)
               returning *",
-            &[&tx.tenant_id().as_str(), &run_id, &mode.as_str(), &on_shortfall.as_str(), &created_by],
+            &[
+                &tx.tenant_id().as_str(),
+                &run_id,
+                &mode.as_str(),
+                &on_shortfall.as_str(),
+                &created_by,
+                &settings.time_zone,
+                &lock_date,
+            ],
         )
         .await?;
     RunRow::try_from(&row)

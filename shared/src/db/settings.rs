@@ -110,3 +110,13 @@ pub async fn first_locked_event(
         .await?;
     row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?))).transpose()
 }
+
+/// The day `instant` falls on in `time_zone`.
+pub async fn local_date(
+    tx: &TenantTx,
+    instant: chrono::DateTime<chrono::Utc>,
+    time_zone: &str,
+) -> Result<NaiveDate, DbError> {
+    let row = tx.query_one(r"select ($1::timestamptz at time zone $2::text)::date", &[&instant, &time_zone]).await?;
+    Ok(row.try_get(0)?)
+}

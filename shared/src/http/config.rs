@@ -22,7 +22,6 @@ use crate::service::MaintenanceSettings;
 /// | `COGS_PENDING_UPLOAD_EXPIRY_HOURS` | when maintenance gives up on a staged upload whose file has not been loaded (at least 1: its URL works 15 minutes) | 24 |
 /// | `COGS_COGS_ACCOUNT`, `COGS_INVENTORY_ACCOUNT` | journal accounts as `CODE:NAME` | 5000, 1400 |
 /// | `COGS_XERO_TAX_RATE` | the tax rate name on Xero lines | `Tax Exempt` |
-/// | `COGS_UTC_OFFSET` | the offset that decides a sale's accounting date | `+00:00` |
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: String,
@@ -93,10 +92,15 @@ impl Config {
             cogs_account: account("COGS_COGS_ACCOUNT", "5000:Cost of Goods Sold")?,
             inventory_account: account("COGS_INVENTORY_ACCOUNT", "1400:Inventory")?,
             xero_tax_rate: parsed("COGS_XERO_TAX_RATE", "Tax Exempt"),
-            utc_offset: parsed("COGS_UTC_OFFSET", "+00:00")
-                .parse()
-                .map_err(|_| ConfigError("COGS_UTC_OFFSET: use an offset like +10:00".into()))?,
+            ..JournalConfig::default()
         };
+        if var("COGS_UTC_OFFSET").is_some() {
+            return Err(ConfigError(
+                "COGS_UTC_OFFSET is no longer read: each tenant's time_zone setting decides a sale's accounting date \
+                 (PUT /api/v1/settings, cogs settings --time-zone)"
+                    .into(),
+            ));
+        }
         Ok(Self {
             database_url: var("DATABASE_URL").ok_or_else(|| ConfigError("DATABASE_URL is not set".into()))?,
             pool_size: number("COGS_POOL_SIZE", "2")? as usize,

@@ -63,7 +63,9 @@ pub struct JournalConfig {
     pub inventory_account: Account,
     /// Xero's TaxRate column wants a tax rate *name*; COGS journals carry no tax.
     pub xero_tax_rate: String,
-    /// The offset sale instants are converted with to find their accounting date.
+    /// For a journal built in memory from allocations ([`build`]): the offset sale
+    /// instants are converted with to find their accounting date. Journals from the
+    /// database group days in the run's time zone instead (`db::journal_costs`).
     pub utc_offset: FixedOffset,
 }
 
@@ -109,6 +111,10 @@ pub struct JournalRequest {
     pub period: Period,
     pub detail: LineDetail,
     pub reversal_date: Option<NaiveDate>,
+    /// The last day of the closed periods (the lock date): an entry dated on or before
+    /// it is dated the day after instead, and its narration names the period it
+    /// corrects.
+    pub locked_through: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -284,15 +290,23 @@ fn entry(
         .join("-");
     let mut narration = format!("FIFO COGS {} {}", request.reference, date.format("%Y-%m-%d"));
     let (mut debit, mut credit) = (&config.cogs_account, &config.inventory_account);
-    let entry_date = match request.reversal_date {
-        Some(reversal_date) => {
-            journal_number = format!("REV-{journal_number}");
-            narration = format!("Reversal of {narration}");
-            (debit, credit) = (credit, debit);
-            reversal_date
-        }
-        None => date,
-    };
+    let mut entry_date = date;
+    if let Some(lock_date) = request.locked_through
+        && date <= lock_date
+    {
+        entry_date = lock_date.succ_opt().unwrap_or(lock_date);
+        let corrected = match request.period {
+            Period::Month => date.format("%Y-%m").to_string(),
+            Period::Day | Period::Run => date.format("%Y-%m-%d").to_string(),
+        };
+        narration = format!("{narration} (corrects closed period {corrected})");
+    }
+    if let Some(reversal_date) = request.reversal_date {
+        journal_number = format!("REV-{journal_number}");
+        narration = format!("Reversal of {narration}");
+        (debit, credit) = (credit, debit);
+        entry_date = reversal_date;
+    }
     let mut lines = Vec::with_capacity(amounts.len() * 2);
     for ((sku, _), amount) in amounts.into_iter().zip(cents).filter(|(_, cents)| !cents.is_zero()) {
         // A negative difference (a correction that lowered the cost of sales) swaps

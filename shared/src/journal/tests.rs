@@ -32,7 +32,7 @@ fn sample() -> Vec<Allocation> {
 }
 
 fn request(period: Period, detail: LineDetail) -> JournalRequest {
-    JournalRequest { reference: "RUN-7".into(), period, detail, reversal_date: None }
+    JournalRequest { reference: "RUN-7".into(), period, detail, reversal_date: None, locked_through: None }
 }
 
 fn built(allocations: &[Allocation], request: &JournalRequest) -> Journal {

@@ -165,20 +165,20 @@ pub async fn journal_entry(
 ) -> Result<JournalExport, ServiceError> {
     let tx = db::begin(pool, tenant_id).await?;
     let run = db::load_run(&tx, run_id).await?.ok_or(ServiceError::NotFound { what: "run", id: run_id.to_string() })?;
-    let reversal_date = match (run.status, run.rolled_back_at) {
-        (RunStatus::Completed, _) => None,
-        (RunStatus::RolledBack, Some(at)) => {
-            Some(options.reversal_date.unwrap_or_else(|| at.with_timezone(&config.utc_offset).date_naive()))
-        }
-        (status, _) => return Err(ServiceError::WrongRunStatus { run_id, status, action: "exported as a journal" }),
+    let reversal_date = match (run.status, run.rolled_back_at, options.reversal_date) {
+        (RunStatus::Completed, _, _) => None,
+        (RunStatus::RolledBack, Some(_), Some(date)) => Some(date),
+        (RunStatus::RolledBack, Some(at), None) => Some(db::local_date(&tx, at, &run.time_zone).await?),
+        (status, _, _) => return Err(ServiceError::WrongRunStatus { run_id, status, action: "exported as a journal" }),
     };
-    let costs = db::journal_costs(&tx, run_id, options.period, config.utc_offset.local_minus_utc()).await?;
+    let costs = db::journal_costs(&tx, run_id, options.period, &run.time_zone).await?;
     tx.rollback().await?;
     let request = JournalRequest {
         reference: journal_reference(run_id),
         period: options.period,
         detail: options.detail,
         reversal_date,
+        locked_through: run.lock_date,
     };
     let journal = journal::build_from_costs(costs, &request, config)?;
     let rendered = journal::render(&journal, format);

@@ -104,7 +104,7 @@ async fn start_run_in(
     super::settings::refuse_locked(tx, &settings).await?;
     let on_shortfall = on_shortfall.unwrap_or(settings.on_shortfall);
     db::ensure_tenant(tx).await?;
-    let run = db::insert_run(tx, Uuid::now_v7(), mode, on_shortfall, &caller.actor).await?;
+    let run = db::insert_run(tx, Uuid::now_v7(), mode, on_shortfall, &settings, &caller.actor).await?;
     let rewound = db::rewind_backdated(tx, run.run_id).await?;
     let run = db::set_run_scope(tx, run.run_id, db::count_uncosted(tx).await?, &rewound).await?;
     let details = json!({

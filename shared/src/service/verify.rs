@@ -182,7 +182,7 @@ async fn check_journals(tx: &TenantTx) -> Result<Vec<Finding>, ServiceError> {
     for run in db::completed_runs(tx).await? {
         let subject = run.run_id.to_string();
         let finding = |detail: String| Finding { check: JOURNALS.0, subject: subject.clone(), detail };
-        let costs = db::journal_costs(tx, run.run_id, Period::Day, config.utc_offset.local_minus_utc()).await?;
+        let costs = db::journal_costs(tx, run.run_id, Period::Day, &run.time_zone).await?;
         let exact = exact_sum(costs.iter().map(|cost| cost.cost)).ok_or(ServiceError::AmountOverflow)?;
         let difference = run.total_cogs - run.superseded_cogs;
         if exact != difference {
@@ -195,6 +195,7 @@ async fn check_journals(tx: &TenantTx) -> Result<Vec<Finding>, ServiceError> {
             period: Period::Day,
             detail: journal::LineDetail::PerSku,
             reversal_date: None,
+            locked_through: run.lock_date,
         };
         for entry in journal::build_from_costs(costs, &request, &config)?.entries {
             let (debit, credit) = (entry.total(Side::Debit), entry.total(Side::Credit));
