@@ -48,18 +48,16 @@ pub async fn restore_watermarks(tx: &TenantTx, run_id: Uuid) -> Result<u64, DbEr
     tx.execute(
         r"update sku_watermarks w
           set costed_date = s.costed_date, costed_sale_id = s.costed_sale_id, costed_by_run = s.costed_by_run,
-              rewind_date = case when s.earlier then s.rewind_date else w.rewind_date end,
-              rewind_sale_id = case when s.earlier then s.rewind_sale_id else w.rewind_sale_id end,
-              backdated_kind = case when s.earlier then s.backdated_kind else w.backdated_kind end,
-              backdated_id = case when s.earlier then s.backdated_id else w.backdated_id end
-          from (
-              select s.*, s.rewind_date is not null
-                          and (v.rewind_date is null
-                               or (s.rewind_date, s.rewind_sale_id) < (v.rewind_date, v.rewind_sale_id)) as earlier
-              from watermark_snapshots s join sku_watermarks v on v.sku = s.sku
-              where s.run_id = $1
-          ) s
-          where s.sku = w.sku",
+              (rewind_date, rewind_sale_id, backdated_kind, backdated_id) = (
+                  select m.rewind_date, m.rewind_sale_id, m.backdated_kind, m.backdated_id
+                  from (values (s.rewind_date, s.rewind_sale_id, s.backdated_kind, s.backdated_id),
+                               (w.rewind_date, w.rewind_sale_id, w.backdated_kind, w.backdated_id))
+                       as m(rewind_date, rewind_sale_id, backdated_kind, backdated_id)
+                  order by m.rewind_date nulls last, m.rewind_sale_id
+                  limit 1
+              )
+          from watermark_snapshots s
+          where s.run_id = $1 and s.sku = w.sku",
         &[&run_id],
     )
     .await
