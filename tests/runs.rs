@@ -529,6 +529,70 @@ async fn a_late_cheaper_lot_lowers_the_cost_and_its_journal_credits_cost_of_sale
     cogs_tests::assert_books_balance(&db, "acme-corp").await;
 }
 
+#[tokio::test]
+async fn a_dry_run_reports_the_real_result_and_writes_nothing() {
+    let db = TestDb::new().await;
+    let lots = std::fs::read_to_string(cogs_tests::example("lots.csv")).unwrap();
+    let sales = std::fs::read_to_string(cogs_tests::example("sales.csv")).unwrap();
+    let before = db.contents(&["acme-corp"]).await;
+
+    let input = DryRunInput {
+        lots: Some(("lots.csv".into(), lots.as_bytes())),
+        sales: Some(("sales.csv".into(), sales.as_bytes())),
+    };
+    let report = service::dry_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, None, input, None).await.unwrap();
+
+    assert_eq!(db.contents(&["acme-corp"]).await, before, "no table changed, not even the audit log");
+    assert_eq!(report.costing.totals.total_cogs.to_string(), "2310.9375");
+    assert_eq!(report.costing.totals.ending_inventory_value.to_string(), "1541.6875");
+    assert_eq!(report.costing.sales.len(), 7);
+    assert_eq!((report.skus_recosted, report.net_difference.to_string()), (0, "2310.9375".to_owned()));
+}
+
+#[tokio::test]
+async fn a_strict_dry_run_reports_an_uncovered_sale_like_a_run_and_a_parking_one_lists_it() {
+    let db = TestDb::new().await;
+    let (lots, sales) = (lots_csv(&["L1,A,2024-01-01,1,1,1,0"]), sales_csv(&["S1,A,2024-01-02,2"]));
+    let input = || DryRunInput {
+        lots: Some(("lots.csv".into(), lots.as_bytes())),
+        sales: Some(("sales.csv".into(), sales.as_bytes())),
+    };
+
+    let strict = Some(ShortfallPolicy::Fail);
+    let error =
+        service::dry_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, strict, input(), None).await.unwrap_err();
+    let parked =
+        service::dry_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, None, input(), None).await.unwrap();
+
+    assert_eq!(error.kind(), "insufficient_inventory");
+    assert_eq!((parked.costing.sales.len(), parked.costing.shortfalls.len()), (0, 1));
+    assert!(db.contents(&["acme-corp"]).await.values().all(Vec::is_empty));
+}
+
+#[tokio::test]
+async fn a_dry_run_shows_what_a_correcting_run_would_change_and_writes_nothing() {
+    let db = TestDb::new().await;
+    load(&db, "acme-corp", &lots_csv(&["L2,A,2024-01-10,10,10,2,0"]), &sales_csv(&["S1,A,2024-02-01,5"])).await;
+    run_to_end(&db, "acme-corp", 100).await.unwrap();
+    let late = lots_csv(&["L1,A,2024-01-01,10,10,1,0"]);
+    let before = db.contents(&["acme-corp"]).await;
+
+    let input = DryRunInput { lots: Some(("late.csv".into(), late.as_bytes())), sales: None::<(String, &[u8])> };
+    let report = service::dry_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, None, input, None).await.unwrap();
+
+    assert_eq!(db.contents(&["acme-corp"]).await, before);
+    assert_eq!(
+        (
+            report.skus_recosted,
+            report.sales_superseded,
+            report.superseded_cogs.to_string(),
+            report.net_difference.to_string()
+        ),
+        (1, 1, "10".to_owned(), "-5".to_owned()),
+        "S1 would go from 10 to 5"
+    );
+}
+
 /// Holds `tenant`'s dry run mid-way, as a long one would be: another transaction of
 /// the tenant locks its lots, so the dry run's first chunk waits to lower them. The
 /// lock lasts until the returned client rolls back.
@@ -586,7 +650,7 @@ async fn another_tenant_starts_a_run_at_once_while_a_long_dry_run_is_in_progress
     assert!(start.expect("the start did not wait for the other tenant").is_ok());
     assert!(took < std::time::Duration::from_secs(1), "the start took {took:?}");
     assert!(dry_run_was_still_going);
-    assert_eq!(dry_run.await.unwrap().unwrap().sales.len(), 1, "the dry run then finishes as usual");
+    assert_eq!(dry_run.await.unwrap().unwrap().costing.sales.len(), 1, "the dry run then finishes as usual");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -62,7 +62,16 @@ pub async fn run(args: &RunArgs) -> CommandResult {
             OutputFormat::Json => print_json(&report),
             OutputFormat::Table => {
                 println!("Dry run: nothing was written.\n");
-                crate::cost::print_tables(&report);
+                crate::cost::print_tables(&report.costing);
+                if report.skus_recosted > 0 {
+                    println!(
+                        "Would re-cost {} SKU(s): {} sale(s) that cost {} before; difference {}",
+                        report.skus_recosted,
+                        report.sales_superseded,
+                        cents(report.superseded_cogs),
+                        cents(report.net_difference)
+                    );
+                }
             }
         }
         return Ok(());

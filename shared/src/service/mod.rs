@@ -28,7 +28,7 @@ pub use queries::{
     journal_reference, list_runs, show_run,
 };
 pub use rollback::rollback_run;
-pub use run::{ChunkBudget, DryRunInput, RunProgress, abandon_run, advance_run, dry_run, start_run};
+pub use run::{ChunkBudget, DryRunInput, DryRunReport, RunProgress, abandon_run, advance_run, dry_run, start_run};
 pub use settings::{SettingsChange, change_settings, settings};
 pub use upload::{
     MAX_STAGED_BYTES, PRESIGNED_URL_LIFETIME, PendingUpload, StagedLoad, UploadDetail, create_upload, expire_upload,

@@ -348,6 +348,20 @@ pub struct DryRunInput<L: Read + Send, S: Read + Send> {
     pub sales: Option<(String, S)>,
 }
 
+/// What a dry run found: the costing it would make, in the shape of `cogs cost`, and
+/// what it would re-cost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DryRunReport {
+    #[serde(flatten)]
+    pub costing: CostReport,
+    /// SKUs whose backdated input the run would re-cost, the sales whose costing it
+    /// would supersede and their cost, and the difference its journal would post.
+    pub skus_recosted: i32,
+    pub sales_superseded: i64,
+    pub superseded_cogs: Decimal,
+    pub net_difference: Decimal,
+}
+
 /// Validates and costs exactly as uploading `input` and running would, and reports the
 /// result, without writing anything: the same code runs inside one transaction that
 /// is rolled back. With a `deadline` (a request's), the dry run ends there with
@@ -359,7 +373,7 @@ pub async fn dry_run<L: Read + Send, S: Read + Send>(
     on_shortfall: Option<ShortfallPolicy>,
     input: DryRunInput<L, S>,
     deadline: Option<Instant>,
-) -> Result<CostReport, ServiceError> {
+) -> Result<DryRunReport, ServiceError> {
     let out_of_time = || ServiceError::OutOfTime { what: "dry run" };
     let past_deadline = || deadline.is_some_and(|deadline| Instant::now() >= deadline);
     db::refresh_statistics(pool).await?;
@@ -397,8 +411,15 @@ pub async fn dry_run<L: Read + Send, S: Read + Send>(
             })
             .collect();
         let shortfalls = db::load_shortfalls(&tx, run.run_id).await?;
+        let run = lock_run(&tx, run.run_id).await?;
         tx.rollback().await?;
-        report(&sales, &allocations, lots, shortfalls)
+        Ok(DryRunReport {
+            costing: report(&sales, &allocations, lots, shortfalls)?,
+            skus_recosted: run.skus_recosted,
+            sales_superseded: run.sales_superseded,
+            superseded_cogs: run.superseded_cogs.normalize(),
+            net_difference: run.net_difference.normalize(),
+        })
     };
     costed.await.map_err(|error| match error {
         // The statement timeout set to the deadline cancelled a statement.
