@@ -77,16 +77,14 @@ pub async fn load_book_lots(tx: &TenantTx, after: Option<&str>, upto: &str) -> R
 
 /// The SKUs still parked: those the latest completed run parked, in (`after`, `upto`].
 pub async fn load_parked(tx: &TenantTx, after: Option<&str>, upto: &str) -> Result<Vec<Shortfall>, DbError> {
-    let rows = tx
-        .query(
-            r"select p.sku, p.sale_id, p.sale_date, p.quantity_short, p.on_hand
-              from cogs_run_shortfalls p
-              where p.run_id = (select run_id from cogs_runs where status = 'completed'
-                                order by created_at desc, run_id desc limit 1)
-                and p.sku > coalesce($1, '') and p.sku <= $2
-              order by p.sku",
-            &[&after, &upto],
+    let latest = tx
+        .query_opt(
+            r"select run_id from cogs_runs where status = 'completed' order by created_at desc, run_id desc limit 1",
+            &[],
         )
         .await?;
-    rows.iter().map(Shortfall::try_from).collect()
+    let Some(latest) = latest else { return Ok(Vec::new()) };
+    let mut parked = super::load_shortfalls(tx, latest.try_get(0)?).await?;
+    parked.retain(|s| after.is_none_or(|after| s.sku.as_str() > after) && s.sku.as_str() <= upto);
+    Ok(parked)
 }

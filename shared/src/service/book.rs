@@ -16,7 +16,11 @@ pub struct BookPage {
     pub next_after_sku: Option<String>,
 }
 
-/// The live book of the SKUs after `after_sku` (the first `limit` of them, or all),
+/// The most SKUs a page holds: a page must fit Lambda's 6 MB response.
+pub const MAX_BOOK_PAGE_SKUS: i64 = 1000;
+
+/// The live book of the SKUs after `after_sku` (the first `limit` of them, at most
+/// [`MAX_BOOK_PAGE_SKUS`], or all),
 /// read in one snapshot: each costed sale with its live allocations in costing order,
 /// every lot with its remaining quantity and value, the totals of those, and the SKUs
 /// the latest completed run parked. Over all SKUs, after a run has costed everything
@@ -26,6 +30,9 @@ pub async fn book(
     tenant_id: &TenantId,
     range: SkuRange<'_>,
 ) -> Result<BookPage, ServiceError> {
+    if range.limit.is_some_and(|limit| !(1..=MAX_BOOK_PAGE_SKUS).contains(&limit)) {
+        return Err(ServiceError::InvalidRequest(format!("limit must be between 1 and {MAX_BOOK_PAGE_SKUS} SKUs")));
+    }
     let tx = db::begin_snapshot(pool, tenant_id).await?;
     tx.allow_statements_for(super::verify::WHOLE_BOOK_STATEMENT_TIMEOUT).await?;
     let Some(upto) = db::last_sku_of(&tx, range).await? else {
