@@ -78,8 +78,11 @@ pub struct Rewound {
 /// differences), its lots go back to their loaded quantity less the live consumption
 /// before the mark, and its watermark to the last sale still live; the mark is
 /// cleared. Lots and watermarks are snapshotted first (marks included), so a rollback
-/// puts everything back. One statement, one pass over the SKUs' allocations.
+/// puts everything back. One statement, one read of the SKUs' allocations.
 pub async fn rewind_backdated(tx: &TenantTx, run_id: Uuid) -> Result<Rewound, DbError> {
+    // Rewinding every SKU aggregates a million outputs; with the default 4 MB its
+    // hashes spill to disk in batches. For this (short) transaction only.
+    tx.execute(r"select set_config('work_mem', '64MB', true)", &[]).await?;
     let row = tx
         .query_one(
             r"with marked as materialized (
@@ -92,14 +95,23 @@ pub async fn rewind_backdated(tx: &TenantTx, run_id: Uuid) -> Result<Rewound, Db
                          (a.sale_date, a.sale_id) >= (m.from_date, m.from_sale_id) as superseded
                   from live_allocations a join marked m on m.sku = a.sku
               ),
+              -- Each source run's last superseded output, by two hash aggregates: sorting
+              -- every superseded output for `distinct on` took most of a large rewind.
+              last_dates as (
+                  select sku, run_id, max(sale_date) as sale_date from live where superseded group by sku, run_id
+              ),
               ranges as (
                   insert into cogs_superseded_ranges (tenant_id, run_id, sku, source_run_id, from_date, from_sale_id,
                                                       to_date, to_sale_id)
-                  select distinct on (l.sku, l.run_id) $2, $1, l.sku, l.run_id, m.from_date, m.from_sale_id,
-                         l.sale_date, l.sale_id
-                  from live l join marked m on m.sku = l.sku
+                  select $2, $1, l.sku, l.run_id, m.from_date, m.from_sale_id, d.sale_date, max(l.sale_id)
+                  from live l
+                  join last_dates d on (d.sku, d.run_id, d.sale_date) = (l.sku, l.run_id, l.sale_date)
+                  join marked m on m.sku = l.sku
                   where l.superseded
-                  order by l.sku, l.run_id, l.sale_date desc, l.sale_id desc
+                  group by l.sku, l.run_id, m.from_date, m.from_sale_id, d.sale_date
+              ),
+              superseded_sales as (
+                  select sale_id, sum(extended_cost) as cost from live where superseded group by sale_id
               ),
               supersessions as (
                   insert into cogs_supersessions (tenant_id, run_id, sku, from_date, from_sale_id)
@@ -143,10 +155,8 @@ pub async fn rewind_backdated(tx: &TenantTx, run_id: Uuid) -> Result<Rewound, Db
                   from marked m left join last_kept k on k.sku = m.sku
                   where w.sku = m.sku
               )
-              select (select count(*) from marked)::integer,
-                     count(distinct sale_id) filter (where superseded),
-                     coalesce(sum(extended_cost) filter (where superseded), 0)
-              from live",
+              select (select count(*) from marked)::integer, count(*), coalesce(sum(cost), 0)
+              from superseded_sales",
             &[&run_id, &tx.tenant_id().as_str()],
         )
         .await?;
