@@ -788,3 +788,47 @@ async fn twenty_small_upload_and_run_jobs_at_once_all_succeed() {
         assert_eq!((progress.status, progress.sales_processed), (RunStatus::Completed, 2));
     }
 }
+
+#[tokio::test]
+async fn a_rewind_of_a_few_skus_and_of_many_supersedes_and_keeps_the_same_outputs() {
+    // Up to 50 SKUs the rewind reads each SKU's allocations through the index by SKU;
+    // more are joined in one scan. Both must supersede and keep exactly the same rows.
+    let db = TestDb::new().await;
+    for (tenant, skus) in [("few-corp", 3), ("many-corp", 60)] {
+        let mut lots = Vec::new();
+        let mut late = Vec::new();
+        let mut sales = Vec::new();
+        for i in 0..skus {
+            lots.push(format!("L2-{i},K{i:02},2024-01-05,10,10,2,0"));
+            lots.push(format!("L3-{i},K{i:02},2024-01-20,10,10,3,0"));
+            late.push(format!("L1-{i},K{i:02},2024-01-10,10,10,1,0"));
+            sales.push(format!("K-{i},K{i:02},2024-01-06,8"));
+            sales.push(format!("S-{i},K{i:02},2024-02-01,5"));
+        }
+        load(&db, tenant, &lots_csv(&rows(&lots)), &sales_csv(&rows(&sales))).await;
+        let first = run_to_end(&db, tenant, 7).await.unwrap();
+        assert_eq!(first.total_cogs, Decimal::from(29 * skus), "{tenant}: 8 × 2 + 2 × 2 + 3 × 3 per SKU");
+        load(&db, tenant, &lots_csv(&rows(&late)), "").await;
+
+        let correcting = run_to_end(&db, tenant, 7).await.unwrap();
+
+        assert_eq!(
+            (correcting.skus_recosted, correcting.sales_superseded, correcting.superseded_cogs),
+            (skus, i64::from(skus), Decimal::from(13 * skus)),
+            "{tenant}: each SKU's February sale is superseded, its January one kept"
+        );
+        assert_eq!(correcting.total_cogs, Decimal::from(7 * skus), "{tenant}: 2 × 2 + 3 × 1 per SKU");
+        let expected: Vec<String> = {
+            let mut lots: Vec<String> =
+                (0..skus).flat_map(|i| [format!("L1-{i}=7"), format!("L2-{i}=0"), format!("L3-{i}=10")]).collect();
+            lots.sort();
+            lots
+        };
+        assert_eq!(remaining(&db, tenant).await, expected, "{tenant}");
+        cogs_tests::assert_books_balance(&db, tenant).await;
+    }
+}
+
+fn rows(rows: &[String]) -> Vec<&str> {
+    rows.iter().map(String::as_str).collect()
+}

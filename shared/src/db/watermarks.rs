@@ -63,6 +63,9 @@ pub async fn restore_watermarks(tx: &TenantTx, run_id: Uuid) -> Result<u64, DbEr
     .await
 }
 
+/// Up to this many SKUs, a rewind reads their allocations SKU by SKU.
+const FEW_SKUS: i64 = 50;
+
 /// What a run's rewind of backdated SKUs took over.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Rewound {
@@ -83,9 +86,26 @@ pub async fn rewind_backdated(tx: &TenantTx, run_id: Uuid) -> Result<Rewound, Db
     // Rewinding every SKU aggregates a million outputs; with the default 4 MB its
     // hashes spill to disk in batches. For this (short) transaction only.
     tx.execute(r"select set_config('work_mem', '64MB', true)", &[]).await?;
+    let marked: i64 = tx
+        .query_one(
+            r"select count(*) from sku_watermarks
+              where rewind_date is not null and (rewind_date, rewind_sale_id) <= (costed_date, costed_sale_id)",
+            &[],
+        )
+        .await?
+        .try_get(0)?;
+    // A few SKUs are looked up one by one through the block-range index by SKU (a
+    // millisecond each; `offset 0` keeps the planner from turning the lookups into one
+    // scan); many are joined with one scan of the allocations.
+    let live_outputs = if marked <= FEW_SKUS {
+        "marked m cross join lateral (select * from live_allocations a where a.sku = m.sku offset 0) a"
+    } else {
+        "live_allocations a join marked m on m.sku = a.sku"
+    };
     let row = tx
         .query_one(
-            r"with marked as materialized (
+            &format!(
+                r"with marked as materialized (
                   select sku, rewind_date as from_date, rewind_sale_id as from_sale_id
                   from sku_watermarks
                   where rewind_date is not null and (rewind_date, rewind_sale_id) <= (costed_date, costed_sale_id)
@@ -93,7 +113,7 @@ pub async fn rewind_backdated(tx: &TenantTx, run_id: Uuid) -> Result<Rewound, Db
               live as materialized (
                   select a.sku, a.lot_id, a.run_id, a.sale_date, a.sale_id, a.quantity, a.extended_cost,
                          (a.sale_date, a.sale_id) >= (m.from_date, m.from_sale_id) as superseded
-                  from live_allocations a join marked m on m.sku = a.sku
+                  from {live_outputs}
               ),
               -- Each source run's last superseded output, by two hash aggregates: sorting
               -- every superseded output for `distinct on` took most of a large rewind.
@@ -156,7 +176,8 @@ pub async fn rewind_backdated(tx: &TenantTx, run_id: Uuid) -> Result<Rewound, Db
                   where w.sku = m.sku
               )
               select (select count(*) from marked)::integer, count(*), coalesce(sum(cost), 0)
-              from superseded_sales",
+              from superseded_sales"
+            ),
             &[&run_id, &tx.tenant_id().as_str()],
         )
         .await?;

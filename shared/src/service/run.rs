@@ -165,7 +165,16 @@ pub async fn advance_run(
         }
         match apply_chunk_in(&tx, caller, &run, budget.chunk_size).await {
             Ok(Chunk::Lost) => tx.rollback().await?,
-            Ok(Chunk::Applied | Chunk::Completed) => tx.commit().await?,
+            Ok(Chunk::Applied) => tx.commit().await?,
+            Ok(Chunk::Completed) => {
+                tx.commit().await?;
+                // The run's outputs changed the tables most: their statistics and index
+                // summaries are brought up to date now, not at the next run's start. The
+                // run is complete either way, so a failure here is only logged.
+                if let Err(error) = db::refresh_statistics(pool).await {
+                    tracing::warn!(%run_id, %error, "statistics not refreshed after the run");
+                }
+            }
             Err(ServiceError::Costing(error)) => {
                 tx.rollback().await?;
                 fail_run(pool, caller, run_id, &error).await?;
