@@ -66,6 +66,10 @@ pub async fn restore_watermarks(tx: &TenantTx, run_id: Uuid) -> Result<u64, DbEr
 /// Up to this many SKUs, a rewind reads their allocations SKU by SKU.
 const FEW_SKUS: i64 = 50;
 
+/// The watermarks a rewind takes: a backdating mark at or before the last sale costed.
+const MARKED_FOR_REWIND: &str =
+    "rewind_date is not null and (rewind_date, rewind_sale_id) <= (costed_date, costed_sale_id)";
+
 /// What a run's rewind of backdated SKUs took over.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Rewound {
@@ -87,11 +91,7 @@ pub async fn rewind_backdated(tx: &TenantTx, run_id: Uuid) -> Result<Rewound, Db
     // hashes spill to disk in batches. For this (short) transaction only.
     tx.execute(r"select set_config('work_mem', '64MB', true)", &[]).await?;
     let marked: i64 = tx
-        .query_one(
-            r"select count(*) from sku_watermarks
-              where rewind_date is not null and (rewind_date, rewind_sale_id) <= (costed_date, costed_sale_id)",
-            &[],
-        )
+        .query_one(&format!("select count(*) from sku_watermarks where {MARKED_FOR_REWIND}"), &[])
         .await?
         .try_get(0)?;
     // A few SKUs are looked up one by one through the block-range index by SKU (a
@@ -108,7 +108,7 @@ pub async fn rewind_backdated(tx: &TenantTx, run_id: Uuid) -> Result<Rewound, Db
                 r"with marked as materialized (
                   select sku, rewind_date as from_date, rewind_sale_id as from_sale_id
                   from sku_watermarks
-                  where rewind_date is not null and (rewind_date, rewind_sale_id) <= (costed_date, costed_sale_id)
+                  where {MARKED_FOR_REWIND}
               ),
               live as materialized (
                   select a.sku, a.lot_id, a.run_id, a.sale_date, a.sale_id, a.quantity, a.extended_cost,
