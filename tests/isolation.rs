@@ -236,7 +236,15 @@ async fn every_lot_and_sale_names_an_upload_of_its_tenant() {
     let error = service::verify(&db.pool, &tenant("tenant-a")).await.unwrap_err();
     let service::ServiceError::BooksInconsistent(report) = error else { panic!("{error}") };
     let named: Vec<(&str, &str)> = report.findings.iter().map(|f| (f.check, f.subject.as_str())).collect();
-    assert_eq!(named, [("lot_or_sale_names_an_upload", "L-NEW"), ("lot_or_sale_names_an_upload", "S-NEW")]);
+    assert_eq!(
+        named,
+        [
+            // A sale planted past the upload path is also unknown to its SKU's watermark row.
+            ("watermark_knows_the_latest_sale", "SKU-1"),
+            ("lot_or_sale_names_an_upload", "L-NEW"),
+            ("lot_or_sale_names_an_upload", "S-NEW")
+        ]
+    );
     assert!(service::verify(&db.pool, &tenant("tenant-b")).await.is_ok(), "tenant-b's book is untouched");
     let app = db.app().await;
     for table in ["tenants", "uploads"] {

@@ -832,3 +832,57 @@ async fn a_rewind_of_a_few_skus_and_of_many_supersedes_and_keeps_the_same_output
 fn rows(rows: &[String]) -> Vec<&str> {
     rows.iter().map(String::as_str).collect()
 }
+
+#[tokio::test]
+async fn a_rewind_before_every_live_output_reads_the_runs_summaries_and_agrees_with_one_reading_the_outputs() {
+    // SKU A's late lots come before every sale it costed: its rewinds are taken from the
+    // runs' per-SKU summaries, the second after the first run's outputs were wholly
+    // superseded. SKU B's first late lot lands between its sales, so the run that costed
+    // them stays partly live and B's second rewind reads its outputs. Both in one start.
+    let db = TestDb::new().await;
+    load(
+        &db,
+        "acme-corp",
+        &lots_csv(&["LA2,A,2024-01-05,10,10,2,0", "LB2,B,2024-01-05,10,10,2,0"]),
+        &sales_csv(&["SA1,A,2024-01-06,3", "SA2,A,2024-02-01,4", "SB1,B,2024-01-06,3", "SB2,B,2024-02-01,4"]),
+    )
+    .await;
+    let first = run_to_end(&db, "acme-corp", 3).await.unwrap();
+    assert_eq!(first.total_cogs, Decimal::from(28));
+    load(&db, "acme-corp", &lots_csv(&["LA1,A,2024-01-01,10,10,1,0", "LB3,B,2024-01-20,10,10,1,0"]), "").await;
+    let second = run_to_end(&db, "acme-corp", 3).await.unwrap();
+    assert_eq!(
+        (second.skus_recosted, second.sales_superseded, second.superseded_cogs, second.total_cogs),
+        (2, 3, Decimal::from(22), Decimal::from(15)),
+        "A whole (SA1, SA2: 14 become 7), B from SB2 (8 stays 8)"
+    );
+    load(&db, "acme-corp", &lots_csv(&["LA0,A,2023-12-31,2,2,0.5,0", "LB1,B,2024-01-01,10,10,1,0"]), "").await;
+
+    let third = run_to_end(&db, "acme-corp", 3).await.unwrap();
+
+    assert_eq!(
+        (third.skus_recosted, third.sales_superseded, third.superseded_cogs, third.total_cogs),
+        (2, 4, Decimal::from(21), Decimal::from(13)),
+        "A: the second run's SA1 and SA2 (7) become 2 + 4; B: SB1 (6, the first run's) and SB2 (8) become 3 + 4"
+    );
+    assert_eq!(remaining(&db, "acme-corp").await, ["LA0=0", "LA1=5", "LA2=10", "LB1=3", "LB2=10", "LB3=10"]);
+    assert_eq!(
+        journal_lines(&db, third.run_id).await,
+        [
+            "2024-01-06 1400 debit 1.00",
+            "2024-01-06 5000 credit 1.00",
+            "2024-01-06 1400 debit 3.00",
+            "2024-01-06 5000 credit 3.00",
+            "2024-02-01 1400 debit 4.00",
+            "2024-02-01 5000 credit 4.00"
+        ],
+        "Jan 6: A 2 - 3, B 3 - 6; Feb 1: A 4 - 4 (no line), B 4 - 8"
+    );
+    cogs_tests::assert_books_balance(&db, "acme-corp").await;
+
+    service::rollback_run(&db.pool, &caller("acme-corp"), third.run_id, false).await.unwrap();
+    assert_eq!(remaining(&db, "acme-corp").await, ["LA0=2", "LA1=3", "LA2=10", "LB1=10", "LB2=3", "LB3=10"]);
+    cogs_tests::assert_books_balance(&db, "acme-corp").await;
+    let again = run_to_end(&db, "acme-corp", 100).await.unwrap();
+    assert_eq!(allocations(&db, "acme-corp", again.run_id).await, allocations(&db, "acme-corp", third.run_id).await);
+}

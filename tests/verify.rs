@@ -12,7 +12,15 @@ const TENANT: &str = "acme-corp";
 /// for this one transaction (DDL is transactional, so it is forced again at commit).
 async fn plant(db: &TestDb, sql: &str) {
     let owner = db.owner().await;
-    let tables = ["lots", "sales", "cogs_allocations", "cogs_runs", "sku_watermarks", "inventory_snapshots"];
+    let tables = [
+        "lots",
+        "sales",
+        "cogs_allocations",
+        "cogs_runs",
+        "sku_watermarks",
+        "inventory_snapshots",
+        "cogs_run_sku_outputs",
+    ];
     let lift: String = tables.iter().map(|t| format!("alter table {t} no force row level security;")).collect();
     let force: String = tables.iter().map(|t| format!("alter table {t} force row level security;")).collect();
     owner.batch_execute(&format!("begin; {lift} {sql}; {force} commit;")).await.unwrap();
@@ -47,13 +55,13 @@ async fn a_clean_book_passes_every_check() {
 
     assert!(report.findings.is_empty());
     let checks: Vec<&str> = report.checks.iter().map(|c| c.check).collect();
-    assert_eq!(checks.len(), 12, "{checks:?}");
+    assert_eq!(checks.len(), 14, "{checks:?}");
     assert!(checks.contains(&"book_equals_fresh_costing") && checks.contains(&"journal_balances"));
 }
 
 #[tokio::test]
 async fn each_kind_of_corruption_is_named_by_the_rule_it_breaks() {
-    let cases: [(&str, &str, (&str, &str)); 8] = [
+    let cases: [(&str, &str, (&str, &str)); 11] = [
         (
             "an allocation naming a missing lot",
             "update cogs_allocations set lot_id = 'LOT-404' where sale_id = 'SALE-002'",
@@ -93,6 +101,21 @@ async fn each_kind_of_corruption_is_named_by_the_rule_it_breaks() {
             ("costed_sale_covered_exactly", "SALE-003"),
         ),
         (
+            "a run's summary of a SKU's outputs off by a cent",
+            "update cogs_run_sku_outputs set cost = cost + 0.01 where sku = 'WIDGET-A'",
+            ("run_sku_outputs_are_sums", "{run} WIDGET-A"),
+        ),
+        (
+            "a run's summary of a SKU's outputs ending before its last sale",
+            "update cogs_run_sku_outputs set last_sale_id = 'SALE-001' where sku = 'GADGET-B'",
+            ("run_sku_outputs_are_sums", "{run} GADGET-B"),
+        ),
+        (
+            "a watermark row that does not know a SKU's latest sale",
+            "update sku_watermarks set last_sale_date = null, last_sale_id = null where sku = 'WIDGET-A'",
+            ("watermark_knows_the_latest_sale", "WIDGET-A"),
+        ),
+        (
             "an allocation at another price than its lot's",
             "update cogs_allocations set unit_cost = 4.375, extended_cost = quantity * 4.375 where sale_id = 'SALE-004'",
             ("allocation_names_a_lot", "LOT-004"),
@@ -105,7 +128,8 @@ async fn each_kind_of_corruption_is_named_by_the_rule_it_breaks() {
         plant(&db, sql).await;
 
         let found = findings(&db).await;
-        let subject = if subject.is_empty() { run_id.to_string() } else { subject.to_owned() };
+        let subject =
+            if subject.is_empty() { run_id.to_string() } else { subject.replace("{run}", &run_id.to_string()) };
         assert!(
             found.iter().any(|(c, s)| c == check && (s == &subject || check == "allocation_belongs_to_a_run")),
             "{what}: expected {check} on {subject}, found {found:?}"

@@ -66,7 +66,7 @@ pub fn pooled_url(role: &str, database: &str) -> String {
 }
 
 /// Every table that holds tenant rows.
-pub const TENANT_TABLES: [&str; 15] = [
+pub const TENANT_TABLES: [&str; 16] = [
     "tenants",
     "uploads",
     "lots",
@@ -79,6 +79,7 @@ pub const TENANT_TABLES: [&str; 15] = [
     "cogs_supersessions",
     "cogs_superseded_ranges",
     "cogs_run_shortfalls",
+    "cogs_run_sku_outputs",
     "tenant_settings",
     "validation_errors",
     "audit_log",

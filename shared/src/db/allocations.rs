@@ -58,6 +58,57 @@ pub async fn insert_allocations(tx: &TenantTx, run_id: Uuid, allocations: &[Allo
     .await
 }
 
+/// One SKU's outputs in one chunk: the first and last sale's key, how many sales, and
+/// the quantity and cost of their allocations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkuOutputs<'a> {
+    pub sku: &'a str,
+    pub first: (DateTime<Utc>, &'a str),
+    pub last: (DateTime<Utc>, &'a str),
+    pub sales: i64,
+    pub quantity: Decimal,
+    pub cost: Decimal,
+}
+
+/// Adds a chunk's per-SKU outputs to the run's summary (`cogs_run_sku_outputs`),
+/// which a rewind reads instead of the outputs themselves. A SKU the run already
+/// costed in an earlier chunk keeps its first key and grows: its later sales come in
+/// later chunks, in costing order.
+pub async fn add_run_sku_outputs(tx: &TenantTx, run_id: Uuid, outputs: &[SkuOutputs<'_>]) -> Result<u64, DbError> {
+    let skus: Vec<&str> = outputs.iter().map(|o| o.sku).collect();
+    let first_dates: Vec<DateTime<Utc>> = outputs.iter().map(|o| o.first.0).collect();
+    let first_sale_ids: Vec<&str> = outputs.iter().map(|o| o.first.1).collect();
+    let last_dates: Vec<DateTime<Utc>> = outputs.iter().map(|o| o.last.0).collect();
+    let last_sale_ids: Vec<&str> = outputs.iter().map(|o| o.last.1).collect();
+    let sales: Vec<i64> = outputs.iter().map(|o| o.sales).collect();
+    let quantities: Vec<Decimal> = outputs.iter().map(|o| o.quantity).collect();
+    let costs: Vec<Decimal> = outputs.iter().map(|o| o.cost).collect();
+    tx.execute(
+        r"insert into cogs_run_sku_outputs as o (tenant_id, run_id, sku, first_date, first_sale_id, last_date,
+                                                 last_sale_id, sales, quantity, cost)
+          select $1, $2, v.sku, v.first_date, v.first_sale_id, v.last_date, v.last_sale_id, v.sales, v.quantity, v.cost
+          from unnest($3::text[], $4::timestamptz[], $5::text[], $6::timestamptz[], $7::text[], $8::bigint[],
+                      $9::numeric[], $10::numeric[])
+               as v(sku, first_date, first_sale_id, last_date, last_sale_id, sales, quantity, cost)
+          on conflict (tenant_id, run_id, sku) do update
+          set last_date = excluded.last_date, last_sale_id = excluded.last_sale_id, sales = o.sales + excluded.sales,
+              quantity = o.quantity + excluded.quantity, cost = o.cost + excluded.cost",
+        &[
+            &tx.tenant_id().as_str(),
+            &run_id,
+            &skus,
+            &first_dates,
+            &first_sale_ids,
+            &last_dates,
+            &last_sale_ids,
+            &sales,
+            &quantities,
+            &costs,
+        ],
+    )
+    .await
+}
+
 /// Records each lot's remaining quantity before the run first touches it; a lot the
 /// run already snapshotted keeps its first snapshot.
 pub async fn insert_snapshots(

@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use super::watermarks::HAS_UNCOSTED;
 use super::{DbError, Param, TenantTx};
 use crate::model::{Sale, SaleId, Sku};
 
@@ -24,8 +25,10 @@ impl TryFrom<&Row> for Sale {
 /// Inserts one batch of a file's numbered sales, in one statement, and returns how
 /// many were new. A sale whose id is already loaded is left as it is (the caller
 /// tells an identical row from a conflict with [`sales_batch_problems`] when fewer
-/// were new than sent). Each new SKU gets its watermark row; a new sale at or before
-/// its SKU's watermark marks the SKU backdated there.
+/// were new than sent). Each new SKU gets its watermark row, and each SKU's row knows
+/// its latest sale; a new sale at or before its SKU's watermark marks the SKU
+/// backdated there. The caller holds the tenant's lock ([`super::lock_tenant`]), so no
+/// other statement adds the same SKU's row meanwhile.
 pub async fn insert_sales_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Sale)]) -> Result<u64, DbError> {
     let columns = SaleColumns::of(batch);
     let row = tx
@@ -39,22 +42,43 @@ pub async fn insert_sales_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, S
                   on conflict (tenant_id, sale_id) do nothing
                   returning sku, sale_date, sale_id
               ),
-              new_skus as (
-                  insert into sku_watermarks (tenant_id, sku)
-                  select distinct $1, sku from inserted
-                  on conflict (tenant_id, sku) do nothing
-              ),
               earliest as (
                   select distinct on (sku) sku, sale_date, sale_id from inserted order by sku, sale_date, sale_id
               ),
-              backdated as (
+              latest as (
+                  select distinct on (sku) sku, sale_date, sale_id
+                  from inserted
+                  order by sku, sale_date desc, sale_id desc
+              ),
+              new_skus as (
+                  insert into sku_watermarks (tenant_id, sku, last_sale_date, last_sale_id)
+                  select $1, l.sku, l.sale_date, l.sale_id
+                  from latest l
+                  where not exists (select 1 from sku_watermarks w where w.sku = l.sku)
+              ),
+              known as (
+                  select w.sku, e.sale_date as first_date, e.sale_id as first_sale_id,
+                         l.sale_date as last_date, l.sale_id as last_sale_id,
+                         w.last_sale_date is null
+                             or (l.sale_date, l.sale_id) > (w.last_sale_date, w.last_sale_id) as later,
+                         coalesce((e.sale_date, e.sale_id) <= (w.costed_date, w.costed_sale_id)
+                                  and (w.rewind_date is null
+                                       or (e.sale_date, e.sale_id) < (w.rewind_date, w.rewind_sale_id)),
+                                  false) as backdated
+                  from sku_watermarks w
+                  join earliest e on e.sku = w.sku
+                  join latest l on l.sku = w.sku
+              ),
+              known_skus as (
                   update sku_watermarks w
-                  set rewind_date = e.sale_date, rewind_sale_id = e.sale_id, backdated_kind = 'sale',
-                      backdated_id = e.sale_id
-                  from earliest e
-                  where w.sku = e.sku
-                    and (e.sale_date, e.sale_id) <= (w.costed_date, w.costed_sale_id)
-                    and (w.rewind_date is null or (e.sale_date, e.sale_id) < (w.rewind_date, w.rewind_sale_id))
+                  set last_sale_date = case when k.later then k.last_date else w.last_sale_date end,
+                      last_sale_id = case when k.later then k.last_sale_id else w.last_sale_id end,
+                      rewind_date = case when k.backdated then k.first_date else w.rewind_date end,
+                      rewind_sale_id = case when k.backdated then k.first_sale_id else w.rewind_sale_id end,
+                      backdated_kind = case when k.backdated then 'sale' else w.backdated_kind end,
+                      backdated_id = case when k.backdated then k.first_sale_id else w.backdated_id end
+                  from known k
+                  where w.sku = k.sku and (k.later or k.backdated)
               )
               select count(*) from inserted",
             &columns.params(&[&tx.tenant_id().as_str(), &upload_id]),
@@ -123,8 +147,10 @@ impl<'a> SaleColumns<'a> {
 
 /// Up to `limit` uncosted sales, in costing order (sku, sale_date, sale_id), of the
 /// SKUs from `from_sku` on that `run_id` has not parked. A sale is uncosted when it
-/// comes after its SKU's watermark; each SKU is read from its watermark on through the
-/// `sales_costing_order` index, so costed history is never scanned.
+/// comes after its SKU's watermark; only SKUs whose latest sale is after their
+/// watermark are looked into, each from its watermark on through the
+/// `sales_costing_order` index, so neither costed history nor SKUs without new sales
+/// are read.
 pub async fn load_uncosted(
     tx: &TenantTx,
     run_id: Uuid,
@@ -133,7 +159,8 @@ pub async fn load_uncosted(
 ) -> Result<Vec<Sale>, DbError> {
     let rows = tx
         .query(
-            r"select s.sale_id, s.sku, s.sale_date, s.quantity_sold
+            &format!(
+                r"select s.sale_id, s.sku, s.sale_date, s.quantity_sold
               from sku_watermarks w
               cross join lateral (
                   select s.sale_id, s.sku, s.sale_date, s.quantity_sold from sales s
@@ -143,10 +170,11 @@ pub async fn load_uncosted(
                   order by s.sale_date, s.sale_id
                   limit $2
               ) s
-              where w.sku >= coalesce($1, '')
+              where w.sku >= coalesce($1, '') and {HAS_UNCOSTED}
                 and not exists (select 1 from cogs_run_shortfalls p where p.run_id = $3 and p.sku = w.sku)
               order by w.sku, s.sale_date, s.sale_id
-              limit $2",
+              limit $2"
+            ),
             &[&from_sku, &limit, &run_id],
         )
         .await?;
@@ -157,14 +185,17 @@ pub async fn load_uncosted(
 pub async fn count_uncosted(tx: &TenantTx) -> Result<i64, DbError> {
     Ok(tx
         .query_one(
-            r"select count(*)
+            &format!(
+                r"select count(*)
               from sku_watermarks w
               cross join lateral (
                   select 1 from sales s
                   where s.sku = w.sku
                     and (s.sale_date, s.sale_id)
                         > (coalesce(w.costed_date, '-infinity'), coalesce(w.costed_sale_id, ''))
-              ) s",
+              ) s
+              where {HAS_UNCOSTED}"
+            ),
             &[],
         )
         .await?

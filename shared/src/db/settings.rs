@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use super::watermarks::HAS_UNCOSTED;
 use super::{DbError, TenantTx};
 use crate::model::{LockPolicy, ShortfallPolicy};
 
@@ -86,7 +87,8 @@ pub async fn first_locked_event(
 ) -> Result<Option<(String, String, String, chrono::DateTime<chrono::Utc>)>, DbError> {
     let row = tx
         .query_opt(
-            r"select kind, id, sku, at from (
+            &format!(
+                r"select kind, id, sku, at from (
                   select w.backdated_kind as kind, w.backdated_id as id, w.sku, w.rewind_date as at
                   from sku_watermarks w
                   where w.rewind_date is not null and (w.rewind_date, w.rewind_sale_id) <= (w.costed_date, w.costed_sale_id)
@@ -101,10 +103,12 @@ pub async fn first_locked_event(
                       order by s.sale_date, s.sale_id
                       limit 1
                   ) s
+                  where {HAS_UNCOSTED}
               ) events
               where (at at time zone $2)::date <= $1
               order by at, sku, id
-              limit 1",
+              limit 1"
+            ),
             &[&lock_date, &time_zone],
         )
         .await?;

@@ -19,7 +19,7 @@ pub struct Finding {
 
 /// Each check: its name, what it proves, and a query returning (subject, detail) for
 /// every record that breaks it.
-pub const CHECKS: [(&str, &str, &str); 10] = [
+pub const CHECKS: [(&str, &str, &str); 12] = [
     (
         "allocation_names_a_sale",
         "every live allocation names a loaded sale of the same SKU and date",
@@ -88,6 +88,45 @@ pub const CHECKS: [(&str, &str, &str); 10] = [
           where r.status in ('running', 'completed')
             and (r.sales_processed, r.allocations_count, r.total_quantity, r.total_cogs)
                 <> (coalesce(a.sales, 0), coalesce(a.allocations, 0), coalesce(a.quantity, 0), coalesce(a.cost, 0))",
+    ),
+    (
+        "run_sku_outputs_are_sums",
+        "each running or completed run's summary of its outputs per SKU (what a rewind reads instead of them) is \
+         their first and last sale, their sales, quantity and cost",
+        r"with live_runs as (select run_id from cogs_runs where status in ('running', 'completed')),
+          summed as (
+              select a.run_id, a.sku,
+                     bool_and((a.sale_date, a.sale_id) between (o.first_date, o.first_sale_id)
+                                                           and (o.last_date, o.last_sale_id))
+                         and bool_or((a.sale_date, a.sale_id) = (o.first_date, o.first_sale_id))
+                         and bool_or((a.sale_date, a.sale_id) = (o.last_date, o.last_sale_id)) as range_exact,
+                     count(distinct a.sale_id) as sales, sum(a.quantity) as quantity, sum(a.extended_cost) as cost
+              from cogs_allocations a
+              join live_runs using (run_id)
+              left join cogs_run_sku_outputs o on (o.run_id, o.sku) = (a.run_id, a.sku)
+              group by a.run_id, a.sku
+          ),
+          summaries as (select o.* from cogs_run_sku_outputs o join live_runs using (run_id))
+          select coalesce(s.run_id, o.run_id) || ' ' || coalesce(s.sku, o.sku),
+                 'summary ' || coalesce(o.first_sale_id || ' to ' || o.last_sale_id || ', ' || o.sales || ' sales, quantity '
+                                        || o.quantity || ', cost ' || o.cost, 'missing')
+                 || '; outputs ' || coalesce(s.sales || ' sales, quantity ' || s.quantity || ', cost ' || s.cost
+                                             || case when s.range_exact then '' else ', another key range' end, 'none')
+          from summed s
+          full join summaries o on (o.run_id, o.sku) = (s.run_id, s.sku)
+          where s.run_id is null or o.run_id is null or not s.range_exact
+             or (o.sales, o.quantity, o.cost) <> (s.sales, s.quantity, s.cost)",
+    ),
+    (
+        "watermark_knows_the_latest_sale",
+        "each SKU's watermark row names its latest loaded sale (a run looks only into SKUs whose latest sale is \
+         after their watermark)",
+        r"select coalesce(w.sku, s.sku), 'recorded ' || coalesce(w.last_sale_id, 'none') || ', latest loaded '
+                 || coalesce(s.sale_id, 'none')
+          from sku_watermarks w
+          full join (select distinct on (sku) sku, sale_date, sale_id from sales order by sku, sale_date desc, sale_id desc) s
+                 on s.sku = w.sku
+          where (w.last_sale_date, w.last_sale_id) is distinct from (s.sale_date, s.sale_id)",
     ),
     (
         "allocation_belongs_to_a_run",

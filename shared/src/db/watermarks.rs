@@ -70,6 +70,53 @@ const FEW_SKUS: i64 = 50;
 const MARKED_FOR_REWIND: &str =
     "rewind_date is not null and (rewind_date, rewind_sale_id) <= (costed_date, costed_sale_id)";
 
+/// A SKU with a sale after its watermark (`w`), which a run costs: its latest loaded
+/// sale is after the last one costed. The predicate of the `sku_watermarks_uncosted`
+/// index, written out the same way so that the planner can use it.
+pub(super) const HAS_UNCOSTED: &str = "w.last_sale_date is not null
+    and (w.costed_date is null or (w.last_sale_date, w.last_sale_id) > (w.costed_date, w.costed_sale_id))";
+
+/// The SKUs a rewind takes (`marked`: each from its mark), each live run's outputs of
+/// them as their summary tells (`sources`: wholly superseded by a later live run,
+/// wholly live, and whether they all come from the mark on), and which SKUs are taken
+/// over whole (`whole`: every live output from the mark on, so their summaries say all
+/// a rewind needs) or in part (`partial`: their outputs must be read).
+const CLASSIFIED_MARKS: &str = r"marked as materialized (
+        select sku, rewind_date as from_date, rewind_sale_id as from_sale_id
+        from sku_watermarks
+        where MARKED_FOR_REWIND
+    ),
+    sources as materialized (
+        select o.sku, o.run_id, o.last_date, o.last_sale_id, o.sales, o.cost,
+               cut.from_date is not null
+                   and (cut.from_date, cut.from_sale_id) <= (o.first_date, o.first_sale_id) as superseded,
+               cut.from_date is null
+                   or (cut.from_date, cut.from_sale_id) > (o.last_date, o.last_sale_id) as live,
+               (o.first_date, o.first_sale_id) >= (m.from_date, m.from_sale_id) as from_mark_on
+        from marked m
+        join cogs_run_sku_outputs o on o.sku = m.sku
+        join cogs_runs r on r.run_id = o.run_id and r.status in ('pending', 'running', 'completed')
+        -- The earliest point a later live run superseded this SKU from (live_allocations' rule).
+        left join lateral (
+            select x.from_date, x.from_sale_id
+            from cogs_supersessions x
+            join cogs_runs xr on xr.run_id = x.run_id
+            where x.sku = o.sku and xr.status in ('pending', 'running', 'completed')
+              and (xr.created_at, xr.run_id) > (r.created_at, r.run_id)
+            order by x.from_date, x.from_sale_id
+            limit 1
+        ) cut on true
+    ),
+    whole as materialized (
+        select m.sku
+        from marked m left join sources s on s.sku = m.sku
+        group by m.sku
+        having coalesce(bool_and(s.superseded or (s.live and s.from_mark_on)), true)
+    ),
+    partial as materialized (
+        select m.* from marked m where not exists (select 1 from whole w where w.sku = m.sku)
+    )";
+
 /// What a run's rewind of backdated SKUs took over.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Rewound {
@@ -85,31 +132,29 @@ pub struct Rewound {
 /// differences), its lots go back to their loaded quantity less the live consumption
 /// before the mark, and its watermark to the last sale still live; the mark is
 /// cleared. Lots and watermarks are snapshotted first (marks included), so a rollback
-/// puts everything back. One statement, one read of the SKUs' allocations.
+/// puts everything back. A SKU whose live outputs all come from the mark on (a late
+/// lot dated before every sale) is rewound from its runs' per-SKU summaries
+/// (`cogs_run_sku_outputs`) without reading its outputs; the others' outputs are
+/// read once. One statement after the count that chooses how to read them.
 pub async fn rewind_backdated(tx: &TenantTx, run_id: Uuid) -> Result<Rewound, DbError> {
-    // Rewinding every SKU aggregates a million outputs; with the default 4 MB its
-    // hashes spill to disk in batches. For this (short) transaction only.
+    // Rewinding many SKUs in part aggregates a million outputs; with the default 4 MB
+    // its hashes spill to disk in batches. For this (short) transaction only.
     tx.execute(r"select set_config('work_mem', '64MB', true)", &[]).await?;
-    let marked: i64 = tx
-        .query_one(&format!("select count(*) from sku_watermarks where {MARKED_FOR_REWIND}"), &[])
-        .await?
-        .try_get(0)?;
+    let classified = CLASSIFIED_MARKS.replace("MARKED_FOR_REWIND", MARKED_FOR_REWIND);
+    let partial: i64 =
+        tx.query_one(&format!("with {classified} select count(*) from partial"), &[]).await?.try_get(0)?;
     // A few SKUs are looked up one by one through the block-range index by SKU (a
     // millisecond each; `offset 0` keeps the planner from turning the lookups into one
     // scan); many are joined with one scan of the allocations.
-    let live_outputs = if marked <= FEW_SKUS {
-        "marked m cross join lateral (select * from live_allocations a where a.sku = m.sku offset 0) a"
+    let live_outputs = if partial <= FEW_SKUS {
+        "partial m cross join lateral (select * from live_allocations a where a.sku = m.sku offset 0) a"
     } else {
-        "live_allocations a join marked m on m.sku = a.sku"
+        "live_allocations a join partial m on m.sku = a.sku"
     };
     let row = tx
         .query_one(
             &format!(
-                r"with marked as materialized (
-                  select sku, rewind_date as from_date, rewind_sale_id as from_sale_id
-                  from sku_watermarks
-                  where {MARKED_FOR_REWIND}
-              ),
+                r"with {classified},
               live as materialized (
                   select a.sku, a.lot_id, a.run_id, a.sale_date, a.sale_id, a.quantity, a.extended_cost,
                          (a.sale_date, a.sale_id) >= (m.from_date, m.from_sale_id) as superseded
@@ -120,15 +165,21 @@ pub async fn rewind_backdated(tx: &TenantTx, run_id: Uuid) -> Result<Rewound, Db
               last_dates as (
                   select sku, run_id, max(sale_date) as sale_date from live where superseded group by sku, run_id
               ),
+              whole_sources as (
+                  select s.* from sources s join whole w on w.sku = s.sku where not s.superseded
+              ),
               ranges as (
                   insert into cogs_superseded_ranges (tenant_id, run_id, sku, source_run_id, from_date, from_sale_id,
                                                       to_date, to_sale_id)
                   select $2, $1, l.sku, l.run_id, m.from_date, m.from_sale_id, d.sale_date, max(l.sale_id)
                   from live l
                   join last_dates d on (d.sku, d.run_id, d.sale_date) = (l.sku, l.run_id, l.sale_date)
-                  join marked m on m.sku = l.sku
+                  join partial m on m.sku = l.sku
                   where l.superseded
                   group by l.sku, l.run_id, m.from_date, m.from_sale_id, d.sale_date
+                  union all
+                  select $2, $1, s.sku, s.run_id, m.from_date, m.from_sale_id, s.last_date, s.last_sale_id
+                  from whole_sources s join marked m on m.sku = s.sku
               ),
               superseded_sales as (
                   select sale_id, sum(extended_cost) as cost from live where superseded group by sale_id
@@ -175,8 +226,11 @@ pub async fn rewind_backdated(tx: &TenantTx, run_id: Uuid) -> Result<Rewound, Db
                   from marked m left join last_kept k on k.sku = m.sku
                   where w.sku = m.sku
               )
-              select (select count(*) from marked)::integer, count(*), coalesce(sum(cost), 0)
-              from superseded_sales"
+              select (select count(*) from marked)::integer,
+                     (select count(*) from superseded_sales)
+                         + (select coalesce(sum(sales), 0) from whole_sources)::bigint,
+                     (select coalesce(sum(cost), 0) from superseded_sales)
+                         + (select coalesce(sum(cost), 0) from whole_sources)"
             ),
             &[&run_id, &tx.tenant_id().as_str()],
         )

@@ -13,7 +13,7 @@ use super::{Caller, CostReport, LotBalance, ServiceError, report, upload_in};
 use crate::db::{self, ChunkTotals, RunRow, RunStatus, TenantTx};
 use crate::engine::{self, CostingError, LotBook};
 use crate::ingest::RecordKind;
-use crate::model::{CostingMode, Sale, ShortfallPolicy};
+use crate::model::{Allocation, CostingMode, Sale, ShortfallPolicy};
 use crate::money::exact_sum;
 
 /// How much work one `advance_run` call may do. Chunks are whole transactions; the
@@ -260,6 +260,7 @@ async fn apply_chunk_in(
     let remaining: Vec<Decimal> = touched.iter().map(|id| after[id]).collect();
     db::insert_snapshots(tx, run.run_id, &touched, &snapshot).await?;
     db::insert_allocations(tx, run.run_id, &allocations).await?;
+    db::add_run_sku_outputs(tx, run.run_id, &sku_outputs(&allocations)?).await?;
     db::update_remaining(tx, &touched, &remaining).await?;
     let dates: Vec<_> = last_of_sku.iter().map(|sale| sale.sale_date).collect();
     let ids: Vec<&str> = last_of_sku.iter().map(|sale| sale.sale_id.as_str()).collect();
@@ -275,6 +276,26 @@ async fn apply_chunk_in(
         last_sku: last.sku.as_str(),
     };
     if db::advance_cursor(tx, run, &totals).await? { Ok(Chunk::Applied) } else { Ok(Chunk::Lost) }
+}
+
+/// A chunk's allocations (in costing order, so grouped by SKU) summed per SKU.
+fn sku_outputs(allocations: &[Allocation]) -> Result<Vec<db::SkuOutputs<'_>>, ServiceError> {
+    allocations
+        .chunk_by(|a, b| a.sku == b.sku)
+        .map(|outputs| {
+            let (first, last) = (&outputs[0], &outputs[outputs.len() - 1]);
+            // A sale's allocations are adjacent.
+            let sales = 1 + outputs.windows(2).filter(|pair| pair[0].sale_id != pair[1].sale_id).count();
+            Ok(db::SkuOutputs {
+                sku: first.sku.as_str(),
+                first: (first.sale_date, first.sale_id.as_str()),
+                last: (last.sale_date, last.sale_id.as_str()),
+                sales: i64::try_from(sales).expect("a chunk's sales fit in i64"),
+                quantity: exact_sum(outputs.iter().map(|a| a.quantity)).ok_or(ServiceError::AmountOverflow)?,
+                cost: exact_sum(outputs.iter().map(|a| a.extended_cost)).ok_or(ServiceError::AmountOverflow)?,
+            })
+        })
+        .collect()
 }
 
 /// Fails a run whose sale could not be costed, undoing whatever its chunks applied,
