@@ -21,6 +21,10 @@ create index sku_watermarks_uncosted on sku_watermarks (tenant_id, sku)
     where last_sale_date is not null
       and (costed_date is null or (last_sale_date, last_sale_id) > (costed_date, costed_sale_id));
 
+-- Every lot of a SKU, spent or not: what a rewind of a few SKUs puts back (`lots_fifo`
+-- holds only the lots with stock).
+create index lots_by_sku on lots (tenant_id, sku);
+
 -- Per run and SKU: the first and last output's (sale_date, sale_id), the sales costed,
 -- and the quantity and cost of the outputs. One row per SKU a run costed, grown by each
 -- of its chunks (a SKU's sales come in costing order across chunks).

@@ -149,8 +149,8 @@ async fn begin_with(pool: &Pool, tenant_id: &TenantId, begin: &str) -> Result<Te
     let tx = TenantTx { client: Some(client), tenant_id: tenant_id.clone() };
     // No JIT compilation: a run's set-wise statements (a rewind, above all) are planned
     // at costs far above PostgreSQL's JIT thresholds while touching few rows, and
-    // compiling them took longer than running them (measured: an every-SKU rewind 4.3 s
-    // with JIT, 2.0 s without; a one-SKU run's rewind about a tenth of a second each).
+    // compiling them took longer than running them (measured on the bench book: an
+    // every-SKU rewind 4.3 s with JIT, 2.0 s without).
     tx.execute(
         r"select set_config('app.tenant_id', $1, true), set_config('lock_timeout', $2, true),
                  set_config('statement_timeout', $3, true), set_config('idle_in_transaction_session_timeout', $4, true),

@@ -181,15 +181,17 @@ pub async fn load_uncosted(
     rows.iter().map(Sale::try_from).collect()
 }
 
-/// How many sales come after their SKU's watermark.
+/// How many sales come after their SKU's watermark: counted SKU by SKU through the
+/// `sales_costing_order` index (an aggregate per SKU, so the planner cannot turn it
+/// into one scan of every sale when it overestimates the SKUs with new sales).
 pub async fn count_uncosted(tx: &TenantTx) -> Result<i64, DbError> {
     Ok(tx
         .query_one(
             &format!(
-                r"select count(*)
+                r"select coalesce(sum(s.sales), 0)::bigint
               from sku_watermarks w
               cross join lateral (
-                  select 1 from sales s
+                  select count(*) as sales from sales s
                   where s.sku = w.sku
                     and (s.sale_date, s.sale_id)
                         > (coalesce(w.costed_date, '-infinity'), coalesce(w.costed_sale_id, ''))

@@ -63,7 +63,7 @@ pub async fn restore_watermarks(tx: &TenantTx, run_id: Uuid) -> Result<u64, DbEr
     .await
 }
 
-/// Up to this many SKUs, a rewind reads their allocations SKU by SKU.
+/// Up to this many SKUs, a rewind reads their allocations and lots SKU by SKU.
 const FEW_SKUS: i64 = 50;
 
 /// The watermarks a rewind takes: a backdating mark at or before the last sale costed.
@@ -140,8 +140,22 @@ pub async fn rewind_backdated(tx: &TenantTx, run_id: Uuid) -> Result<Rewound, Db
     // its hashes spill to disk in batches. For this (short) transaction only.
     tx.execute(r"select set_config('work_mem', '64MB', true)", &[]).await?;
     let classified = CLASSIFIED_MARKS.replace("MARKED_FOR_REWIND", MARKED_FOR_REWIND);
-    let partial: i64 =
-        tx.query_one(&format!("with {classified} select count(*) from partial"), &[]).await?.try_get(0)?;
+    let counts = tx
+        .query_one(
+            &format!("with {classified} select (select count(*) from marked), (select count(*) from partial)"),
+            &[],
+        )
+        .await?;
+    let (marked, partial): (i64, i64) = (counts.try_get(0)?, counts.try_get(1)?);
+    if marked == 0 {
+        return Ok(Rewound::default());
+    }
+    // The lots of a few SKUs are looked up by SKU; many SKUs' lots are one scan.
+    let marked_lots = if marked <= FEW_SKUS {
+        "marked m cross join lateral (select * from lots l where l.sku = m.sku offset 0) l"
+    } else {
+        "lots l join marked m on m.sku = l.sku"
+    };
     // A few SKUs are looked up one by one through the block-range index by SKU (a
     // millisecond each; `offset 0` keeps the planner from turning the lookups into one
     // scan); many are joined with one scan of the allocations.
@@ -194,7 +208,7 @@ pub async fn rewind_backdated(tx: &TenantTx, run_id: Uuid) -> Result<Rewound, Db
               lots_moved as materialized (
                   select l.lot_id, l.remaining_quantity,
                          l.initial_remaining_quantity - coalesce(k.quantity, 0) as remaining_after
-                  from lots l join marked m on m.sku = l.sku left join kept k on k.lot_id = l.lot_id
+                  from {marked_lots} left join kept k on k.lot_id = l.lot_id
                   where l.remaining_quantity <> l.initial_remaining_quantity - coalesce(k.quantity, 0)
               ),
               lot_snapshots as (
