@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use cogs_core::db::RunStatus;
 use cogs_core::engine::CostingError;
 use cogs_core::ingest::RecordKind;
-use cogs_core::journal::Period;
+use cogs_core::journal::{Format, JournalConfig, LineDetail, Period};
 use cogs_core::model::{CostingMode, ShortfallPolicy};
 use cogs_core::service::{self, ChunkBudget, ServiceError};
 use cogs_tests::{TestDb, Xorshift, assert_books_balance, caller, lots_csv, sales_csv};
@@ -23,8 +23,9 @@ const TENANT: &str = "acme-corp";
 
 /// A world that never oversells: per SKU, lots received over January and sales each
 /// taking at most what the SKU's lots received by then still hold. Lot and sale rows
-/// in CSV form.
-fn world(random: &mut Xorshift) -> (Vec<String>, Vec<String>) {
+/// in CSV form. Unit prices have `places` decimal places (freight is 0.25), so with 2
+/// every cost is a whole number of cents.
+fn world(random: &mut Xorshift, places: u32) -> (Vec<String>, Vec<String>) {
     let (mut lots, mut sales) = (Vec::new(), Vec::new());
     for sku in ["A", "B", "C"] {
         let mut arrivals: Vec<(u64, u64)> =
@@ -32,7 +33,8 @@ fn world(random: &mut Xorshift) -> (Vec<String>, Vec<String>) {
         arrivals.sort_unstable();
         for (i, (day, quantity)) in arrivals.iter().enumerate() {
             let price = 1 + random.below(99_999);
-            let unit = format!("{}.{:03}", price / 1000, price % 1000);
+            let scale = 10_u64.pow(places);
+            let unit = format!("{}.{:0width$}", price / scale, price % scale, width = places as usize);
             lots.push(format!("L{sku}{i},{sku},2024-01-{day:02}T00:00:00Z,{quantity},{quantity},{unit},0.25"));
         }
         let mut days: Vec<u64> = (0..4 + random.below(12)).map(|_| 1 + random.below(28)).collect();
@@ -202,54 +204,67 @@ fn fresh(lots: &[String], sales: &[String]) -> (Vec<String>, Vec<String>) {
     (lines, remaining)
 }
 
+/// Loads `pending` in its order with runs (some interrupted) and rollbacks (with and
+/// without cascade) in between, as `random` chooses, `cogs verify` after every step;
+/// then costs whatever is left. Returns the runs made and the history, for messages.
+async fn history(
+    db: &TestDb,
+    random: &mut Xorshift,
+    mut pending: Vec<(RecordKind, String)>,
+    seed: u64,
+) -> (Vec<Uuid>, Vec<String>) {
+    let mut runs: Vec<Uuid> = Vec::new();
+    let mut history = Vec::new();
+    while !pending.is_empty() || history.len() < 6 {
+        match random.below(6) {
+            0..=2 if !pending.is_empty() => {
+                let (kind, csv) = pending.remove(0);
+                // A run left interrupted finishes first: uploads wait for it.
+                finish_active(db).await;
+                service::upload(&db.pool, &caller(TENANT), kind, "part.csv", csv.as_bytes()).await.unwrap();
+                history.push(format!("upload {kind}"));
+            }
+            3 | 4 => {
+                let interrupt = random.below(3) == 0;
+                runs.extend(run(db, interrupt).await);
+                history.push(format!("run{}", if interrupt { " (interrupted)" } else { "" }));
+            }
+            _ if !runs.is_empty() => {
+                let target = runs[random.below(runs.len() as u64) as usize];
+                let cascade = random.below(2) == 0;
+                let outcome = service::rollback_run(&db.pool, &caller(TENANT), target, cascade).await;
+                assert!(
+                    matches!(
+                        outcome,
+                        Ok(_)
+                            | Err(ServiceError::DependentRuns { .. }
+                                | ServiceError::WrongRunStatus { .. }
+                                | ServiceError::RunInProgress { .. })
+                    ),
+                    "seed {seed}: {outcome:?}"
+                );
+                history.push(format!("rollback{}", if cascade { " --cascade" } else { "" }));
+            }
+            _ => continue,
+        }
+        assert_books_balance(db, TENANT).await;
+    }
+    // Everything loaded: cost whatever is left, as an operator would.
+    finish_active(db).await;
+    runs.extend(run(db, false).await);
+    assert_books_balance(db, TENANT).await;
+    (runs, history)
+}
+
 #[tokio::test]
 async fn after_any_history_the_live_book_equals_a_fresh_costing_of_everything_loaded() {
     let mut recosting_runs = 0;
     for seed in 1..=12_u64 {
         let mut random = Xorshift(0x9e37_79b9_7f4a_7c15 ^ seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
-        let (lots, sales) = world(&mut random);
-        let mut pending = files(&mut random, &lots, &sales);
+        let (lots, sales) = world(&mut random, 3);
+        let pending = files(&mut random, &lots, &sales);
         let db = TestDb::new().await;
-        let mut runs: Vec<Uuid> = Vec::new();
-        let mut history = Vec::new();
-        while !pending.is_empty() || history.len() < 6 {
-            match random.below(6) {
-                0..=2 if !pending.is_empty() => {
-                    let (kind, csv) = pending.remove(0);
-                    // A run left interrupted finishes first: uploads wait for it.
-                    finish_active(&db).await;
-                    service::upload(&db.pool, &caller(TENANT), kind, "part.csv", csv.as_bytes()).await.unwrap();
-                    history.push(format!("upload {kind}"));
-                }
-                3 | 4 => {
-                    let interrupt = random.below(3) == 0;
-                    runs.extend(run(&db, interrupt).await);
-                    history.push(format!("run{}", if interrupt { " (interrupted)" } else { "" }));
-                }
-                _ if !runs.is_empty() => {
-                    let target = runs[random.below(runs.len() as u64) as usize];
-                    let cascade = random.below(2) == 0;
-                    let outcome = service::rollback_run(&db.pool, &caller(TENANT), target, cascade).await;
-                    assert!(
-                        matches!(
-                            outcome,
-                            Ok(_)
-                                | Err(ServiceError::DependentRuns { .. }
-                                    | ServiceError::WrongRunStatus { .. }
-                                    | ServiceError::RunInProgress { .. })
-                        ),
-                        "seed {seed}: {outcome:?}"
-                    );
-                    history.push(format!("rollback{}", if cascade { " --cascade" } else { "" }));
-                }
-                _ => continue,
-            }
-            assert_books_balance(&db, TENANT).await;
-        }
-        // Everything loaded: cost whatever is left, as an operator would.
-        finish_active(&db).await;
-        runs.extend(run(&db, false).await);
-        assert_books_balance(&db, TENANT).await;
+        let (runs, history) = history(&db, &mut random, pending, seed).await;
 
         assert_eq!(live_book(&db).await, fresh(&lots, &sales), "seed {seed}, after {history:?}");
         assert_eq!(book_json(&db).await, cost_json(&lots, &sales), "seed {seed}: cogs book = cogs cost");
@@ -258,6 +273,146 @@ async fn after_any_history_the_live_book_equals_a_fresh_costing_of_everything_lo
         recosting_runs += recosting;
         let last = cogs_tests::run_row(&db, TENANT, *runs.last().unwrap()).await.unwrap();
         assert_eq!(last.status, RunStatus::Completed, "seed {seed}");
+    }
+    assert!(recosting_runs > 0, "the histories re-cost backdated input");
+}
+
+/// A rendered journal's lines, added up per (date, account, line text) as signed cents
+/// (debit positive), read back from the file as a ledger would import it.
+fn read_journal(format: Format, body: &[u8]) -> BTreeMap<(String, String, String), i64> {
+    let text = std::str::from_utf8(body).unwrap();
+    let cents = |amount: &str| -> i64 {
+        let amount: Decimal = amount.parse().unwrap();
+        assert_eq!(amount.scale(), 2, "{format:?} writes cents: {amount}");
+        i64::try_from(amount.mantissa()).unwrap()
+    };
+    // `MM/DD/YYYY` (iif) and `DD/MM/YYYY` (xero) as ISO dates.
+    let iso = |date: &str, month_first: bool| {
+        let parts: Vec<&str> = date.split('/').collect();
+        let (month, day) = if month_first { (parts[0], parts[1]) } else { (parts[1], parts[0]) };
+        format!("{}-{month}-{day}", parts[2])
+    };
+    let mut lines: Vec<((String, String, String), i64)> = Vec::new();
+    match format {
+        Format::Csv => {
+            for row in csv::Reader::from_reader(body).records() {
+                let row = row.unwrap();
+                let amount = if row[7].is_empty() { -cents(&row[8]) } else { cents(&row[7]) };
+                lines.push(((row[1].to_owned(), row[3].to_owned(), row[6].to_owned()), amount));
+            }
+        }
+        Format::Json => {
+            let journal: serde_json::Value = serde_json::from_slice(body).unwrap();
+            for entry in journal["entries"].as_array().unwrap() {
+                for line in entry["lines"].as_array().unwrap() {
+                    let amount = cents(line["amount"].as_str().unwrap());
+                    let sign = if line["side"] == "debit" { 1 } else { -1 };
+                    let key = (
+                        entry["date"].as_str().unwrap().to_owned(),
+                        line["account_code"].as_str().unwrap().to_owned(),
+                        line["sku"].as_str().unwrap().to_owned(),
+                    );
+                    lines.push((key, sign * amount));
+                }
+            }
+        }
+        Format::Iif => {
+            for line in text.split("\r\n").filter(|line| line.starts_with("TRNS\t") || line.starts_with("SPL\t")) {
+                let fields: Vec<&str> = line.split('\t').collect();
+                lines.push(((iso(fields[3], true), fields[4].to_owned(), fields[7].to_owned()), cents(fields[5])));
+            }
+        }
+        Format::Xero => {
+            for row in csv::Reader::from_reader(body).records() {
+                let row = row.unwrap();
+                lines.push(((iso(&row[1], false), row[3].to_owned(), row[2].to_owned()), cents(&row[5])));
+            }
+        }
+        Format::Qbo => {
+            let entries: serde_json::Value = serde_json::from_slice(body).unwrap();
+            for entry in entries.as_array().unwrap() {
+                for line in entry["Line"].as_array().unwrap() {
+                    let detail = &line["JournalEntryLineDetail"];
+                    let amount = cents(&line["Amount"].to_string());
+                    let sign = if detail["PostingType"] == "Debit" { 1 } else { -1 };
+                    let key = (
+                        entry["TxnDate"].as_str().unwrap().to_owned(),
+                        detail["AccountRef"]["value"].as_str().unwrap().to_owned(),
+                        line["Description"].as_str().unwrap().to_owned(),
+                    );
+                    lines.push((key, sign * amount));
+                }
+            }
+        }
+    }
+    let mut total = BTreeMap::new();
+    for (key, amount) in lines {
+        *total.entry(key).or_insert(0) += amount;
+    }
+    total
+}
+
+/// The journal of each of `runs` (completed ones; by day, a line pair per SKU) in
+/// `format`, read back and added up.
+async fn journals_in(
+    db: &TestDb,
+    tenant: &str,
+    runs: &[Uuid],
+    format: Format,
+) -> BTreeMap<(String, String, String), i64> {
+    let options = service::JournalOptions { period: Period::Day, detail: LineDetail::PerSku, reversal_date: None };
+    let mut total = BTreeMap::new();
+    for run_id in runs {
+        let run = cogs_tests::run_row(db, tenant, *run_id).await.unwrap();
+        if run.status != RunStatus::Completed {
+            continue;
+        }
+        let export = service::journal_entry(
+            &db.pool,
+            &cogs_tests::tenant(tenant),
+            *run_id,
+            options,
+            format,
+            &JournalConfig::default(),
+        )
+        .await
+        .unwrap();
+        for (key, amount) in read_journal(format, &export.rendered.body) {
+            *total.entry(key).or_insert(0) += amount;
+        }
+    }
+    total.retain(|_, amount| *amount != 0);
+    total
+}
+
+#[tokio::test]
+async fn the_journals_of_every_history_add_up_line_by_line_to_one_fresh_costings_in_every_format() {
+    // Whole cents, so that each journal's lines are exact: with finer unit costs each
+    // journal rounds its own lines once, and their sum may differ from the fresh
+    // journal's line by the cents of those roundings (the exact sums agree: the test
+    // above).
+    let mut recosting_runs = 0;
+    for seed in 1..=4_u64 {
+        let mut random = Xorshift(0x51_7cc1_b727_220a ^ seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
+        let (lots, sales) = world(&mut random, 2);
+        let pending = files(&mut random, &lots, &sales);
+        let db = TestDb::new().await;
+        let (runs, history) = history(&db, &mut random, pending, seed).await;
+        let (lot_rows, sale_rows): (Vec<&str>, Vec<&str>) =
+            (lots.iter().map(String::as_str).collect(), sales.iter().map(String::as_str).collect());
+        cogs_tests::load(&db, "fresh-corp", &lots_csv(&lot_rows), &sales_csv(&sale_rows)).await;
+        let fresh = cogs_tests::run_to_end(&db, "fresh-corp", 1000).await.unwrap();
+
+        for format in [Format::Csv, Format::Json, Format::Iif, Format::Xero, Format::Qbo] {
+            let added_up = journals_in(&db, TENANT, &runs, format).await;
+            assert!(!added_up.is_empty(), "seed {seed}: {format:?} has lines");
+            assert_eq!(
+                added_up,
+                journals_in(&db, "fresh-corp", &[fresh.run_id], format).await,
+                "seed {seed}, {format:?}, after {history:?}"
+            );
+        }
+        recosting_runs += journals_added_up(&db).await.1;
     }
     assert!(recosting_runs > 0, "the histories re-cost backdated input");
 }
