@@ -131,7 +131,8 @@ pub struct Rewound {
 /// differences), its lots go back to their loaded quantity less the live consumption
 /// before the mark, and its watermark to the last sale still live; the mark is
 /// cleared. The lots it moves and the watermarks are snapshotted first (marks
-/// included), so a rollback puts everything back. A SKU whose live outputs all come
+/// included; the run is new, so these are its first snapshots and need no conflict
+/// check), so a rollback puts everything back. A SKU whose live outputs all come
 /// from the mark on (a late lot dated before every sale) is rewound from its runs'
 /// per-SKU summaries (`cogs_run_sku_outputs`) without reading its outputs; the
 /// others' outputs are read once. One statement after the count that chooses how to read them.
@@ -214,7 +215,6 @@ pub async fn rewind_backdated(tx: &TenantTx, run_id: Uuid) -> Result<Rewound, Db
               lot_snapshots as (
                   insert into inventory_snapshots (tenant_id, run_id, lot_id, remaining_quantity)
                   select $2, $1, lot_id, remaining_quantity from lots_moved
-                  on conflict (tenant_id, run_id, lot_id) do nothing
               ),
               lots_back as (
                   update lots l set remaining_quantity = v.remaining_after from lots_moved v where l.lot_id = v.lot_id
@@ -225,7 +225,6 @@ pub async fn rewind_backdated(tx: &TenantTx, run_id: Uuid) -> Result<Rewound, Db
                   select w.tenant_id, $1, w.sku, w.costed_date, w.costed_sale_id, w.costed_by_run,
                          w.rewind_date, w.rewind_sale_id, w.backdated_kind, w.backdated_id
                   from sku_watermarks w join marked m on m.sku = w.sku
-                  on conflict (tenant_id, run_id, sku) do nothing
               ),
               last_kept as (
                   select distinct on (sku) sku, sale_date, sale_id, run_id
