@@ -33,6 +33,8 @@ forbid "ingest depends only on model" \
   'crate::(engine|journal|db|staging|service|http)' $(find shared/src/ingest -name '*.rs')
 forbid "SQL lives only in cogs_core::db" \
   '\b(select|insert into|update|delete from) [a-z_]+ ' $(find shared/src functions -name '*.rs' -not -path '*/db/*' -not -path '*/tests*')
+forbid "configuration is read once, by lambda::Config at start: nothing else in cogs-core reads the environment" \
+  'env::(var|var_os|vars)\b' $(find shared/src -name '*.rs' -not -path '*/lambda/config.rs')
 
 if [ "$status" -eq 0 ]; then echo "layers: ok"; fi
 exit "$status"

@@ -37,7 +37,7 @@ print(f"{len(output['Resources'])} CloudFormation resources")
 PY
 say "linting the generated CloudFormation with cfn-lint"
 AWS_DEFAULT_REGION=us-east-1 cfn-lint --regions us-east-1 -- "$out/template.json"
-say "checking that the template deploys every function binary, routes every documented path and sets no development header"
+say "checking that the template deploys every function binary with the settings it needs and bounded, routes every documented path, throttles, keeps a TLS-only versioned bucket and sets no development header"
 python3 - <<'PY'
 import glob, json, re, sys
 from samtranslator.yaml_helper import yaml_parse
@@ -57,6 +57,32 @@ problems = [f"function binary {b} is not deployed" for b in missing]
 for name, resource in [*template.get("Globals", {}).items(), *template["Resources"].items()]:
     if "COGS_DEV_TENANT_HEADER" in json.dumps(resource):
         problems.append(f"{name} sets COGS_DEV_TENANT_HEADER, which lets any caller name any tenant")
+# A deployed function refuses to start without what only local development may lack
+# (cogs_core::lambda::Config): the staging bucket everywhere, the state machine in the run function.
+global_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+for binary, resource in functions.items():
+    env = {**global_env, **resource["Properties"].get("Environment", {}).get("Variables", {})}
+    needed = ["COGS_BUCKET"] + (["COGS_STATE_MACHINE_ARN"] if binary == "cogs-run" else [])
+    problems += [f"function {binary} does not set {name}, without which it refuses to start" for name in needed
+                 if name not in env]
+# Limits: every function's concurrency is bounded, the API throttles, and the bucket
+# takes TLS only, keeps versions and allows no origin it was not given.
+problems += [f"function {b} has no ReservedConcurrentExecutions" for b, r in functions.items()
+             if "ReservedConcurrentExecutions" not in r["Properties"]]
+api = [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::HttpApi"]
+problems += ["the HTTP API sets no throttling" for a in api
+             if "ThrottlingRateLimit" not in a["Properties"].get("DefaultRouteSettings", {})]
+buckets = {n: r for n, r in template["Resources"].items() if r["Type"] == "AWS::S3::Bucket"}
+policies = [r for r in template["Resources"].values() if r["Type"] == "AWS::S3::BucketPolicy"]
+for name, bucket in buckets.items():
+    if bucket["Properties"].get("VersioningConfiguration", {}).get("Status") != "Enabled":
+        problems.append(f"bucket {name} keeps no versions")
+    if not any(p["Properties"]["Bucket"] == {"Ref": name} and "aws:SecureTransport" in json.dumps(p) for p in policies):
+        problems.append(f"bucket {name} does not deny requests without TLS")
+    if '"*"' in json.dumps(bucket["Properties"].get("CorsConfiguration", {}).get("CorsRules", [{}])[0].get("AllowedOrigins")):
+        problems.append(f"bucket {name} allows any origin")
+if "*" in json.dumps(template["Parameters"].get("UploadOrigins", {}).get("Default", "")):
+    problems.append("UploadOrigins defaults to any origin")
 problems += [f"documented route {m} {p} has no HttpApi event" for m, p in sorted(documented - routes)]
 problems += [f"route {m} {p} is not documented in functions/openapi.json" for m, p in sorted(routes - documented)]
 for problem in problems:

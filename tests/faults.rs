@@ -62,7 +62,7 @@ async fn a_run_interrupted_at_twenty_points_ends_exactly_as_one_pass() {
                 let timeout = 5 + points.below(60);
                 // Straight to the server: a pooler does not pass startup options on.
                 let url = cogs_tests::url("cogs_api", &db.name);
-                cogs_core::db::connect(&format!("{url}?options=-c%20statement_timeout%3D{timeout}"), 2).unwrap()
+                cogs_core::db::connect(&format!("{url}?options=-c%20statement_timeout%3D{timeout}"), 2, None).unwrap()
             }
             _ => db.pool.clone(),
         };

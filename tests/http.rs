@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use cogs_core::http::RunDispatch;
+use cogs_core::lambda::RunDispatch;
 use cogs_core::model::{CostingMode, ShortfallPolicy};
 use cogs_core::service;
 use cogs_tests::api::{Api, JWT_EVENT, body_json, call, context, header, multipart, request};

@@ -92,7 +92,7 @@ async fn a_tenant_cannot_write_rows_for_another_tenant() {
 async fn a_setting_ends_with_its_transaction_so_a_pooled_connection_carries_nothing() {
     let db = TestDb::new().await;
     load_examples(&db, "tenant-a").await;
-    let pool = cogs_core::db::connect(&db.app_url(), 1).unwrap();
+    let pool = cogs_core::db::connect(&db.app_url(), 1, None).unwrap();
 
     let tx = db::begin(&pool, &tenant("tenant-a")).await.unwrap();
     tx.commit().await.unwrap();
@@ -113,7 +113,7 @@ async fn a_setting_ends_with_its_transaction_so_a_pooled_connection_carries_noth
 #[tokio::test]
 async fn a_transaction_dropped_uncommitted_takes_its_connection_out_of_the_pool() {
     let db = TestDb::new().await;
-    let pool = cogs_core::db::connect(&db.app_url(), 1).unwrap();
+    let pool = cogs_core::db::connect(&db.app_url(), 1, None).unwrap();
     let tx = db::begin(&pool, &tenant("tenant-a")).await.unwrap();
     db::ensure_tenant(&tx).await.unwrap();
 
@@ -191,7 +191,7 @@ async fn with_sslmode_require_an_untrusted_server_certificate_is_refused() {
     // The local server's certificate is self-signed: no trusted CA vouches for it (the
     // server itself, not the local pooler, which speaks no TLS).
     let url = cogs_tests::url("cogs_api", &db.name);
-    let pool = cogs_core::db::connect(&format!("{url}?sslmode=require"), 1).unwrap();
+    let pool = cogs_core::db::connect(&format!("{url}?sslmode=require"), 1, None).unwrap();
 
     let error = pool.get().await.expect_err("the connection must not be made");
     let mut causes = vec![error.to_string()];

@@ -51,7 +51,7 @@ async fn a_stale_run_is_resumed_and_a_long_silent_one_abandoned_across_tenants()
     let fresh = stalled_run(&db, "tenant-c").await;
     age_heartbeat(&db, "tenant-a", resumable, 30).await;
     age_heartbeat(&db, "tenant-b", hopeless, 300).await;
-    let maintenance = cogs_core::db::connect(&db.maintenance_url(), 1).unwrap();
+    let maintenance = cogs_core::db::connect(&db.maintenance_url(), 1, None).unwrap();
     let staging = LocalFolder::new(std::env::temp_dir());
     let settings = MaintenanceSettings {
         stale_after: Duration::from_secs(15 * 60),
@@ -78,7 +78,7 @@ async fn validation_errors_past_their_retention_are_deleted() {
     service::upload(&db.pool, &caller("tenant-a"), cogs_core::ingest::RecordKind::Sales, "bad.csv", bad.as_bytes())
         .await
         .unwrap_err();
-    let maintenance = cogs_core::db::connect(&db.maintenance_url(), 1).unwrap();
+    let maintenance = cogs_core::db::connect(&db.maintenance_url(), 1, None).unwrap();
     let staging = LocalFolder::new(std::env::temp_dir());
     let keep = MaintenanceSettings::default();
     let expire_all = MaintenanceSettings { validation_retention: Duration::ZERO, ..MaintenanceSettings::default() };
@@ -97,7 +97,7 @@ async fn every_tenants_book_is_verified_and_a_broken_one_is_named() {
         cogs_tests::load_examples(&db, tenant).await;
         cogs_tests::run_to_end(&db, tenant, 3).await.unwrap();
     }
-    let maintenance = cogs_core::db::connect(&db.maintenance_url(), 1).unwrap();
+    let maintenance = cogs_core::db::connect(&db.maintenance_url(), 1, None).unwrap();
     let staging = LocalFolder::new(std::env::temp_dir());
     let settings = MaintenanceSettings::default();
     let clean = service::run_maintenance(&db.pool, &maintenance, &staging, &settings).await.unwrap();
@@ -155,7 +155,7 @@ async fn one_tenants_unreadable_object_does_not_stop_the_pass_for_the_others() {
     staging.put(&arrived, SALES.as_bytes().to_vec()).await.unwrap();
     let stalled = stalled_run(&db, "tenant-c").await;
     age_heartbeat(&db, "tenant-c", stalled, 30).await;
-    let maintenance = cogs_core::db::connect(&db.maintenance_url(), 1).unwrap();
+    let maintenance = cogs_core::db::connect(&db.maintenance_url(), 1, None).unwrap();
 
     let report =
         service::run_maintenance(&db.pool, &maintenance, &staging, &look_at_every_pending_upload()).await.unwrap();
@@ -173,7 +173,7 @@ async fn a_staged_upload_whose_file_never_arrives_expires_and_a_late_file_is_not
     let db = TestDb::new().await;
     let staging = Store::S3(cogs_tests::s3_store().await);
     let (upload_id, key) = pending_upload(&db, &staging, "tenant-a", SALES).await;
-    let maintenance = cogs_core::db::connect(&db.maintenance_url(), 1).unwrap();
+    let maintenance = cogs_core::db::connect(&db.maintenance_url(), 1, None).unwrap();
     let expire_now = MaintenanceSettings { pending_upload_expiry: Duration::ZERO, ..look_at_every_pending_upload() };
 
     let waiting =

@@ -61,7 +61,7 @@ async fn fifty_concurrent_starts_make_exactly_one_run() {
     let db = TestDb::new().await;
     let (lots, sales) = six_hundred_sales();
     load(&db, "acme-corp", &lots, &sales).await;
-    let pool = cogs_core::db::connect(&db.app_url(), 25).unwrap();
+    let pool = cogs_core::db::connect(&db.app_url(), 25, None).unwrap();
 
     let starts: Vec<_> = (0..50)
         .map(|i| {
@@ -172,7 +172,7 @@ async fn the_same_file_uploaded_eight_times_at_once_is_loaded_once() {
     let db = TestDb::new().await;
     let (lots, sales) = six_hundred_sales();
     load(&db, "acme-corp", &lots, "").await;
-    let pool = cogs_core::db::connect(&db.app_url(), 8).unwrap();
+    let pool = cogs_core::db::connect(&db.app_url(), 8, None).unwrap();
     let sales = Arc::new(sales);
 
     let uploads: Vec<_> = (0..8)

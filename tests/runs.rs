@@ -216,7 +216,7 @@ async fn an_uncovered_sale_fails_the_run_names_the_sale_and_leaves_lots_and_sale
 async fn two_starts_at_the_same_moment_make_exactly_one_run() {
     let db = TestDb::new().await;
     load_examples(&db, "acme-corp").await;
-    let other_pool = cogs_core::db::connect(&db.app_url(), 1).unwrap();
+    let other_pool = cogs_core::db::connect(&db.app_url(), 1, None).unwrap();
     let (first, second) = (caller("acme-corp"), caller("acme-corp"));
 
     let (a, b) = tokio::join!(
@@ -769,7 +769,7 @@ async fn a_difference_in_a_closed_period_is_posted_on_the_first_open_day_naming_
 async fn twenty_small_upload_and_run_jobs_at_once_all_succeed() {
     let db = TestDb::new().await;
     let jobs = (0..20).map(|job| {
-        let pool = cogs_core::db::connect(&db.app_url(), 2).unwrap();
+        let pool = cogs_core::db::connect(&db.app_url(), 2, None).unwrap();
         async move {
             let caller = caller(&format!("tenant-{job}"));
             let lots = lots_csv(&["L1,A,2024-01-01,10,10,1.5,0", "L2,A,2024-01-02,10,10,2,0"]);

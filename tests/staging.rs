@@ -6,8 +6,8 @@
 use std::process::Command;
 
 use cogs_core::db::UploadStatus;
-use cogs_core::http::Context;
 use cogs_core::ingest::RecordKind;
+use cogs_core::lambda::Context;
 use cogs_core::service::{self, PendingUpload, StagedLoad};
 use cogs_core::staging::{S3Store, Staging, Store};
 use cogs_tests::api::s3_put_event;
@@ -135,7 +135,7 @@ async fn concurrent_first_deliveries_load_the_object_once() {
             .unwrap();
     put(&pending, sales.as_bytes());
     let key = pending.upload.object_key.clone().unwrap();
-    let other_pool = cogs_core::db::connect(&db.app_url(), 2).unwrap();
+    let other_pool = cogs_core::db::connect(&db.app_url(), 2, None).unwrap();
 
     let (a, b) = tokio::join!(
         service::load_staged(&db.pool, &ctx.staging, &key, "a"),

@@ -6,7 +6,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cogs_core::db::RunStatus;
-use cogs_core::http::Context;
+use cogs_core::lambda::Context;
 use cogs_core::model::{CostingMode, ShortfallPolicy};
 use cogs_core::service;
 use cogs_tests::{TestDb, allocations, caller, load, lots_csv, remaining, run_to_end, sales_csv};

@@ -1,7 +1,8 @@
 //! cogs-core: everything the entry points share. Layers, lowest first: `model` and
 //! `money` (values), `engine` (pure FIFO allocator), `ingest` (CSV readers),
 //! `journal` (pure renderers), `db` (PostgreSQL), `service` (the use cases), and for
-//! the HTTP functions `http` (feature `lambda`). See docs/DESIGN.md.
+//! the Lambda functions `lambda` (configuration, context, serving) and `http` (what HTTP
+//! functions share), both with feature `lambda`. See docs/DESIGN.md.
 
 pub mod db;
 pub mod engine;
@@ -9,6 +10,8 @@ pub mod engine;
 pub mod http;
 pub mod ingest;
 pub mod journal;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod model;
 pub mod money;
 pub mod service;

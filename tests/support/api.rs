@@ -1,7 +1,7 @@
 //! The HTTP functions as API Gateway calls them: HTTP API (payload v2) events built
 //! from the fixtures, with JWT claims, through each function's handler.
 
-use cogs_core::http::Context;
+use cogs_core::lambda::Context;
 use cogs_core::staging::Store;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};

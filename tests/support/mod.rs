@@ -102,7 +102,7 @@ impl TestDb {
         admin.batch_execute(&format!("create database {name} template {TEMPLATE}")).await.unwrap_or_else(|e| {
             panic!("cannot clone {TEMPLATE} ({e}); run scripts/setup-db.sh --test (scripts/test.sh does)")
         });
-        let pool = cogs_core::db::connect(&pooled_url("cogs_api", &name), 4).unwrap();
+        let pool = cogs_core::db::connect(&pooled_url("cogs_api", &name), 4, None).unwrap();
         Self { name, pool }
     }
 
@@ -335,20 +335,20 @@ pub fn function_context(
     database_url: &str,
     vars: &[(&str, &str)],
     staging: cogs_core::staging::Store,
-) -> cogs_core::http::Context {
-    let config = cogs_core::http::Config::from_lookup(|name| {
+) -> cogs_core::lambda::Context {
+    let config = cogs_core::lambda::Config::from_lookup(|name| {
         vars.iter()
             .find(|(k, _)| *k == name)
             .map(|(_, v)| (*v).to_owned())
             .or_else(|| (name == "DATABASE_URL").then(|| database_url.to_owned()))
     })
     .unwrap();
-    let pool = cogs_core::db::connect(&config.database_url, config.pool_size).unwrap();
-    cogs_core::http::Context {
+    let pool = cogs_core::db::connect(&config.database_url, config.pool_size, None).unwrap();
+    cogs_core::lambda::Context {
         config,
         pool,
         staging,
-        dispatch: cogs_core::http::RunDispatch::Inline,
+        dispatch: cogs_core::lambda::RunDispatch::Inline,
         maintenance_pool: None,
     }
 }

@@ -11,7 +11,7 @@ use cogs_core::service::{self, ServiceError, StagedLoad};
 use cogs_core::staging::{Staging, Store};
 
 use crate::CommandResult;
-use crate::args::{Scope, Tenant};
+use crate::args::{Scope, StagingArgs, Tenant};
 use crate::output::{Failure, OutputFormat, cents, print_json, table};
 
 #[derive(Args)]
@@ -54,10 +54,12 @@ pub struct UploadArgs {
     kind: Kind,
     /// The CSV file.
     file: PathBuf,
-    /// Stage the file in the bucket (COGS_BUCKET, COGS_S3_ENDPOINT) and load it from
-    /// there, as a large upload through a presigned URL is loaded.
+    /// Stage the file in the bucket (--bucket, --s3-endpoint) and load it from there, as
+    /// a large upload through a presigned URL is loaded.
     #[arg(long)]
     via_s3: bool,
+    #[command(flatten)]
+    staging: StagingArgs,
     #[command(flatten)]
     pub scope: Scope,
 }
@@ -91,7 +93,7 @@ pub async fn load_file(
 pub async fn upload(args: &UploadArgs) -> CommandResult {
     let pool = args.scope.database.pool()?;
     let upload = if args.via_s3 {
-        load_via_staging(&pool, &args.scope.tenant, args.kind.into(), &args.file).await?
+        load_via_staging(&pool, &args.staging, &args.scope.tenant, args.kind.into(), &args.file).await?
     } else {
         load_file(&pool, &args.scope.tenant, args.kind.into(), &args.file, args.scope.output.format).await?
     };
@@ -106,11 +108,12 @@ pub async fn upload(args: &UploadArgs) -> CommandResult {
 /// the event arrives too, and finds the work done).
 async fn load_via_staging(
     pool: &deadpool_postgres::Pool,
+    staging: &StagingArgs,
     tenant: &Tenant,
     kind: RecordKind,
     path: &Path,
 ) -> Result<UploadRow, Failure> {
-    let staging = Store::from_env().await;
+    let staging = staging.store().await;
     if matches!(staging, Store::Local(_)) {
         return Err(Failure::Refused {
             kind: "bucket_required",

@@ -3,11 +3,10 @@
 use std::time::Duration;
 
 use clap::Args;
-use cogs_core::service::{self, MaintenanceSettings, ServiceError};
-use cogs_core::staging::Store;
+use cogs_core::service::{self, MaintenanceSettings};
 
 use crate::CommandResult;
-use crate::args::{Database, Output};
+use crate::args::{Database, Output, StagingArgs};
 use crate::output::{Failure, OutputFormat, print_json};
 
 #[derive(Args)]
@@ -30,12 +29,14 @@ pub struct MaintenanceArgs {
     #[command(flatten)]
     database: Database,
     #[command(flatten)]
+    staging: StagingArgs,
+    #[command(flatten)]
     pub output: Output,
 }
 
 pub async fn run(args: &MaintenanceArgs) -> CommandResult {
     let app = args.database.pool()?;
-    let maintenance = cogs_core::db::connect(&args.maintenance_database_url, 1).map_err(ServiceError::from)?;
+    let maintenance = args.database.pool_of(&args.maintenance_database_url, 1)?;
     let minutes = |m: u64| Duration::from_secs(m * 60);
     let settings = MaintenanceSettings {
         stale_after: minutes(args.stale_minutes),
@@ -44,7 +45,7 @@ pub async fn run(args: &MaintenanceArgs) -> CommandResult {
         pending_upload_expiry: minutes(args.pending_expiry_hours * 60),
         ..MaintenanceSettings::default()
     };
-    let report = service::run_maintenance(&app, &maintenance, &Store::from_env().await, &settings).await?;
+    let report = service::run_maintenance(&app, &maintenance, &args.staging.store().await, &settings).await?;
     match args.output.format {
         OutputFormat::Json => print_json(&report),
         OutputFormat::Table => {

@@ -1,8 +1,9 @@
 //! The journal export function: `GET /api/v1/runs/{run_id}/journal-entry` as csv, json,
 //! iif, xero or qbo, grouped by `group_by=sku|day|none`.
 
-use cogs_core::http::{self, ApiError, Context, HEALTH, Reply, Route};
+use cogs_core::http::{self, ApiError, HEALTH, Reply, Route};
 use cogs_core::journal::{Format, LineDetail, Period};
+use cogs_core::lambda::Context;
 use cogs_core::service::{self, JournalOptions};
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};

@@ -4,7 +4,8 @@
 //! /api/v1/settings`).
 
 use cogs_core::db::{RunStatus, SkuRange};
-use cogs_core::http::{self, ApiError, Context, HEALTH, Reply, Route};
+use cogs_core::http::{self, ApiError, HEALTH, Reply, Route};
+use cogs_core::lambda::Context;
 use cogs_core::service::{self, Caller, SettingsChange};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};

@@ -2,8 +2,8 @@
 //! content does not matter). Needs `COGS_MAINTENANCE_DATABASE_URL`, the maintenance
 //! role's connection, beside the application's `DATABASE_URL`.
 
-use cogs_core::http::Context;
-use cogs_core::http::telemetry::{self, Metric};
+use cogs_core::lambda::Context;
+use cogs_core::lambda::telemetry::{self, Metric};
 use cogs_core::service::{self, MaintenanceReport};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;

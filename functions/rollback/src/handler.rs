@@ -1,7 +1,8 @@
 //! The rollback function: `POST /api/v1/runs/{run_id}/rollback[?cascade=true]`.
 
-use cogs_core::http::telemetry::{self, Metric};
-use cogs_core::http::{self, ApiError, Context, HEALTH, Reply, Route};
+use cogs_core::http::{self, ApiError, HEALTH, Reply, Route};
+use cogs_core::lambda::Context;
+use cogs_core::lambda::telemetry::{self, Metric};
 use cogs_core::service::{self, Caller};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};

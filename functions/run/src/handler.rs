@@ -6,9 +6,10 @@
 use std::io::Cursor;
 use std::time::{Duration, Instant};
 
-use cogs_core::http::telemetry::{self, Metric};
-use cogs_core::http::{self, ApiError, Context, HEALTH, Reply, Route};
+use cogs_core::http::{self, ApiError, HEALTH, Reply, Route};
 use cogs_core::ingest::{self, IngestError, RecordKind};
+use cogs_core::lambda::Context;
+use cogs_core::lambda::telemetry::{self, Metric};
 use cogs_core::model::{CostingMode, Lot, Sale, ShortfallPolicy, TenantId};
 use cogs_core::service::{self, Caller, ChunkBudget, DryRunInput, RunProgress, ServiceError};
 use lambda_http::http::{StatusCode, header};

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    cogs_core::http::serve(cogs_run::handle).await
+    cogs_core::lambda::serve(cogs_core::lambda::Needs::StateMachine, cogs_run::handle).await
 }

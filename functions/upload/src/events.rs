@@ -2,8 +2,8 @@
 //! its pending upload, once, however often or concurrently the event arrives.
 
 use aws_lambda_events::s3::S3Event;
-use cogs_core::http::Context;
-use cogs_core::service::{self, Category, ServiceError, StagedLoad};
+use cogs_core::lambda::{self, Context};
+use cogs_core::service::{self, ServiceError, StagedLoad};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 
@@ -45,11 +45,9 @@ fn decode_key(key: &str) -> String {
     percent_encoding::percent_decode_str(&key.replace('+', " ")).decode_utf8_lossy().into_owned()
 }
 
+/// Logged, then reported by the functions' one rule: a `TransientError` has Lambda
+/// deliver the event again.
 fn failure(error: &ServiceError) -> Diagnostic {
-    tracing::error!(%error, cause = ?error, "staged file not loaded; the event will be retried");
-    let error_type = match error.category() {
-        Category::Infrastructure | Category::Conflict => "TransientError",
-        _ => "PermanentError",
-    };
-    Diagnostic { error_type: error_type.to_owned(), error_message: error.to_string() }
+    tracing::error!(%error, cause = ?error, "staged file not loaded");
+    lambda::diagnostic(error)
 }

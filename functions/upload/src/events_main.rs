@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    cogs_core::http::serve_events(cogs_upload::events::handle).await
+    cogs_core::lambda::serve_events(cogs_core::lambda::Needs::Nothing, cogs_upload::events::handle).await
 }

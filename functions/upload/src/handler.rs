@@ -8,8 +8,9 @@ pub mod events;
 
 use std::collections::HashMap;
 
-use cogs_core::http::{self, ApiError, Context, HEALTH, Reply, Route};
+use cogs_core::http::{self, ApiError, HEALTH, Reply, Route};
 use cogs_core::ingest::RecordKind;
+use cogs_core::lambda::Context;
 use cogs_core::service::{self, Caller};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};

@@ -7,10 +7,10 @@
 use std::time::Duration;
 
 use cogs_core::db::RunStatus;
-use cogs_core::http::telemetry::{self, Metric};
-use cogs_core::http::{self, Context};
+use cogs_core::lambda::telemetry::{self, Metric};
+use cogs_core::lambda::{self, Context};
 use cogs_core::model::TenantId;
-use cogs_core::service::{self, Caller, Category, ChunkBudget, ServiceError};
+use cogs_core::service::{self, Caller, ChunkBudget, ServiceError};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -60,7 +60,8 @@ pub async fn handle(ctx: &Context, event: LambdaEvent<WorkerInput>) -> Result<Wo
         return Ok(output(&input, &run, Some(reason)));
     }
     let margin = Duration::from_millis(ctx.config.worker_margin_ms);
-    let deadline = http::time_left(&event.context).map(|left| std::time::Instant::now() + left.saturating_sub(margin));
+    let deadline =
+        lambda::time_left(&event.context).map(|left| std::time::Instant::now() + left.saturating_sub(margin));
     let budget = ChunkBudget { chunk_size: ctx.config.chunk_size, deadline, max_chunks: None };
     let (run, error) = match service::advance_run(&ctx.pool, &caller, input.run_id, &budget).await {
         Ok(_) => {
@@ -97,14 +98,9 @@ fn output(input: &WorkerInput, run: &cogs_core::db::RunRow, error: Option<String
     }
 }
 
-/// `TransientError` (the state machine retries with backoff) or `PermanentError` (it
-/// abandons the run).
+/// Logged, then `TransientError` (the state machine retries with backoff) or
+/// `PermanentError` (it abandons the run), by the functions' one rule.
 fn diagnostic(error: &ServiceError) -> Diagnostic {
     tracing::error!(%error, cause = ?error, "worker invocation failed");
-    let transient = match error {
-        ServiceError::Db(db) => db.is_transient(),
-        other => other.category() == Category::Infrastructure,
-    };
-    let error_type = if transient { "TransientError" } else { "PermanentError" };
-    Diagnostic { error_type: error_type.to_owned(), error_message: error.to_string() }
+    lambda::diagnostic(error)
 }

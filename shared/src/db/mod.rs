@@ -47,10 +47,6 @@ mod embedded {
     refinery::embed_migrations!("../migrations");
 }
 
-/// The environment variable naming a PEM file of extra CA certificates to trust for
-/// PostgreSQL (Amazon RDS's own CA bundle, say); the public web roots are always trusted.
-pub const CA_FILE_VAR: &str = "COGS_DB_CA_FILE";
-
 /// Opens a pool of at most `max_size` connections to `url` (a `postgres://` URL).
 /// Nothing connects until a connection is first asked for, so a cold start does not
 /// wait on the database. Before a connection is reused it answers an empty query
@@ -62,17 +58,14 @@ pub const CA_FILE_VAR: &str = "COGS_DB_CA_FILE";
 /// behind RDS Proxy.
 ///
 /// With `sslmode=require` the connection is TLS (rustls) and the server's certificate
-/// is verified against the public web roots plus the PEM file named by
-/// `COGS_DB_CA_FILE`; otherwise it is plain TCP, for a local server.
-pub fn connect(url: &str, max_size: usize) -> Result<Pool, DbError> {
+/// is verified against the public web roots plus the PEM file `ca_file`, if given;
+/// otherwise it is plain TCP, for a local server.
+pub fn connect(url: &str, max_size: usize, ca_file: Option<&Path>) -> Result<Pool, DbError> {
     let config: tokio_postgres::Config =
         url.parse().map_err(|e: tokio_postgres::Error| DbError::Config(e.to_string()))?;
     let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Verified };
     let manager = match config.get_ssl_mode() {
-        SslMode::Require => {
-            let ca_file = std::env::var_os(CA_FILE_VAR);
-            Manager::from_config(config, tls(ca_file.as_deref().map(Path::new))?, manager_config)
-        }
+        SslMode::Require => Manager::from_config(config, tls(ca_file)?, manager_config),
         _ => Manager::from_config(config, NoTls, manager_config),
     };
     Pool::builder(manager)
@@ -87,7 +80,7 @@ fn tls(ca_file: Option<&Path>) -> Result<MakeRustlsConnect, DbError> {
     let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
     if let Some(path) = ca_file {
         use rustls_pki_types::pem::PemObject;
-        let invalid = |e: &dyn std::fmt::Display| DbError::Config(format!("{CA_FILE_VAR} {}: {e}", path.display()));
+        let invalid = |e: &dyn std::fmt::Display| DbError::Config(format!("the CA file {}: {e}", path.display()));
         for certificate in rustls_pki_types::CertificateDer::pem_file_iter(path).map_err(|e| invalid(&e))? {
             roots.add(certificate.map_err(|e| invalid(&e))?).map_err(|e| invalid(&e))?;
         }

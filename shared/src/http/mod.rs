@@ -1,13 +1,10 @@
-//! http: what every HTTP function shares. The context built once per instance, the
-//! tenant from the verified token's claims, routing by path template, request bodies,
-//! the one mapping from errors to statuses, health, logs and metrics. Depends on
-//! `service` (and the layers below it). Built with the `lambda` feature.
+//! http: what every HTTP function shares. The tenant from the verified token's claims,
+//! routing by path template, request bodies, the one mapping from errors to statuses,
+//! health, and a request's deadline. Depends on `lambda` (the context, configuration
+//! and serving), `service` and the layers below. Built with the `lambda` feature.
 
 mod body;
-mod config;
-mod dispatch;
 mod error;
-pub mod telemetry;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -19,52 +16,10 @@ use serde::Serialize;
 use serde_json::json;
 
 pub use body::{CsvUpload, csv_upload, json_body};
-pub use config::{Config, ConfigError, DevTenantMode};
-pub use dispatch::RunDispatch;
 pub use error::ApiError;
 
+use crate::lambda::{Config, Context, DevTenantMode, time_left};
 use crate::model::TenantId;
-use crate::staging::Store;
-
-/// Runs a Lambda HTTP function: JSON logs, the context built once (and kept for the
-/// life of the instance), then `handler` for each request inside a span that carries
-/// the method, path, tenant id and run id onto every log line.
-pub async fn serve<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
-where
-    F: Fn(&'static Context, Request) -> Fut + Copy + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Response<Body>> + Send,
-{
-    use tracing::Instrument;
-    telemetry::init_tracing();
-    // One context per instance, for as long as the instance lives.
-    let context: &'static Context = Box::leak(Box::new(Context::init().await?));
-    lambda_http::run(lambda_http::service_fn(move |req: Request| {
-        let span = tracing::info_span!(
-            "request",
-            method = %req.method(),
-            path = %req.uri().path(),
-            tenant_id = tracing::field::Empty,
-            run_id = tracing::field::Empty,
-        );
-        async move { Ok::<_, std::convert::Infallible>(handler(context, req).await) }.instrument(span)
-    }))
-    .await
-}
-
-/// Runs a Lambda function for non-HTTP events (S3, Step Functions, EventBridge): JSON
-/// logs, the context built once, then `handler` for each event.
-pub async fn serve_events<E, R, F, Fut>(handler: F) -> Result<(), lambda_http::Error>
-where
-    E: serde::de::DeserializeOwned + Send + 'static,
-    R: Serialize + Send + 'static,
-    F: Fn(&'static Context, lambda_http::lambda_runtime::LambdaEvent<E>) -> Fut + Copy + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<R, lambda_http::lambda_runtime::Diagnostic>> + Send,
-{
-    telemetry::init_tracing();
-    let context: &'static Context = Box::leak(Box::new(Context::init().await?));
-    lambda_http::lambda_runtime::run(lambda_http::lambda_runtime::service_fn(move |event| handler(context, event)))
-        .await
-}
 
 /// Notes the run a request is about on the current span, so its log lines carry it.
 pub fn record_run(run_id: uuid::Uuid) {
@@ -82,34 +37,6 @@ pub fn actor(req: &Request) -> String {
     claims
         .and_then(|c| c.get("sub").or_else(|| c.get("email")))
         .map_or_else(|| "api".to_owned(), |who| format!("api:{who}"))
-}
-
-/// What a function builds once per instance: its configuration, a pool of one or two
-/// connections (connections open on first use, so a cold start does not wait on the
-/// database), the staging store, and how runs are carried on.
-pub struct Context {
-    pub config: Config,
-    pub pool: deadpool_postgres::Pool,
-    pub staging: Store,
-    pub dispatch: RunDispatch,
-    /// The maintenance role's pool, for the maintenance function only.
-    pub maintenance_pool: Option<deadpool_postgres::Pool>,
-}
-
-impl Context {
-    /// Reads the configuration from the environment and builds the clients.
-    pub async fn init() -> Result<Self, ConfigError> {
-        let config = Config::from_env()?;
-        let pool =
-            crate::db::connect(&config.database_url, config.pool_size).map_err(|e| ConfigError(e.to_string()))?;
-        let staging = Store::from_env().await;
-        let dispatch = RunDispatch::from_env().await;
-        let maintenance_pool = match &config.maintenance_database_url {
-            Some(url) => Some(crate::db::connect(url, 1).map_err(|e| ConfigError(e.to_string()))?),
-            None => None,
-        };
-        Ok(Self { config, pool, staging, dispatch, maintenance_pool })
-    }
 }
 
 /// A successful answer: status, body, and the headers that go with it.
@@ -286,16 +213,6 @@ pub async fn health(ctx: &Context) -> Result<Reply, ApiError> {
             )
         }
     })
-}
-
-/// The time left before an invocation's deadline (zero once it has passed), or `None`
-/// when there is no real deadline: local emulators send a duration (`cargo lambda`
-/// sends 600000, ten minutes after 1970) where Lambda sends an instant.
-pub fn time_left(context: &lambda_http::Context) -> Option<Duration> {
-    // 2000-01-01T00:00:00Z: no real deadline is earlier.
-    const FIRST_REAL_DEADLINE_MS: u64 = 946_684_800_000;
-    (context.deadline >= FIRST_REAL_DEADLINE_MS)
-        .then(|| context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default())
 }
 
 /// How long a request may keep working: `budget`, cut short to end `margin` before the

@@ -6,6 +6,7 @@ mod local;
 mod s3;
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -95,22 +96,28 @@ pub trait Staging: Send + Sync {
     ) -> impl Future<Output = Result<PresignedPut, StagingError>> + Send;
 }
 
-/// The configured store: S3 when `COGS_BUCKET` is set, else the local folder
-/// `COGS_STAGING_DIR` (default `./staging`).
+/// Where staged files are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StagingConfig {
+    /// An S3 bucket; `endpoint` names an S3-compatible server instead of AWS.
+    S3 { bucket: String, endpoint: Option<String> },
+    /// A local folder: development only.
+    Local { dir: PathBuf },
+}
+
+/// The configured store: an S3 bucket, or a local folder.
 pub enum Store {
     Local(LocalFolder),
     S3(S3Store),
 }
 
 impl Store {
-    /// Reads `COGS_BUCKET` (with `COGS_S3_ENDPOINT` for an S3-compatible server such as
-    /// moto or s3s-fs) or `COGS_STAGING_DIR`.
-    pub async fn from_env() -> Self {
-        match std::env::var("COGS_BUCKET") {
-            Ok(bucket) if !bucket.is_empty() => {
-                Store::S3(S3Store::from_env(bucket, std::env::var("COGS_S3_ENDPOINT").ok()).await)
+    pub async fn from_config(config: &StagingConfig) -> Self {
+        match config {
+            StagingConfig::S3 { bucket, endpoint } => {
+                Store::S3(S3Store::from_env(bucket.clone(), endpoint.clone()).await)
             }
-            _ => Store::Local(LocalFolder::new(std::env::var("COGS_STAGING_DIR").unwrap_or_else(|_| "staging".into()))),
+            StagingConfig::Local { dir } => Store::Local(LocalFolder::new(dir.clone())),
         }
     }
 }

@@ -1,7 +1,9 @@
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::journal::{Account, JournalConfig};
 use crate::service::MaintenanceSettings;
+use crate::staging::StagingConfig;
 
 /// How an HTTP function finds the tenant and its database, from the environment:
 ///
@@ -22,6 +24,16 @@ use crate::service::MaintenanceSettings;
 /// | `COGS_PENDING_UPLOAD_EXPIRY_HOURS` | when maintenance gives up on a staged upload whose file has not been loaded (at least 1: its URL works 15 minutes) | 24 |
 /// | `COGS_COGS_ACCOUNT`, `COGS_INVENTORY_ACCOUNT` | journal accounts as `CODE:NAME` | 5000, 1400 |
 /// | `COGS_XERO_TAX_RATE` | the tax rate name on Xero lines | `Tax Exempt` |
+/// | `COGS_BUCKET`, `COGS_S3_ENDPOINT` | the staging bucket, and an S3-compatible server's URL | required when deployed; unset |
+/// | `COGS_STAGING_DIR` | the local staging folder when there is no bucket (never when deployed) | `staging` |
+/// | `COGS_STATE_MACHINE_ARN`, `COGS_SFN_ENDPOINT` | the run worker's state machine (required by the run function when deployed), and a local Step Functions URL | unset |
+/// | `COGS_DB_CA_FILE` | a PEM file of CAs trusted for `sslmode=require`, beside the public roots | unset |
+///
+/// Nothing below `main` reads the environment: this is read once, at start
+/// (`scripts/check-layers.sh` holds the rest of `cogs-core` to it). A deployed function
+/// (one that shows a sign of AWS Lambda) with a setting missing that only local
+/// development may do without refuses to start, rather than falling back to a local
+/// folder or to costing within the request.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: String,
@@ -39,6 +51,27 @@ pub struct Config {
     pub validation_retention_days: u64,
     pub pending_upload_expiry_hours: u64,
     pub journal: JournalConfig,
+    pub staging: StagingConfig,
+    pub state_machine: Option<StateMachineConfig>,
+    pub db_ca_file: Option<PathBuf>,
+    /// The sign that the process runs in AWS Lambda, if any (see [`DEPLOYED_SIGNS`]).
+    pub deployed: Option<&'static str>,
+}
+
+/// The state machine that runs the worker until a run is done; `endpoint` names a
+/// local Step Functions server instead of AWS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateMachineConfig {
+    pub arn: String,
+    pub endpoint: Option<String>,
+}
+
+/// What a function needs configured beyond what every function has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    Nothing,
+    /// The run function hands long runs to the state machine.
+    StateMachine,
 }
 
 /// Whether the `X-Tenant-Id` header is trusted: only in local development.
@@ -68,8 +101,22 @@ impl Config {
         let number = |name: &str, default: &str| {
             parsed(name, default).parse::<u64>().map_err(|e| ConfigError(format!("{name}: {e}")))
         };
+        let deployed = deployed(&var);
+        let set = |name: &str| var(name).filter(|value| !value.is_empty());
+        let staging = match (set("COGS_BUCKET"), deployed) {
+            (Some(bucket), _) => StagingConfig::S3 { bucket, endpoint: set("COGS_S3_ENDPOINT") },
+            (None, Some(sign)) => {
+                return Err(ConfigError(format!(
+                    "COGS_BUCKET is not set: a deployed function stages files in S3, never in a local folder \
+                     ({sign} is set)"
+                )));
+            }
+            (None, None) => StagingConfig::Local { dir: parsed("COGS_STAGING_DIR", "staging").into() },
+        };
+        let state_machine =
+            set("COGS_STATE_MACHINE_ARN").map(|arn| StateMachineConfig { arn, endpoint: set("COGS_SFN_ENDPOINT") });
         let dev_tenant = if flag("COGS_DEV_TENANT_HEADER")? {
-            if let Some(sign) = deployed(&var) {
+            if let Some(sign) = deployed {
                 return Err(ConfigError(format!(
                     "COGS_DEV_TENANT_HEADER trusts a header any caller can set; refusing to start in AWS Lambda ({sign} is set)"
                 )));
@@ -120,7 +167,22 @@ impl Config {
                 hours => hours,
             },
             journal,
+            staging,
+            state_machine,
+            db_ca_file: set("COGS_DB_CA_FILE").map(PathBuf::from),
+            deployed,
         })
+    }
+
+    /// Refuses to start a deployed function without what it `needs`.
+    pub fn require(&self, needs: Needs) -> Result<(), ConfigError> {
+        match (needs, &self.state_machine, self.deployed) {
+            (Needs::StateMachine, None, Some(sign)) => Err(ConfigError(format!(
+                "COGS_STATE_MACHINE_ARN is not set: a deployed run function hands long runs to the state machine, \
+                 it does not cost them within the request ({sign} is set)"
+            ))),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -186,7 +248,8 @@ mod tests {
 
     #[test]
     fn development_tenant_mode_refuses_to_start_in_the_environment_of_a_deployed_function() {
-        let asked = [("DATABASE_URL", "postgres://x"), ("COGS_DEV_TENANT_HEADER", "true")];
+        let asked =
+            [("DATABASE_URL", "postgres://x"), ("COGS_BUCKET", "cogs-staging"), ("COGS_DEV_TENANT_HEADER", "true")];
 
         let deployed = environment("provided.al2023.env", &asked);
         let emulated = environment("cargo-lambda-watch.env", &asked).unwrap();
@@ -194,14 +257,19 @@ mod tests {
         let refusal = deployed.unwrap_err().to_string();
         assert!(refusal.contains("refusing to start in AWS Lambda (LAMBDA_TASK_ROOT is set)"), "{refusal}");
         assert_eq!(emulated.dev_tenant, DevTenantMode::Header);
-        assert_eq!(environment("provided.al2023.env", &asked[..1]).unwrap().dev_tenant, DevTenantMode::Off);
+        assert_eq!(environment("provided.al2023.env", &asked[..2]).unwrap().dev_tenant, DevTenantMode::Off);
     }
 
     #[test]
     fn any_one_sign_of_lambda_is_enough_to_refuse_the_development_header() {
         for sign in DEPLOYED_SIGNS {
-            let refused = config(&[("DATABASE_URL", "postgres://x"), ("COGS_DEV_TENANT_HEADER", "true"), (sign, "x")]);
-            assert!(refused.is_err(), "{sign}");
+            let refused = config(&[
+                ("DATABASE_URL", "postgres://x"),
+                ("COGS_BUCKET", "cogs-staging"),
+                ("COGS_DEV_TENANT_HEADER", "true"),
+                (sign, "x"),
+            ]);
+            assert!(refused.unwrap_err().to_string().contains("COGS_DEV_TENANT_HEADER"), "{sign}");
         }
     }
 
@@ -220,6 +288,34 @@ mod tests {
         );
         assert!(config_error(&[("DATABASE_URL", "x"), ("COGS_INVENTORY_ACCOUNT", "1400")]));
         assert!(config_error(&[]), "DATABASE_URL is required");
+    }
+
+    #[test]
+    fn a_deployed_function_without_a_bucket_refuses_to_start_instead_of_staging_locally() {
+        let url = [("DATABASE_URL", "postgres://x")];
+
+        let refusal = environment("provided.al2023.env", &url).unwrap_err().to_string();
+        let deployed = environment("provided.al2023.env", &[url[0], ("COGS_BUCKET", "cogs-staging")]).unwrap();
+        let local = environment("cargo-lambda-watch.env", &url).unwrap();
+
+        assert!(refusal.contains("COGS_BUCKET is not set") && refusal.contains("LAMBDA_TASK_ROOT"), "{refusal}");
+        assert_eq!(deployed.staging, StagingConfig::S3 { bucket: "cogs-staging".into(), endpoint: None });
+        assert_eq!(local.staging, StagingConfig::Local { dir: "staging".into() });
+    }
+
+    #[test]
+    fn a_deployed_run_function_without_its_state_machine_refuses_to_start_instead_of_costing_inline() {
+        let vars = [("DATABASE_URL", "postgres://x"), ("COGS_BUCKET", "cogs-staging")];
+        let deployed = environment("provided.al2023.env", &vars).unwrap();
+        let local = environment("cargo-lambda-watch.env", &vars).unwrap();
+        let with_machine = environment("provided.al2023.env", &[vars[0], vars[1], ("COGS_STATE_MACHINE_ARN", "arn:x")]);
+
+        let refusal = deployed.require(Needs::StateMachine).unwrap_err().to_string();
+
+        assert!(refusal.contains("COGS_STATE_MACHINE_ARN is not set"), "{refusal}");
+        assert!(deployed.require(Needs::Nothing).is_ok(), "only the run function needs it");
+        assert!(local.require(Needs::StateMachine).is_ok(), "locally a run is costed within the request");
+        assert!(with_machine.unwrap().require(Needs::StateMachine).is_ok());
     }
 
     fn config_error(vars: &[(&str, &str)]) -> bool {

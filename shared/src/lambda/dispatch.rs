@@ -4,31 +4,32 @@
 use serde_json::json;
 use uuid::Uuid;
 
+use super::StateMachineConfig;
 use crate::model::TenantId;
 
-/// `COGS_STATE_MACHINE_ARN` set: Step Functions runs the worker until the run is done.
-/// Unset: the request itself costs for as long as it may (`COGS_INLINE_RUN_MS`).
+/// With a state machine configured, Step Functions runs the worker until the run is
+/// done; without one (local development only: see [`super::Needs`]), the request
+/// itself costs for as long as it may (`COGS_INLINE_RUN_MS`).
 pub enum RunDispatch {
     Inline,
     StepFunctions { client: aws_sdk_sfn::Client, state_machine_arn: String },
 }
 
 impl RunDispatch {
-    /// Reads `COGS_STATE_MACHINE_ARN` (and `COGS_SFN_ENDPOINT` for a local endpoint).
-    pub async fn from_env() -> Self {
-        match std::env::var("COGS_STATE_MACHINE_ARN") {
-            Ok(arn) if !arn.is_empty() => {
+    pub async fn from_config(state_machine: Option<&StateMachineConfig>) -> Self {
+        match state_machine {
+            Some(machine) => {
                 let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
                 let mut config = aws_sdk_sfn::config::Builder::from(&shared);
-                if let Ok(endpoint) = std::env::var("COGS_SFN_ENDPOINT") {
+                if let Some(endpoint) = &machine.endpoint {
                     config = config.endpoint_url(endpoint);
                 }
                 RunDispatch::StepFunctions {
                     client: aws_sdk_sfn::Client::from_conf(config.build()),
-                    state_machine_arn: arn,
+                    state_machine_arn: machine.arn.clone(),
                 }
             }
-            _ => RunDispatch::Inline,
+            None => RunDispatch::Inline,
         }
     }
 
