@@ -81,13 +81,55 @@ async fn validation_errors_past_their_retention_are_deleted() {
     let maintenance = cogs_core::db::connect(&db.maintenance_url(), 1, None).unwrap();
     let staging = LocalFolder::new(std::env::temp_dir());
     let keep = MaintenanceSettings::default();
-    let expire_all = MaintenanceSettings { validation_retention: Duration::ZERO, ..MaintenanceSettings::default() };
+    let after_a_day = MaintenanceSettings { validation_retention: Duration::from_secs(86_400), ..keep.clone() };
+    let fresh = service::run_maintenance(&db.pool, &maintenance, &staging, &after_a_day).await.unwrap();
+    age_validation_errors(&db, "2 days").await;
 
     let kept = service::run_maintenance(&db.pool, &maintenance, &staging, &keep).await.unwrap();
-    let expired = service::run_maintenance(&db.pool, &maintenance, &staging, &expire_all).await.unwrap();
+    let expired = service::run_maintenance(&db.pool, &maintenance, &staging, &after_a_day).await.unwrap();
 
-    assert_eq!((kept.validation_errors_deleted, expired.validation_errors_deleted), (0, 1));
+    assert_eq!(
+        (fresh.validation_errors_deleted, kept.validation_errors_deleted, expired.validation_errors_deleted),
+        (0, 0, 1)
+    );
     assert!(db.contents(&["tenant-a"]).await["tenant-a.validation_errors"].is_empty());
+}
+
+/// Moves every validation error `age` into the past, as the owner.
+async fn age_validation_errors(db: &TestDb, age: &str) {
+    let owner = db.owner().await;
+    owner
+        .batch_execute(&format!(
+            "begin; alter table validation_errors no force row level security;
+             update validation_errors set created_at = created_at - interval '{age}';
+             alter table validation_errors force row level security; commit;"
+        ))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_maintenance_role_can_neither_write_a_tenants_audit_or_runs_nor_delete_a_fresh_error() {
+    let db = TestDb::new().await;
+    let bad = "sale_id,sku,sale_date,quantity_sold\nS1,A,someday,1\n";
+    service::upload(&db.pool, &caller("tenant-a"), cogs_core::ingest::RecordKind::Sales, "bad.csv", bad.as_bytes())
+        .await
+        .unwrap_err();
+    let before = db.contents(&["tenant-a"]).await;
+    let maintenance = db.maintenance().await;
+
+    let audit = maintenance
+        .execute("insert into audit_log (tenant_id, actor, action, details) values ('tenant-a', 'x', 'x', '{}')", &[])
+        .await;
+    let runs = maintenance.execute("update cogs_runs set status = 'failed'", &[]).await;
+    let deleted = maintenance.execute("delete from validation_errors", &[]).await.unwrap();
+
+    for refused in [audit, runs] {
+        let error = refused.unwrap_err();
+        assert_eq!(error.code(), Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE), "{error}");
+    }
+    assert_eq!(deleted, 0, "an error less than a day old is the tenant's to read");
+    assert_eq!(db.contents(&["tenant-a"]).await, before);
 }
 
 #[tokio::test]

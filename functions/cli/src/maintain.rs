@@ -20,8 +20,9 @@ pub struct MaintenanceArgs {
     /// Abandon (undo and fail) runs silent this many minutes.
     #[arg(long, default_value_t = 120)]
     abandon_minutes: u64,
-    /// Delete validation errors older than this many days.
-    #[arg(long, default_value_t = 180)]
+    /// Delete validation errors older than this many days (at least 1: a fresh one is
+    /// the tenant's to read).
+    #[arg(long, default_value_t = 180, value_parser = clap::value_parser!(u64).range(1..))]
     retention_days: u64,
     /// Expire staged uploads still not loaded this many hours after they were asked for.
     #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..))]

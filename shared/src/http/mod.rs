@@ -207,7 +207,10 @@ pub async fn health(ctx: &Context) -> Result<Reply, ApiError> {
             Err("unreachable")
         }
         Err(_) => {
-            tracing::warn!(timeout_ms = ctx.config.health_timeout.as_millis(), "health check failed: no answer in time");
+            tracing::warn!(
+                timeout_ms = ctx.config.health_timeout.as_millis(),
+                "health check failed: no answer in time"
+            );
             Err("timeout")
         }
     };

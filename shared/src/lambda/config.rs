@@ -20,7 +20,7 @@ use crate::staging::StagingConfig;
 /// | `COGS_WORKER_MARGIN_MS` | time the run worker keeps back from its Lambda deadline | 10000 |
 /// | `COGS_MAINTENANCE_DATABASE_URL` | the maintenance role's URL (maintenance only) | unset |
 /// | `COGS_STALE_RUN_MINUTES`, `COGS_ABANDON_RUN_MINUTES` | when maintenance resumes, and gives up on, a silent run | 15, 120 |
-/// | `COGS_VALIDATION_RETENTION_DAYS` | how long validation errors are kept | 180 |
+/// | `COGS_VALIDATION_RETENTION_DAYS` | how long validation errors are kept (at least 1) | 180 |
 /// | `COGS_PENDING_UPLOAD_EXPIRY_HOURS` | when maintenance gives up on a staged upload whose file has not been loaded (at least 1: its URL works 15 minutes) | 24 |
 /// | `COGS_COGS_ACCOUNT`, `COGS_INVENTORY_ACCOUNT` | journal accounts as `CODE:NAME` | 5000, 1400 |
 /// | `COGS_XERO_TAX_RATE` | the tax rate name on Xero lines | `Tax Exempt` |
@@ -161,7 +161,11 @@ impl Config {
             maintenance_database_url: var("COGS_MAINTENANCE_DATABASE_URL"),
             stale_run_minutes: number("COGS_STALE_RUN_MINUTES", "15")?,
             abandon_run_minutes: number("COGS_ABANDON_RUN_MINUTES", "120")?,
-            validation_retention_days: number("COGS_VALIDATION_RETENTION_DAYS", "180")?,
+            // The maintenance role may not delete an error less than a day old (migration V15).
+            validation_retention_days: match number("COGS_VALIDATION_RETENTION_DAYS", "180")? {
+                0 => return Err(ConfigError("COGS_VALIDATION_RETENTION_DAYS must be at least 1".into())),
+                days => days,
+            },
             pending_upload_expiry_hours: match number("COGS_PENDING_UPLOAD_EXPIRY_HOURS", "24")? {
                 0 => return Err(ConfigError("COGS_PENDING_UPLOAD_EXPIRY_HOURS must be at least 1".into())),
                 hours => hours,
