@@ -37,7 +37,7 @@ print(f"{len(output['Resources'])} CloudFormation resources")
 PY
 say "linting the generated CloudFormation with cfn-lint"
 AWS_DEFAULT_REGION=us-east-1 cfn-lint --regions us-east-1 -- "$out/template.json"
-say "checking that the template deploys every function binary with the settings it needs and bounded, routes every documented path, throttles, keeps a TLS-only versioned bucket and sets no development header"
+say "checking that the template deploys every function binary with the settings it needs, no password and bounded, routes every documented path, throttles, keeps a TLS-only versioned bucket and sets no development header"
 python3 - <<'PY'
 import glob, json, re, sys
 from samtranslator.yaml_helper import yaml_parse
@@ -62,7 +62,13 @@ for name, resource in [*template.get("Globals", {}).items(), *template["Resource
 global_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
 for binary, resource in functions.items():
     env = {**global_env, **resource["Properties"].get("Environment", {}).get("Variables", {})}
-    needed = ["COGS_BUCKET"] + (["COGS_STATE_MACHINE_ARN"] if binary == "cogs-run" else [])
+    needed = ["COGS_BUCKET", "COGS_DATABASE_SECRET_ARN"] + (["COGS_STATE_MACHINE_ARN"] if binary == "cogs-run" else [])
+    # No password in a function's configuration: a dynamic reference is resolved into it.
+    for name, value in env.items():
+        if name.endswith("DATABASE_URL") or re.search(r"resolve:secretsmanager|postgres(ql)?://", json.dumps(value)):
+            problems.append(f"function {binary} puts a database URL or secret value in its environment ({name})")
+    if {"Ref": "DatabaseSecretRead"} not in resource["Properties"].get("Policies", []):
+        problems.append(f"function {binary} may not read the database secret (DatabaseSecretRead)")
     problems += [f"function {binary} does not set {name}, without which it refuses to start" for name in needed
                  if name not in env]
 # Limits: every function's concurrency is bounded, the API throttles, and the bucket

@@ -244,3 +244,29 @@ async fn an_object_of_another_size_than_declared_is_rejected_without_being_loade
     assert_eq!(shown.validation_errors[0].error_type, "size_mismatch");
     assert!(shown.validation_errors[0].message.contains(&format!("is {} bytes", larger.len())));
 }
+
+#[tokio::test]
+async fn a_function_reads_its_database_urls_once_from_a_secret_and_never_tells_the_secret() {
+    let db = TestDb::new().await;
+    let secrets = cogs_tests::secrets_client();
+    let name = format!("cogs-test-database-{}", db.name);
+    let urls = serde_json::json!({ "app_url": db.app_url(), "maintenance_url": db.maintenance_url() }).to_string();
+    let secret = secrets.create_secret().name(&name).secret_string(urls).send().await.unwrap();
+    let not_json = secrets
+        .create_secret()
+        .name(format!("{name}-plain"))
+        .secret_string("postgres://cogs_api:hunter2@db/cogs")
+        .send()
+        .await
+        .unwrap();
+
+    let read = cogs_core::lambda::database_urls(&secrets, secret.arn().unwrap()).await.unwrap();
+    let refused = cogs_core::lambda::database_urls(&secrets, not_json.arn().unwrap()).await.err().unwrap();
+
+    let pool = cogs_core::db::connect(&read.app_url, 1, None).unwrap();
+    let runs = service::list_runs(&pool, &tenant("acme-corp"), None, 10, None).await.unwrap();
+    assert!(runs.runs.is_empty(), "connected as the application role");
+    assert_eq!(read.maintenance_url, Some(db.maintenance_url()));
+    let refused = refused.to_string();
+    assert!(refused.contains("is not JSON") && !refused.contains("hunter2"), "{refused}");
+}

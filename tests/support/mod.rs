@@ -315,6 +315,19 @@ pub fn s3_client() -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(config)
 }
 
+/// A Secrets Manager client of the local server (moto speaks it too), with the static
+/// credentials it accepts.
+pub fn secrets_client() -> aws_sdk_secretsmanager::Client {
+    use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "testtesttest", None, None, "cogs-tests"))
+        .endpoint_url(s3_endpoint())
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(config)
+}
+
 /// A store on a fresh bucket of the local S3 server.
 pub async fn s3_store() -> cogs_core::staging::S3Store {
     let client = s3_client();
@@ -343,7 +356,7 @@ pub fn function_context(
             .or_else(|| (name == "DATABASE_URL").then(|| database_url.to_owned()))
     })
     .unwrap();
-    let pool = cogs_core::db::connect(&config.database_url, config.pool_size, None).unwrap();
+    let pool = cogs_core::db::connect(database_url, config.pool_size, None).unwrap();
     cogs_core::lambda::Context {
         config,
         pool,

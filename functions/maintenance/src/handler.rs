@@ -1,6 +1,7 @@
 //! Scheduled maintenance: one pass of every task per scheduled event (the event's own
-//! content does not matter). Needs `COGS_MAINTENANCE_DATABASE_URL`, the maintenance
-//! role's connection, beside the application's `DATABASE_URL`.
+//! content does not matter). Needs the maintenance role's connection beside the
+//! application's: `maintenance_url` in the database secret, or locally
+//! `COGS_MAINTENANCE_DATABASE_URL`.
 
 use cogs_core::lambda::Context;
 use cogs_core::lambda::telemetry::{self, Metric};
@@ -14,7 +15,7 @@ pub async fn handle(ctx: &Context, _event: LambdaEvent<Value>) -> Result<Mainten
     let maintenance = ctx
         .maintenance_pool
         .as_ref()
-        .ok_or_else(|| diagnostic("ConfigurationError", "COGS_MAINTENANCE_DATABASE_URL is not set".into()))?;
+        .ok_or_else(|| diagnostic("ConfigurationError", "the maintenance role's database is not configured".into()))?;
     let settings = ctx.config.maintenance_settings();
     let report = service::run_maintenance(&ctx.pool, maintenance, &ctx.staging, &settings)
         .await

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    cogs_core::lambda::serve_events(cogs_core::lambda::Needs::Nothing, cogs_maintenance::handle).await
+    cogs_core::lambda::serve_events(cogs_core::lambda::Needs::MaintenanceRole, cogs_maintenance::handle).await
 }

@@ -9,7 +9,8 @@ use crate::staging::StagingConfig;
 ///
 /// | variable | meaning | default |
 /// | --- | --- | --- |
-/// | `DATABASE_URL` | the application role's URL (`sslmode=require` in AWS) | required |
+/// | `COGS_DATABASE_SECRET_ARN`, `COGS_SECRETS_ENDPOINT` | a Secrets Manager secret holding `app_url` and `maintenance_url`, read once at start (how a deployed function finds its database: no password in its configuration), and a local Secrets Manager URL | unset |
+/// | `DATABASE_URL` | without a secret: the application role's URL (local development; refused when deployed) | required without a secret |
 /// | `COGS_TENANT_CLAIM` | the JWT claim holding the tenant id | `custom:tenant_id` |
 /// | `COGS_DEV_TENANT_HEADER` | `true`: trust an `X-Tenant-Id` header on requests without an authorizer (local only; refused when deployed) | `false` |
 /// | `COGS_MAX_BODY_BYTES` | the largest request body accepted | 5 MiB |
@@ -18,7 +19,7 @@ use crate::staging::StagingConfig;
 /// | `COGS_INLINE_RUN_MS` | how long `POST /api/v1/runs` costs before answering (API Gateway gives up at 30 s) | 20000 |
 /// | `COGS_CHUNK_SIZE` | sales per chunk transaction | 10000 |
 /// | `COGS_WORKER_MARGIN_MS` | time the run worker keeps back from its Lambda deadline | 10000 |
-/// | `COGS_MAINTENANCE_DATABASE_URL` | the maintenance role's URL (maintenance only) | unset |
+/// | `COGS_MAINTENANCE_DATABASE_URL` | without a secret: the maintenance role's URL (maintenance only) | unset |
 /// | `COGS_STALE_RUN_MINUTES`, `COGS_ABANDON_RUN_MINUTES` | when maintenance resumes, and gives up on, a silent run | 15, 120 |
 /// | `COGS_VALIDATION_RETENTION_DAYS` | how long validation errors are kept (at least 1) | 180 |
 /// | `COGS_PENDING_UPLOAD_EXPIRY_HOURS` | when maintenance gives up on a staged upload whose file has not been loaded (at least 1: its URL works 15 minutes) | 24 |
@@ -36,7 +37,7 @@ use crate::staging::StagingConfig;
 /// folder or to costing within the request.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub database_url: String,
+    pub database: DatabaseSource,
     pub pool_size: usize,
     pub tenant_claim: String,
     pub dev_tenant: DevTenantMode,
@@ -45,7 +46,6 @@ pub struct Config {
     pub inline_run_budget: Duration,
     pub chunk_size: usize,
     pub worker_margin_ms: u64,
-    pub maintenance_database_url: Option<String>,
     pub stale_run_minutes: u64,
     pub abandon_run_minutes: u64,
     pub validation_retention_days: u64,
@@ -56,6 +56,30 @@ pub struct Config {
     pub db_ca_file: Option<PathBuf>,
     /// The sign that the process runs in AWS Lambda, if any (see [`DEPLOYED_SIGNS`]).
     pub deployed: Option<&'static str>,
+}
+
+/// Where a function finds its database URLs.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseSource {
+    /// A Secrets Manager secret whose JSON holds `app_url` and `maintenance_url`, read
+    /// once at start; `endpoint` names a local Secrets Manager instead of AWS.
+    Secret { arn: String, endpoint: Option<String> },
+    /// The URLs themselves (local development).
+    Urls { app: String, maintenance: Option<String> },
+}
+
+/// Never prints a URL: it may carry a password.
+impl std::fmt::Debug for DatabaseSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseSource::Secret { arn, endpoint } => {
+                f.debug_struct("Secret").field("arn", arn).field("endpoint", endpoint).finish()
+            }
+            DatabaseSource::Urls { maintenance, .. } => {
+                f.debug_struct("Urls").field("maintenance", &maintenance.is_some()).finish_non_exhaustive()
+            }
+        }
+    }
 }
 
 /// The state machine that runs the worker until a run is done; `endpoint` names a
@@ -72,6 +96,8 @@ pub enum Needs {
     Nothing,
     /// The run function hands long runs to the state machine.
     StateMachine,
+    /// Maintenance works across tenants as the maintenance role, beside the application's.
+    MaintenanceRole,
 }
 
 /// Whether the `X-Tenant-Id` header is trusted: only in local development.
@@ -115,6 +141,19 @@ impl Config {
         };
         let state_machine =
             set("COGS_STATE_MACHINE_ARN").map(|arn| StateMachineConfig { arn, endpoint: set("COGS_SFN_ENDPOINT") });
+        let database = match (set("COGS_DATABASE_SECRET_ARN"), set("DATABASE_URL"), deployed) {
+            (Some(arn), _, _) => DatabaseSource::Secret { arn, endpoint: set("COGS_SECRETS_ENDPOINT") },
+            (None, Some(_), Some(sign)) => {
+                return Err(ConfigError(format!(
+                    "DATABASE_URL is set in a deployed function's configuration, where whoever may read the \
+                     function may read its password: name the secret in COGS_DATABASE_SECRET_ARN ({sign} is set)"
+                )));
+            }
+            (None, Some(app), None) => DatabaseSource::Urls { app, maintenance: set("COGS_MAINTENANCE_DATABASE_URL") },
+            (None, None, _) => {
+                return Err(ConfigError("neither COGS_DATABASE_SECRET_ARN nor DATABASE_URL is set".into()));
+            }
+        };
         let dev_tenant = if flag("COGS_DEV_TENANT_HEADER")? {
             if let Some(sign) = deployed {
                 return Err(ConfigError(format!(
@@ -149,7 +188,7 @@ impl Config {
             ));
         }
         Ok(Self {
-            database_url: var("DATABASE_URL").ok_or_else(|| ConfigError("DATABASE_URL is not set".into()))?,
+            database,
             pool_size: number("COGS_POOL_SIZE", "2")? as usize,
             tenant_claim: parsed("COGS_TENANT_CLAIM", "custom:tenant_id"),
             dev_tenant,
@@ -158,7 +197,6 @@ impl Config {
             inline_run_budget: Duration::from_millis(number("COGS_INLINE_RUN_MS", "20000")?),
             chunk_size: number("COGS_CHUNK_SIZE", "10000")?.max(1) as usize,
             worker_margin_ms: number("COGS_WORKER_MARGIN_MS", "10000")?,
-            maintenance_database_url: var("COGS_MAINTENANCE_DATABASE_URL"),
             stale_run_minutes: number("COGS_STALE_RUN_MINUTES", "15")?,
             abandon_run_minutes: number("COGS_ABANDON_RUN_MINUTES", "120")?,
             // The maintenance role may not delete an error less than a day old (migration V15).
@@ -185,6 +223,11 @@ impl Config {
                 "COGS_STATE_MACHINE_ARN is not set: a deployed run function hands long runs to the state machine, \
                  it does not cost them within the request ({sign} is set)"
             ))),
+            (Needs::MaintenanceRole, _, _)
+                if matches!(self.database, DatabaseSource::Urls { maintenance: None, .. }) =>
+            {
+                Err(ConfigError("maintenance needs COGS_MAINTENANCE_DATABASE_URL, or a database secret".into()))
+            }
             _ => Ok(()),
         }
     }
@@ -225,6 +268,8 @@ mod tests {
 
     use super::*;
 
+    const SECRET: &str = "COGS_DATABASE_SECRET_ARN";
+
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let vars: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         Config::from_lookup(|name| vars.get(name).cloned())
@@ -253,7 +298,7 @@ mod tests {
     #[test]
     fn development_tenant_mode_refuses_to_start_in_the_environment_of_a_deployed_function() {
         let asked =
-            [("DATABASE_URL", "postgres://x"), ("COGS_BUCKET", "cogs-staging"), ("COGS_DEV_TENANT_HEADER", "true")];
+            [(SECRET, "arn:aws:secretsmanager:x"), ("COGS_BUCKET", "cogs-staging"), ("COGS_DEV_TENANT_HEADER", "true")];
 
         let deployed = environment("provided.al2023.env", &asked);
         let emulated = environment("cargo-lambda-watch.env", &asked).unwrap();
@@ -268,7 +313,7 @@ mod tests {
     fn any_one_sign_of_lambda_is_enough_to_refuse_the_development_header() {
         for sign in DEPLOYED_SIGNS {
             let refused = config(&[
-                ("DATABASE_URL", "postgres://x"),
+                (SECRET, "arn:aws:secretsmanager:x"),
                 ("COGS_BUCKET", "cogs-staging"),
                 ("COGS_DEV_TENANT_HEADER", "true"),
                 (sign, "x"),
@@ -296,7 +341,7 @@ mod tests {
 
     #[test]
     fn a_deployed_function_without_a_bucket_refuses_to_start_instead_of_staging_locally() {
-        let url = [("DATABASE_URL", "postgres://x")];
+        let url = [(SECRET, "arn:aws:secretsmanager:x")];
 
         let refusal = environment("provided.al2023.env", &url).unwrap_err().to_string();
         let deployed = environment("provided.al2023.env", &[url[0], ("COGS_BUCKET", "cogs-staging")]).unwrap();
@@ -309,7 +354,7 @@ mod tests {
 
     #[test]
     fn a_deployed_run_function_without_its_state_machine_refuses_to_start_instead_of_costing_inline() {
-        let vars = [("DATABASE_URL", "postgres://x"), ("COGS_BUCKET", "cogs-staging")];
+        let vars = [(SECRET, "arn:aws:secretsmanager:x"), ("COGS_BUCKET", "cogs-staging")];
         let deployed = environment("provided.al2023.env", &vars).unwrap();
         let local = environment("cargo-lambda-watch.env", &vars).unwrap();
         let with_machine = environment("provided.al2023.env", &[vars[0], vars[1], ("COGS_STATE_MACHINE_ARN", "arn:x")]);
@@ -320,6 +365,25 @@ mod tests {
         assert!(deployed.require(Needs::Nothing).is_ok(), "only the run function needs it");
         assert!(local.require(Needs::StateMachine).is_ok(), "locally a run is costed within the request");
         assert!(with_machine.unwrap().require(Needs::StateMachine).is_ok());
+    }
+
+    #[test]
+    fn a_deployed_function_finds_its_database_in_a_secret_never_in_its_configuration() {
+        let vars = [("COGS_BUCKET", "cogs-staging"), ("DATABASE_URL", "postgres://app:password@db/cogs")];
+
+        let refusal = environment("provided.al2023.env", &vars).unwrap_err().to_string();
+        let deployed = environment("provided.al2023.env", &[vars[0], (SECRET, "arn:aws:secretsmanager:x")]).unwrap();
+        let local = environment("cargo-lambda-watch.env", &vars).unwrap();
+
+        assert!(refusal.contains("COGS_DATABASE_SECRET_ARN") && !refusal.contains("password@"), "{refusal}");
+        assert_eq!(
+            deployed.database,
+            DatabaseSource::Secret { arn: "arn:aws:secretsmanager:x".into(), endpoint: None }
+        );
+        assert!(matches!(local.database, DatabaseSource::Urls { maintenance: None, .. }));
+        assert!(!format!("{:?}", local.database).contains("password"), "a URL is never printed");
+        assert!(local.require(Needs::MaintenanceRole).is_err(), "maintenance needs its role's URL");
+        assert!(deployed.require(Needs::MaintenanceRole).is_ok(), "the secret holds it");
     }
 
     fn config_error(vars: &[(&str, &str)]) -> bool {

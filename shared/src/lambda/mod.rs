@@ -14,7 +14,7 @@ use lambda_http::lambda_runtime::Diagnostic;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
-pub use config::{Config, ConfigError, DevTenantMode, Needs, StateMachineConfig};
+pub use config::{Config, ConfigError, DatabaseSource, DevTenantMode, Needs, StateMachineConfig};
 pub use dispatch::RunDispatch;
 
 use crate::service::{Category, ServiceError};
@@ -74,18 +74,35 @@ pub struct Context {
 
 impl Context {
     /// Reads the configuration from the environment, refuses to start a deployed
-    /// function without what it `needs`, and builds the clients.
+    /// function without what it `needs`, reads the database secret if there is one, and
+    /// builds the clients. Only maintenance gets the maintenance role's pool.
     pub async fn init(needs: Needs) -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
         config.require(needs)?;
+        let urls = match &config.database {
+            DatabaseSource::Urls { app, maintenance } => {
+                DatabaseUrls { app_url: app.clone(), maintenance_url: maintenance.clone() }
+            }
+            DatabaseSource::Secret { arn, endpoint } => {
+                let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let mut secrets = aws_sdk_secretsmanager::config::Builder::from(&shared);
+                if let Some(endpoint) = endpoint {
+                    secrets = secrets.endpoint_url(endpoint);
+                }
+                database_urls(&aws_sdk_secretsmanager::Client::from_conf(secrets.build()), arn).await?
+            }
+        };
         let ca_file = config.db_ca_file.as_deref();
         let connect = |url: &str, size| crate::db::connect(url, size, ca_file).map_err(|e| ConfigError(e.to_string()));
-        let pool = connect(&config.database_url, config.pool_size)?;
+        let pool = connect(&urls.app_url, config.pool_size)?;
         let staging = Store::from_config(&config.staging).await;
         let dispatch = RunDispatch::from_config(config.state_machine.as_ref()).await;
-        let maintenance_pool = match &config.maintenance_database_url {
-            Some(url) => Some(connect(url, 1)?),
-            None => None,
+        let maintenance_pool = match (needs, &urls.maintenance_url) {
+            (Needs::MaintenanceRole, Some(url)) => Some(connect(url, 1)?),
+            (Needs::MaintenanceRole, None) => {
+                return Err(ConfigError("the database secret holds no maintenance_url".into()));
+            }
+            _ => None,
         };
         Ok(Self { config, pool, staging, dispatch, maintenance_pool })
     }
@@ -99,6 +116,27 @@ pub fn time_left(context: &lambda_http::Context) -> Option<Duration> {
     const FIRST_REAL_DEADLINE_MS: u64 = 946_684_800_000;
     (context.deadline >= FIRST_REAL_DEADLINE_MS)
         .then(|| context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default())
+}
+
+/// The database URLs of a function, as its secret holds them.
+#[derive(serde::Deserialize)]
+pub struct DatabaseUrls {
+    pub app_url: String,
+    pub maintenance_url: Option<String>,
+}
+
+/// Reads the Secrets Manager secret `arn` (JSON with `app_url` and, for maintenance,
+/// `maintenance_url`): once, at start. Errors name the secret, never its content.
+pub async fn database_urls(client: &aws_sdk_secretsmanager::Client, arn: &str) -> Result<DatabaseUrls, ConfigError> {
+    let secret = client.get_secret_value().secret_id(arn).send().await.map_err(|e| {
+        ConfigError(format!(
+            "reading the database secret {arn}: {}",
+            aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+        ))
+    })?;
+    let text = secret.secret_string().ok_or_else(|| ConfigError(format!("the database secret {arn} holds no text")))?;
+    serde_json::from_str(text)
+        .map_err(|_| ConfigError(format!("the database secret {arn} is not JSON with an app_url string")))
 }
 
 /// An event's failure as the Lambda runtime reports it: `TransientError` when trying
