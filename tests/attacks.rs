@@ -358,7 +358,7 @@ async fn crafted_object_keys_load_nothing_into_another_tenant() {
         ("no tenant prefix", format!("uploads/{id}/sales.csv")),
     ] {
         ctx.staging.put(&key, sales.as_bytes().to_vec()).await.unwrap();
-        let outcome = cogs_upload::events::handle(ctx, s3_put_event(bucket, &key)).await;
+        let outcome = cogs_upload::events::handle(ctx, s3_put_event(bucket, &key).await).await;
         let outcome = outcome.map(|value| value["objects"][0]["outcome"].clone());
         assert!(!matches!(&outcome, Ok(o) if o == "loaded"), "{name}: {outcome:?}");
         assert!(scene.acme().await == before, "{name} changed acme-corp's data");

@@ -217,12 +217,11 @@ async fn ten_deliveries_of_one_object_created_event_at_once_load_it_once() {
     let key = pending.upload.object_key.clone().unwrap();
     ctx.staging.put(&key, sales.into_bytes()).await.unwrap();
 
-    let deliveries: Vec<_> = (0..10)
-        .map(|_| {
-            let (ctx, event) = (ctx.clone(), s3_put_event(&bucket, &key));
-            tokio::spawn(async move { cogs_upload::events::handle(&ctx, event).await.unwrap() })
-        })
-        .collect();
+    let mut deliveries = Vec::new();
+    for _ in 0..10 {
+        let (ctx, event) = (ctx.clone(), s3_put_event(&bucket, &key).await);
+        deliveries.push(tokio::spawn(async move { cogs_upload::events::handle(&ctx, event).await.unwrap() }));
+    }
     let mut outcomes = Vec::new();
     for delivery in deliveries {
         outcomes.push(delivery.await.unwrap()["objects"][0]["outcome"].as_str().unwrap().to_owned());

@@ -111,11 +111,11 @@ async fn the_object_created_event_loads_once_however_often_it_arrives() {
     put(&pending, sales.as_bytes());
     let key = pending.upload.object_key.clone().unwrap();
 
-    let first = cogs_upload::events::handle(&ctx, s3_put_event(&bucket(&ctx), &key)).await.unwrap();
+    let first = cogs_upload::events::handle(&ctx, s3_put_event(&bucket(&ctx), &key).await).await.unwrap();
     let before = db.data(&["acme-corp"]).await;
     let (again, concurrently) = tokio::join!(
-        cogs_upload::events::handle(&ctx, s3_put_event(&bucket(&ctx), &key)),
-        cogs_upload::events::handle(&ctx, s3_put_event(&bucket(&ctx), &key))
+        cogs_upload::events::handle(&ctx, s3_put_event(&bucket(&ctx), &key).await),
+        cogs_upload::events::handle(&ctx, s3_put_event(&bucket(&ctx), &key).await)
     );
 
     assert_eq!(first["objects"][0]["outcome"], "loaded");
@@ -160,7 +160,7 @@ async fn a_key_with_another_tenants_prefix_is_refused() {
     let forged = format!("tenants/tenant-b/uploads/{}/sales.csv", pending.upload.upload_id);
     ctx.staging.put(&forged, sales.as_bytes().to_vec()).await.unwrap();
 
-    let outcome = cogs_upload::events::handle(&ctx, s3_put_event(&bucket(&ctx), &forged)).await.unwrap();
+    let outcome = cogs_upload::events::handle(&ctx, s3_put_event(&bucket(&ctx), &forged).await).await.unwrap();
 
     assert_eq!(outcome["objects"][0]["outcome"], "refused");
     assert!(db.data(&["tenant-a", "tenant-b"]).await.values().all(Vec::is_empty), "nothing was loaded anywhere");
@@ -181,10 +181,12 @@ async fn a_bad_staged_file_is_rejected_with_its_rows_and_leaves_the_data_unchang
             .unwrap();
     put(&pending, sales.as_bytes());
 
-    let outcome =
-        cogs_upload::events::handle(&ctx, s3_put_event(&bucket(&ctx), pending.upload.object_key.as_deref().unwrap()))
-            .await
-            .unwrap();
+    let outcome = cogs_upload::events::handle(
+        &ctx,
+        s3_put_event(&bucket(&ctx), pending.upload.object_key.as_deref().unwrap()).await,
+    )
+    .await
+    .unwrap();
 
     assert_eq!(outcome["objects"][0]["outcome"], "rejected");
     assert_eq!(db.data(&["acme-corp"]).await, before);
@@ -235,7 +237,7 @@ async fn an_object_of_another_size_than_declared_is_rejected_without_being_loade
     // What a client that ignores the signed length, or another writer, leaves behind.
     ctx.staging.put(&key, larger.clone().into_bytes()).await.unwrap();
 
-    let outcome = cogs_upload::events::handle(&ctx, s3_put_event(&bucket(&ctx), &key)).await.unwrap();
+    let outcome = cogs_upload::events::handle(&ctx, s3_put_event(&bucket(&ctx), &key).await).await.unwrap();
 
     assert_eq!(outcome["objects"][0]["outcome"], "rejected");
     assert_eq!(db.data(&["acme-corp"]).await, before, "no row of the object was loaded");
@@ -269,4 +271,29 @@ async fn a_function_reads_its_database_urls_once_from_a_secret_and_never_tells_t
     assert_eq!(read.maintenance_url, Some(db.maintenance_url()));
     let refused = refused.to_string();
     assert!(refused.contains("is not JSON") && !refused.contains("hunter2"), "{refused}");
+}
+
+#[tokio::test]
+async fn a_used_upload_url_put_again_after_the_load_is_noticed_and_changes_nothing() {
+    let db = TestDb::new().await;
+    let ctx = context(&db, s3_store().await).await;
+    let sales = "sale_id,sku,sale_date,quantity_sold\nS1,A,2024-01-02,3\n";
+    let pending =
+        service::create_upload(&db.pool, &ctx.staging, &caller("acme-corp"), RecordKind::Sales, "s.csv", size(sales))
+            .await
+            .unwrap();
+    let key = pending.upload.object_key.clone().unwrap();
+    put(&pending, sales.as_bytes());
+    let loaded = cogs_upload::events::handle(&ctx, s3_put_event(&bucket(&ctx), &key).await).await.unwrap();
+    let before = db.data(&["acme-corp"]).await;
+    let repeated = cogs_upload::events::handle(&ctx, s3_put_event(&bucket(&ctx), &key).await).await.unwrap();
+
+    // The same URL, the same size (it is signed), other rows.
+    put(&pending, sales.replace("S1,A,2024-01-02,3", "S9,A,2024-01-02,9").as_bytes());
+    let replaced = cogs_upload::events::handle(&ctx, s3_put_event(&bucket(&ctx), &key).await).await.unwrap();
+
+    assert_eq!(loaded["objects"][0]["outcome"], "loaded");
+    assert_eq!(repeated["objects"][0]["outcome"], "already_done", "the same object delivered again");
+    assert_eq!(replaced["objects"][0]["outcome"], "replaced_after_load");
+    assert_eq!(db.data(&["acme-corp"]).await, before, "the loaded file stays as it was loaded");
 }

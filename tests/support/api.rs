@@ -90,10 +90,16 @@ pub fn header<'a>(response: &'a Response<Body>, name: &str) -> &'a str {
 }
 
 /// An S3 object-created event (the fixture) for `key` in `bucket`, as the upload
-/// function's `cogs-upload-events` receives it.
-pub fn s3_put_event(bucket: &str, key: &str) -> lambda_runtime::LambdaEvent<aws_lambda_events::s3::S3Event> {
+/// function's `cogs-upload-events` receives it: with the object's own ETag and version,
+/// as S3 sends them, when the local server has the object.
+pub async fn s3_put_event(bucket: &str, key: &str) -> lambda_runtime::LambdaEvent<aws_lambda_events::s3::S3Event> {
     let mut event: Value = serde_json::from_str(include_str!("../fixtures/events/s3-put.json")).unwrap();
     event["Records"][0]["s3"]["bucket"]["name"] = json!(bucket);
     event["Records"][0]["s3"]["object"]["key"] = json!(key);
+    if let Ok(head) = crate::s3_client().head_object().bucket(bucket).key(key).send().await {
+        // S3 quotes an ETag in its headers, never in an event.
+        event["Records"][0]["s3"]["object"]["eTag"] = json!(head.e_tag().map(|etag| etag.trim_matches('"')));
+        event["Records"][0]["s3"]["object"]["versionId"] = json!(head.version_id());
+    }
     lambda_runtime::LambdaEvent::new(serde_json::from_value(event).unwrap(), lambda_runtime::Context::default())
 }

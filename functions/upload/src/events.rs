@@ -1,7 +1,9 @@
 //! The bucket's object-created events: each object under a staged key is loaded into
 //! its pending upload, once, however often or concurrently the event arrives.
 
-use aws_lambda_events::s3::S3Event;
+use aws_lambda_events::s3::{S3Event, S3Object};
+use cogs_core::db::{UploadRow, UploadStatus};
+use cogs_core::lambda::telemetry::{self, Metric};
 use cogs_core::lambda::{self, Context};
 use cogs_core::service::{self, ServiceError, StagedLoad};
 use lambda_runtime::{Diagnostic, LambdaEvent};
@@ -21,6 +23,17 @@ pub async fn handle(ctx: &Context, event: LambdaEvent<S3Event>) -> Result<Value,
                 tracing::info!(key, upload_id = %upload.upload_id, rows = upload.rows_received, pieces, "staged file loaded");
                 json!({ "key": key, "outcome": "loaded", "rows": upload.rows_received })
             }
+            Ok(StagedLoad::AlreadyDone { upload }) if replaced(&upload, &record.s3.object) => {
+                // A used upload URL put another object under the key: the file as loaded
+                // stays (the bucket keeps its version), and an operator hears of it.
+                tracing::warn!(
+                    key, upload_id = %upload.upload_id, loaded_etag = ?upload.object_etag,
+                    new_etag = ?record.s3.object.e_tag, new_version = ?record.s3.object.version_id,
+                    "a loaded upload's object was replaced; it was not loaded again"
+                );
+                telemetry::emit(Metric::StagedObjectsReplaced, 1, "upload-events");
+                json!({ "key": key, "outcome": "replaced_after_load" })
+            }
             Ok(StagedLoad::AlreadyDone { upload }) => {
                 tracing::info!(key, status = upload.status.as_str(), etag = ?record.s3.object.e_tag, "repeated event ignored");
                 json!({ "key": key, "outcome": "already_done" })
@@ -38,6 +51,20 @@ pub async fn handle(ctx: &Context, event: LambdaEvent<S3Event>) -> Result<Value,
         outcomes.push(outcome);
     }
     Ok(json!({ "objects": outcomes }))
+}
+
+/// Whether the event is for another object than the one a loaded upload loaded: by
+/// version where both are known (a versioned bucket), else by ETag (S3 quotes it in
+/// headers, not in events).
+fn replaced(upload: &UploadRow, object: &S3Object) -> bool {
+    if upload.status != UploadStatus::Loaded {
+        return false;
+    }
+    match (&upload.object_version, &object.version_id, &upload.object_etag, &object.e_tag) {
+        (Some(loaded), Some(event), _, _) => loaded != event,
+        (_, _, Some(loaded), Some(event)) => loaded.trim_matches('"') != event.trim_matches('"'),
+        _ => false,
+    }
 }
 
 /// S3 event keys are URL-encoded, with `+` for a space.

@@ -35,6 +35,8 @@ pub enum Metric {
     MaintenanceFailures,
     /// SKUs a completed run parked for want of stock.
     SkusParked,
+    /// Staged objects put again (a used upload URL) after their file was loaded.
+    StagedObjectsReplaced,
 }
 
 impl Metric {
@@ -48,6 +50,7 @@ impl Metric {
             Metric::BooksInconsistent => ("BooksInconsistent", "Count"),
             Metric::MaintenanceFailures => ("MaintenanceFailures", "Count"),
             Metric::SkusParked => ("SkusParked", "Count"),
+            Metric::StagedObjectsReplaced => ("StagedObjectsReplaced", "Count"),
         }
     }
 }
