@@ -59,12 +59,60 @@ fn every_route_served_is_documented_and_every_documented_route_is_served() {
     assert_eq!(served, documented);
 }
 
+/// The OpenAPI 3.0 document as JSON Schema: `nullable` becomes a `null` type.
+fn as_json_schema(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            if object.remove("nullable") == Some(Value::Bool(true)) {
+                match object.remove("$ref") {
+                    Some(reference) => {
+                        object.insert("anyOf".into(), json!([{ "$ref": reference }, { "type": "null" }]));
+                    }
+                    None => {
+                        let kind = object.remove("type").unwrap_or(json!("object"));
+                        object.insert("type".into(), json!([kind, "null"]));
+                    }
+                }
+            }
+            object.values_mut().for_each(as_json_schema);
+        }
+        Value::Array(items) => items.iter_mut().for_each(as_json_schema),
+        _ => {}
+    }
+}
+
+/// Checks a JSON answer against the schema the document gives for its route and status.
+fn assert_documented_body(doc: &Value, method: &str, template: &str, status: u16, response: &Response<Body>) {
+    let operation = &doc["paths"][template][method.to_lowercase()];
+    let Some(schema) = operation["responses"][status.to_string()]["content"]["application/json"].get("schema") else {
+        return;
+    };
+    if !header(response, "content-type").starts_with("application/json") {
+        return; // a journal in another format, documented beside
+    }
+    let mut root = doc.clone();
+    root["$ref"] = schema["$ref"].clone();
+    if schema.get("$ref").is_none() {
+        root["properties"] = json!({ "__answer": schema });
+        root.as_object_mut().unwrap().remove("$ref");
+    }
+    let validator = jsonschema::validator_for(&root).unwrap();
+    let body = body_json(response);
+    let body = if schema.get("$ref").is_none() { json!({ "__answer": body }) } else { body };
+    let errors: Vec<String> = validator.iter_errors(&body).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{method} {template} {status}: the answer is not what the document says: {errors:#?}");
+}
+
 /// Walks every documented (route, status) with real requests and checks the document
-/// lists exactly the statuses the functions answer with.
+/// lists exactly the statuses the functions answer with, and each JSON answer is what
+/// the document says, field by field.
 #[tokio::test]
 async fn every_documented_status_is_what_the_functions_answer() {
     let api = Api::new().await;
     let ctx = &api.ctx;
+    let mut doc: Value = serde_json::from_str(OPENAPI).unwrap();
+    as_json_schema(&mut doc);
+    let doc = &doc;
     let mut seen = BTreeSet::new();
     let mut expect = async |function: &str, template: &str, req: Request, status: u16| -> Response<Body> {
         let method = req.method().to_string();
@@ -75,6 +123,7 @@ async fn every_documented_status_is_what_the_functions_answer() {
             "{method} {template}: {}",
             String::from_utf8_lossy(response.body())
         );
+        assert_documented_body(doc, &method, template, status, &response);
         seen.insert((method, template.to_owned(), status));
         response
     };
@@ -88,6 +137,7 @@ async fn every_documented_status_is_what_the_functions_answer() {
     let dead = context("postgres://cogs_api:cogs_api@127.0.0.1:1/none", &[("COGS_HEALTH_TIMEOUT_MS", "500")]);
     let unavailable = call(&dead, "list", request("GET", "/health", None, None)).await;
     assert_eq!(unavailable.status().as_u16(), 503);
+    assert_documented_body(doc, "GET", "/health", 503, &unavailable);
     let answer = String::from_utf8_lossy(unavailable.body()).into_owned();
     assert_eq!(body_json(&unavailable)["checks"]["database"], "unreachable", "{answer}");
     for leak in ["127.0.0.1", "cogs_api", "refused", "error"] {
