@@ -59,7 +59,9 @@ fn every_route_served_is_documented_and_every_documented_route_is_served() {
     assert_eq!(served, documented);
 }
 
-/// The OpenAPI 3.0 document as JSON Schema: `nullable` becomes a `null` type.
+/// The OpenAPI 3.0 document as JSON Schema: `nullable` becomes a `null` type, and every
+/// object with `properties` allows no others, so an answer carrying a field the document
+/// does not have (an internal by accident) fails as surely as a wrong type.
 fn as_json_schema(value: &mut Value) {
     match value {
         Value::Object(object) => {
@@ -73,6 +75,9 @@ fn as_json_schema(value: &mut Value) {
                         object.insert("type".into(), json!([kind, "null"]));
                     }
                 }
+            }
+            if object.contains_key("properties") && !object.contains_key("additionalProperties") {
+                object.insert("additionalProperties".into(), json!(false));
             }
             object.values_mut().for_each(as_json_schema);
         }

@@ -82,9 +82,13 @@ pub struct RunRow {
     pub time_zone: String,
     pub lock_date: Option<chrono::NaiveDate>,
     /// The SKU the last chunk ended in: SKUs before it are done, and each SKU's
-    /// watermark is where its costing goes on.
+    /// watermark is where its costing goes on. This and the two below are how the run
+    /// is carried on, not what it did: they are not part of its wire form.
+    #[serde(skip_serializing)]
     pub cursor_sku: Option<String>,
+    #[serde(skip_serializing)]
     pub chunks_applied: i64,
+    #[serde(skip_serializing)]
     pub heartbeat_at: Option<DateTime<Utc>>,
     pub error_message: Option<String>,
     pub validation_errors_count: i32,

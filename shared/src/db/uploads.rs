@@ -62,8 +62,11 @@ pub struct UploadRow {
     pub rows_inserted: i64,
     pub rows_unchanged: i64,
     pub error_count: i64,
-    /// The staged object's identity when it was loaded.
+    /// The staged object's identity when it was loaded: for noticing a replacement, not
+    /// part of the upload's wire form.
+    #[serde(skip_serializing)]
     pub object_etag: Option<String>,
+    #[serde(skip_serializing)]
     pub object_version: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
