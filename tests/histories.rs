@@ -256,15 +256,32 @@ async fn history(
     (runs, history)
 }
 
+/// A seeded history and what it loaded.
+struct Seeded {
+    lots: Vec<String>,
+    sales: Vec<String>,
+    db: TestDb,
+    runs: Vec<Uuid>,
+    history: Vec<String>,
+}
+
+/// The world of `seed` (unit prices with `places` decimals), cut into files and loaded
+/// in a random history on a database of its own. `salt` tells one test's seeds from
+/// another's.
+async fn seeded_history(salt: u64, seed: u64, places: u32) -> Seeded {
+    let mut random = Xorshift(salt ^ seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
+    let (lots, sales) = world(&mut random, places);
+    let pending = files(&mut random, &lots, &sales);
+    let db = TestDb::new().await;
+    let (runs, history) = history(&db, &mut random, pending, seed).await;
+    Seeded { lots, sales, db, runs, history }
+}
+
 #[tokio::test]
 async fn after_any_history_the_live_book_equals_a_fresh_costing_of_everything_loaded() {
     let mut recosting_runs = 0;
     for seed in 1..=12_u64 {
-        let mut random = Xorshift(0x9e37_79b9_7f4a_7c15 ^ seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
-        let (lots, sales) = world(&mut random, 3);
-        let pending = files(&mut random, &lots, &sales);
-        let db = TestDb::new().await;
-        let (runs, history) = history(&db, &mut random, pending, seed).await;
+        let Seeded { lots, sales, db, runs, history } = seeded_history(0x9e37_79b9_7f4a_7c15, seed, 3).await;
 
         assert_eq!(live_book(&db).await, fresh(&lots, &sales), "seed {seed}, after {history:?}");
         assert_eq!(book_json(&db).await, cost_json(&lots, &sales), "seed {seed}: cogs book = cogs cost");
@@ -393,11 +410,7 @@ async fn the_journals_of_every_history_add_up_line_by_line_to_one_fresh_costings
     // above).
     let mut recosting_runs = 0;
     for seed in 1..=4_u64 {
-        let mut random = Xorshift(0x51_7cc1_b727_220a ^ seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
-        let (lots, sales) = world(&mut random, 2);
-        let pending = files(&mut random, &lots, &sales);
-        let db = TestDb::new().await;
-        let (runs, history) = history(&db, &mut random, pending, seed).await;
+        let Seeded { lots, sales, db, runs, history } = seeded_history(0x51_7cc1_b727_220a, seed, 2).await;
         let (lot_rows, sale_rows): (Vec<&str>, Vec<&str>) =
             (lots.iter().map(String::as_str).collect(), sales.iter().map(String::as_str).collect());
         cogs_tests::load(&db, "fresh-corp", &lots_csv(&lot_rows), &sales_csv(&sale_rows)).await;

@@ -74,10 +74,7 @@ async fn a_stale_run_is_resumed_and_a_long_silent_one_abandoned_across_tenants()
 #[tokio::test]
 async fn validation_errors_past_their_retention_are_deleted() {
     let db = TestDb::new().await;
-    let bad = "sale_id,sku,sale_date,quantity_sold\nS1,A,someday,1\n";
-    service::upload(&db.pool, &caller("tenant-a"), cogs_core::ingest::RecordKind::Sales, "bad.csv", bad.as_bytes())
-        .await
-        .unwrap_err();
+    reject_a_file_of(&db, "tenant-a").await;
     let maintenance = cogs_core::db::connect(&db.maintenance_url(), 1, None).unwrap();
     let staging = LocalFolder::new(std::env::temp_dir());
     let keep = MaintenanceSettings::default();
@@ -93,6 +90,12 @@ async fn validation_errors_past_their_retention_are_deleted() {
         (0, 0, 1)
     );
     assert!(db.contents(&["tenant-a"]).await["tenant-a.validation_errors"].is_empty());
+}
+
+/// Uploads a file with a bad date for `tenant`: rejected, it leaves one validation error.
+async fn reject_a_file_of(db: &TestDb, tenant: &str) {
+    let bad = "sale_id,sku,sale_date,quantity_sold\nS1,A,someday,1\n";
+    service::upload(&db.pool, &caller(tenant), RecordKind::Sales, "bad.csv", bad.as_bytes()).await.unwrap_err();
 }
 
 /// Moves every validation error `age` into the past, as the owner.
@@ -111,10 +114,7 @@ async fn age_validation_errors(db: &TestDb, age: &str) {
 #[tokio::test]
 async fn the_maintenance_role_can_neither_write_a_tenants_audit_or_runs_nor_delete_a_fresh_error() {
     let db = TestDb::new().await;
-    let bad = "sale_id,sku,sale_date,quantity_sold\nS1,A,someday,1\n";
-    service::upload(&db.pool, &caller("tenant-a"), cogs_core::ingest::RecordKind::Sales, "bad.csv", bad.as_bytes())
-        .await
-        .unwrap_err();
+    reject_a_file_of(&db, "tenant-a").await;
     let before = db.contents(&["tenant-a"]).await;
     let maintenance = db.maintenance().await;
 

@@ -26,6 +26,13 @@ fn put(pending: &PendingUpload, body: &[u8]) {
     assert!(status.success(), "the presigned PUT failed");
 }
 
+/// A staged upload of `sales` for acme-corp, with the URL to PUT them to.
+async fn sales_upload_url(db: &TestDb, ctx: &Context, sales: &str) -> PendingUpload {
+    service::create_upload(&db.pool, &ctx.staging, &caller("acme-corp"), RecordKind::Sales, "s.csv", size(sales))
+        .await
+        .unwrap()
+}
+
 fn size(file: &str) -> u64 {
     file.len() as u64
 }
@@ -129,10 +136,7 @@ async fn concurrent_first_deliveries_load_the_object_once() {
     let db = TestDb::new().await;
     let ctx = context(&db, s3_store().await).await;
     let sales = "sale_id,sku,sale_date,quantity_sold\nS1,A,2024-01-02,3\n";
-    let pending =
-        service::create_upload(&db.pool, &ctx.staging, &caller("acme-corp"), RecordKind::Sales, "s.csv", size(sales))
-            .await
-            .unwrap();
+    let pending = sales_upload_url(&db, &ctx, sales).await;
     put(&pending, sales.as_bytes());
     let key = pending.upload.object_key.clone().unwrap();
     let other_pool = cogs_core::db::connect(&db.app_url(), 2, None).unwrap();
@@ -175,10 +179,7 @@ async fn a_bad_staged_file_is_rejected_with_its_rows_and_leaves_the_data_unchang
     load(&db, "acme-corp", &lots_csv(&["L1,A,2024-01-01,10,10,1,0"]), "").await;
     let before = db.data(&["acme-corp"]).await;
     let sales = "sale_id,sku,sale_date,quantity_sold\nS1,A,2024-01-02,3\nS2,A,someday,4\n";
-    let pending =
-        service::create_upload(&db.pool, &ctx.staging, &caller("acme-corp"), RecordKind::Sales, "s.csv", size(sales))
-            .await
-            .unwrap();
+    let pending = sales_upload_url(&db, &ctx, sales).await;
     put(&pending, sales.as_bytes());
 
     let outcome = cogs_upload::events::handle(
@@ -278,10 +279,7 @@ async fn a_used_upload_url_put_again_after_the_load_is_noticed_and_changes_nothi
     let db = TestDb::new().await;
     let ctx = context(&db, s3_store().await).await;
     let sales = "sale_id,sku,sale_date,quantity_sold\nS1,A,2024-01-02,3\n";
-    let pending =
-        service::create_upload(&db.pool, &ctx.staging, &caller("acme-corp"), RecordKind::Sales, "s.csv", size(sales))
-            .await
-            .unwrap();
+    let pending = sales_upload_url(&db, &ctx, sales).await;
     let key = pending.upload.object_key.clone().unwrap();
     put(&pending, sales.as_bytes());
     let loaded = cogs_upload::events::handle(&ctx, s3_put_event(&bucket(&ctx), &key).await).await.unwrap();

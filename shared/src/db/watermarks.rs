@@ -66,17 +66,14 @@ pub async fn restore_watermarks(tx: &TenantTx, run_id: Uuid) -> Result<u64, DbEr
 /// Up to this many SKUs, a rewind reads their allocations and lots SKU by SKU.
 const FEW_SKUS: i64 = 50;
 
-/// The watermarks a rewind takes: a backdating mark at or before the last sale costed.
-const MARKED_FOR_REWIND: &str =
-    "rewind_date is not null and (rewind_date, rewind_sale_id) <= (costed_date, costed_sale_id)";
-
 /// A SKU with a sale after its watermark (`w`), which a run costs: its latest loaded
 /// sale is after the last one costed. The predicate of the `sku_watermarks_uncosted`
 /// index, written out the same way so that the planner can use it.
 pub(super) const HAS_UNCOSTED: &str = "w.last_sale_date is not null
     and (w.costed_date is null or (w.last_sale_date, w.last_sale_id) > (w.costed_date, w.costed_sale_id))";
 
-/// The SKUs a rewind takes (`marked`: each from its mark) and each live run's outputs
+/// The SKUs a rewind takes (`marked`: each from its backdating mark, where that lies at
+/// or before the last sale costed) and each live run's outputs
 /// of them as their summary tells (`sources`: wholly superseded by a later live run,
 /// wholly live, and whether they all come from the mark on). A SKU is taken over whole
 /// when each of its sources is wholly superseded or wholly live from the mark on
@@ -86,7 +83,7 @@ pub(super) const HAS_UNCOSTED: &str = "w.last_sale_date is not null
 const CLASSIFIED_MARKS: &str = r"marked as materialized (
         select sku, rewind_date as from_date, rewind_sale_id as from_sale_id
         from sku_watermarks
-        where MARKED_FOR_REWIND
+        where rewind_date is not null and (rewind_date, rewind_sale_id) <= (costed_date, costed_sale_id)
     ),
     sources as materialized (
         select c.*, bool_and(c.superseded or (c.live and c.from_mark_on)) over (partition by c.sku) as sku_whole
@@ -140,10 +137,9 @@ pub async fn rewind_backdated(tx: &TenantTx, run_id: Uuid) -> Result<Rewound, Db
     // Rewinding many SKUs in part aggregates a million outputs; with the default 4 MB
     // its hashes spill to disk in batches. For this (short) transaction only.
     tx.execute(r"select set_config('work_mem', '64MB', true)", &[]).await?;
-    let classified = CLASSIFIED_MARKS.replace("MARKED_FOR_REWIND", MARKED_FOR_REWIND);
     let counts = tx
         .query_one(
-            &format!("with {classified} select (select count(*) from marked), (select count(*) from partial)"),
+            &format!("with {CLASSIFIED_MARKS} select (select count(*) from marked), (select count(*) from partial)"),
             &[],
         )
         .await?;
@@ -168,7 +164,7 @@ pub async fn rewind_backdated(tx: &TenantTx, run_id: Uuid) -> Result<Rewound, Db
     let row = tx
         .query_one(
             &format!(
-                r"with {classified},
+                r"with {CLASSIFIED_MARKS},
               live as materialized (
                   select a.sku, a.lot_id, a.run_id, a.sale_date, a.sale_id, a.quantity, a.extended_cost,
                          m.from_date, m.from_sale_id,
