@@ -4,8 +4,9 @@
 # URL from the API, PUT to the local S3 server, the object-created event delivered to
 # the upload-events function); a run started by the API and carried on by worker
 # invocations, as the state machine would; poll, journal, rollback, list; then the
-# operations scripts. Each response's status is checked; any surprise stops the
-# script with the response printed.
+# operations scripts; then Schemathesis against every function
+# (scripts/contract-local.sh), for a tenant of its own with a completed run. Each
+# response's status is checked; any surprise stops the script with the response printed.
 #
 # Locally there is no JWT authorizer, so the functions run in development mode
 # (COGS_DEV_TENANT_HEADER=true) and take the tenant from X-Tenant-Id. The database is
@@ -90,18 +91,24 @@ import json, sys
 upload = json.load(sys.stdin)
 assert (upload["status"], upload["rows_inserted"]) == ("loaded", 7), upload
 print("staged upload loaded:", upload["rows_inserted"], "sales")'
-started=$(call POST cogs-run /api/v1/runs 202 -H 'Content-Type: application/json' -d '{"mode": "fifo"}')
-echo "$started"
-run_id=$(printf '%s' "$started" | python3 -c 'import json,sys; print(json.load(sys.stdin)["run"]["run_id"])')
-invocations=0
-while :; do
-  invocations=$((invocations + 1))
-  out=$(cargo lambda invoke cogs-worker --invoke-address 127.0.0.1 --invoke-port "$port" \
-    --data-ascii "{\"tenant_id\": \"$tenant\", \"run_id\": \"$run_id\"}")
-  echo "worker invocation $invocations: $out"
-  printf '%s' "$out" | grep -q '"done":true' && break
-  [ "$invocations" -lt 20 ] || { echo "FAILED: the worker did not finish the run" >&2; exit 1; }
-done
+# start_run: starts a run through the API and invokes the worker until it is done, as
+# the state machine would; prints the run id.
+start_run() {
+  local started run_id invocations=0 out
+  started=$(call POST cogs-run /api/v1/runs 202 -H 'Content-Type: application/json' -d '{"mode": "fifo"}')
+  echo "$started" >&2
+  run_id=$(printf '%s' "$started" | python3 -c 'import json,sys; print(json.load(sys.stdin)["run"]["run_id"])')
+  while :; do
+    invocations=$((invocations + 1))
+    out=$(cargo lambda invoke cogs-worker --invoke-address 127.0.0.1 --invoke-port "$port" \
+      --data-ascii "{\"tenant_id\": \"${as_tenant:-$tenant}\", \"run_id\": \"$run_id\"}")
+    echo "worker invocation $invocations: $out" >&2
+    printf '%s' "$out" | grep -q '"done":true' && break
+    [ "$invocations" -lt 20 ] || { echo "FAILED: the worker did not finish the run" >&2; exit 1; }
+  done
+  echo "$run_id"
+}
+run_id=$(start_run)
 run=$(call GET cogs-list "/api/v1/runs/$run_id" 200)
 printf '%s' "$run" | python3 -c '
 import json, sys
@@ -138,4 +145,11 @@ SQL
 if DATABASE_URL="$maint_url" scripts/stuck_runs.sh; then
   echo "FAILED: the stuck-run report missed a silent run" >&2; exit 1
 fi
+
+say "a client no one here wrote: Schemathesis against every function (scripts/contract-local.sh)"
+as_tenant=contract-test
+call POST cogs-upload /api/v1/files/lots 201 -F "file=@examples/lots.csv" >/dev/null
+call POST cogs-upload /api/v1/files/sales 201 -F "file=@examples/sales.csv" >/dev/null
+contract_run=$(start_run)
+scripts/contract-local.sh "$base" "$as_tenant" "$contract_run"
 say "end to end: ok"

@@ -15,14 +15,18 @@ ensure_rust_tools() {
   done
 }
 
-# Installs a Debian package when its command is missing (as root, or through sudo).
-ensure_command() { # ensure_command COMMAND PACKAGE
-  command -v "$1" >/dev/null && return
-  say "installing $2 from Debian's packages"
+# Installs Debian packages (as root, or through sudo).
+apt_install() { # apt_install PACKAGE...
+  say "installing $* from Debian's packages"
   local sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo -n"
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
+}
+
+# Installs a Debian package when its command is missing.
+ensure_command() { # ensure_command COMMAND PACKAGE
+  command -v "$1" >/dev/null || apt_install "$2"
 }
 ensure_command curl curl
 

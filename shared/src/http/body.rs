@@ -5,7 +5,7 @@ use http::header;
 use lambda_http::Request;
 use serde::de::DeserializeOwned;
 
-use super::{ApiError, query};
+use super::{ApiError, query, refuse_nul};
 
 /// The body's bytes, refused (413) past `limit`. API Gateway decodes base64 bodies
 /// before they get here.
@@ -33,6 +33,12 @@ pub struct CsvUpload {
 /// `tenant_id` field), or the CSV itself as the body (`text/csv`), its name from the
 /// `file_name` query parameter.
 pub async fn csv_upload(req: &Request, limit: usize) -> Result<CsvUpload, ApiError> {
+    let upload = csv_upload_of_any_name(req, limit).await?;
+    refuse_nul("the file name", &upload.file_name)?;
+    Ok(upload)
+}
+
+async fn csv_upload_of_any_name(req: &Request, limit: usize) -> Result<CsvUpload, ApiError> {
     let bytes = Bytes::copy_from_slice(body_bytes(req, limit)?);
     let content_type = content_type(req);
     let mime = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
@@ -69,11 +75,33 @@ async fn multipart(content_type: &str, bytes: Bytes) -> Result<CsvUpload, ApiErr
     Ok(CsvUpload { file_name, bytes, tenant_id })
 }
 
-/// The body as JSON of type `T`; `None` for an empty body.
+/// The body as a JSON object of type `T`; `None` for no body (whitespace is not JSON). Every body the API
+/// takes is an object: anything else (an array, which serde would read into a struct
+/// field by field) is refused, as is a string holding a NUL character, which no text
+/// column can store.
 pub fn json_body<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<Option<T>, ApiError> {
     let bytes = body_bytes(req, limit)?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    if bytes.is_empty() {
         return Ok(None);
     }
-    serde_json::from_slice(bytes).map(Some).map_err(|e| ApiError::MalformedJson(e.to_string()))
+    let malformed = |e: serde_json::Error| ApiError::MalformedJson(e.to_string());
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(malformed)?;
+    if !value.is_object() {
+        return Err(ApiError::MalformedJson("the body must be a JSON object".into()));
+    }
+    refuse_nul_in_json(&value)?;
+    serde_json::from_value(value).map(Some).map_err(malformed)
+}
+
+fn refuse_nul_in_json(value: &serde_json::Value) -> Result<(), ApiError> {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => refuse_nul("a string in the body", text),
+        Value::Array(items) => items.iter().try_for_each(refuse_nul_in_json),
+        Value::Object(fields) => fields.iter().try_for_each(|(name, value)| {
+            refuse_nul("a field name in the body", name)?;
+            refuse_nul_in_json(value)
+        }),
+        _ => Ok(()),
+    }
 }

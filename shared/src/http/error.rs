@@ -25,8 +25,9 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("no such route")]
     RouteNotFound,
-    #[error("this route does not accept that method")]
-    MethodNotAllowed,
+    /// `allow` lists the methods the path does accept, for the `Allow` header.
+    #[error("this route does not accept that method; it accepts {allow}")]
+    MethodNotAllowed { allow: String },
 }
 
 impl ApiError {
@@ -51,7 +52,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RouteNotFound => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
         }
     }
 
@@ -66,7 +67,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::RouteNotFound => "route_not_found",
-            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
         }
     }
 

@@ -72,7 +72,11 @@ pub fn respond(outcome: Result<Reply, ApiError>) -> Response<Body> {
         } else {
             tracing::info!(status = status.as_u16(), kind = error.kind(), "request refused");
         }
-        Reply::json(status, &error.envelope())
+        let reply = Reply::json(status, &error.envelope());
+        match error {
+            ApiError::MethodNotAllowed { allow } => reply.with_header(header::ALLOW, allow),
+            _ => reply,
+        }
     });
     let mut response = Response::builder().status(reply.status).header(header::CONTENT_TYPE, reply.content_type);
     for (name, value) in reply.headers {
@@ -87,18 +91,36 @@ pub fn respond(outcome: Result<Reply, ApiError>) -> Response<Body> {
 pub type Route = (&'static str, &'static str);
 
 /// The route `req` asks for among `routes`, with its path parameters. A path served
-/// with another method is 405; an unknown path is 404.
+/// with another method is 405 naming the methods it accepts (RFC 9110's `Allow`); an
+/// unknown path is 404.
 pub fn route(req: &Request, routes: &[Route]) -> Result<(Route, HashMap<&'static str, String>), ApiError> {
+    if let Some(parameters) = req.query_string_parameters_ref() {
+        for (name, value) in parameters.iter() {
+            refuse_nul(&format!("query parameter {name}"), value)?;
+        }
+    }
     let path: Vec<&str> = req.uri().path().trim_matches('/').split('/').collect();
-    let mut path_known = false;
+    let mut allowed = Vec::new();
     for &(method, template) in routes {
         let Some(params) = match_template(template, &path) else { continue };
-        path_known = true;
         if req.method().as_str() == method {
             return Ok(((method, template), params));
         }
+        allowed.push(method);
     }
-    Err(if path_known { ApiError::MethodNotAllowed } else { ApiError::RouteNotFound })
+    Err(if allowed.is_empty() {
+        ApiError::RouteNotFound
+    } else {
+        ApiError::MethodNotAllowed { allow: allowed.join(", ") }
+    })
+}
+
+/// Refuses (400) text holding a NUL character, which no PostgreSQL text value can hold.
+pub(crate) fn refuse_nul(what: &str, text: &str) -> Result<(), ApiError> {
+    if text.contains('\0') {
+        return Err(ApiError::BadRequest(format!("{what} contains a NUL character, which no field can hold")));
+    }
+    Ok(())
 }
 
 fn match_template(template: &'static str, path: &[&str]) -> Option<HashMap<&'static str, String>> {
@@ -285,7 +307,7 @@ mod tests {
         assert_eq!((route, params["run_id"].as_str()), (routes[1], "abc"));
         assert!(matches!(
             super::route(&req("GET", "/api/v1/runs/abc/rollback"), routes),
-            Err(ApiError::MethodNotAllowed)
+            Err(ApiError::MethodNotAllowed { allow }) if allow == "POST"
         ));
         assert!(matches!(super::route(&req("GET", "/api/v1/nothing"), routes), Err(ApiError::RouteNotFound)));
     }

@@ -10,18 +10,22 @@ use crate::db::{self, TenantSettings};
 use crate::model::{LockPolicy, ShortfallPolicy, TenantId};
 
 /// A change of settings: each field given replaces the stored one; `lock_date: null`
-/// removes the lock. Unknown fields are refused.
+/// removes the lock, and `null` is refused for the others (they cannot be removed).
+/// Unknown fields are refused.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsChange {
+    #[serde(default, deserialize_with = "present")]
     pub time_zone: Option<String>,
     #[serde(default, deserialize_with = "present")]
     pub lock_date: Option<Option<NaiveDate>>,
+    #[serde(default, deserialize_with = "present")]
     pub lock_policy: Option<LockPolicy>,
+    #[serde(default, deserialize_with = "present")]
     pub on_shortfall: Option<ShortfallPolicy>,
 }
 
-/// A field that is present, even as `null`, is `Some`.
+/// A field that is present is `Some`: `null` as well where `T` takes it, an error where not.
 fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
     T::deserialize(deserializer).map(Some)
 }
