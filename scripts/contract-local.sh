@@ -20,8 +20,9 @@ source scripts/lib.sh
 
 base=$1 tenant=$2 run_id=$3
 version=4.32.5
-venv=target/schemathesis-venv
-work=target/schemathesis
+root=$PWD
+venv=$root/target/schemathesis-venv
+work=$root/target/schemathesis
 
 if [ "$("$venv/bin/st" --version 2>/dev/null)" != "st, version $version" ]; then
   say "installing Schemathesis $version into $venv (pip)"
@@ -56,9 +57,10 @@ for function in $functions; do
   say "Schemathesis against cogs-$function ($base/cogs-$function)"
   # Locally no authorizer reads the bearer token: it is there because the document
   # requires one, and the development header names the tenant.
-  if ! (cd "$work" && COGS_CONTRACT_RUN_ID=$run_id PYTHONPATH="$OLDPWD/scripts" SCHEMATHESIS_HOOKS=schemathesis_hooks \
-    "$OLDPWD/$venv/bin/st" \
-    --config-file "$OLDPWD/scripts/schemathesis.toml" run "$function.json" \
+  # Run from $work: Schemathesis keeps its cache in the working directory.
+  if ! (cd "$work" && COGS_CONTRACT_RUN_ID=$run_id PYTHONPATH="$root/scripts" SCHEMATHESIS_HOOKS=schemathesis_hooks \
+    "$venv/bin/st" \
+    --config-file "$root/scripts/schemathesis.toml" run "$function.json" \
     --url "$base/cogs-$function" \
     -H "X-Tenant-Id: $tenant" -H "Authorization: Bearer local-development" \
     --checks all --exclude-checks ignored_auth,missing_required_header \

@@ -33,16 +33,10 @@ pub struct CsvUpload {
 /// `tenant_id` field), or the CSV itself as the body (`text/csv`), its name from the
 /// `file_name` query parameter.
 pub async fn csv_upload(req: &Request, limit: usize) -> Result<CsvUpload, ApiError> {
-    let upload = csv_upload_of_any_name(req, limit).await?;
-    refuse_nul("the file name", &upload.file_name)?;
-    Ok(upload)
-}
-
-async fn csv_upload_of_any_name(req: &Request, limit: usize) -> Result<CsvUpload, ApiError> {
     let bytes = Bytes::copy_from_slice(body_bytes(req, limit)?);
     let content_type = content_type(req);
     let mime = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    match mime.as_str() {
+    let upload = match mime.as_str() {
         "multipart/form-data" => multipart(content_type, bytes).await,
         "text/csv" | "application/csv" | "text/plain" | "application/octet-stream" | "" => Ok(CsvUpload {
             file_name: query(req, "file_name").unwrap_or("upload.csv").to_owned(),
@@ -52,7 +46,9 @@ async fn csv_upload_of_any_name(req: &Request, limit: usize) -> Result<CsvUpload
         other => Err(ApiError::UnsupportedMediaType(format!(
             "a {other} body cannot carry a CSV file; send multipart/form-data with a file field, or text/csv"
         ))),
-    }
+    }?;
+    refuse_nul("the file name", &upload.file_name)?;
+    Ok(upload)
 }
 
 async fn multipart(content_type: &str, bytes: Bytes) -> Result<CsvUpload, ApiError> {
@@ -75,10 +71,10 @@ async fn multipart(content_type: &str, bytes: Bytes) -> Result<CsvUpload, ApiErr
     Ok(CsvUpload { file_name, bytes, tenant_id })
 }
 
-/// The body as a JSON object of type `T`; `None` for no body (whitespace is not JSON). Every body the API
-/// takes is an object: anything else (an array, which serde would read into a struct
-/// field by field) is refused, as is a string holding a NUL character, which no text
-/// column can store.
+/// The body as a JSON object of type `T`; `None` for no body (whitespace is not JSON).
+/// Every body the API takes is an object: anything else (an array, which serde would
+/// read into a struct field by field) is refused, as is a string holding a NUL
+/// character, which no text column can store.
 pub fn json_body<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<Option<T>, ApiError> {
     let bytes = body_bytes(req, limit)?;
     if bytes.is_empty() {
