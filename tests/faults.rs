@@ -167,16 +167,18 @@ async fn an_interrupted_rollback_is_all_or_nothing_and_the_retry_restores_everyt
 #[tokio::test]
 async fn the_database_going_away_under_a_worker_fails_it_retryably_and_the_run_resumes() {
     let db = TestDb::new().await;
-    // Every connection to the database is cut and no new one is accepted for a second.
-    // (The owner closes the doors; a connection of the application role, made before,
-    // cuts the others: a role may signal its own backends.)
+    // Every connection to the database is cut and no new one is accepted until the
+    // worker has returned (at most two minutes): a worker busy costing a chunk in memory
+    // meets the outage at its next statement, however long the chunk takes. (The owner
+    // closes the doors; a connection of the application role, made before, cuts the
+    // others: a role may signal its own backends.)
     let owner = cogs_tests::connect(&cogs_tests::url("cogs_owner", "postgres")).await;
     let cutter = db.app().await;
-    let outage = async {
+    let outage = async |worker_returned: &tokio::sync::Notify| {
         tokio::time::sleep(Duration::from_millis(300)).await;
         owner.batch_execute(&format!("alter database {} allow_connections false", db.name)).await.unwrap();
         drop_connections(&cutter).await;
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(120), worker_returned.notified()).await;
         owner.batch_execute(&format!("alter database {} allow_connections true", db.name)).await.unwrap();
     };
     a_worker_survives(&db, outage).await;

@@ -17,7 +17,7 @@ use cogs_tests::outage::a_worker_survives;
 async fn a_server_restart_under_a_worker_fails_it_retryably_and_the_run_resumes() {
     let db = TestDb::new().await;
     let started_at = server_started_at(&db).await;
-    let restart = async {
+    let restart = async |_: &tokio::sync::Notify| {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let script = cogs_tests::repo_root().join("scripts/restart-postgres.sh");
         let status =

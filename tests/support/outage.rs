@@ -9,6 +9,7 @@ use cogs_core::ingest;
 use cogs_core::model::{CostingMode, Lot, Sale, ShortfallPolicy};
 use cogs_core::service;
 use serde_json::json;
+use tokio::sync::Notify;
 
 use crate::{TestDb, allocations, assert_books_balance, caller, remaining};
 
@@ -72,8 +73,9 @@ pub fn one_pass(lots: &str, sales: &str) -> (Vec<String>, Vec<String>) {
 /// Starts a run of the 100,000 sales and lets a worker advance it while `outage` takes
 /// the database away: the worker fails with the error the state machine retries, the
 /// books balance, and the next invocation finishes the run with exactly the
-/// allocations of one pass.
-pub async fn a_worker_survives(db: &TestDb, outage: impl Future<Output = ()>) {
+/// allocations of one pass. `outage` is told when the worker has returned, so that it
+/// can keep the database away until then.
+pub async fn a_worker_survives(db: &TestDb, outage: impl AsyncFnOnce(&Notify)) {
     let (lots, sales) = hundred_thousand_sales();
     let expected = one_pass(&lots, &sales);
     crate::load(db, TENANT, &lots, &sales).await;
@@ -88,7 +90,13 @@ pub async fn a_worker_survives(db: &TestDb, outage: impl Future<Output = ()>) {
         lambda_runtime::LambdaEvent::new(serde_json::from_value(input.clone()).unwrap(), context)
     };
 
-    let (failed, ()) = tokio::join!(cogs_worker::handle(&ctx, event()), outage);
+    let worker_returned = Notify::new();
+    let worker = async {
+        let outcome = cogs_worker::handle(&ctx, event()).await;
+        worker_returned.notify_one();
+        outcome
+    };
+    let (failed, ()) = tokio::join!(worker, outage(&worker_returned));
 
     let failed = failed.unwrap_err();
     assert_eq!(failed.error_type, "TransientError", "the state machine retries it: {failed:?}");
