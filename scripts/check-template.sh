@@ -37,7 +37,7 @@ print(f"{len(output['Resources'])} CloudFormation resources")
 PY
 say "linting the generated CloudFormation with cfn-lint"
 AWS_DEFAULT_REGION=us-east-1 cfn-lint --regions us-east-1 -- "$out/template.json"
-say "checking that the template deploys every function binary with the settings it needs, no password and bounded, routes every documented path, throttles, keeps a TLS-only versioned bucket and sets no development header"
+say "checking that the template deploys every function binary with the settings it needs, no password and bounded, routes every documented path behind the JWT authorizer, lets no user write their tenant, throttles, keeps a TLS-only versioned bucket and sets no development header"
 python3 - <<'PY'
 import glob, json, re, sys
 from samtranslator.yaml_helper import yaml_parse
@@ -89,6 +89,30 @@ for name, bucket in buckets.items():
         problems.append(f"bucket {name} allows any origin")
 if "*" in json.dumps(template["Parameters"].get("UploadOrigins", {}).get("Default", "")):
     problems.append("UploadOrigins defaults to any origin")
+# Who writes the tenant claim: no self sign-up, and no app client may write the
+# attribute the claim comes from; the API's default authorizer is the JWT one, trusting
+# the stack's pool (or the outside issuer), and only /health is open.
+claim = "custom:" + template["Parameters"]["TenantClaim"]["Default"].removeprefix("custom:")
+for name, pool in [(n, r) for n, r in template["Resources"].items() if r["Type"] == "AWS::Cognito::UserPool"]:
+    if pool["Properties"].get("AdminCreateUserConfig", {}).get("AllowAdminCreateUserOnly") is not True:
+        problems.append(f"user pool {name} lets anyone sign up and choose their own {claim}")
+for name, client in [(n, r) for n, r in template["Resources"].items() if r["Type"] == "AWS::Cognito::UserPoolClient"]:
+    props = client["Properties"]
+    if "WriteAttributes" not in props or claim in props["WriteAttributes"]:
+        problems.append(f"app client {name} lets a user write {claim} (WriteAttributes)")
+    if claim not in props.get("ReadAttributes", []):
+        problems.append(f"app client {name} cannot read {claim}, so its tokens carry no tenant")
+    if props.get("AllowedOAuthFlows") != ["code"] or props.get("GenerateSecret", False) is not False:
+        problems.append(f"app client {name} is not a public authorization-code (PKCE) client")
+for a in api:
+    auth = a["Properties"].get("Auth", {})
+    jwt = auth.get("Authorizers", {}).get(auth.get("DefaultAuthorizer", ""), {}).get("JwtConfiguration")
+    if not jwt or "UserPool" not in json.dumps(jwt.get("issuer")) or "JwtIssuer" not in json.dumps(jwt.get("issuer")):
+        problems.append("the HTTP API's default authorizer is not the JWT one trusting the user pool or JwtIssuer")
+open_routes = {(e["Properties"]["Method"].upper(), e["Properties"]["Path"])
+               for f in functions.values() for e in f["Properties"].get("Events", {}).values()
+               if e["Type"] == "HttpApi" and e["Properties"].get("Auth", {}).get("Authorizer") == "NONE"}
+problems += [f"route {m} {p} is open without a token" for m, p in sorted(open_routes - {("GET", "/health")})]
 problems += [f"documented route {m} {p} has no HttpApi event" for m, p in sorted(documented - routes)]
 problems += [f"route {m} {p} is not documented in functions/openapi.json" for m, p in sorted(routes - documented)]
 for problem in problems:
