@@ -37,6 +37,9 @@ default_pool_size = 10
 # use, or they hold the server's connection slots long after their test (and through
 # the next direct test pass, when scripts/test.sh runs again).
 server_idle_timeout = 5
+# After a failed server login (the fault tests close the database for a moment), try
+# again after a second rather than refusing every client for fifteen.
+server_login_retry = 1
 pidfile = $dir/pgbouncer.pid
 logfile = $dir/pgbouncer.log
 INI

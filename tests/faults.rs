@@ -168,7 +168,7 @@ async fn an_interrupted_rollback_is_all_or_nothing_and_the_retry_restores_everyt
 async fn the_database_going_away_under_a_worker_fails_it_retryably_and_the_run_resumes() {
     let db = TestDb::new().await;
     // Every connection to the database is cut and no new one is accepted until the
-    // worker has returned (at most two minutes): a worker busy costing a chunk in memory
+    // worker has returned (at most ten seconds): a worker busy costing a chunk in memory
     // meets the outage at its next statement, however long the chunk takes. (The owner
     // closes the doors; a connection of the application role, made before, cuts the
     // others: a role may signal its own backends.)
@@ -178,7 +178,7 @@ async fn the_database_going_away_under_a_worker_fails_it_retryably_and_the_run_r
         tokio::time::sleep(Duration::from_millis(300)).await;
         owner.batch_execute(&format!("alter database {} allow_connections false", db.name)).await.unwrap();
         drop_connections(&cutter).await;
-        let _ = tokio::time::timeout(Duration::from_secs(120), worker_returned.notified()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), worker_returned.notified()).await;
         owner.batch_execute(&format!("alter database {} allow_connections true", db.name)).await.unwrap();
     };
     a_worker_survives(&db, outage).await;

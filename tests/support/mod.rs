@@ -65,6 +65,11 @@ pub fn pooled_url(role: &str, database: &str) -> String {
     }
 }
 
+/// Whether the code under test connects through a transaction-mode pooler.
+pub fn through_pooler() -> bool {
+    std::env::var_os("COGS_TEST_POOLER").is_some()
+}
+
 /// Every table that holds tenant rows.
 pub const TENANT_TABLES: [&str; 16] = [
     "tenants",
