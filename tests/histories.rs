@@ -14,7 +14,7 @@ use cogs_core::engine::CostingError;
 use cogs_core::ingest::RecordKind;
 use cogs_core::journal::{Format, JournalConfig, LineDetail, Period};
 use cogs_core::model::{CostingMode, ShortfallPolicy};
-use cogs_core::service::{self, ChunkBudget, ServiceError};
+use cogs_core::service::{self, ChunkBudget, CostFiles, ServiceError};
 use cogs_tests::{TestDb, Xorshift, assert_books_balance, caller, lots_csv, sales_csv};
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -58,15 +58,12 @@ fn world(random: &mut Xorshift, places: u32) -> (Vec<String>, Vec<String>) {
 /// The world's rows cut into files, shuffled: what a merchant uploads over time.
 fn files(random: &mut Xorshift, lots: &[String], sales: &[String]) -> Vec<(RecordKind, String)> {
     let mut files = Vec::new();
-    for (kind, rows) in [(RecordKind::Lots, lots), (RecordKind::Sales, sales)] {
+    type Csv = fn(&[&str]) -> String;
+    for (kind, rows, csv) in [(RecordKind::Lots, lots, lots_csv as Csv), (RecordKind::Sales, sales, sales_csv as Csv)] {
         let mut rows: Vec<&str> = rows.iter().map(String::as_str).collect();
         shuffle(random, &mut rows);
         for part in rows.chunks(1 + random.below(4) as usize) {
-            let csv = match kind {
-                RecordKind::Lots => lots_csv(part),
-                RecordKind::Sales => sales_csv(part),
-            };
-            files.push((kind, csv));
+            files.push((kind, csv(part)));
         }
     }
     shuffle(random, &mut files);
@@ -130,7 +127,12 @@ async fn book_json(db: &TestDb) -> serde_json::Value {
 fn cost_json(lots: &[String], sales: &[String]) -> serde_json::Value {
     let lots_file = lots_csv(&lots.iter().map(String::as_str).collect::<Vec<_>>());
     let sales_file = sales_csv(&sales.iter().map(String::as_str).collect::<Vec<_>>());
-    let report = service::cost_files(lots_file.as_bytes(), sales_file.as_bytes(), None, ShortfallPolicy::Park).unwrap();
+    let report = service::cost_files(
+        CostFiles::lots_and_sales(lots_file.as_bytes(), sales_file.as_bytes()),
+        None,
+        ShortfallPolicy::Park,
+    )
+    .unwrap();
     serde_json::to_value(&report).unwrap()
 }
 
@@ -138,7 +140,12 @@ fn cost_json(lots: &[String], sales: &[String]) -> serde_json::Value {
 fn fresh_journal(lots: &[String], sales: &[String]) -> BTreeMap<(String, String), Decimal> {
     let lots_file = lots_csv(&lots.iter().map(String::as_str).collect::<Vec<_>>());
     let sales_file = sales_csv(&sales.iter().map(String::as_str).collect::<Vec<_>>());
-    let report = service::cost_files(lots_file.as_bytes(), sales_file.as_bytes(), None, ShortfallPolicy::Park).unwrap();
+    let report = service::cost_files(
+        CostFiles::lots_and_sales(lots_file.as_bytes(), sales_file.as_bytes()),
+        None,
+        ShortfallPolicy::Park,
+    )
+    .unwrap();
     let mut total = BTreeMap::new();
     for sale in &report.sales {
         let day = sale.sale_date.date_naive().to_string();
@@ -187,7 +194,12 @@ async fn live_book(db: &TestDb) -> (Vec<String>, Vec<String>) {
 fn fresh(lots: &[String], sales: &[String]) -> (Vec<String>, Vec<String>) {
     let lots_file = lots_csv(&lots.iter().map(String::as_str).collect::<Vec<_>>());
     let sales_file = sales_csv(&sales.iter().map(String::as_str).collect::<Vec<_>>());
-    let report = service::cost_files(lots_file.as_bytes(), sales_file.as_bytes(), None, ShortfallPolicy::Park).unwrap();
+    let report = service::cost_files(
+        CostFiles::lots_and_sales(lots_file.as_bytes(), sales_file.as_bytes()),
+        None,
+        ShortfallPolicy::Park,
+    )
+    .unwrap();
     let mut costed: Vec<_> = report.sales.iter().collect();
     costed.sort_by(|a, b| {
         (a.sku.as_str(), a.sale_date, a.sale_id.as_str()).cmp(&(b.sku.as_str(), b.sale_date, b.sale_id.as_str()))

@@ -6,7 +6,7 @@ use cogs_core::db::RunStatus;
 use cogs_core::engine::CostingError;
 use cogs_core::ingest::RecordKind;
 use cogs_core::model::{CostingMode, ShortfallPolicy};
-use cogs_core::service::{self, ChunkBudget, DryRunInput, ServiceError};
+use cogs_core::service::{self, ChunkBudget, CostFiles, DryRunInput, ServiceError};
 use cogs_tests::{
     TestDb, allocations, caller, load, load_examples, lots_csv, remaining, run_row, run_to_end, sales_csv, tenant,
 };
@@ -306,7 +306,7 @@ async fn an_uncovered_sale_parks_its_sku_the_others_are_costed_and_a_later_lot_t
     let parked: Vec<String> = detail
         .shortfalls
         .iter()
-        .map(|s| format!("{} {} short {} of {} on hand", s.sku, s.sale_id, s.quantity_short, s.on_hand))
+        .map(|s| format!("{} {} short {} of {} on hand", s.sku, s.event_id, s.quantity_short, s.on_hand))
         .collect();
     assert_eq!(parked, ["A S4 short 1 of 2 on hand"], "S6 would fit, but A waits from S4 on");
     assert_eq!(detail.run.sales_processed, 4);
@@ -360,9 +360,12 @@ async fn the_book_equals_cogs_cost_over_every_file_with_a_parked_and_a_recosted_
 
     let book = service::book(&db.pool, &tenant("acme-corp"), Default::default()).await.unwrap();
     let all_sales = [&sales[..], &["T1,B,2024-01-04,2"]].concat();
-    let cost =
-        service::cost_files(lots_csv(&lots).as_bytes(), sales_csv(&all_sales).as_bytes(), None, ShortfallPolicy::Park)
-            .unwrap();
+    let cost = service::cost_files(
+        CostFiles::lots_and_sales(lots_csv(&lots).as_bytes(), sales_csv(&all_sales).as_bytes()),
+        None,
+        ShortfallPolicy::Park,
+    )
+    .unwrap();
 
     assert_eq!(serde_json::to_value(&book.book).unwrap(), serde_json::to_value(&cost).unwrap());
     assert_eq!(book.book.shortfalls.len(), 1);

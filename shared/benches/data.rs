@@ -36,6 +36,7 @@ pub fn reference() -> (Vec<Lot>, Vec<Sale>) {
                 remaining_quantity: Decimal::from(*quantity),
                 unit_price: Decimal::new(next(100, 99_999) as i64, 2),
                 freight_cost_per_unit: Decimal::new(next(0, 999) as i64, 3),
+                receipt_id: None,
             });
         }
         let mut times: Vec<u64> = (0..SALES_PER_SKU).map(|_| next(3600, year)).collect();

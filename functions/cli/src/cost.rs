@@ -1,4 +1,4 @@
-//! `cogs cost`: offline FIFO costing of two CSV files.
+//! `cogs cost`: offline FIFO costing of every movement's CSV file.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use cogs_core::model::{ShortfallPolicy, TenantId};
-use cogs_core::service::{self, CostReport};
+use cogs_core::service::{self, CostFiles, CostReport};
 
 use crate::CommandResult;
 use crate::output::{Failure, OutputFormat, cents, print_json, table};
@@ -19,6 +19,21 @@ pub struct CostArgs {
     /// Sales CSV: sale_id, sku, sale_date, quantity_sold.
     #[arg(long, value_name = "SALES.csv")]
     sales: PathBuf,
+    /// Customer returns CSV: return_id, sale_id, return_date, quantity, restock.
+    #[arg(long, value_name = "RETURNS.csv")]
+    returns: Option<PathBuf>,
+    /// Supplier returns CSV: supplier_return_id, lot_id, return_date, quantity.
+    #[arg(long, value_name = "SUPPLIER_RETURNS.csv")]
+    supplier_returns: Option<PathBuf>,
+    /// Adjustments CSV: adjustment_id, sku, adjustment_date, quantity (signed), unit_cost, reason.
+    #[arg(long, value_name = "ADJUSTMENTS.csv")]
+    adjustments: Option<PathBuf>,
+    /// Stock counts CSV: count_id, sku, count_date, counted_quantity, unit_cost.
+    #[arg(long, value_name = "COUNTS.csv")]
+    counts: Option<PathBuf>,
+    /// Landed costs CSV: landed_cost_id, lot_id or receipt_id, cost_date, amount, allocate_by.
+    #[arg(long, value_name = "LANDED_COSTS.csv")]
+    landed_costs: Option<PathBuf>,
     /// When given, every non-empty tenant_id cell must name this tenant.
     #[arg(long, env = "COGS_TENANT_ID", value_parser = |s: &str| TenantId::parse(s).map_err(|e| e.to_string()))]
     tenant_id: Option<TenantId>,
@@ -38,7 +53,17 @@ fn open(path: &PathBuf) -> Result<BufReader<File>, Failure> {
 
 pub fn run(args: &CostArgs) -> CommandResult {
     let on_shortfall = if args.strict { ShortfallPolicy::Fail } else { ShortfallPolicy::Park };
-    let report = service::cost_files(open(&args.lots)?, open(&args.sales)?, args.tenant_id.as_ref(), on_shortfall)?;
+    let optional = |path: &Option<PathBuf>| path.as_ref().map(open).transpose();
+    let files = CostFiles {
+        lots: open(&args.lots)?,
+        sales: open(&args.sales)?,
+        returns: optional(&args.returns)?,
+        supplier_returns: optional(&args.supplier_returns)?,
+        adjustments: optional(&args.adjustments)?,
+        counts: optional(&args.counts)?,
+        landed_costs: optional(&args.landed_costs)?,
+    };
+    let report = service::cost_files(files, args.tenant_id.as_ref(), on_shortfall)?;
     match args.format {
         OutputFormat::Json => print_json(&report),
         OutputFormat::Table => print_tables(&report),
@@ -61,6 +86,19 @@ pub fn print_tables(report: &CostReport) {
             from.join(", "),
         ]);
     }
+    let mut movements = table(&["movement", "id", "sku", "date (UTC)", "lot", "quantity", "cost", "taken by"], &[5, 6]);
+    for line in &report.movements {
+        movements.add_row(vec![
+            line.kind.as_str().replace('_', " "),
+            line.event_id.to_string(),
+            line.sku.to_string(),
+            line.event_date.format("%Y-%m-%d %H:%M").to_string(),
+            line.lot_id.to_string(),
+            line.quantity.to_string(),
+            cents(line.cost),
+            line.consumer.as_ref().map(ToString::to_string).unwrap_or_default(),
+        ]);
+    }
     let mut lots = table(&["lot", "sku", "remaining", "value"], &[2, 3]);
     for lot in &report.lots {
         lots.add_row(vec![
@@ -71,8 +109,16 @@ pub fn print_tables(report: &CostReport) {
         ]);
     }
     let totals = &report.totals;
-    println!("Sales, in costing order\n{sales}\n\nLots after costing\n{lots}\n");
+    println!("Sales, in costing order\n{sales}\n");
+    if !report.movements.is_empty() {
+        println!("Other movements, by SKU in costing order\n{movements}\n");
+    }
+    println!("Lots after costing\n{lots}\n");
     println!("Total COGS:               {}", cents(totals.total_cogs));
+    if !totals.restocked_returns.is_zero() {
+        println!("Restocked returns:        {}", cents(totals.restocked_returns));
+        println!("Net COGS:                 {}", cents(totals.net_cogs));
+    }
     println!("Ending inventory value:   {}", cents(totals.ending_inventory_value));
     println!("Ending inventory units:   {}", totals.ending_inventory_quantity);
     print_shortfalls(&report.shortfalls);
@@ -83,15 +129,15 @@ pub fn print_shortfalls(shortfalls: &[cogs_core::model::Shortfall]) {
     if shortfalls.is_empty() {
         return;
     }
-    let mut parked = table(&["sku", "first uncovered sale", "sale date (UTC)", "short", "on hand"], &[3, 4]);
+    let mut parked = table(&["sku", "first uncovered event", "date (UTC)", "short", "on hand"], &[3, 4]);
     for shortfall in shortfalls {
         parked.add_row(vec![
             shortfall.sku.to_string(),
-            shortfall.sale_id.to_string(),
-            shortfall.sale_date.format("%Y-%m-%d %H:%M").to_string(),
+            format!("{} {}", shortfall.event_kind, shortfall.event_id),
+            shortfall.event_date.format("%Y-%m-%d %H:%M").to_string(),
             shortfall.quantity_short.to_string(),
             shortfall.on_hand.to_string(),
         ]);
     }
-    println!("\nParked for want of stock: these SKUs' sales from the one named on stay uncosted\n{parked}");
+    println!("\nParked for want of stock: these SKUs' events from the one named on stay uncosted\n{parked}");
 }

@@ -53,7 +53,10 @@ fn cost_prints_the_hand_worked_figures_for_the_examples() {
     assert_eq!(code, Some(0));
     assert_eq!(
         body["totals"],
-        json!({"total_cogs": "2310.9375", "ending_inventory_value": "1541.6875", "ending_inventory_quantity": "172.75"})
+        json!({
+            "total_cogs": "2310.9375", "restocked_returns": "0", "net_cogs": "2310.9375",
+            "ending_inventory_value": "1541.6875", "ending_inventory_quantity": "172.75"
+        })
     );
     let sales: Vec<(String, String)> = body["sales"]
         .as_array()
@@ -134,7 +137,10 @@ fn an_uncovered_sale_parks_its_sku_and_the_report_lists_it() {
     assert_eq!(costed, ["S1", "S3"]);
     assert_eq!(
         body["shortfalls"],
-        json!([{ "sku": "WIDGET-A", "sale_id": "S2", "sale_date": "2024-07-09T00:00:00Z", "quantity_short": "10", "on_hand": "40" }])
+        json!([{
+            "sku": "WIDGET-A", "event_kind": "sale", "event_id": "S2", "event_date": "2024-07-09T00:00:00Z",
+            "quantity_short": "10", "on_hand": "40"
+        }])
     );
 }
 

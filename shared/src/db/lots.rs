@@ -21,6 +21,7 @@ impl TryFrom<&Row> for Lot {
             remaining_quantity: row.try_get("remaining_quantity")?,
             unit_price: row.try_get("unit_price")?,
             freight_cost_per_unit: row.try_get("freight_cost_per_unit")?,
+            receipt_id: None,
         })
     }
 }

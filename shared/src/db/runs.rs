@@ -7,7 +7,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{DbError, TenantTx};
-use crate::model::{CostingMode, SaleId, Shortfall, ShortfallPolicy, Sku};
+use crate::model::{CostingMode, EventId, EventKind, Shortfall, ShortfallPolicy, Sku};
 
 /// Where a run is in its life. `pending` and `running` are active (at most one per
 /// tenant); `completed` runs can be rolled back; `failed` runs changed nothing.
@@ -349,8 +349,8 @@ pub async fn insert_shortfalls(tx: &TenantTx, run_id: Uuid, shortfalls: &[Shortf
         return Ok(0);
     }
     let skus: Vec<&str> = shortfalls.iter().map(|s| s.sku.as_str()).collect();
-    let sale_ids: Vec<&str> = shortfalls.iter().map(|s| s.sale_id.as_str()).collect();
-    let dates: Vec<DateTime<Utc>> = shortfalls.iter().map(|s| s.sale_date).collect();
+    let sale_ids: Vec<&str> = shortfalls.iter().map(|s| s.event_id.as_str()).collect();
+    let dates: Vec<DateTime<Utc>> = shortfalls.iter().map(|s| s.event_date).collect();
     let short: Vec<Decimal> = shortfalls.iter().map(|s| s.quantity_short).collect();
     let on_hand: Vec<Decimal> = shortfalls.iter().map(|s| s.on_hand).collect();
     tx.execute(
@@ -381,8 +381,9 @@ impl TryFrom<&Row> for Shortfall {
     fn try_from(row: &Row) -> Result<Self, DbError> {
         Ok(Shortfall {
             sku: Sku::parse(row.try_get::<_, String>(0)?).map_err(DbError::corrupt("sku"))?,
-            sale_id: SaleId::parse(row.try_get::<_, String>(1)?).map_err(DbError::corrupt("sale_id"))?,
-            sale_date: row.try_get(2)?,
+            event_kind: EventKind::Sale,
+            event_id: EventId::parse(row.try_get::<_, String>(1)?).map_err(DbError::corrupt("sale_id"))?,
+            event_date: row.try_get(2)?,
             quantity_short: row.try_get(3)?,
             on_hand: row.try_get(4)?,
         })

@@ -9,6 +9,9 @@
 //! from chunk to chunk, give exactly the allocations of one pass.
 
 mod error;
+mod events;
+#[cfg(test)]
+mod events_tests;
 #[cfg(test)]
 mod tests;
 
@@ -17,8 +20,9 @@ use std::collections::HashMap;
 use rust_decimal::Decimal;
 
 pub use error::CostingError;
+pub use events::{Costing, Inputs, Layer, cost_events, split};
 
-use crate::model::{Allocation, Lot, LotId, Sale, SaleId, Shortfall, Sku, Timestamp};
+use crate::model::{Allocation, EventId, EventKind, Lot, LotId, Sale, SaleId, Shortfall, Sku, Timestamp};
 use crate::money::{exact_mul, exact_sub};
 
 /// A lot as the engine sees it: what is left of it and what a unit costs.
@@ -58,18 +62,7 @@ impl LotBook {
         let mut queues: Vec<SkuQueue> = Vec::new();
         let mut queue_of_sku: HashMap<Sku, usize> = HashMap::new();
         for lot in lots {
-            let invalid = |reason| CostingError::InvalidLot { lot_id: lot.lot_id.clone(), reason };
-            if lot.remaining_quantity.is_sign_negative() && !lot.remaining_quantity.is_zero() {
-                return Err(invalid("remaining_quantity is negative"));
-            }
-            if lot.remaining_quantity > lot.original_quantity {
-                return Err(invalid("remaining_quantity exceeds original_quantity"));
-            }
-            if lot.unit_price.is_sign_negative() || lot.freight_cost_per_unit.is_sign_negative() {
-                return Err(invalid("unit_price and freight_cost_per_unit must not be negative"));
-            }
-            let unit_cost =
-                lot.unit_cost().ok_or_else(|| CostingError::UnitCostOverflow { lot_id: lot.lot_id.clone() })?;
+            let unit_cost = checked_unit_cost(&lot)?;
             let next = queues.len();
             let index = *queue_of_sku.entry(lot.sku.clone()).or_insert(next);
             if index == next {
@@ -99,6 +92,22 @@ impl LotBook {
     pub fn lots(&self) -> impl Iterator<Item = &BookLot> {
         self.queues.iter().flat_map(|queue| queue.lots.iter())
     }
+}
+
+/// A lot's unit cost, once its quantities and prices are checked: `0 <= remaining <=
+/// original`, no negative price or freight, and a unit cost that is exact.
+fn checked_unit_cost(lot: &Lot) -> Result<Decimal, CostingError> {
+    let invalid = |reason| CostingError::InvalidLot { lot_id: lot.lot_id.clone(), reason };
+    if lot.remaining_quantity.is_sign_negative() && !lot.remaining_quantity.is_zero() {
+        return Err(invalid("remaining_quantity is negative"));
+    }
+    if lot.remaining_quantity > lot.original_quantity {
+        return Err(invalid("remaining_quantity exceeds original_quantity"));
+    }
+    if lot.unit_price.is_sign_negative() || lot.freight_cost_per_unit.is_sign_negative() {
+        return Err(invalid("unit_price and freight_cost_per_unit must not be negative"));
+    }
+    lot.unit_cost().ok_or_else(|| CostingError::UnitCostOverflow { lot_id: lot.lot_id.clone() })
 }
 
 fn first_with_stock(lots: &[BookLot], from: usize) -> usize {
@@ -169,8 +178,9 @@ pub fn allocate_or_park(book: &mut LotBook, sales: &[Sale]) -> Result<(Vec<Alloc
                 allocations.extend(allocate(book, &run[..uncovered])?);
                 shortfalls.push(Shortfall {
                     sku,
-                    sale_id,
-                    sale_date: run[uncovered].sale_date,
+                    event_kind: EventKind::Sale,
+                    event_id: EventId::from(&sale_id),
+                    event_date: run[uncovered].sale_date,
                     quantity_short: requested - available,
                     on_hand: available,
                 });

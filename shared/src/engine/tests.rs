@@ -19,11 +19,11 @@ use rust_decimal::Decimal;
 use super::*;
 use crate::model::{Lot, LotId, Sale, SaleId, Sku};
 
-fn d(s: &str) -> Decimal {
+pub(super) fn d(s: &str) -> Decimal {
     Decimal::from_str_exact(s).unwrap_or_else(|e| panic!("{s}: {e}"))
 }
 
-fn date(s: &str) -> Timestamp {
+pub(super) fn date(s: &str) -> Timestamp {
     DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).unwrap_or_else(|_| {
         let day = NaiveDate::from_str(s).unwrap_or_else(|e| panic!("{s}: {e}"));
         Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap())
@@ -39,6 +39,7 @@ fn lot(id: &str, sku: &str, received: &str, remaining: &str, price: &str, freigh
         remaining_quantity: d(remaining),
         unit_price: d(price),
         freight_cost_per_unit: d(freight),
+        receipt_id: None,
     }
 }
 
@@ -390,6 +391,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 remaining_quantity: Decimal::from(quantity),
                 unit_price: Decimal::new(i64::from(price_cents), 2),
                 freight_cost_per_unit: Decimal::new(i64::from(freight_cents), 3),
+                receipt_id: None,
             })
             .collect();
         let mut sales: Vec<Sale> = sales
@@ -540,7 +542,7 @@ fn an_uncovered_sale_parks_its_sku_and_the_others_are_costed() {
     assert_eq!(render(&allocations), ["A1 LA 3 1 3", "B1 LB 5 2 10"], "A3 would fit, but A is parked at A2");
     let parked: Vec<(&str, &str, String, String)> = shortfalls
         .iter()
-        .map(|s| (s.sku.as_str(), s.sale_id.as_str(), s.quantity_short.to_string(), s.on_hand.to_string()))
+        .map(|s| (s.sku.as_str(), s.event_id.as_str(), s.quantity_short.to_string(), s.on_hand.to_string()))
         .collect();
     assert_eq!(parked, [("A", "A2", "2".to_owned(), "2".to_owned())]);
     let left: Vec<String> = book.lots().map(|lot| format!("{}={}", lot.lot_id, lot.remaining_quantity)).collect();
@@ -555,5 +557,5 @@ fn a_sku_without_any_lot_parks_at_its_first_sale() {
     let (allocations, shortfalls) = allocate_or_park(&mut book, &sales).unwrap();
 
     assert_eq!(render(&allocations), ["B1 LB 1 2 2"]);
-    assert_eq!((shortfalls[0].sale_id.as_str(), shortfalls[0].on_hand), ("A1", Decimal::ZERO));
+    assert_eq!((shortfalls[0].event_id.as_str(), shortfalls[0].on_hand), ("A1", Decimal::ZERO));
 }

@@ -29,6 +29,15 @@ pub enum RowErrorKind {
     ConflictsWithExisting,
     WrongJsonType,
     SizeMismatch,
+    BadFlag,
+    BadChoice,
+    BadTarget,
+    ZeroQuantity,
+    MissingUnitCost,
+    UnexpectedValue,
+    UnknownReference,
+    DatedBeforeReference,
+    ReturnExceedsSale,
 }
 
 impl RowErrorKind {
@@ -58,6 +67,15 @@ impl RowErrorKind {
             RowErrorKind::ConflictsWithExisting => "conflicts_with_existing",
             RowErrorKind::WrongJsonType => "wrong_json_type",
             RowErrorKind::SizeMismatch => "size_mismatch",
+            RowErrorKind::BadFlag => "bad_flag",
+            RowErrorKind::BadChoice => "bad_choice",
+            RowErrorKind::BadTarget => "bad_target",
+            RowErrorKind::ZeroQuantity => "zero_quantity",
+            RowErrorKind::MissingUnitCost => "missing_unit_cost",
+            RowErrorKind::UnexpectedValue => "unexpected_value",
+            RowErrorKind::UnknownReference => "unknown_reference",
+            RowErrorKind::DatedBeforeReference => "dated_before_reference",
+            RowErrorKind::ReturnExceedsSale => "return_exceeds_sale",
         }
     }
 }

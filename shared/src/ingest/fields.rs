@@ -21,7 +21,7 @@ const YEARS: std::ops::RangeInclusive<i32> = 1900..=9999;
 /// The cells of one row, read by column index into the record's required columns.
 pub struct Cells<'a> {
     record: &'a csv::ByteRecord,
-    positions: &'a [usize],
+    positions: &'a [Option<usize>],
     columns: &'static [&'static str],
     row: u64,
     errors: Vec<RowError>,
@@ -30,7 +30,7 @@ pub struct Cells<'a> {
 impl<'a> Cells<'a> {
     pub(super) fn new(
         record: &'a csv::ByteRecord,
-        positions: &'a [usize],
+        positions: &'a [Option<usize>],
         columns: &'static [&'static str],
         row: u64,
     ) -> Self {
@@ -50,8 +50,9 @@ impl<'a> Cells<'a> {
         self.errors.push(RowError::new(self.row, Some(self.columns[column]), kind, message));
     }
 
+    /// The cell's bytes; empty when the file has no such (optional) column.
     pub(super) fn raw(&self, column: usize) -> &'a [u8] {
-        self.record.get(self.positions[column]).unwrap_or_default()
+        self.positions[column].and_then(|position| self.record.get(position)).unwrap_or_default()
     }
 
     /// The cell as text, refusing non-UTF-8 bytes and cells longer than `limit`.
@@ -92,6 +93,56 @@ impl<'a> Cells<'a> {
             Ok(id) => Some(id),
             Err(error) => {
                 self.reject(column, RowErrorKind::BadId, format!("{} {text:?} {error}", self.columns[column]));
+                None
+            }
+        }
+    }
+
+    /// An optional id: `Some(None)` for an empty cell (or a column the file does not
+    /// have), `None` when the cell is refused.
+    pub fn optional_id<T>(&mut self, column: usize, parse: fn(String) -> Result<T, IdError>) -> Option<Option<T>> {
+        if self.raw(column).is_empty() {
+            return Some(None);
+        }
+        self.id(column, parse).map(Some)
+    }
+
+    /// Optional free text of at most `limit` bytes, as [`Cells::optional_id`].
+    pub fn optional_text(&mut self, column: usize, limit: usize) -> Option<Option<&'a str>> {
+        let text = self.text(column, limit)?;
+        if text.chars().any(char::is_control) {
+            self.reject(column, RowErrorKind::BadId, format!("{} contains a control character", self.columns[column]));
+            return None;
+        }
+        Some((!text.is_empty()).then_some(text))
+    }
+
+    /// `true` or `false` (also `yes`/`no`, `y`/`n`, `1`/`0`, in any case).
+    pub fn flag(&mut self, column: usize) -> Option<bool> {
+        let text = self.required(column, MAX_VALUE_LEN)?;
+        match text.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "y" | "1" => Some(true),
+            "false" | "no" | "n" | "0" => Some(false),
+            _ => {
+                let message = format!("{text:?} is not true or false");
+                self.reject(column, RowErrorKind::BadFlag, message);
+                None
+            }
+        }
+    }
+
+    /// An optional value parsed by `FromStr` (its error is the message), as
+    /// [`Cells::optional_id`]; `expected` says what may be written.
+    pub fn optional_choice<T: std::str::FromStr>(&mut self, column: usize, expected: &str) -> Option<Option<T>> {
+        let text = self.text(column, MAX_VALUE_LEN)?;
+        if text.is_empty() {
+            return Some(None);
+        }
+        match text.parse() {
+            Ok(value) => Some(Some(value)),
+            Err(_) => {
+                let message = format!("{text:?} is not one of the choices; write {expected}");
+                self.reject(column, RowErrorKind::BadChoice, message);
                 None
             }
         }
@@ -157,6 +208,24 @@ impl<'a> Cells<'a> {
     /// A price or cost: zero or more.
     pub fn amount(&mut self, column: usize) -> Option<Decimal> {
         self.bounded(column, RowErrorKind::NegativeAmount, "not be negative", |value| value >= Decimal::ZERO)
+    }
+
+    /// A quantity that is not zero: positive adds stock, negative takes it out.
+    pub fn nonzero_quantity(&mut self, column: usize) -> Option<Decimal> {
+        self.bounded(column, RowErrorKind::ZeroQuantity, "not be zero", |value| !value.is_zero())
+    }
+
+    /// An amount greater than zero (a bill).
+    pub fn positive_amount(&mut self, column: usize) -> Option<Decimal> {
+        self.bounded(column, RowErrorKind::NegativeAmount, "be greater than zero", |value| value > Decimal::ZERO)
+    }
+
+    /// An optional price or cost: zero or more, or empty.
+    pub fn optional_amount(&mut self, column: usize) -> Option<Option<Decimal>> {
+        if self.raw(column).is_empty() {
+            return Some(None);
+        }
+        self.amount(column).map(Some)
     }
 
     /// An ISO 8601 instant with `Z` or an offset, or a bare date meaning midnight UTC.

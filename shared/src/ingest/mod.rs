@@ -24,7 +24,10 @@ use serde::Serialize;
 pub use error::{IngestError, Rejected, RowError, RowErrorKind};
 pub use json::csv_from_json;
 
-use crate::model::{Lot, LotId, Sale, SaleId, Sku, TenantId};
+use crate::model::{
+    Adjustment, AllocateBy, CustomerReturn, EventId, LandedCost, LandedTarget, Lot, LotId, ReceiptId, Sale, SaleId,
+    Sku, StockCount, SupplierReturn, TenantId,
+};
 use fields::Cells;
 
 /// At most this many problems are kept for a report; the rest are counted.
@@ -36,19 +39,39 @@ pub const MAX_REPORTED_ERRORS: usize = 1000;
 /// the CSV parser would otherwise hold all of it in memory, however large.
 pub const MAX_RECORD_BYTES: u64 = 1 << 20;
 
-/// The two kinds of input file.
+/// The kinds of input file: one per kind of stock movement (LEDGER.md, "Events").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     Lots,
     Sales,
+    Returns,
+    SupplierReturns,
+    Adjustments,
+    Counts,
+    LandedCosts,
 }
 
 impl RecordKind {
+    pub const ALL: [RecordKind; 7] = [
+        RecordKind::Lots,
+        RecordKind::Sales,
+        RecordKind::Returns,
+        RecordKind::SupplierReturns,
+        RecordKind::Adjustments,
+        RecordKind::Counts,
+        RecordKind::LandedCosts,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RecordKind::Lots => "lots",
             RecordKind::Sales => "sales",
+            RecordKind::Returns => "returns",
+            RecordKind::SupplierReturns => "supplier_returns",
+            RecordKind::Adjustments => "adjustments",
+            RecordKind::Counts => "counts",
+            RecordKind::LandedCosts => "landed_costs",
         }
     }
 
@@ -57,19 +80,44 @@ impl RecordKind {
         match self {
             RecordKind::Lots => "lot_id",
             RecordKind::Sales => "sale_id",
+            RecordKind::Returns => "return_id",
+            RecordKind::SupplierReturns => "supplier_return_id",
+            RecordKind::Adjustments => "adjustment_id",
+            RecordKind::Counts => "count_id",
+            RecordKind::LandedCosts => "landed_cost_id",
         }
     }
 
-    /// A header row plus one example row, for merchants to fill in.
+    /// A header row plus example rows, for merchants to fill in.
     pub fn template(self) -> &'static str {
         match self {
             RecordKind::Lots => concat!(
-                "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit\n",
-                "LOT001,WIDGET-A,2024-07-01T00:00:00Z,500,500,10.00,1.00\n",
+                "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit,receipt_id\n",
+                "LOT001,WIDGET-A,2024-07-01T00:00:00Z,500,500,10.00,1.00,PO-1001\n",
             ),
             RecordKind::Sales => {
                 concat!("sale_id,sku,sale_date,quantity_sold\n", "SALE001,WIDGET-A,2024-07-20T10:00:00Z,100\n")
             }
+            RecordKind::Returns => concat!(
+                "return_id,sale_id,return_date,quantity,restock\n",
+                "RET001,SALE001,2024-07-25T09:00:00Z,2,true\n",
+            ),
+            RecordKind::SupplierReturns => {
+                concat!("supplier_return_id,lot_id,return_date,quantity\n", "SR001,LOT001,2024-07-22T12:00:00Z,10\n",)
+            }
+            RecordKind::Adjustments => concat!(
+                "adjustment_id,sku,adjustment_date,quantity,unit_cost,reason\n",
+                "ADJ001,WIDGET-A,2024-07-28T17:00:00Z,-3,,damaged in the warehouse\n",
+                "ADJ002,WIDGET-A,2024-07-29T17:00:00Z,5,11.00,found behind a shelf\n",
+            ),
+            RecordKind::Counts => concat!(
+                "count_id,sku,count_date,counted_quantity,unit_cost\n",
+                "CNT001,WIDGET-A,2024-07-31T23:00:00Z,380,\n",
+            ),
+            RecordKind::LandedCosts => concat!(
+                "landed_cost_id,lot_id,receipt_id,cost_date,amount,allocate_by\n",
+                "LC001,,PO-1001,2024-08-05T00:00:00Z,250.00,quantity\n",
+            ),
         }
     }
 }
@@ -86,8 +134,15 @@ pub const TENANT_COLUMN: &str = "tenant_id";
 /// A record type read from CSV: its columns and how one row becomes one record.
 pub trait Record: Sized {
     const KIND: RecordKind;
-    /// Required columns; the first is the record's id, unique within a file.
+    /// The columns read: the first [`Record::REQUIRED`] must be in the header (the first
+    /// is the record's id, unique within a file); the others may be left out.
     const COLUMNS: &'static [&'static str];
+    const REQUIRED: usize = Self::COLUMNS.len();
+    /// What is wrong with a header that has every required column, if anything (a
+    /// choice between optional columns, say): the column to blame and why.
+    fn header_problem(_has: &dyn Fn(&str) -> bool) -> Option<(&'static str, String)> {
+        None
+    }
     /// Reads one row; every problem is pushed to `cells`, and `None` returned if any.
     fn from_cells(cells: &mut Cells<'_>) -> Option<Self>;
 }
@@ -102,7 +157,9 @@ impl Record for Lot {
         "remaining_quantity",
         "unit_price",
         "freight_cost_per_unit",
+        "receipt_id",
     ];
+    const REQUIRED: usize = 7;
 
     fn from_cells(cells: &mut Cells<'_>) -> Option<Self> {
         let lot_id = cells.id(0, LotId::parse);
@@ -112,6 +169,7 @@ impl Record for Lot {
         let remaining_quantity = cells.quantity(4);
         let unit_price = cells.amount(5);
         let freight_cost_per_unit = cells.amount(6);
+        let receipt_id = cells.optional_id(7, ReceiptId::parse);
         if let (Some(original), Some(remaining)) = (original_quantity, remaining_quantity)
             && remaining > original
         {
@@ -129,6 +187,7 @@ impl Record for Lot {
             remaining_quantity: remaining_quantity?,
             unit_price: unit_price?,
             freight_cost_per_unit: freight_cost_per_unit?,
+            receipt_id: receipt_id?,
         })
         .filter(|_| cells.is_clean())
     }
@@ -145,6 +204,159 @@ impl Record for Sale {
         let quantity_sold = cells.positive_quantity(3);
         Some(Sale { sale_id: sale_id?, sku: sku?, sale_date: sale_date?, quantity_sold: quantity_sold? })
             .filter(|_| cells.is_clean())
+    }
+}
+
+impl Record for CustomerReturn {
+    const KIND: RecordKind = RecordKind::Returns;
+    const COLUMNS: &'static [&'static str] = &["return_id", "sale_id", "return_date", "quantity", "restock"];
+
+    fn from_cells(cells: &mut Cells<'_>) -> Option<Self> {
+        let return_id = cells.id(0, EventId::parse);
+        let sale_id = cells.id(1, SaleId::parse);
+        let return_date = cells.date(2);
+        let quantity = cells.positive_quantity(3);
+        let restock = cells.flag(4);
+        Some(CustomerReturn {
+            return_id: return_id?,
+            sale_id: sale_id?,
+            return_date: return_date?,
+            quantity: quantity?,
+            restock: restock?,
+        })
+        .filter(|_| cells.is_clean())
+    }
+}
+
+impl Record for SupplierReturn {
+    const KIND: RecordKind = RecordKind::SupplierReturns;
+    const COLUMNS: &'static [&'static str] = &["supplier_return_id", "lot_id", "return_date", "quantity"];
+
+    fn from_cells(cells: &mut Cells<'_>) -> Option<Self> {
+        let supplier_return_id = cells.id(0, EventId::parse);
+        let lot_id = cells.id(1, LotId::parse);
+        let return_date = cells.date(2);
+        let quantity = cells.positive_quantity(3);
+        Some(SupplierReturn {
+            supplier_return_id: supplier_return_id?,
+            lot_id: lot_id?,
+            return_date: return_date?,
+            quantity: quantity?,
+        })
+        .filter(|_| cells.is_clean())
+    }
+}
+
+/// The longest reason an adjustment may give, in bytes.
+pub const MAX_REASON_LEN: usize = 500;
+
+impl Record for Adjustment {
+    const KIND: RecordKind = RecordKind::Adjustments;
+    const COLUMNS: &'static [&'static str] =
+        &["adjustment_id", "sku", "adjustment_date", "quantity", "unit_cost", "reason"];
+    const REQUIRED: usize = 4;
+
+    fn from_cells(cells: &mut Cells<'_>) -> Option<Self> {
+        let adjustment_id = cells.id(0, EventId::parse);
+        let sku = cells.id(1, Sku::parse);
+        let adjustment_date = cells.date(2);
+        let quantity = cells.nonzero_quantity(3);
+        let unit_cost = cells.optional_amount(4);
+        let reason = cells.optional_text(5, MAX_REASON_LEN);
+        match (quantity, unit_cost) {
+            (Some(quantity), Some(None)) if quantity > rust_decimal::Decimal::ZERO => cells.reject(
+                4,
+                RowErrorKind::MissingUnitCost,
+                format!("quantity {quantity} adds stock, which needs a unit_cost to value it at"),
+            ),
+            (Some(quantity), Some(Some(cost))) if quantity < rust_decimal::Decimal::ZERO => cells.reject(
+                4,
+                RowErrorKind::UnexpectedValue,
+                format!(
+                    "quantity {quantity} takes stock out, which is costed from the layers it draws on; leave unit_cost ({cost}) empty"
+                ),
+            ),
+            _ => {}
+        }
+        Some(Adjustment {
+            adjustment_id: adjustment_id?,
+            sku: sku?,
+            adjustment_date: adjustment_date?,
+            quantity: quantity?,
+            unit_cost: unit_cost?,
+            reason: reason?.unwrap_or_default().to_owned(),
+        })
+        .filter(|_| cells.is_clean())
+    }
+}
+
+impl Record for StockCount {
+    const KIND: RecordKind = RecordKind::Counts;
+    const COLUMNS: &'static [&'static str] = &["count_id", "sku", "count_date", "counted_quantity", "unit_cost"];
+    const REQUIRED: usize = 4;
+
+    fn from_cells(cells: &mut Cells<'_>) -> Option<Self> {
+        let count_id = cells.id(0, EventId::parse);
+        let sku = cells.id(1, Sku::parse);
+        let count_date = cells.date(2);
+        let counted_quantity = cells.quantity(3);
+        let unit_cost = cells.optional_amount(4);
+        Some(StockCount {
+            count_id: count_id?,
+            sku: sku?,
+            count_date: count_date?,
+            counted_quantity: counted_quantity?,
+            unit_cost: unit_cost?,
+        })
+        .filter(|_| cells.is_clean())
+    }
+}
+
+impl Record for LandedCost {
+    const KIND: RecordKind = RecordKind::LandedCosts;
+    const COLUMNS: &'static [&'static str] =
+        &["landed_cost_id", "cost_date", "amount", "lot_id", "receipt_id", "allocate_by"];
+    const REQUIRED: usize = 3;
+
+    fn header_problem(has: &dyn Fn(&str) -> bool) -> Option<(&'static str, String)> {
+        (!has("lot_id") && !has("receipt_id")).then(|| {
+            (
+                "lot_id",
+                "the header has neither lot_id nor receipt_id; a landed_costs file names what each cost is for".into(),
+            )
+        })
+    }
+
+    fn from_cells(cells: &mut Cells<'_>) -> Option<Self> {
+        let landed_cost_id = cells.id(0, EventId::parse);
+        let cost_date = cells.date(1);
+        let amount = cells.positive_amount(2);
+        let lot_id = cells.optional_id(3, LotId::parse);
+        let receipt_id = cells.optional_id(4, ReceiptId::parse);
+        let allocate_by =
+            cells.optional_choice(5, "quantity or value").map(|choice| choice.unwrap_or(AllocateBy::Quantity));
+        let target = match (lot_id, receipt_id) {
+            (Some(Some(lot_id)), Some(None)) => Some(LandedTarget::Lot(lot_id)),
+            (Some(None), Some(Some(receipt_id))) => Some(LandedTarget::Receipt(receipt_id)),
+            (Some(lot), Some(receipt)) => {
+                let message = if lot.is_some() && receipt.is_some() {
+                    "give lot_id or receipt_id, not both: a cost is for one lot or for one delivery's lots"
+                } else {
+                    "lot_id and receipt_id are both empty; name the lot or the delivery the cost is for"
+                };
+                cells.reject(3, RowErrorKind::BadTarget, message.into());
+                None
+            }
+            _ => None,
+        };
+        Some(LandedCost {
+            landed_cost_id: landed_cost_id?,
+            target: target?,
+            cost_date: cost_date?,
+            amount: amount?,
+            allocate_by: allocate_by?,
+        })
+        .filter(|_| cells.is_clean())
     }
 }
 
@@ -178,8 +390,9 @@ pub struct Reader<R: Read, T: Record> {
     /// Where the record being read starts, in bytes: what [`Bounded`] measures from.
     record_start: Arc<AtomicU64>,
     record: csv::ByteRecord,
-    /// Position of each of `T::COLUMNS` in the file's header.
-    positions: Vec<usize>,
+    /// Position of each of `T::COLUMNS` in the file's header (`None`: an optional
+    /// column the file does not have).
+    positions: Vec<Option<usize>>,
     tenant_position: Option<usize>,
     header_len: usize,
     tenant: Option<TenantId>,
@@ -212,7 +425,10 @@ impl<R: Read, T: Record> Reader<R, T> {
         match csv.read_byte_record(&mut header) {
             Ok(true) => {}
             Ok(false) => {
-                let message = format!("the file is empty; the first row must be the header: {}", T::COLUMNS.join(","));
+                let message = format!(
+                    "the file is empty; the first row must be the header: {}",
+                    T::COLUMNS[..T::REQUIRED].join(",")
+                );
                 return Err(reject(vec![RowError::new(1, None, RowErrorKind::EmptyFile, message)]).into());
             }
             Err(error) if is_record_too_long(&error) => return Err(reject(vec![record_too_long(1)]).into()),
@@ -405,9 +621,9 @@ fn csv_failure(kind: RecordKind, error: csv::Error, row: u64) -> Result<RowError
     }
 }
 
-/// Finds each required column in the header (names compared without case), and the
-/// optional tenant column. Columns the reader does not know are ignored.
-fn map_header<T: Record>(header: &csv::ByteRecord) -> (Vec<usize>, Option<usize>, Vec<RowError>) {
+/// Finds each column in the header (names compared without case; a required one must
+/// be there), and the optional tenant column. Columns the reader does not know are ignored.
+fn map_header<T: Record>(header: &csv::ByteRecord) -> (Vec<Option<usize>>, Option<usize>, Vec<RowError>) {
     let mut errors = Vec::new();
     let mut names: Vec<Option<String>> = Vec::with_capacity(header.len());
     for (position, raw) in header.iter().enumerate() {
@@ -435,16 +651,25 @@ fn map_header<T: Record>(header: &csv::ByteRecord) -> (Vec<usize>, Option<usize>
         first
     };
     let mut positions = Vec::with_capacity(T::COLUMNS.len());
-    for column in T::COLUMNS {
-        match find(column, &mut errors) {
-            Some(position) => positions.push(position),
-            None => errors.push(RowError::new(
+    for (index, column) in T::COLUMNS.iter().enumerate() {
+        let position = find(column, &mut errors);
+        if position.is_none() && index < T::REQUIRED {
+            let required = T::COLUMNS[..T::REQUIRED].join(", ");
+            errors.push(RowError::new(
                 1,
                 Some(column),
                 RowErrorKind::MissingColumn,
-                format!("the header has no {column} column; a {} file needs {}", T::KIND, T::COLUMNS.join(", ")),
-            )),
+                format!("the header has no {column} column; a {} file needs {required}", T::KIND),
+            ));
         }
+        positions.push(position);
+    }
+    if errors.is_empty()
+        && let Some((column, message)) = T::header_problem(&|name| {
+            T::COLUMNS.iter().position(|c| *c == name).is_some_and(|index| positions[index].is_some())
+        })
+    {
+        errors.push(RowError::new(1, Some(column), RowErrorKind::MissingColumn, message));
     }
     let tenant_position = find(TENANT_COLUMN, &mut errors);
     (positions, tenant_position, errors)

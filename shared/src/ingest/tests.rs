@@ -333,3 +333,84 @@ fn the_templates_are_accepted_by_their_own_readers() {
 fn the_number_limit_is_ten_to_the_twelfth() {
     assert_eq!(fields::NUMBER_LIMIT_FOR_TESTS, Decimal::from(1_000_000_000_000_i64));
 }
+
+fn read<T: Record + std::fmt::Debug>(csv: &str) -> Result<Vec<T>, IngestError> {
+    read_all::<T, _>(csv.as_bytes(), Some(&acme()))
+}
+
+#[test]
+fn every_kind_reads_its_own_template() {
+    use crate::model::{Adjustment, CustomerReturn, LandedCost, StockCount, SupplierReturn};
+    assert_eq!(read::<Lot>(RecordKind::Lots.template()).unwrap()[0].receipt_id.as_ref().unwrap().as_str(), "PO-1001");
+    assert_eq!(read::<Sale>(RecordKind::Sales.template()).unwrap().len(), 1);
+    assert!(read::<CustomerReturn>(RecordKind::Returns.template()).unwrap()[0].restock);
+    assert_eq!(read::<SupplierReturn>(RecordKind::SupplierReturns.template()).unwrap()[0].quantity, d("10"));
+    let adjustments = read::<Adjustment>(RecordKind::Adjustments.template()).unwrap();
+    assert_eq!((adjustments[0].quantity, adjustments[0].unit_cost), (d("-3"), None));
+    assert_eq!((adjustments[1].quantity, adjustments[1].unit_cost), (d("5"), Some(d("11.00"))));
+    assert_eq!(adjustments[1].reason, "found behind a shelf");
+    assert_eq!(read::<StockCount>(RecordKind::Counts.template()).unwrap()[0].unit_cost, None);
+    let landed = read::<LandedCost>(RecordKind::LandedCosts.template()).unwrap();
+    assert_eq!(landed[0].target, LandedTarget::Receipt(ReceiptId::parse("PO-1001").unwrap()));
+    assert_eq!(landed[0].allocate_by, AllocateBy::Quantity);
+}
+
+#[test]
+fn a_lots_file_without_receipt_id_is_read_as_before() {
+    let read = lots(&lot_row("L1,A,2024-07-01,500,400,10.00,1.00")).unwrap();
+    assert_eq!(read[0].receipt_id, None);
+}
+
+#[test]
+fn bad_movement_rows_are_named_by_row_and_column() {
+    use crate::model::{Adjustment, CustomerReturn, LandedCost, StockCount, SupplierReturn};
+    assert_eq!(
+        problems(read::<CustomerReturn>(
+            "return_id,sale_id,return_date,quantity,restock\nR1,S1,2024-07-02,0,true\nR2,S1,2024-07-02,1,maybe\n"
+        )),
+        [at(2, "quantity", RowErrorKind::NonPositiveQuantity), at(3, "restock", RowErrorKind::BadFlag)]
+    );
+    assert_eq!(
+        problems(read::<SupplierReturn>("supplier_return_id,lot_id,return_date,quantity\nSR1,,2024-07-02,-1\n")),
+        [at(2, "lot_id", RowErrorKind::EmptyValue), at(2, "quantity", RowErrorKind::NonPositiveQuantity)]
+    );
+    assert_eq!(
+        problems(read::<Adjustment>(
+            "adjustment_id,sku,adjustment_date,quantity,unit_cost,reason\n\
+             A1,X,2024-07-02,5,,found\nA2,X,2024-07-02,-1,2.00,lost\nA3,X,2024-07-02,0,,\nA4,X,2024-07-02,1,-1,\n"
+        )),
+        [
+            at(2, "unit_cost", RowErrorKind::MissingUnitCost),
+            at(3, "unit_cost", RowErrorKind::UnexpectedValue),
+            at(4, "quantity", RowErrorKind::ZeroQuantity),
+            at(5, "unit_cost", RowErrorKind::NegativeAmount),
+        ]
+    );
+    assert_eq!(
+        problems(read::<StockCount>("count_id,sku,count_date,counted_quantity\nC1,X,2024-07-02,-4\n")),
+        [at(2, "counted_quantity", RowErrorKind::NegativeQuantity)]
+    );
+    assert_eq!(
+        problems(read::<LandedCost>(
+            "landed_cost_id,lot_id,receipt_id,cost_date,amount,allocate_by\n\
+             F1,L1,PO1,2024-07-02,10,quantity\nF2,,,2024-07-02,10,\nF3,L1,,2024-07-02,-5,weight\n"
+        )),
+        [
+            at(2, "lot_id", RowErrorKind::BadTarget),
+            at(3, "lot_id", RowErrorKind::BadTarget),
+            at(4, "amount", RowErrorKind::NegativeAmount),
+            at(4, "allocate_by", RowErrorKind::BadChoice),
+        ]
+    );
+}
+
+#[test]
+fn a_landed_costs_header_must_name_a_lot_or_a_receipt_column() {
+    use crate::model::LandedCost;
+    assert_eq!(
+        problems(read::<LandedCost>("landed_cost_id,cost_date,amount\nF1,2024-07-02,10\n")),
+        [at(1, "lot_id", RowErrorKind::MissingColumn)]
+    );
+    let by_lot = read::<LandedCost>("landed_cost_id,cost_date,amount,lot_id\nF1,2024-07-02,10,L1\n").unwrap();
+    assert_eq!(by_lot[0].target, LandedTarget::Lot(LotId::parse("L1").unwrap()));
+}

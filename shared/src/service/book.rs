@@ -37,7 +37,7 @@ pub async fn book(
     tx.allow_statements_for(super::verify::WHOLE_BOOK_STATEMENT_TIMEOUT).await?;
     let Some(upto) = db::last_sku_of(&tx, range).await? else {
         tx.rollback().await?;
-        return Ok(BookPage { book: report(&[], &[], Vec::new(), Vec::new())?, next_after_sku: None });
+        return Ok(BookPage { book: report(&[], &[], &[], Vec::new(), Vec::new())?, next_after_sku: None });
     };
     let (sales, allocations) = db::load_live_book(&tx, range.after_sku, &upto).await?;
     let lots = db::load_book_lots(&tx, range.after_sku, &upto).await?;
@@ -52,5 +52,5 @@ pub async fn book(
             lot_balance(&lot.lot_id, &lot.sku, lot.remaining_quantity, unit_cost)
         })
         .collect::<Result<_, _>>()?;
-    Ok(BookPage { book: report(&sales, &allocations, balances, parked)?, next_after_sku: more.then_some(upto) })
+    Ok(BookPage { book: report(&sales, &allocations, &[], balances, parked)?, next_after_sku: more.then_some(upto) })
 }

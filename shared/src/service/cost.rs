@@ -1,28 +1,37 @@
-//! Costing without a database: files in, a report out. The same report shape serves
+//! Costing without a database: files of every movement in, a report out. The same report shape serves
 //! a dry run of a persisted run.
 
+use std::collections::HashMap;
 use std::io::Read;
 
 use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::ServiceError;
-use crate::engine::{self, LotBook};
+use crate::engine::{self, CostingError};
 use crate::ingest;
-use crate::model::{Allocation, Lot, LotId, Sale, SaleId, Shortfall, ShortfallPolicy, Sku, TenantId, Timestamp};
-use crate::money::{exact_mul, exact_sum};
+use crate::model::{
+    Adjustment, Allocation, CustomerReturn, EventId, EventKind, LandedCost, Lot, LotId, Movement, MovementKind, Sale,
+    SaleId, Shortfall, ShortfallPolicy, Sku, StockCount, SupplierReturn, TenantId, Timestamp,
+};
+use crate::money::{exact_add, exact_mul, exact_sub, exact_sum};
 
-/// The outcome of costing: each sale with the lots that fed it, each lot's balance,
-/// and the totals. Amounts are exact (rendered as decimal strings, never rounded).
+/// The outcome of costing: each sale with the layers that fed it, every other movement,
+/// each layer's balance, and the totals. Amounts are exact (rendered as decimal
+/// strings, never rounded).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CostReport {
     /// Sales in costing order.
     pub sales: Vec<SaleCost>,
-    /// Lots by SKU, each SKU's lots in consumption order.
+    /// Everything else costing moved (returns, supplier returns, adjustments, counts,
+    /// landed costs), in costing order per SKU, SKUs in order.
+    pub movements: Vec<MovementLine>,
+    /// Layers by SKU, each SKU's in consumption order: the lots, and the stock returns,
+    /// adjustments and counts brought in.
     pub lots: Vec<LotBalance>,
     pub totals: Totals,
-    /// SKUs parked at a sale nothing could cover, by SKU: that sale and the SKU's later
-    /// ones are not in `sales`.
+    /// SKUs parked at an event nothing could cover, by SKU: that event and the SKU's
+    /// later ones are not costed.
     pub shortfalls: Vec<Shortfall>,
 }
 
@@ -32,8 +41,12 @@ pub struct SaleCost {
     pub sku: Sku,
     pub sale_date: Timestamp,
     pub quantity_sold: Decimal,
+    /// The sale's whole cost: its allocations and the landed cost it carried.
     pub cogs: Decimal,
     pub allocations: Vec<AllocationLine>,
+    /// Landed costs the units it took carried beyond their lots' unit cost.
+    #[serde(skip_serializing_if = "Decimal::is_zero")]
+    pub landed_cost: Decimal,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -42,6 +55,35 @@ pub struct AllocationLine {
     pub quantity: Decimal,
     pub unit_cost: Decimal,
     pub cost: Decimal,
+}
+
+/// One value a movement moved (see [`Movement`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MovementLine {
+    pub kind: MovementKind,
+    pub event_id: EventId,
+    pub sku: Sku,
+    pub event_date: Timestamp,
+    pub lot_id: LotId,
+    pub quantity: Decimal,
+    pub cost: Decimal,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumer: Option<EventId>,
+}
+
+impl From<&Movement> for MovementLine {
+    fn from(movement: &Movement) -> Self {
+        Self {
+            kind: movement.kind,
+            event_id: movement.event_id.clone(),
+            sku: movement.sku.clone(),
+            event_date: movement.event_date,
+            lot_id: movement.layer.clone(),
+            quantity: movement.quantity.normalize(),
+            cost: movement.cost.normalize(),
+            consumer: movement.consumer.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -54,44 +96,116 @@ pub struct LotBalance {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Totals {
+    /// Gross cost of goods sold: every sale's cost and the landed-cost shares of units
+    /// already sold.
     pub total_cogs: Decimal,
+    /// The cost restocked returns brought back.
+    pub restocked_returns: Decimal,
+    /// What the profit and loss shows: `total_cogs − restocked_returns`.
+    pub net_cogs: Decimal,
     pub ending_inventory_value: Decimal,
     pub ending_inventory_quantity: Decimal,
 }
 
-/// Reads a lots file and a sales file, costs every sale by FIFO, and reports.
+/// The files `cogs cost` takes: lots and sales, and any of the other movements.
+pub struct CostFiles<R> {
+    pub lots: R,
+    pub sales: R,
+    pub returns: Option<R>,
+    pub supplier_returns: Option<R>,
+    pub adjustments: Option<R>,
+    pub counts: Option<R>,
+    pub landed_costs: Option<R>,
+}
+
+impl<R> CostFiles<R> {
+    /// Lots and sales only.
+    pub fn lots_and_sales(lots: R, sales: R) -> Self {
+        Self { lots, sales, returns: None, supplier_returns: None, adjustments: None, counts: None, landed_costs: None }
+    }
+}
+
+fn read_optional<T: ingest::Record, R: Read>(
+    file: Option<R>,
+    tenant: Option<&TenantId>,
+) -> Result<Vec<T>, ServiceError> {
+    Ok(file.map(|file| ingest::read_all(file, tenant)).transpose()?.unwrap_or_default())
+}
+
+/// Reads the files, costs every event in the order LEDGER.md gives, and reports.
 ///
-/// With a tenant, `tenant_id` cells must name it. Either file rejected → every row
-/// problem in [`ServiceError::Ingest`]. A sale that cannot be covered parks its SKU
-/// (`ShortfallPolicy::Park`: the report lists it) or fails with
-/// `InsufficientInventory` naming the first one in costing order (`Fail`). Nothing
-/// is written.
-pub fn cost_files(
-    lots: impl Read,
-    sales: impl Read,
+/// With a tenant, `tenant_id` cells must name it. A file rejected → every row problem
+/// in [`ServiceError::Ingest`]; input that names what is not loaded (a return of an
+/// unknown sale, say) → [`ServiceError::Costing`]. An outflow that cannot be covered
+/// parks its SKU (`ShortfallPolicy::Park`: the report lists it) or fails naming the
+/// first one by date (`Fail`: `InsufficientInventory` for a sale). Nothing is written.
+pub fn cost_files<R: Read>(
+    files: CostFiles<R>,
     tenant: Option<&TenantId>,
     on_shortfall: ShortfallPolicy,
 ) -> Result<CostReport, ServiceError> {
-    let mut lots: Vec<Lot> = ingest::read_all(lots, tenant)?;
-    // The report lists lots by SKU, each SKU's in consumption order, as the book does.
-    lots.sort_by(|a, b| (&a.sku, a.received_date, &a.lot_id).cmp(&(&b.sku, b.received_date, &b.lot_id)));
-    let mut sales: Vec<Sale> = ingest::read_all(sales, tenant)?;
-    sales.sort_by(|a, b| (a.sku.as_str(), a.costing_key()).cmp(&(b.sku.as_str(), b.costing_key())));
-    let mut book = LotBook::new(lots)?;
-    let (allocations, shortfalls) = match on_shortfall {
-        ShortfallPolicy::Park => engine::allocate_or_park(&mut book, &sales)?,
-        ShortfallPolicy::Fail => (engine::allocate(&mut book, &sales)?, Vec::new()),
-    };
+    let lots: Vec<Lot> = ingest::read_all(files.lots, tenant)?;
+    let mut sales: Vec<Sale> = ingest::read_all(files.sales, tenant)?;
+    let returns: Vec<CustomerReturn> = read_optional(files.returns, tenant)?;
+    let supplier_returns: Vec<SupplierReturn> = read_optional(files.supplier_returns, tenant)?;
+    let adjustments: Vec<Adjustment> = read_optional(files.adjustments, tenant)?;
+    let counts: Vec<StockCount> = read_optional(files.counts, tenant)?;
+    let landed_costs: Vec<LandedCost> = read_optional(files.landed_costs, tenant)?;
+    let costing = engine::cost_events(&engine::Inputs {
+        lots: &lots,
+        sales: &sales,
+        returns: &returns,
+        supplier_returns: &supplier_returns,
+        adjustments: &adjustments,
+        counts: &counts,
+        landed_costs: &landed_costs,
+    })?;
+    if on_shortfall == ShortfallPolicy::Fail
+        && let Some(first) = costing.shortfalls.iter().min_by_key(|s| (s.event_date, s.event_id.clone()))
+    {
+        return Err(ServiceError::Costing(uncovered(first, &sales)));
+    }
     // The report lists sales in date order, and only those costed.
-    let costed: std::collections::HashSet<&SaleId> = allocations.iter().map(|a| &a.sale_id).collect();
+    let costed: std::collections::HashSet<&SaleId> = costing.allocations.iter().map(|a| &a.sale_id).collect();
     sales.retain(|sale| costed.contains(&sale.sale_id));
     sales.sort_by(|a, b| a.costing_key().cmp(&b.costing_key()));
-    let allocations = in_costing_order(allocations);
-    let lots = book
-        .lots()
-        .map(|lot| lot_balance(&lot.lot_id, &lot.sku, lot.remaining_quantity, lot.unit_cost))
+    let allocations = in_costing_order(costing.allocations);
+    let lots = costing
+        .layers
+        .iter()
+        .map(|layer| {
+            Ok(LotBalance {
+                lot_id: layer.layer.clone(),
+                sku: layer.sku.clone(),
+                remaining_quantity: layer.remaining_quantity.normalize(),
+                remaining_value: layer.value().ok_or(ServiceError::AmountOverflow)?.normalize(),
+            })
+        })
         .collect::<Result<_, ServiceError>>()?;
-    report(&sales, &allocations, lots, shortfalls)
+    report(&sales, &allocations, &costing.movements, lots, costing.shortfalls)
+}
+
+/// The error a strict costing fails with at its first uncovered event.
+fn uncovered(shortfall: &Shortfall, sales: &[Sale]) -> CostingError {
+    match shortfall.event_kind {
+        EventKind::Sale => {
+            let sale = sales.iter().find(|sale| sale.sale_id.as_str() == shortfall.event_id.as_str());
+            let sale = sale.expect("a sale's shortfall names a loaded sale");
+            CostingError::InsufficientInventory {
+                sale_id: sale.sale_id.clone(),
+                sku: sale.sku.clone(),
+                requested: sale.quantity_sold,
+                available: shortfall.on_hand,
+            }
+        }
+        kind => CostingError::Uncovered {
+            kind,
+            id: shortfall.event_id.clone(),
+            sku: shortfall.sku.clone(),
+            short: shortfall.quantity_short,
+            on_hand: shortfall.on_hand,
+        },
+    }
 }
 
 /// A lot's line in a report: what is left of it and what that is worth, exactly.
@@ -117,14 +231,20 @@ fn in_costing_order(mut allocations: Vec<Allocation>) -> Vec<Allocation> {
 }
 
 /// Builds the report of sales costed into `allocations` (both in costing order), the
-/// lots as they were left and the SKUs parked.
+/// other `movements`, the layers as they were left and the SKUs parked.
 pub fn report(
     sales: &[Sale],
     allocations: &[Allocation],
+    movements: &[Movement],
     lots: Vec<LotBalance>,
     mut shortfalls: Vec<Shortfall>,
 ) -> Result<CostReport, ServiceError> {
     let sum = |values: Vec<Decimal>| exact_sum(values).ok_or(ServiceError::AmountOverflow);
+    let mut carried: HashMap<&str, Decimal> = HashMap::new();
+    for movement in movements.iter().filter(|m| m.kind == MovementKind::SaleLanded) {
+        let total = carried.entry(movement.event_id.as_str()).or_default();
+        *total = exact_add(*total, movement.cost).ok_or(ServiceError::AmountOverflow)?;
+    }
     let mut pending = allocations.iter().peekable();
     let mut sale_costs = Vec::with_capacity(sales.len());
     for sale in sales {
@@ -137,7 +257,8 @@ pub fn report(
                 cost: allocation.extended_cost.normalize(),
             });
         }
-        let cogs = sum(lines.iter().map(|line| line.cost).collect())?;
+        let landed_cost = carried.get(sale.sale_id.as_str()).copied().unwrap_or_default().normalize();
+        let cogs = sum(lines.iter().map(|line| line.cost).chain([landed_cost]).collect())?;
         sale_costs.push(SaleCost {
             sale_id: sale.sale_id.clone(),
             sku: sale.sku.clone(),
@@ -145,14 +266,21 @@ pub fn report(
             quantity_sold: sale.quantity_sold.normalize(),
             cogs: cogs.normalize(),
             allocations: lines,
+            landed_cost,
         });
     }
+    let of_kind = |kind: MovementKind| movements.iter().filter(move |m| m.kind == kind).map(|m| m.cost);
+    let total_cogs = sum(sale_costs.iter().map(|sale| sale.cogs).chain(of_kind(MovementKind::LandedToCogs)).collect())?;
+    let restocked_returns = sum(of_kind(MovementKind::ReturnRestocked).collect())?;
     let totals = Totals {
-        total_cogs: sum(sale_costs.iter().map(|sale| sale.cogs).collect())?.normalize(),
+        total_cogs: total_cogs.normalize(),
+        restocked_returns: restocked_returns.normalize(),
+        net_cogs: exact_sub(total_cogs, restocked_returns).ok_or(ServiceError::AmountOverflow)?.normalize(),
         ending_inventory_value: sum(lots.iter().map(|lot| lot.remaining_value).collect())?.normalize(),
         ending_inventory_quantity: sum(lots.iter().map(|lot| lot.remaining_quantity).collect())?.normalize(),
     };
     shortfalls.sort_by(|a, b| a.sku.cmp(&b.sku));
     let shortfalls = shortfalls.into_iter().map(Shortfall::normalized).collect();
-    Ok(CostReport { sales: sale_costs, lots, totals, shortfalls })
+    let movements = movements.iter().filter(|m| m.kind != MovementKind::SaleLanded).map(MovementLine::from).collect();
+    Ok(CostReport { sales: sale_costs, movements, lots, totals, shortfalls })
 }

@@ -6,6 +6,7 @@ use crate::db::{DbError, RunStatus};
 use crate::engine::CostingError;
 use crate::ingest::{IngestError, Rejected};
 use crate::journal::JournalError;
+use crate::model::EventKind;
 
 /// What kind of failure an error is, for choosing an HTTP status or an exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +99,9 @@ impl ServiceError {
         match self {
             ServiceError::Ingest(IngestError::Rejected(_)) | ServiceError::UploadRejected { .. } => "validation_failed",
             ServiceError::Ingest(IngestError::Io { .. }) => "unreadable_input",
-            ServiceError::Costing(CostingError::InsufficientInventory { .. }) => "insufficient_inventory",
+            ServiceError::Costing(CostingError::InsufficientInventory { .. } | CostingError::Uncovered { .. }) => {
+                "insufficient_inventory"
+            }
             ServiceError::Costing(_) => "invalid_costing_input",
             ServiceError::Journal(JournalError::Overflow) | ServiceError::AmountOverflow => "amount_overflow",
             ServiceError::RunInProgress { .. } => "run_in_progress",
@@ -160,6 +163,39 @@ impl ServiceError {
             ) => json!({ "lot_id": lot_id }),
             ServiceError::Costing(CostingError::CostOverflow { sale_id, lot_id }) => {
                 json!({ "sale_id": sale_id, "lot_id": lot_id })
+            }
+            ServiceError::Costing(
+                CostingError::InvalidEvent { kind, id, .. } | CostingError::Overflow { kind, id },
+            ) => {
+                json!({ "event": { "kind": kind, "id": id } })
+            }
+            ServiceError::Costing(CostingError::UnknownSale { return_id, sale_id }) => {
+                json!({ "event": { "kind": EventKind::Return, "id": return_id }, "sale_id": sale_id })
+            }
+            ServiceError::Costing(CostingError::ReturnExceedsSale { return_id, sale_id, requested, returnable }) => {
+                json!({
+                    "event": { "kind": EventKind::Return, "id": return_id },
+                    "sale_id": sale_id,
+                    "requested": requested.normalize(),
+                    "returnable": returnable.normalize(),
+                })
+            }
+            ServiceError::Costing(CostingError::Uncovered { kind, id, sku, short, on_hand }) => {
+                json!({
+                    "event": { "kind": kind, "id": id },
+                    "sku": sku,
+                    "quantity_short": short.normalize(),
+                    "on_hand": on_hand.normalize(),
+                })
+            }
+            ServiceError::Costing(CostingError::UnknownLot { kind, id, lot_id }) => {
+                json!({ "event": { "kind": kind, "id": id }, "lot_id": lot_id })
+            }
+            ServiceError::Costing(CostingError::UnknownReceipt { landed_cost_id, receipt_id }) => {
+                json!({ "event": { "kind": EventKind::LandedCost, "id": landed_cost_id }, "receipt_id": receipt_id })
+            }
+            ServiceError::Costing(CostingError::AdjustmentWithoutCost { adjustment_id }) => {
+                json!({ "event": { "kind": EventKind::Adjustment, "id": adjustment_id } })
             }
             ServiceError::RunInProgress { run_id } => json!({ "run_id": run_id }),
             ServiceError::NotFound { what, id } => json!({ "resource": what, "id": id }),

@@ -20,7 +20,9 @@ mod upload;
 mod verify;
 
 pub use book::{BookPage, book};
-pub use cost::{AllocationLine, CostReport, LotBalance, SaleCost, Totals, cost_files, lot_balance, report};
+pub use cost::{
+    AllocationLine, CostFiles, CostReport, LotBalance, MovementLine, SaleCost, Totals, cost_files, lot_balance, report,
+};
 pub use error::{Category, ServiceError};
 pub use maintenance::{MaintenanceFailure, MaintenanceReport, MaintenanceSettings, run_maintenance};
 pub use queries::{

@@ -231,7 +231,7 @@ async fn apply_chunk_in(
         db::insert_shortfalls(tx, run.run_id, &shortfalls).await?;
         for parked in &shortfalls {
             tracing::warn!(
-                run_id = %run.run_id, sku = %parked.sku, sale_id = %parked.sale_id,
+                run_id = %run.run_id, sku = %parked.sku, event_id = %parked.event_id,
                 quantity_short = %parked.quantity_short, on_hand = %parked.on_hand,
                 "shortfall: the SKU is parked until stock arrives"
             );
@@ -245,7 +245,7 @@ async fn apply_chunk_in(
             shortfalls
                 .iter()
                 .find(|parked| parked.sku == sale.sku)
-                .is_none_or(|parked| (sale.sale_date, &sale.sale_id) < (parked.sale_date, &parked.sale_id))
+                .is_none_or(|parked| parked.sale_key().is_none_or(|key| (sale.sale_date, sale.sale_id.as_str()) < key))
         })
         .collect();
     let last_of_sku: Vec<&Sale> =
@@ -444,7 +444,7 @@ pub async fn dry_run<L: Read + Send, S: Read + Send>(
         let run = lock_run(&tx, run.run_id).await?;
         tx.rollback().await?;
         Ok(DryRunReport {
-            costing: report(&sales, &allocations, lots, shortfalls)?,
+            costing: report(&sales, &allocations, &[], lots, shortfalls)?,
             skus_recosted: run.skus_recosted,
             sales_superseded: run.sales_superseded,
             superseded_cogs: run.superseded_cogs.normalize(),

@@ -109,6 +109,9 @@ async fn load_in(
                 ingest::read_sales(input, Some(&caller.tenant_id)).map_err(|e| ingest_failure(e, &rejected))?;
             load_records(tx, upload_id, reader).await?
         }
+        other => {
+            return Err(ServiceError::InvalidRequest(format!("{other} files are not loaded into the book yet")));
+        }
     };
     let received = loaded.read.map_err(|e| ingest_failure(e, &rejected))?;
     upload.status = UploadStatus::Loaded;

@@ -12,6 +12,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::money;
 
+mod movements;
+
+pub use movements::{
+    AccountKind, Adjustment, AllocateBy, CustomerReturn, EventKind, LandedCost, LandedTarget, Movement, MovementKind,
+    RollForwardLine, StockCount, SupplierReturn,
+};
+
 /// An instant in UTC; every date in the system is one.
 pub type Timestamp = DateTime<Utc>;
 
@@ -107,6 +114,38 @@ record_id!(
     /// A stock-keeping unit: lots feed only sales of the same SKU.
     Sku
 );
+record_id!(
+    /// A merchant's id for one return, supplier return, adjustment, count or landed
+    /// cost, unique within its kind and tenant.
+    EventId
+);
+record_id!(
+    /// A merchant's id for one delivery, grouping the lots that came in it.
+    ReceiptId
+);
+
+impl LotId {
+    /// The name of a layer costing made from checked ids (`{return_id}:{lot_id}`,
+    /// `adj:{adjustment_id}`, `count:{count_id}`): it may be longer than an id may.
+    pub fn layer(name: String) -> Self {
+        Self(name.into())
+    }
+
+    /// A layer's name as stored: an id, or a name [`LotId::layer`] made.
+    pub fn stored(name: String) -> Result<Self, IdError> {
+        if name.is_empty() || name.chars().any(char::is_control) {
+            return Err(if name.is_empty() { IdError::Empty } else { IdError::ControlCharacter });
+        }
+        Ok(Self(name.into()))
+    }
+}
+
+impl From<&SaleId> for EventId {
+    /// A sale as the event a movement or a shortfall names (the same rules hold).
+    fn from(sale_id: &SaleId) -> Self {
+        Self(sale_id.0.clone())
+    }
+}
 
 /// A tenant (one merchant). Format `^[a-z0-9]+(-[a-z0-9]+)*$`, checked before any
 /// value reaches SQL.
@@ -251,17 +290,19 @@ impl FromStr for ShortfallPolicy {
     }
 }
 
-/// A SKU parked by costing (`engine::allocate_or_park`): its first sale the layers
-/// available at its instant could not cover. That sale and the SKU's later ones stay
-/// uncosted.
+/// A SKU parked by costing (LEDGER.md, "Shortfalls"): its first outflow the layers it
+/// could draw on at its instant could not cover (a sale, an adjustment or count deficit,
+/// a supplier return larger than its lot held), or a count surplus with no cost to
+/// value it at. That event and the SKU's later ones stay uncosted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Shortfall {
     pub sku: Sku,
-    pub sale_id: SaleId,
-    pub sale_date: Timestamp,
-    /// How much of the sale nothing could cover.
+    pub event_kind: EventKind,
+    pub event_id: EventId,
+    pub event_date: Timestamp,
+    /// How much of the event nothing could cover.
     pub quantity_short: Decimal,
-    /// What the SKU's lots received by the sale's instant still held.
+    /// What the layers it could draw on held at its instant.
     pub on_hand: Decimal,
 }
 
@@ -269,6 +310,11 @@ impl Shortfall {
     /// The quantities without trailing zeros, as reports show them.
     pub fn normalized(self) -> Self {
         Self { quantity_short: self.quantity_short.normalize(), on_hand: self.on_hand.normalize(), ..self }
+    }
+
+    /// The event's place in its SKU's stream, for a sale: (sale_date, sale_id).
+    pub fn sale_key(&self) -> Option<(Timestamp, &str)> {
+        (self.event_kind == EventKind::Sale).then(|| (self.event_date, self.event_id.as_str()))
     }
 }
 
@@ -284,6 +330,9 @@ pub struct Lot {
     pub remaining_quantity: Decimal,
     pub unit_price: Decimal,
     pub freight_cost_per_unit: Decimal,
+    /// The delivery the lot came in, which a landed cost may name for all its lots.
+    #[serde(default)]
+    pub receipt_id: Option<ReceiptId>,
 }
 
 impl Lot {

@@ -1,0 +1,746 @@
+//! Every stock movement of LEDGER.md ("Events") costed in one ordered stream per SKU:
+//! receipts, sales, customer returns, supplier returns, adjustments, counts and landed
+//! costs. Pure, like the rest of the engine: inputs in, allocations, movements,
+//! shortfalls and the closing layers out.
+//!
+//! Order within a SKU: by instant; at one instant the inflows (receipts, restocked
+//! returns, adjustments in, landed costs), then the outflows (sales, adjustments out,
+//! supplier returns), then counts; within a kind by id, byte order. A return at the
+//! very instant of its sale comes right after that sale (its units cannot come back
+//! before they left). Layers are drawn in (instant, kind, id) order: a lot before a
+//! return's layer before an adjustment's or a count's.
+//!
+//! Landed costs (docs/DECISIONS.md, "Landed costs: shares and remainders"): a cost named
+//! by receipt is spread over the receipt's lots by quantity or value as loaded; a lot's
+//! share falls on its loaded units alike, so units already gone take theirs where they
+//! went and units on hand raise the lot's value. Every split rounds half away from
+//! zero, cumulatively, to the places of the amount split (at least cents), so the parts
+//! add up to it exactly; a draw on a lot's landed value takes its share of the units
+//! drawn the same way, and the last unit takes what is left.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use super::{CostingError, checked_unit_cost};
+use crate::model::{
+    Adjustment, AllocateBy, Allocation, CustomerReturn, EventId, EventKind, LandedCost, LandedTarget, Lot, LotId,
+    Movement, MovementKind, ReceiptId, Sale, SaleId, Shortfall, Sku, StockCount, SupplierReturn, Timestamp,
+};
+use crate::money::{CENT_PLACES, exact_add, exact_mul, exact_sub, exact_sum};
+
+/// Everything loaded, in any order.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Inputs<'a> {
+    pub lots: &'a [Lot],
+    pub sales: &'a [Sale],
+    pub returns: &'a [CustomerReturn],
+    pub supplier_returns: &'a [SupplierReturn],
+    pub adjustments: &'a [Adjustment],
+    pub counts: &'a [StockCount],
+    pub landed_costs: &'a [LandedCost],
+}
+
+/// What costing every event made. Allocations and movements come SKU by SKU (SKUs in
+/// byte order), each SKU's in the order its events were costed; layers likewise, each
+/// SKU's in the order they are drawn.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Costing {
+    pub allocations: Vec<Allocation>,
+    pub movements: Vec<Movement>,
+    pub shortfalls: Vec<Shortfall>,
+    pub layers: Vec<Layer>,
+}
+
+/// A layer as costing leaves it: a lot, or stock a return, an adjustment or a count
+/// brought in. Its value is `remaining_quantity × unit_cost + landed`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    pub layer: LotId,
+    pub sku: Sku,
+    pub received_date: Timestamp,
+    pub remaining_quantity: Decimal,
+    pub unit_cost: Decimal,
+    /// Landed costs the remaining units carry beyond `unit_cost`.
+    pub landed: Decimal,
+}
+
+impl Layer {
+    pub fn value(&self) -> Option<Decimal> {
+        exact_add(exact_mul(self.remaining_quantity, self.unit_cost)?, self.landed)
+    }
+}
+
+/// Costs every event of `inputs`. Input that names what does not exist, or breaks a
+/// rule no costing can mend (a return of more than was sold, a landed cost dated
+/// before its lot arrived), is refused with nothing costed. An outflow the layers
+/// cannot cover parks its SKU: the SKU's events before it are costed, it and the
+/// later ones are not, and a [`Shortfall`] names it.
+pub fn cost_events(inputs: &Inputs<'_>) -> Result<Costing, CostingError> {
+    let streams = Streams::build(inputs)?;
+    let mut costing = Costing::default();
+    for (sku, mut events) in streams.by_sku {
+        events.sort_by(|a, b| a.key.cmp(&b.key));
+        SkuCosting::new(sku, &streams.returned, &streams.landed).run(&events, &mut costing)?;
+    }
+    Ok(costing)
+}
+
+/// An event's place in its SKU's stream: (instant, rank of its kind, id, second id).
+type Key<'a> = (Timestamp, u8, &'a str, &'a str);
+
+enum What<'a> {
+    Receipt(&'a Lot),
+    Return(&'a CustomerReturn, &'a Sale),
+    AdjustmentIn(&'a Adjustment, Decimal),
+    Landed(&'a LandedCost, &'a LotId, Decimal),
+    Sale(&'a Sale),
+    AdjustmentOut(&'a Adjustment),
+    SupplierReturn(&'a SupplierReturn),
+    Count(&'a StockCount),
+}
+
+struct Event<'a> {
+    key: Key<'a>,
+    what: What<'a>,
+}
+
+/// The inputs checked and gathered into one (unsorted) stream per SKU.
+struct Streams<'a> {
+    by_sku: std::collections::BTreeMap<&'a Sku, Vec<Event<'a>>>,
+    /// Sales some return names: only their parts are kept.
+    returned: HashSet<&'a SaleId>,
+    /// Lots some landed cost falls on: only they keep who took their units.
+    landed: HashSet<&'a LotId>,
+}
+
+impl<'a> Streams<'a> {
+    fn build(inputs: &Inputs<'a>) -> Result<Self, CostingError> {
+        let mut by_sku: std::collections::BTreeMap<&'a Sku, Vec<Event<'a>>> = Default::default();
+        let mut push =
+            |sku: &'a Sku, key: Key<'a>, what: What<'a>| by_sku.entry(sku).or_default().push(Event { key, what });
+        let invalid =
+            |kind: EventKind, id: &str, reason: String| CostingError::InvalidEvent { kind, id: id.to_owned(), reason };
+
+        let mut lots: HashMap<&LotId, &Lot> = HashMap::with_capacity(inputs.lots.len());
+        let mut receipts: HashMap<&ReceiptId, Vec<&Lot>> = HashMap::new();
+        for lot in inputs.lots {
+            if lots.insert(&lot.lot_id, lot).is_some() {
+                return Err(CostingError::DuplicateLot { lot_id: lot.lot_id.clone() });
+            }
+            checked_unit_cost(lot)?;
+            if let Some(receipt) = &lot.receipt_id {
+                receipts.entry(receipt).or_default().push(lot);
+            }
+            push(&lot.sku, (lot.received_date, 0, lot.lot_id.as_str(), ""), What::Receipt(lot));
+        }
+        let mut sales: HashMap<&SaleId, &Sale> = HashMap::with_capacity(inputs.sales.len());
+        for sale in inputs.sales {
+            if sales.insert(&sale.sale_id, sale).is_some() {
+                return Err(invalid(EventKind::Sale, sale.sale_id.as_str(), "it appears twice".into()));
+            }
+            if sale.quantity_sold <= Decimal::ZERO {
+                let quantity_sold = sale.quantity_sold;
+                return Err(CostingError::NonPositiveSale { sale_id: sale.sale_id.clone(), quantity_sold });
+            }
+            push(&sale.sku, (sale.sale_date, 4, sale.sale_id.as_str(), ""), What::Sale(sale));
+        }
+        let mut returned = HashSet::new();
+        let mut landed_lots = HashSet::new();
+        let mut ids = HashSet::new();
+        let mut once = |kind: EventKind, id: &'a EventId| {
+            if ids.insert((kind, id)) { Ok(()) } else { Err(invalid(kind, id.as_str(), "it appears twice".into())) }
+        };
+        for ret in by_id(inputs.returns, |ret| &ret.return_id) {
+            once(EventKind::Return, &ret.return_id)?;
+            let Some(sale) = sales.get(&ret.sale_id).copied() else {
+                return Err(CostingError::UnknownSale {
+                    return_id: ret.return_id.clone(),
+                    sale_id: ret.sale_id.clone(),
+                });
+            };
+            if ret.return_date < sale.sale_date {
+                let reason = format!("it is dated before sale {}, which it returns", sale.sale_id);
+                return Err(invalid(EventKind::Return, ret.return_id.as_str(), reason));
+            }
+            positive(EventKind::Return, &ret.return_id, ret.quantity)?;
+            // A return at its sale's very instant comes right after the sale.
+            let key = if ret.return_date == sale.sale_date {
+                (ret.return_date, 4, sale.sale_id.as_str(), ret.return_id.as_str())
+            } else {
+                (ret.return_date, 1, ret.return_id.as_str(), "")
+            };
+            returned.insert(&sale.sale_id);
+            push(&sale.sku, key, What::Return(ret, sale));
+        }
+        for adjustment in by_id(inputs.adjustments, |adjustment| &adjustment.adjustment_id) {
+            let id = &adjustment.adjustment_id;
+            once(EventKind::Adjustment, id)?;
+            let date = adjustment.adjustment_date;
+            if adjustment.quantity > Decimal::ZERO {
+                let unit_cost = adjustment
+                    .unit_cost
+                    .ok_or_else(|| CostingError::AdjustmentWithoutCost { adjustment_id: id.clone() })?;
+                if unit_cost.is_sign_negative() && !unit_cost.is_zero() {
+                    return Err(invalid(EventKind::Adjustment, id.as_str(), "its unit_cost is negative".into()));
+                }
+                push(&adjustment.sku, (date, 2, id.as_str(), ""), What::AdjustmentIn(adjustment, unit_cost));
+            } else if adjustment.quantity < Decimal::ZERO {
+                push(&adjustment.sku, (date, 5, id.as_str(), ""), What::AdjustmentOut(adjustment));
+            } else {
+                return Err(invalid(EventKind::Adjustment, id.as_str(), "its quantity is zero".into()));
+            }
+        }
+        for sent in by_id(inputs.supplier_returns, |sent| &sent.supplier_return_id) {
+            once(EventKind::SupplierReturn, &sent.supplier_return_id)?;
+            let lot = lots.get(&sent.lot_id).ok_or_else(|| CostingError::UnknownLot {
+                kind: EventKind::SupplierReturn,
+                id: sent.supplier_return_id.clone(),
+                lot_id: sent.lot_id.clone(),
+            })?;
+            positive(EventKind::SupplierReturn, &sent.supplier_return_id, sent.quantity)?;
+            let key = (sent.return_date, 6, sent.supplier_return_id.as_str(), "");
+            push(&lot.sku, key, What::SupplierReturn(sent));
+        }
+        for count in by_id(inputs.counts, |count| &count.count_id) {
+            once(EventKind::Count, &count.count_id)?;
+            if count.counted_quantity.is_sign_negative() && !count.counted_quantity.is_zero() {
+                return Err(invalid(
+                    EventKind::Count,
+                    count.count_id.as_str(),
+                    "its counted_quantity is negative".into(),
+                ));
+            }
+            if count.unit_cost.is_some_and(|cost| cost.is_sign_negative() && !cost.is_zero()) {
+                return Err(invalid(EventKind::Count, count.count_id.as_str(), "its unit_cost is negative".into()));
+            }
+            push(&count.sku, (count.count_date, 7, count.count_id.as_str(), ""), What::Count(count));
+        }
+        for landed in by_id(inputs.landed_costs, |landed| &landed.landed_cost_id) {
+            once(EventKind::LandedCost, &landed.landed_cost_id)?;
+            for (lot, share) in landed_shares(landed, &lots, &receipts)? {
+                let key = (landed.cost_date, 3, landed.landed_cost_id.as_str(), lot.lot_id.as_str());
+                landed_lots.insert(&lot.lot_id);
+                push(&lot.sku, key, What::Landed(landed, &lot.lot_id, share));
+            }
+        }
+        Ok(Self { by_sku, returned, landed: landed_lots })
+    }
+}
+
+/// Events in id order: checked so, the same input in whatever order is refused for the
+/// same reason.
+fn by_id<T>(events: &[T], id: fn(&T) -> &EventId) -> Vec<&T> {
+    let mut sorted: Vec<&T> = events.iter().collect();
+    sorted.sort_by(|a, b| id(a).cmp(id(b)));
+    sorted
+}
+
+fn positive(kind: EventKind, id: &EventId, quantity: Decimal) -> Result<(), CostingError> {
+    if quantity > Decimal::ZERO {
+        return Ok(());
+    }
+    Err(CostingError::InvalidEvent {
+        kind,
+        id: id.to_string(),
+        reason: format!("its quantity {quantity} is not positive"),
+    })
+}
+
+/// Each named lot's share of a landed cost: one lot takes it all; a receipt's lots (in
+/// lot id order) share it by quantity or value as loaded.
+fn landed_shares<'a>(
+    landed: &'a LandedCost,
+    lots: &HashMap<&LotId, &'a Lot>,
+    receipts: &HashMap<&ReceiptId, Vec<&'a Lot>>,
+) -> Result<Vec<(&'a Lot, Decimal)>, CostingError> {
+    let id = &landed.landed_cost_id;
+    let invalid =
+        |reason: String| CostingError::InvalidEvent { kind: EventKind::LandedCost, id: id.to_string(), reason };
+    if landed.amount <= Decimal::ZERO {
+        return Err(invalid(format!("its amount {} is not positive", landed.amount)));
+    }
+    let mut targets: Vec<&'a Lot> = match &landed.target {
+        LandedTarget::Lot(lot_id) => vec![lots.get(lot_id).copied().ok_or_else(|| CostingError::UnknownLot {
+            kind: EventKind::LandedCost,
+            id: id.clone(),
+            lot_id: lot_id.clone(),
+        })?],
+        LandedTarget::Receipt(receipt_id) => receipts.get(receipt_id).cloned().ok_or_else(|| {
+            CostingError::UnknownReceipt { landed_cost_id: id.clone(), receipt_id: receipt_id.clone() }
+        })?,
+    };
+    targets.sort_by(|a, b| a.lot_id.cmp(&b.lot_id));
+    if let Some(late) = targets.iter().find(|lot| lot.received_date > landed.cost_date) {
+        return Err(invalid(format!("it is dated before lot {} was received", late.lot_id)));
+    }
+    let weights = targets
+        .iter()
+        .map(|lot| match landed.allocate_by {
+            AllocateBy::Quantity => Some(lot.remaining_quantity),
+            AllocateBy::Value => exact_mul(lot.remaining_quantity, lot.unit_cost()?),
+        })
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| CostingError::Overflow { kind: EventKind::LandedCost, id: id.to_string() })?;
+    let shares = split(landed.amount, &weights).ok_or_else(|| {
+        invalid(format!("its lots had no {} when loaded to spread it by", landed.allocate_by.as_str()))
+    })?;
+    Ok(targets.into_iter().zip(shares).collect())
+}
+
+/// Splits `amount` in proportion to `weights`, rounding each running total half away
+/// from zero to the places of `amount` (at least cents), so that the parts add up to
+/// `amount` exactly and each is within one unit of its last place of its exact share.
+/// `None` when the weights add up to zero.
+pub fn split(amount: Decimal, weights: &[Decimal]) -> Option<Vec<Decimal>> {
+    let total = exact_sum(weights.iter().copied())?;
+    if total <= Decimal::ZERO {
+        return None;
+    }
+    let places = amount.normalize().scale().max(CENT_PLACES);
+    let mut parts = Vec::with_capacity(weights.len());
+    let (mut running, mut before) = (Decimal::ZERO, Decimal::ZERO);
+    for (index, weight) in weights.iter().enumerate() {
+        running += *weight;
+        let upto = if index + 1 == weights.len() {
+            amount
+        } else {
+            // amount × running ÷ total; divided first only where the product overflows.
+            let exact = amount.checked_mul(running).and_then(|product| product.checked_div(total));
+            let share = exact.or_else(|| amount.checked_mul(running.checked_div(total)?))?;
+            share.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero)
+        };
+        parts.push(upto - before);
+        before = upto;
+    }
+    Some(parts)
+}
+
+/// The part of `value` that `quantity` of `of` units carry: all of it for the last
+/// units, else their proportional share rounded as [`split`] rounds.
+fn share_of(value: Decimal, quantity: Decimal, of: Decimal) -> Option<Decimal> {
+    if value.is_zero() {
+        return Some(Decimal::ZERO);
+    }
+    if quantity >= of {
+        return Some(value);
+    }
+    Some(split(value, &[quantity, exact_sub(of, quantity)?])?[0])
+}
+
+/// One layer of a SKU while its stream is costed.
+struct LayerState {
+    key: (Timestamp, u8, Arc<str>, Arc<str>),
+    name: LotId,
+    remaining: Decimal,
+    unit_cost: Decimal,
+    landed: Decimal,
+    /// For a lot a landed cost falls on: who took its units, in order (the cost's share
+    /// follows them).
+    takers: Option<Vec<Taker>>,
+}
+
+struct Taker {
+    kind: MovementKind,
+    id: EventId,
+    quantity: Decimal,
+}
+
+/// What a sale took from one layer, less what returns have brought back since.
+struct SalePart {
+    layer: usize,
+    quantity: Decimal,
+    unit_cost: Decimal,
+    landed: Decimal,
+}
+
+/// Units drawn from one layer by one outflow: (layer, quantity, unit cost, landed part).
+type Draw = (usize, Decimal, Decimal, Decimal);
+
+struct SkuCosting<'a, 's> {
+    sku: &'a Sku,
+    with_returns: &'s HashSet<&'a SaleId>,
+    with_landed: &'s HashSet<&'a LotId>,
+    layers: Vec<LayerState>,
+    /// Indices into `layers`, in drawing order.
+    order: Vec<usize>,
+    /// The first entry of `order` that may still hold stock.
+    head: usize,
+    /// What all the layers hold.
+    on_hand: Decimal,
+    lots: HashMap<&'a LotId, usize>,
+    sale_parts: HashMap<&'a SaleId, Vec<SalePart>>,
+    /// Per sale: units returned so far, restocked or not.
+    returned: HashMap<&'a SaleId, Decimal>,
+    /// Unit cost of the latest lot received so far (what a count surplus is valued at).
+    latest_lot_cost: Option<Decimal>,
+}
+
+impl<'a, 's> SkuCosting<'a, 's> {
+    fn new(sku: &'a Sku, with_returns: &'s HashSet<&'a SaleId>, with_landed: &'s HashSet<&'a LotId>) -> Self {
+        Self {
+            sku,
+            with_returns,
+            with_landed,
+            layers: Vec::new(),
+            order: Vec::new(),
+            head: 0,
+            on_hand: Decimal::ZERO,
+            lots: HashMap::new(),
+            sale_parts: HashMap::new(),
+            returned: HashMap::new(),
+            latest_lot_cost: None,
+        }
+    }
+
+    fn run(mut self, events: &[Event<'a>], costing: &mut Costing) -> Result<(), CostingError> {
+        for event in events {
+            if let Some(shortfall) = self.apply(event, costing)? {
+                costing.shortfalls.push(shortfall);
+                break;
+            }
+        }
+        for &index in &self.order {
+            let layer = &self.layers[index];
+            costing.layers.push(Layer {
+                layer: layer.name.clone(),
+                sku: self.sku.clone(),
+                received_date: layer.key.0,
+                remaining_quantity: layer.remaining,
+                unit_cost: layer.unit_cost,
+                landed: layer.landed,
+            });
+        }
+        Ok(())
+    }
+
+    /// Costs one event; returns the shortfall that parks the SKU there, if it does.
+    fn apply(&mut self, event: &Event<'a>, costing: &mut Costing) -> Result<Option<Shortfall>, CostingError> {
+        let date = event.key.0;
+        match event.what {
+            What::Receipt(lot) => {
+                let unit_cost = lot.unit_cost().expect("checked when the streams were built");
+                let key = (date, 0, lot.lot_id.as_str().into(), "".into());
+                let index = self.add_layer(key, lot.lot_id.clone(), lot.remaining_quantity, unit_cost)?;
+                self.lots.insert(&lot.lot_id, index);
+                self.latest_lot_cost = Some(unit_cost);
+            }
+            What::Sale(sale) => {
+                let id = EventId::from(&sale.sale_id);
+                let Some(draws) = self.draw_fifo(sale.quantity_sold, MovementKind::SaleLanded, &id)? else {
+                    return Ok(Some(self.shortfall(EventKind::Sale, id, date, sale.quantity_sold)));
+                };
+                let keep_parts = self.with_returns.contains(&sale.sale_id);
+                let mut parts = Vec::new();
+                for (layer, quantity, unit_cost, landed) in draws {
+                    let name = self.layers[layer].name.clone();
+                    let extended_cost = exact_mul(quantity, unit_cost).ok_or_else(|| overflow(EventKind::Sale, &id))?;
+                    costing.allocations.push(Allocation {
+                        sale_id: sale.sale_id.clone(),
+                        lot_id: name.clone(),
+                        sku: self.sku.clone(),
+                        sale_date: date,
+                        quantity,
+                        unit_cost,
+                        extended_cost,
+                    });
+                    if !landed.is_zero() {
+                        costing.movements.push(self.movement(
+                            MovementKind::SaleLanded,
+                            &id,
+                            date,
+                            name,
+                            quantity,
+                            landed,
+                        ));
+                    }
+                    if keep_parts {
+                        parts.push(SalePart { layer, quantity, unit_cost, landed });
+                    }
+                }
+                if keep_parts {
+                    self.sale_parts.insert(&sale.sale_id, parts);
+                }
+            }
+            What::Return(ret, sale) => self.customer_return(ret, sale, date, costing)?,
+            What::AdjustmentIn(adjustment, unit_cost) => {
+                let name = LotId::layer(format!("adj:{}", adjustment.adjustment_id));
+                let id = &adjustment.adjustment_id;
+                let key = (date, 2, "adj".into(), id.as_str().into());
+                self.add_layer(key, name.clone(), adjustment.quantity, unit_cost)?;
+                let cost =
+                    exact_mul(adjustment.quantity, unit_cost).ok_or_else(|| overflow(EventKind::Adjustment, id))?;
+                costing.movements.push(self.movement(
+                    MovementKind::AdjustmentIn,
+                    id,
+                    date,
+                    name,
+                    adjustment.quantity,
+                    cost,
+                ));
+            }
+            What::AdjustmentOut(adjustment) => {
+                let id = &adjustment.adjustment_id;
+                let quantity = -adjustment.quantity;
+                let Some(draws) = self.draw_fifo(quantity, MovementKind::AdjustmentOut, id)? else {
+                    return Ok(Some(self.shortfall(EventKind::Adjustment, id.clone(), date, quantity)));
+                };
+                self.record_draws(MovementKind::AdjustmentOut, id, date, draws, costing)?;
+            }
+            What::SupplierReturn(sent) => {
+                let id = &sent.supplier_return_id;
+                let layer = self.lots.get(&sent.lot_id).copied();
+                let held = layer.map_or(Decimal::ZERO, |layer| self.layers[layer].remaining);
+                let Some(layer) = layer.filter(|_| held >= sent.quantity) else {
+                    let mut shortfall = self.shortfall(EventKind::SupplierReturn, id.clone(), date, sent.quantity);
+                    shortfall.on_hand = held;
+                    shortfall.quantity_short = sent.quantity - held;
+                    return Ok(Some(shortfall));
+                };
+                let draw = self.draw_from(layer, sent.quantity, MovementKind::SupplierReturn, id)?;
+                self.record_draws(MovementKind::SupplierReturn, id, date, vec![draw], costing)?;
+            }
+            What::Count(count) => {
+                let id = &count.count_id;
+                let difference =
+                    exact_sub(count.counted_quantity, self.on_hand).ok_or_else(|| overflow(EventKind::Count, id))?;
+                if difference < Decimal::ZERO {
+                    let draws = self
+                        .draw_fifo(-difference, MovementKind::CountDeficit, id)?
+                        .expect("a count's deficit is never more than is on hand");
+                    self.record_draws(MovementKind::CountDeficit, id, date, draws, costing)?;
+                } else if difference > Decimal::ZERO {
+                    let Some(unit_cost) = count.unit_cost.or(self.latest_lot_cost) else {
+                        return Ok(Some(self.shortfall(EventKind::Count, id.clone(), date, difference)));
+                    };
+                    let name = LotId::layer(format!("count:{id}"));
+                    self.add_layer((date, 2, "count".into(), id.as_str().into()), name.clone(), difference, unit_cost)?;
+                    let cost = exact_mul(difference, unit_cost).ok_or_else(|| overflow(EventKind::Count, id))?;
+                    costing.movements.push(self.movement(MovementKind::CountSurplus, id, date, name, difference, cost));
+                }
+            }
+            What::Landed(landed, lot_id, share) => self.landed_cost(landed, lot_id, share, date, costing)?,
+        }
+        Ok(None)
+    }
+
+    fn shortfall(&self, event_kind: EventKind, event_id: EventId, event_date: Timestamp, needed: Decimal) -> Shortfall {
+        let on_hand = self.on_hand;
+        let quantity_short = if event_kind == EventKind::Count { needed } else { needed - on_hand };
+        Shortfall { sku: self.sku.clone(), event_kind, event_id, event_date, quantity_short, on_hand }
+    }
+
+    fn movement(
+        &self,
+        kind: MovementKind,
+        event_id: &EventId,
+        event_date: Timestamp,
+        layer: LotId,
+        quantity: Decimal,
+        cost: Decimal,
+    ) -> Movement {
+        Movement {
+            kind,
+            sku: self.sku.clone(),
+            event_id: event_id.clone(),
+            event_date,
+            layer,
+            quantity,
+            cost,
+            consumer: None,
+        }
+    }
+
+    /// Adds a layer in drawing order and returns its index.
+    fn add_layer(
+        &mut self,
+        key: (Timestamp, u8, Arc<str>, Arc<str>),
+        name: LotId,
+        remaining: Decimal,
+        unit_cost: Decimal,
+    ) -> Result<usize, CostingError> {
+        self.on_hand = exact_add(self.on_hand, remaining)
+            .ok_or_else(|| CostingError::Overflow { kind: EventKind::Receipt, id: name.to_string() })?;
+        let index = self.layers.len();
+        let at = self.order.partition_point(|&other| self.layers[other].key < key);
+        let landed = Decimal::ZERO;
+        let takers = (key.1 == 0 && self.with_landed.contains(&name)).then(Vec::new);
+        self.layers.push(LayerState { key, name, remaining, unit_cost, landed, takers });
+        self.order.insert(at, index);
+        self.head = self.head.min(at);
+        Ok(index)
+    }
+
+    /// Draws `quantity` from the layers in order, or `None` (nothing drawn) when they
+    /// hold less.
+    fn draw_fifo(
+        &mut self,
+        quantity: Decimal,
+        kind: MovementKind,
+        id: &EventId,
+    ) -> Result<Option<Vec<Draw>>, CostingError> {
+        if self.on_hand < quantity {
+            return Ok(None);
+        }
+        let mut draws = Vec::new();
+        let mut needed = quantity;
+        while !needed.is_zero() {
+            let layer = self.order[self.head];
+            let take = needed.min(self.layers[layer].remaining);
+            if !take.is_zero() {
+                draws.push(self.draw_from(layer, take, kind, id)?);
+                needed -= take;
+            }
+            if self.layers[layer].remaining.is_zero() {
+                self.head += 1;
+            }
+        }
+        Ok(Some(draws))
+    }
+
+    /// Takes `quantity` (no more than it holds) from one layer with its share of the
+    /// layer's landed value, noting the taker on a lot.
+    fn draw_from(
+        &mut self,
+        layer: usize,
+        quantity: Decimal,
+        kind: MovementKind,
+        id: &EventId,
+    ) -> Result<Draw, CostingError> {
+        let state = &mut self.layers[layer];
+        let event_kind = kind.event_kind();
+        let landed = share_of(state.landed, quantity, state.remaining).ok_or_else(|| overflow(event_kind, id))?;
+        state.landed -= landed;
+        state.remaining = exact_sub(state.remaining, quantity).ok_or_else(|| overflow(event_kind, id))?;
+        self.on_hand -= quantity;
+        debug_assert!(state.remaining >= Decimal::ZERO, "a layer never goes negative");
+        if let Some(takers) = &mut state.takers {
+            takers.push(Taker { kind, id: id.clone(), quantity });
+        }
+        Ok((layer, quantity, state.unit_cost, landed))
+    }
+
+    fn record_draws(
+        &self,
+        kind: MovementKind,
+        id: &EventId,
+        date: Timestamp,
+        draws: Vec<Draw>,
+        costing: &mut Costing,
+    ) -> Result<(), CostingError> {
+        for (layer, quantity, unit_cost, landed) in draws {
+            let cost = exact_mul(quantity, unit_cost)
+                .and_then(|base| exact_add(base, landed))
+                .ok_or_else(|| overflow(kind.event_kind(), id))?;
+            costing.movements.push(self.movement(kind, id, date, self.layers[layer].name.clone(), quantity, cost));
+        }
+        Ok(())
+    }
+
+    /// A customer return: units come back from the sale's parts, last drawn first;
+    /// restocked ones become layers of their own at the parts' costs.
+    fn customer_return(
+        &mut self,
+        ret: &'a CustomerReturn,
+        sale: &'a Sale,
+        date: Timestamp,
+        costing: &mut Costing,
+    ) -> Result<(), CostingError> {
+        let id = &ret.return_id;
+        let returned = self.returned.entry(&sale.sale_id).or_default();
+        let returnable = sale.quantity_sold - *returned;
+        if ret.quantity > returnable {
+            return Err(CostingError::ReturnExceedsSale {
+                return_id: id.clone(),
+                sale_id: sale.sale_id.clone(),
+                requested: ret.quantity,
+                returnable,
+            });
+        }
+        *returned += ret.quantity;
+        let parts = self.sale_parts.get_mut(&sale.sale_id).expect("a sale is costed before its returns");
+        let mut taken: Vec<(usize, Decimal, Decimal, Decimal)> = Vec::new();
+        let mut left = ret.quantity;
+        for part in parts.iter_mut().rev() {
+            if left.is_zero() {
+                break;
+            }
+            let quantity = left.min(part.quantity);
+            if quantity.is_zero() {
+                continue;
+            }
+            let landed =
+                share_of(part.landed, quantity, part.quantity).ok_or_else(|| overflow(EventKind::Return, id))?;
+            part.quantity -= quantity;
+            part.landed -= landed;
+            left -= quantity;
+            taken.push((part.layer, quantity, part.unit_cost, landed));
+        }
+        if !ret.restock {
+            return Ok(());
+        }
+        for (from, quantity, unit_cost, landed) in taken {
+            let from_name = self.layers[from].name.clone();
+            let name = LotId::layer(format!("{id}:{from_name}"));
+            let key = (date, 1, id.as_str().into(), from_name.as_str().into());
+            let index = self.add_layer(key, name.clone(), quantity, unit_cost)?;
+            self.layers[index].landed = landed;
+            let cost = exact_mul(quantity, unit_cost)
+                .and_then(|base| exact_add(base, landed))
+                .ok_or_else(|| overflow(EventKind::Return, id))?;
+            costing.movements.push(self.movement(MovementKind::ReturnRestocked, id, date, name, quantity, cost));
+        }
+        Ok(())
+    }
+
+    /// A lot's share of a landed cost: the units it has lost take theirs where they went,
+    /// its units on hand raise its value.
+    fn landed_cost(
+        &mut self,
+        landed: &LandedCost,
+        lot_id: &LotId,
+        share: Decimal,
+        date: Timestamp,
+        costing: &mut Costing,
+    ) -> Result<(), CostingError> {
+        let id = &landed.landed_cost_id;
+        let layer = *self.lots.get(lot_id).expect("a landed cost is dated after its lots' receipt");
+        let state = &self.layers[layer];
+        let takers = state.takers.as_deref().expect("a lot a landed cost falls on keeps its takers");
+        let mut weights: Vec<Decimal> = takers.iter().map(|taker| taker.quantity).collect();
+        weights.push(state.remaining);
+        let Some(parts) = split(share, &weights) else {
+            // A lot loaded with nothing left: the share had no weight either.
+            return Ok(());
+        };
+        let (on_hand, gone) = parts.split_last().expect("one part per taker and one for the units on hand");
+        let name = state.name.clone();
+        let mut lines = Vec::new();
+        for (taker, part) in takers.iter().zip(gone) {
+            if part.is_zero() {
+                continue;
+            }
+            let kind = match taker.kind {
+                MovementKind::SaleLanded => MovementKind::LandedToCogs,
+                MovementKind::SupplierReturn => MovementKind::LandedToSupplierReturns,
+                _ => MovementKind::LandedToWriteOff,
+            };
+            let mut line = self.movement(kind, id, date, name.clone(), taker.quantity, *part);
+            line.consumer = Some(taker.id.clone());
+            lines.push(line);
+        }
+        if !on_hand.is_zero() {
+            let remaining = state.remaining;
+            lines.push(self.movement(MovementKind::LandedOnHand, id, date, name, remaining, *on_hand));
+            let state = &mut self.layers[layer];
+            state.landed = exact_add(state.landed, *on_hand).ok_or_else(|| overflow(EventKind::LandedCost, id))?;
+        }
+        costing.movements.extend(lines);
+        Ok(())
+    }
+}
+
+fn overflow(kind: EventKind, id: &impl std::fmt::Display) -> CostingError {
+    CostingError::Overflow { kind, id: id.to_string() }
+}
