@@ -32,26 +32,10 @@ pub async fn migrate(args: &MigrateArgs) -> CommandResult {
     Ok(())
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-pub enum Kind {
-    Lots,
-    Sales,
-}
-
-impl From<Kind> for RecordKind {
-    fn from(kind: Kind) -> Self {
-        match kind {
-            Kind::Lots => RecordKind::Lots,
-            Kind::Sales => RecordKind::Sales,
-        }
-    }
-}
-
 #[derive(Args)]
 pub struct UploadArgs {
-    /// What the file holds.
-    #[arg(value_enum)]
-    kind: Kind,
+    /// What the file holds: lots, sales, returns, supplier_returns, adjustments, counts or landed_costs.
+    kind: RecordKind,
     /// The CSV file.
     file: PathBuf,
     /// Stage the file in the bucket (--bucket, --s3-endpoint) and load it from there, as
@@ -90,12 +74,24 @@ pub async fn load_file(
     Ok(upload)
 }
 
+#[derive(Args)]
+pub struct TemplateArgs {
+    /// The kind of file: lots, sales, returns, supplier_returns, adjustments, counts or landed_costs.
+    kind: RecordKind,
+}
+
+/// Prints the CSV template of a kind of file: its header and example rows.
+pub fn template(args: &TemplateArgs) -> CommandResult {
+    print!("{}", args.kind.template());
+    Ok(())
+}
+
 pub async fn upload(args: &UploadArgs) -> CommandResult {
     let pool = args.scope.database.pool()?;
     let upload = if args.via_s3 {
-        load_via_staging(&pool, &args.staging, &args.scope.tenant, args.kind.into(), &args.file).await?
+        load_via_staging(&pool, &args.staging, &args.scope.tenant, args.kind, &args.file).await?
     } else {
-        load_file(&pool, &args.scope.tenant, args.kind.into(), &args.file, args.scope.output.format).await?
+        load_file(&pool, &args.scope.tenant, args.kind, &args.file, args.scope.output.format).await?
     };
     if args.scope.output.format == OutputFormat::Json {
         print_json(&upload);

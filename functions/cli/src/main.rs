@@ -29,8 +29,11 @@ struct Cli {
 enum Command {
     /// Apply the database migrations (as the owner role).
     Migrate(data::MigrateArgs),
-    /// Load a lots or sales CSV file for a tenant: all rows or none.
+    /// Load a CSV file of one kind (lots, sales, returns, supplier_returns, adjustments, counts,
+    /// landed_costs) for a tenant: all rows or none.
     Upload(data::UploadArgs),
+    /// Print the CSV template of a kind of file.
+    Template(data::TemplateArgs),
     /// Load the given files, then cost every uncosted sale by FIFO, to completion.
     Run(runs::RunArgs),
     /// Continue an interrupted run from where it stopped.
@@ -48,7 +51,8 @@ enum Command {
     /// The tenant's live book: every costed sale with its lots, every lot's stock, the
     /// SKUs parked; with --format json exactly the shape of `cogs cost`.
     Book(book::BookArgs),
-    /// Cost a sales file against a lots file, offline: nothing is stored, no database needed.
+    /// Cost a sales file against a lots file, and any returns, supplier returns, adjustments, counts
+    /// and landed costs, offline: nothing is stored, no database needed.
     Cost(cost::CostArgs),
     /// One pass of scheduled maintenance: stale runs, staged uploads, old validation errors, statistics.
     Maintenance(maintain::MaintenanceArgs),
@@ -66,6 +70,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Migrate(args) => (data::migrate(&args).await, OutputFormat::Table),
             Command::Upload(args) => (data::upload(&args).await, args.scope.output.format),
+            Command::Template(args) => (data::template(&args), OutputFormat::Table),
             Command::Run(args) => (runs::run(&args).await, args.scope.output.format),
             Command::Resume(args) => (runs::resume(&args).await, args.scope.output.format),
             Command::ListRuns(args) => (runs::list(&args).await, args.scope.output.format),

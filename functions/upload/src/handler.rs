@@ -65,11 +65,9 @@ async fn dispatch(ctx: &Context, req: &Request) -> Result<Reply, ApiError> {
 }
 
 fn kind(params: &HashMap<&'static str, String>) -> Result<RecordKind, ApiError> {
-    match params.get("kind").map(String::as_str) {
-        Some("lots") => Ok(RecordKind::Lots),
-        Some("sales") => Ok(RecordKind::Sales),
-        _ => Err(ApiError::RouteNotFound),
-    }
+    // Only the documented names: `supplier-returns` is not a route.
+    let name = params.get("kind").map(String::as_str).unwrap_or_default();
+    RecordKind::ALL.into_iter().find(|kind| kind.as_str() == name).ok_or(ApiError::RouteNotFound)
 }
 
 /// 201 with the upload's counts, or 400 with every row error.

@@ -17,7 +17,7 @@ impl TryFrom<&Row> for Allocation {
     fn try_from(row: &Row) -> Result<Self, DbError> {
         Ok(Allocation {
             sale_id: SaleId::parse(row.try_get::<_, String>("sale_id")?).map_err(DbError::corrupt("sale_id"))?,
-            lot_id: LotId::parse(row.try_get::<_, String>("lot_id")?).map_err(DbError::corrupt("lot_id"))?,
+            lot_id: LotId::stored(row.try_get::<_, String>("lot_id")?).map_err(DbError::corrupt("lot_id"))?,
             sku: Sku::parse(row.try_get::<_, String>("sku")?).map_err(DbError::corrupt("sku"))?,
             sale_date: row.try_get("sale_date")?,
             quantity: row.try_get("quantity")?,

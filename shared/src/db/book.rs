@@ -1,8 +1,11 @@
 //! The live book, read in the shape of an offline costing: the costed sales with their
 //! live allocations, every lot's stock, and the SKUs still parked.
 
+use tokio_postgres::Row;
+
 use super::{DbError, TenantTx};
-use crate::model::{Allocation, Lot, Sale, Shortfall};
+use crate::engine::Layer;
+use crate::model::{Allocation, EventId, Lot, LotId, Movement, MovementKind, Sale, Shortfall, Sku};
 
 /// One slice of the book: the SKUs after `after_sku` (all, or the first `limit`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -37,9 +40,11 @@ pub async fn load_live_book(
                      s.quantity_sold
               from live_allocations a
               join sales s on s.tenant_id = a.tenant_id and s.sale_id = a.sale_id
-              join lots l on l.tenant_id = a.tenant_id and l.lot_id = a.lot_id
+              left join lots l on l.tenant_id = a.tenant_id and l.lot_id = a.lot_id
+              -- A SKU with movements: its layers in drawing order, as its costing left them.
+              left join cogs_layers y on (y.tenant_id, y.run_id, y.sku, y.layer) = (a.tenant_id, a.run_id, a.sku, a.lot_id)
               where a.sku > coalesce($1, '') and a.sku <= $2
-              order by a.sale_date, a.sale_id, l.received_date, a.lot_id",
+              order by a.sale_date, a.sale_id, y.seq, l.received_date, a.lot_id",
             &[&after, &upto],
         )
         .await?;
@@ -60,14 +65,16 @@ pub async fn load_live_book(
     Ok((sales, allocations))
 }
 
-/// The lots of the SKUs in (`after`, `upto`] as they stand, by SKU in FIFO order.
+/// The lots of the SKUs in (`after`, `upto`] as they stand, by SKU in FIFO order: of
+/// the SKUs whose costing left no layers of their own ([`load_book_layers`]).
 pub async fn load_book_lots(tx: &TenantTx, after: Option<&str>, upto: &str) -> Result<Vec<Lot>, DbError> {
     let rows = tx
         .query(
             r"select lot_id, sku, received_date, original_quantity, remaining_quantity, unit_price,
-                     freight_cost_per_unit
-              from lots
+                     freight_cost_per_unit, receipt_id
+              from lots l
               where sku > coalesce($1, '') and sku <= $2
+                and not exists (select 1 from live_layers y where y.sku = l.sku)
               order by sku, received_date, lot_id",
             &[&after, &upto],
         )
@@ -75,16 +82,86 @@ pub async fn load_book_lots(tx: &TenantTx, after: Option<&str>, upto: &str) -> R
     rows.iter().map(Lot::try_from).collect()
 }
 
-/// The SKUs still parked: those the latest completed run parked, in (`after`, `upto`].
-pub async fn load_parked(tx: &TenantTx, after: Option<&str>, upto: &str) -> Result<Vec<Shortfall>, DbError> {
-    let latest = tx
-        .query_opt(
-            r"select run_id from cogs_runs where status = 'completed' order by created_at desc, run_id desc limit 1",
-            &[],
+/// The layers of the SKUs in (`after`, `upto`] whose costing left layers of their own
+/// (SKUs with movements besides lots and sales), by SKU in drawing order.
+pub async fn load_book_layers(tx: &TenantTx, after: Option<&str>, upto: &str) -> Result<Vec<Layer>, DbError> {
+    let rows = tx
+        .query(
+            r"select sku, layer, received_date, remaining_quantity, unit_cost, landed from live_layers
+              where sku > coalesce($1, '') and sku <= $2
+              order by sku, seq",
+            &[&after, &upto],
         )
         .await?;
-    let Some(latest) = latest else { return Ok(Vec::new()) };
-    let mut parked = super::load_shortfalls(tx, latest.try_get(0)?).await?;
-    parked.retain(|s| after.is_none_or(|after| s.sku.as_str() > after) && s.sku.as_str() <= upto);
-    Ok(parked)
+    rows.iter().map(Layer::try_from).collect()
+}
+
+impl TryFrom<&Row> for Layer {
+    type Error = DbError;
+    fn try_from(row: &Row) -> Result<Self, DbError> {
+        Ok(Layer {
+            layer: LotId::stored(row.try_get::<_, String>("layer")?).map_err(DbError::corrupt("layer"))?,
+            sku: Sku::parse(row.try_get::<_, String>("sku")?).map_err(DbError::corrupt("sku"))?,
+            received_date: row.try_get("received_date")?,
+            remaining_quantity: row.try_get("remaining_quantity")?,
+            unit_cost: row.try_get("unit_cost")?,
+            landed: row.try_get("landed")?,
+        })
+    }
+}
+
+/// The live movements of the SKUs in (`after`, `upto`], by SKU in costing order.
+pub async fn load_book_movements(tx: &TenantTx, after: Option<&str>, upto: &str) -> Result<Vec<Movement>, DbError> {
+    let rows = tx
+        .query(
+            r"select sku, kind, event_id, event_date, layer, quantity, cost, consumer from live_movements
+              where sku > coalesce($1, '') and sku <= $2
+              order by sku, seq",
+            &[&after, &upto],
+        )
+        .await?;
+    rows.iter().map(Movement::try_from).collect()
+}
+
+impl TryFrom<&Row> for Movement {
+    type Error = DbError;
+    fn try_from(row: &Row) -> Result<Self, DbError> {
+        let event = |column: &'static str, value: String| EventId::parse(value).map_err(DbError::corrupt(column));
+        Ok(Movement {
+            kind: row
+                .try_get::<_, &str>("kind")?
+                .parse::<MovementKind>()
+                .map_err(|reason| DbError::Corrupt { column: "kind", reason })?,
+            sku: Sku::parse(row.try_get::<_, String>("sku")?).map_err(DbError::corrupt("sku"))?,
+            event_id: event("event_id", row.try_get("event_id")?)?,
+            event_date: row.try_get("event_date")?,
+            layer: LotId::stored(row.try_get::<_, String>("layer")?).map_err(DbError::corrupt("layer"))?,
+            quantity: row.try_get("quantity")?,
+            cost: row.try_get("cost")?,
+            consumer: row.try_get::<_, Option<String>>("consumer")?.map(|c| event("consumer", c)).transpose()?,
+        })
+    }
+}
+
+/// The SKUs in (`after`, `upto`] still parked: of SKUs of lots and sales, those the
+/// latest completed run parked; of SKUs with other movements, those parked by the run
+/// whose costing of them is live.
+pub async fn load_parked(tx: &TenantTx, after: Option<&str>, upto: &str) -> Result<Vec<Shortfall>, DbError> {
+    let rows = tx
+        .query(
+            r"with latest as (
+                  select run_id from cogs_runs where status = 'completed' order by created_at desc, run_id desc limit 1
+              )
+              select p.sku, p.event_kind, p.event_id, p.event_date, p.quantity_short, p.on_hand
+              from cogs_run_shortfalls p
+              join sku_watermarks w on w.sku = p.sku
+              where p.sku > coalesce($1, '') and p.sku <= $2
+                and case when w.movements
+                         then exists (select 1 from live_layers y where y.sku = p.sku and y.run_id = p.run_id)
+                         else p.run_id in (select run_id from latest) end
+              order by p.sku",
+            &[&after, &upto],
+        )
+        .await?;
+    rows.iter().map(Shortfall::try_from).collect()
 }

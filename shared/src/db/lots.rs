@@ -8,7 +8,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{BatchProblem, DbError, Param, TenantTx};
-use crate::model::{Lot, LotId, Sku};
+use crate::model::{Lot, LotId, ReceiptId, Sku};
 
 impl TryFrom<&Row> for Lot {
     type Error = DbError;
@@ -21,7 +21,11 @@ impl TryFrom<&Row> for Lot {
             remaining_quantity: row.try_get("remaining_quantity")?,
             unit_price: row.try_get("unit_price")?,
             freight_cost_per_unit: row.try_get("freight_cost_per_unit")?,
-            receipt_id: None,
+            receipt_id: row
+                .try_get::<_, Option<String>>("receipt_id")?
+                .map(ReceiptId::parse)
+                .transpose()
+                .map_err(DbError::corrupt("receipt_id"))?,
         })
     }
 }
@@ -30,7 +34,10 @@ impl TryFrom<&Row> for Lot {
 /// many were new. A lot whose id is already loaded is left as it is (the caller tells
 /// an identical row from a conflict with [`lots_batch_problems`] when fewer were new
 /// than sent). Each new SKU gets its watermark row; a new lot received at or before its
-/// SKU's watermark marks the SKU backdated from the lot's receipt on.
+/// SKU's watermark marks the SKU backdated from the lot's receipt on. A SKU with
+/// movements besides lots and sales is marked by any new lot, and so is every SKU of a
+/// delivery a landed cost is spread over, when the delivery gains a lot: its costing is
+/// out of date.
 pub async fn insert_lots_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Lot)]) -> Result<u64, DbError> {
     let columns = LotColumns::of(batch);
     let row = tx
@@ -38,31 +45,49 @@ pub async fn insert_lots_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Lo
             r"with inserted as (
                   insert into lots (tenant_id, lot_id, sku, received_date, original_quantity,
                                     initial_remaining_quantity, remaining_quantity, unit_price, freight_cost_per_unit,
-                                    upload_id, upload_row)
+                                    receipt_id, upload_id, upload_row)
                   select $1, i.lot_id, i.sku, i.received_date, i.original_quantity, i.remaining_quantity,
-                         i.remaining_quantity, i.unit_price, i.freight_cost_per_unit, $2, i.upload_row
+                         i.remaining_quantity, i.unit_price, i.freight_cost_per_unit, i.receipt_id, $2, i.upload_row
                   from unnest($3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::numeric[], $8::numeric[],
-                              $9::numeric[], $10::numeric[])
+                              $9::numeric[], $10::numeric[], $11::text[])
                        as i(upload_row, lot_id, sku, received_date, original_quantity, remaining_quantity, unit_price,
-                            freight_cost_per_unit)
+                            freight_cost_per_unit, receipt_id)
                   order by i.lot_id, i.upload_row
                   on conflict (tenant_id, lot_id) do nothing
-                  returning sku, received_date, lot_id
+                  returning sku, received_date, lot_id, receipt_id
+              ),
+              -- A delivery with a landed cost spread over it: each of its SKUs is costed
+              -- again with the new lot taking its share.
+              spread as (
+                  select distinct l.sku, i.received_date, i.lot_id
+                  from inserted i
+                  join landed_costs c on c.receipt_id = i.receipt_id
+                  join lots l on l.receipt_id = i.receipt_id
+                  union
+                  select i.sku, i.received_date, i.lot_id
+                  from inserted i
+                  where exists (select 1 from landed_costs c where c.receipt_id = i.receipt_id)
               ),
               new_skus as (
-                  insert into sku_watermarks (tenant_id, sku)
-                  select distinct $1, sku from inserted
+                  insert into sku_watermarks (tenant_id, sku, movements)
+                  select $1, i.sku, bool_or(s.sku is not null)
+                  from inserted i left join spread s on s.sku = i.sku
+                  group by i.sku
                   on conflict (tenant_id, sku) do nothing
               ),
               earliest as (
-                  select distinct on (sku) sku, received_date, lot_id from inserted order by sku, received_date, lot_id
+                  select distinct on (sku) sku, received_date, lot_id, spread
+                  from (select sku, received_date, lot_id, false as spread from inserted
+                        union all select sku, received_date, lot_id, true from spread) e
+                  order by sku, received_date, lot_id
               ),
               backdated as (
                   update sku_watermarks w
-                  set rewind_date = e.received_date, rewind_sale_id = '', backdated_kind = 'lot', backdated_id = e.lot_id
+                  set rewind_date = e.received_date, rewind_sale_id = '', backdated_kind = 'lot', backdated_id = e.lot_id,
+                      movements = w.movements or e.spread
                   from earliest e
                   where w.sku = e.sku
-                    and e.received_date <= w.costed_date
+                    and (e.received_date <= w.costed_date or w.movements or e.spread)
                     and (w.rewind_date is null or (e.received_date, '') < (w.rewind_date, w.rewind_sale_id))
               )
               select count(*) from inserted",
@@ -86,19 +111,19 @@ pub async fn lots_batch_problems(
         .query(
             r"with incoming as (
                   select * from unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::numeric[],
-                                       $7::numeric[], $8::numeric[], $9::numeric[])
+                                       $7::numeric[], $8::numeric[], $9::numeric[], $10::text[])
                        as i(upload_row, lot_id, sku, received_date, original_quantity, remaining_quantity, unit_price,
-                            freight_cost_per_unit)
+                            freight_cost_per_unit, receipt_id)
               )
               select i.upload_row, i.lot_id, case when l.upload_id = $1 then l.upload_row end
               from incoming i join lots l on l.lot_id = i.lot_id
               where (l.upload_id = $1 and l.upload_row <> i.upload_row)
                  or (l.upload_id <> $1
                      and (l.sku, l.received_date, l.original_quantity, l.initial_remaining_quantity, l.unit_price,
-                          l.freight_cost_per_unit)
+                          l.freight_cost_per_unit, l.receipt_id)
                          is distinct from
                          (i.sku, i.received_date, i.original_quantity, i.remaining_quantity, i.unit_price,
-                          i.freight_cost_per_unit))
+                          i.freight_cost_per_unit, i.receipt_id))
               union
               select upload_row, lot_id, first_row
               from (select upload_row, lot_id, min(upload_row) over (partition by lot_id) as first_row from incoming) d
@@ -120,6 +145,7 @@ struct LotColumns<'a> {
     remaining: Vec<Decimal>,
     unit_prices: Vec<Decimal>,
     freight: Vec<Decimal>,
+    receipt_ids: Vec<Option<&'a str>>,
 }
 
 impl<'a> LotColumns<'a> {
@@ -133,12 +159,13 @@ impl<'a> LotColumns<'a> {
             remaining: batch.iter().map(|(_, lot)| lot.remaining_quantity).collect(),
             unit_prices: batch.iter().map(|(_, lot)| lot.unit_price).collect(),
             freight: batch.iter().map(|(_, lot)| lot.freight_cost_per_unit).collect(),
+            receipt_ids: batch.iter().map(|(_, lot)| lot.receipt_id.as_ref().map(ReceiptId::as_str)).collect(),
         }
     }
 
     /// `leading` followed by the columns, in the order the statements number them.
     fn params(&'a self, leading: &[&'a dyn Param]) -> Vec<&'a dyn Param> {
-        let columns: [&'a dyn Param; 8] = [
+        let columns: [&'a dyn Param; 9] = [
             &self.rows,
             &self.lot_ids,
             &self.skus,
@@ -147,6 +174,7 @@ impl<'a> LotColumns<'a> {
             &self.remaining,
             &self.unit_prices,
             &self.freight,
+            &self.receipt_ids,
         ];
         leading.iter().copied().chain(columns).collect()
     }
@@ -156,7 +184,8 @@ impl<'a> LotColumns<'a> {
 pub async fn load_lots_with_stock(tx: &TenantTx, skus: &[&str]) -> Result<Vec<Lot>, DbError> {
     let rows = tx
         .query(
-            r"select lot_id, sku, received_date, original_quantity, remaining_quantity, unit_price, freight_cost_per_unit
+            r"select lot_id, sku, received_date, original_quantity, remaining_quantity, unit_price, freight_cost_per_unit,
+                     receipt_id
               from lots
               where sku = any($1) and remaining_quantity > 0
               order by sku, received_date, lot_id",

@@ -349,16 +349,18 @@ pub async fn insert_shortfalls(tx: &TenantTx, run_id: Uuid, shortfalls: &[Shortf
         return Ok(0);
     }
     let skus: Vec<&str> = shortfalls.iter().map(|s| s.sku.as_str()).collect();
-    let sale_ids: Vec<&str> = shortfalls.iter().map(|s| s.event_id.as_str()).collect();
+    let kinds: Vec<&str> = shortfalls.iter().map(|s| s.event_kind.as_str()).collect();
+    let ids: Vec<&str> = shortfalls.iter().map(|s| s.event_id.as_str()).collect();
     let dates: Vec<DateTime<Utc>> = shortfalls.iter().map(|s| s.event_date).collect();
     let short: Vec<Decimal> = shortfalls.iter().map(|s| s.quantity_short).collect();
     let on_hand: Vec<Decimal> = shortfalls.iter().map(|s| s.on_hand).collect();
     tx.execute(
-        r"insert into cogs_run_shortfalls (tenant_id, run_id, sku, sale_id, sale_date, quantity_short, on_hand)
-          select $1, $2, v.sku, v.sale_id, v.sale_date, v.quantity_short, v.on_hand
-          from unnest($3::text[], $4::text[], $5::timestamptz[], $6::numeric[], $7::numeric[])
-               as v(sku, sale_id, sale_date, quantity_short, on_hand)",
-        &[&tx.tenant_id().as_str(), &run_id, &skus, &sale_ids, &dates, &short, &on_hand],
+        r"insert into cogs_run_shortfalls (tenant_id, run_id, sku, event_kind, event_id, event_date, quantity_short,
+                                          on_hand)
+          select $1, $2, v.sku, v.event_kind, v.event_id, v.event_date, v.quantity_short, v.on_hand
+          from unnest($3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::numeric[], $8::numeric[])
+               as v(sku, event_kind, event_id, event_date, quantity_short, on_hand)",
+        &[&tx.tenant_id().as_str(), &run_id, &skus, &kinds, &ids, &dates, &short, &on_hand],
     )
     .await
 }
@@ -367,7 +369,7 @@ pub async fn insert_shortfalls(tx: &TenantTx, run_id: Uuid, shortfalls: &[Shortf
 pub async fn load_shortfalls(tx: &TenantTx, run_id: Uuid) -> Result<Vec<Shortfall>, DbError> {
     let rows = tx
         .query(
-            r"select sku, sale_id, sale_date, quantity_short, on_hand from cogs_run_shortfalls
+            r"select sku, event_kind, event_id, event_date, quantity_short, on_hand from cogs_run_shortfalls
               where run_id = $1 order by sku",
             &[&run_id],
         )
@@ -375,17 +377,22 @@ pub async fn load_shortfalls(tx: &TenantTx, run_id: Uuid) -> Result<Vec<Shortfal
     rows.iter().map(Shortfall::try_from).collect()
 }
 
-/// From (sku, sale_id, sale_date, quantity_short, on_hand).
+/// From (sku, event_kind, event_id, event_date, quantity_short, on_hand).
 impl TryFrom<&Row> for Shortfall {
     type Error = DbError;
     fn try_from(row: &Row) -> Result<Self, DbError> {
+        let kind: String = row.try_get(1)?;
+        let event_kind = [EventKind::Sale, EventKind::Adjustment, EventKind::SupplierReturn, EventKind::Count]
+            .into_iter()
+            .find(|known| known.as_str() == kind)
+            .ok_or(DbError::Corrupt { column: "event_kind", reason: kind })?;
         Ok(Shortfall {
             sku: Sku::parse(row.try_get::<_, String>(0)?).map_err(DbError::corrupt("sku"))?,
-            event_kind: EventKind::Sale,
-            event_id: EventId::parse(row.try_get::<_, String>(1)?).map_err(DbError::corrupt("sale_id"))?,
-            event_date: row.try_get(2)?,
-            quantity_short: row.try_get(3)?,
-            on_hand: row.try_get(4)?,
+            event_kind,
+            event_id: EventId::parse(row.try_get::<_, String>(2)?).map_err(DbError::corrupt("event_id"))?,
+            event_date: row.try_get(3)?,
+            quantity_short: row.try_get(4)?,
+            on_hand: row.try_get(5)?,
         })
     }
 }

@@ -27,7 +27,8 @@ impl TryFrom<&Row> for Sale {
 /// tells an identical row from a conflict with [`sales_batch_problems`] when fewer
 /// were new than sent). Each new SKU gets its watermark row, and each SKU's row knows
 /// its latest sale; a new sale at or before its SKU's watermark marks the SKU
-/// backdated there. The caller holds the tenant's lock ([`super::lock_tenant`]), so no
+/// backdated there, and any new sale marks a SKU with movements besides lots and sales
+/// (it is costed whole again). The caller holds the tenant's lock ([`super::lock_tenant`]), so no
 /// other statement adds the same SKU's row meanwhile.
 pub async fn insert_sales_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Sale)]) -> Result<u64, DbError> {
     let columns = SaleColumns::of(batch);
@@ -61,10 +62,9 @@ pub async fn insert_sales_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, S
                          l.sale_date as last_date, l.sale_id as last_sale_id,
                          w.last_sale_date is null
                              or (l.sale_date, l.sale_id) > (w.last_sale_date, w.last_sale_id) as later,
-                         coalesce((e.sale_date, e.sale_id) <= (w.costed_date, w.costed_sale_id)
-                                  and (w.rewind_date is null
-                                       or (e.sale_date, e.sale_id) < (w.rewind_date, w.rewind_sale_id)),
-                                  false) as backdated
+                         (coalesce((e.sale_date, e.sale_id) <= (w.costed_date, w.costed_sale_id), false) or w.movements)
+                             and (w.rewind_date is null
+                                  or (e.sale_date, e.sale_id) < (w.rewind_date, w.rewind_sale_id)) as backdated
                   from sku_watermarks w
                   join earliest e on e.sku = w.sku
                   join latest l on l.sku = w.sku
@@ -146,7 +146,8 @@ impl<'a> SaleColumns<'a> {
 }
 
 /// Up to `limit` uncosted sales, in costing order (sku, sale_date, sale_id), of the
-/// SKUs from `from_sku` on that `run_id` has not parked. A sale is uncosted when it
+/// SKUs of lots and sales only (a SKU with other movements is costed whole, by
+/// [`super::load_movement_inputs`]) from `from_sku` on that `run_id` has not parked. A sale is uncosted when it
 /// comes after its SKU's watermark; only SKUs whose latest sale is after their
 /// watermark are looked into, each from its watermark on through the
 /// `sales_costing_order` index, so neither costed history nor SKUs without new sales
@@ -170,7 +171,7 @@ pub async fn load_uncosted(
                   order by s.sale_date, s.sale_id
                   limit $2
               ) s
-              where w.sku >= coalesce($1, '') and {HAS_UNCOSTED}
+              where w.sku >= coalesce($1, '') and {HAS_UNCOSTED} and not w.movements
                 and not exists (select 1 from cogs_run_shortfalls p where p.run_id = $3 and p.sku = w.sku)
               order by w.sku, s.sale_date, s.sale_id
               limit $2"

@@ -78,7 +78,8 @@ pub async fn today_in(tx: &TenantTx, time_zone: &str) -> Result<Option<NaiveDate
 }
 
 /// The first event a run would cost on or before `lock_date` (in `time_zone`): a
-/// backdated lot or sale waiting for a rewind, or an uncosted sale. As (kind, id, SKU,
+/// backdated lot or sale waiting for a rewind, the earliest new event of a SKU with
+/// movements besides lots and sales, or an uncosted sale. As (kind, id, SKU,
 /// date).
 pub async fn first_locked_event(
     tx: &TenantTx,
@@ -91,7 +92,8 @@ pub async fn first_locked_event(
                 r"select kind, id, sku, at from (
                   select w.backdated_kind as kind, w.backdated_id as id, w.sku, w.rewind_date as at
                   from sku_watermarks w
-                  where w.rewind_date is not null and (w.rewind_date, w.rewind_sale_id) <= (w.costed_date, w.costed_sale_id)
+                  where w.rewind_date is not null
+                    and (w.movements or (w.rewind_date, w.rewind_sale_id) <= (w.costed_date, w.costed_sale_id))
                   union all
                   select 'sale', s.sale_id, s.sku, s.sale_date
                   from sku_watermarks w

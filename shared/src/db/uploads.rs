@@ -79,7 +79,7 @@ impl TryFrom<&Row> for UploadRow {
         let status: &str = row.try_get("status")?;
         Ok(Self {
             upload_id: row.try_get("upload_id")?,
-            kind: if kind == "lots" { RecordKind::Lots } else { RecordKind::Sales },
+            kind: kind.parse().map_err(|reason| DbError::Corrupt { column: "kind", reason })?,
             file_name: row.try_get("file_name")?,
             object_key: row.try_get("object_key")?,
             status: match status {

@@ -175,14 +175,16 @@ pub async fn find_broken_rules(tx: &TenantTx, limit: i64) -> Result<Vec<Finding>
     Ok(findings)
 }
 
-/// The SKUs whose book can be compared with a fresh costing (no backdated event waits
-/// before their watermark), in costing order.
+/// The SKUs of lots and sales only whose book can be compared with a fresh costing of
+/// their lots and sales (no backdated event waits before their watermark), in costing
+/// order. SKUs with other movements are compared whole ([`settled_movement_skus`]).
 pub async fn settled_skus(tx: &TenantTx) -> Result<Vec<String>, DbError> {
     let rows = tx
         .query(
             r"select sku from sku_watermarks
-              where rewind_date is null or costed_date is null
-                 or (rewind_date, rewind_sale_id) > (costed_date, costed_sale_id)
+              where not movements
+                and (rewind_date is null or costed_date is null
+                     or (rewind_date, rewind_sale_id) > (costed_date, costed_sale_id))
               order by sku",
             &[],
         )
@@ -205,7 +207,7 @@ pub async fn load_book_slice(tx: &TenantTx, skus: &[&str]) -> Result<BookSlice, 
     let lots = tx
         .query(
             r"select lot_id, sku, received_date, original_quantity, initial_remaining_quantity as remaining_quantity,
-                     unit_price, freight_cost_per_unit, remaining_quantity as book_remaining
+                     unit_price, freight_cost_per_unit, receipt_id, remaining_quantity as book_remaining
               from lots where sku = any($1)
               order by sku, received_date, lot_id",
             &[&skus],

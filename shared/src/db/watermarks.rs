@@ -23,9 +23,9 @@ pub async fn advance_watermarks(
     tx.execute(
         r"with snapshot as (
               insert into watermark_snapshots (tenant_id, run_id, sku, costed_date, costed_sale_id, costed_by_run,
-                                               rewind_date, rewind_sale_id, backdated_kind, backdated_id)
+                                               rewind_date, rewind_sale_id, backdated_kind, backdated_id, recost)
               select w.tenant_id, $1, w.sku, w.costed_date, w.costed_sale_id, w.costed_by_run,
-                     w.rewind_date, w.rewind_sale_id, w.backdated_kind, w.backdated_id
+                     w.rewind_date, w.rewind_sale_id, w.backdated_kind, w.backdated_id, w.recost
               from sku_watermarks w
               where w.sku = any($2)
               on conflict (tenant_id, run_id, sku) do nothing
@@ -48,6 +48,7 @@ pub async fn restore_watermarks(tx: &TenantTx, run_id: Uuid) -> Result<u64, DbEr
     tx.execute(
         r"update sku_watermarks w
           set costed_date = s.costed_date, costed_sale_id = s.costed_sale_id, costed_by_run = s.costed_by_run,
+              recost = s.recost,
               (rewind_date, rewind_sale_id, backdated_kind, backdated_id) = (
                   select m.rewind_date, m.rewind_sale_id, m.backdated_kind, m.backdated_id
                   from (values (s.rewind_date, s.rewind_sale_id, s.backdated_kind, s.backdated_id),
@@ -81,9 +82,11 @@ pub(super) const HAS_UNCOSTED: &str = "w.last_sale_date is not null
 /// have their outputs read. Flags are computed per SKU with a window, not by joining
 /// one of these sets with another, whose sizes the planner can only guess.
 const CLASSIFIED_MARKS: &str = r"marked as materialized (
-        select sku, rewind_date as from_date, rewind_sale_id as from_sale_id
+        select sku,
+               case when movements then '-infinity' else rewind_date end as from_date,
+               case when movements then '' else rewind_sale_id end as from_sale_id
         from sku_watermarks
-        where rewind_date is not null and (rewind_date, rewind_sale_id) <= (costed_date, costed_sale_id)
+        where rewind_date is not null and (movements or (rewind_date, rewind_sale_id) <= (costed_date, costed_sale_id))
     ),
     sources as materialized (
         select c.*, bool_and(c.superseded or (c.live and c.from_mark_on)) over (partition by c.sku) as sku_whole
@@ -112,6 +115,26 @@ const CLASSIFIED_MARKS: &str = r"marked as materialized (
     partial as materialized (
         select distinct sku, from_date, from_sale_id from sources where not sku_whole
     )";
+
+/// Readies the SKUs with movements besides lots and sales for a run that costs them
+/// whole: each with new input (a mark) or a sale after its watermark (a parked SKU
+/// tried again) is marked, so that the rewind takes all its live outputs over, and
+/// flagged `recost` for the run's chunks. Returns how many.
+pub async fn mark_movement_skus(tx: &TenantTx) -> Result<u64, DbError> {
+    tx.execute(
+        &format!(
+            r"update sku_watermarks w
+              set recost = true,
+                  rewind_date = coalesce(w.rewind_date, w.last_sale_date, '-infinity'),
+                  rewind_sale_id = coalesce(w.rewind_sale_id, w.last_sale_id, ''),
+                  backdated_kind = coalesce(w.backdated_kind, 'sale'),
+                  backdated_id = coalesce(w.backdated_id, w.last_sale_id, '')
+              where w.movements and (w.recost or w.rewind_date is not null or ({HAS_UNCOSTED}))"
+        ),
+        &[],
+    )
+    .await
+}
 
 /// What a run's rewind of backdated SKUs took over.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -217,9 +240,9 @@ pub async fn rewind_backdated(tx: &TenantTx, run_id: Uuid) -> Result<Rewound, Db
               ),
               watermark_snapshots as (
                   insert into watermark_snapshots (tenant_id, run_id, sku, costed_date, costed_sale_id, costed_by_run,
-                                                   rewind_date, rewind_sale_id, backdated_kind, backdated_id)
+                                                   rewind_date, rewind_sale_id, backdated_kind, backdated_id, recost)
                   select w.tenant_id, $1, w.sku, w.costed_date, w.costed_sale_id, w.costed_by_run,
-                         w.rewind_date, w.rewind_sale_id, w.backdated_kind, w.backdated_id
+                         w.rewind_date, w.rewind_sale_id, w.backdated_kind, w.backdated_id, w.recost
                   from sku_watermarks w join marked m on m.sku = w.sku
               ),
               last_kept as (

@@ -34,6 +34,9 @@ use crate::money::{CENT_PLACES, exact_add, exact_mul, exact_sub, exact_sum};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Inputs<'a> {
     pub lots: &'a [Lot],
+    /// Lots of other SKUs that share a delivery with `lots`: they take their share of a
+    /// landed cost named by receipt, but are not costed here.
+    pub spread_lots: &'a [Lot],
     pub sales: &'a [Sale],
     pub returns: &'a [CustomerReturn],
     pub supplier_returns: &'a [SupplierReturn],
@@ -76,7 +79,8 @@ impl Layer {
 /// rule no costing can mend (a return of more than was sold, a landed cost dated
 /// before its lot arrived), is refused with nothing costed. An outflow the layers
 /// cannot cover parks its SKU: the SKU's events before it are costed, it and the
-/// later ones are not, and a [`Shortfall`] names it.
+/// later ones are not (its later lots are still received into stock), and a
+/// [`Shortfall`] names it.
 pub fn cost_events(inputs: &Inputs<'_>) -> Result<Costing, CostingError> {
     let streams = Streams::build(inputs)?;
     let mut costing = Costing::default();
@@ -134,6 +138,18 @@ impl<'a> Streams<'a> {
                 receipts.entry(receipt).or_default().push(lot);
             }
             push(&lot.sku, (lot.received_date, 0, lot.lot_id.as_str(), ""), What::Receipt(lot));
+        }
+        let mut spread_only: HashSet<&LotId> = HashSet::new();
+        for lot in inputs.spread_lots {
+            if lots.contains_key(&lot.lot_id) {
+                continue;
+            }
+            checked_unit_cost(lot)?;
+            if let Some(receipt) = &lot.receipt_id {
+                receipts.entry(receipt).or_default().push(lot);
+            }
+            lots.insert(&lot.lot_id, lot);
+            spread_only.insert(&lot.lot_id);
         }
         let mut sales: HashMap<&SaleId, &Sale> = HashMap::with_capacity(inputs.sales.len());
         for sale in inputs.sales {
@@ -220,6 +236,9 @@ impl<'a> Streams<'a> {
         for landed in by_id(inputs.landed_costs, |landed| &landed.landed_cost_id) {
             once(EventKind::LandedCost, &landed.landed_cost_id)?;
             for (lot, share) in landed_shares(landed, &lots, &receipts)? {
+                if spread_only.contains(&lot.lot_id) {
+                    continue;
+                }
                 let key = (landed.cost_date, 3, landed.landed_cost_id.as_str(), lot.lot_id.as_str());
                 landed_lots.insert(&lot.lot_id);
                 push(&lot.sku, key, What::Landed(landed, &lot.lot_id, share));
@@ -395,10 +414,15 @@ impl<'a, 's> SkuCosting<'a, 's> {
     }
 
     fn run(mut self, events: &[Event<'a>], costing: &mut Costing) -> Result<(), CostingError> {
+        let mut parked = false;
         for event in events {
+            // A parked SKU's later events stay uncosted; its lots are still in stock.
+            if parked && !matches!(event.what, What::Receipt(_)) {
+                continue;
+            }
             if let Some(shortfall) = self.apply(event, costing)? {
                 costing.shortfalls.push(shortfall);
-                break;
+                parked = true;
             }
         }
         for &index in &self.order {

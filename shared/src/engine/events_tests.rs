@@ -112,6 +112,7 @@ impl Case {
     fn inputs(&self) -> Inputs<'_> {
         Inputs {
             lots: &self.lots,
+            spread_lots: &[],
             sales: &self.sales,
             returns: &self.returns,
             supplier_returns: &self.supplier_returns,
@@ -618,7 +619,7 @@ fn reference(case: &Case) -> Outcome {
             latest_lot_cost = None;
             parked = None;
         }
-        if parked.is_some() {
+        if parked.is_some() && key.1 != 0 {
             continue;
         }
         // Takes `n` units first in drawing order, or none if there are fewer.
@@ -918,16 +919,8 @@ fn value_balance(case: &Case, costing: &Costing) -> (Decimal, Decimal) {
     let receipts: Decimal = case.lots.iter().map(|l| l.remaining_quantity * l.unit_cost().unwrap()).sum();
     let sales: Decimal = costing.allocations.iter().map(|a| a.extended_cost).sum();
     let moved: Decimal = costing.movements.iter().map(|m| Decimal::from(m.kind.inventory_sign()) * m.cost).sum();
-    // Lots of parked SKUs after their park point are in the layers only if received
-    // before it; a receipt never costed is not in the book.
-    let never_received: Decimal = case
-        .lots
-        .iter()
-        .filter(|l| !costing.layers.iter().any(|layer| layer.layer == l.lot_id))
-        .map(|l| l.remaining_quantity * l.unit_cost().unwrap())
-        .sum();
     let closing: Decimal = costing.layers.iter().map(|l| l.value().unwrap()).sum();
-    (receipts - never_received - sales + moved, closing)
+    (receipts - sales + moved, closing)
 }
 
 fn shuffled(case: &Case) -> Case {
@@ -1001,5 +994,30 @@ fn a_failure_names_the_event_it_refuses() {
             id: "ADJ1".into(),
             reason: "its quantity is zero".into()
         })
+    );
+}
+
+#[test]
+fn a_sku_costed_alone_takes_its_share_of_a_delivery_it_shares_with_others() {
+    // The same delivery as in the receipt case: B's lot takes 33.34 of 100.00 whether the
+    // three SKUs are costed together or B alone with the others' lots to spread over.
+    let all = Case::read(
+        "lot L1 A 2024-01-01 10 1 PO1
+         lot L2 B 2024-01-01 10 2 PO1
+         lot L3 C 2024-01-01 10 3 PO1
+         sale S1 B 2024-01-03 4
+         landed F1 receipt:PO1 2024-01-02 100.00 quantity",
+    );
+    let together = cost_events(&all.inputs()).unwrap();
+    let b_lots: Vec<Lot> = all.lots.iter().filter(|l| l.sku.as_str() == "B").cloned().collect();
+    let others: Vec<Lot> = all.lots.iter().filter(|l| l.sku.as_str() != "B").cloned().collect();
+    let alone = cost_events(&Inputs { lots: &b_lots, spread_lots: &others, ..all.inputs() }).unwrap();
+    let of_b = |costing: &Costing| -> Vec<String> {
+        render(costing).into_iter().filter(|line| line.contains(" L2 ") || line.starts_with("sale ")).collect()
+    };
+    assert_eq!(of_b(&alone), of_b(&together));
+    assert_eq!(
+        of_b(&alone),
+        ["sale S1 L2 4 8", "landed_on_hand F1 L2 10 33.34", "sale_landed S1 L2 4 13.34", "layer L2 6 32"]
     );
 }

@@ -38,6 +38,7 @@ pub enum RowErrorKind {
     UnknownReference,
     DatedBeforeReference,
     ReturnExceedsSale,
+    NothingToSpread,
 }
 
 impl RowErrorKind {
@@ -76,6 +77,7 @@ impl RowErrorKind {
             RowErrorKind::UnknownReference => "unknown_reference",
             RowErrorKind::DatedBeforeReference => "dated_before_reference",
             RowErrorKind::ReturnExceedsSale => "return_exceeds_sale",
+            RowErrorKind::NothingToSpread => "nothing_to_spread",
         }
     }
 }

@@ -122,6 +122,17 @@ impl RecordKind {
     }
 }
 
+impl std::str::FromStr for RecordKind {
+    type Err = String;
+    /// A kind by its name (`supplier_returns`), or with hyphens (`supplier-returns`).
+    fn from_str(value: &str) -> Result<Self, String> {
+        RecordKind::ALL.into_iter().find(|kind| kind.as_str() == value.replace('-', "_")).ok_or_else(|| {
+            let names: Vec<&str> = RecordKind::ALL.iter().map(|kind| kind.as_str()).collect();
+            format!("{value:?} is not a kind of file; the kinds are {}", names.join(", "))
+        })
+    }
+}
+
 impl fmt::Display for RecordKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{CostReport, ServiceError, lot_balance, report};
+use super::{CostReport, ServiceError, layer_balance, lot_balance, report};
 use crate::db::{self, SkuRange};
 use crate::model::TenantId;
 
@@ -41,16 +41,22 @@ pub async fn book(
     };
     let (sales, allocations) = db::load_live_book(&tx, range.after_sku, &upto).await?;
     let lots = db::load_book_lots(&tx, range.after_sku, &upto).await?;
+    let layers = db::load_book_layers(&tx, range.after_sku, &upto).await?;
+    let movements = db::load_book_movements(&tx, range.after_sku, &upto).await?;
     let parked = db::load_parked(&tx, range.after_sku, &upto).await?;
     let more = range.limit.is_some()
         && db::last_sku_of(&tx, SkuRange { after_sku: Some(&upto), limit: Some(1) }).await?.is_some();
     tx.rollback().await?;
-    let balances = lots
+    let mut balances = lots
         .iter()
         .map(|lot| {
             let unit_cost = lot.unit_cost().ok_or(ServiceError::AmountOverflow)?;
             lot_balance(&lot.lot_id, &lot.sku, lot.remaining_quantity, unit_cost)
         })
-        .collect::<Result<_, _>>()?;
-    Ok(BookPage { book: report(&sales, &allocations, &[], balances, parked)?, next_after_sku: more.then_some(upto) })
+        .chain(layers.iter().map(layer_balance))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Each SKU's lines are in order already; the SKUs, from two sources, are put in order.
+    balances.sort_by(|a, b| a.sku.cmp(&b.sku));
+    let book = report(&sales, &allocations, &movements, balances, parked)?;
+    Ok(BookPage { book, next_after_sku: more.then_some(upto) })
 }

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::ServiceError;
-use crate::engine::{self, CostingError};
+use crate::engine::{self, CostingError, Layer};
 use crate::ingest;
 use crate::model::{
     Adjustment, Allocation, CustomerReturn, EventId, EventKind, LandedCost, Lot, LotId, Movement, MovementKind, Sale,
@@ -153,6 +153,7 @@ pub fn cost_files<R: Read>(
     let landed_costs: Vec<LandedCost> = read_optional(files.landed_costs, tenant)?;
     let costing = engine::cost_events(&engine::Inputs {
         lots: &lots,
+        spread_lots: &[],
         sales: &sales,
         returns: &returns,
         supplier_returns: &supplier_returns,
@@ -170,23 +171,12 @@ pub fn cost_files<R: Read>(
     sales.retain(|sale| costed.contains(&sale.sale_id));
     sales.sort_by(|a, b| a.costing_key().cmp(&b.costing_key()));
     let allocations = in_costing_order(costing.allocations);
-    let lots = costing
-        .layers
-        .iter()
-        .map(|layer| {
-            Ok(LotBalance {
-                lot_id: layer.layer.clone(),
-                sku: layer.sku.clone(),
-                remaining_quantity: layer.remaining_quantity.normalize(),
-                remaining_value: layer.value().ok_or(ServiceError::AmountOverflow)?.normalize(),
-            })
-        })
-        .collect::<Result<_, ServiceError>>()?;
+    let lots = costing.layers.iter().map(layer_balance).collect::<Result<_, ServiceError>>()?;
     report(&sales, &allocations, &costing.movements, lots, costing.shortfalls)
 }
 
 /// The error a strict costing fails with at its first uncovered event.
-fn uncovered(shortfall: &Shortfall, sales: &[Sale]) -> CostingError {
+pub(super) fn uncovered(shortfall: &Shortfall, sales: &[Sale]) -> CostingError {
     match shortfall.event_kind {
         EventKind::Sale => {
             let sale = sales.iter().find(|sale| sale.sale_id.as_str() == shortfall.event_id.as_str());
@@ -206,6 +196,17 @@ fn uncovered(shortfall: &Shortfall, sales: &[Sale]) -> CostingError {
             on_hand: shortfall.on_hand,
         },
     }
+}
+
+/// A layer's line in a report: what is left of it and what that is worth, landed
+/// costs included, exactly.
+pub fn layer_balance(layer: &Layer) -> Result<LotBalance, ServiceError> {
+    Ok(LotBalance {
+        lot_id: layer.layer.clone(),
+        sku: layer.sku.clone(),
+        remaining_quantity: layer.remaining_quantity.normalize(),
+        remaining_value: layer.value().ok_or(ServiceError::AmountOverflow)?.normalize(),
+    })
 }
 
 /// A lot's line in a report: what is left of it and what that is worth, exactly.

@@ -21,7 +21,8 @@ mod verify;
 
 pub use book::{BookPage, book};
 pub use cost::{
-    AllocationLine, CostFiles, CostReport, LotBalance, MovementLine, SaleCost, Totals, cost_files, lot_balance, report,
+    AllocationLine, CostFiles, CostReport, LotBalance, MovementLine, SaleCost, Totals, cost_files, layer_balance,
+    lot_balance, report,
 };
 pub use error::{Category, ServiceError};
 pub use maintenance::{MaintenanceFailure, MaintenanceReport, MaintenanceSettings, run_maintenance};

@@ -105,7 +105,9 @@ async fn start_run_in(
     let on_shortfall = on_shortfall.unwrap_or(settings.on_shortfall);
     db::ensure_tenant(tx).await?;
     let run = db::insert_run(tx, Uuid::now_v7(), mode, on_shortfall, &settings, &caller.actor).await?;
+    db::mark_movement_skus(tx).await?;
     let rewound = db::rewind_backdated(tx, run.run_id).await?;
+    db::record_superseded_movements(tx, run.run_id).await?;
     let run = db::set_run_scope(tx, run.run_id, db::count_uncosted(tx).await?, &rewound).await?;
     let details = json!({
         "mode": mode,
@@ -206,6 +208,10 @@ async fn apply_chunk_in(
     run: &RunRow,
     chunk_size: usize,
 ) -> Result<Chunk, ServiceError> {
+    let skus = db::skus_to_recost(tx, MOVEMENT_SKUS_PER_CHUNK).await?;
+    if !skus.is_empty() {
+        return recost_whole(tx, run, &skus).await;
+    }
     let limit = i64::try_from(chunk_size.max(1)).unwrap_or(i64::MAX);
     let sales = db::load_uncosted(tx, run.run_id, run.cursor_sku.as_deref(), limit).await?;
     let Some(last) = sales.last() else {
@@ -274,6 +280,68 @@ async fn apply_chunk_in(
         cogs: exact_sum(allocations.iter().map(|a| a.extended_cost)).ok_or(ServiceError::AmountOverflow)?,
         parked: shortfalls.len() as i32,
         last_sku: last.sku.as_str(),
+    };
+    if db::advance_cursor(tx, run, &totals).await? { Ok(Chunk::Applied) } else { Ok(Chunk::Lost) }
+}
+
+/// SKUs with movements besides lots and sales costed whole in one chunk.
+const MOVEMENT_SKUS_PER_CHUNK: i64 = 50;
+
+/// Costs SKUs with movements besides lots and sales whole, from every event loaded (the
+/// run's start took their earlier outputs over and put their lots back as loaded):
+/// allocations, movements and the layers left are written, the lots set to what
+/// costing left of them, and each watermark to the SKU's last sale costed. The run's
+/// cursor stays where it is: these SKUs come before the chunks of the others.
+async fn recost_whole(tx: &TenantTx, run: &RunRow, skus: &[String]) -> Result<Chunk, ServiceError> {
+    db::defer_commit_flush(tx).await?;
+    let names: Vec<&str> = skus.iter().map(String::as_str).collect();
+    let events = db::load_sku_events(tx, &names).await?;
+    let costing = engine::cost_events(&engine::Inputs {
+        lots: &events.lots,
+        spread_lots: &events.spread_lots,
+        sales: &events.sales,
+        returns: &events.returns,
+        supplier_returns: &events.supplier_returns,
+        adjustments: &events.adjustments,
+        counts: &events.counts,
+        landed_costs: &events.landed_costs,
+    })?;
+    if run.on_shortfall == ShortfallPolicy::Fail
+        && let Some(first) = costing.shortfalls.iter().min_by_key(|s| (s.event_date, s.event_id.clone()))
+    {
+        return Err(ServiceError::Costing(super::cost::uncovered(first, &events.sales)));
+    }
+    db::insert_shortfalls(tx, run.run_id, &costing.shortfalls).await?;
+    db::snapshot_lots_of(tx, run.run_id, &names).await?;
+    db::insert_allocations(tx, run.run_id, &costing.allocations).await?;
+    db::add_run_sku_outputs(tx, run.run_id, &sku_outputs(&costing.allocations)?).await?;
+    db::insert_movements(tx, run.run_id, &costing.movements).await?;
+    db::insert_layers(tx, run.run_id, &costing.layers).await?;
+    let lots: std::collections::HashSet<&str> = events.lots.iter().map(|lot| lot.lot_id.as_str()).collect();
+    let (lot_ids, remaining): (Vec<&str>, Vec<Decimal>) = costing
+        .layers
+        .iter()
+        .filter(|layer| lots.contains(layer.layer.as_str()))
+        .map(|layer| (layer.layer.as_str(), layer.remaining_quantity))
+        .unzip();
+    db::update_remaining(tx, &lot_ids, &remaining).await?;
+    let last_sales: Vec<Option<(chrono::DateTime<chrono::Utc>, &str)>> = names
+        .iter()
+        .map(|sku| {
+            let last = costing.allocations.iter().rev().find(|a| a.sku.as_str() == *sku);
+            last.map(|a| (a.sale_date, a.sale_id.as_str()))
+        })
+        .collect();
+    db::settle_recosted(tx, run.run_id, &names, &last_sales).await?;
+    let sales = costing.allocations.windows(2).filter(|pair| pair[0].sale_id != pair[1].sale_id).count()
+        + usize::from(!costing.allocations.is_empty());
+    let totals = ChunkTotals {
+        sales: sales as i64,
+        allocations: costing.allocations.len() as i64,
+        quantity: exact_sum(costing.allocations.iter().map(|a| a.quantity)).ok_or(ServiceError::AmountOverflow)?,
+        cogs: exact_sum(costing.allocations.iter().map(|a| a.extended_cost)).ok_or(ServiceError::AmountOverflow)?,
+        parked: costing.shortfalls.len() as i32,
+        last_sku: run.cursor_sku.as_deref().unwrap_or(""),
     };
     if db::advance_cursor(tx, run, &totals).await? { Ok(Chunk::Applied) } else { Ok(Chunk::Lost) }
 }

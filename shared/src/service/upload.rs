@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{Caller, ServiceError};
 use crate::db::{self, BatchProblem, ErrorSubject, TenantTx, UploadRow, UploadStatus, ValidationErrorRow};
 use crate::ingest::{self, IngestError, MAX_REPORTED_ERRORS, Reader, RecordKind, Rejected, RowError, RowErrorKind};
-use crate::model::{Lot, Sale, TenantId};
+use crate::model::{Adjustment, CustomerReturn, LandedCost, Lot, Sale, StockCount, SupplierReturn, TenantId};
 use crate::staging::{ObjectInfo, PresignedPut, Staging, StagingError};
 
 /// Loads a file of `kind` for the caller's tenant, in one transaction.
@@ -99,18 +99,27 @@ async fn load_in(
     if is_new {
         db::insert_upload(tx, upload).await?;
     }
+    let tenant = Some(&caller.tenant_id);
+    let reading = |error| ingest_failure(error, &rejected);
     let loaded = match upload.kind {
-        RecordKind::Lots => {
-            let reader = ingest::read_lots(input, Some(&caller.tenant_id)).map_err(|e| ingest_failure(e, &rejected))?;
-            load_records(tx, upload_id, reader).await?
-        }
+        RecordKind::Lots => load_records::<_, Lot>(tx, upload_id, Reader::new(input, tenant).map_err(reading)?).await?,
         RecordKind::Sales => {
-            let reader =
-                ingest::read_sales(input, Some(&caller.tenant_id)).map_err(|e| ingest_failure(e, &rejected))?;
-            load_records(tx, upload_id, reader).await?
+            load_records::<_, Sale>(tx, upload_id, Reader::new(input, tenant).map_err(reading)?).await?
         }
-        other => {
-            return Err(ServiceError::InvalidRequest(format!("{other} files are not loaded into the book yet")));
+        RecordKind::Returns => {
+            load_records::<_, CustomerReturn>(tx, upload_id, Reader::new(input, tenant).map_err(reading)?).await?
+        }
+        RecordKind::SupplierReturns => {
+            load_records::<_, SupplierReturn>(tx, upload_id, Reader::new(input, tenant).map_err(reading)?).await?
+        }
+        RecordKind::Adjustments => {
+            load_records::<_, Adjustment>(tx, upload_id, Reader::new(input, tenant).map_err(reading)?).await?
+        }
+        RecordKind::Counts => {
+            load_records::<_, StockCount>(tx, upload_id, Reader::new(input, tenant).map_err(reading)?).await?
+        }
+        RecordKind::LandedCosts => {
+            load_records::<_, LandedCost>(tx, upload_id, Reader::new(input, tenant).map_err(reading)?).await?
         }
     };
     let received = loaded.read.map_err(|e| ingest_failure(e, &rejected))?;
@@ -136,29 +145,55 @@ struct Loaded {
     inserted: u64,
 }
 
-/// A kind of record a file loads, and the two statements that load a batch of it.
+/// A kind of record a file loads, and the statements that load a batch of it: the
+/// insert, the check of ids used twice or loaded with other values, and the check of
+/// what its rows name (a return's sale, a landed cost's lot).
 trait Loadable: ingest::Record + Send + Sync {
     async fn insert(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Self)]) -> Result<u64, db::DbError>;
     async fn problems(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Self)]) -> Result<Vec<BatchProblem>, db::DbError>;
-}
-
-impl Loadable for Lot {
-    async fn insert(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Self)]) -> Result<u64, db::DbError> {
-        db::insert_lots_batch(tx, upload_id, batch).await
-    }
-    async fn problems(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Self)]) -> Result<Vec<BatchProblem>, db::DbError> {
-        db::lots_batch_problems(tx, upload_id, batch).await
+    async fn references(_tx: &TenantTx, _batch: &[(u64, Self)]) -> Result<Vec<RowError>, db::DbError> {
+        Ok(Vec::new())
     }
 }
 
-impl Loadable for Sale {
-    async fn insert(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Self)]) -> Result<u64, db::DbError> {
-        db::insert_sales_batch(tx, upload_id, batch).await
-    }
-    async fn problems(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Self)]) -> Result<Vec<BatchProblem>, db::DbError> {
-        db::sales_batch_problems(tx, upload_id, batch).await
-    }
+/// Implements [`Loadable`] for a record type with its db statements.
+macro_rules! loadable {
+    ($record:ty, $insert:path, $problems:path $(, $references:path)?) => {
+        impl Loadable for $record {
+            async fn insert(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Self)]) -> Result<u64, db::DbError> {
+                $insert(tx, upload_id, batch).await
+            }
+            async fn problems(
+                tx: &TenantTx,
+                upload_id: Uuid,
+                batch: &[(u64, Self)],
+            ) -> Result<Vec<BatchProblem>, db::DbError> {
+                $problems(tx, upload_id, batch).await
+            }
+            $(async fn references(tx: &TenantTx, batch: &[(u64, Self)]) -> Result<Vec<RowError>, db::DbError> {
+                $references(tx, batch).await
+            })?
+        }
+    };
 }
+
+loadable!(Lot, db::insert_lots_batch, db::lots_batch_problems);
+loadable!(Sale, db::insert_sales_batch, db::sales_batch_problems);
+loadable!(CustomerReturn, db::insert_returns_batch, db::returns_batch_problems, db::return_reference_problems);
+loadable!(
+    SupplierReturn,
+    db::insert_supplier_returns_batch,
+    db::supplier_returns_batch_problems,
+    db::supplier_return_reference_problems
+);
+loadable!(Adjustment, db::insert_adjustments_batch, db::adjustments_batch_problems);
+loadable!(StockCount, db::insert_counts_batch, db::counts_batch_problems);
+loadable!(
+    LandedCost,
+    db::insert_landed_costs_batch,
+    db::landed_costs_batch_problems,
+    db::landed_cost_reference_problems
+);
 
 /// Inserts the reader's records batch by batch. A batch of which fewer records were
 /// new than sent is checked for ids used twice in the file and ids loaded with other
@@ -180,6 +215,12 @@ async fn load_records<R: Read + Send, T: Loadable>(
         }
         let new = T::insert(tx, upload_id, &batch).await?;
         inserted += new;
+        for problem in T::references(tx, &batch).await? {
+            problem_count += 1;
+            if problems.len() < MAX_REPORTED_ERRORS {
+                problems.push(problem);
+            }
+        }
         if new < batch.len() as u64 {
             for problem in T::problems(tx, upload_id, &batch).await? {
                 problem_count += 1;
