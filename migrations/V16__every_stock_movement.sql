@@ -102,15 +102,20 @@ alter table uploads add constraint uploads_kind
 
 -- `movements`: the SKU has a movement besides lots and sales, and is costed whole.
 -- `recost`: its costing is out of date; the next run costs it whole.
+-- `recosted_by_run`: the run whose whole costing of it is live (its shortfall, if any,
+-- is the SKU's).
 alter table sku_watermarks
     add column movements boolean not null default false,
     add column recost boolean not null default false,
+    add column recosted_by_run uuid,
     add constraint sku_watermarks_recost_with_movements check (movements or not recost),
     drop constraint sku_watermarks_backdated_kind,
     add constraint sku_watermarks_backdated_kind
         check (backdated_kind in ('lot', 'sale', 'return', 'supplier_return', 'adjustment', 'count', 'landed_cost'));
 create index sku_watermarks_recost on sku_watermarks (tenant_id, sku) where recost;
-alter table watermark_snapshots add column recost boolean not null default false;
+alter table watermark_snapshots
+    add column recost boolean not null default false,
+    add column recosted_by_run uuid;
 
 -- A SKU parks at any outflow nothing covers, not only at a sale.
 alter table cogs_run_shortfalls rename column sale_id to event_id;

@@ -71,7 +71,7 @@ pub fn through_pooler() -> bool {
 }
 
 /// Every table that holds tenant rows.
-pub const TENANT_TABLES: [&str; 16] = [
+pub const TENANT_TABLES: [&str; 23] = [
     "tenants",
     "uploads",
     "lots",
@@ -85,6 +85,13 @@ pub const TENANT_TABLES: [&str; 16] = [
     "cogs_superseded_ranges",
     "cogs_run_shortfalls",
     "cogs_run_sku_outputs",
+    "customer_returns",
+    "supplier_returns",
+    "adjustments",
+    "stock_counts",
+    "landed_costs",
+    "cogs_movements",
+    "cogs_layers",
     "tenant_settings",
     "validation_errors",
     "audit_log",
@@ -159,9 +166,23 @@ impl TestDb {
     pub async fn data(&self, tenants: &[&str]) -> BTreeMap<String, Vec<String>> {
         let mut contents = self.contents(tenants).await;
         contents.retain(|key, _| {
-            ["lots", "sales", "cogs_allocations", "inventory_snapshots", "sku_watermarks", "watermark_snapshots"]
-                .iter()
-                .any(|t| key.ends_with(&format!(".{t}")))
+            [
+                "lots",
+                "sales",
+                "cogs_allocations",
+                "inventory_snapshots",
+                "sku_watermarks",
+                "watermark_snapshots",
+                "customer_returns",
+                "supplier_returns",
+                "adjustments",
+                "stock_counts",
+                "landed_costs",
+                "cogs_movements",
+                "cogs_layers",
+            ]
+            .iter()
+            .any(|t| key.ends_with(&format!(".{t}")))
         });
         contents
     }

@@ -156,8 +156,7 @@ pub async fn load_parked(tx: &TenantTx, after: Option<&str>, upto: &str) -> Resu
               from cogs_run_shortfalls p
               join sku_watermarks w on w.sku = p.sku
               where p.sku > coalesce($1, '') and p.sku <= $2
-                and case when w.movements
-                         then exists (select 1 from live_layers y where y.sku = p.sku and y.run_id = p.run_id)
+                and case when w.movements then p.run_id = w.recosted_by_run
                          else p.run_id in (select run_id from latest) end
               order by p.sku",
             &[&after, &upto],

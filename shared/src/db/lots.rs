@@ -8,6 +8,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{BatchProblem, DbError, Param, TenantTx};
+use crate::ingest::{RowError, RowErrorKind};
 use crate::model::{Lot, LotId, ReceiptId, Sku};
 
 impl TryFrom<&Row> for Lot {
@@ -133,6 +134,38 @@ pub async fn lots_batch_problems(
         )
         .await?;
     rows.iter().map(BatchProblem::try_from).collect()
+}
+
+/// Lots received after a landed cost of their delivery is dated: the cost is spread over
+/// the delivery's lots at its date, and this one had not arrived.
+pub async fn lot_reference_problems(tx: &TenantTx, batch: &[(u64, Lot)]) -> Result<Vec<RowError>, DbError> {
+    let columns = LotColumns::of(batch);
+    let rows = tx
+        .query(
+            r"select distinct on (i.upload_row) i.upload_row, c.landed_cost_id
+              from unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::numeric[], $6::numeric[],
+                          $7::numeric[], $8::numeric[], $9::text[])
+                   as i(upload_row, lot_id, sku, received_date, original_quantity, remaining_quantity, unit_price,
+                        freight_cost_per_unit, receipt_id)
+              join landed_costs c on c.receipt_id = i.receipt_id and c.cost_date < i.received_date
+              order by i.upload_row, c.cost_date, c.landed_cost_id",
+            &columns.params(&[]),
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let landed: String = row.try_get(1)?;
+            Ok(RowError::new(
+                row.try_get::<_, i64>(0)?.unsigned_abs(),
+                Some("received_date"),
+                RowErrorKind::DatedBeforeReference,
+                format!(
+                    "landed cost {landed} of this lot's delivery is dated before the lot was received; \
+                     a delivery's landed costs come after all its lots"
+                ),
+            ))
+        })
+        .collect()
 }
 
 /// A batch of lots as the columns of one statement.

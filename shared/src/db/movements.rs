@@ -32,18 +32,19 @@ fn mark_skus(kind: &str) -> String {
               select $1, e.sku, true, e.at, '', '{kind}', e.id from earliest e
               on conflict (tenant_id, sku) do nothing
           ),
+          known as (
+              select e.sku, e.at, e.id, k.rewind_date is null or (e.at, '') < (k.rewind_date, k.rewind_sale_id) as earlier
+              from earliest e join sku_watermarks k on k.sku = e.sku
+          ),
           marked as (
               update sku_watermarks w
               set movements = true,
-                  rewind_date = case when m.earlier then e.at else w.rewind_date end,
+                  rewind_date = case when m.earlier then m.at else w.rewind_date end,
                   rewind_sale_id = case when m.earlier then '' else w.rewind_sale_id end,
                   backdated_kind = case when m.earlier then '{kind}' else w.backdated_kind end,
-                  backdated_id = case when m.earlier then e.id else w.backdated_id end
-              from earliest e
-              cross join lateral (
-                  select w.rewind_date is null or (e.at, '') < (w.rewind_date, w.rewind_sale_id) as earlier
-              ) m
-              where w.sku = e.sku
+                  backdated_id = case when m.earlier then m.id else w.backdated_id end
+              from known m
+              where w.sku = m.sku
           )
           select count(*) from inserted"
     )
@@ -817,9 +818,10 @@ pub async fn settle_recosted(
     tx.execute(
         r"with snapshot as (
               insert into watermark_snapshots (tenant_id, run_id, sku, costed_date, costed_sale_id, costed_by_run,
-                                               rewind_date, rewind_sale_id, backdated_kind, backdated_id, recost)
+                                               rewind_date, rewind_sale_id, backdated_kind, backdated_id, recost,
+                                               recosted_by_run)
               select w.tenant_id, $1, w.sku, w.costed_date, w.costed_sale_id, w.costed_by_run,
-                     w.rewind_date, w.rewind_sale_id, w.backdated_kind, w.backdated_id, w.recost
+                     w.rewind_date, w.rewind_sale_id, w.backdated_kind, w.backdated_id, w.recost, w.recosted_by_run
               from sku_watermarks w
               where w.sku = any($2)
               on conflict (tenant_id, run_id, sku) do nothing
@@ -827,7 +829,7 @@ pub async fn settle_recosted(
           update sku_watermarks w
           set costed_date = v.sale_date, costed_sale_id = v.sale_id,
               costed_by_run = case when v.sale_id is null then null else $1 end,
-              recost = false, rewind_date = null, rewind_sale_id = null, backdated_kind = null, backdated_id = null
+              recost = false, recosted_by_run = $1, rewind_date = null, rewind_sale_id = null, backdated_kind = null, backdated_id = null
           from unnest($2::text[], $3::timestamptz[], $4::text[]) as v(sku, sale_date, sale_id)
           where w.sku = v.sku",
         &[&run_id, &skus, &dates, &ids],

@@ -7,7 +7,8 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::{DbError, RunRow, TenantTx};
-use crate::model::{Allocation, Lot, Sale};
+use crate::engine::Layer;
+use crate::model::{Allocation, Lot, Movement, Sale};
 
 /// One broken rule: which check, the record it is about, and what was found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -29,15 +30,25 @@ pub const CHECKS: [(&str, &str, &str); 12] = [
     ),
     (
         "allocation_names_a_lot",
-        "every live allocation names a loaded lot of the same SKU, received by the sale, at the lot's unit cost",
+        "every live allocation names a loaded lot of the same SKU, received by the sale, at the lot's unit cost, \
+         or a layer its run's costing of the SKU made (a restocked return, found stock) at the layer's unit cost",
         r"select a.lot_id, 'run ' || a.run_id || ', sale ' || a.sale_id || ': '
-                 || case when l.lot_id is null then 'no such lot'
+                 || case when l.lot_id is null then 'no such lot or layer'
                          when l.sku <> a.sku then 'the lot is of ' || l.sku
                          when l.received_date > a.sale_date then 'the lot was received after the sale'
-                         else 'unit cost ' || a.unit_cost || ', the lot''s is ' || (l.unit_price + l.freight_cost_per_unit) end
-          from live_allocations a left join lots l on l.lot_id = a.lot_id
-          where l.lot_id is null or l.sku <> a.sku or l.received_date > a.sale_date
-             or a.unit_cost <> l.unit_price + l.freight_cost_per_unit",
+                         else 'unit cost ' || a.unit_cost || ', the lot''s is ' || l.unit_cost end
+          from live_allocations a
+          left join lateral (
+              select lot_id, sku, received_date, unit_price + freight_cost_per_unit as unit_cost
+              from lots where lot_id = a.lot_id
+              union all
+              select y.layer, y.sku, y.received_date, y.unit_cost
+              from cogs_layers y
+              where (y.run_id, y.sku, y.layer) = (a.run_id, a.sku, a.lot_id)
+                and not exists (select 1 from lots where lot_id = a.lot_id)
+              limit 1
+          ) l on true
+          where l.lot_id is null or l.sku <> a.sku or l.received_date > a.sale_date or a.unit_cost <> l.unit_cost",
     ),
     (
         "allocation_is_exact",
@@ -66,13 +77,17 @@ pub const CHECKS: [(&str, &str, &str); 12] = [
     ),
     (
         "lot_remaining_is_initial_less_consumption",
-        "each lot's remaining quantity is its quantity as loaded less its live consumption",
+        "each lot's remaining quantity is its quantity as loaded less its live consumption (sales, write-offs, \
+         count deficits and supplier returns)",
         r"select l.lot_id, 'remaining ' || l.remaining_quantity || ', loaded ' || l.initial_remaining_quantity
-                 || ', consumed ' || coalesce(a.quantity, 0)
+                 || ', consumed ' || coalesce(a.quantity, 0) + coalesce(m.quantity, 0)
           from lots l
           left join (select lot_id, sum(quantity) as quantity from live_allocations group by lot_id) a
                  on a.lot_id = l.lot_id
-          where l.remaining_quantity <> l.initial_remaining_quantity - coalesce(a.quantity, 0)",
+          left join (select layer, sum(quantity) as quantity from live_movements
+                     where kind in ('supplier_return', 'adjustment_out', 'count_deficit') group by layer) m
+                 on m.layer = l.lot_id
+          where l.remaining_quantity <> l.initial_remaining_quantity - coalesce(a.quantity, 0) - coalesce(m.quantity, 0)",
     ),
     (
         "run_totals_are_sums",
@@ -190,6 +205,56 @@ pub async fn settled_skus(tx: &TenantTx) -> Result<Vec<String>, DbError> {
         )
         .await?;
     rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
+}
+
+/// The SKUs with movements besides lots and sales whose costing is up to date (no new
+/// input waits), in costing order: their book is compared whole with a fresh costing.
+pub async fn settled_movement_skus(tx: &TenantTx) -> Result<Vec<String>, DbError> {
+    let rows = tx
+        .query(
+            r"select sku from sku_watermarks where movements and not recost and rewind_date is null order by sku",
+            &[],
+        )
+        .await?;
+    rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
+}
+
+/// The live book of `skus` as costing gave it: allocations (by SKU in costing order,
+/// each sale's layers in drawing order), movements (by SKU in costing order) and
+/// layers (by SKU in drawing order).
+pub async fn load_live_costing(
+    tx: &TenantTx,
+    skus: &[&str],
+) -> Result<(Vec<Allocation>, Vec<Movement>, Vec<Layer>), DbError> {
+    let allocations = tx
+        .query(
+            r"select a.sale_id, a.lot_id, a.sku, a.sale_date, a.quantity, a.unit_cost, a.extended_cost
+              from live_allocations a
+              left join cogs_layers y on (y.tenant_id, y.run_id, y.sku, y.layer) = (a.tenant_id, a.run_id, a.sku, a.lot_id)
+              where a.sku = any($1)
+              order by a.sku, a.sale_date, a.sale_id, y.seq",
+            &[&skus],
+        )
+        .await?;
+    let movements = tx
+        .query(
+            r"select sku, kind, event_id, event_date, layer, quantity, cost, consumer from live_movements
+              where sku = any($1) order by sku, seq",
+            &[&skus],
+        )
+        .await?;
+    let layers = tx
+        .query(
+            r"select sku, layer, received_date, remaining_quantity, unit_cost, landed from live_layers
+              where sku = any($1) order by sku, seq",
+            &[&skus],
+        )
+        .await?;
+    Ok((
+        allocations.iter().map(Allocation::try_from).collect::<Result<_, _>>()?,
+        movements.iter().map(Movement::try_from).collect::<Result<_, _>>()?,
+        layers.iter().map(Layer::try_from).collect::<Result<_, _>>()?,
+    ))
 }
 
 /// One range of SKUs as it was loaded and as the book has it.

@@ -23,9 +23,10 @@ pub async fn advance_watermarks(
     tx.execute(
         r"with snapshot as (
               insert into watermark_snapshots (tenant_id, run_id, sku, costed_date, costed_sale_id, costed_by_run,
-                                               rewind_date, rewind_sale_id, backdated_kind, backdated_id, recost)
+                                               rewind_date, rewind_sale_id, backdated_kind, backdated_id, recost,
+                                               recosted_by_run)
               select w.tenant_id, $1, w.sku, w.costed_date, w.costed_sale_id, w.costed_by_run,
-                     w.rewind_date, w.rewind_sale_id, w.backdated_kind, w.backdated_id, w.recost
+                     w.rewind_date, w.rewind_sale_id, w.backdated_kind, w.backdated_id, w.recost, w.recosted_by_run
               from sku_watermarks w
               where w.sku = any($2)
               on conflict (tenant_id, run_id, sku) do nothing
@@ -48,7 +49,7 @@ pub async fn restore_watermarks(tx: &TenantTx, run_id: Uuid) -> Result<u64, DbEr
     tx.execute(
         r"update sku_watermarks w
           set costed_date = s.costed_date, costed_sale_id = s.costed_sale_id, costed_by_run = s.costed_by_run,
-              recost = s.recost,
+              recost = s.recost, recosted_by_run = s.recosted_by_run,
               (rewind_date, rewind_sale_id, backdated_kind, backdated_id) = (
                   select m.rewind_date, m.rewind_sale_id, m.backdated_kind, m.backdated_id
                   from (values (s.rewind_date, s.rewind_sale_id, s.backdated_kind, s.backdated_id),
@@ -240,9 +241,10 @@ pub async fn rewind_backdated(tx: &TenantTx, run_id: Uuid) -> Result<Rewound, Db
               ),
               watermark_snapshots as (
                   insert into watermark_snapshots (tenant_id, run_id, sku, costed_date, costed_sale_id, costed_by_run,
-                                                   rewind_date, rewind_sale_id, backdated_kind, backdated_id, recost)
+                                                   rewind_date, rewind_sale_id, backdated_kind, backdated_id, recost,
+                                               recosted_by_run)
                   select w.tenant_id, $1, w.sku, w.costed_date, w.costed_sale_id, w.costed_by_run,
-                         w.rewind_date, w.rewind_sale_id, w.backdated_kind, w.backdated_id, w.recost
+                         w.rewind_date, w.rewind_sale_id, w.backdated_kind, w.backdated_id, w.recost, w.recosted_by_run
                   from sku_watermarks w join marked m on m.sku = w.sku
               ),
               last_kept as (

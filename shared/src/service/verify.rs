@@ -7,9 +7,10 @@ use serde::Serialize;
 
 use super::ServiceError;
 use crate::db::{self, BookSlice, Finding, TenantTx};
+use crate::engine::Layer;
 use crate::engine::{self, LotBook};
 use crate::journal::{self, JournalConfig, JournalRequest, Period, Side};
-use crate::model::{Allocation, TenantId};
+use crate::model::{Allocation, Movement, TenantId};
 use crate::money::exact_sum;
 
 /// The most findings kept per check.
@@ -41,6 +42,11 @@ const FRESH_COSTING: (&str, &str) = (
     "for every SKU without backdated input waiting, the live allocations and remaining quantities are exactly \
      what costing its lots and costed sales afresh gives",
 );
+const FRESH_MOVEMENTS: (&str, &str) = (
+    "movements_equal_fresh_costing",
+    "for every SKU with movements besides lots and sales and no new input waiting, the live allocations, \
+     movements and layers are exactly what costing all its events afresh gives",
+);
 const JOURNALS: (&str, &str) = (
     "journal_balances",
     "each completed run's journal balances, and its exact total is the run's total cost less the cost it superseded",
@@ -66,9 +72,11 @@ pub(super) async fn verify_on_fresh_statistics(
     tx.allow_statements_for(WHOLE_BOOK_STATEMENT_TIMEOUT).await?;
     let mut findings = db::find_broken_rules(&tx, FINDINGS_PER_CHECK).await?;
     findings.extend(compare_with_fresh_costing(&tx).await?);
+    findings.extend(compare_movements_with_fresh_costing(&tx).await?);
     findings.extend(check_journals(&tx).await?);
     tx.rollback().await?;
-    let rules = db::CHECKS.iter().map(|(check, rule, _)| (*check, *rule)).chain([FRESH_COSTING, JOURNALS]);
+    let rules =
+        db::CHECKS.iter().map(|(check, rule, _)| (*check, *rule)).chain([FRESH_COSTING, FRESH_MOVEMENTS, JOURNALS]);
     let checks: Vec<CheckOutcome> = rules
         .map(|(check, rule)| CheckOutcome {
             check,
@@ -108,6 +116,63 @@ async fn compare_with_fresh_costing(tx: &TenantTx) -> Result<Vec<Finding>, Servi
         }
     }
     Ok(findings)
+}
+
+/// Costs every settled SKU with movements afresh from all its events, slice by slice,
+/// and names, per SKU that differs, the first line of the book that does.
+async fn compare_movements_with_fresh_costing(tx: &TenantTx) -> Result<Vec<Finding>, ServiceError> {
+    let mut findings = Vec::new();
+    let skus = db::settled_movement_skus(tx).await?;
+    for slice in skus.chunks(SKUS_PER_SLICE) {
+        let names: Vec<&str> = slice.iter().map(String::as_str).collect();
+        let events = db::load_sku_events(tx, &names).await?;
+        let fresh = engine::cost_events(&engine::Inputs {
+            lots: &events.lots,
+            spread_lots: &events.spread_lots,
+            sales: &events.sales,
+            returns: &events.returns,
+            supplier_returns: &events.supplier_returns,
+            adjustments: &events.adjustments,
+            counts: &events.counts,
+            landed_costs: &events.landed_costs,
+        });
+        let fresh = match fresh {
+            Ok(fresh) => fresh,
+            Err(error) => {
+                let detail = format!("a fresh costing fails: {error}");
+                findings.push(Finding { check: FRESH_MOVEMENTS.0, subject: names.join(","), detail });
+                continue;
+            }
+        };
+        let (allocations, movements, layers) = db::load_live_costing(tx, &names).await?;
+        for sku in &names {
+            let book = costing_lines(sku, &allocations, &movements, &layers);
+            let afresh = costing_lines(sku, &fresh.allocations, &fresh.movements, &fresh.layers);
+            if book != afresh {
+                let at = book.iter().zip(&afresh).position(|(a, b)| a != b).unwrap_or(book.len().min(afresh.len()));
+                let shown = |lines: &[String]| lines.get(at).cloned().unwrap_or_else(|| "nothing".into());
+                let detail = format!("the book has {:?}, a fresh costing {:?}", shown(&book), shown(&afresh));
+                findings.push(Finding { check: FRESH_MOVEMENTS.0, subject: (*sku).to_owned(), detail });
+            }
+        }
+    }
+    Ok(findings)
+}
+
+/// One SKU's costing as comparable lines, numbers without trailing zeros.
+fn costing_lines(sku: &str, allocations: &[Allocation], movements: &[Movement], layers: &[Layer]) -> Vec<String> {
+    let allocations = allocations.iter().filter(|a| a.sku.as_str() == sku).map(db::digest_line);
+    let movements = movements.iter().filter(|m| m.sku.as_str() == sku).map(|m| {
+        let consumer = m.consumer.as_ref().map(ToString::to_string).unwrap_or_default();
+        let (quantity, cost) = (m.quantity.normalize(), m.cost.normalize());
+        format!("{} {} {} {} {quantity} {cost} {consumer}", m.kind.as_str(), m.event_id, m.event_date, m.layer)
+    });
+    let layers = layers.iter().filter(|l| l.sku.as_str() == sku).map(|l| {
+        let (remaining, unit_cost, landed) =
+            (l.remaining_quantity.normalize(), l.unit_cost.normalize(), l.landed.normalize());
+        format!("layer {} {} {remaining} {unit_cost} {landed}", l.layer, l.received_date)
+    });
+    allocations.chain(movements).chain(layers).collect()
 }
 
 fn finding(subject: &str, detail: String) -> Finding {
