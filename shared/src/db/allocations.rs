@@ -145,9 +145,10 @@ pub async fn load_allocations(tx: &TenantTx, run_id: Uuid) -> Result<Vec<Allocat
         .query(
             r"select a.sale_id, a.lot_id, a.sku, a.sale_date, a.quantity, a.unit_cost, a.extended_cost
               from cogs_allocations a
-              join lots l on l.tenant_id = a.tenant_id and l.lot_id = a.lot_id
+              left join lots l on l.tenant_id = a.tenant_id and l.lot_id = a.lot_id
+              left join cogs_layers y on (y.tenant_id, y.run_id, y.sku, y.layer) = (a.tenant_id, a.run_id, a.sku, a.lot_id)
               where a.run_id = $1
-              order by a.sale_date, a.sale_id, l.received_date, a.lot_id",
+              order by a.sale_date, a.sale_id, y.seq, l.received_date, a.lot_id",
             &[&run_id],
         )
         .await?;

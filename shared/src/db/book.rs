@@ -110,6 +110,19 @@ impl TryFrom<&Row> for Layer {
     }
 }
 
+/// The movements a run made, by SKU in costing order.
+pub async fn load_movements_of_run(tx: &TenantTx, run_id: uuid::Uuid) -> Result<Vec<Movement>, DbError> {
+    let rows = tx
+        .query(
+            r"select sku, kind, event_id, event_date, layer, quantity, cost, consumer from cogs_movements
+              where run_id = $1
+              order by sku, seq",
+            &[&run_id],
+        )
+        .await?;
+    rows.iter().map(Movement::try_from).collect()
+}
+
 /// The live movements of the SKUs in (`after`, `upto`], by SKU in costing order.
 pub async fn load_book_movements(tx: &TenantTx, after: Option<&str>, upto: &str) -> Result<Vec<Movement>, DbError> {
     let rows = tx

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{CostReport, ServiceError, layer_balance, lot_balance, report};
+use super::{CostReport, LotBalance, ServiceError, layer_balance, lot_balance, report};
 use crate::db::{self, SkuRange};
 use crate::model::TenantId;
 
@@ -40,13 +40,22 @@ pub async fn book(
         return Ok(BookPage { book: report(&[], &[], &[], Vec::new(), Vec::new())?, next_after_sku: None });
     };
     let (sales, allocations) = db::load_live_book(&tx, range.after_sku, &upto).await?;
-    let lots = db::load_book_lots(&tx, range.after_sku, &upto).await?;
-    let layers = db::load_book_layers(&tx, range.after_sku, &upto).await?;
+    let balances = stock(&tx, range.after_sku, &upto).await?;
     let movements = db::load_book_movements(&tx, range.after_sku, &upto).await?;
     let parked = db::load_parked(&tx, range.after_sku, &upto).await?;
     let more = range.limit.is_some()
         && db::last_sku_of(&tx, SkuRange { after_sku: Some(&upto), limit: Some(1) }).await?.is_some();
     tx.rollback().await?;
+    let book = report(&sales, &allocations, &movements, balances, parked)?;
+    Ok(BookPage { book, next_after_sku: more.then_some(upto) })
+}
+
+/// The stock of the SKUs in (`after`, `upto`] as the book has it, by SKU, each SKU's
+/// layers in drawing order: the lots, or for a SKU with movements the layers its live
+/// costing left.
+pub(super) async fn stock(tx: &db::TenantTx, after: Option<&str>, upto: &str) -> Result<Vec<LotBalance>, ServiceError> {
+    let lots = db::load_book_lots(tx, after, upto).await?;
+    let layers = db::load_book_layers(tx, after, upto).await?;
     let mut balances = lots
         .iter()
         .map(|lot| {
@@ -57,6 +66,5 @@ pub async fn book(
         .collect::<Result<Vec<_>, _>>()?;
     // Each SKU's lines are in order already; the SKUs, from two sources, are put in order.
     balances.sort_by(|a, b| a.sku.cmp(&b.sku));
-    let book = report(&sales, &allocations, &movements, balances, parked)?;
-    Ok(BookPage { book, next_after_sku: more.then_some(upto) })
+    Ok(balances)
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Caller, CostReport, LotBalance, ServiceError, report, upload_in};
+use super::{Caller, CostReport, ServiceError, report, upload_in};
 use crate::db::{self, ChunkTotals, RunRow, RunStatus, TenantTx};
 use crate::engine::{self, CostingError, LotBook};
 use crate::ingest::RecordKind;
@@ -498,21 +498,16 @@ pub async fn dry_run<L: Read + Send, S: Read + Send>(
         }
         let sales: Vec<Sale> = db::load_sales_of_run(&tx, run.run_id).await?;
         let allocations = db::load_allocations(&tx, run.run_id).await?;
-        let lots: Vec<LotBalance> = db::load_stock(&tx, None)
-            .await?
-            .into_iter()
-            .map(|lot| LotBalance {
-                lot_id: lot.lot_id,
-                sku: lot.sku,
-                remaining_quantity: lot.remaining_quantity.normalize(),
-                remaining_value: lot.remaining_value.normalize(),
-            })
-            .collect();
+        let movements = db::load_movements_of_run(&tx, run.run_id).await?;
+        let lots = match db::last_sku_of(&tx, db::SkuRange::default()).await? {
+            Some(last) => super::book::stock(&tx, None, &last).await?,
+            None => Vec::new(),
+        };
         let shortfalls = db::load_shortfalls(&tx, run.run_id).await?;
         let run = lock_run(&tx, run.run_id).await?;
         tx.rollback().await?;
         Ok(DryRunReport {
-            costing: report(&sales, &allocations, &[], lots, shortfalls)?,
+            costing: report(&sales, &allocations, &movements, lots, shortfalls)?,
             skus_recosted: run.skus_recosted,
             sales_superseded: run.sales_superseded,
             superseded_cogs: run.superseded_cogs.normalize(),
