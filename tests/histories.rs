@@ -389,7 +389,8 @@ async fn journals_in(
     runs: &[Uuid],
     format: Format,
 ) -> BTreeMap<(String, String, String), i64> {
-    let options = service::JournalOptions { period: Period::Day, detail: LineDetail::PerSku, reversal_date: None };
+    let options =
+        service::JournalOptions { period: Some(Period::Day), detail: Some(LineDetail::PerSku), reversal_date: None };
     let mut total = BTreeMap::new();
     for run_id in runs {
         let run = cogs_tests::run_row(db, tenant, *run_id).await.unwrap();

@@ -6,9 +6,13 @@
 
 use cogs_core::db::RunStatus;
 use cogs_core::ingest::{RecordKind, RowErrorKind};
+use cogs_core::journal::{AccountPair, Period, SALE};
 use cogs_core::model::{CostingMode, ShortfallPolicy};
-use cogs_core::service::{self, ChunkBudget, CostFiles, ServiceError};
+use cogs_core::service::{self, ChunkBudget, CostFiles, CostReport, ServiceError};
 use cogs_tests::{TestDb, Xorshift, assert_books_balance, caller, tenant};
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 const TENANT: &str = "acme-corp";
@@ -33,6 +37,11 @@ impl Loaded {
 
     /// `cogs cost --format json` over everything loaded, once lots and sales are.
     fn cost_json(&self) -> Option<Value> {
+        self.cost().map(|report| serde_json::to_value(&report).unwrap())
+    }
+
+    /// `cogs cost` over everything loaded, once lots and sales are.
+    fn cost(&self) -> Option<CostReport> {
         let cursor = |kind| self.all(kind).map(|csv| std::io::Cursor::new(csv.into_bytes()));
         let files = CostFiles {
             lots: cursor(RecordKind::Lots)?,
@@ -43,8 +52,7 @@ impl Loaded {
             counts: cursor(RecordKind::Counts),
             landed_costs: cursor(RecordKind::LandedCosts),
         };
-        let report = service::cost_files(files, None, ShortfallPolicy::Park).unwrap();
-        Some(serde_json::to_value(&report).unwrap())
+        Some(service::cost_files(files, None, ShortfallPolicy::Park).unwrap())
     }
 }
 
@@ -60,6 +68,38 @@ async fn run(db: &TestDb) -> uuid::Uuid {
     let done = service::advance_run(&db.pool, &caller, run.run_id, &ChunkBudget::unlimited(3)).await.unwrap();
     assert_eq!(done.status, RunStatus::Completed);
     run.run_id
+}
+
+/// Every completed run's journal of differences, added up exactly per (day, SKU,
+/// accounts): together, the journal of the live book.
+async fn journals_added_up(db: &TestDb) -> BTreeMap<(String, String, AccountPair), Decimal> {
+    let page = service::list_runs(&db.pool, &tenant(TENANT), Some(RunStatus::Completed), 500, None).await.unwrap();
+    let tx = cogs_core::db::begin(&db.pool, &tenant(TENANT)).await.unwrap();
+    let mut total = BTreeMap::new();
+    for run in page.runs {
+        for cost in cogs_core::db::journal_costs(&tx, run.run_id, Period::Day, "UTC").await.unwrap() {
+            *total.entry((cost.date.to_string(), cost.sku.to_string(), cost.pair)).or_insert(Decimal::ZERO) +=
+                cost.cost;
+        }
+    }
+    tx.rollback().await.unwrap();
+    total.retain(|_, amount| !amount.is_zero());
+    total
+}
+
+/// The journal of one fresh costing, exactly per (day, SKU, accounts).
+fn fresh_journal(report: &CostReport) -> BTreeMap<(String, String, AccountPair), Decimal> {
+    let mut total = BTreeMap::new();
+    for sale in &report.sales {
+        let key = (sale.sale_date.date_naive().to_string(), sale.sku.to_string(), SALE);
+        *total.entry(key).or_insert(Decimal::ZERO) += sale.cogs;
+    }
+    for line in &report.movements {
+        let key = (line.event_date.date_naive().to_string(), line.sku.to_string(), line.kind.accounts());
+        *total.entry(key).or_insert(Decimal::ZERO) += line.cost;
+    }
+    total.retain(|_, amount| !amount.is_zero());
+    total
 }
 
 async fn book_json(db: &TestDb) -> Value {
@@ -139,6 +179,7 @@ async fn a_return_a_count_and_a_late_freight_bill_flow_into_the_book_exactly_as_
     run(&db).await;
     assert_eq!(book_json(&db).await, book);
     assert_books_balance(&db, TENANT).await;
+    assert_eq!(journals_added_up(&db).await, fresh_journal(&loaded.cost().unwrap()));
 }
 
 #[tokio::test]
@@ -375,5 +416,8 @@ async fn after_any_history_of_every_movement_the_book_equals_cogs_cost() {
         run(&db).await;
         assert_eq!(Some(book_json(&db).await), loaded.cost_json(), "seed {seed}, after {history:?}");
         assert_books_balance(&db, TENANT).await;
+        if let Some(report) = loaded.cost() {
+            assert_eq!(journals_added_up(&db).await, fresh_journal(&report), "seed {seed}: the journals add up");
+        }
     }
 }

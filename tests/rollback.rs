@@ -147,7 +147,7 @@ async fn the_journal_of_a_rolled_back_run_is_its_reversal() {
     let db = TestDb::new().await;
     load_examples(&db, "acme-corp").await;
     let run = run_to_end(&db, "acme-corp", 100).await.unwrap();
-    let options = JournalOptions { period: cogs_core::journal::Period::Run, ..JournalOptions::default() };
+    let options = JournalOptions { period: Some(cogs_core::journal::Period::Run), ..JournalOptions::default() };
     let (acme, config) = (tenant("acme-corp"), JournalConfig::default());
     let journal = |format| service::journal_entry(&db.pool, &acme, run.run_id, options, format, &config);
     let posted = String::from_utf8(journal(Format::Csv).await.unwrap().rendered.body).unwrap();

@@ -410,7 +410,8 @@ async fn under_lock_policy_refuse_a_run_that_would_change_a_closed_period_is_ref
 /// A journal's lines as `date account side amount` (csv format, by day).
 async fn journal_lines(db: &TestDb, run_id: uuid::Uuid) -> Vec<String> {
     use cogs_core::journal::{Format, JournalConfig, LineDetail, Period};
-    let options = service::JournalOptions { period: Period::Day, detail: LineDetail::PerSku, reversal_date: None };
+    let options =
+        service::JournalOptions { period: Some(Period::Day), detail: Some(LineDetail::PerSku), reversal_date: None };
     let export = service::journal_entry(
         &db.pool,
         &tenant("acme-corp"),
@@ -711,7 +712,7 @@ async fn the_journal_summed_in_the_database_equals_the_journal_of_every_allocati
         let config = JournalConfig { utc_offset: offset.parse().unwrap(), ..JournalConfig::default() };
         for period in [Period::Day, Period::Month, Period::Run] {
             for detail in [LineDetail::PerSku, LineDetail::Single] {
-                let options = JournalOptions { period, detail, reversal_date: None };
+                let options = JournalOptions { period: Some(period), detail: Some(detail), reversal_date: None };
                 let exported = journal_entry(&db.pool, &tenant("acme-corp"), run.run_id, options, Format::Csv, &config)
                     .await
                     .unwrap();
@@ -722,7 +723,8 @@ async fn the_journal_summed_in_the_database_equals_the_journal_of_every_allocati
                     reversal_date: None,
                     locked_through: None,
                 };
-                let expected = journal::render(&journal::build(&allocations, &request, &config).unwrap(), Format::Csv);
+                let expected =
+                    journal::render(&journal::build(&allocations, &[], &request, &config).unwrap(), Format::Csv);
                 assert_eq!(
                     String::from_utf8(exported.rendered.body).unwrap(),
                     String::from_utf8(expected.body).unwrap(),
@@ -746,7 +748,8 @@ async fn a_difference_in_a_closed_period_is_posted_on_the_first_open_day_naming_
     let late = run_to_end(&db, "acme-corp", 100).await.unwrap();
 
     use cogs_core::journal::{Format, JournalConfig, LineDetail, Period};
-    let options = service::JournalOptions { period: Period::Month, detail: LineDetail::PerSku, reversal_date: None };
+    let options =
+        service::JournalOptions { period: Some(Period::Month), detail: Some(LineDetail::PerSku), reversal_date: None };
     let export = service::journal_entry(
         &db.pool,
         &tenant("acme-corp"),

@@ -7,6 +7,7 @@ use clap::Args;
 use cogs_core::db::{RunRow, RunStatus};
 use cogs_core::ingest::RecordKind;
 use cogs_core::journal::{Account, Format, JournalConfig, LineDetail, Period};
+use cogs_core::model::AccountKind;
 use cogs_core::model::{CostingMode, ShortfallPolicy};
 use cogs_core::service::{self, ChunkBudget, DryRunInput, JournalOptions};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -307,22 +308,22 @@ pub struct JournalArgs {
     /// Write to this file instead of standard output.
     #[arg(long)]
     output_file: Option<PathBuf>,
-    /// One journal per day of sales, per month, or for the whole run.
-    #[arg(long, default_value = "day")]
-    period: Period,
-    /// A line pair per SKU, or one pair per journal.
-    #[arg(long, default_value = "sku")]
-    lines: LineDetail,
+    /// One journal per day, per month, or for the whole run (default: the tenant's setting, else day).
+    #[arg(long)]
+    period: Option<Period>,
+    /// A line pair per SKU, or one pair per journal (default: the tenant's setting, else sku).
+    #[arg(long)]
+    lines: Option<LineDetail>,
     /// For a rolled-back run: the date to post the reversal on (default: the rollback's date).
     #[arg(long)]
     reversal_date: Option<NaiveDate>,
-    /// The COGS account as CODE:NAME.
+    /// The deployment's COGS account as CODE:NAME (a tenant's own account goes over it).
     #[arg(long, env = "COGS_COGS_ACCOUNT", default_value = "5000:Cost of Goods Sold")]
     cogs_account: Account,
-    /// The inventory account as CODE:NAME.
+    /// The deployment's inventory account as CODE:NAME (a tenant's own account goes over it).
     #[arg(long, env = "COGS_INVENTORY_ACCOUNT", default_value = "1400:Inventory")]
     inventory_account: Account,
-    /// The tax rate name on Xero lines.
+    /// The deployment's tax rate name on Xero lines (a tenant's own goes over it).
     #[arg(long, env = "COGS_XERO_TAX_RATE", default_value = "Tax Exempt")]
     xero_tax_rate: String,
     #[command(flatten)]
@@ -333,12 +334,9 @@ pub struct JournalArgs {
 
 pub async fn journal_entry(args: &JournalArgs) -> CommandResult {
     let pool = args.database.pool()?;
-    let config = JournalConfig {
-        cogs_account: args.cogs_account.clone(),
-        inventory_account: args.inventory_account.clone(),
-        xero_tax_rate: args.xero_tax_rate.clone(),
-        ..JournalConfig::default()
-    };
+    let mut config = JournalConfig { xero_tax_rate: args.xero_tax_rate.clone(), ..JournalConfig::default() };
+    config.chart.accounts.insert(AccountKind::Cogs, args.cogs_account.clone());
+    config.chart.accounts.insert(AccountKind::Inventory, args.inventory_account.clone());
     let options = JournalOptions { period: args.period, detail: args.lines, reversal_date: args.reversal_date };
     let export =
         service::journal_entry(&pool, &args.tenant.tenant_id, args.run_id, options, args.format, &config).await?;

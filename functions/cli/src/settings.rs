@@ -2,7 +2,8 @@
 
 use chrono::NaiveDate;
 use clap::Args;
-use cogs_core::model::{LockPolicy, ShortfallPolicy};
+use cogs_core::journal::{Account, LineDetail, Period, SkuRule, XeroTracking};
+use cogs_core::model::{AccountKind, LockPolicy, ShortfallPolicy};
 use cogs_core::service::{self, SettingsChange};
 
 use crate::CommandResult;
@@ -23,6 +24,30 @@ pub struct SettingsArgs {
     /// park or fail: what a run does with a sale the lots cannot cover, unless it says.
     #[arg(long)]
     on_shortfall: Option<ShortfallPolicy>,
+    /// An account of the tenant's own, KIND=CODE:NAME (kinds: cogs, inventory, write_off,
+    /// adjustment_gain, supplier_returns_clearing, landed_cost_clearing); repeat for more.
+    /// KIND=default goes back to the deployment's.
+    #[arg(long = "account", value_parser = account_setting)]
+    accounts: Vec<(AccountKind, Option<Account>)>,
+    /// The SKU rules as a JSON array, like
+    /// [{"prefix":"COF-","cogs":{"code":"5010","name":"COGS Coffee"}}]; [] removes them.
+    #[arg(long, value_parser = sku_rules)]
+    sku_rules: Option<Vec<SkuRule>>,
+    /// The tax rate name on Xero lines, or `none` for the deployment's.
+    #[arg(long, value_parser = optional_text)]
+    xero_tax_rate: Option<Option<String>>,
+    /// The Xero tracking category and option on every line, NAME:OPTION, or `none`.
+    #[arg(long, value_parser = tracking)]
+    xero_tracking: Option<Option<XeroTracking>>,
+    /// The QuickBooks class on every line, ID:NAME, or `none`.
+    #[arg(long, value_parser = class)]
+    qbo_class: Option<Option<Account>>,
+    /// The default journal period (day, month, run), or `none`.
+    #[arg(long, value_parser = optional_choice::<Period>)]
+    journal_period: Option<Option<Period>>,
+    /// The default journal lines (sku, single), or `none`.
+    #[arg(long, value_parser = optional_choice::<LineDetail>)]
+    journal_lines: Option<Option<LineDetail>>,
     #[command(flatten)]
     pub scope: Scope,
 }
@@ -41,14 +66,67 @@ fn lock_date(value: &str) -> Result<LockDate, String> {
     }
 }
 
+fn account_setting(value: &str) -> Result<(AccountKind, Option<Account>), String> {
+    let (kind, account) = value.split_once('=').ok_or_else(|| format!("{value:?} is not KIND=CODE:NAME"))?;
+    let kind = AccountKind::ALL
+        .into_iter()
+        .find(|known| known.as_str() == kind)
+        .ok_or_else(|| format!("{kind:?} is not a kind of account; the kinds are cogs, inventory, write_off, adjustment_gain, supplier_returns_clearing, landed_cost_clearing"))?;
+    Ok((kind, if account == "default" { None } else { Some(account.parse()?) }))
+}
+
+fn sku_rules(value: &str) -> Result<Vec<SkuRule>, String> {
+    serde_json::from_str(value).map_err(|error| format!("the SKU rules are not a JSON array of rules: {error}"))
+}
+
+fn optional_text(value: &str) -> Result<Option<String>, String> {
+    Ok((value != "none").then(|| value.to_owned()))
+}
+
+fn tracking(value: &str) -> Result<Option<XeroTracking>, String> {
+    if value == "none" {
+        return Ok(None);
+    }
+    let (name, option) = value.split_once(':').ok_or_else(|| format!("{value:?} is not NAME:OPTION"))?;
+    Ok(Some(XeroTracking { name: name.to_owned(), option: option.to_owned() }))
+}
+
+fn class(value: &str) -> Result<Option<Account>, String> {
+    if value == "none" { Ok(None) } else { value.parse().map(Some) }
+}
+
+fn optional_choice<T: std::str::FromStr<Err = String>>(value: &str) -> Result<Option<T>, String> {
+    if value == "none" { Ok(None) } else { value.parse().map(Some) }
+}
+
 /// Without a flag, shows the settings; with any, changes those and shows the result.
 pub async fn run(args: &SettingsArgs) -> CommandResult {
     let pool = args.scope.database.pool()?;
+    // --account changes the accounts named, one kind at a time.
+    let accounts = if args.accounts.is_empty() {
+        None
+    } else {
+        let mut accounts = service::settings(&pool, &args.scope.tenant.tenant_id).await?.journal.accounts;
+        for (kind, account) in &args.accounts {
+            match account {
+                Some(account) => accounts.insert(*kind, account.clone()),
+                None => accounts.remove(kind),
+            };
+        }
+        Some(accounts)
+    };
     let change = SettingsChange {
         time_zone: args.time_zone.clone(),
         lock_date: args.lock_date.map(|LockDate(date)| date),
         lock_policy: args.lock_policy,
         on_shortfall: args.on_shortfall,
+        accounts,
+        sku_rules: args.sku_rules.clone(),
+        xero_tax_rate: args.xero_tax_rate.clone(),
+        xero_tracking: args.xero_tracking.clone(),
+        qbo_class: args.qbo_class.clone(),
+        journal_period: args.journal_period,
+        journal_lines: args.journal_lines,
     };
     let settings = if change == SettingsChange::default() {
         service::settings(&pool, &args.scope.tenant.tenant_id).await?
@@ -62,6 +140,36 @@ pub async fn run(args: &SettingsArgs) -> CommandResult {
             println!("lock date     {}", settings.lock_date.map_or_else(|| "none".to_owned(), |d| d.to_string()));
             println!("lock policy   {}", settings.lock_policy.as_str());
             println!("on shortfall  {}", settings.on_shortfall.as_str());
+            let journal = &settings.journal;
+            for (kind, account) in &journal.accounts {
+                println!("account       {} = {}:{}", kind.as_str(), account.code, account.name);
+            }
+            for rule in &journal.sku_rules {
+                let named = |account: &Option<Account>| {
+                    account.as_ref().map_or("-".to_owned(), |a| format!("{}:{}", a.code, a.name))
+                };
+                println!(
+                    "sku rule      {}* cogs {} inventory {}",
+                    rule.prefix,
+                    named(&rule.cogs),
+                    named(&rule.inventory)
+                );
+            }
+            let or_default = |value: Option<String>| value.unwrap_or_else(|| "the deployment's".to_owned());
+            println!("xero tax rate {}", or_default(journal.xero_tax_rate.clone()));
+            println!(
+                "xero tracking {}",
+                or_default(journal.xero_tracking.as_ref().map(|t| format!("{}:{}", t.name, t.option)))
+            );
+            println!(
+                "qbo class     {}",
+                or_default(journal.qbo_class.as_ref().map(|c| format!("{}:{}", c.code, c.name)))
+            );
+            println!(
+                "journals      {} / {}",
+                journal.journal_period.unwrap_or_default().as_str(),
+                journal.journal_lines.unwrap_or_default().as_str()
+            );
         }
     }
     Ok(())

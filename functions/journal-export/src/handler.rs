@@ -37,16 +37,17 @@ async fn dispatch(ctx: &Context, req: &Request) -> Result<Reply, ApiError> {
     }
 }
 
-/// `group_by`: `sku` (a journal per day, a line pair per SKU; the default), `day` (a
-/// journal per day, one pair), `none` (one journal for the run, one pair). `period`
-/// (`day|month|run`) overrides the journals' period.
+/// `group_by`: `sku` (a journal per day, a line pair per SKU), `day` (a journal per
+/// day, one pair), `none` (one journal for the run, one pair); without it, the
+/// tenant's default grouping. `period` (`day|month|run`) overrides the journals' period.
 fn grouping(req: &Request) -> Result<JournalOptions, ApiError> {
-    let (period, detail) = match http::query(req, "group_by").unwrap_or("sku") {
-        "sku" => (Period::Day, LineDetail::PerSku),
-        "day" => (Period::Day, LineDetail::Single),
-        "none" => (Period::Run, LineDetail::Single),
-        other => return Err(ApiError::BadRequest(format!("group_by {other:?}: use sku, day or none"))),
+    let (period, detail) = match http::query(req, "group_by") {
+        None => (None, None),
+        Some("sku") => (Some(Period::Day), Some(LineDetail::PerSku)),
+        Some("day") => (Some(Period::Day), Some(LineDetail::Single)),
+        Some("none") => (Some(Period::Run), Some(LineDetail::Single)),
+        Some(other) => return Err(ApiError::BadRequest(format!("group_by {other:?}: use sku, day or none"))),
     };
-    let period = http::query_parsed(req, "period")?.unwrap_or(period);
+    let period = http::query_parsed(req, "period")?.or(period);
     Ok(JournalOptions { period, detail, reversal_date: None })
 }

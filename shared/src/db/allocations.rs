@@ -155,11 +155,12 @@ pub async fn load_allocations(tx: &TenantTx, run_id: Uuid) -> Result<Vec<Allocat
     rows.iter().map(Allocation::try_from).collect()
 }
 
-/// The difference a run made to the cost of sales, summed per SKU and accounting day
-/// (the sale's day in `time_zone`, an IANA name), per SKU and month (dated on a day
-/// of the month), or per SKU alone (dated at the SKU's last day), as `period` asks:
-/// the run's own outputs less the live outputs its rewinds superseded
-/// (`cogs_superseded_ranges`), so a sum may be negative. A journal needs no more, and a
+/// The difference a run made, summed per SKU, kind of output (a sale's allocations or
+/// a movement kind: what accounts it posts to) and accounting day (the event's day in
+/// `time_zone`, an IANA name), per SKU, kind and month (dated on a day of the month), or
+/// per SKU and kind alone (dated at the last day), as `period` asks: the run's own
+/// outputs less the live outputs its rewinds superseded (`cogs_superseded_ranges`), so
+/// a sum may be negative. A journal needs no more, and a
 /// million allocations become a few thousand rows. Sums are exact (`numeric`).
 pub async fn journal_costs(
     tx: &TenantTx,
@@ -175,35 +176,46 @@ pub async fn journal_costs(
     let rows = tx
         .query_stream(
             r"with outputs as (
-                  select a.sale_date, a.sku, a.extended_cost
+                  select a.sale_date as at, a.sku, 'sale' as kind, a.extended_cost as cost
                   from cogs_allocations a
                   where a.run_id = $1
                   union all
-                  select a.sale_date, a.sku, -a.extended_cost
+                  select m.event_date, m.sku, m.kind, m.cost
+                  from cogs_movements m
+                  where m.run_id = $1
+                  union all
+                  select a.sale_date, a.sku, 'sale', -a.extended_cost
                   from cogs_superseded_ranges r
                   join cogs_allocations a
                     on a.run_id = r.source_run_id and a.sku = r.sku
                    and (a.sale_date, a.sale_id) between (r.from_date, r.from_sale_id) and (r.to_date, r.to_sale_id)
                   where r.run_id = $1
+                  union all
+                  -- A SKU with movements is superseded whole: every movement of a source.
+                  select m.event_date, m.sku, m.kind, -m.cost
+                  from cogs_superseded_ranges r
+                  join cogs_movements m on m.run_id = r.source_run_id and m.sku = r.sku
+                  where r.run_id = $1
               ),
               daily as (
-                  select (sale_date at time zone $2::text)::date as day,
-                         sku, extended_cost
+                  select (at at time zone $2::text)::date as day, sku, kind, cost
                   from outputs
               )
-              select max(day), sku, sum(extended_cost)
+              select max(day), sku, kind, sum(cost)
               from daily
-              group by case $3::text when 'day' then day when 'month' then date_trunc('month', day)::date end, sku",
+              group by case $3::text when 'day' then day when 'month' then date_trunc('month', day)::date end, sku, kind",
             &[&run_id, &time_zone, &period],
         )
         .await?;
     let mut rows = pin!(rows);
     let mut costs = Vec::new();
     while let Some(row) = rows.try_next().await? {
+        let kind: String = row.try_get(2)?;
         costs.push(DatedCost {
             date: row.try_get(0)?,
             sku: Sku::parse(row.try_get::<_, String>(1)?).map_err(DbError::corrupt("sku"))?,
-            cost: row.try_get(2)?,
+            pair: crate::journal::pair_of(&kind).ok_or(DbError::Corrupt { column: "kind", reason: kind })?,
+            cost: row.try_get(3)?,
         });
     }
     Ok(costs)

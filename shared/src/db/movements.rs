@@ -840,8 +840,9 @@ pub async fn settle_recosted(
 /// For the journal of differences: each live run whose movements of a SKU `run_id`
 /// has just rewound are superseded with the SKU's whole book, so every such run is
 /// recorded as a source of the rewind (a run the rewind already recorded for its
-/// allocations keeps their range).
-pub async fn record_superseded_movements(tx: &TenantTx, run_id: Uuid) -> Result<u64, DbError> {
+/// allocations keeps their range). Returns the landed cost the superseded sales had
+/// carried: part of the cost of sales the rewind took over.
+pub async fn record_superseded_movements(tx: &TenantTx, run_id: Uuid) -> Result<Decimal, DbError> {
     tx.execute(
         r"insert into cogs_superseded_ranges (tenant_id, run_id, sku, source_run_id, from_date, from_sale_id, to_date,
                                              to_sale_id)
@@ -859,5 +860,16 @@ pub async fn record_superseded_movements(tx: &TenantTx, run_id: Uuid) -> Result<
           on conflict (tenant_id, run_id, sku, source_run_id) do nothing",
         &[&run_id, &tx.tenant_id().as_str()],
     )
-    .await
+    .await?;
+    let row = tx
+        .query_one(
+            r"select coalesce(sum(m.cost), 0)
+              from cogs_superseded_ranges r
+              join sku_watermarks w on w.sku = r.sku and w.movements
+              join cogs_movements m on m.run_id = r.source_run_id and m.sku = r.sku
+              where r.run_id = $1 and m.kind = 'sale_landed'",
+            &[&run_id],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
 }

@@ -1,11 +1,17 @@
-//! Tenant settings: time zone, lock date and policy, shortfall policy.
+//! Tenant settings: time zone, lock date and policy, shortfall policy, and how its
+//! journals post (accounts, SKU rules, Xero and QuickBooks options, grouping).
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use std::collections::BTreeMap;
+
+use tokio_postgres::Row;
+
 use super::watermarks::HAS_UNCOSTED;
 use super::{DbError, TenantTx};
-use crate::model::{LockPolicy, ShortfallPolicy};
+use crate::journal::{Account, JournalConfig, LineDetail, Period, SkuRule, XeroTracking};
+use crate::model::{AccountKind, LockPolicy, ShortfallPolicy};
 
 /// A tenant's settings (the defaults when it has saved none).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -16,6 +22,39 @@ pub struct TenantSettings {
     pub lock_date: Option<NaiveDate>,
     pub lock_policy: LockPolicy,
     pub on_shortfall: ShortfallPolicy,
+    #[serde(flatten)]
+    pub journal: JournalSettings,
+}
+
+/// How a tenant's journals post: its own accounts and options over the deployment's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct JournalSettings {
+    /// The accounts it named, by kind of line; the others are the deployment's.
+    pub accounts: BTreeMap<AccountKind, Account>,
+    /// COGS and inventory accounts of SKUs by prefix (the longest matching wins).
+    pub sku_rules: Vec<SkuRule>,
+    /// The tax rate name on Xero lines; none: the deployment's.
+    pub xero_tax_rate: Option<String>,
+    pub xero_tracking: Option<XeroTracking>,
+    /// The QuickBooks class every line carries: id (code) and name.
+    pub qbo_class: Option<Account>,
+    /// How its journals are grouped unless an export says: by day, month or run.
+    pub journal_period: Option<Period>,
+    /// A line per SKU, or a single line.
+    pub journal_lines: Option<LineDetail>,
+}
+
+impl JournalSettings {
+    /// The deployment's configuration with this tenant's settings put over it.
+    pub fn over(&self, deployment: &JournalConfig) -> JournalConfig {
+        JournalConfig {
+            chart: deployment.chart.overlaid(&self.accounts, &self.sku_rules),
+            xero_tax_rate: self.xero_tax_rate.clone().unwrap_or_else(|| deployment.xero_tax_rate.clone()),
+            xero_tracking: self.xero_tracking.clone().or_else(|| deployment.xero_tracking.clone()),
+            qbo_class: self.qbo_class.clone().or_else(|| deployment.qbo_class.clone()),
+            utc_offset: deployment.utc_offset,
+        }
+    }
 }
 
 impl Default for TenantSettings {
@@ -25,33 +64,74 @@ impl Default for TenantSettings {
             lock_date: None,
             lock_policy: LockPolicy::default(),
             on_shortfall: ShortfallPolicy::default(),
+            journal: JournalSettings::default(),
         }
     }
 }
 
 /// The tenant's settings, or the defaults.
 pub async fn load_settings(tx: &TenantTx) -> Result<TenantSettings, DbError> {
-    let Some(row) =
-        tx.query_opt(r"select time_zone, lock_date, lock_policy, on_shortfall from tenant_settings", &[]).await?
+    let Some(row) = tx
+        .query_opt(
+            r"select time_zone, lock_date, lock_policy, on_shortfall, accounts, sku_rules, xero_tax_rate, xero_tracking,
+                     qbo_class, journal_period, journal_lines
+              from tenant_settings",
+            &[],
+        )
+        .await?
     else {
         return Ok(TenantSettings::default());
     };
+    // A JSON column as the type it holds; SQL null as JSON null (an absent option).
+    fn json<T: serde::de::DeserializeOwned>(row: &Row, index: usize, column: &'static str) -> Result<T, DbError> {
+        let value = row.try_get::<_, Option<serde_json::Value>>(index)?.unwrap_or_default();
+        serde_json::from_value(value).map_err(|error| DbError::Corrupt { column, reason: error.to_string() })
+    }
+    fn choice<T: std::str::FromStr<Err = String>>(
+        row: &Row,
+        index: usize,
+        column: &'static str,
+    ) -> Result<Option<T>, DbError> {
+        let value: Option<String> = row.try_get(index)?;
+        value.map(|text| text.parse()).transpose().map_err(|reason| DbError::Corrupt { column, reason })
+    }
     Ok(TenantSettings {
         time_zone: row.try_get(0)?,
         lock_date: row.try_get(1)?,
         lock_policy: row.try_get::<_, &str>(2)?.parse().map_err(DbError::corrupt("lock_policy"))?,
         on_shortfall: row.try_get::<_, &str>(3)?.parse().map_err(DbError::corrupt("on_shortfall"))?,
+        journal: JournalSettings {
+            accounts: json(&row, 4, "accounts")?,
+            sku_rules: json(&row, 5, "sku_rules")?,
+            xero_tax_rate: row.try_get(6)?,
+            xero_tracking: json(&row, 7, "xero_tracking")?,
+            qbo_class: json(&row, 8, "qbo_class")?,
+            journal_period: choice(&row, 9, "journal_period")?,
+            journal_lines: choice(&row, 10, "journal_lines")?,
+        },
     })
 }
 
 /// Stores the tenant's settings (the tenant row must exist).
 pub async fn save_settings(tx: &TenantTx, settings: &TenantSettings, updated_by: &str) -> Result<(), DbError> {
+    let journal = &settings.journal;
+    let to_json = |value: serde_json::Result<serde_json::Value>| value.expect("settings always serialise");
+    let accounts = to_json(serde_json::to_value(&journal.accounts));
+    let sku_rules = to_json(serde_json::to_value(&journal.sku_rules));
+    let tracking = journal.xero_tracking.as_ref().map(|t| to_json(serde_json::to_value(t)));
+    let class = journal.qbo_class.as_ref().map(|c| to_json(serde_json::to_value(c)));
+    let period = journal.journal_period.map(|p| p.as_str());
+    let lines = journal.journal_lines.map(|l| l.as_str());
     tx.execute(
-        r"insert into tenant_settings (tenant_id, time_zone, lock_date, lock_policy, on_shortfall, updated_by)
-          values ($1, $2, $3, $4, $5, $6)
+        r"insert into tenant_settings (tenant_id, time_zone, lock_date, lock_policy, on_shortfall, updated_by, accounts,
+                                      sku_rules, xero_tax_rate, xero_tracking, qbo_class, journal_period, journal_lines)
+          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
           on conflict (tenant_id) do update
           set time_zone = excluded.time_zone, lock_date = excluded.lock_date, lock_policy = excluded.lock_policy,
-              on_shortfall = excluded.on_shortfall, updated_by = excluded.updated_by, updated_at = now()",
+              on_shortfall = excluded.on_shortfall, updated_by = excluded.updated_by, updated_at = now(),
+              accounts = excluded.accounts, sku_rules = excluded.sku_rules, xero_tax_rate = excluded.xero_tax_rate,
+              xero_tracking = excluded.xero_tracking, qbo_class = excluded.qbo_class,
+              journal_period = excluded.journal_period, journal_lines = excluded.journal_lines",
         &[
             &tx.tenant_id().as_str(),
             &settings.time_zone,
@@ -59,6 +139,13 @@ pub async fn save_settings(tx: &TenantTx, settings: &TenantSettings, updated_by:
             &settings.lock_policy.as_str(),
             &settings.on_shortfall.as_str(),
             &updated_by,
+            &accounts,
+            &sku_rules,
+            &journal.xero_tax_rate,
+            &tracking,
+            &class,
+            &period,
+            &lines,
         ],
     )
     .await?;

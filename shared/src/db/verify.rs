@@ -91,18 +91,22 @@ pub const CHECKS: [(&str, &str, &str); 12] = [
     ),
     (
         "run_totals_are_sums",
-        "each running or completed run's totals are the sums of its allocations",
+        "each running or completed run's totals are the sums of its allocations (its cost, with the landed cost \
+         its sales carried)",
         r"select r.run_id::text, 'recorded ' || r.sales_processed || ' sales, ' || r.allocations_count
                  || ' allocations, quantity ' || r.total_quantity || ', cost ' || r.total_cogs
                  || '; rows ' || coalesce(a.sales, 0) || ', ' || coalesce(a.allocations, 0) || ', '
-                 || coalesce(a.quantity, 0) || ', ' || coalesce(a.cost, 0)
+                 || coalesce(a.quantity, 0) || ', ' || coalesce(a.cost, 0) + coalesce(m.cost, 0)
           from cogs_runs r
           left join (select run_id, count(distinct sale_id) as sales, count(*) as allocations,
                             sum(quantity) as quantity, sum(extended_cost) as cost
                      from cogs_allocations group by run_id) a on a.run_id = r.run_id
+          left join (select run_id, sum(cost) as cost from cogs_movements where kind = 'sale_landed' group by run_id) m
+                 on m.run_id = r.run_id
           where r.status in ('running', 'completed')
             and (r.sales_processed, r.allocations_count, r.total_quantity, r.total_cogs)
-                <> (coalesce(a.sales, 0), coalesce(a.allocations, 0), coalesce(a.quantity, 0), coalesce(a.cost, 0))",
+                <> (coalesce(a.sales, 0), coalesce(a.allocations, 0), coalesce(a.quantity, 0),
+                    coalesce(a.cost, 0) + coalesce(m.cost, 0))",
     ),
     (
         "run_sku_outputs_are_sums",

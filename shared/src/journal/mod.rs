@@ -1,6 +1,8 @@
-//! journal: pure renderers of balanced journal entries (Dr Cost of Goods Sold /
-//! Cr Inventory) from allocations, in csv, json, QuickBooks IIF, Xero manual journal
-//! and QuickBooks Online JournalEntry JSON. Depends on `model` and `money`.
+//! journal: pure renderers of balanced journal entries from what costing moved (a
+//! sale: Dr Cost of Goods Sold / Cr Inventory; a return, a write-off, a landed cost:
+//! the accounts LEDGER.md's table of events gives), in csv, json, QuickBooks IIF, Xero
+//! manual journal and QuickBooks Online JournalEntry JSON, with each tenant's accounts.
+//! Depends on `model` and `money`.
 //!
 //! COGS is recognised when the sale happens (IAS 2 ¶34), so entries are dated by sale
 //! date, in the configured UTC offset. Amounts stay exact until an entry is built;
@@ -22,6 +24,7 @@ macro_rules! parse_choice {
         }
     };
 }
+mod accounts;
 mod render;
 #[cfg(test)]
 mod tests;
@@ -33,48 +36,35 @@ use chrono::{Datelike, FixedOffset, NaiveDate};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+pub use accounts::{Account, ChartOfAccounts, SkuRule, XeroTracking};
 pub use render::{Format, Rendered, render};
 
-use crate::model::{Allocation, Sku};
+use crate::model::{AccountKind, Allocation, Movement, MovementKind, Sku};
 use crate::money::{exact_add, exact_sum, to_cents};
 
-/// A ledger account as the target system knows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Account {
-    pub code: String,
-    pub name: String,
-}
-
-impl FromStr for Account {
-    type Err = String;
-    /// `CODE:NAME`, like `5000:Cost of Goods Sold`.
-    fn from_str(value: &str) -> Result<Self, String> {
-        let (code, name) =
-            value.split_once(':').ok_or_else(|| format!("{value:?} is not CODE:NAME, like 5000:Cost of Goods Sold"))?;
-        Ok(Account { code: code.trim().to_owned(), name: name.trim().to_owned() })
-    }
-}
-
-/// Where the journal posts and how the ledger wants it: from configuration, so each
-/// tenant can map its own chart of accounts.
+/// Where the journal posts and how the ledger wants it: the deployment's defaults with
+/// each tenant's own accounts and options put over them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JournalConfig {
-    pub cogs_account: Account,
-    pub inventory_account: Account,
-    /// Xero's TaxRate column wants a tax rate *name*; COGS journals carry no tax.
+    pub chart: ChartOfAccounts,
+    /// Xero's TaxRate column wants a tax rate *name*; inventory journals carry no tax.
     pub xero_tax_rate: String,
-    /// For a journal built in memory from allocations ([`build`]): the offset sale
-    /// instants are converted with to find their accounting date. Journals from the
-    /// database group days in the run's time zone instead (`db::journal_costs`).
+    pub xero_tracking: Option<XeroTracking>,
+    /// The QuickBooks class (`ClassRef`; IIF `CLASS`) every line carries: id and name.
+    pub qbo_class: Option<Account>,
+    /// For a journal built in memory ([`build`]): the offset event instants are
+    /// converted with to find their accounting date. Journals from the database group
+    /// days in the run's time zone instead (`db::journal_costs`).
     pub utc_offset: FixedOffset,
 }
 
 impl Default for JournalConfig {
     fn default() -> Self {
         Self {
-            cogs_account: Account { code: "5000".into(), name: "Cost of Goods Sold".into() },
-            inventory_account: Account { code: "1400".into(), name: "Inventory".into() },
+            chart: ChartOfAccounts::default(),
             xero_tax_rate: "Tax Exempt".into(),
+            xero_tracking: None,
+            qbo_class: None,
             utc_offset: FixedOffset::east_opt(0).expect("zero is a valid offset"),
         }
     }
@@ -96,12 +86,33 @@ pub enum Period {
 #[serde(rename_all = "snake_case")]
 pub enum LineDetail {
     #[default]
+    #[serde(rename = "sku")]
     PerSku,
     Single,
 }
 
 parse_choice!(Period, "journal period", "day" => Period::Day, "month" => Period::Month, "run" => Period::Run);
 parse_choice!(LineDetail, "line detail", "sku" => LineDetail::PerSku, "single" => LineDetail::Single);
+
+impl Period {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Period::Day => "day",
+            Period::Month => "month",
+            Period::Run => "run",
+        }
+    }
+}
+
+impl LineDetail {
+    /// As `lines` is written in a request: `sku` or `single`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LineDetail::PerSku => "sku",
+            LineDetail::Single => "single",
+        }
+    }
+}
 
 /// What to build: the run's reference (used in journal numbers and narrations), the
 /// grouping, and for a reversing journal the date to post it on.
@@ -156,6 +167,8 @@ pub struct Journal {
     pub reversal: bool,
     /// The tax rate name Xero's import wants on every line.
     pub xero_tax_rate: String,
+    pub xero_tracking: Option<XeroTracking>,
+    pub qbo_class: Option<Account>,
     pub entries: Vec<Entry>,
 }
 
@@ -165,75 +178,111 @@ pub enum JournalError {
     Overflow,
 }
 
-/// The exact cost of one SKU's sales dated `date` (a day, or the date of the period
-/// the day falls in): what a journal is built from.
+/// The accounts a value moves between: (debit, credit) when it is positive.
+pub type AccountPair = (AccountKind, AccountKind);
+
+/// The accounts a sale's allocations post to.
+pub const SALE: AccountPair = (AccountKind::Cogs, AccountKind::Inventory);
+
+/// The exact value one SKU's events of one kind moved on `date` (a day, or the date of
+/// the period the day falls in), between the accounts of `pair`: what a journal is
+/// built from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatedCost {
     pub date: NaiveDate,
     pub sku: Sku,
+    pub pair: AccountPair,
     pub cost: Decimal,
 }
 
-/// The accounting day of each allocation, with its cost.
-pub fn daily_costs<'a>(
+/// The accounting day of each allocation and movement (at `offset`), with its
+/// accounts and value.
+pub fn dated_costs<'a>(
     allocations: &'a [Allocation],
-    config: &'a JournalConfig,
+    movements: &'a [Movement],
+    offset: FixedOffset,
 ) -> impl Iterator<Item = DatedCost> + 'a {
-    allocations.iter().map(|allocation| DatedCost {
-        date: allocation.sale_date.with_timezone(&config.utc_offset).date_naive(),
+    let sales = allocations.iter().map(move |allocation| DatedCost {
+        date: allocation.sale_date.with_timezone(&offset).date_naive(),
         sku: allocation.sku.clone(),
+        pair: SALE,
         cost: allocation.extended_cost,
-    })
+    });
+    let moved = movements.iter().map(move |movement| DatedCost {
+        date: movement.event_date.with_timezone(&offset).date_naive(),
+        sku: movement.sku.clone(),
+        pair: movement.kind.accounts(),
+        cost: movement.cost,
+    });
+    sales.chain(moved)
 }
 
-/// Builds the journal of a set of allocations (any order). See [`build_from_costs`].
+/// Builds the journal of allocations and movements (any order). See [`build_from_costs`].
 pub fn build(
     allocations: &[Allocation],
+    movements: &[Movement],
     request: &JournalRequest,
     config: &JournalConfig,
 ) -> Result<Journal, JournalError> {
-    build_from_costs(daily_costs(allocations, config), request, config)
+    build_from_costs(dated_costs(allocations, movements, config.utc_offset), request, config)
+}
+
+/// The account pair of a movement kind named as stored.
+pub fn pair_of(kind: &str) -> Option<AccountPair> {
+    match kind {
+        "sale" => Some(SALE),
+        other => other.parse::<MovementKind>().ok().map(MovementKind::accounts),
+    }
 }
 
 /// Builds the journal of costs by day (or already by period, as the database sums
-/// them), in any order. Entries come in date order, lines in SKU order; entries and
-/// lines that round to zero are left out. Every entry balances: each SKU's debit and
-/// credit carry the same amount.
+/// them), in any order. Entries come in date order; lines by SKU, then by accounts;
+/// entries and lines that round to zero are left out. Every line is a debit and a
+/// credit of one amount, so every entry balances.
 pub fn build_from_costs(
     costs: impl IntoIterator<Item = DatedCost>,
     request: &JournalRequest,
     config: &JournalConfig,
 ) -> Result<Journal, JournalError> {
-    // Exact cost per (period date, SKU).
-    let mut exact: BTreeMap<NaiveDate, BTreeMap<Sku, Decimal>> = BTreeMap::new();
+    // Exact value per (period date, SKU, account pair).
+    let mut exact: BTreeMap<NaiveDate, BTreeMap<(Sku, AccountPair), Decimal>> = BTreeMap::new();
     for cost in costs {
         let date = match request.period {
             Period::Day | Period::Run => cost.date,
             Period::Month => month_end(cost.date),
         };
-        let sku_total = exact.entry(date).or_default().entry(cost.sku).or_insert(Decimal::ZERO);
-        *sku_total = exact_add(*sku_total, cost.cost).ok_or(JournalError::Overflow)?;
+        let total = exact.entry(date).or_default().entry((cost.sku, cost.pair)).or_insert(Decimal::ZERO);
+        *total = exact_add(*total, cost.cost).ok_or(JournalError::Overflow)?;
     }
     if request.period == Period::Run
         && let Some(last_day) = exact.keys().next_back().copied()
     {
-        // One entry, dated at the last sale.
-        let mut by_sku: BTreeMap<Sku, Decimal> = BTreeMap::new();
-        for (sku, cost) in exact.into_values().flatten() {
-            let sku_total = by_sku.entry(sku).or_insert(Decimal::ZERO);
-            *sku_total = exact_add(*sku_total, cost).ok_or(JournalError::Overflow)?;
+        // One entry, dated at the last event.
+        let mut whole: BTreeMap<(Sku, AccountPair), Decimal> = BTreeMap::new();
+        for (key, cost) in exact.into_values().flatten() {
+            let total = whole.entry(key).or_insert(Decimal::ZERO);
+            *total = exact_add(*total, cost).ok_or(JournalError::Overflow)?;
         }
-        exact = BTreeMap::from([(last_day, by_sku)]);
+        exact = BTreeMap::from([(last_day, whole)]);
     }
     let mut entries = Vec::with_capacity(exact.len());
-    for (date, by_sku) in exact {
-        let amounts: Vec<(Option<&Sku>, Decimal)> = match request.detail {
-            LineDetail::PerSku => by_sku.iter().map(|(sku, amount)| (Some(sku), *amount)).collect(),
-            LineDetail::Single => {
-                vec![(None, exact_sum(by_sku.values().copied()).ok_or(JournalError::Overflow)?)]
-            }
-        };
-        if let Some(entry) = entry(date, amounts, request, config)? {
+    for (date, by_line) in exact {
+        // Each line's accounts, the SKU's own where a rule gives it one.
+        let mut amounts: BTreeMap<(Option<&Sku>, &Account, &Account), Decimal> = BTreeMap::new();
+        for ((sku, (debit, credit)), amount) in &by_line {
+            let about = match request.detail {
+                LineDetail::PerSku => Some(sku),
+                LineDetail::Single => None,
+            };
+            let accounts = (config.chart.account(*debit, Some(sku)), config.chart.account(*credit, Some(sku)));
+            let total = amounts.entry((about, accounts.0, accounts.1)).or_insert(Decimal::ZERO);
+            *total = exact_add(*total, *amount).ok_or(JournalError::Overflow)?;
+        }
+        let amounts: Vec<LineAmount<'_>> = amounts
+            .into_iter()
+            .map(|((sku, debit, credit), amount)| LineAmount { sku, debit, credit, amount })
+            .collect();
+        if let Some(entry) = entry(date, amounts, request)? {
             entries.push(entry);
         }
     }
@@ -243,8 +292,19 @@ pub fn build_from_costs(
         reference: request.reference.clone(),
         reversal: request.reversal_date.is_some(),
         xero_tax_rate: config.xero_tax_rate.clone(),
+        xero_tracking: config.xero_tracking.clone(),
+        qbo_class: config.qbo_class.clone(),
         entries,
     })
+}
+
+/// One debit and credit of an entry before rounding: about a SKU (or all), between two
+/// accounts, of an exact amount (negative: the other way round).
+struct LineAmount<'a> {
+    sku: Option<&'a Sku>,
+    debit: &'a Account,
+    credit: &'a Account,
+    amount: Decimal,
 }
 
 fn month_end(day: NaiveDate) -> NaiveDate {
@@ -257,13 +317,13 @@ fn month_end(day: NaiveDate) -> NaiveDate {
 /// Rounds each amount to cents and gives the entry's rounding residual to its largest
 /// line (by size, whatever its sign), so the lines add up to the exact total rounded
 /// once.
-fn rounded_lines(amounts: &[(Option<&Sku>, Decimal)]) -> Result<Vec<Decimal>, JournalError> {
-    let total = exact_sum(amounts.iter().map(|(_, amount)| *amount)).ok_or(JournalError::Overflow)?;
-    let mut cents: Vec<Decimal> = amounts.iter().map(|(_, amount)| to_cents(*amount)).collect();
+fn rounded_lines(amounts: &[LineAmount<'_>]) -> Result<Vec<Decimal>, JournalError> {
+    let total = exact_sum(amounts.iter().map(|line| line.amount)).ok_or(JournalError::Overflow)?;
+    let mut cents: Vec<Decimal> = amounts.iter().map(|line| to_cents(line.amount)).collect();
     let residual = to_cents(total) - cents.iter().sum::<Decimal>();
     if !residual.is_zero() {
         let largest = (0..amounts.len())
-            .max_by(|&a, &b| amounts[a].1.abs().cmp(&amounts[b].1.abs()).then(b.cmp(&a)))
+            .max_by(|&a, &b| amounts[a].amount.abs().cmp(&amounts[b].amount.abs()).then(b.cmp(&a)))
             .expect("an entry has lines");
         cents[largest] += residual;
     }
@@ -272,9 +332,8 @@ fn rounded_lines(amounts: &[(Option<&Sku>, Decimal)]) -> Result<Vec<Decimal>, Jo
 
 fn entry(
     date: NaiveDate,
-    amounts: Vec<(Option<&Sku>, Decimal)>,
+    amounts: Vec<LineAmount<'_>>,
     request: &JournalRequest,
-    config: &JournalConfig,
 ) -> Result<Option<Entry>, JournalError> {
     let cents = rounded_lines(&amounts)?;
     let period = match request.period {
@@ -289,7 +348,6 @@ fn entry(
         .collect::<Vec<_>>()
         .join("-");
     let mut narration = format!("FIFO COGS {} {}", request.reference, date.format("%Y-%m-%d"));
-    let (mut debit, mut credit) = (&config.cogs_account, &config.inventory_account);
     let mut entry_date = date;
     if let Some(lock_date) = request.locked_through
         && date <= lock_date
@@ -301,30 +359,31 @@ fn entry(
         };
         narration = format!("{narration} (corrects closed period {corrected})");
     }
+    let reversal = request.reversal_date.is_some();
     if let Some(reversal_date) = request.reversal_date {
         journal_number = format!("REV-{journal_number}");
         narration = format!("Reversal of {narration}");
-        (debit, credit) = (credit, debit);
         entry_date = reversal_date;
     }
     let mut lines = Vec::with_capacity(amounts.len() * 2);
-    for ((sku, _), amount) in amounts.into_iter().zip(cents).filter(|(_, cents)| !cents.is_zero()) {
-        // A negative difference (a correction that lowered the cost of sales) swaps
-        // the sides: Dr Inventory / Cr Cost of Goods Sold.
-        let (debit, credit, amount) =
-            if amount.is_sign_negative() { (credit, debit, -amount) } else { (debit, credit, amount) };
-        let about = sku.map_or_else(|| request.reference.clone(), ToString::to_string);
+    for (line, amount) in amounts.into_iter().zip(cents).filter(|(_, cents)| !cents.is_zero()) {
+        // A negative difference (a correction that lowered the cost of sales, say) swaps
+        // the sides, and so does a reversal.
+        let swapped = amount.is_sign_negative() != reversal;
+        let (debit, credit) = if swapped { (line.credit, line.debit) } else { (line.debit, line.credit) };
+        let amount = amount.abs();
+        let about = line.sku.map_or_else(|| request.reference.clone(), ToString::to_string);
         lines.push(Line {
             account: debit.clone(),
             description: format!("{} {about}", debit.name),
-            sku: sku.cloned(),
+            sku: line.sku.cloned(),
             side: Side::Debit,
             amount,
         });
         lines.push(Line {
             account: credit.clone(),
             description: format!("{} {about}", credit.name),
-            sku: sku.cloned(),
+            sku: line.sku.cloned(),
             side: Side::Credit,
             amount,
         });

@@ -5,7 +5,7 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::{Entry, Journal, Line, Side};
+use super::{Account, Entry, Journal, Line, Side};
 
 /// A journal export format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -42,9 +42,7 @@ pub fn render(journal: &Journal, format: Format) -> Rendered {
         Format::Iif => {
             Rendered { body: iif(journal), content_type: "text/plain; charset=utf-8", file_extension: "iif" }
         }
-        Format::Xero => {
-            Rendered { body: xero(journal), content_type: "text/csv; charset=utf-8", file_extension: "csv" }
-        }
+        Format::Xero => xero_files(journal),
         Format::Qbo => {
             Rendered { body: json_bytes(&qbo(journal)), content_type: "application/json", file_extension: "json" }
         }
@@ -180,14 +178,19 @@ fn iif_text(text: &str) -> String {
 /// by name; dates MM/DD/YYYY; the amounts of each transaction sum to zero.
 fn iif(journal: &Journal) -> Vec<u8> {
     let mut out = String::new();
-    out.push_str("!TRNS\tTRNSID\tTRNSTYPE\tDATE\tACCNT\tAMOUNT\tDOCNUM\tMEMO\r\n");
-    out.push_str("!SPL\tSPLID\tTRNSTYPE\tDATE\tACCNT\tAMOUNT\tDOCNUM\tMEMO\r\n");
+    // The class column only when the tenant tracks one: IIF allows almost no variation.
+    let (class_header, class) = match &journal.qbo_class {
+        Some(class) => ("\tCLASS", format!("\t{}", iif_text(&class.name))),
+        None => ("", String::new()),
+    };
+    out.push_str(&format!("!TRNS\tTRNSID\tTRNSTYPE\tDATE\tACCNT\tAMOUNT\tDOCNUM\tMEMO{class_header}\r\n"));
+    out.push_str(&format!("!SPL\tSPLID\tTRNSTYPE\tDATE\tACCNT\tAMOUNT\tDOCNUM\tMEMO{class_header}\r\n"));
     out.push_str("!ENDTRNS\r\n");
     for entry in &journal.entries {
         for (index, line) in entry.lines.iter().enumerate() {
             let record = if index == 0 { "TRNS" } else { "SPL" };
             out.push_str(&format!(
-                "{record}\t\tGENERAL JOURNAL\t{}\t{}\t{}\t{}\t{}\r\n",
+                "{record}\t\tGENERAL JOURNAL\t{}\t{}\t{}\t{}\t{}{class}\r\n",
                 entry.date.format("%m/%d/%Y"),
                 iif_text(&line.account.name),
                 signed(line),
@@ -200,24 +203,80 @@ fn iif(journal: &Journal) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// Xero manual journal import CSV: rows with the same Narration and Date form one
-/// journal; Date dd/mm/yyyy; Amount positive for debit, negative for credit.
-fn xero(journal: &Journal) -> Vec<u8> {
-    let mut writer = csv_writer();
-    write_csv_row(&mut writer, ["Narration", "Date", "Description", "AccountCode", "TaxRate", "Amount"]);
+/// The most lines Xero's manual journal import takes in one file.
+pub const XERO_MAX_LINES: usize = 300;
+
+/// Xero manual journal import CSV, or, when the journal has more lines than one import
+/// takes, a zip of several such files: each holds whole balanced journals and at most
+/// [`XERO_MAX_LINES`] lines (an entry with more lines is cut into parts of whole debit
+/// and credit pairs, each balanced, named "part i of n").
+fn xero_files(journal: &Journal) -> Rendered {
+    let lines: usize = journal.entries.iter().map(|entry| entry.lines.len()).sum();
+    if lines <= XERO_MAX_LINES {
+        return Rendered {
+            body: xero(journal, &journal.entries),
+            content_type: "text/csv; charset=utf-8",
+            file_extension: "csv",
+        };
+    }
+    let mut parts: Vec<Entry> = Vec::new();
     for entry in &journal.entries {
+        let pieces: Vec<&[Line]> = entry.lines.chunks(XERO_MAX_LINES).collect();
+        for (index, lines) in pieces.iter().enumerate() {
+            let mut part = Entry { lines: lines.to_vec(), ..entry.clone() };
+            if pieces.len() > 1 {
+                part.narration = format!("{} (part {} of {})", entry.narration, index + 1, pieces.len());
+                part.journal_number = format!("{}-{}", entry.journal_number, index + 1);
+            }
+            parts.push(part);
+        }
+    }
+    let mut files: Vec<Vec<Entry>> = vec![Vec::new()];
+    let mut in_file = 0;
+    for part in parts {
+        if in_file + part.lines.len() > XERO_MAX_LINES {
+            files.push(Vec::new());
+            in_file = 0;
+        }
+        in_file += part.lines.len();
+        files.last_mut().expect("one file at least").push(part);
+    }
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let count = files.len();
+    for (index, entries) in files.iter().enumerate() {
+        let name = format!("{}-xero-{:02}-of-{count:02}.csv", journal.reference, index + 1);
+        zip.start_file(name, options).expect("writing to memory cannot fail");
+        std::io::Write::write_all(&mut zip, &xero(journal, entries)).expect("writing to memory cannot fail");
+    }
+    let body = zip.finish().expect("writing to memory cannot fail").into_inner();
+    Rendered { body, content_type: "application/zip", file_extension: "zip" }
+}
+
+/// Xero manual journal import CSV: rows with the same Narration and Date form one
+/// journal; Date dd/mm/yyyy; Amount positive for debit, negative for credit; the
+/// tracking category and option when the tenant set one.
+fn xero(journal: &Journal, entries: &[Entry]) -> Vec<u8> {
+    let mut writer = csv_writer();
+    let mut header = vec!["Narration", "Date", "Description", "AccountCode", "TaxRate", "Amount"];
+    if journal.xero_tracking.is_some() {
+        header.extend(["TrackingName1", "TrackingOption1"]);
+    }
+    writer.write_record(&header).expect("writing to memory cannot fail");
+    for entry in entries {
         for line in &entry.lines {
-            write_csv_row(
-                &mut writer,
-                [
-                    &inert(&entry.narration),
-                    &entry.date.format("%d/%m/%Y").to_string(),
-                    &inert(&line.description),
-                    &inert(&line.account.code),
-                    &inert(&journal.xero_tax_rate),
-                    &signed(line),
-                ],
-            );
+            let mut row = vec![
+                inert(&entry.narration),
+                entry.date.format("%d/%m/%Y").to_string(),
+                inert(&line.description),
+                inert(&line.account.code),
+                inert(&journal.xero_tax_rate),
+                signed(line),
+            ];
+            if let Some(tracking) = &journal.xero_tracking {
+                row.extend([inert(&tracking.name), inert(&tracking.option)]);
+            }
+            writer.write_record(&row).expect("writing to memory cannot fail");
         }
     }
     finish_csv(writer)
@@ -226,23 +285,27 @@ fn xero(journal: &Journal) -> Vec<u8> {
 /// QuickBooks Online Accounting API `JournalEntry` bodies, one per entry, as a JSON
 /// array: positive amounts with a PostingType, accounts by id (`value`) and name.
 fn qbo(journal: &Journal) -> Value {
-    Value::Array(journal.entries.iter().map(qbo_entry).collect())
+    Value::Array(journal.entries.iter().map(|entry| qbo_entry(entry, journal.qbo_class.as_ref())).collect())
 }
 
-fn qbo_entry(entry: &Entry) -> Value {
+fn qbo_entry(entry: &Entry, class: Option<&Account>) -> Value {
     let lines: Vec<Value> = entry
         .lines
         .iter()
         .map(|line| {
             let amount = serde_json::Number::from_str(&cents(line.amount)).expect("a cents amount is a JSON number");
+            let mut detail = json!({
+                "PostingType": match line.side { Side::Debit => "Debit", Side::Credit => "Credit" },
+                "AccountRef": { "value": line.account.code, "name": line.account.name },
+            });
+            if let Some(class) = class {
+                detail["ClassRef"] = json!({ "value": class.code, "name": class.name });
+            }
             json!({
                 "Description": line.description,
                 "Amount": amount,
                 "DetailType": "JournalEntryLineDetail",
-                "JournalEntryLineDetail": {
-                    "PostingType": match line.side { Side::Debit => "Debit", Side::Credit => "Credit" },
-                    "AccountRef": { "value": line.account.code, "name": line.account.name },
-                },
+                "JournalEntryLineDetail": detail,
             })
         })
         .collect();

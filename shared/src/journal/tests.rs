@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use super::*;
-use crate::model::{Allocation, LotId, SaleId, Sku};
+use crate::model::{AccountKind, Allocation, LotId, Movement, MovementKind, SaleId, Sku};
 
 fn d(s: &str) -> Decimal {
     Decimal::from_str_exact(s).unwrap()
@@ -36,7 +36,7 @@ fn request(period: Period, detail: LineDetail) -> JournalRequest {
 }
 
 fn built(allocations: &[Allocation], request: &JournalRequest) -> Journal {
-    build(allocations, request, &JournalConfig::default()).unwrap()
+    build(allocations, &[], request, &JournalConfig::default()).unwrap()
 }
 
 fn day(s: &str) -> NaiveDate {
@@ -119,7 +119,7 @@ fn the_utc_offset_decides_the_accounting_day() {
     let config =
         JournalConfig { utc_offset: chrono::FixedOffset::west_opt(5 * 3600).unwrap(), ..JournalConfig::default() };
     let allocations = [allocation("A", "2024-07-21T03:00:00Z", "1", "1")];
-    let journal = build(&allocations, &request(Period::Day, LineDetail::PerSku), &config).unwrap();
+    let journal = build(&allocations, &[], &request(Period::Day, LineDetail::PerSku), &config).unwrap();
     assert_eq!(journal.entries[0].date, day("2024-07-20"));
 }
 
@@ -200,20 +200,27 @@ fn a_journal_whose_entries_cannot_be_totalled_is_refused() {
     let allocations =
         [allocation("A", "2024-07-01T10:00:00Z", huge, "1"), allocation("A", "2024-07-02T10:00:00Z", huge, "1")];
 
-    let by_day = build(&allocations, &request(Period::Day, LineDetail::PerSku), &JournalConfig::default());
+    let by_day = build(&allocations, &[], &request(Period::Day, LineDetail::PerSku), &JournalConfig::default());
 
     assert_eq!(by_day, Err(JournalError::Overflow));
-    assert!(build(&allocations[..1], &request(Period::Day, LineDetail::PerSku), &JournalConfig::default()).is_ok());
+    assert!(
+        build(&allocations[..1], &[], &request(Period::Day, LineDetail::PerSku), &JournalConfig::default()).is_ok()
+    );
 }
 
 #[test]
 fn accounts_come_from_configuration() {
     let config = JournalConfig {
-        cogs_account: Account { code: "310".into(), name: "COGS".into() },
-        inventory_account: Account { code: "630".into(), name: "Stock".into() },
+        chart: ChartOfAccounts::default().overlaid(
+            &std::collections::BTreeMap::from([
+                (AccountKind::Cogs, Account { code: "310".into(), name: "COGS".into() }),
+                (AccountKind::Inventory, Account { code: "630".into(), name: "Stock".into() }),
+            ]),
+            &[],
+        ),
         ..JournalConfig::default()
     };
-    let journal = build(&sample(), &request(Period::Run, LineDetail::Single), &config).unwrap();
+    let journal = build(&sample(), &[], &request(Period::Run, LineDetail::Single), &config).unwrap();
     let codes: Vec<&str> = journal.entries[0].lines.iter().map(|l| l.account.code.as_str()).collect();
     assert_eq!(codes, ["310", "630"]);
 }
@@ -398,4 +405,139 @@ fn an_empty_journal_renders_headers_only() {
     let journal = built(&[], &request(Period::Day, LineDetail::PerSku));
     assert_eq!(text(&journal, Format::Xero), "Narration,Date,Description,AccountCode,TaxRate,Amount\r\n");
     assert_eq!(text(&journal, Format::Qbo), "[]\n");
+}
+
+fn movement(kind: MovementKind, sku: &str, at: &str, cost: &str) -> Movement {
+    Movement {
+        kind,
+        sku: Sku::parse(sku).unwrap(),
+        event_id: crate::model::EventId::parse("E1").unwrap(),
+        event_date: DateTime::parse_from_rfc3339(at).unwrap().with_timezone(&Utc),
+        layer: LotId::parse("L1").unwrap(),
+        quantity: d("1"),
+        cost: d(cost),
+        consumer: None,
+    }
+}
+
+/// (account code, signed amount) lines of each entry, in order, as the generic CSV has them.
+fn csv_lines(journal: &Journal) -> Vec<String> {
+    let body = render(journal, Format::Csv).body;
+    csv::Reader::from_reader(body.as_slice())
+        .records()
+        .map(|row| {
+            let row = row.unwrap();
+            format!(
+                "{} {} {}",
+                &row[3],
+                &row[6],
+                if row[7].is_empty() { format!("-{}", &row[8]) } else { row[7].to_owned() }
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_movement_posts_to_the_accounts_of_its_kind_and_a_sku_rule_sends_cogs_and_inventory_elsewhere() {
+    let at = "2024-07-20T10:00:00Z";
+    let movements = [
+        movement(MovementKind::ReturnRestocked, "COF-1", at, "50"),
+        movement(MovementKind::CountDeficit, "COF-1", at, "11"),
+        movement(MovementKind::AdjustmentOut, "COF-1", at, "4"),
+        movement(MovementKind::AdjustmentIn, "TEA-1", at, "7.50"),
+        movement(MovementKind::SupplierReturn, "TEA-1", at, "48"),
+        movement(MovementKind::LandedToCogs, "COF-1", at, "40"),
+        movement(MovementKind::LandedOnHand, "COF-1", at, "60"),
+    ];
+    let account = |text: &str| text.parse::<Account>().unwrap();
+    let config = JournalConfig {
+        chart: ChartOfAccounts {
+            sku_rules: vec![SkuRule {
+                prefix: "COF-".into(),
+                cogs: Some(account("5010:COGS Coffee")),
+                inventory: Some(account("1410:Coffee Stock")),
+            }],
+            ..ChartOfAccounts::default()
+        },
+        ..JournalConfig::default()
+    };
+    let sale = allocation("COF-1", at, "2", "30");
+    let journal = build(&[sale], &movements, &request(Period::Day, LineDetail::PerSku), &config).unwrap();
+    // Lines by SKU, then by accounts (debit code, credit code); write-offs of a count and
+    // an adjustment are one line.
+    assert_eq!(
+        csv_lines(&journal),
+        [
+            "1410 COF-1 60.00",
+            "2160 COF-1 -60.00",
+            "1410 COF-1 50.00",
+            "5010 COF-1 -50.00",
+            "5010 COF-1 60.00",
+            "1410 COF-1 -60.00",
+            "5010 COF-1 40.00",
+            "2160 COF-1 -40.00",
+            "5100 COF-1 15.00",
+            "1410 COF-1 -15.00",
+            "1400 TEA-1 7.50",
+            "4900 TEA-1 -7.50",
+            "2150 TEA-1 48.00",
+            "1400 TEA-1 -48.00",
+        ]
+    );
+}
+
+#[test]
+fn a_xero_journal_over_300_lines_comes_as_whole_balanced_journals_in_one_zip() {
+    // 400 SKUs sold on one day: one entry of 800 lines.
+    let allocations: Vec<Allocation> =
+        (0..400).map(|i| allocation(&format!("SKU-{i:03}"), "2024-07-20T10:00:00Z", "1", "1.25")).collect();
+    let journal = built(&allocations, &request(Period::Day, LineDetail::PerSku));
+    let rendered = render(&journal, Format::Xero);
+    assert_eq!((rendered.content_type, rendered.file_extension), ("application/zip", "zip"));
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(rendered.body)).unwrap();
+    assert_eq!(zip.len(), 3);
+    let mut debits = Decimal::ZERO;
+    for index in 0..zip.len() {
+        let mut file = zip.by_index(index).unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut file, &mut text).unwrap();
+        let mut journals: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+        let mut lines = 0;
+        for row in csv::Reader::from_reader(text.as_bytes()).records() {
+            let row = row.unwrap();
+            let amount = d(&row[5]);
+            *journals.entry((row[0].to_owned(), row[1].to_owned())).or_default() += amount;
+            debits += amount.max(Decimal::ZERO);
+            lines += 1;
+        }
+        assert!(lines <= 300, "file {index} has {lines} lines");
+        assert!(journals.values().all(Decimal::is_zero), "every journal of file {index} balances: {journals:?}");
+        assert!(journals.keys().all(|(narration, _)| narration.contains("(part ")), "{journals:?}");
+    }
+    assert_eq!(debits, d("500.00"), "nothing is lost in the split");
+    // Within the limit: one CSV, as before.
+    let small = built(&allocations[..150], &request(Period::Day, LineDetail::PerSku));
+    assert_eq!(render(&small, Format::Xero).content_type, "text/csv; charset=utf-8");
+}
+
+#[test]
+fn xero_tracking_and_a_quickbooks_class_go_on_every_line() {
+    let config = JournalConfig {
+        xero_tracking: Some(XeroTracking { name: "Channel".into(), option: "Online".into() }),
+        qbo_class: Some("42:Retail".parse().unwrap()),
+        ..JournalConfig::default()
+    };
+    let journal = build(&sample()[..1], &[], &request(Period::Day, LineDetail::PerSku), &config).unwrap();
+    let xero = String::from_utf8(render(&journal, Format::Xero).body).unwrap();
+    assert!(
+        xero.starts_with("Narration,Date,Description,AccountCode,TaxRate,Amount,TrackingName1,TrackingOption1\r\n")
+    );
+    assert!(xero.lines().skip(1).all(|line| line.ends_with(",Channel,Online")), "{xero}");
+    let qbo: serde_json::Value = serde_json::from_slice(&render(&journal, Format::Qbo).body).unwrap();
+    assert_eq!(
+        qbo[0]["Line"][1]["JournalEntryLineDetail"]["ClassRef"],
+        serde_json::json!({"value": "42", "name": "Retail"})
+    );
+    let iif = String::from_utf8(render(&journal, Format::Iif).body).unwrap();
+    assert!(iif.lines().nth(3).unwrap().ends_with("\tRetail"), "{iif}");
 }

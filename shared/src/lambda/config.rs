@@ -1,9 +1,20 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::journal::{Account, JournalConfig};
+use crate::journal::{Account, ChartOfAccounts, JournalConfig};
+use crate::model::AccountKind;
 use crate::service::MaintenanceSettings;
 use crate::staging::StagingConfig;
+
+/// The variable that sets the deployment's account of each kind, as CODE:NAME.
+pub const ACCOUNT_VARIABLES: [(AccountKind, &str); 6] = [
+    (AccountKind::Cogs, "COGS_COGS_ACCOUNT"),
+    (AccountKind::Inventory, "COGS_INVENTORY_ACCOUNT"),
+    (AccountKind::WriteOff, "COGS_WRITE_OFF_ACCOUNT"),
+    (AccountKind::AdjustmentGain, "COGS_ADJUSTMENT_GAIN_ACCOUNT"),
+    (AccountKind::SupplierReturnsClearing, "COGS_SUPPLIER_RETURNS_ACCOUNT"),
+    (AccountKind::LandedCostClearing, "COGS_LANDED_COST_ACCOUNT"),
+];
 
 /// How an HTTP function finds the tenant and its database, from the environment:
 ///
@@ -23,7 +34,7 @@ use crate::staging::StagingConfig;
 /// | `COGS_STALE_RUN_MINUTES`, `COGS_ABANDON_RUN_MINUTES` | when maintenance resumes, and gives up on, a silent run | 15, 120 |
 /// | `COGS_VALIDATION_RETENTION_DAYS` | how long validation errors are kept (at least 1) | 180 |
 /// | `COGS_PENDING_UPLOAD_EXPIRY_HOURS` | when maintenance gives up on a staged upload whose file has not been loaded (at least 1: its URL works 15 minutes) | 24 |
-/// | `COGS_COGS_ACCOUNT`, `COGS_INVENTORY_ACCOUNT` | journal accounts as `CODE:NAME` | 5000, 1400 |
+/// | `COGS_COGS_ACCOUNT`, `COGS_INVENTORY_ACCOUNT`, `COGS_WRITE_OFF_ACCOUNT`, `COGS_ADJUSTMENT_GAIN_ACCOUNT`, `COGS_SUPPLIER_RETURNS_ACCOUNT`, `COGS_LANDED_COST_ACCOUNT` | the deployment's journal accounts as `CODE:NAME`, for a tenant that set none of its own | 5000, 1400, 5100, 4900, 2150, 2160 |
 /// | `COGS_XERO_TAX_RATE` | the tax rate name on Xero lines | `Tax Exempt` |
 /// | `COGS_BUCKET`, `COGS_S3_ENDPOINT` | the staging bucket, and an S3-compatible server's URL | required when deployed; unset |
 /// | `COGS_STAGING_DIR` | the local staging folder when there is no bucket (never when deployed) | `staging` |
@@ -171,12 +182,16 @@ impl Config {
                     .into(),
             ));
         }
-        let account = |name: &str, default: &str| {
-            parsed(name, default).parse::<Account>().map_err(|e| ConfigError(format!("{name}: {e}")))
-        };
+        // The deployment's accounts: a tenant's own (its settings) go over them.
+        let mut chart = ChartOfAccounts::default();
+        for (kind, name) in ACCOUNT_VARIABLES {
+            if let Some(value) = set(name) {
+                let account = value.parse::<Account>().map_err(|e| ConfigError(format!("{name}: {e}")))?;
+                chart.accounts.insert(kind, account);
+            }
+        }
         let journal = JournalConfig {
-            cogs_account: account("COGS_COGS_ACCOUNT", "5000:Cost of Goods Sold")?,
-            inventory_account: account("COGS_INVENTORY_ACCOUNT", "1400:Inventory")?,
+            chart,
             xero_tax_rate: parsed("COGS_XERO_TAX_RATE", "Tax Exempt"),
             ..JournalConfig::default()
         };
@@ -331,10 +346,9 @@ mod tests {
     #[test]
     fn accounts_come_from_the_environment() {
         let config = config(&[("DATABASE_URL", "postgres://x"), ("COGS_COGS_ACCOUNT", "310:COGS")]).unwrap();
-        assert_eq!(
-            (config.journal.cogs_account.code.as_str(), config.journal.cogs_account.name.as_str()),
-            ("310", "COGS")
-        );
+        let cogs = config.journal.chart.account(AccountKind::Cogs, None);
+        assert_eq!((cogs.code.as_str(), cogs.name.as_str()), ("310", "COGS"));
+        assert_eq!(config.journal.chart.account(AccountKind::WriteOff, None).code, "5100");
         assert!(config_error(&[("DATABASE_URL", "x"), ("COGS_INVENTORY_ACCOUNT", "1400")]));
         assert!(config_error(&[]), "DATABASE_URL is required");
     }

@@ -130,11 +130,12 @@ pub async fn inventory(
     Ok(InventoryReport { lots, skus, remaining_quantity: quantity, remaining_value: value })
 }
 
-/// How a journal is grouped, and for a reversal the date to post it on.
+/// How a journal is grouped (unset: as the tenant's settings say, else by day with a
+/// line per SKU), and for a reversal the date to post it on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct JournalOptions {
-    pub period: Period,
-    pub detail: LineDetail,
+    pub period: Option<Period>,
+    pub detail: Option<LineDetail>,
     pub reversal_date: Option<NaiveDate>,
 }
 
@@ -154,7 +155,8 @@ pub fn journal_reference(run_id: Uuid) -> String {
 }
 
 /// The journal of a completed run, or the reversing journal of a rolled-back one
-/// (dated when it was rolled back, unless a date is given). Other runs have none yet.
+/// (dated when it was rolled back, unless a date is given), with the tenant's accounts
+/// and options over the deployment's `config`. Other runs have none yet.
 pub async fn journal_entry(
     pool: &deadpool_postgres::Pool,
     tenant_id: &TenantId,
@@ -171,16 +173,19 @@ pub async fn journal_entry(
         (RunStatus::RolledBack, Some(at), None) => Some(db::local_date(&tx, at, &run.time_zone).await?),
         (status, _, _) => return Err(ServiceError::WrongRunStatus { run_id, status, action: "exported as a journal" }),
     };
-    let costs = db::journal_costs(&tx, run_id, options.period, &run.time_zone).await?;
+    let settings = db::load_settings(&tx).await?.journal;
+    let period = options.period.or(settings.journal_period).unwrap_or_default();
+    let detail = options.detail.or(settings.journal_lines).unwrap_or_default();
+    let costs = db::journal_costs(&tx, run_id, period, &run.time_zone).await?;
     tx.rollback().await?;
     let request = JournalRequest {
         reference: journal_reference(run_id),
-        period: options.period,
-        detail: options.detail,
+        period,
+        detail,
         reversal_date,
         locked_through: run.lock_date,
     };
-    let journal = journal::build_from_costs(costs, &request, config)?;
+    let journal = journal::build_from_costs(costs, &request, &settings.over(config))?;
     let rendered = journal::render(&journal, format);
     let prefix = if reversal_date.is_some() { "cogs-reversal" } else { "cogs-journal" };
     let file_name = format!("{prefix}-{run_id}-{}.{}", format_name(format), rendered.file_extension);

@@ -13,8 +13,8 @@ use super::{Caller, CostReport, ServiceError, report, upload_in};
 use crate::db::{self, ChunkTotals, RunRow, RunStatus, TenantTx};
 use crate::engine::{self, CostingError, LotBook};
 use crate::ingest::RecordKind;
-use crate::model::{Allocation, CostingMode, Sale, ShortfallPolicy};
-use crate::money::exact_sum;
+use crate::model::{Allocation, CostingMode, MovementKind, Sale, ShortfallPolicy};
+use crate::money::{exact_add, exact_sum};
 
 /// How much work one `advance_run` call may do. Chunks are whole transactions; the
 /// call stops before a chunk that would likely end after `deadline` (judged by the
@@ -106,8 +106,9 @@ async fn start_run_in(
     db::ensure_tenant(tx).await?;
     let run = db::insert_run(tx, Uuid::now_v7(), mode, on_shortfall, &settings, &caller.actor).await?;
     db::mark_movement_skus(tx).await?;
-    let rewound = db::rewind_backdated(tx, run.run_id).await?;
-    db::record_superseded_movements(tx, run.run_id).await?;
+    let mut rewound = db::rewind_backdated(tx, run.run_id).await?;
+    let carried = db::record_superseded_movements(tx, run.run_id).await?;
+    rewound.superseded_cogs = exact_add(rewound.superseded_cogs, carried).ok_or(ServiceError::AmountOverflow)?;
     let run = db::set_run_scope(tx, run.run_id, db::count_uncosted(tx).await?, &rewound).await?;
     let details = json!({
         "mode": mode,
@@ -339,7 +340,15 @@ async fn recost_whole(tx: &TenantTx, run: &RunRow, skus: &[String]) -> Result<Ch
         sales: sales as i64,
         allocations: costing.allocations.len() as i64,
         quantity: exact_sum(costing.allocations.iter().map(|a| a.quantity)).ok_or(ServiceError::AmountOverflow)?,
-        cogs: exact_sum(costing.allocations.iter().map(|a| a.extended_cost)).ok_or(ServiceError::AmountOverflow)?,
+        // A sale's cost: its allocations and the landed cost it carried.
+        cogs: exact_sum(
+            costing
+                .allocations
+                .iter()
+                .map(|a| a.extended_cost)
+                .chain(costing.movements.iter().filter(|m| m.kind == MovementKind::SaleLanded).map(|m| m.cost)),
+        )
+        .ok_or(ServiceError::AmountOverflow)?,
         parked: costing.shortfalls.len() as i32,
         last_sku: run.cursor_sku.as_deref().unwrap_or(""),
     };

@@ -6,8 +6,11 @@ use serde::{Deserialize, Deserializer};
 use serde_json::json;
 
 use super::{Caller, ServiceError};
-use crate::db::{self, TenantSettings};
-use crate::model::{LockPolicy, ShortfallPolicy, TenantId};
+use std::collections::BTreeMap;
+
+use crate::db::{self, JournalSettings, TenantSettings};
+use crate::journal::{Account, LineDetail, Period, SkuRule, XeroTracking};
+use crate::model::{AccountKind, LockPolicy, ShortfallPolicy, TenantId};
 
 /// A change of settings: each field given replaces the stored one; `lock_date: null`
 /// removes the lock, and `null` is refused for the others (they cannot be removed).
@@ -23,6 +26,21 @@ pub struct SettingsChange {
     pub lock_policy: Option<LockPolicy>,
     #[serde(default, deserialize_with = "present")]
     pub on_shortfall: Option<ShortfallPolicy>,
+    /// The accounts the tenant names, by kind of line (replacing those it named before).
+    #[serde(default, deserialize_with = "present")]
+    pub accounts: Option<BTreeMap<AccountKind, Account>>,
+    #[serde(default, deserialize_with = "present")]
+    pub sku_rules: Option<Vec<SkuRule>>,
+    #[serde(default, deserialize_with = "present")]
+    pub xero_tax_rate: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub xero_tracking: Option<Option<XeroTracking>>,
+    #[serde(default, deserialize_with = "present")]
+    pub qbo_class: Option<Option<Account>>,
+    #[serde(default, deserialize_with = "present")]
+    pub journal_period: Option<Option<Period>>,
+    #[serde(default, deserialize_with = "present")]
+    pub journal_lines: Option<Option<LineDetail>>,
 }
 
 /// A field that is present is `Some`: `null` as well where `T` takes it, an error where not.
@@ -60,6 +78,7 @@ pub async fn change_settings(
     }
     after.lock_policy = change.lock_policy.unwrap_or(after.lock_policy);
     after.on_shortfall = change.on_shortfall.unwrap_or(after.on_shortfall);
+    apply_journal_change(&mut after.journal, change)?;
     let today = db::today_in(&tx, &after.time_zone).await?.ok_or_else(|| {
         ServiceError::InvalidRequest(format!(
             "time_zone {:?} is not an IANA time zone name (like Europe/Berlin or America/New_York)",
@@ -84,6 +103,67 @@ pub async fn change_settings(
     }
     tx.commit().await?;
     Ok(after)
+}
+
+/// Applies the journal settings of `change`, refusing what a ledger could not import:
+/// an empty code or name, a control character, a SKU rule without a prefix or without
+/// an account.
+fn apply_journal_change(journal: &mut JournalSettings, change: &SettingsChange) -> Result<(), ServiceError> {
+    let invalid = |message: String| ServiceError::InvalidRequest(message);
+    let text = |what: &str, value: &str| {
+        if value.trim().is_empty() || value.chars().any(char::is_control) || value.len() > 200 {
+            Err(invalid(format!("{what} {value:?} must be 1 to 200 printable characters")))
+        } else {
+            Ok(())
+        }
+    };
+    let account = |what: &str, account: &Account| {
+        text(&format!("{what} code"), &account.code)?;
+        text(&format!("{what} name"), &account.name)
+    };
+    if let Some(accounts) = &change.accounts {
+        for (kind, named) in accounts {
+            account(&format!("the {} account's", kind.as_str()), named)?;
+        }
+        journal.accounts.clone_from(accounts);
+    }
+    if let Some(rules) = &change.sku_rules {
+        for rule in rules {
+            text("a SKU rule's prefix", &rule.prefix)?;
+            if rule.cogs.is_none() && rule.inventory.is_none() {
+                return Err(invalid(format!(
+                    "the SKU rule for {:?} names neither a cogs nor an inventory account",
+                    rule.prefix
+                )));
+            }
+            for named in rule.cogs.iter().chain(&rule.inventory) {
+                account(&format!("the SKU rule for {:?}'s", rule.prefix), named)?;
+            }
+        }
+        journal.sku_rules.clone_from(rules);
+    }
+    if let Some(rate) = &change.xero_tax_rate {
+        if let Some(rate) = rate {
+            text("xero_tax_rate", rate)?;
+        }
+        journal.xero_tax_rate.clone_from(rate);
+    }
+    if let Some(tracking) = &change.xero_tracking {
+        if let Some(tracking) = tracking {
+            text("the Xero tracking category", &tracking.name)?;
+            text("the Xero tracking option", &tracking.option)?;
+        }
+        journal.xero_tracking.clone_from(tracking);
+    }
+    if let Some(class) = &change.qbo_class {
+        if let Some(class) = class {
+            account("the QuickBooks class's", class)?;
+        }
+        journal.qbo_class.clone_from(class);
+    }
+    journal.journal_period = change.journal_period.unwrap_or(journal.journal_period);
+    journal.journal_lines = change.journal_lines.unwrap_or(journal.journal_lines);
+    Ok(())
 }
 
 /// Refuses a run under `lock_policy = refuse` that would change a closed period: the

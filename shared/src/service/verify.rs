@@ -49,7 +49,8 @@ const FRESH_MOVEMENTS: (&str, &str) = (
 );
 const JOURNALS: (&str, &str) = (
     "journal_balances",
-    "each completed run's journal balances, and its exact total is the run's total cost less the cost it superseded",
+    "each completed run's journal balances, and its exact cost of sales is the run's total cost less the cost it \
+     superseded",
 );
 
 /// Checks the tenant's book in one read-only snapshot. A clean book is `Ok` with every
@@ -248,7 +249,10 @@ async fn check_journals(tx: &TenantTx) -> Result<Vec<Finding>, ServiceError> {
         let subject = run.run_id.to_string();
         let finding = |detail: String| Finding { check: JOURNALS.0, subject: subject.clone(), detail };
         let costs = db::journal_costs(tx, run.run_id, Period::Day, &run.time_zone).await?;
-        let exact = exact_sum(costs.iter().map(|cost| cost.cost)).ok_or(ServiceError::AmountOverflow)?;
+        // The cost of sales it moved: Dr COGS / Cr Inventory (its sales and the landed cost
+        // they carried); the other lines move other accounts.
+        let sales = costs.iter().filter(|cost| cost.pair == journal::SALE).map(|cost| cost.cost);
+        let exact = exact_sum(sales).ok_or(ServiceError::AmountOverflow)?;
         let difference = run.total_cogs - run.superseded_cogs;
         if exact != difference {
             findings.push(finding(format!(
