@@ -7,6 +7,7 @@
 use cogs_core::db::RunStatus;
 use cogs_core::ingest::{RecordKind, RowErrorKind};
 use cogs_core::journal::{AccountPair, Period, SALE};
+use cogs_core::model::AccountKind;
 use cogs_core::model::{CostingMode, ShortfallPolicy};
 use cogs_core::service::{self, ChunkBudget, CostFiles, CostReport, ServiceError};
 use cogs_tests::{TestDb, Xorshift, assert_books_balance, caller, tenant};
@@ -180,6 +181,89 @@ async fn a_return_a_count_and_a_late_freight_bill_flow_into_the_book_exactly_as_
     assert_eq!(book_json(&db).await, book);
     assert_books_balance(&db, TENANT).await;
     assert_eq!(journals_added_up(&db).await, fresh_journal(&loaded.cost().unwrap()));
+    the_reports_tie_to_the_book_and_the_journals(&db, &book).await;
+}
+
+/// The worked example's reports, by hand: July rolls forward from nothing to 679.00;
+/// the valuation ties to it and to the book; the journals' inventory lines move it by
+/// what is not a receipt; the trace of S1 and L1; the ageing.
+async fn the_reports_tie_to_the_book_and_the_journals(db: &TestDb, book: &Value) {
+    let day = |text: &str| text.parse::<chrono::NaiveDate>().unwrap();
+    let july = service::roll_forward(&db.pool, &tenant(TENANT), day("2024-07-01"), day("2024-07-31")).await.unwrap();
+    let total = serde_json::to_value(&july.total).unwrap();
+    assert_eq!(
+        total,
+        json!({"sku": null, "opening_quantity": "0", "opening_value": "0", "receipts": "1200", "landed_costs": "150",
+               "restocked_returns": "50", "adjustments_in": "0", "supplier_returns": "0", "adjustments_out": "11",
+               "cogs": "710", "closing_quantity": "84", "closing_value": "679"})
+    );
+    assert_eq!(july.total.computed_closing(), Some(july.total.closing_value));
+    assert!(july.skus.iter().all(|row| row.computed_closing() == Some(row.closing_value)));
+
+    // The valuation as July ends is the book's stock, layer by layer.
+    let end = service::valuation(&db.pool, &tenant(TENANT), "2024-07-31".parse().unwrap()).await.unwrap();
+    assert_eq!(end.total_value, july.total.closing_value);
+    let held: Vec<(String, String, String)> =
+        end.lots.iter().map(|l| (l.lot_id.clone(), l.quantity.to_string(), l.value.to_string())).collect();
+    let book_lots: Vec<(String, String, String)> = book["lots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["remaining_quantity"] != "0")
+        .map(|l| {
+            (
+                l["lot_id"].as_str().unwrap().into(),
+                l["remaining_quantity"].as_str().unwrap().into(),
+                l["remaining_value"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let mut sorted = book_lots.clone();
+    sorted.sort();
+    let mut held_sorted = held.clone();
+    held_sorted.sort();
+    assert_eq!(held_sorted, sorted);
+    // Mid-July: 1200 − S1 400 − S2 40 + R1 50 − S3 200; 150 − 40 − 10 + 5 − 20 units.
+    let mid = service::valuation(&db.pool, &tenant(TENANT), "2024-07-12".parse().unwrap()).await.unwrap();
+    assert_eq!((mid.total_quantity.to_string(), mid.total_value.to_string()), ("85".into(), "610".into()));
+
+    // The journals' inventory lines move it by all but the receipts (booked by payables).
+    let mut inventory = Decimal::ZERO;
+    for ((_, _, (debit, credit)), amount) in journals_added_up(db).await {
+        if debit == AccountKind::Inventory {
+            inventory += amount;
+        }
+        if credit == AccountKind::Inventory {
+            inventory -= amount;
+        }
+    }
+    assert_eq!(inventory, july.total.closing_value - july.total.opening_value - july.total.receipts);
+
+    let cogs =
+        service::cogs_by_sku(&db.pool, &tenant(TENANT), day("2024-07-01"), day("2024-07-31"), true).await.unwrap();
+    assert_eq!(
+        (cogs.total_cogs.to_string(), cogs.total_restocked_returns.to_string(), cogs.total_net_cogs.to_string()),
+        ("710".into(), "50".into(), "660".into())
+    );
+    let s1 = service::sale_trace(&db.pool, &tenant(TENANT), "S1").await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&s1.allocations).unwrap(),
+        json!([{"lot_id": "L1", "quantity": "40", "unit_cost": "10", "cost": "400"}])
+    );
+    assert_eq!(s1.cogs.to_string(), "440", "S1's 400.00 and the 40.00 of freight that fell on its units");
+    let l1 = service::lot_trace(&db.pool, &tenant(TENANT), "L1").await.unwrap();
+    let consumers: Vec<&str> = l1.sales.iter().map(|s| s.sale_id.as_str()).collect();
+    assert_eq!(consumers, ["S1", "S3"]);
+    let kinds: Vec<&str> = l1.movements.iter().map(|m| m.kind.as_str()).collect();
+    assert_eq!(kinds, ["landed_to_cogs", "landed_to_cogs", "landed_on_hand", "count_deficit"]);
+    assert!(matches!(
+        service::sale_trace(&db.pool, &tenant(TENANT), "S9").await,
+        Err(ServiceError::NotFound { what: "sale", .. })
+    ));
+    let ageing = service::ageing(&db.pool, &tenant(TENANT), "2024-07-31".parse().unwrap()).await.unwrap();
+    // As July ends, PO1's lots are 31 days old, R1's restocked units 24.
+    let buckets: Vec<(&str, String)> = ageing.total.buckets.iter().map(|b| (b.days, b.value.to_string())).collect();
+    assert_eq!(&buckets[..2], [("0-30", "50".to_owned()), ("31-60", "629".to_owned())]);
 }
 
 #[tokio::test]
@@ -418,6 +502,12 @@ async fn after_any_history_of_every_movement_the_book_equals_cogs_cost() {
         assert_books_balance(&db, TENANT).await;
         if let Some(report) = loaded.cost() {
             assert_eq!(journals_added_up(&db).await, fresh_journal(&report), "seed {seed}: the journals add up");
+            // The roll-forward of the whole year ends at the book's stock.
+            let day = |text: &str| text.parse::<chrono::NaiveDate>().unwrap();
+            let year =
+                service::roll_forward(&db.pool, &tenant(TENANT), day("2024-01-01"), day("2024-12-31")).await.unwrap();
+            assert_eq!(year.total.closing_value, report.totals.ending_inventory_value, "seed {seed}");
+            assert!(year.skus.iter().all(|row| row.computed_closing() == Some(row.closing_value)), "seed {seed}");
         }
     }
 }

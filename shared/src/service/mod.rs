@@ -1,6 +1,6 @@
 //! service: the use cases the entry points call: upload, start run, advance run, dry
-//! run, rollback, list, show, inventory, the live book, journal export, and offline
-//! costing. Each
+//! run, rollback, list, show, inventory, the live book, journal export, reports, and
+//! offline costing. Each
 //! takes its ports (the pool) and a [`Caller`], and returns a value or a
 //! [`ServiceError`]. Depends on every layer below it.
 //!
@@ -13,6 +13,7 @@ mod cost;
 mod error;
 mod maintenance;
 mod queries;
+mod reports;
 mod rollback;
 mod run;
 mod settings;
@@ -29,6 +30,11 @@ pub use maintenance::{MaintenanceFailure, MaintenanceReport, MaintenanceSettings
 pub use queries::{
     InventoryReport, JournalExport, JournalOptions, RunDetail, RunPage, SkuStock, inventory, journal_entry,
     journal_reference, list_runs, show_run,
+};
+pub use reports::{
+    AGE_BUCKETS, AgeBucket, Ageing, AsOf, CogsReport, CogsRow, LayerValue, LotTrace, RollForward, RollForwardRow,
+    SaleTrace, SkuAgeing, SkuValue, TraceSale, Valuation, ageing, cogs_by_sku, lot_trace, roll_forward, sale_trace,
+    valuation,
 };
 pub use rollback::rollback_run;
 pub use run::{ChunkBudget, DryRunInput, DryRunReport, RunProgress, abandon_run, advance_run, dry_run, start_run};

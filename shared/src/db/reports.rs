@@ -1,0 +1,186 @@
+//! What the reports read: every flow of the live book into or out of inventory (lots
+//! received, sales' allocations, movements), summed per SKU (or layer) and kind, and
+//! the trace of one sale or one lot.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+
+use super::{DbError, TenantTx};
+use crate::model::{Allocation, Movement, Sku};
+
+/// The flows of one SKU (and layer, when asked by layer) of one kind, before the period
+/// (`opening`) or in it, summed. `kind` is `receipt`, `sale` or a movement kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flow {
+    pub sku: Sku,
+    pub layer: Option<String>,
+    pub opening: bool,
+    pub kind: String,
+    pub quantity: Decimal,
+    pub value: Decimal,
+    /// When the layer was received or brought in (by layer only).
+    pub received: Option<DateTime<Utc>>,
+}
+
+/// Every flow of the live book dated before `end`, summed per SKU (and layer, with
+/// `by_layer`) and kind, those before `start` apart. One scan of each source.
+pub async fn flows(
+    tx: &TenantTx,
+    start: Option<DateTime<Utc>>,
+    end: DateTime<Utc>,
+    by_layer: bool,
+) -> Result<Vec<Flow>, DbError> {
+    let rows = tx
+        .query(
+            r"with f as (
+                  select l.sku, l.lot_id as layer, l.received_date as at, 'receipt' as kind,
+                         l.initial_remaining_quantity as quantity,
+                         l.initial_remaining_quantity * (l.unit_price + l.freight_cost_per_unit) as value
+                  from lots l
+                  where l.received_date < $2
+                  union all
+                  select a.sku, a.lot_id, a.sale_date, 'sale', a.quantity, a.extended_cost
+                  from live_allocations a
+                  where a.sale_date < $2
+                  union all
+                  select m.sku, m.layer, m.event_date, m.kind, m.quantity, m.cost
+                  from live_movements m
+                  where m.event_date < $2
+              )
+              select sku, case when $3 then layer end as layer, at < coalesce($1, '-infinity') as opening, kind,
+                     sum(quantity) as quantity, sum(value) as value,
+                     case when $3 then min(at) filter (where kind in ('receipt', 'return_restocked', 'adjustment_in',
+                                                                      'count_surplus')) end as received
+              from f
+              group by 1, 2, 3, 4
+              order by 1, 2, 3, 4",
+            &[&start, &end, &by_layer],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Flow {
+                sku: Sku::parse(row.try_get::<_, String>("sku")?).map_err(DbError::corrupt("sku"))?,
+                layer: row.try_get("layer")?,
+                opening: row.try_get("opening")?,
+                kind: row.try_get("kind")?,
+                quantity: row.try_get("quantity")?,
+                value: row.try_get("value")?,
+                received: row.try_get("received")?,
+            })
+        })
+        .collect()
+}
+
+/// The cost of sales of [`flows`]' kinds (sales, the landed cost they carried, landed
+/// costs of units already sold, restocked returns) dated in [`start`, `end`), summed
+/// per local day or month of `time_zone` and SKU and kind.
+pub async fn cost_of_sales(
+    tx: &TenantTx,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    time_zone: &str,
+    by_month: bool,
+) -> Result<Vec<(NaiveDate, Sku, String, Decimal, Decimal)>, DbError> {
+    let rows = tx
+        .query(
+            r"with f as (
+                  select a.sku, a.sale_date as at, 'sale' as kind, a.quantity, a.extended_cost as value
+                  from live_allocations a
+                  where a.sale_date >= $1 and a.sale_date < $2
+                  union all
+                  select m.sku, m.event_date, m.kind, m.quantity, m.cost
+                  from live_movements m
+                  where m.event_date >= $1 and m.event_date < $2
+                    and m.kind in ('sale_landed', 'landed_to_cogs', 'return_restocked')
+              ),
+              local as (select sku, (at at time zone $3::text)::date as day, kind, quantity, value from f)
+              select case when $4 then date_trunc('month', day)::date else day end as period, sku, kind,
+                     sum(quantity), sum(value)
+              from local
+              group by 1, 2, 3
+              order by 1, 2, 3",
+            &[&start, &end, &time_zone, &by_month],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get(0)?,
+                Sku::parse(row.try_get::<_, String>(1)?).map_err(DbError::corrupt("sku"))?,
+                row.try_get(2)?,
+                row.try_get(3)?,
+                row.try_get(4)?,
+            ))
+        })
+        .collect()
+}
+
+/// The instant a local day of `time_zone` starts.
+pub async fn day_starts(tx: &TenantTx, day: NaiveDate, time_zone: &str) -> Result<DateTime<Utc>, DbError> {
+    let row = tx.query_one(r"select ($1::date)::timestamp at time zone $2::text", &[&day, &time_zone]).await?;
+    Ok(row.try_get(0)?)
+}
+
+/// The live allocations of one sale, in the order drawn, and the landed cost it carried.
+pub async fn sale_trace(tx: &TenantTx, sale_id: &str) -> Result<(Vec<Allocation>, Vec<Movement>), DbError> {
+    let allocations = tx
+        .query(
+            r"select a.sale_id, a.lot_id, a.sku, a.sale_date, a.quantity, a.unit_cost, a.extended_cost
+              from live_allocations a
+              left join lots l on l.lot_id = a.lot_id
+              left join cogs_layers y on (y.run_id, y.sku, y.layer) = (a.run_id, a.sku, a.lot_id)
+              where a.sale_id = $1
+              order by y.seq, l.received_date, a.lot_id",
+            &[&sale_id],
+        )
+        .await?;
+    let movements = tx
+        .query(
+            r"select sku, kind, event_id, event_date, layer, quantity, cost, consumer from live_movements
+              where (event_id = $1 and kind = 'sale_landed') or (consumer = $1 and kind = 'landed_to_cogs')
+              order by event_date, seq",
+            &[&sale_id],
+        )
+        .await?;
+    Ok((
+        allocations.iter().map(Allocation::try_from).collect::<Result<_, _>>()?,
+        movements.iter().map(Movement::try_from).collect::<Result<_, _>>()?,
+    ))
+}
+
+/// Every live consumer of one lot (sales' allocations in costing order) and every
+/// movement that fed or drew on it (supplier returns, write-offs, landed costs).
+pub async fn lot_trace(tx: &TenantTx, lot_id: &str) -> Result<(Vec<Allocation>, Vec<Movement>), DbError> {
+    let allocations = tx
+        .query(
+            r"select sale_id, lot_id, sku, sale_date, quantity, unit_cost, extended_cost from live_allocations
+              where lot_id = $1
+              order by sale_date, sale_id",
+            &[&lot_id],
+        )
+        .await?;
+    let movements = tx
+        .query(
+            r"select sku, kind, event_id, event_date, layer, quantity, cost, consumer from live_movements
+              where layer = $1
+              order by event_date, seq",
+            &[&lot_id],
+        )
+        .await?;
+    Ok((
+        allocations.iter().map(Allocation::try_from).collect::<Result<_, _>>()?,
+        movements.iter().map(Movement::try_from).collect::<Result<_, _>>()?,
+    ))
+}
+
+/// Whether a sale (or lot) of this id is loaded.
+pub async fn is_loaded(tx: &TenantTx, sale_id: Option<&str>, lot_id: Option<&str>) -> Result<bool, DbError> {
+    let row = tx
+        .query_one(
+            r"select exists (select 1 from sales where sale_id = $1) or exists (select 1 from lots where lot_id = $2)",
+            &[&sale_id, &lot_id],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
