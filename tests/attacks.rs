@@ -140,6 +140,8 @@ async fn another_tenants_ids_in_every_route_answer_as_missing_ids() {
             404,
         ),
         attempt("show acme's upload", "upload", "GET", &format!("/api/v1/uploads/{upload}"), 404),
+        attempt("trace acme's sale", "list", "GET", "/api/v1/sales/ACME-SALE-1/allocations", 404),
+        attempt("trace acme's lot", "list", "GET", "/api/v1/lots/ACME-LOT-1/consumption", 404),
         attempt("acme's upload id as a run id", "list", "GET", &format!("/api/v1/runs/{upload}"), 404),
     ];
     assert_attempts_fail(&scene, attempts).await;
@@ -156,6 +158,13 @@ async fn naming_another_tenant_in_query_body_or_form_is_forbidden() {
         attempt("list acme's runs by query", "list", "GET", "/api/v1/runs?tenant_id=acme-corp", 403),
         attempt("acme's inventory by query", "list", "GET", "/api/v1/inventory?tenant_id=acme-corp", 403),
         attempt("acme's book by query", "list", "GET", "/api/v1/book?tenant_id=acme-corp", 403),
+        attempt(
+            "acme's roll-forward by query",
+            "list",
+            "GET",
+            "/api/v1/reports/rollforward?from=2024-01-01&to=2024-12-31&tenant_id=acme-corp",
+            403,
+        ),
         attempt_as(
             "start a run for acme in the body",
             "run",
@@ -301,6 +310,16 @@ async fn a_tenants_own_lists_and_exports_hold_only_its_own_rows() {
         attempt("the whole book", "list", "GET", "/api/v1/book?limit=1000", 200),
         attempt("the book from before acme's SKU", "list", "GET", "/api/v1/book?after_sku=A", 200),
         attempt("the inventory of acme's SKU", "list", "GET", "/api/v1/inventory?sku=ACME-SKU-1", 200),
+        attempt(
+            "a year's roll-forward",
+            "list",
+            "GET",
+            "/api/v1/reports/rollforward?from=2024-01-01&to=2024-12-31",
+            200,
+        ),
+        attempt("the valuation now", "list", "GET", "/api/v1/reports/valuation?as_of=2030-01-01", 200),
+        attempt("a year's cost of sales", "list", "GET", "/api/v1/reports/cogs?from=2024-01-01&to=2024-12-31", 200),
+        attempt("the ageing as CSV", "list", "GET", "/api/v1/reports/ageing?as_of=2030-01-01&format=csv", 200),
         attempt("its own run", "list", "GET", &format!("/api/v1/runs/{evil_run}"), 200),
         attempt(
             "its own journal, every format",

@@ -380,6 +380,56 @@ async fn every_documented_status_is_what_the_functions_answer() {
     assert_eq!(body_json(&broken)["error"]["type"], "books_inconsistent");
     assert_eq!(body_json(&broken)["error"]["findings"][0]["subject"], "LOT-005");
 
+    // Reports, as JSON and CSV, and the trace of a sale and a lot.
+    for (template, good, bad) in [
+        (
+            "/api/v1/reports/rollforward",
+            "/api/v1/reports/rollforward?from=2024-07-01&to=2024-07-31",
+            "/api/v1/reports/rollforward?from=2024-07-31&to=2024-07-01",
+        ),
+        ("/api/v1/reports/valuation", "/api/v1/reports/valuation?as_of=2024-07-15", "/api/v1/reports/valuation"),
+        (
+            "/api/v1/reports/cogs",
+            "/api/v1/reports/cogs?from=2024-07-01&to=2024-07-31&period=day",
+            "/api/v1/reports/cogs?from=2024-07-01&to=2024-07-31&period=week",
+        ),
+        (
+            "/api/v1/reports/ageing",
+            "/api/v1/reports/ageing?as_of=2024-07-31T12:00:00Z",
+            "/api/v1/reports/ageing?as_of=soon",
+        ),
+    ] {
+        let answer = expect("list", template, request("GET", good, Some("acme-corp"), None), 200).await;
+        assert!(body_json(&answer).is_object(), "{template}");
+        let csv =
+            expect("list", template, request("GET", &format!("{good}&format=csv"), Some("acme-corp"), None), 200).await;
+        assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+        expect("list", template, request("GET", bad, Some("acme-corp"), None), 400).await;
+        expect("list", template, request("GET", good, None, None), 401).await;
+        expect("list", template, request("GET", &format!("{good}&tenant_id=tenant-b"), Some("acme-corp"), None), 403)
+            .await;
+    }
+    let month = body_json(
+        &expect(
+            "list",
+            "/api/v1/reports/rollforward",
+            request("GET", "/api/v1/reports/rollforward?from=2024-07-01&to=2024-07-31", Some("acme-corp"), None),
+            200,
+        )
+        .await,
+    );
+    assert_eq!(month["total"]["opening_value"], "0");
+    for (template, path, missing) in [
+        ("/api/v1/sales/{sale_id}/allocations", "/api/v1/sales/SALE-001/allocations", "/api/v1/sales/NOPE/allocations"),
+        ("/api/v1/lots/{lot_id}/consumption", "/api/v1/lots/LOT-001/consumption", "/api/v1/lots/NOPE/consumption"),
+    ] {
+        expect("list", template, request("GET", path, Some("acme-corp"), None), 200).await;
+        expect("list", template, request("GET", missing, Some("acme-corp"), None), 404).await;
+        expect("list", template, request("GET", path, Some("tenant-b"), None), 404).await;
+        expect("list", template, request("GET", path, None, None), 401).await;
+        expect("list", template, elsewhere(path), 403).await;
+    }
+
     // Journals.
     let journal = "/api/v1/runs/{run_id}/journal-entry";
     let journal_path = format!("{run_path}/journal-entry");

@@ -32,9 +32,9 @@ pub use queries::{
     journal_reference, list_runs, show_run,
 };
 pub use reports::{
-    AGE_BUCKETS, AgeBucket, Ageing, AsOf, CogsReport, CogsRow, LayerValue, LotTrace, RollForward, RollForwardRow,
-    SaleTrace, SkuAgeing, SkuValue, TraceSale, Valuation, ageing, cogs_by_sku, lot_trace, roll_forward, sale_trace,
-    valuation,
+    AGE_BUCKETS, AgeBucket, Ageing, AsOf, CogsReport, CogsRow, CsvReport, LayerValue, LotTrace, RollForward,
+    RollForwardRow, SaleTrace, SkuAgeing, SkuValue, TraceSale, Valuation, ageing, cogs_by_sku, lot_trace, roll_forward,
+    sale_trace, valuation,
 };
 pub use rollback::rollback_run;
 pub use run::{ChunkBudget, DryRunInput, DryRunReport, RunProgress, abandon_run, advance_run, dry_run, start_run};

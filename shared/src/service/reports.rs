@@ -572,3 +572,117 @@ pub async fn lot_trace(
         movements: movements.iter().map(MovementLine::from).collect(),
     })
 }
+
+/// A report as CSV for spreadsheets: one row per line, exact decimals.
+pub trait CsvReport {
+    fn csv(&self) -> String;
+}
+
+fn csv_of(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    writer.write_record(header).expect("writing to memory cannot fail");
+    for row in rows {
+        // A text cell a spreadsheet would run as a formula is kept inert.
+        let row: Vec<String> = row
+            .into_iter()
+            .map(|cell| if cell.starts_with(['=', '+', '@', '\t', '\r']) { format!("'{cell}") } else { cell })
+            .collect();
+        writer.write_record(&row).expect("writing to memory cannot fail");
+    }
+    String::from_utf8(writer.into_inner().expect("writing to memory cannot fail")).expect("CSV of text is text")
+}
+
+impl CsvReport for RollForward {
+    fn csv(&self) -> String {
+        let row = |r: &RollForwardRow| {
+            vec![
+                r.sku.as_ref().map_or_else(|| "TOTAL".to_owned(), ToString::to_string),
+                r.opening_quantity.to_string(),
+                r.opening_value.to_string(),
+                r.receipts.to_string(),
+                r.landed_costs.to_string(),
+                r.restocked_returns.to_string(),
+                r.adjustments_in.to_string(),
+                r.supplier_returns.to_string(),
+                r.adjustments_out.to_string(),
+                r.cogs.to_string(),
+                r.closing_quantity.to_string(),
+                r.closing_value.to_string(),
+            ]
+        };
+        csv_of(
+            &[
+                "sku",
+                "opening_quantity",
+                "opening_value",
+                "receipts",
+                "landed_costs",
+                "restocked_returns",
+                "adjustments_in",
+                "supplier_returns",
+                "adjustments_out",
+                "cogs",
+                "closing_quantity",
+                "closing_value",
+            ],
+            self.skus.iter().chain([&self.total]).map(row),
+        )
+    }
+}
+
+impl CsvReport for Valuation {
+    fn csv(&self) -> String {
+        csv_of(
+            &["lot_id", "sku", "received_date", "quantity", "value"],
+            self.lots.iter().map(|l| {
+                vec![
+                    l.lot_id.clone(),
+                    l.sku.to_string(),
+                    l.received_date.map(|d| d.to_rfc3339()).unwrap_or_default(),
+                    l.quantity.to_string(),
+                    l.value.to_string(),
+                ]
+            }),
+        )
+    }
+}
+
+impl CsvReport for CogsReport {
+    fn csv(&self) -> String {
+        csv_of(
+            &["period", "sku", "quantity_sold", "cogs", "restocked_returns", "net_cogs"],
+            self.rows.iter().map(|r| {
+                vec![
+                    r.period.to_string(),
+                    r.sku.to_string(),
+                    r.quantity_sold.to_string(),
+                    r.cogs.to_string(),
+                    r.restocked_returns.to_string(),
+                    r.net_cogs.to_string(),
+                ]
+            }),
+        )
+    }
+}
+
+impl CsvReport for Ageing {
+    fn csv(&self) -> String {
+        let mut header = vec!["sku".to_owned()];
+        for (days, _) in AGE_BUCKETS {
+            header.push(format!("{days} days quantity"));
+            header.push(format!("{days} days value"));
+        }
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        csv_of(
+            &header,
+            self.skus.iter().chain([&self.total]).map(|sku| {
+                let mut row = vec![sku.sku.as_ref().map_or_else(|| "TOTAL".to_owned(), ToString::to_string)];
+                for bucket in &sku.buckets {
+                    row.push(bucket.quantity.to_string());
+                    row.push(bucket.value.to_string());
+                }
+                row
+            }),
+        )
+    }
+}
