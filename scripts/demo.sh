@@ -3,7 +3,8 @@
 # (scripts/setup-db.sh), loads examples/ for tenant acme-corp, runs FIFO costing,
 # shows the run and its journal, rolls it back, runs again to the same result, loads
 # a late lot and a late sale that the next run re-costs (its journal holds only the
-# difference), and verifies the book.
+# difference), then a return, a supplier return, adjustments, a count and a late
+# freight bill flowing into the journal and the roll-forward, and verifies the book.
 # Safe to run again: the examples load once, and each call rolls back and re-runs.
 # Prompts for nothing.
 set -euo pipefail
@@ -67,6 +68,26 @@ correction=$(latest_run)
 
 say "cogs journal-entry $correction --format csv --period month (only the difference the late input made)"
 "$cogs" journal-entry "$correction" --format csv --period month
+
+say "a customer return, a supplier return, a write-off and found stock, a stock count and a late freight bill: cogs upload returns|supplier_returns|adjustments|counts|landed_costs"
+"$cogs" upload returns examples/returns.csv
+"$cogs" upload supplier_returns examples/supplier-returns.csv
+"$cogs" upload adjustments examples/adjustments.csv
+"$cogs" upload counts examples/counts.csv
+"$cogs" upload landed_costs examples/landed-costs.csv
+
+say "cogs run --tenant-id acme-corp (each SKU with movements is costed again, whole)"
+"$cogs" run
+movements=$(latest_run)
+
+say "cogs journal-entry $movements --format csv --period month (the return, the write-offs, the freight bill: only what changed)"
+"$cogs" journal-entry "$movements" --format csv --period month
+
+say "cogs report rollforward --from 2024-07-01 --to 2024-07-31 (opening + receipts + landed + returns + found − to suppliers − written off − COGS = closing)"
+"$cogs" report rollforward --from 2024-07-01 --to 2024-07-31
+
+say "cogs report trace --sale SALE-007 (its lots, and the freight it carried)"
+"$cogs" report trace --sale SALE-007
 
 say "cogs verify --tenant-id acme-corp (the whole book checked against a fresh costing)"
 "$cogs" verify

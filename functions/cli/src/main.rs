@@ -8,6 +8,7 @@ mod cost;
 mod data;
 mod maintain;
 mod output;
+mod report;
 mod runs;
 mod settings;
 mod verify;
@@ -48,6 +49,9 @@ enum Command {
     JournalEntry(runs::JournalArgs),
     /// Remaining quantity and value per lot and per SKU.
     Inventory(data::InventoryArgs),
+    /// Reports: the roll-forward of a period, the valuation as of any date, the cost of sales by
+    /// SKU and period, ageing, and the trace of a sale or a lot.
+    Report(report::ReportArgs),
     /// The tenant's live book: every costed sale with its lots, every lot's stock, the
     /// SKUs parked; with --format json exactly the shape of `cogs cost`.
     Book(book::BookArgs),
@@ -78,6 +82,7 @@ fn main() -> ExitCode {
             Command::Rollback(args) => (runs::rollback(&args).await, args.scope.output.format),
             Command::JournalEntry(args) => (runs::journal_entry(&args).await, OutputFormat::Table),
             Command::Inventory(args) => (data::inventory(&args).await, args.scope.output.format),
+            Command::Report(args) => (report::run(&args).await, args.format.output()),
             Command::Book(args) => (book::run(&args).await, args.scope.output.format),
             Command::Cost(args) => (cost::run(&args), args.format),
             Command::Maintenance(args) => (maintain::run(&args).await, args.output.format),

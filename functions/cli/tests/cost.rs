@@ -220,3 +220,75 @@ fn a_tenant_mismatch_is_refused_when_a_tenant_is_given() {
     assert!(stderr.contains("row 2, column tenant_id"), "{stderr}");
     assert!(stderr.contains("hint:"), "{stderr}");
 }
+
+/// Every movement of examples/ on top of lots.csv and sales.csv, by hand:
+/// WIDGET-A: SALE-001 60 of LOT-001 at 10.50 = 630; RET-001 brings 5 of them back
+/// (52.50, layer RET-001:LOT-001); SALE-003 40 of LOT-001 and 30 of LOT-002 at 12.50 =
+/// 795; LC-001's 25.00 on LOT-002's 50 units: SALE-003's 30 take 15.00 to COGS, the 20 on
+/// hand 10.00; SR-001 sends 10 of LOT-005 back at 11.40 = 114; SALE-007 takes 15 of
+/// LOT-002 (187.50) and 15/20 of its 10.00 (7.50); ADJ-002 finds 2 at 11.50 = 23.
+/// GADGET-B: the count of 68 finds 75: 7 × 4.375 = 30.625 written off. COFFEE-KG:
+/// ADJ-001 spoils 0.75 × 18.75 = 14.0625. COGS 2318.4375 of sales + 15.00 = 2333.4375,
+/// restocked 52.50, net 2280.9375; 3852.625 loaded + 25 + 52.50 + 23 − 114 − 44.6875 −
+/// 2333.4375 = 1461 left.
+#[test]
+fn cost_takes_every_movement_file_offline() {
+    let output = cogs()
+        .arg("cost")
+        .args(["--lots".as_ref(), example("lots.csv").as_os_str()])
+        .args(["--sales".as_ref(), example("sales.csv").as_os_str()])
+        .args(["--returns".as_ref(), example("returns.csv").as_os_str()])
+        .args(["--supplier-returns".as_ref(), example("supplier-returns.csv").as_os_str()])
+        .args(["--adjustments".as_ref(), example("adjustments.csv").as_os_str()])
+        .args(["--counts".as_ref(), example("counts.csv").as_os_str()])
+        .args(["--landed-costs".as_ref(), example("landed-costs.csv").as_os_str()])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let body: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        body["totals"],
+        json!({"total_cogs": "2333.4375", "restocked_returns": "52.5", "net_cogs": "2280.9375",
+               "ending_inventory_value": "1461", "ending_inventory_quantity": "162"})
+    );
+    let sale_007 = body["sales"].as_array().unwrap().iter().find(|s| s["sale_id"] == "SALE-007").unwrap();
+    assert_eq!((sale_007["cogs"].clone(), sale_007["landed_cost"].clone()), (json!("195"), json!("7.5")));
+    let moved: Vec<String> = body["movements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            format!(
+                "{} {} {} {}",
+                m["kind"].as_str().unwrap(),
+                m["event_id"].as_str().unwrap(),
+                m["lot_id"].as_str().unwrap(),
+                m["cost"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        moved,
+        [
+            "adjustment_out ADJ-001 LOT-004 14.0625",
+            "count_deficit CNT-001 LOT-003 30.625",
+            "return_restocked RET-001 RET-001:LOT-001 52.5",
+            "landed_to_cogs LC-001 LOT-002 15",
+            "landed_on_hand LC-001 LOT-002 10",
+            "supplier_return SR-001 LOT-005 114",
+            "adjustment_in ADJ-002 adj:ADJ-002 23",
+        ]
+    );
+}
+
+#[test]
+fn template_prints_each_kinds_header_and_an_example() {
+    for kind in ["lots", "sales", "returns", "supplier_returns", "adjustments", "counts", "landed_costs"] {
+        let output = cogs().args(["template", kind]).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{kind}");
+        let text = String::from_utf8(output.stdout).unwrap();
+        assert!(text.lines().count() >= 2, "{kind}: {text}");
+    }
+    assert_eq!(cogs().args(["template", "refunds"]).output().unwrap().status.code(), Some(2));
+}
