@@ -2,7 +2,8 @@
 # The benchmark: loads the reference data (10,000 SKUs, 100,000 lots, about 1,000,000
 # sales; `--scale N` multiplies lots and sales) through the real upload path of the
 # `cogs` CLI (release build), runs to completion, exports the journal, rolls back and
-# re-runs, then loads a late lot for one SKU and re-costs it (with its journal of
+# re-runs, reports the roll-forward of the year and the valuation as of a date, then
+# loads a late lot for one SKU and re-costs it (with its journal of
 # differences), then a late lot for every SKU (every sale re-costed) and rolls that
 # back, timing each step and recording the peak resident memory of the process
 # (GNU time). It does so twice: with the rows grouped by SKU in date order (sorted)
@@ -109,6 +110,8 @@ bench() {
   measure journal "$allocations" "$cogs" journal-entry "$run_id" --format csv --period month --output-file "$out/journal.csv"
   measure rollback "$sales_rows" "$cogs" rollback "$run_id" --confirm
   measure re-run "$sales_rows" "$cogs" run --format json
+  measure rollforward "$sales_rows" "$cogs" report rollforward --from 2024-01-01 --to 2024-12-31 --format json
+  measure valuation "$lots_rows" "$cogs" report valuation --as-of 2024-06-30 --format json
 
   say "$order: corrections: a late lot for one SKU, then a late lot for every SKU, each received before every sale"
   local header="lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit"
@@ -157,8 +160,8 @@ SQL
   say "results, $order, scale x$scale (floors: raw = COPY into unindexed tables, indexed = COPY into tables with the project's indexes, no RLS)"
   printf '%-14s %9s %11s %12s %9s %10s %14s\n' step seconds rows rows/s "peak MiB" "x raw" "x indexed"
   local step s r rate x_raw x_indexed
-  for step in upload-lots upload-sales run journal rollback re-run late-one-upload late-one-run late-one-journal \
-    late-all-upload late-all-run late-all-rollback pandas; do
+  for step in upload-lots upload-sales run journal rollback re-run rollforward valuation late-one-upload late-one-run \
+    late-one-journal late-all-upload late-all-run late-all-rollback pandas; do
     s=${seconds[$step]} r=${rows[$step]}
     rate=$(echo "$r / $s" | bc)
     x_raw=- x_indexed=-
@@ -185,14 +188,16 @@ SQL
   echo "  rollback / run                          $(ratio "${seconds[rollback]}" "${seconds[run]}")  (target <= 0.5)"
   echo "  re-run / run                            $(ratio "${seconds[re-run]}" "${seconds[run]}")  (target <= 1.1)"
   echo "  through PgBouncer / direct (upload+run) $(ratio "$pooled" "$total")  (target <= 1.2)"
+  echo "  roll-forward of the year                ${seconds[rollforward]} s  (target < 2)"
+  echo "  valuation as of a date, by lot          ${seconds[valuation]} s  (target < 2)"
   local late_one
   late_one=$(echo "${seconds[late-one-upload]} + ${seconds[late-one-run]} + ${seconds[late-one-journal]}" | bc)
   echo "  one late lot, one SKU: upload+run+journal / run  $(echo "scale=3; $late_one / ${seconds[run]}" | bc)  (target < 0.02)"
   echo "  a late lot for every SKU: run / run     $(ratio "${seconds[late-all-run]}" "${seconds[run]}")  (target <= 1.2)"
   echo "  its rollback / its run                  $(ratio "${seconds[late-all-rollback]}" "${seconds[late-all-run]}")  (target <= 0.5)"
   local highest=0
-  for step in upload-lots upload-sales run journal rollback re-run late-one-upload late-one-run late-one-journal \
-    late-all-upload late-all-run late-all-rollback pooled-lots pooled-sales pooled-run; do
+  for step in upload-lots upload-sales run journal rollback re-run rollforward valuation late-one-upload late-one-run \
+    late-one-journal late-all-upload late-all-run late-all-rollback pooled-lots pooled-sales pooled-run; do
     highest=$(printf '%s\n%s\n' "$highest" "${peak[$step]}" | sort -n | tail -n 1)
   done
   echo "  peak memory of any cogs step            $highest MiB  (target <= 128)"

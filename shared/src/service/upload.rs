@@ -305,11 +305,7 @@ pub fn staged_key(tenant_id: &TenantId, upload_id: Uuid, kind: RecordKind) -> St
 pub fn parse_staged_key(key: &str) -> Option<(TenantId, Uuid, RecordKind)> {
     let parts: Vec<&str> = key.split('/').collect();
     let ["tenants", tenant, "uploads", upload_id, file] = parts.as_slice() else { return None };
-    let kind = match *file {
-        "lots.csv" => RecordKind::Lots,
-        "sales.csv" => RecordKind::Sales,
-        _ => return None,
-    };
+    let kind = RecordKind::ALL.into_iter().find(|kind| file.strip_suffix(".csv") == Some(kind.as_str()))?;
     Some((TenantId::parse(*tenant).ok()?, upload_id.parse().ok()?, kind))
 }
 
@@ -471,4 +467,21 @@ pub async fn show_upload(
         db::load_validation_errors(&tx, ErrorSubject::Upload(upload_id), MAX_REPORTED_ERRORS as i64).await?;
     tx.rollback().await?;
     Ok(UploadDetail { upload, validation_errors })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_of_file_has_a_staged_key_that_reads_back() {
+        let tenant = TenantId::parse("acme-corp").unwrap();
+        let upload_id = Uuid::now_v7();
+        for kind in RecordKind::ALL {
+            let key = staged_key(&tenant, upload_id, kind);
+            assert_eq!(parse_staged_key(&key), Some((tenant.clone(), upload_id, kind)), "{key}");
+        }
+        assert_eq!(parse_staged_key(&format!("tenants/acme-corp/uploads/{upload_id}/refunds.csv")), None);
+        assert_eq!(parse_staged_key(&format!("tenants/acme-corp/uploads/{upload_id}/lots")), None);
+    }
 }
