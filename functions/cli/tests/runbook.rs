@@ -105,7 +105,7 @@ async fn each_kind_of_failure_has_its_exit_code_and_a_next_step() {
     assert!(stderr(&insufficient).contains("sale S1 needs 9 of A but only 5 is available"));
     let parked_out = String::from_utf8_lossy(&parked.stdout).into_owned();
     assert_eq!(parked.status.code(), Some(0), "without --strict the SKU is parked: {}", stderr(&parked));
-    assert!(parked_out.contains("parked       1 SKU(s)") && parked_out.contains("│ A   ┆ S1"), "{parked_out}");
+    assert!(parked_out.contains("parked       1 SKU(s)") && parked_out.contains("│ A   ┆ sale S1"), "{parked_out}");
     assert_eq!(not_found.status.code(), Some(5), "{}", stderr(&not_found));
     assert_eq!(bad_tenant.status.code(), Some(2), "{}", stderr(&bad_tenant));
     assert_eq!(no_database.status.code(), Some(7), "{}", stderr(&no_database));

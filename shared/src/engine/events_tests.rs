@@ -972,6 +972,52 @@ proptest! {
     }
 
     #[test]
+    fn each_sku_costed_alone_costs_as_in_one_pass_over_all(case in history(true)) {
+        // How a run costs SKUs with movements: a few at a time, with the lots of other
+        // SKUs in their deliveries only to spread landed costs over.
+        let all = cost_events(&case.inputs()).expect("valid histories cost");
+        for sku in ["K0", "K1", "K2"] {
+            let mine = |s: &Sku| s.as_str() == sku;
+            let (lots, others): (Vec<Lot>, Vec<Lot>) = case.lots.iter().cloned().partition(|l| mine(&l.sku));
+            let sales: Vec<Sale> = case.sales.iter().filter(|s| mine(&s.sku)).cloned().collect();
+            let sold: Vec<&SaleId> = sales.iter().map(|s| &s.sale_id).collect();
+            let returns: Vec<CustomerReturn> = case.returns.iter().filter(|r| sold.contains(&&r.sale_id)).cloned().collect();
+            let lot_ids: Vec<&LotId> = lots.iter().map(|l| &l.lot_id).collect();
+            let sent: Vec<SupplierReturn> =
+                case.supplier_returns.iter().filter(|r| lot_ids.contains(&&r.lot_id)).cloned().collect();
+            let adjustments: Vec<Adjustment> = case.adjustments.iter().filter(|a| mine(&a.sku)).cloned().collect();
+            let counts: Vec<StockCount> = case.counts.iter().filter(|c| mine(&c.sku)).cloned().collect();
+            let landed: Vec<LandedCost> = case
+                .landed_costs
+                .iter()
+                .filter(|c| match &c.target {
+                    LandedTarget::Lot(lot) => lot_ids.contains(&lot),
+                    LandedTarget::Receipt(receipt) => lots.iter().any(|l| l.receipt_id.as_ref() == Some(receipt)),
+                })
+                .cloned()
+                .collect();
+            let alone = cost_events(&Inputs {
+                lots: &lots,
+                spread_lots: &others,
+                sales: &sales,
+                returns: &returns,
+                supplier_returns: &sent,
+                adjustments: &adjustments,
+                counts: &counts,
+                landed_costs: &landed,
+            })
+            .expect("a SKU of a valid history costs alone");
+            let of_sku = |costing: &Costing| Costing {
+                allocations: costing.allocations.iter().filter(|a| mine(&a.sku)).cloned().collect(),
+                movements: costing.movements.iter().filter(|m| mine(&m.sku)).cloned().collect(),
+                shortfalls: costing.shortfalls.iter().filter(|s| mine(&s.sku)).cloned().collect(),
+                layers: costing.layers.iter().filter(|l| mine(&l.sku)).cloned().collect(),
+            };
+            prop_assert_eq!(of_sku(&alone), of_sku(&all), "{}", sku);
+        }
+    }
+
+    #[test]
     fn lots_and_sales_alone_cost_as_the_fifo_allocator_does(case in history(false)) {
         let case = Case { lots: case.lots, sales: case.sales, ..Case::default() };
         let costing = cost_events(&case.inputs()).expect("valid histories cost");
