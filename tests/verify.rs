@@ -3,6 +3,7 @@
 //! later runs supersede earlier outputs per SKU and range without touching their rows.
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
+use cogs_core::ingest::RecordKind;
 use cogs_core::service::{self, ServiceError};
 use cogs_tests::{TestDb, load, load_examples, lots_csv, run_to_end, sales_csv, tenant};
 
@@ -20,6 +21,8 @@ async fn plant(db: &TestDb, sql: &str) {
         "sku_watermarks",
         "inventory_snapshots",
         "cogs_run_sku_outputs",
+        "cogs_movements",
+        "cogs_layers",
     ];
     let lift: String = tables.iter().map(|t| format!("alter table {t} no force row level security;")).collect();
     let force: String = tables.iter().map(|t| format!("alter table {t} force row level security;")).collect();
@@ -55,7 +58,7 @@ async fn a_clean_book_passes_every_check() {
 
     assert!(report.findings.is_empty());
     let checks: Vec<&str> = report.checks.iter().map(|c| c.check).collect();
-    assert_eq!(checks.len(), 14, "{checks:?}");
+    assert_eq!(checks.len(), 15, "{checks:?}");
     assert!(checks.contains(&"book_equals_fresh_costing") && checks.contains(&"journal_balances"));
 }
 
@@ -133,6 +136,38 @@ async fn each_kind_of_corruption_is_named_by_the_rule_it_breaks() {
         assert!(
             found.iter().any(|(c, s)| c == check && (s == &subject || check == "allocation_belongs_to_a_run")),
             "{what}: expected {check} on {subject}, found {found:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_movement_skus_book_is_checked_whole_against_costing_its_events_afresh() {
+    let cases = [
+        ("a write-off a cent off", "update cogs_movements set cost = cost + 0.01 where kind = 'count_deficit'"),
+        (
+            "a layer holding a unit more",
+            "update cogs_layers set remaining_quantity = remaining_quantity + 1 where layer = 'LOT-003'",
+        ),
+        (
+            "a sale drawn from another layer",
+            "update cogs_allocations set quantity = quantity - 1, extended_cost = (quantity - 1) * unit_cost where sale_id = 'SALE-005'",
+        ),
+    ];
+    for (what, sql) in cases {
+        let (db, _) = costed_examples().await;
+        let counts = "count_id,sku,count_date,counted_quantity\nCNT-1,GADGET-B,2024-07-31,70\n";
+        service::upload(&db.pool, &cogs_tests::caller(TENANT), RecordKind::Counts, "counts.csv", counts.as_bytes())
+            .await
+            .unwrap();
+        run_to_end(&db, TENANT, 2).await.unwrap();
+        assert!(findings(&db).await.is_empty(), "{what}: clean before");
+
+        plant(&db, sql).await;
+
+        let found = findings(&db).await;
+        assert!(
+            found.contains(&("movements_equal_fresh_costing".to_owned(), "GADGET-B".to_owned())),
+            "{what}: found {found:?}"
         );
     }
 }
