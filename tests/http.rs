@@ -428,6 +428,7 @@ async fn every_documented_status_is_what_the_functions_answer() {
         expect("list", template, request("GET", path, Some("tenant-b"), None), 404).await;
         expect("list", template, request("GET", path, None, None), 401).await;
         expect("list", template, elsewhere(path), 403).await;
+        expect("list", template, with_nul(path), 400).await;
     }
 
     // Journals.
