@@ -511,3 +511,109 @@ async fn after_any_history_of_every_movement_the_book_equals_cogs_cost() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_late_write_off_in_a_closed_period_is_refused_under_refuse_and_posted_in_the_open_period_otherwise() {
+    let db = TestDb::new().await;
+    let mut loaded = Loaded::default();
+    let lots = "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit\nL1,A,2024-01-01,10,10,1.00,0\n";
+    upload(&db, &mut loaded, RecordKind::Lots, lots).await.unwrap();
+    upload(&db, &mut loaded, RecordKind::Sales, "sale_id,sku,sale_date,quantity_sold\nS2,A,2024-02-10,1\n")
+        .await
+        .unwrap();
+    run(&db).await;
+    let close_january: service::SettingsChange =
+        serde_json::from_str(r#"{"lock_date": "2024-01-31", "lock_policy": "refuse"}"#).unwrap();
+    service::change_settings(&db.pool, &caller(TENANT), &close_january).await.unwrap();
+    let write_off = "adjustment_id,sku,adjustment_date,quantity,unit_cost,reason\nADJ1,A,2024-01-20,-2,,broken\n";
+    upload(&db, &mut loaded, RecordKind::Adjustments, write_off).await.unwrap();
+    let before = db.data(&[TENANT]).await;
+
+    let refused = service::start_run(&db.pool, &caller(TENANT), CostingMode::Fifo, None).await.unwrap_err();
+
+    let ServiceError::LockedPeriod { kind, id, .. } = &refused else { panic!("{refused:?}") };
+    assert_eq!((kind.as_str(), id.as_str()), ("adjustment", "ADJ1"));
+    assert_eq!(db.data(&[TENANT]).await, before, "nothing changed");
+
+    // Posted in the open period instead: the write-off of 20 January is dated 1 February,
+    // naming the period it corrects; the sale's costing is unchanged, so it posts nothing.
+    let post_open: service::SettingsChange = serde_json::from_str(r#"{"lock_policy": "post_in_open_period"}"#).unwrap();
+    service::change_settings(&db.pool, &caller(TENANT), &post_open).await.unwrap();
+    let correcting = run(&db).await;
+    let options = service::JournalOptions { period: Some(Period::Day), ..Default::default() };
+    let export = service::journal_entry(
+        &db.pool,
+        &tenant(TENANT),
+        correcting,
+        options,
+        cogs_core::journal::Format::Json,
+        &cogs_core::journal::JournalConfig::default(),
+    )
+    .await
+    .unwrap();
+    let journal: Value = serde_json::from_slice(&export.rendered.body).unwrap();
+    let entries = journal["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{journal}");
+    assert_eq!(entries[0]["date"], "2024-02-01");
+    assert!(entries[0]["narration"].as_str().unwrap().contains("corrects closed period 2024-01-20"), "{journal}");
+    let lines: Vec<(String, String, String)> = entries[0]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["account_code"].as_str().unwrap().into(),
+                l["side"].as_str().unwrap().into(),
+                l["amount"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("5100".to_owned(), "debit".to_owned(), "2.00".to_owned()),
+            ("1400".to_owned(), "credit".to_owned(), "2.00".to_owned())
+        ]
+    );
+    assert_books_balance(&db, TENANT).await;
+}
+
+#[tokio::test]
+async fn a_supplier_return_larger_than_its_lot_parks_the_sku_or_fails_a_strict_run_changing_nothing() {
+    let db = TestDb::new().await;
+    let mut loaded = Loaded::default();
+    let lots = "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit\nL1,A,2024-01-01,5,5,1.00,0\nL2,B,2024-01-01,5,5,2.00,0\n";
+    upload(&db, &mut loaded, RecordKind::Lots, lots).await.unwrap();
+    let sales = "sale_id,sku,sale_date,quantity_sold\nS1,A,2024-01-02,2\nS2,B,2024-01-02,1\n";
+    upload(&db, &mut loaded, RecordKind::Sales, sales).await.unwrap();
+    let sent = "supplier_return_id,lot_id,return_date,quantity\nSR1,L1,2024-01-03,4\n";
+    upload(&db, &mut loaded, RecordKind::SupplierReturns, sent).await.unwrap();
+    let before = db.data(&[TENANT]).await;
+
+    let caller = caller(TENANT);
+    let strict = service::start_run(&db.pool, &caller, CostingMode::Fifo, Some(ShortfallPolicy::Fail)).await.unwrap();
+    let failed = service::advance_run(&db.pool, &caller, strict.run_id, &ChunkBudget::unlimited(10)).await.unwrap_err();
+
+    let message = failed.to_string();
+    assert!(message.contains("supplier return SR1 needs 1 more of A than its layers held (3)"), "{message}");
+    assert_eq!(failed.kind(), "insufficient_inventory");
+    // A failed run changes nothing but its own records (the snapshots it took).
+    let mut after = db.data(&[TENANT]).await;
+    let mut before = before;
+    for records in ["acme-corp.watermark_snapshots", "acme-corp.inventory_snapshots"] {
+        before.remove(records);
+        after.remove(records);
+    }
+    assert_eq!(after, before, "a failed run changes nothing");
+
+    let parking = run(&db).await;
+    let detail = service::show_run(&db.pool, &tenant(TENANT), parking).await.unwrap();
+    let shortfalls = serde_json::to_value(&detail.shortfalls).unwrap();
+    assert_eq!(
+        shortfalls,
+        json!([{"sku": "A", "event_kind": "supplier_return", "event_id": "SR1", "event_date": "2024-01-03T00:00:00Z",
+                "quantity_short": "1", "on_hand": "3"}])
+    );
+    assert_eq!(Some(book_json(&db).await), loaded.cost_json(), "B is costed, A parked at SR1 as cogs cost parks it");
+    assert_books_balance(&db, TENANT).await;
+}

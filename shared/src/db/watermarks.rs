@@ -117,14 +117,23 @@ const CLASSIFIED_MARKS: &str = r"marked as materialized (
         select distinct sku, from_date, from_sale_id from sources where not sku_whole
     )";
 
-/// Readies the SKUs with movements besides lots and sales for a run that costs them
+/// Readies the SKUs with movements besides lots and sales for `run_id` to cost them
 /// whole: each with new input (a mark) or a sale after its watermark (a parked SKU
-/// tried again) is marked, so that the rewind takes all its live outputs over, and
-/// flagged `recost` for the run's chunks. Returns how many.
-pub async fn mark_movement_skus(tx: &TenantTx) -> Result<u64, DbError> {
+/// tried again) is snapshotted as it was, then marked, so that the rewind takes all its
+/// live outputs over, and flagged `recost` for the run's chunks. Returns how many.
+pub async fn mark_movement_skus(tx: &TenantTx, run_id: Uuid) -> Result<u64, DbError> {
     tx.execute(
         &format!(
-            r"update sku_watermarks w
+            r"with snapshot as (
+                  insert into watermark_snapshots (tenant_id, run_id, sku, costed_date, costed_sale_id, costed_by_run,
+                                                   rewind_date, rewind_sale_id, backdated_kind, backdated_id, recost,
+                                                   recosted_by_run)
+                  select w.tenant_id, $1, w.sku, w.costed_date, w.costed_sale_id, w.costed_by_run,
+                         w.rewind_date, w.rewind_sale_id, w.backdated_kind, w.backdated_id, w.recost, w.recosted_by_run
+                  from sku_watermarks w
+                  where w.movements and (w.recost or w.rewind_date is not null or ({HAS_UNCOSTED}))
+              )
+              update sku_watermarks w
               set recost = true,
                   rewind_date = coalesce(w.rewind_date, w.last_sale_date, '-infinity'),
                   rewind_sale_id = coalesce(w.rewind_sale_id, w.last_sale_id, ''),
@@ -132,7 +141,7 @@ pub async fn mark_movement_skus(tx: &TenantTx) -> Result<u64, DbError> {
                   backdated_id = coalesce(w.backdated_id, w.last_sale_id, '')
               where w.movements and (w.recost or w.rewind_date is not null or ({HAS_UNCOSTED}))"
         ),
-        &[],
+        &[&run_id],
     )
     .await
 }
@@ -152,8 +161,8 @@ pub struct Rewound {
 /// differences), its lots go back to their loaded quantity less the live consumption
 /// before the mark, and its watermark to the last sale still live; the mark is
 /// cleared. The lots it moves and the watermarks are snapshotted first (marks
-/// included; the run is new, so these are its first snapshots and need no conflict
-/// check), so a rollback puts everything back. A SKU whose live outputs all come
+/// included; a SKU with movements keeps the snapshot [`mark_movement_skus`] took
+/// before marking it), so a rollback puts everything back. A SKU whose live outputs all come
 /// from the mark on (a late lot dated before every sale) is rewound from its runs'
 /// per-SKU summaries (`cogs_run_sku_outputs`) without reading its outputs; the
 /// others' outputs are read once. One statement after the count that chooses how to read them.
@@ -246,6 +255,8 @@ pub async fn rewind_backdated(tx: &TenantTx, run_id: Uuid) -> Result<Rewound, Db
                   select w.tenant_id, $1, w.sku, w.costed_date, w.costed_sale_id, w.costed_by_run,
                          w.rewind_date, w.rewind_sale_id, w.backdated_kind, w.backdated_id, w.recost, w.recosted_by_run
                   from sku_watermarks w join marked m on m.sku = w.sku
+                  -- A SKU with movements was snapshotted before it was marked.
+                  on conflict (tenant_id, run_id, sku) do nothing
               ),
               last_kept as (
                   select distinct on (sku) sku, sale_date, sale_id, run_id

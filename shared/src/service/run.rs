@@ -105,7 +105,7 @@ async fn start_run_in(
     let on_shortfall = on_shortfall.unwrap_or(settings.on_shortfall);
     db::ensure_tenant(tx).await?;
     let run = db::insert_run(tx, Uuid::now_v7(), mode, on_shortfall, &settings, &caller.actor).await?;
-    db::mark_movement_skus(tx).await?;
+    db::mark_movement_skus(tx, run.run_id).await?;
     let mut rewound = db::rewind_backdated(tx, run.run_id).await?;
     let carried = db::record_superseded_movements(tx, run.run_id).await?;
     rewound.superseded_cogs = exact_add(rewound.superseded_cogs, carried).ok_or(ServiceError::AmountOverflow)?;
