@@ -617,3 +617,33 @@ async fn a_supplier_return_larger_than_its_lot_parks_the_sku_or_fails_a_strict_r
     assert_eq!(Some(book_json(&db).await), loaded.cost_json(), "B is costed, A parked at SR1 as cogs cost parks it");
     assert_books_balance(&db, TENANT).await;
 }
+
+#[tokio::test]
+async fn a_dry_run_costs_movement_files_with_what_is_loaded_and_writes_nothing() {
+    let db = TestDb::new().await;
+    let mut loaded = Loaded::default();
+    upload(&db, &mut loaded, RecordKind::Lots, LOTS).await.unwrap();
+    upload(&db, &mut loaded, RecordKind::Sales, SALES).await.unwrap();
+    run(&db).await;
+    let before = db.data(&[TENANT]).await;
+    let returns = "return_id,sale_id,return_date,quantity,restock\nR1,S1,2024-07-08,5,true\n";
+    let landed = "landed_cost_id,receipt_id,cost_date,amount,allocate_by\nF1,PO1,2024-07-15,150.00,quantity\n";
+
+    // Given landed costs first: loaded after the lots and sales they name all the same.
+    let input = service::DryRunInput {
+        files: vec![
+            (RecordKind::LandedCosts, "landed.csv".to_owned(), landed.as_bytes()),
+            (RecordKind::Returns, "returns.csv".to_owned(), returns.as_bytes()),
+        ],
+    };
+    let report = service::dry_run(&db.pool, &caller(TENANT), CostingMode::Fifo, None, input, None).await.unwrap();
+
+    let kinds: Vec<&str> = report.costing.movements.iter().map(|m| m.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["landed_to_cogs", "landed_on_hand", "return_restocked", "landed_to_cogs", "landed_to_cogs", "landed_on_hand"]
+    );
+    assert_eq!(report.costing.totals.restocked_returns.to_string(), "50");
+    assert_eq!(report.skus_recosted, 2, "both SKUs of the delivery are costed again");
+    assert_eq!(db.data(&[TENANT]).await, before, "a dry run writes nothing");
+}

@@ -541,8 +541,10 @@ async fn a_dry_run_reports_the_real_result_and_writes_nothing() {
     let before = db.contents(&["acme-corp"]).await;
 
     let input = DryRunInput {
-        lots: Some(("lots.csv".into(), lots.as_bytes())),
-        sales: Some(("sales.csv".into(), sales.as_bytes())),
+        files: vec![
+            (RecordKind::Lots, "lots.csv".into(), lots.as_bytes()),
+            (RecordKind::Sales, "sales.csv".into(), sales.as_bytes()),
+        ],
     };
     let report = service::dry_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, None, input, None).await.unwrap();
 
@@ -558,8 +560,10 @@ async fn a_strict_dry_run_reports_an_uncovered_sale_like_a_run_and_a_parking_one
     let db = TestDb::new().await;
     let (lots, sales) = (lots_csv(&["L1,A,2024-01-01,1,1,1,0"]), sales_csv(&["S1,A,2024-01-02,2"]));
     let input = || DryRunInput {
-        lots: Some(("lots.csv".into(), lots.as_bytes())),
-        sales: Some(("sales.csv".into(), sales.as_bytes())),
+        files: vec![
+            (RecordKind::Lots, "lots.csv".into(), lots.as_bytes()),
+            (RecordKind::Sales, "sales.csv".into(), sales.as_bytes()),
+        ],
     };
 
     let strict = Some(ShortfallPolicy::Fail);
@@ -581,7 +585,7 @@ async fn a_dry_run_shows_what_a_correcting_run_would_change_and_writes_nothing()
     let late = lots_csv(&["L1,A,2024-01-01,10,10,1,0"]);
     let before = db.contents(&["acme-corp"]).await;
 
-    let input = DryRunInput { lots: Some(("late.csv".into(), late.as_bytes())), sales: None::<(String, &[u8])> };
+    let input = DryRunInput { files: vec![(RecordKind::Lots, "late.csv".into(), late.as_bytes())] };
     let report = service::dry_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, None, input, None).await.unwrap();
 
     assert_eq!(db.contents(&["acme-corp"]).await, before);
@@ -623,8 +627,8 @@ async fn wait_for_a_lock_wait(db: &TestDb) {
     panic!("the dry run never reached the held lots");
 }
 
-fn nothing_new() -> DryRunInput<&'static [u8], &'static [u8]> {
-    DryRunInput { lots: None, sales: None }
+fn nothing_new() -> DryRunInput<&'static [u8]> {
+    DryRunInput::nothing()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

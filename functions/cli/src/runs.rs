@@ -30,6 +30,21 @@ pub struct RunArgs {
     /// Lots to load before running (loaded before the sales).
     #[arg(long, value_name = "FILE")]
     lots_file: Option<PathBuf>,
+    /// Customer returns to load before running (after the sales they name).
+    #[arg(long, value_name = "FILE")]
+    returns_file: Option<PathBuf>,
+    /// Supplier returns to load before running.
+    #[arg(long, value_name = "FILE")]
+    supplier_returns_file: Option<PathBuf>,
+    /// Adjustments to load before running.
+    #[arg(long, value_name = "FILE")]
+    adjustments_file: Option<PathBuf>,
+    /// Stock counts to load before running.
+    #[arg(long, value_name = "FILE")]
+    counts_file: Option<PathBuf>,
+    /// Landed costs to load before running (after the lots they name).
+    #[arg(long, value_name = "FILE")]
+    landed_costs_file: Option<PathBuf>,
     /// The costing method.
     #[arg(long, default_value = "fifo")]
     mode: CostingMode,
@@ -47,17 +62,35 @@ pub struct RunArgs {
     pub scope: Scope,
 }
 
+impl RunArgs {
+    /// The files to load, in the order they must be loaded: lots, sales, then the
+    /// movements that name them.
+    fn files(&self) -> impl Iterator<Item = (RecordKind, &PathBuf)> {
+        [
+            (RecordKind::Lots, &self.lots_file),
+            (RecordKind::Sales, &self.sales_file),
+            (RecordKind::Returns, &self.returns_file),
+            (RecordKind::SupplierReturns, &self.supplier_returns_file),
+            (RecordKind::Adjustments, &self.adjustments_file),
+            (RecordKind::Counts, &self.counts_file),
+            (RecordKind::LandedCosts, &self.landed_costs_file),
+        ]
+        .into_iter()
+        .filter_map(|(kind, path)| path.as_ref().map(|path| (kind, path)))
+    }
+}
+
 pub async fn run(args: &RunArgs) -> CommandResult {
     let pool = args.scope.database.pool()?;
     let caller = args.scope.tenant.caller();
     // Without --strict, the tenant's setting decides (park, unless set otherwise).
     let on_shortfall = args.strict.then_some(ShortfallPolicy::Fail);
     if args.dry_run {
-        let named = |path: &PathBuf| Ok::<_, Failure>((path.display().to_string(), open(path)?));
-        let input = DryRunInput {
-            lots: args.lots_file.as_ref().map(named).transpose()?,
-            sales: args.sales_file.as_ref().map(named).transpose()?,
-        };
+        let files = args
+            .files()
+            .map(|(kind, path)| Ok::<_, Failure>((kind, path.display().to_string(), open(path)?)))
+            .collect::<Result<_, _>>()?;
+        let input = DryRunInput { files };
         let report = service::dry_run(&pool, &caller, args.mode, on_shortfall, input, None).await?;
         match args.scope.output.format {
             OutputFormat::Json => print_json(&report),
@@ -77,11 +110,8 @@ pub async fn run(args: &RunArgs) -> CommandResult {
         }
         return Ok(());
     }
-    if let Some(path) = &args.lots_file {
-        load_file(&pool, &args.scope.tenant, RecordKind::Lots, path, args.scope.output.format).await?;
-    }
-    if let Some(path) = &args.sales_file {
-        load_file(&pool, &args.scope.tenant, RecordKind::Sales, path, args.scope.output.format).await?;
+    for (kind, path) in args.files() {
+        load_file(&pool, &args.scope.tenant, kind, path, args.scope.output.format).await?;
     }
     let run = service::start_run(&pool, &caller, args.mode, on_shortfall).await?;
     drive(&pool, &args.scope.tenant, run.run_id, args.chunk_size, args.scope.output.format).await

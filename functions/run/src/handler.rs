@@ -60,10 +60,12 @@ async fn start(ctx: &Context, req: &Request) -> Result<Reply, ApiError> {
     let sales = body.sales_data.as_deref().map(ingest::csv_from_json::<Sale>).transpose().map_err(rejected)?;
     let caller = Caller::new(tenant_id, http::actor(req));
     if body.dry_run {
-        let input = DryRunInput {
-            lots: lots.map(|csv| ("lots_data".to_owned(), Cursor::new(csv))),
-            sales: sales.map(|csv| ("sales_data".to_owned(), Cursor::new(csv))),
-        };
+        let inline = [(RecordKind::Lots, lots), (RecordKind::Sales, sales)];
+        let files = inline
+            .into_iter()
+            .filter_map(|(kind, csv)| csv.map(|csv| (kind, format!("{kind}_data"), Cursor::new(csv))))
+            .collect();
+        let input = DryRunInput { files };
         let deadline = http::deadline(req, ctx.config.inline_run_budget, MARGIN);
         let report = service::dry_run(&ctx.pool, &caller, body.mode, body.on_shortfall, input, Some(deadline)).await?;
         return Ok(Reply::json(StatusCode::OK, &report));

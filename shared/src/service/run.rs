@@ -449,10 +449,18 @@ pub async fn abandon_run(
     undo_and_fail(pool, caller, run_id, &failure).await
 }
 
-/// Files a dry run costs together with what is already loaded.
-pub struct DryRunInput<L: Read + Send, S: Read + Send> {
-    pub lots: Option<(String, L)>,
-    pub sales: Option<(String, S)>,
+/// Files a dry run costs together with what is already loaded: (kind, file name,
+/// contents), loaded lots first, then sales, then the other movements (what a file
+/// names must be loaded before it), whatever order they are given in.
+pub struct DryRunInput<R: Read + Send> {
+    pub files: Vec<(RecordKind, String, R)>,
+}
+
+impl<R: Read + Send> DryRunInput<R> {
+    /// Nothing new: the dry run costs what is already loaded.
+    pub fn nothing() -> Self {
+        Self { files: Vec::new() }
+    }
 }
 
 /// What a dry run found: the costing it would make, in the shape of `cogs cost`, and
@@ -473,12 +481,12 @@ pub struct DryRunReport {
 /// result, without writing anything: the same code runs inside one transaction that
 /// is rolled back. With a `deadline` (a request's), the dry run ends there with
 /// `OutOfTime`: no statement of it runs past the deadline, and no chunk starts after it.
-pub async fn dry_run<L: Read + Send, S: Read + Send>(
+pub async fn dry_run<R: Read + Send>(
     pool: &deadpool_postgres::Pool,
     caller: &Caller,
     mode: CostingMode,
     on_shortfall: Option<ShortfallPolicy>,
-    input: DryRunInput<L, S>,
+    mut input: DryRunInput<R>,
     deadline: Option<Instant>,
 ) -> Result<DryRunReport, ServiceError> {
     let out_of_time = || ServiceError::OutOfTime { what: "dry run" };
@@ -490,11 +498,9 @@ pub async fn dry_run<L: Read + Send, S: Read + Send>(
             let left = deadline.checked_duration_since(Instant::now()).ok_or_else(out_of_time)?;
             tx.allow_statements_for(left.min(db::STATEMENT_TIMEOUT)).await?;
         }
-        if let Some((name, lots)) = input.lots {
-            upload_in(&tx, caller, RecordKind::Lots, &name, lots).await?;
-        }
-        if let Some((name, sales)) = input.sales {
-            upload_in(&tx, caller, RecordKind::Sales, &name, sales).await?;
+        input.files.sort_by_key(|(kind, _, _)| RecordKind::ALL.iter().position(|known| known == kind));
+        for (kind, name, file) in input.files {
+            upload_in(&tx, caller, kind, &name, file).await?;
         }
         let mut run = start_run_in(&tx, caller, mode, on_shortfall).await?;
         while let Chunk::Applied | Chunk::Lost =
