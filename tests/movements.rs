@@ -647,3 +647,53 @@ async fn a_dry_run_costs_movement_files_with_what_is_loaded_and_writes_nothing()
     assert_eq!(report.skus_recosted, 2, "both SKUs of the delivery are costed again");
     assert_eq!(db.data(&[TENANT]).await, before, "a dry run writes nothing");
 }
+
+#[tokio::test]
+async fn a_tenants_accounts_and_options_reach_its_journals_over_the_deployments() {
+    let db = TestDb::new().await;
+    let mut loaded = Loaded::default();
+    upload(&db, &mut loaded, RecordKind::Lots, LOTS).await.unwrap();
+    upload(&db, &mut loaded, RecordKind::Sales, SALES).await.unwrap();
+    let run_id = run(&db).await;
+    let pool = &db.pool;
+    let export = async |format| {
+        let deployment = cogs_core::journal::JournalConfig::default();
+        let options = service::JournalOptions::default();
+        let export = service::journal_entry(pool, &tenant(TENANT), run_id, options, format, &deployment).await;
+        String::from_utf8(export.unwrap().rendered.body).unwrap()
+    };
+    // A tenant that set nothing posts to the deployment's accounts, a line per SKU a day.
+    let csv = export(cogs_core::journal::Format::Csv).await;
+    assert!(csv.contains(",5000,Cost of Goods Sold,") && csv.contains(",1400,Inventory,"), "{csv}");
+    assert_eq!(csv.lines().count(), 1 + 2 * 3, "three (day, SKU) lines: {csv}");
+
+    let change: service::SettingsChange = serde_json::from_value(json!({
+        "accounts": {"cogs": {"code": "310", "name": "Cost of Sales"}},
+        "sku_rules": [{"prefix": "GAD", "inventory": {"code": "1450", "name": "Gadget Stock"}}],
+        "xero_tracking": {"name": "Channel", "option": "Online"},
+        "journal_period": "month",
+        "journal_lines": "single"
+    }))
+    .unwrap();
+    let stored = service::change_settings(&db.pool, &caller(TENANT), &change).await.unwrap();
+    assert_eq!(service::settings(&db.pool, &tenant(TENANT)).await.unwrap(), stored, "the settings read back as stored");
+
+    // Its own COGS account, its rule for GADGET's stock, the deployment's inventory
+    // account for the rest, a journal per month with a line per pair of accounts.
+    let csv = export(cogs_core::journal::Format::Csv).await;
+    let lines: Vec<String> = csv
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            format!("{} {} {}{}", cells[1], cells[3], cells[7], cells[8])
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        ["2024-07-31 310 600.00", "2024-07-31 1400 600.00", "2024-07-31 310 40.00", "2024-07-31 1450 40.00"],
+        "{csv}"
+    );
+    let xero = export(cogs_core::journal::Format::Xero).await;
+    assert!(xero.lines().skip(1).all(|line| line.ends_with(",Channel,Online")), "{xero}");
+}
