@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use super::watermarks::SNAPSHOT_WATERMARKS;
 use super::{BatchProblem, DbError, Param, TenantTx};
 use crate::engine::Layer;
 use crate::ingest::{RowError, RowErrorKind};
@@ -589,6 +590,22 @@ pub struct SkuEvents {
     pub landed_costs: Vec<LandedCost>,
 }
 
+impl SkuEvents {
+    /// The events as the engine takes them.
+    pub fn inputs(&self) -> crate::engine::Inputs<'_> {
+        crate::engine::Inputs {
+            lots: &self.lots,
+            spread_lots: &self.spread_lots,
+            sales: &self.sales,
+            returns: &self.returns,
+            supplier_returns: &self.supplier_returns,
+            adjustments: &self.adjustments,
+            counts: &self.counts,
+            landed_costs: &self.landed_costs,
+        }
+    }
+}
+
 /// Every event of `skus`, and the lots their landed costs are spread over.
 pub async fn load_sku_events(tx: &TenantTx, skus: &[&str]) -> Result<SkuEvents, DbError> {
     let lot_columns = r"lot_id, sku, received_date, original_quantity, initial_remaining_quantity as remaining_quantity,
@@ -816,13 +833,9 @@ pub async fn settle_recosted(
     let dates: Vec<Option<DateTime<Utc>>> = last_sales.iter().map(|last| last.map(|(date, _)| date)).collect();
     let ids: Vec<Option<&str>> = last_sales.iter().map(|last| last.map(|(_, id)| id)).collect();
     tx.execute(
-        r"with snapshot as (
-              insert into watermark_snapshots (tenant_id, run_id, sku, costed_date, costed_sale_id, costed_by_run,
-                                               rewind_date, rewind_sale_id, backdated_kind, backdated_id, recost,
-                                               recosted_by_run)
-              select w.tenant_id, $1, w.sku, w.costed_date, w.costed_sale_id, w.costed_by_run,
-                     w.rewind_date, w.rewind_sale_id, w.backdated_kind, w.backdated_id, w.recost, w.recosted_by_run
-              from sku_watermarks w
+        &format!(
+            r"with snapshot as (
+              {SNAPSHOT_WATERMARKS}
               where w.sku = any($2)
               on conflict (tenant_id, run_id, sku) do nothing
           )
@@ -831,7 +844,8 @@ pub async fn settle_recosted(
               costed_by_run = case when v.sale_id is null then null else $1 end,
               recost = false, recosted_by_run = $1, rewind_date = null, rewind_sale_id = null, backdated_kind = null, backdated_id = null
           from unnest($2::text[], $3::timestamptz[], $4::text[]) as v(sku, sale_date, sale_id)
-          where w.sku = v.sku",
+          where w.sku = v.sku"
+        ),
         &[&run_id, &skus, &dates, &ids],
     )
     .await

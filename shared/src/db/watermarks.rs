@@ -8,6 +8,15 @@ use uuid::Uuid;
 
 use super::{DbError, TenantTx};
 
+/// Snapshots, for run `$1`, the watermarks `w` the statement goes on to choose (a
+/// `where` or a join follows): what a rollback restores. A statement's first clause.
+pub(super) const SNAPSHOT_WATERMARKS: &str = r"insert into watermark_snapshots (tenant_id, run_id, sku, costed_date,
+        costed_sale_id, costed_by_run, rewind_date, rewind_sale_id, backdated_kind, backdated_id, recost,
+        recosted_by_run)
+    select w.tenant_id, $1, w.sku, w.costed_date, w.costed_sale_id, w.costed_by_run, w.rewind_date,
+           w.rewind_sale_id, w.backdated_kind, w.backdated_id, w.recost, w.recosted_by_run
+    from sku_watermarks w";
+
 /// Moves each SKU's watermark to the last sale a chunk costed for it: `skus[i]` to
 /// (`sale_dates[i]`, `sale_ids[i]`), costed by `run_id`. The watermark each SKU had
 /// before the run first moved it is kept in `watermark_snapshots` (a later chunk of
@@ -21,13 +30,9 @@ pub async fn advance_watermarks(
     sale_ids: &[&str],
 ) -> Result<u64, DbError> {
     tx.execute(
-        r"with snapshot as (
-              insert into watermark_snapshots (tenant_id, run_id, sku, costed_date, costed_sale_id, costed_by_run,
-                                               rewind_date, rewind_sale_id, backdated_kind, backdated_id, recost,
-                                               recosted_by_run)
-              select w.tenant_id, $1, w.sku, w.costed_date, w.costed_sale_id, w.costed_by_run,
-                     w.rewind_date, w.rewind_sale_id, w.backdated_kind, w.backdated_id, w.recost, w.recosted_by_run
-              from sku_watermarks w
+        &format!(
+            r"with snapshot as (
+              {SNAPSHOT_WATERMARKS}
               where w.sku = any($2)
               on conflict (tenant_id, run_id, sku) do nothing
           )
@@ -35,7 +40,8 @@ pub async fn advance_watermarks(
           set costed_date = v.sale_date, costed_sale_id = v.sale_id, costed_by_run = $1,
               rewind_date = null, rewind_sale_id = null, backdated_kind = null, backdated_id = null
           from unnest($2::text[], $3::timestamptz[], $4::text[]) as v(sku, sale_date, sale_id)
-          where w.sku = v.sku",
+          where w.sku = v.sku"
+        ),
         &[&run_id, &skus, &sale_dates, &sale_ids],
     )
     .await
@@ -125,12 +131,7 @@ pub async fn mark_movement_skus(tx: &TenantTx, run_id: Uuid) -> Result<u64, DbEr
     tx.execute(
         &format!(
             r"with snapshot as (
-                  insert into watermark_snapshots (tenant_id, run_id, sku, costed_date, costed_sale_id, costed_by_run,
-                                                   rewind_date, rewind_sale_id, backdated_kind, backdated_id, recost,
-                                                   recosted_by_run)
-                  select w.tenant_id, $1, w.sku, w.costed_date, w.costed_sale_id, w.costed_by_run,
-                         w.rewind_date, w.rewind_sale_id, w.backdated_kind, w.backdated_id, w.recost, w.recosted_by_run
-                  from sku_watermarks w
+                  {SNAPSHOT_WATERMARKS}
                   where w.movements and (w.recost or w.rewind_date is not null or ({HAS_UNCOSTED}))
               )
               update sku_watermarks w
@@ -249,12 +250,7 @@ pub async fn rewind_backdated(tx: &TenantTx, run_id: Uuid) -> Result<Rewound, Db
                   update lots l set remaining_quantity = v.remaining_after from lots_moved v where l.lot_id = v.lot_id
               ),
               watermark_snapshots as (
-                  insert into watermark_snapshots (tenant_id, run_id, sku, costed_date, costed_sale_id, costed_by_run,
-                                                   rewind_date, rewind_sale_id, backdated_kind, backdated_id, recost,
-                                               recosted_by_run)
-                  select w.tenant_id, $1, w.sku, w.costed_date, w.costed_sale_id, w.costed_by_run,
-                         w.rewind_date, w.rewind_sale_id, w.backdated_kind, w.backdated_id, w.recost, w.recosted_by_run
-                  from sku_watermarks w join marked m on m.sku = w.sku
+                  {SNAPSHOT_WATERMARKS} join marked m on m.sku = w.sku
                   -- A SKU with movements was snapshotted before it was marked.
                   on conflict (tenant_id, run_id, sku) do nothing
               ),

@@ -297,16 +297,7 @@ async fn recost_whole(tx: &TenantTx, run: &RunRow, skus: &[String]) -> Result<Ch
     db::defer_commit_flush(tx).await?;
     let names: Vec<&str> = skus.iter().map(String::as_str).collect();
     let events = db::load_sku_events(tx, &names).await?;
-    let costing = engine::cost_events(&engine::Inputs {
-        lots: &events.lots,
-        spread_lots: &events.spread_lots,
-        sales: &events.sales,
-        returns: &events.returns,
-        supplier_returns: &events.supplier_returns,
-        adjustments: &events.adjustments,
-        counts: &events.counts,
-        landed_costs: &events.landed_costs,
-    })?;
+    let costing = engine::cost_events(&events.inputs())?;
     if run.on_shortfall == ShortfallPolicy::Fail
         && let Some(first) = costing.shortfalls.iter().min_by_key(|s| (s.event_date, s.event_id.clone()))
     {

@@ -127,16 +127,7 @@ async fn compare_movements_with_fresh_costing(tx: &TenantTx) -> Result<Vec<Findi
     for slice in skus.chunks(SKUS_PER_SLICE) {
         let names: Vec<&str> = slice.iter().map(String::as_str).collect();
         let events = db::load_sku_events(tx, &names).await?;
-        let fresh = engine::cost_events(&engine::Inputs {
-            lots: &events.lots,
-            spread_lots: &events.spread_lots,
-            sales: &events.sales,
-            returns: &events.returns,
-            supplier_returns: &events.supplier_returns,
-            adjustments: &events.adjustments,
-            counts: &events.counts,
-            landed_costs: &events.landed_costs,
-        });
+        let fresh = engine::cost_events(&events.inputs());
         let fresh = match fresh {
             Ok(fresh) => fresh,
             Err(error) => {
