@@ -188,8 +188,8 @@ SQL
   echo "  rollback / run                          $(ratio "${seconds[rollback]}" "${seconds[run]}")  (target <= 0.5)"
   echo "  re-run / run                            $(ratio "${seconds[re-run]}" "${seconds[run]}")  (target <= 1.1)"
   echo "  through PgBouncer / direct (upload+run) $(ratio "$pooled" "$total")  (target <= 1.2)"
-  echo "  roll-forward of the year                ${seconds[rollforward]} s  (target < 2)"
-  echo "  valuation as of a date, by lot          ${seconds[valuation]} s  (target < 2)"
+  printf '  roll-forward of the year                %.2f s  (target < 2)\n' "${seconds[rollforward]}"
+  printf '  valuation as of a date, by lot          %.2f s  (target < 2)\n' "${seconds[valuation]}"
   local late_one
   late_one=$(echo "${seconds[late-one-upload]} + ${seconds[late-one-run]} + ${seconds[late-one-journal]}" | bc)
   echo "  one late lot, one SKU: upload+run+journal / run  $(echo "scale=3; $late_one / ${seconds[run]}" | bc)  (target < 0.02)"
