@@ -437,12 +437,27 @@ fn header(kind: RecordKind) -> &'static str {
     }
 }
 
+/// Costs the tenant's interrupted run, if any, to its end.
+async fn finish_active(db: &TestDb) {
+    for status in [RunStatus::Pending, RunStatus::Running] {
+        let page = service::list_runs(&db.pool, &tenant(TENANT), Some(status), 10, None).await.unwrap();
+        for active in page.runs {
+            let budget = ChunkBudget::unlimited(1);
+            let done = service::advance_run(&db.pool, &caller(TENANT), active.run_id, &budget).await.unwrap();
+            assert!(!done.status.is_active());
+        }
+    }
+}
+
 /// Seeded histories: every kind's rows cut into files, loaded in random order (a file
-/// naming what is not loaded yet is rejected, changes nothing, and waits), with runs and
-/// rollbacks in between and `cogs verify` after every step. After each run that costs
-/// everything loaded, `cogs book` equals `cogs cost` over every file loaded.
+/// naming what is not loaded yet is rejected, changes nothing, and waits: late input of
+/// every kind), with runs (some interrupted after one chunk of one SKU and resumed
+/// later) and rollbacks with and without cascade in between, and `cogs verify` after
+/// every step. After each run that costs everything loaded, `cogs book` equals `cogs
+/// cost` over every file loaded.
 #[tokio::test]
 async fn after_any_history_of_every_movement_the_book_equals_cogs_cost() {
+    let mut interruptions = 0;
     for seed in 1..=10_u64 {
         let mut random = Xorshift(0x5851_f42d_4c95_7f2d ^ seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
         let mut pending: Vec<(RecordKind, String)> = Vec::new();
@@ -463,6 +478,8 @@ async fn after_any_history_of_every_movement_the_book_equals_cogs_cost() {
             match random.below(5) {
                 0..=2 => {
                     pending.remove(0);
+                    // A run left interrupted finishes first: uploads wait for it.
+                    finish_active(&db).await;
                     match upload(&db, &mut loaded, kind, &csv).await {
                         Ok(()) => {
                             history.push(format!("upload {kind}"));
@@ -478,27 +495,45 @@ async fn after_any_history_of_every_movement_the_book_equals_cogs_cost() {
                     }
                 }
                 3 => {
-                    runs.push(run(&db).await);
-                    history.push("run".into());
-                    if let Some(cost) = loaded.cost_json() {
+                    finish_active(&db).await;
+                    let caller = caller(TENANT);
+                    let started = service::start_run(&db.pool, &caller, CostingMode::Fifo, None).await.unwrap();
+                    runs.push(started.run_id);
+                    let interrupt = random.below(3) == 0;
+                    let budget = ChunkBudget { max_chunks: interrupt.then_some(1), ..ChunkBudget::unlimited(1) };
+                    let done = service::advance_run(&db.pool, &caller, started.run_id, &budget).await.unwrap();
+                    history.push(format!("run{}", if interrupt { " (interrupted)" } else { "" }));
+                    if !done.status.is_active()
+                        && let Some(cost) = loaded.cost_json()
+                    {
                         assert_eq!(book_json(&db).await, cost, "seed {seed}, after {history:?}");
                     }
                 }
                 _ if !runs.is_empty() => {
                     let target = runs[random.below(runs.len() as u64) as usize];
-                    let outcome = service::rollback_run(&db.pool, &caller(TENANT), target, true).await;
+                    let cascade = random.below(2) == 0;
+                    let outcome = service::rollback_run(&db.pool, &caller(TENANT), target, cascade).await;
                     assert!(
-                        matches!(outcome, Ok(_) | Err(ServiceError::WrongRunStatus { .. })),
+                        matches!(
+                            outcome,
+                            Ok(_)
+                                | Err(ServiceError::WrongRunStatus { .. }
+                                    | ServiceError::DependentRuns { .. }
+                                    | ServiceError::RunInProgress { .. })
+                        ),
                         "seed {seed}: {outcome:?}"
                     );
-                    history.push("rollback --cascade".into());
+                    history.push(format!("rollback{}", if cascade { " --cascade" } else { "" }));
                 }
                 _ => {}
             }
             assert_books_balance(&db, TENANT).await;
         }
+        finish_active(&db).await;
         run(&db).await;
         assert_eq!(Some(book_json(&db).await), loaded.cost_json(), "seed {seed}, after {history:?}");
+        let interrupted = history.iter().filter(|step| step.ends_with("(interrupted)")).count();
+        interruptions += interrupted;
         assert_books_balance(&db, TENANT).await;
         if let Some(report) = loaded.cost() {
             assert_eq!(journals_added_up(&db).await, fresh_journal(&report), "seed {seed}: the journals add up");
@@ -510,6 +545,7 @@ async fn after_any_history_of_every_movement_the_book_equals_cogs_cost() {
             assert!(year.skus.iter().all(|row| row.computed_closing() == Some(row.closing_value)), "seed {seed}");
         }
     }
+    assert!(interruptions > 0, "the histories interrupt runs and resume them");
 }
 
 #[tokio::test]

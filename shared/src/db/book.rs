@@ -110,13 +110,14 @@ impl TryFrom<&Row> for Layer {
     }
 }
 
+/// The columns a [`Movement`] is read from, of `cogs_movements` or `live_movements`.
+pub(super) const MOVEMENT_COLUMNS: &str = "sku, kind, event_id, event_date, layer, quantity, cost, consumer";
+
 /// The movements a run made, by SKU in costing order.
 pub async fn load_movements_of_run(tx: &TenantTx, run_id: uuid::Uuid) -> Result<Vec<Movement>, DbError> {
     let rows = tx
         .query(
-            r"select sku, kind, event_id, event_date, layer, quantity, cost, consumer from cogs_movements
-              where run_id = $1
-              order by sku, seq",
+            &format!("select {MOVEMENT_COLUMNS} from cogs_movements where run_id = $1 order by sku, seq"),
             &[&run_id],
         )
         .await?;
@@ -127,9 +128,9 @@ pub async fn load_movements_of_run(tx: &TenantTx, run_id: uuid::Uuid) -> Result<
 pub async fn load_book_movements(tx: &TenantTx, after: Option<&str>, upto: &str) -> Result<Vec<Movement>, DbError> {
     let rows = tx
         .query(
-            r"select sku, kind, event_id, event_date, layer, quantity, cost, consumer from live_movements
-              where sku > coalesce($1, '') and sku <= $2
-              order by sku, seq",
+            &format!(
+                "select {MOVEMENT_COLUMNS} from live_movements where sku > coalesce($1, '') and sku <= $2 order by sku, seq"
+            ),
             &[&after, &upto],
         )
         .await?;

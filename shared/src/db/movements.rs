@@ -10,7 +10,6 @@ use rust_decimal::Decimal;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::watermarks::SNAPSHOT_WATERMARKS;
 use super::{BatchProblem, DbError, Param, TenantTx};
 use crate::engine::Layer;
 use crate::ingest::{RowError, RowErrorKind};
@@ -817,36 +816,6 @@ pub async fn snapshot_lots_of(tx: &TenantTx, run_id: Uuid, skus: &[&str]) -> Res
           select $1, $2, lot_id, remaining_quantity from lots where sku = any($3)
           on conflict (tenant_id, run_id, lot_id) do nothing",
         &[&tx.tenant_id().as_str(), &run_id, &skus],
-    )
-    .await
-}
-
-/// After `skus` were costed whole by `run_id`: each watermark (snapshotted first, if
-/// the run has not yet) names the SKU's last sale costed (`None`: none was) and the SKU
-/// no longer waits to be re-costed.
-pub async fn settle_recosted(
-    tx: &TenantTx,
-    run_id: Uuid,
-    skus: &[&str],
-    last_sales: &[Option<(DateTime<Utc>, &str)>],
-) -> Result<u64, DbError> {
-    let dates: Vec<Option<DateTime<Utc>>> = last_sales.iter().map(|last| last.map(|(date, _)| date)).collect();
-    let ids: Vec<Option<&str>> = last_sales.iter().map(|last| last.map(|(_, id)| id)).collect();
-    tx.execute(
-        &format!(
-            r"with snapshot as (
-              {SNAPSHOT_WATERMARKS}
-              where w.sku = any($2)
-              on conflict (tenant_id, run_id, sku) do nothing
-          )
-          update sku_watermarks w
-          set costed_date = v.sale_date, costed_sale_id = v.sale_id,
-              costed_by_run = case when v.sale_id is null then null else $1 end,
-              recost = false, recosted_by_run = $1, rewind_date = null, rewind_sale_id = null, backdated_kind = null, backdated_id = null
-          from unnest($2::text[], $3::timestamptz[], $4::text[]) as v(sku, sale_date, sale_id)
-          where w.sku = v.sku"
-        ),
-        &[&run_id, &skus, &dates, &ids],
     )
     .await
 }

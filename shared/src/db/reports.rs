@@ -5,6 +5,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
+use tokio_postgres::Row;
+
+use super::book::MOVEMENT_COLUMNS;
 use super::{DbError, TenantTx};
 use crate::model::{Allocation, Movement, Sku};
 
@@ -122,8 +125,15 @@ pub async fn day_starts(tx: &TenantTx, day: NaiveDate, time_zone: &str) -> Resul
     Ok(row.try_get(0)?)
 }
 
-/// The live allocations of one sale, in the order drawn, and the landed cost it carried.
-pub async fn sale_trace(tx: &TenantTx, sale_id: &str) -> Result<(Vec<Allocation>, Vec<Movement>), DbError> {
+/// What a trace reads: live allocations and movements.
+pub type Trace = (Vec<Allocation>, Vec<Movement>);
+
+/// The live allocations of one sale, in the order drawn, and the landed cost it carried
+/// or that fell on its units later; `None` when no such sale is loaded.
+pub async fn sale_trace(tx: &TenantTx, sale_id: &str) -> Result<Option<Trace>, DbError> {
+    if tx.query_opt("select 1 from sales where sale_id = $1", &[&sale_id]).await?.is_none() {
+        return Ok(None);
+    }
     let allocations = tx
         .query(
             r"select a.sale_id, a.lot_id, a.sku, a.sale_date, a.quantity, a.unit_cost, a.extended_cost
@@ -137,21 +147,24 @@ pub async fn sale_trace(tx: &TenantTx, sale_id: &str) -> Result<(Vec<Allocation>
         .await?;
     let movements = tx
         .query(
-            r"select sku, kind, event_id, event_date, layer, quantity, cost, consumer from live_movements
-              where (event_id = $1 and kind = 'sale_landed') or (consumer = $1 and kind = 'landed_to_cogs')
-              order by event_date, seq",
+            &format!(
+                r"select {MOVEMENT_COLUMNS} from live_movements
+                  where (event_id = $1 and kind = 'sale_landed') or (consumer = $1 and kind = 'landed_to_cogs')
+                  order by event_date, seq"
+            ),
             &[&sale_id],
         )
         .await?;
-    Ok((
-        allocations.iter().map(Allocation::try_from).collect::<Result<_, _>>()?,
-        movements.iter().map(Movement::try_from).collect::<Result<_, _>>()?,
-    ))
+    traced(&allocations, &movements)
 }
 
 /// Every live consumer of one lot (sales' allocations in costing order) and every
-/// movement that fed or drew on it (supplier returns, write-offs, landed costs).
-pub async fn lot_trace(tx: &TenantTx, lot_id: &str) -> Result<(Vec<Allocation>, Vec<Movement>), DbError> {
+/// movement that fed or drew on it (supplier returns, write-offs, landed costs); `None`
+/// when no such lot is loaded.
+pub async fn lot_trace(tx: &TenantTx, lot_id: &str) -> Result<Option<Trace>, DbError> {
+    if tx.query_opt("select 1 from lots where lot_id = $1", &[&lot_id]).await?.is_none() {
+        return Ok(None);
+    }
     let allocations = tx
         .query(
             r"select sale_id, lot_id, sku, sale_date, quantity, unit_cost, extended_cost from live_allocations
@@ -162,25 +175,16 @@ pub async fn lot_trace(tx: &TenantTx, lot_id: &str) -> Result<(Vec<Allocation>, 
         .await?;
     let movements = tx
         .query(
-            r"select sku, kind, event_id, event_date, layer, quantity, cost, consumer from live_movements
-              where layer = $1
-              order by event_date, seq",
+            &format!("select {MOVEMENT_COLUMNS} from live_movements where layer = $1 order by event_date, seq"),
             &[&lot_id],
         )
         .await?;
-    Ok((
-        allocations.iter().map(Allocation::try_from).collect::<Result<_, _>>()?,
-        movements.iter().map(Movement::try_from).collect::<Result<_, _>>()?,
-    ))
+    traced(&allocations, &movements)
 }
 
-/// Whether a sale (or lot) of this id is loaded.
-pub async fn is_loaded(tx: &TenantTx, sale_id: Option<&str>, lot_id: Option<&str>) -> Result<bool, DbError> {
-    let row = tx
-        .query_one(
-            r"select exists (select 1 from sales where sale_id = $1) or exists (select 1 from lots where lot_id = $2)",
-            &[&sale_id, &lot_id],
-        )
-        .await?;
-    Ok(row.try_get(0)?)
+fn traced(allocations: &[Row], movements: &[Row]) -> Result<Option<Trace>, DbError> {
+    Ok(Some((
+        allocations.iter().map(Allocation::try_from).collect::<Result<_, _>>()?,
+        movements.iter().map(Movement::try_from).collect::<Result<_, _>>()?,
+    )))
 }

@@ -6,6 +6,7 @@
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+use super::book::MOVEMENT_COLUMNS;
 use super::{DbError, RunRow, TenantTx};
 use crate::engine::Layer;
 use crate::model::{Allocation, Lot, Movement, Sale};
@@ -242,8 +243,7 @@ pub async fn load_live_costing(
         .await?;
     let movements = tx
         .query(
-            r"select sku, kind, event_id, event_date, layer, quantity, cost, consumer from live_movements
-              where sku = any($1) order by sku, seq",
+            &format!("select {MOVEMENT_COLUMNS} from live_movements where sku = any($1) order by sku, seq"),
             &[&skus],
         )
         .await?;

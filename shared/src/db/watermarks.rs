@@ -18,17 +18,20 @@ pub(super) const SNAPSHOT_WATERMARKS: &str = r"insert into watermark_snapshots (
     from sku_watermarks w";
 
 /// Moves each SKU's watermark to the last sale a chunk costed for it: `skus[i]` to
-/// (`sale_dates[i]`, `sale_ids[i]`), costed by `run_id`. The watermark each SKU had
-/// before the run first moved it is kept in `watermark_snapshots` (a later chunk of
-/// the same run keeps the first snapshot). A stale backdating mark (one the watermark
-/// had already gone back before, by a rollback) is cleared: costing forward covers it.
+/// `last_sales[i]` (none: a SKU with movements whose costing took no sale), costed by
+/// `run_id`. The watermark each SKU had before the run first moved it is kept in
+/// `watermark_snapshots` (a later chunk of the same run keeps the first snapshot). A
+/// stale backdating mark (one the watermark had already gone back before, by a
+/// rollback) is cleared: costing forward covers it. A SKU with movements, costed whole,
+/// no longer waits to be re-costed, and its costing is `run_id`'s.
 pub async fn advance_watermarks(
     tx: &TenantTx,
     run_id: Uuid,
     skus: &[&str],
-    sale_dates: &[DateTime<Utc>],
-    sale_ids: &[&str],
+    last_sales: &[Option<(DateTime<Utc>, &str)>],
 ) -> Result<u64, DbError> {
+    let dates: Vec<Option<DateTime<Utc>>> = last_sales.iter().map(|last| last.map(|(date, _)| date)).collect();
+    let ids: Vec<Option<&str>> = last_sales.iter().map(|last| last.map(|(_, id)| id)).collect();
     tx.execute(
         &format!(
             r"with snapshot as (
@@ -37,12 +40,14 @@ pub async fn advance_watermarks(
               on conflict (tenant_id, run_id, sku) do nothing
           )
           update sku_watermarks w
-          set costed_date = v.sale_date, costed_sale_id = v.sale_id, costed_by_run = $1,
-              rewind_date = null, rewind_sale_id = null, backdated_kind = null, backdated_id = null
+          set costed_date = v.sale_date, costed_sale_id = v.sale_id,
+              costed_by_run = case when v.sale_id is null then null else $1 end,
+              rewind_date = null, rewind_sale_id = null, backdated_kind = null, backdated_id = null,
+              recost = false, recosted_by_run = case when w.movements then $1 else w.recosted_by_run end
           from unnest($2::text[], $3::timestamptz[], $4::text[]) as v(sku, sale_date, sale_id)
           where w.sku = v.sku"
         ),
-        &[&run_id, &skus, &sale_dates, &sale_ids],
+        &[&run_id, &skus, &dates, &ids],
     )
     .await
 }

@@ -371,11 +371,6 @@ impl Record for LandedCost {
     }
 }
 
-/// Reads lots from CSV. See [`Reader`].
-pub fn read_lots<R: Read>(input: R, tenant: Option<&TenantId>) -> Result<Reader<R, Lot>, IngestError> {
-    Reader::new(input, tenant)
-}
-
 /// Reads sales from CSV. See [`Reader`].
 pub fn read_sales<R: Read>(input: R, tenant: Option<&TenantId>) -> Result<Reader<R, Sale>, IngestError> {
     Reader::new(input, tenant)

@@ -520,11 +520,10 @@ pub async fn sale_trace(
     sale_id: &str,
 ) -> Result<SaleTrace, ServiceError> {
     let tx = db::begin_snapshot(pool, tenant_id).await?;
-    if !db::is_loaded(&tx, Some(sale_id), None).await? {
-        return Err(ServiceError::NotFound { what: "sale", id: sale_id.to_owned() });
-    }
-    let (allocations, movements) = db::sale_trace(&tx, sale_id).await?;
+    let traced = db::sale_trace(&tx, sale_id).await?;
     tx.rollback().await?;
+    let (allocations, movements) =
+        traced.ok_or_else(|| ServiceError::NotFound { what: "sale", id: sale_id.to_owned() })?;
     let mut cogs = Decimal::ZERO;
     for amount in allocations.iter().map(|a| a.extended_cost).chain(movements.iter().map(|m| m.cost)) {
         add(&mut cogs, amount)?;
@@ -552,11 +551,10 @@ pub async fn lot_trace(
     lot_id: &str,
 ) -> Result<LotTrace, ServiceError> {
     let tx = db::begin_snapshot(pool, tenant_id).await?;
-    if !db::is_loaded(&tx, None, Some(lot_id)).await? {
-        return Err(ServiceError::NotFound { what: "lot", id: lot_id.to_owned() });
-    }
-    let (allocations, movements) = db::lot_trace(&tx, lot_id).await?;
+    let traced = db::lot_trace(&tx, lot_id).await?;
     tx.rollback().await?;
+    let (allocations, movements) =
+        traced.ok_or_else(|| ServiceError::NotFound { what: "lot", id: lot_id.to_owned() })?;
     Ok(LotTrace {
         lot_id: lot_id.to_owned(),
         sales: allocations

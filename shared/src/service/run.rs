@@ -209,11 +209,11 @@ async fn apply_chunk_in(
     run: &RunRow,
     chunk_size: usize,
 ) -> Result<Chunk, ServiceError> {
-    let skus = db::skus_to_recost(tx, MOVEMENT_SKUS_PER_CHUNK).await?;
+    let limit = i64::try_from(chunk_size.max(1)).unwrap_or(i64::MAX);
+    let skus = db::skus_to_recost(tx, limit.min(MOVEMENT_SKUS_PER_CHUNK)).await?;
     if !skus.is_empty() {
         return recost_whole(tx, run, &skus).await;
     }
-    let limit = i64::try_from(chunk_size.max(1)).unwrap_or(i64::MAX);
     let sales = db::load_uncosted(tx, run.run_id, run.cursor_sku.as_deref(), limit).await?;
     let Some(last) = sales.last() else {
         db::complete_run(tx, run.run_id).await?;
@@ -269,9 +269,8 @@ async fn apply_chunk_in(
     db::insert_allocations(tx, run.run_id, &allocations).await?;
     db::add_run_sku_outputs(tx, run.run_id, &sku_outputs(&allocations)?).await?;
     db::update_remaining(tx, &touched, &remaining).await?;
-    let dates: Vec<_> = last_of_sku.iter().map(|sale| sale.sale_date).collect();
-    let ids: Vec<&str> = last_of_sku.iter().map(|sale| sale.sale_id.as_str()).collect();
-    let moved = db::advance_watermarks(tx, run.run_id, &skus, &dates, &ids).await?;
+    let last_sales: Vec<_> = last_of_sku.iter().map(|sale| Some((sale.sale_date, sale.sale_id.as_str()))).collect();
+    let moved = db::advance_watermarks(tx, run.run_id, &skus, &last_sales).await?;
     assert_eq!(moved as usize, skus.len(), "every SKU with a sale has a watermark row, locked by the run row");
 
     let totals = ChunkTotals {
@@ -285,7 +284,8 @@ async fn apply_chunk_in(
     if db::advance_cursor(tx, run, &totals).await? { Ok(Chunk::Applied) } else { Ok(Chunk::Lost) }
 }
 
-/// SKUs with movements besides lots and sales costed whole in one chunk.
+/// SKUs with movements besides lots and sales costed whole in one chunk, at most (and
+/// no more than the chunk's size in sales).
 const MOVEMENT_SKUS_PER_CHUNK: i64 = 50;
 
 /// Costs SKUs with movements besides lots and sales whole, from every event loaded (the
@@ -324,7 +324,7 @@ async fn recost_whole(tx: &TenantTx, run: &RunRow, skus: &[String]) -> Result<Ch
             last.map(|a| (a.sale_date, a.sale_id.as_str()))
         })
         .collect();
-    db::settle_recosted(tx, run.run_id, &names, &last_sales).await?;
+    db::advance_watermarks(tx, run.run_id, &names, &last_sales).await?;
     let sales = costing.allocations.windows(2).filter(|pair| pair[0].sale_id != pair[1].sale_id).count()
         + usize::from(!costing.allocations.is_empty());
     let totals = ChunkTotals {
