@@ -86,7 +86,8 @@ pub(super) const HAS_UNCOSTED: &str = "w.last_sale_date is not null
     and (w.costed_date is null or (w.last_sale_date, w.last_sale_id) > (w.costed_date, w.costed_sale_id))";
 
 /// The SKUs a rewind takes (`marked`: each from its backdating mark, where that lies at
-/// or before the last sale costed) and each live run's outputs
+/// or before the last sale costed, and each SKU with movements flagged `recost`, from
+/// its start) and each live run's outputs
 /// of them as their summary tells (`sources`: wholly superseded by a later live run,
 /// wholly live, and whether they all come from the mark on). A SKU is taken over whole
 /// when each of its sources is wholly superseded or wholly live from the mark on
@@ -98,7 +99,7 @@ const CLASSIFIED_MARKS: &str = r"marked as materialized (
                case when movements then '-infinity' else rewind_date end as from_date,
                case when movements then '' else rewind_sale_id end as from_sale_id
         from sku_watermarks
-        where rewind_date is not null and (movements or (rewind_date, rewind_sale_id) <= (costed_date, costed_sale_id))
+        where recost or (rewind_date, rewind_sale_id) <= (costed_date, costed_sale_id)
     ),
     sources as materialized (
         select c.*, bool_and(c.superseded or (c.live and c.from_mark_on)) over (partition by c.sku) as sku_whole
@@ -130,8 +131,8 @@ const CLASSIFIED_MARKS: &str = r"marked as materialized (
 
 /// Readies the SKUs with movements besides lots and sales for `run_id` to cost them
 /// whole: each with new input (a mark) or a sale after its watermark (a parked SKU
-/// tried again) is snapshotted as it was, then marked, so that the rewind takes all its
-/// live outputs over, and flagged `recost` for the run's chunks. Returns how many.
+/// tried again) is snapshotted as it was, then flagged `recost`: the rewind takes all
+/// its live outputs over, and the run's chunks cost it. Returns how many.
 pub async fn mark_movement_skus(tx: &TenantTx, run_id: Uuid) -> Result<u64, DbError> {
     tx.execute(
         &format!(
@@ -140,11 +141,7 @@ pub async fn mark_movement_skus(tx: &TenantTx, run_id: Uuid) -> Result<u64, DbEr
                   where w.movements and (w.recost or w.rewind_date is not null or ({HAS_UNCOSTED}))
               )
               update sku_watermarks w
-              set recost = true,
-                  rewind_date = coalesce(w.rewind_date, w.last_sale_date, '-infinity'),
-                  rewind_sale_id = coalesce(w.rewind_sale_id, w.last_sale_id, ''),
-                  backdated_kind = coalesce(w.backdated_kind, 'sale'),
-                  backdated_id = coalesce(w.backdated_id, w.last_sale_id, '')
+              set recost = true
               where w.movements and (w.recost or w.rewind_date is not null or ({HAS_UNCOSTED}))"
         ),
         &[&run_id],
