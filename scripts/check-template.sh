@@ -37,7 +37,7 @@ print(f"{len(output['Resources'])} CloudFormation resources")
 PY
 say "linting the generated CloudFormation with cfn-lint"
 AWS_DEFAULT_REGION=us-east-1 cfn-lint --regions us-east-1 -- "$out/template.json"
-say "checking that the template deploys every function binary with the settings it needs, no password and bounded, routes every documented path behind the JWT authorizer, lets no user write their tenant, throttles, keeps a TLS-only versioned bucket and sets no development header"
+say "checking that the template deploys every function binary with the settings it needs, no password and bounded, routes every documented path behind the JWT authorizer (but the dashboard's pages), lets no user write their tenant, throttles, keeps a TLS-only versioned bucket and sets no development header"
 python3 - <<'PY'
 import glob, json, re, sys
 from samtranslator.yaml_helper import yaml_parse
@@ -45,6 +45,9 @@ from samtranslator.yaml_helper import yaml_parse
 template = yaml_parse(open("template.yaml").read())
 functions = {r["Metadata"]["BuildProperties"]["Binary"]: r for r in template["Resources"].values()
              if r["Type"] == "AWS::Serverless::Function"}
+# The dashboard's function serves its pages and assets only: it reads no data, so it
+# needs neither the database nor the bucket, and its routes (GET only) are open.
+DASHBOARD = "cogs-web"
 binaries = set()
 for manifest in glob.glob("functions/*/Cargo.toml"):
     binaries |= set(re.findall(r'\[\[bin\]\]\s*\nname = "(cogs-[a-z-]+)"', open(manifest).read()))
@@ -62,12 +65,18 @@ for name, resource in [*template.get("Globals", {}).items(), *template["Resource
 global_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
 for binary, resource in functions.items():
     env = {**global_env, **resource["Properties"].get("Environment", {}).get("Variables", {})}
-    needed = ["COGS_BUCKET", "COGS_DATABASE_SECRET_ARN"] + (["COGS_STATE_MACHINE_ARN"] if binary == "cogs-run" else [])
+    if binary == DASHBOARD:
+        needed = ["COGS_COGNITO_DOMAIN", "COGS_COGNITO_CLIENT_ID"]
+    else:
+        needed = ["COGS_BUCKET", "COGS_DATABASE_SECRET_ARN"] + (["COGS_STATE_MACHINE_ARN"] if binary == "cogs-run" else [])
     # No password in a function's configuration: a dynamic reference is resolved into it.
     for name, value in env.items():
         if name.endswith("DATABASE_URL") or re.search(r"resolve:secretsmanager|postgres(ql)?://", json.dumps(value)):
             problems.append(f"function {binary} puts a database URL or secret value in its environment ({name})")
-    if {"Ref": "DatabaseSecretRead"} not in resource["Properties"].get("Policies", []):
+    policies = resource["Properties"].get("Policies", [])
+    if binary == DASHBOARD and policies:
+        problems.append(f"function {binary} serves static pages and needs no permission, yet has {policies}")
+    elif binary != DASHBOARD and {"Ref": "DatabaseSecretRead"} not in policies:
         problems.append(f"function {binary} may not read the database secret (DatabaseSecretRead)")
     problems += [f"function {binary} does not set {name}, without which it refuses to start" for name in needed
                  if name not in env]
@@ -109,10 +118,14 @@ for a in api:
     jwt = auth.get("Authorizers", {}).get(auth.get("DefaultAuthorizer", ""), {}).get("JwtConfiguration")
     if not jwt or "UserPool" not in json.dumps(jwt.get("issuer")) or "JwtIssuer" not in json.dumps(jwt.get("issuer")):
         problems.append("the HTTP API's default authorizer is not the JWT one trusting the user pool or JwtIssuer")
-open_routes = {(e["Properties"]["Method"].upper(), e["Properties"]["Path"])
-               for f in functions.values() for e in f["Properties"].get("Events", {}).values()
+open_routes = {(b, e["Properties"]["Method"].upper(), e["Properties"]["Path"])
+               for b, f in functions.items() for e in f["Properties"].get("Events", {}).values()
                if e["Type"] == "HttpApi" and e["Properties"].get("Auth", {}).get("Authorizer") == "NONE"}
-problems += [f"route {m} {p} is open without a token" for m, p in sorted(open_routes - {("GET", "/health")})]
+problems += [f"route {m} {p} is open without a token" for b, m, p in sorted(open_routes)
+             if (m, p) != ("GET", "/health") and not (b == DASHBOARD and m == "GET")]
+problems += [f"the dashboard's route {e['Properties']['Method']} {e['Properties']['Path']} is behind the JWT authorizer, "
+             "so the page cannot load to sign in" for b, f in functions.items() if b == DASHBOARD
+             for e in f["Properties"].get("Events", {}).values() if (b, e["Properties"]["Method"].upper(), e["Properties"]["Path"]) not in open_routes]
 problems += [f"documented route {m} {p} has no HttpApi event" for m, p in sorted(documented - routes)]
 problems += [f"route {m} {p} is not documented in functions/openapi.json" for m, p in sorted(routes - documented)]
 for problem in problems:

@@ -22,6 +22,7 @@ fn served() -> Vec<(&'static str, &'static [cogs_core::http::Route])> {
         ("list", cogs_list::ROUTES),
         ("rollback", cogs_rollback::ROUTES),
         ("journal-export", cogs_journal_export::ROUTES),
+        ("web", cogs_web::ROUTES),
     ]
 }
 
@@ -188,7 +189,7 @@ async fn every_documented_status_is_what_the_functions_answer() {
     let sales = std::fs::read_to_string(example("sales.csv")).unwrap();
 
     // Health, on every function; and a database that does not answer.
-    for (function, _) in served() {
+    for (function, _) in served().into_iter().filter(|(function, _)| *function != "web") {
         expect(function, "/health", request("GET", "/health", None, None), 200).await;
     }
     let dead = context("postgres://cogs_api:cogs_api@127.0.0.1:1/none", &[("COGS_HEALTH_TIMEOUT_MS", "500")]);
@@ -463,6 +464,9 @@ async fn every_documented_status_is_what_the_functions_answer() {
     let rollback_path = format!("{run_path}/rollback");
     let blocked = expect("rollback", rollback, request("POST", &rollback_path, Some("acme-corp"), None), 409).await;
     assert_eq!(body_json(&blocked)["error"]["type"], "dependent_run");
+    let shown = expect("list", "/api/v1/runs/{run_id}", request("GET", &run_path, Some("acme-corp"), None), 200).await;
+    let later = body_json(&blocked)["error"]["later_runs"].clone();
+    assert_eq!(body_json(&shown)["cascade_takes"], later, "the run says what a cascade would take with it");
     expect("rollback", rollback, request("POST", &rollback_path, None, None), 401).await;
     let unclear = request("POST", &format!("{rollback_path}?cascade=maybe"), Some("acme-corp"), None);
     expect("rollback", rollback, unclear, 400).await;
@@ -475,6 +479,22 @@ async fn every_documented_status_is_what_the_functions_answer() {
     )
     .await;
     assert_eq!(body_json(&cascaded)["rolled_back"].as_array().unwrap().len(), 2);
+
+    // The dashboard: its page at every screen's address, and its assets, with no token.
+    for (template, path, status) in [
+        ("/", "/", 200),
+        ("/app", "/app", 200),
+        ("/app/{page}", "/app/inventory", 200),
+        ("/app/{page}", "/app/no-such-screen", 404),
+        ("/app/runs/{run_id}", &run_path.replace("/api/v1/", "/app/"), 200),
+        ("/app/assets/{file}", "/app/assets/no-such.js", 404),
+    ] {
+        expect("web", template, request("GET", path, None, None), status).await;
+    }
+    let asset = expect("web", "/app/assets/{file}", request("GET", "/app/assets/app.css", None, None), 200).await;
+    let mut again = request("GET", "/app/assets/app.css", None, None);
+    again.headers_mut().insert("if-none-match", header(&asset, "etag").parse().unwrap());
+    expect("web", "/app/assets/{file}", again, 304).await;
 
     seen.insert(("GET".into(), "/health".into(), unavailable.status().as_u16()));
     assert_eq!(seen, documented(), "the statuses answered are exactly the documented ones");

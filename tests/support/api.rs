@@ -69,6 +69,14 @@ pub fn multipart(tenant: &str) -> Request {
 }
 
 /// Calls the function that serves the route, as API Gateway would.
+/// The dashboard as `cargo lambda watch` serves it locally.
+static DASHBOARD: std::sync::LazyLock<cogs_web::Dashboard> = std::sync::LazyLock::new(|| {
+    let config = [("COGS_DEV_TENANT_HEADER", "true"), ("COGS_WEB_BASE_PATH", "/lambda-url/cogs-web")];
+    let config =
+        cogs_web::WebConfig::from_lookup(|name| config.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).into()));
+    cogs_web::Dashboard::new(&config.expect("a valid development configuration"))
+});
+
 pub async fn call(ctx: &Context, function: &str, req: Request) -> Response<Body> {
     match function {
         "upload" => cogs_upload::handle(ctx, req).await,
@@ -76,6 +84,7 @@ pub async fn call(ctx: &Context, function: &str, req: Request) -> Response<Body>
         "list" => cogs_list::handle(ctx, req).await,
         "rollback" => cogs_rollback::handle(ctx, req).await,
         "journal-export" => cogs_journal_export::handle(ctx, req).await,
+        "web" => cogs_web::handle(&DASHBOARD, &req),
         other => panic!("no function {other}"),
     }
 }

@@ -257,8 +257,9 @@ impl Config {
 const DEPLOYED_SIGNS: &[&str] =
     &["LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "_HANDLER", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_EXECUTION_ENV"];
 
-/// The first sign that the process runs in AWS Lambda, if any.
-fn deployed(var: &impl Fn(&str) -> Option<String>) -> Option<&'static str> {
+/// The first sign that the process runs in AWS Lambda, if any: what makes a setting
+/// only local development may use refuse to start.
+pub fn deployed(var: &impl Fn(&str) -> Option<String>) -> Option<&'static str> {
     DEPLOYED_SIGNS.iter().copied().find(|name| var(name).is_some())
 }
 

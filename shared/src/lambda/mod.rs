@@ -14,7 +14,7 @@ use lambda_http::lambda_runtime::Diagnostic;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
-pub use config::{Config, ConfigError, DatabaseSource, DevTenantMode, Needs, StateMachineConfig};
+pub use config::{Config, ConfigError, DatabaseSource, DevTenantMode, Needs, StateMachineConfig, deployed};
 pub use dispatch::RunDispatch;
 
 use crate::service::{Category, ServiceError};

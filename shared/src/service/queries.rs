@@ -64,6 +64,9 @@ pub struct RunDetail {
     /// The SKUs the run parked, by SKU: each one's first uncovered sale, how much of it
     /// nothing could cover, and what was on hand then.
     pub shortfalls: Vec<Shortfall>,
+    /// The later runs resting on this one, which a rollback with cascade would roll back
+    /// with it, newest first (none once it is rolled back or failed).
+    pub cascade_takes: Vec<Uuid>,
 }
 
 /// The most validation errors shown with a run.
@@ -79,8 +82,14 @@ pub async fn show_run(
     let run = db::load_run(&tx, run_id).await?.ok_or(ServiceError::NotFound { what: "run", id: run_id.to_string() })?;
     let validation_errors = db::load_validation_errors(&tx, ErrorSubject::Run(run_id), SHOWN_ERRORS).await?;
     let shortfalls = db::load_shortfalls(&tx, run_id).await?.into_iter().map(Shortfall::normalized).collect();
+    let cascade_takes = match run.status {
+        RunStatus::RolledBack | RunStatus::Failed => Vec::new(),
+        RunStatus::Pending | RunStatus::Running | RunStatus::Completed => {
+            super::rollback::dependents(&tx, run_id).await?.into_iter().map(|later| later.run_id).collect()
+        }
+    };
     tx.rollback().await?;
-    Ok(RunDetail { run, validation_errors, shortfalls })
+    Ok(RunDetail { run, validation_errors, shortfalls, cascade_takes })
 }
 
 /// Stock per SKU: the sums of its lots.

@@ -53,7 +53,7 @@ pub async fn rollback_run(
 }
 
 /// Every run resting on `run_id`, directly or through another, newest first.
-async fn dependents(tx: &TenantTx, run_id: Uuid) -> Result<Vec<RunRow>, ServiceError> {
+pub(super) async fn dependents(tx: &TenantTx, run_id: Uuid) -> Result<Vec<RunRow>, ServiceError> {
     let mut found: Vec<RunRow> = Vec::new();
     let mut frontier = vec![run_id];
     while let Some(next) = frontier.pop() {

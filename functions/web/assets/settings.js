@@ -1,0 +1,114 @@
+// Settings: the organisation's time zone, lock date and policy, shortfall policy,
+// journal accounts and SKU rules, and how journals are laid out.
+
+import { api } from './api.js';
+import { field, h, ok, problem, screen } from './ui.js';
+
+const ACCOUNT_KINDS = [
+  ['cogs', 'Cost of goods sold', 'Debited for what was sold.'],
+  ['inventory', 'Inventory', 'Credited for what left stock, debited for what came back.'],
+  ['write_off', 'Write-offs', 'Damaged or lost stock, and returns not restocked.'],
+  ['adjustment_gain', 'Adjustment gains', 'Stock found in a count or adjustment.'],
+  ['supplier_returns_clearing', 'Supplier returns clearing', 'What a supplier owes back for returned goods.'],
+  ['landed_cost_clearing', 'Landed cost clearing', 'Duty, freight and fees billed after the goods.'],
+];
+
+const radios = (name, options, chosen) => h('div', { role: 'radiogroup' }, options.map(([value, label, hint]) => {
+  return h('label', {}, h('input', { type: 'radio', name, value, checked: value === chosen }), ` ${label}`, hint ? h('span', { class: 'hint' }, ` — ${hint}`) : null);
+}));
+
+export async function render() {
+  const stored = await api('GET', '/api/v1/settings');
+  const outcome = h('div', { 'aria-live': 'polite' });
+  const zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [];
+  const timeZone = h('input', { name: 'time_zone', required: true, list: 'zones', value: stored.time_zone, autocomplete: 'off' });
+  const lockDate = h('input', { type: 'date', name: 'lock_date', value: stored.lock_date || '' });
+  const accounts = Object.fromEntries(ACCOUNT_KINDS.map(([kind]) => [kind, {
+    code: h('input', { name: `${kind}_code`, value: stored.accounts?.[kind]?.code || '', autocomplete: 'off' }),
+    name: h('input', { name: `${kind}_name`, value: stored.accounts?.[kind]?.name || '', autocomplete: 'off' }),
+  }]));
+  const rules = h('textarea', { name: 'sku_rules', spellcheck: 'false' }, JSON.stringify(stored.sku_rules || [], null, 1));
+  const taxRate = h('input', { name: 'xero_tax_rate', value: stored.xero_tax_rate || '', placeholder: 'the deployment\'s (Tax Exempt)' });
+  const period = h('select', { name: 'journal_period' }, [['', 'A journal per day (default)'], ['day', 'A journal per day'], ['month', 'A journal per month'], ['run', 'One journal per run']]
+    .map(([v, l]) => h('option', { value: v, selected: (stored.journal_period || '') === v }, l)));
+  const lines = h('select', { name: 'journal_lines' }, [['', 'A line pair per SKU (default)'], ['sku', 'A line pair per SKU'], ['single', 'A single line pair']]
+    .map(([v, l]) => h('option', { value: v, selected: (stored.journal_lines || '') === v }, l)));
+
+  const form = h('form', {
+    onsubmit: async (event) => {
+      event.preventDefault();
+      outcome.replaceChildren();
+      let skuRules;
+      try {
+        skuRules = JSON.parse(rules.value || '[]');
+        if (!Array.isArray(skuRules)) throw new Error();
+      } catch {
+        outcome.replaceChildren(problem({ sentence: 'The SKU rules are not a list of rules.', advice: 'Write them as JSON, like [{"prefix": "GIFT-", "cogs": {"code": "5010", "name": "Gift COGS"}}], or leave [] for none.' }));
+        rules.focus();
+        return;
+      }
+      const named = {};
+      for (const [kind, label] of ACCOUNT_KINDS) {
+        const code = accounts[kind].code.value.trim();
+        const name = accounts[kind].name.value.trim();
+        if (Boolean(code) !== Boolean(name)) {
+          outcome.replaceChildren(problem({ sentence: `The ${label.toLowerCase()} account needs both a code and a name.`, advice: 'Fill in both, or clear both to use the deployment\'s account.' }));
+          (code ? accounts[kind].name : accounts[kind].code).focus();
+          return;
+        }
+        if (code) named[kind] = { code, name };
+      }
+      const value = (name) => form.elements[name].value;
+      const change = {
+        time_zone: timeZone.value.trim(),
+        lock_date: lockDate.value || null,
+        lock_policy: value('lock_policy'),
+        on_shortfall: value('on_shortfall'),
+        accounts: named,
+        sku_rules: skuRules,
+        xero_tax_rate: taxRate.value.trim() || null,
+        journal_period: period.value || null,
+        journal_lines: lines.value || null,
+      };
+      try {
+        await api('PUT', '/api/v1/settings', { json: change });
+        const moved = (stored.lock_date || null) !== change.lock_date;
+        outcome.replaceChildren(ok('Saved.', moved ? `The lock date is now ${change.lock_date || 'unset'}: runs from now on respect it.` : ''));
+        stored.lock_date = change.lock_date;
+      } catch (error) {
+        outcome.replaceChildren(problem(error));
+      }
+    },
+  },
+  h('fieldset', {}, h('legend', {}, 'Dates'),
+    h('div', { class: 'grid' },
+      field('Time zone', timeZone, 'The IANA name (like Europe/Berlin) whose days and months your journals use.'),
+      h('datalist', { id: 'zones' }, zones.map((zone) => h('option', { value: zone }))),
+      field('Lock date', lockDate, 'The last day of your closed periods. Leave empty for none. It cannot be in the future.'))),
+  h('fieldset', {}, h('legend', {}, 'When late input changes a closed period'),
+    h('p', { class: 'hint' }, 'Moving the lock date forward closes the days up to it: no run will change what was posted for them. Moving it back reopens them.'),
+    radios('lock_policy', [
+      ['post_in_open_period', 'Post the difference in the first open day', 'the run goes on, and its journal dates the correction after the lock date.'],
+      ['refuse', 'Refuse the run', 'a run that would change a closed day stops and changes nothing; move the lock date back or correct the input.'],
+    ], stored.lock_policy)),
+  h('fieldset', {}, h('legend', {}, 'When a sale cannot be covered'),
+    radios('on_shortfall', [
+      ['park', 'Park the SKU', 'its costing stops at that sale until lots arrive; other SKUs are costed.'],
+      ['fail', 'Fail the run', 'nothing is costed until every sale is covered.'],
+    ], stored.on_shortfall)),
+  h('fieldset', {}, h('legend', {}, 'Accounts'),
+    h('p', { class: 'hint' }, 'Leave a kind empty to post it to the deployment\'s account.'),
+    h('div', { class: 'scroll' }, h('table', {},
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Kind'), h('th', { scope: 'col' }, 'Code'), h('th', { scope: 'col' }, 'Name'))),
+      h('tbody', {}, ACCOUNT_KINDS.map(([kind, label, hint]) => {
+        accounts[kind].code.setAttribute('aria-label', `${label} account code`);
+        accounts[kind].name.setAttribute('aria-label', `${label} account name`);
+        return h('tr', {}, h('th', { scope: 'row' }, label, h('p', { class: 'hint' }, hint)), h('td', {}, accounts[kind].code), h('td', {}, accounts[kind].name));
+      })))),
+    field('SKU rules', rules, 'COGS and inventory accounts for SKUs whose id starts with a prefix; the longest prefix wins. JSON: [{"prefix": "GIFT-", "cogs": {"code": "5010", "name": "Gift COGS"}}].')),
+  h('fieldset', {}, h('legend', {}, 'Journals'),
+    h('div', { class: 'grid' }, field('Xero tax rate', taxRate), field('Journals', period), field('Lines', lines))),
+  h('div', { class: 'actions' }, h('button', { class: 'primary' }, 'Save the settings')));
+
+  screen('Settings', outcome, form);
+}
