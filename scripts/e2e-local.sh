@@ -22,21 +22,18 @@ tenant=acme-corp
 
 ensure_cargo_lambda
 
-say "preparing a fresh database cogs_e2e from the test template"
-as_superuser psql -q -v ON_ERROR_STOP=1 -d postgres -c "drop database if exists cogs_e2e with (force)" \
-  -c "create database cogs_e2e template cogs_test_template owner cogs_owner"
-
+fresh_database cogs_e2e
 scripts/s3-local.sh
 s3=http://127.0.0.1:${COGS_S3_PORT:-5055}
 bucket=cogs-e2e
-curl -sf -X PUT "$s3/$bucket" >/dev/null || true
+local_bucket $bucket
 
 say "serving the functions with cargo lambda watch on port $port"
 log=${COGS_E2E_LOG:-$(mktemp)}
 # No inline costing and tiny chunks: the API starts the run, the worker finishes it.
 DATABASE_URL="postgres://cogs_api:cogs_api@$COGS_PGHOST:$COGS_PGPORT/cogs_e2e" COGS_DEV_TENANT_HEADER=true RUST_LOG=${RUST_LOG:-warn} \
   COGS_BUCKET=$bucket COGS_S3_ENDPOINT=$s3 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=testtesttest AWS_REGION=us-east-1 \
-  COGS_INLINE_RUN_MS=0 COGS_CHUNK_SIZE=2 \
+  COGS_INLINE_RUN_MS=0 COGS_CHUNK_SIZE=2 COGS_WEB_BASE_PATH=/lambda-url/cogs-web COGS_WEB_API_BASE='/lambda-url/cogs-{function}' \
   cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$port" >"$log" 2>&1 &
 watcher=$!
 trap 'kill $watcher 2>/dev/null; pkill -P $watcher 2>/dev/null || true' EXIT
@@ -128,7 +125,7 @@ print("list: one run,", runs[0]["status"])'
 as_tenant=tenant-b call GET cogs-list "/api/v1/runs/$run_id" 404 >/dev/null
 say "the operations scripts against the local stack"
 maint_url="postgres://cogs_maint:cogs_maint@$COGS_PGHOST:$COGS_PGPORT/cogs_e2e"
-API_URL="$base/cogs-list" DATABASE_URL="$maint_url" scripts/daily_health_check.sh
+API_URL="$base/cogs-list" DASHBOARD_URL="$base/cogs-web/app" DATABASE_URL="$maint_url" scripts/daily_health_check.sh
 DATABASE_URL="$maint_url" scripts/weekly_metrics.sh >/dev/null
 DATABASE_URL="$maint_url" scripts/stuck_runs.sh
 if API_URL="http://127.0.0.1:9/none" DATABASE_URL="$maint_url" scripts/daily_health_check.sh >/dev/null; then

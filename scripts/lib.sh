@@ -102,3 +102,22 @@ ensure_postgres() {
   $sudo pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" start || true
   wait_for_postgres
 }
+
+# A fresh database NAME, cloned from the migrated test template (scripts/setup-db.sh --test).
+fresh_database() { # fresh_database NAME
+  say "preparing a fresh database $1 from the test template"
+  as_superuser psql -q -v ON_ERROR_STOP=1 -d postgres -c "drop database if exists $1 with (force)" \
+    -c "create database $1 template cogs_test_template owner cogs_owner"
+}
+
+# Makes bucket NAME on the local S3 server (scripts/s3-local.sh), letting the given
+# browser origins PUT to its presigned URLs, as the template's bucket lets the API's.
+local_bucket() { # local_bucket NAME [ORIGIN...]
+  local s3=http://127.0.0.1:${COGS_S3_PORT:-5055} name=$1 rules=""
+  shift
+  curl -sf -X PUT "$s3/$name" >/dev/null || true
+  [ $# -gt 0 ] || return 0
+  for origin in "$@"; do rules+="<AllowedOrigin>$origin</AllowedOrigin>"; done
+  curl -sf -X PUT "$s3/$name?cors" -H 'Content-Type: application/xml' --data-binary \
+    "<CORSConfiguration><CORSRule>$rules<AllowedMethod>PUT</AllowedMethod><AllowedHeader>*</AllowedHeader></CORSRule></CORSConfiguration>" >/dev/null
+}

@@ -2,7 +2,8 @@
 # Runs every check CI runs: layer rules, formatting, clippy with warnings denied, the
 # whole test suite against a real PostgreSQL (installed and started if need be; see
 # scripts/setup-db.sh), the database tests a second time through PgBouncer in
-# transaction mode, and the HTTP functions served by cargo lambda end to end.
+# transaction mode, the HTTP functions served by cargo lambda end to end, and the
+# dashboard driven in Chromium against them.
 # Safe to run again; prompts for nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,5 +39,8 @@ COGS_TEST_POOLER=127.0.0.1:${COGS_POOLER_PORT:-6432} cargo test --locked -p cogs
 
 say "serving the HTTP functions locally and driving the runbook's API flow (scripts/e2e-local.sh)"
 scripts/e2e-local.sh
+
+say "the dashboard in a real browser against the local stack (scripts/browser-test.sh)"
+COGS_SCREENSHOTS=target/screenshots scripts/browser-test.sh
 
 say "all checks passed"

@@ -65,7 +65,11 @@ export function problemFrom(status, text) {
     return new ApiProblem('Something went wrong on the service\'s side.',
       `Try again in a minute. If it keeps happening, tell your operator it happened at ${new Date().toLocaleString()}.`, { status });
   }
-  const said = error.message ? `${error.message.charAt(0).toUpperCase()}${error.message.slice(1)}`.replace(/([^.])$/, '$1.') : null;
+  // The API's message is a sentence; one that opens with a field's name keeps it as written.
+  const opening = (error.message || '').split(' ')[0];
+  const said = error.message
+    ? `${/[_\d]/.test(opening) ? opening : opening.charAt(0).toUpperCase() + opening.slice(1)}${error.message.slice(opening.length)}`.replace(/([^.])$/, '$1.')
+    : null;
   return new ApiProblem(sentence || said || `The service refused the request (status ${status}).`,
     sentence && said ? `${said} ${advice}` : (advice || 'Try again.'),
     { status, type: error.type, rows: error.errors, details: error });

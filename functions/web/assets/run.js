@@ -29,6 +29,7 @@ export async function render() {
   });
   startButton.addEventListener('click', async () => {
     startButton.disabled = previewButton.disabled = true;
+    preview.replaceChildren();
     progress.replaceChildren(h('p', {}, 'Starting the run…'));
     try {
       const started = await api('POST', '/api/v1/runs', { json: body() });

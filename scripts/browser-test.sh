@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The dashboard tested the way a person uses it: Debian's Chromium, driven by Playwright
+# for Python, against the real stack (every function under `cargo lambda watch`,
+# PostgreSQL, the local S3 server). tests/browser/dashboard.py holds the steps; it
+# takes a screenshot of each screen into $COGS_SCREENSHOTS (docs/screenshots, the
+# README's, unless set).
+#
+# Installs what is missing: Chromium from Debian's packages, Playwright (pinned) into
+# target/browser-venv, cargo-lambda from PyPI. The database is a fresh `cogs_browser`
+# cloned from the migrated test template (scripts/setup-db.sh --test makes it); the
+# bucket `cogs-browser` lets the page's origin PUT to presigned URLs, as the template's
+# bucket does. Safe to run again; prompts for nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+port=${COGS_BROWSER_PORT:-9132}
+base="http://127.0.0.1:$port/lambda-url"
+screenshots=${COGS_SCREENSHOTS:-docs/screenshots}
+playwright=1.65.2
+venv=$PWD/target/browser-venv
+
+ensure_command chromium chromium
+ensure_cargo_lambda
+if [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("playwright"))' 2>/dev/null)" != "$playwright" ]; then
+  say "installing Playwright $playwright for Python into $venv (pip; it drives the Debian browser, downloads none)"
+  python3 -m venv "$venv" 2>/dev/null || {
+    apt_install python3-venv
+    python3 -m venv "$venv"
+  }
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "playwright==$playwright"
+fi
+
+fresh_database cogs_browser
+scripts/s3-local.sh
+s3=http://127.0.0.1:${COGS_S3_PORT:-5055}
+bucket=cogs-browser
+local_bucket $bucket "http://127.0.0.1:$port"
+
+say "serving the functions and the dashboard with cargo lambda watch on port $port"
+log=${COGS_BROWSER_LOG:-$(mktemp)}
+# Files over 350 bytes go through the bucket, so the examples take both ways in.
+DATABASE_URL="postgres://cogs_api:cogs_api@$COGS_PGHOST:$COGS_PGPORT/cogs_browser" COGS_DEV_TENANT_HEADER=true \
+  RUST_LOG=${RUST_LOG:-warn} COGS_BUCKET=$bucket COGS_S3_ENDPOINT=$s3 AWS_ACCESS_KEY_ID=test \
+  AWS_SECRET_ACCESS_KEY=testtesttest AWS_REGION=us-east-1 COGS_WEB_BASE_PATH=/lambda-url/cogs-web \
+  COGS_WEB_API_BASE='/lambda-url/cogs-{function}' COGS_WEB_LARGE_FILE_BYTES=350 \
+  cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$port" >"$log" 2>&1 &
+watcher=$!
+trap 'kill $watcher 2>/dev/null; pkill -P $watcher 2>/dev/null || true' EXIT
+say "waiting for the functions to build and answer"
+for _ in $(seq 1 240); do
+  curl -sf "$base/cogs-web/app" >/dev/null 2>&1 && break
+  kill -0 $watcher 2>/dev/null || { cat "$log"; exit 1; }
+  sleep 1
+done
+for function in cogs-upload cogs-run cogs-list cogs-rollback cogs-journal-export; do
+  curl -sf "$base/$function/health" >/dev/null || { echo "FAILED: $function does not answer /health" >&2; cat "$log"; exit 1; }
+done
+
+say "driving the dashboard in Chromium (tests/browser/dashboard.py); screenshots into $screenshots"
+COGS_WEB_URL="$base/cogs-web" COGS_API_URL="$base" COGS_S3="$s3" COGS_BUCKET=$bucket COGS_LAMBDA_PORT=$port \
+  SCREENSHOTS="$screenshots" CHROMIUM=$(command -v chromium) "$venv/bin/python" tests/browser/dashboard.py
+
+say "the dashboard's health check (scripts/daily_health_check.sh, Dashboard Health)"
+API_URL="$base/cogs-list" DASHBOARD_URL="$base/cogs-web/app" \
+  DATABASE_URL="postgres://cogs_maint:cogs_maint@$COGS_PGHOST:$COGS_PGPORT/cogs_browser" scripts/daily_health_check.sh
+if API_URL="$base/cogs-list" DASHBOARD_URL="$base/cogs-nothing/app" \
+  DATABASE_URL="postgres://cogs_maint:cogs_maint@$COGS_PGHOST:$COGS_PGPORT/cogs_browser" scripts/daily_health_check.sh >/dev/null; then
+  echo "FAILED: the health check passed with the dashboard missing" >&2
+  exit 1
+fi
+say "dashboard: ok"
