@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The dashboard tested the way a person uses it: Debian's Chromium, driven by Playwright
 # for Python, against the real stack (every function under `cargo lambda watch`,
-# PostgreSQL, the local S3 server). tests/browser/dashboard.py holds the steps; it
-# takes a screenshot of each screen into $COGS_SCREENSHOTS (docs/screenshots, the
-# README's, unless set).
+# PostgreSQL, the local S3 server). tests/browser/dashboard.py holds the steps in
+# development mode; it takes a screenshot of each screen into $COGS_SCREENSHOTS
+# (docs/screenshots, the README's, unless set). tests/browser/sign_in.py then signs in
+# to a second instance of the dashboard configured as deployed (Cognito's hosted page
+# played by a stand-in: there is no AWS here).
 #
 # Installs what is missing: Chromium from Debian's packages, Playwright (pinned) into
 # target/browser-venv, cargo-lambda from PyPI. The database is a fresh `cogs_browser`
@@ -46,11 +48,19 @@ DATABASE_URL="postgres://cogs_api:cogs_api@$COGS_PGHOST:$COGS_PGPORT/cogs_browse
   COGS_WEB_API_BASE='/lambda-url/cogs-{function}' COGS_WEB_LARGE_FILE_BYTES=350 \
   cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$port" >"$log" 2>&1 &
 watcher=$!
-trap 'kill $watcher 2>/dev/null; pkill -P $watcher 2>/dev/null || true' EXIT
+# The dashboard as deployed: signing in through a hosted page (tests/browser/sign_in.py
+# stands in for Cognito at this address); only its pages are asked of this instance.
+signin_port=$((port + 1))
+signin_base="http://127.0.0.1:$signin_port/lambda-url"
+RUST_LOG=${RUST_LOG:-warn} COGS_COGNITO_DOMAIN=https://auth.cogs.test COGS_COGNITO_CLIENT_ID=dashboard-client \
+  COGS_WEB_BASE_PATH=/lambda-url/cogs-web COGS_WEB_API_BASE='/lambda-url/cogs-{function}' \
+  cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$signin_port" >>"$log" 2>&1 &
+signin_watcher=$!
+trap 'kill $watcher $signin_watcher 2>/dev/null; pkill -P $watcher 2>/dev/null; pkill -P $signin_watcher 2>/dev/null || true' EXIT
 say "waiting for the functions to build and answer"
 for _ in $(seq 1 240); do
-  curl -sf "$base/cogs-web/app" >/dev/null 2>&1 && break
-  kill -0 $watcher 2>/dev/null || { cat "$log"; exit 1; }
+  curl -sf "$base/cogs-web/app" >/dev/null 2>&1 && curl -sf "$signin_base/cogs-web/app" >/dev/null 2>&1 && break
+  kill -0 $watcher 2>/dev/null && kill -0 $signin_watcher 2>/dev/null || { cat "$log"; exit 1; }
   sleep 1
 done
 for function in cogs-upload cogs-run cogs-list cogs-rollback cogs-journal-export; do
@@ -60,6 +70,10 @@ done
 say "driving the dashboard in Chromium (tests/browser/dashboard.py); screenshots into $screenshots"
 COGS_WEB_URL="$base/cogs-web" COGS_API_URL="$base" COGS_S3="$s3" COGS_BUCKET=$bucket COGS_LAMBDA_PORT=$port \
   SCREENSHOTS="$screenshots" CHROMIUM=$(command -v chromium) "$venv/bin/python" tests/browser/dashboard.py
+
+say "signing in as deployed: authorization code with PKCE, refresh, sign-out (tests/browser/sign_in.py)"
+COGS_WEB_URL="$signin_base/cogs-web" COGS_API_URL="$base" COGS_AUTH=https://auth.cogs.test COGS_CLIENT_ID=dashboard-client \
+  CHROMIUM=$(command -v chromium) "$venv/bin/python" tests/browser/sign_in.py
 
 say "the dashboard's health check (scripts/daily_health_check.sh, Dashboard Health)"
 API_URL="$base/cogs-list" DASHBOARD_URL="$base/cogs-web/app" \
