@@ -41,11 +41,13 @@ local_bucket $bucket "http://127.0.0.1:$port"
 
 say "serving the functions and the dashboard with cargo lambda watch on port $port"
 log=${COGS_BROWSER_LOG:-$(mktemp)}
-# Files over 350 bytes go through the bucket, so the examples take both ways in.
+# Files over 350 bytes go through the bucket, so the examples take both ways in; runs
+# are handed to the worker in chunks of two sales (the test plays the state machine),
+# so the page shows a run in progress.
 DATABASE_URL="postgres://cogs_api:cogs_api@$COGS_PGHOST:$COGS_PGPORT/cogs_browser" COGS_DEV_TENANT_HEADER=true \
   RUST_LOG=${RUST_LOG:-warn} COGS_BUCKET=$bucket COGS_S3_ENDPOINT=$s3 AWS_ACCESS_KEY_ID=test \
   AWS_SECRET_ACCESS_KEY=testtesttest AWS_REGION=us-east-1 COGS_WEB_BASE_PATH=/lambda-url/cogs-web \
-  COGS_WEB_API_BASE='/lambda-url/cogs-{function}' COGS_WEB_LARGE_FILE_BYTES=350 \
+  COGS_WEB_API_BASE='/lambda-url/cogs-{function}' COGS_WEB_LARGE_FILE_BYTES=350 COGS_INLINE_RUN_MS=0 COGS_CHUNK_SIZE=2 \
   cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$port" >"$log" 2>&1 &
 watcher=$!
 # The dashboard as deployed: signing in through a hosted page (tests/browser/sign_in.py

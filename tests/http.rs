@@ -525,6 +525,29 @@ async fn the_runbooks_inline_run_request_starts_a_run_to_poll() {
     assert_eq!((run["status"].as_str(), run["total_cogs"].as_str()), (Some("completed"), Some("1100.00")));
 }
 
+/// A deployment that hands every run to the worker (no costing in the request) still
+/// previews: a dry run has a budget of its own.
+#[tokio::test]
+async fn a_dry_run_answers_where_runs_are_handed_to_the_worker_at_once() {
+    let api = Api::new().await;
+    let ctx = context(&api.db.app_url(), &[("COGS_INLINE_RUN_MS", "0")]);
+    let lots = std::fs::read_to_string(example("lots.csv")).unwrap();
+    let sales = std::fs::read_to_string(example("sales.csv")).unwrap();
+    for (kind, csv) in [("lots", &lots), ("sales", &sales)] {
+        let path = format!("/api/v1/files/{kind}");
+        let loaded = call(&ctx, "upload", request("POST", &path, Some("acme-corp"), Some(("text/csv", csv)))).await;
+        assert_eq!(loaded.status().as_u16(), 201);
+    }
+
+    let dry = Some(("application/json", r#"{"dry_run": true}"#));
+    let preview = call(&ctx, "run", request("POST", "/api/v1/runs", Some("acme-corp"), dry)).await;
+
+    assert_eq!(preview.status().as_u16(), 200, "{}", String::from_utf8_lossy(preview.body()));
+    assert_eq!(body_json(&preview)["totals"]["total_cogs"], "2310.9375");
+    let started = call(&ctx, "run", request("POST", "/api/v1/runs", Some("acme-corp"), None)).await;
+    assert_eq!(body_json(&started)["run"]["done"], false, "the run itself waits for the worker");
+}
+
 #[tokio::test]
 async fn inline_rows_naming_another_tenant_are_forbidden_and_bad_rows_are_named() {
     let api = Api::new().await;

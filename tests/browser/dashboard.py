@@ -2,9 +2,10 @@
 the real stack: every function under `cargo lambda watch`, PostgreSQL, the local S3
 server (scripts/browser-test.sh starts them and runs this).
 
-Signs in (the development tenant picker), uploads lots (through the bucket) and sales,
-sees a file with bad rows rejected row by row with nothing loaded, previews and starts a
-run, opens it, downloads its journal and checks it balances, traces a sale, rolls the
+Signs in (the development tenant picker), downloads a template, uploads lots (through
+the bucket) and sales, sees a file with bad rows rejected row by row with nothing
+loaded, previews and starts a run and follows its progress while the worker carries
+it (the test plays the state machine), opens it, downloads its journal and checks it balances, traces a sale, rolls the
 run back through the confirmation (by keyboard), sees the inventory return, moves the
 lock date, and sees another tenant's run answer "not found". Takes a screenshot of each
 screen into SCREENSHOTS.
@@ -84,6 +85,31 @@ class BucketEvents(threading.Thread):
                     self.failures.append(done.stderr)
 
 
+def carry_on(run_id):
+    """Plays the state machine: invokes the run worker until the run is done."""
+    for _ in range(30):
+        done = subprocess.run(["cargo", "lambda", "invoke", "cogs-worker", "--invoke-address", "127.0.0.1",
+                               "--invoke-port", PORT, "--data-ascii",
+                               json.dumps({"tenant_id": TENANT, "run_id": run_id})],
+                              capture_output=True, text=True, cwd=ROOT, check=True)
+        if '"done":true' in done.stdout:
+            return
+    raise AssertionError(f"the worker did not finish run {run_id}")
+
+
+def start_run(page):
+    """Starts a run on the Run screen, sees its live progress, carries it on as the
+    state machine would, and sees it complete; returns its id."""
+    page.get_by_role("button", name="Start the run").click()
+    expect(page.get_by_role("progressbar", name="Run progress")).to_be_visible(timeout=60000)
+    # The request costs one chunk before it answers; the rest waits for the worker.
+    expect(page.locator("main")).to_contain_text(re.compile(r"Running: 2 of \d+ sales costed"))
+    run_id = page.get_by_role("link", name="Open the run").get_attribute("href").rsplit("/", 1)[1]
+    carry_on(run_id)
+    expect(page.get_by_text("The run is complete")).to_be_visible(timeout=60000)
+    return run_id
+
+
 def shot(page, name):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
@@ -135,6 +161,11 @@ def main():
         preview = api("POST", "/api/v1/runs", body={"dry_run": True})
         assert preview["sales"] == [], f"a rejected file loaded sales: {preview['sales']}"
 
+        with page.expect_download() as template:
+            page.get_by_role("button", name="Download the template").click()
+        header = Path(template.value.path()).read_text().splitlines()[0]
+        assert header.startswith("sale_id,sku,sale_date,quantity"), header
+
         step("a returns file with a bad row, sent directly: rejected the same way")
         page.get_by_label("Kind of file").select_option("returns")
         page.locator("input[type=file]").set_input_files(str(bad_returns))
@@ -151,15 +182,14 @@ def main():
         expect(page.get_by_role("status").filter(has_text="loaded as sales")).to_be_visible(timeout=30000)
         before = api("GET", "/api/v1/reports/valuation?as_of=2024-12-31")["total_value"]
 
-        step("preview the run, then start it and follow it")
+        step("preview the run, then start it and follow its progress while the worker carries it")
         page.get_by_role("link", name="Go to Run").click()
         expect(page.get_by_role("heading", name="Run", exact=True)).to_be_visible()
         page.get_by_role("button", name="Preview (dry run)").click()
         expect(page.get_by_role("heading", name="Preview")).to_be_visible(timeout=60000)
         expect(page.locator("dl.totals")).to_contain_text("2,310.94")
         shot(page, "run")
-        page.get_by_role("button", name="Start the run").click()
-        expect(page.get_by_text("The run is complete")).to_be_visible(timeout=60000)
+        start_run(page)
         expect(page.get_by_role("heading", name="Preview")).to_have_count(0)
 
         step("open the run: its totals, its journal (balanced), a sale's trace")
@@ -202,9 +232,8 @@ def main():
         page.locator("input[type=file]").set_input_files(str(ROOT / "examples/late-sales.csv"))
         expect(page.get_by_role("status").filter(has_text="loaded as sales")).to_be_visible(timeout=30000)
         page.get_by_role("link", name="Go to Run").click()
-        page.get_by_role("button", name="Start the run").click()
-        expect(page.get_by_text("The run is complete")).to_contain_text("1 SKUs re-costed", timeout=60000)
-        later_id = page.get_by_role("link", name="Open the run").get_attribute("href").rsplit("/", 1)[1]
+        later_id = start_run(page)
+        expect(page.get_by_text("The run is complete")).to_contain_text("1 SKUs re-costed")
 
         step("roll the first run back: the confirmation names it and the later run a cascade takes; "
              "Escape cancels, Enter confirms")

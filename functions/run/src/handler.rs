@@ -66,7 +66,7 @@ async fn start(ctx: &Context, req: &Request) -> Result<Reply, ApiError> {
             .filter_map(|(kind, csv)| csv.map(|csv| (kind, format!("{kind}_data"), Cursor::new(csv))))
             .collect();
         let input = DryRunInput { files };
-        let deadline = http::deadline(req, ctx.config.inline_run_budget, MARGIN);
+        let deadline = http::deadline(req, ctx.config.dry_run_budget, MARGIN);
         let report = service::dry_run(&ctx.pool, &caller, body.mode, body.on_shortfall, input, Some(deadline)).await?;
         return Ok(Reply::json(StatusCode::OK, &report));
     }

@@ -28,6 +28,7 @@ pub const ACCOUNT_VARIABLES: [(AccountKind, &str); 6] = [
 /// | `COGS_HEALTH_TIMEOUT_MS` | how long `/health` waits for the database | 2000 |
 /// | `COGS_POOL_SIZE` | connections per instance | 2 |
 /// | `COGS_INLINE_RUN_MS` | how long `POST /api/v1/runs` costs before answering (API Gateway gives up at 30 s) | 20000 |
+/// | `COGS_DRY_RUN_MS` | how long a dry run may cost before answering `out_of_time` (it has no one to hand over to) | 20000 |
 /// | `COGS_CHUNK_SIZE` | sales per chunk transaction | 10000 |
 /// | `COGS_WORKER_MARGIN_MS` | time the run worker keeps back from its Lambda deadline | 10000 |
 /// | `COGS_MAINTENANCE_DATABASE_URL` | without a secret: the maintenance role's URL (maintenance only) | unset |
@@ -55,6 +56,7 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub health_timeout: Duration,
     pub inline_run_budget: Duration,
+    pub dry_run_budget: Duration,
     pub chunk_size: usize,
     pub worker_margin_ms: u64,
     pub stale_run_minutes: u64,
@@ -210,6 +212,7 @@ impl Config {
             max_body_bytes: number("COGS_MAX_BODY_BYTES", "5242880")? as usize,
             health_timeout: Duration::from_millis(number("COGS_HEALTH_TIMEOUT_MS", "2000")?),
             inline_run_budget: Duration::from_millis(number("COGS_INLINE_RUN_MS", "20000")?),
+            dry_run_budget: Duration::from_millis(number("COGS_DRY_RUN_MS", "20000")?),
             chunk_size: number("COGS_CHUNK_SIZE", "10000")?.max(1) as usize,
             worker_margin_ms: number("COGS_WORKER_MARGIN_MS", "10000")?,
             stale_run_minutes: number("COGS_STALE_RUN_MINUTES", "15")?,
