@@ -7,7 +7,8 @@
 # to a second instance of the dashboard configured as deployed (Cognito's hosted page
 # played by a stand-in: there is no AWS here).
 #
-# Installs what is missing: Chromium from Debian's packages, Playwright (pinned) into
+# Installs what is missing: Chromium from Debian's packages, Playwright and axe-core's
+# accessibility rules (pinned) into
 # target/browser-venv, cargo-lambda from PyPI. The database is a fresh `cogs_browser`
 # cloned from the migrated test template (scripts/setup-db.sh --test makes it); the
 # bucket `cogs-browser` lets the page's origin PUT to presigned URLs, as the template's
@@ -20,17 +21,19 @@ port=${COGS_BROWSER_PORT:-9132}
 base="http://127.0.0.1:$port/lambda-url"
 screenshots=${COGS_SCREENSHOTS:-docs/screenshots}
 playwright=1.65.2
+axe=0.1.8
 venv=$PWD/target/browser-venv
 
 ensure_command chromium chromium
 ensure_cargo_lambda
-if [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("playwright"))' 2>/dev/null)" != "$playwright" ]; then
-  say "installing Playwright $playwright for Python into $venv (pip; it drives the Debian browser, downloads none)"
+installed=$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("playwright"), m.version("axe-playwright-python"))' 2>/dev/null || true)
+if [ "$installed" != "$playwright $axe" ]; then
+  say "installing Playwright $playwright for Python and axe-core's rules (axe-playwright-python $axe) into $venv (pip; it drives the Debian browser, downloads none)"
   python3 -m venv "$venv" 2>/dev/null || {
     apt_install python3-venv
     python3 -m venv "$venv"
   }
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "playwright==$playwright"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "playwright==$playwright" "axe-playwright-python==$axe"
 fi
 
 fresh_database cogs_browser
@@ -58,7 +61,13 @@ RUST_LOG=${RUST_LOG:-warn} COGS_COGNITO_DOMAIN=https://auth.cogs.test COGS_COGNI
   COGS_WEB_BASE_PATH=/lambda-url/cogs-web COGS_WEB_API_BASE='/lambda-url/cogs-{function}' \
   cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$signin_port" >>"$log" 2>&1 &
 signin_watcher=$!
-trap 'kill $watcher $signin_watcher 2>/dev/null; pkill -P $watcher 2>/dev/null; pkill -P $signin_watcher 2>/dev/null || true' EXIT
+stop_watchers() {
+  for pid in $watcher $signin_watcher; do
+    pkill -P "$pid" 2>/dev/null || true
+    kill "$pid" 2>/dev/null || true
+  done
+}
+trap stop_watchers EXIT
 say "waiting for the functions to build and answer"
 for _ in $(seq 1 240); do
   curl -sf "$base/cogs-web/app" >/dev/null 2>&1 && curl -sf "$signin_base/cogs-web/app" >/dev/null 2>&1 && break

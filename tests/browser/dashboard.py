@@ -8,7 +8,7 @@ loaded, previews and starts a run and follows its progress while the worker carr
 it (the test plays the state machine), opens it, downloads its journal and checks it balances, traces a sale, rolls the
 run back through the confirmation (by keyboard), sees the inventory return, moves the
 lock date, and sees another tenant's run answer "not found". Takes a screenshot of each
-screen into SCREENSHOTS.
+screen into SCREENSHOTS, and runs axe-core's accessibility rules over each.
 
 Environment: COGS_WEB_URL (the dashboard), COGS_API_URL (where the functions are
 served, for checks behind the page's back), COGS_S3 and COGS_BUCKET (the local bucket),
@@ -28,6 +28,7 @@ import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,9 +111,19 @@ def start_run(page):
     return run_id
 
 
+AXE = Axe()
+FINDINGS = []
+
+
 def shot(page, name):
+    """A screenshot of the screen, and axe-core's accessibility rules run over it: a
+    serious or critical finding fails the test at the end."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    for violation in AXE.run(page).response["violations"]:
+        if violation["impact"] in ("serious", "critical"):
+            targets = [node["target"] for node in violation["nodes"]]
+            FINDINGS.append(f"{name}: {violation['id']} ({violation['help']}) at {targets}")
 
 
 def main():
@@ -219,8 +230,8 @@ def main():
         expect(page.get_by_text("On hand at the end of 2024-12-31")).to_be_visible()
         after = api("GET", "/api/v1/reports/valuation?as_of=2024-12-31")["total_value"]
         assert Decimal(before) - Decimal(after) == Decimal("2310.9375"), (before, after)
-        page.get_by_label("From").fill("2024-06-01")
-        page.get_by_label("To").fill("2024-12-31")
+        page.get_by_label("From", exact=True).fill("2024-06-01")
+        page.get_by_label("To", exact=True).fill("2024-12-31")
         page.get_by_role("button", name="Show the roll-forward").click()
         expect(page.get_by_role("figure")).to_be_visible()
         expect(page.get_by_role("table").filter(has_text="Opening")).to_contain_text("2,310.94")
@@ -241,7 +252,7 @@ def main():
         expect(page.get_by_role("row").filter(has_text=later_id[-8:])).to_contain_text("completed", timeout=30000)
         expect(page.get_by_role("row").filter(has_text=later_id[-8:]).get_by_role("cell").nth(5)).to_have_text("1")
         shot(page, "home")
-        page.get_by_role("button", name=f"Roll back run {run_id[-8:]}").click()
+        page.get_by_role("button", name=f"Rollback run {run_id[-8:]}").click()
         dialog = page.get_by_role("dialog")
         expect(dialog).to_contain_text(f"Roll back run {run_id[-8:]}?")
         expect(dialog).to_contain_text("1 later run costed the same SKUs and will be rolled back with it")
@@ -250,7 +261,7 @@ def main():
         page.keyboard.press("Escape")
         expect(dialog).to_have_count(0)
         assert api("GET", f"/api/v1/runs/{run_id}")["status"] == "completed", "cancelling rolled back"
-        page.get_by_role("button", name=f"Roll back run {run_id[-8:]}").click()
+        page.get_by_role("button", name=f"Rollback run {run_id[-8:]}").click()
         page.get_by_role("dialog").get_by_role("button", name="Roll back 2 runs").focus()
         page.keyboard.press("Enter")
         expect(page.get_by_role("status").filter(has_text="Rolled back")).to_be_visible(timeout=30000)
@@ -291,6 +302,7 @@ def main():
         events.stop.set()
         assert not events.failures, events.failures
         assert not errors, f"the page logged errors: {errors}"
+        assert not FINDINGS, "accessibility:\n" + "\n".join(FINDINGS)
         browser.close()
     print("dashboard: every step passed")
 

@@ -58,7 +58,7 @@ export function runsTable(runs, onRollback) {
     {
       label: 'Actions',
       value: (r) => (r.status === 'completed'
-        ? h('button', { class: 'danger', onclick: () => onRollback(r), 'aria-label': `Roll back run ${shortId(r.run_id)}` }, 'Rollback')
+        ? h('button', { class: 'danger', onclick: () => onRollback(r), 'aria-label': `Rollback run ${shortId(r.run_id)}` }, 'Rollback')
         : ''),
     },
   ], runs);

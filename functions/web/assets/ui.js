@@ -37,7 +37,8 @@ export function table(columns, rows, { caption, empty } = {}) {
   if (!rows.length && empty) return h('p', { class: 'muted' }, empty);
   const head = h('tr', {}, columns.map((c) => h('th', { scope: 'col', class: c.num ? 'num' : null }, c.label)));
   const body = rows.map((row) => h('tr', {}, columns.map((c) => h('td', { class: c.num ? 'num' : null }, c.value(row)))));
-  return h('div', { class: 'scroll' }, h('table', {}, caption ? h('caption', {}, caption) : null, h('thead', {}, head), h('tbody', {}, body)));
+  // A wide table scrolls sideways: focusable, so the keyboard can scroll it too.
+  return h('div', { class: 'scroll', tabindex: '0', role: 'region', 'aria-label': caption || 'Table' }, h('table', {}, caption ? h('caption', {}, caption) : null, h('thead', {}, head), h('tbody', {}, body)));
 }
 
 /** Figures as a definition list: [[label, value], …]. */
