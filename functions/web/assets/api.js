@@ -58,6 +58,11 @@ const ADVICE = {
 export function problemFrom(status, text) {
   let error = {};
   try { error = JSON.parse(text).error || {}; } catch { /* not our envelope: API Gateway's, or a proxy's */ }
+  if (status === 401 && /tenant claim/.test(error.message || '')) {
+    // Signed in, but the account names no organisation (or a malformed one).
+    return new ApiProblem('Your account is not linked to an organisation.',
+      'Ask your administrator to set your organisation (custom:tenant_id) on your user, then sign in again.', { status, type: 'unauthorized' });
+  }
   if (status === 401) return new ApiProblem(...ADVICE.unauthorized, { status, type: 'unauthorized' });
   if (status === 429) return new ApiProblem('The service is busy.', 'Wait a few seconds, then try again.', { status });
   const [sentence, advice] = ADVICE[error.type] || [];

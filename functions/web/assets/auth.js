@@ -32,7 +32,7 @@ export function identity() {
   if (!tokens) return null;
   try {
     const part = tokens.id.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
-    const claims = JSON.parse(decodeURIComponent(escape(atob(part))));
+    const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(part), (c) => c.charCodeAt(0))));
     return { email: claims.email || claims['cognito:username'], tenant: claims['custom:tenant_id'] };
   } catch {
     return {};

@@ -29,6 +29,9 @@ export async function render() {
   }]));
   const rules = h('textarea', { name: 'sku_rules', spellcheck: 'false' }, JSON.stringify(stored.sku_rules || [], null, 1));
   const taxRate = h('input', { name: 'xero_tax_rate', value: stored.xero_tax_rate || '', placeholder: 'the deployment\'s (Tax Exempt)' });
+  const pair = (name, parts, value) => parts.map((part) => h('input', { name: `${name}_${part}`, value: value?.[part] || '', autocomplete: 'off' }));
+  const tracking = pair('xero_tracking', ['name', 'option'], stored.xero_tracking);
+  const qboClass = pair('qbo_class', ['code', 'name'], stored.qbo_class);
   const period = h('select', { name: 'journal_period' }, [['', 'A journal per day (default)'], ['day', 'A journal per day'], ['month', 'A journal per month'], ['run', 'One journal per run']]
     .map(([v, l]) => h('option', { value: v, selected: (stored.journal_period || '') === v }, l)));
   const lines = h('select', { name: 'journal_lines' }, [['', 'A line pair per SKU (default)'], ['sku', 'A line pair per SKU'], ['single', 'A single line pair']]
@@ -58,6 +61,21 @@ export async function render() {
         }
         if (code) named[kind] = { code, name };
       }
+      const both = ([a, b], keys, what) => {
+        const [x, y] = [a.value.trim(), b.value.trim()];
+        if (Boolean(x) !== Boolean(y)) throw Object.assign(new Error(), { field: x ? b : a, what });
+        return x ? { [keys[0]]: x, [keys[1]]: y } : null;
+      };
+      let xeroTracking;
+      let qbo;
+      try {
+        xeroTracking = both(tracking, ['name', 'option'], 'The Xero tracking category needs both a name and an option.');
+        qbo = both(qboClass, ['code', 'name'], 'The QuickBooks class needs both an id and a name.');
+      } catch (incomplete) {
+        outcome.replaceChildren(problem({ sentence: incomplete.what, advice: 'Fill in both, or clear both for none.' }));
+        incomplete.field.focus();
+        return;
+      }
       const value = (name) => form.elements[name].value;
       const change = {
         time_zone: timeZone.value.trim(),
@@ -67,6 +85,8 @@ export async function render() {
         accounts: named,
         sku_rules: skuRules,
         xero_tax_rate: taxRate.value.trim() || null,
+        xero_tracking: xeroTracking,
+        qbo_class: qbo,
         journal_period: period.value || null,
         journal_lines: lines.value || null,
       };
@@ -107,7 +127,12 @@ export async function render() {
       })))),
     field('SKU rules', rules, 'COGS and inventory accounts for SKUs whose id starts with a prefix; the longest prefix wins. JSON: [{"prefix": "GIFT-", "cogs": {"code": "5010", "name": "Gift COGS"}}].')),
   h('fieldset', {}, h('legend', {}, 'Journals'),
-    h('div', { class: 'grid' }, field('Xero tax rate', taxRate), field('Journals', period), field('Lines', lines))),
+    h('div', { class: 'grid' }, field('Xero tax rate', taxRate), field('Journals', period), field('Lines', lines)),
+    h('div', { class: 'grid' },
+      field('Xero tracking category', tracking[0], 'On every Xero line (TrackingName1), with the option beside it; empty for none.'),
+      field('Xero tracking option', tracking[1]),
+      field('QuickBooks class id', qboClass[0], 'On every QuickBooks line (ClassRef, and CLASS in IIF); empty for none.'),
+      field('QuickBooks class name', qboClass[1]))),
   h('div', { class: 'actions' }, h('button', { class: 'primary' }, 'Save the settings')));
 
   screen('Settings', outcome, form);
