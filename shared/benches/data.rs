@@ -57,6 +57,7 @@ pub fn reference() -> (Vec<Lot>, Vec<Sale>) {
                 sku: name.clone(),
                 sale_date: at(second),
                 quantity_sold: Decimal::from(quantity),
+                lot_id: None,
             });
         }
     }

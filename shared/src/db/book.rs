@@ -58,6 +58,7 @@ pub async fn load_live_book(
                 sku: allocation.sku.clone(),
                 sale_date: allocation.sale_date,
                 quantity_sold: row.try_get("quantity_sold")?,
+                lot_id: None,
             });
         }
         allocations.push(allocation);

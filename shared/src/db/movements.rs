@@ -593,6 +593,7 @@ impl SkuEvents {
     /// The events as the engine takes them.
     pub fn inputs(&self) -> crate::engine::Inputs<'_> {
         crate::engine::Inputs {
+            method: crate::engine::Method::Fifo,
             lots: &self.lots,
             spread_lots: &self.spread_lots,
             sales: &self.sales,

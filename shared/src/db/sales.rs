@@ -18,6 +18,7 @@ impl TryFrom<&Row> for Sale {
             sku: Sku::parse(row.try_get::<_, String>("sku")?).map_err(DbError::corrupt("sku"))?,
             sale_date: row.try_get("sale_date")?,
             quantity_sold: row.try_get("quantity_sold")?,
+            lot_id: None,
         })
     }
 }

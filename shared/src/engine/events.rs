@@ -30,9 +30,21 @@ use crate::model::{
 };
 use crate::money::{CENT_PLACES, exact_add, exact_mul, exact_sub, exact_sum};
 
-/// Everything loaded, in any order.
+/// How an outflow chooses the layers it draws on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Method {
+    /// The oldest layer first.
+    #[default]
+    Fifo,
+    /// A sale that names a lot draws on that lot alone (too little in it parks the SKU
+    /// there, like any uncovered sale); a sale that names none, the oldest layer first.
+    SpecificIdentification,
+}
+
+/// Everything loaded, in any order, and the method that costs it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Inputs<'a> {
+    pub method: Method,
     pub lots: &'a [Lot],
     /// Lots of other SKUs that share a delivery with `lots`: they take their share of a
     /// landed cost named by receipt, but are not costed here.
@@ -86,7 +98,7 @@ pub fn cost_events(inputs: &Inputs<'_>) -> Result<Costing, CostingError> {
     let mut costing = Costing::default();
     for (sku, mut events) in streams.by_sku {
         events.sort_by(|a, b| a.key.cmp(&b.key));
-        SkuCosting::new(sku, &streams.returned, &streams.landed).run(&events, &mut costing)?;
+        SkuCosting::new(inputs.method, sku, &streams.returned, &streams.landed).run(&events, &mut costing)?;
     }
     Ok(costing)
 }
@@ -159,6 +171,17 @@ impl<'a> Streams<'a> {
             if sale.quantity_sold <= Decimal::ZERO {
                 let quantity_sold = sale.quantity_sold;
                 return Err(CostingError::NonPositiveSale { sale_id: sale.sale_id.clone(), quantity_sold });
+            }
+            if let (Method::SpecificIdentification, Some(lot_id)) = (inputs.method, &sale.lot_id) {
+                let id = EventId::from(&sale.sale_id);
+                match lots.get(lot_id) {
+                    None => return Err(CostingError::UnknownLot { kind: EventKind::Sale, id, lot_id: lot_id.clone() }),
+                    Some(lot) if lot.sku != sale.sku => {
+                        let reason = format!("it names lot {lot_id}, of SKU {}, not its own", lot.sku);
+                        return Err(invalid(EventKind::Sale, sale.sale_id.as_str(), reason));
+                    }
+                    Some(_) => {}
+                }
             }
             push(&sale.sku, (sale.sale_date, 4, sale.sale_id.as_str(), ""), What::Sale(sale));
         }
@@ -378,6 +401,7 @@ struct SalePart {
 type Draw = (usize, Decimal, Decimal, Decimal);
 
 struct SkuCosting<'a, 's> {
+    method: Method,
     sku: &'a Sku,
     with_returns: &'s HashSet<&'a SaleId>,
     with_landed: &'s HashSet<&'a LotId>,
@@ -397,8 +421,14 @@ struct SkuCosting<'a, 's> {
 }
 
 impl<'a, 's> SkuCosting<'a, 's> {
-    fn new(sku: &'a Sku, with_returns: &'s HashSet<&'a SaleId>, with_landed: &'s HashSet<&'a LotId>) -> Self {
+    fn new(
+        method: Method,
+        sku: &'a Sku,
+        with_returns: &'s HashSet<&'a SaleId>,
+        with_landed: &'s HashSet<&'a LotId>,
+    ) -> Self {
         Self {
+            method,
             sku,
             with_returns,
             with_landed,
@@ -452,8 +482,26 @@ impl<'a, 's> SkuCosting<'a, 's> {
             }
             What::Sale(sale) => {
                 let id = EventId::from(&sale.sale_id);
-                let Some(draws) = self.draw_fifo(sale.quantity_sold, MovementKind::SaleLanded, &id)? else {
-                    return Ok(Some(self.shortfall(EventKind::Sale, id, date, sale.quantity_sold)));
+                let named = match (self.method, &sale.lot_id) {
+                    // A lot not received yet holds nothing.
+                    (Method::SpecificIdentification, Some(lot_id)) => Some(self.lots.get(lot_id).copied()),
+                    _ => None,
+                };
+                let draws = match named {
+                    Some(layer) => {
+                        let held = layer.map_or(Decimal::ZERO, |layer| self.layers[layer].remaining);
+                        let Some(layer) = layer.filter(|_| held >= sale.quantity_sold) else {
+                            let mut shortfall = self.shortfall(EventKind::Sale, id, date, sale.quantity_sold);
+                            shortfall.on_hand = held;
+                            shortfall.quantity_short = sale.quantity_sold - held;
+                            return Ok(Some(shortfall));
+                        };
+                        vec![self.draw_from(layer, sale.quantity_sold, MovementKind::SaleLanded, &id)?]
+                    }
+                    None => match self.draw_fifo(sale.quantity_sold, MovementKind::SaleLanded, &id)? {
+                        Some(draws) => draws,
+                        None => return Ok(Some(self.shortfall(EventKind::Sale, id, date, sale.quantity_sold))),
+                    },
                 };
                 let keep_parts = self.with_returns.contains(&sale.sale_id);
                 let mut parts = Vec::new();

@@ -8,7 +8,7 @@ use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
-use super::events::{Costing, Inputs, cost_events, split};
+use super::events::{Costing, Inputs, Method, cost_events, split};
 use super::tests::{d, date};
 use super::{CostingError, LotBook, allocate_or_park};
 use crate::model::{
@@ -24,7 +24,7 @@ fn event_id(id: &str) -> EventId {
 ///
 /// ```text
 /// lot ID SKU DATE QUANTITY UNIT_COST [RECEIPT]
-/// sale ID SKU DATE QUANTITY
+/// sale ID SKU DATE QUANTITY [LOT]
 /// return ID SALE DATE QUANTITY restock|keep
 /// supplier ID LOT DATE QUANTITY
 /// adjust ID SKU DATE QUANTITY [UNIT_COST]
@@ -33,6 +33,7 @@ fn event_id(id: &str) -> EventId {
 /// ```
 #[derive(Debug, Clone, Default)]
 struct Case {
+    method: Method,
     lots: Vec<Lot>,
     sales: Vec<Sale>,
     returns: Vec<CustomerReturn>,
@@ -48,6 +49,7 @@ impl Case {
         for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
             let words: Vec<&str> = line.split_whitespace().collect();
             match words.as_slice() {
+                ["method", "specific"] => case.method = Method::SpecificIdentification,
                 ["lot", id, sku, at, quantity, cost, receipt @ ..] => case.lots.push(Lot {
                     lot_id: LotId::parse(*id).unwrap(),
                     sku: Sku::parse(*sku).unwrap(),
@@ -58,11 +60,12 @@ impl Case {
                     freight_cost_per_unit: Decimal::ZERO,
                     receipt_id: receipt.first().map(|r| ReceiptId::parse(*r).unwrap()),
                 }),
-                ["sale", id, sku, at, quantity] => case.sales.push(Sale {
+                ["sale", id, sku, at, quantity, lot @ ..] => case.sales.push(Sale {
                     sale_id: SaleId::parse(*id).unwrap(),
                     sku: Sku::parse(*sku).unwrap(),
                     sale_date: date(at),
                     quantity_sold: d(quantity),
+                    lot_id: lot.first().map(|lot| LotId::parse(*lot).unwrap()),
                 }),
                 ["return", id, sale, at, quantity, restock] => case.returns.push(CustomerReturn {
                     return_id: event_id(id),
@@ -111,6 +114,7 @@ impl Case {
 
     fn inputs(&self) -> Inputs<'_> {
         Inputs {
+            method: self.method,
             lots: &self.lots,
             spread_lots: &[],
             sales: &self.sales,
@@ -310,6 +314,89 @@ fn a_supplier_return_takes_from_its_lot_at_the_lots_cost() {
          sale S1 L2 1 12
          layer L1 0 0
          layer L2 0 0",
+    );
+}
+
+#[test]
+fn under_specific_identification_a_sale_naming_a_lot_draws_on_it_and_the_others_go_first_in_first_out() {
+    check(
+        "method specific
+         lot L1 A 2024-01-01 5 10
+         lot L2 A 2024-01-02 5 12
+         lot L3 A 2024-01-03 5 20
+         sale S1 A 2024-01-04 4 L3
+         sale S2 A 2024-01-05 6
+         sale S3 A 2024-01-06 1 L3
+         return R1 S1 2024-01-07 2 restock
+         =>
+         sale S1 L3 4 80
+         sale S2 L1 5 50
+         sale S2 L2 1 12
+         sale S3 L3 1 20
+         return_restocked R1 R1:L3 2 40
+         layer L1 0 0
+         layer L2 4 48
+         layer L3 0 0
+         layer R1:L3 2 40",
+    );
+}
+
+#[test]
+fn a_sale_naming_a_lot_that_holds_too_little_parks_its_sku_though_others_hold_enough() {
+    check(
+        "method specific
+         lot L1 A 2024-01-01 5 10
+         lot L2 A 2024-01-02 2 12
+         sale S1 A 2024-01-03 3 L2
+         sale S2 A 2024-01-04 1
+         lot L3 A 2024-01-05 1 30
+         sale S3 A 2024-01-06 1 L3
+         =>
+         short A sale S1 1 2
+         layer L1 5 50
+         layer L2 2 24
+         layer L3 1 30",
+    );
+    // Named before it is received: the lot holds nothing yet.
+    check(
+        "method specific
+         lot L1 A 2024-01-01 5 10
+         sale S1 A 2024-01-02 1 L2
+         lot L2 A 2024-01-03 5 12
+         =>
+         short A sale S1 1 0
+         layer L1 5 50
+         layer L2 5 60",
+    );
+}
+
+#[test]
+fn under_fifo_the_lot_a_sale_names_is_ignored_and_an_unknown_one_or_another_skus_is_refused_under_specific() {
+    check(
+        "lot L1 A 2024-01-01 5 10
+         lot L2 A 2024-01-02 5 12
+         sale S1 A 2024-01-03 2 L2
+         sale S2 A 2024-01-03 1 NOPE
+         =>
+         sale S1 L1 2 20
+         sale S2 L1 1 10
+         layer L1 2 20
+         layer L2 5 60",
+    );
+    check(
+        "method specific
+         lot L1 A 2024-01-01 5 10
+         sale S1 A 2024-01-03 2 NOPE
+         =>
+         error sale S1 names lot NOPE, which is not loaded",
+    );
+    check(
+        "method specific
+         lot L1 A 2024-01-01 5 10
+         lot B1 B 2024-01-01 5 10
+         sale S1 A 2024-01-03 2 B1
+         =>
+         error sale S1 is invalid: it names lot B1, of SKU B, not its own",
     );
 }
 
@@ -657,7 +744,22 @@ fn reference(case: &Case) -> Outcome {
             }
             4 => {
                 let sale = &case.sales[index];
-                let Some(units) = take(&mut stock, sale.quantity_sold) else {
+                let units = match (case.method, &sale.lot_id) {
+                    // The named lot's own units, wherever they are in drawing order.
+                    (Method::SpecificIdentification, Some(lot)) => {
+                        let from: Vec<usize> = (0..stock.len())
+                            .filter(|&i| stock[i].key.1 == 0 && stock[i].layer == lot.as_str())
+                            .collect();
+                        (Decimal::from(from.len()) >= sale.quantity_sold).then(|| {
+                            let n = usize::try_from(sale.quantity_sold).unwrap();
+                            let mut units: Vec<Unit> = from[..n].iter().rev().map(|&i| stock.remove(i)).collect();
+                            units.reverse();
+                            units
+                        })
+                    }
+                    _ => take(&mut stock, sale.quantity_sold),
+                };
+                let Some(units) = units else {
                     parked = Some(sale.sale_id.to_string());
                     outcome.shortfalls.push((sku.clone(), EventKind::Sale, sale.sale_id.to_string()));
                     continue;
@@ -780,6 +882,29 @@ fn outcome_of(costing: &Costing) -> Outcome {
     }
 }
 
+/// Histories costed by specific identification: some sales name a lot of their SKU,
+/// now and then one received after them or holding too little.
+fn specific_history(with_landed: bool) -> impl Strategy<Value = Case> {
+    (history(with_landed), prop::collection::vec(prop::option::of(0..8usize), 10)).prop_map(|(mut case, picks)| {
+        case.method = Method::SpecificIdentification;
+        let lots = &case.lots;
+        for (sale, pick) in case.sales.iter_mut().zip(picks) {
+            let of_sku: Vec<&Lot> = lots.iter().filter(|lot| lot.sku == sale.sku).collect();
+            if let Some(pick) = pick
+                && !of_sku.is_empty()
+            {
+                sale.lot_id = Some(of_sku[pick % of_sku.len()].lot_id.clone());
+            }
+        }
+        case
+    })
+}
+
+/// Histories costed by either method.
+fn any_method(with_landed: bool) -> impl Strategy<Value = Case> {
+    prop_oneof![history(with_landed), specific_history(with_landed)]
+}
+
 fn day(n: u32, noon: bool) -> Timestamp {
     Utc.with_ymd_and_hms(2024, 1, 1 + n, if noon { 12 } else { 0 }, 0, 0).unwrap()
 }
@@ -819,6 +944,7 @@ fn history(with_landed: bool) -> impl Strategy<Value = Case> {
                     sku: Sku::parse(format!("K{sku}")).unwrap(),
                     sale_date: day(at, noon),
                     quantity_sold: Decimal::from(quantity),
+                    lot_id: None,
                 })
                 .collect();
             let mut returned: BTreeMap<usize, Decimal> = BTreeMap::new();
@@ -939,13 +1065,13 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(2048))]
 
     #[test]
-    fn every_movement_agrees_with_the_unit_by_unit_reference(case in history(false)) {
+    fn every_movement_agrees_with_the_unit_by_unit_reference(case in any_method(false)) {
         let costing = cost_events(&case.inputs()).expect("valid histories cost");
         prop_assert_eq!(outcome_of(&costing), reference(&case));
     }
 
     #[test]
-    fn value_is_conserved_to_the_last_digit_landed_costs_included(case in history(true)) {
+    fn value_is_conserved_to_the_last_digit_landed_costs_included(case in any_method(true)) {
         let costing = cost_events(&case.inputs()).expect("valid histories cost");
         let (flows, closing) = value_balance(&case, &costing);
         prop_assert_eq!(flows, closing);
@@ -967,12 +1093,12 @@ proptest! {
     }
 
     #[test]
-    fn the_order_inputs_come_in_does_not_matter(case in history(true)) {
+    fn the_order_inputs_come_in_does_not_matter(case in any_method(true)) {
         prop_assert_eq!(cost_events(&case.inputs()), cost_events(&shuffled(&case).inputs()));
     }
 
     #[test]
-    fn each_sku_costed_alone_costs_as_in_one_pass_over_all(case in history(true)) {
+    fn each_sku_costed_alone_costs_as_in_one_pass_over_all(case in any_method(true)) {
         // How a run costs SKUs with movements: a few at a time, with the lots of other
         // SKUs in their deliveries only to spread landed costs over.
         let all = cost_events(&case.inputs()).expect("valid histories cost");
@@ -997,6 +1123,7 @@ proptest! {
                 .cloned()
                 .collect();
             let alone = cost_events(&Inputs {
+                method: case.method,
                 lots: &lots,
                 spread_lots: &others,
                 sales: &sales,

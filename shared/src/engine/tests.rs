@@ -49,6 +49,7 @@ fn sale(id: &str, sku: &str, sold_at: &str, quantity: &str) -> Sale {
         sku: Sku::parse(sku).unwrap(),
         sale_date: date(sold_at),
         quantity_sold: d(quantity),
+        lot_id: None,
     }
 }
 
@@ -402,6 +403,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 sku: Sku::parse(format!("SKU{sku}")).unwrap(),
                 sale_date: day(sold),
                 quantity_sold: Decimal::from(quantity),
+                lot_id: None,
             })
             .collect();
         sales.sort_by(|a, b| a.costing_key().cmp(&b.costing_key()));

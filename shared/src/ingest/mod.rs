@@ -213,7 +213,7 @@ impl Record for Sale {
         let sku = cells.id(1, Sku::parse);
         let sale_date = cells.date(2);
         let quantity_sold = cells.positive_quantity(3);
-        Some(Sale { sale_id: sale_id?, sku: sku?, sale_date: sale_date?, quantity_sold: quantity_sold? })
+        Some(Sale { sale_id: sale_id?, sku: sku?, sale_date: sale_date?, quantity_sold: quantity_sold?, lot_id: None })
             .filter(|_| cells.is_clean())
     }
 }

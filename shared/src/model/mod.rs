@@ -350,6 +350,10 @@ pub struct Sale {
     pub sku: Sku,
     pub sale_date: Timestamp,
     pub quantity_sold: Decimal,
+    /// The lot the sale names, for specific identification: costed from that lot alone
+    /// under that method, ignored under FIFO.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lot_id: Option<LotId>,
 }
 
 impl Sale {

@@ -152,6 +152,7 @@ pub fn cost_files<R: Read>(
     let counts: Vec<StockCount> = read_optional(files.counts, tenant)?;
     let landed_costs: Vec<LandedCost> = read_optional(files.landed_costs, tenant)?;
     let costing = engine::cost_events(&engine::Inputs {
+        method: engine::Method::Fifo,
         lots: &lots,
         spread_lots: &[],
         sales: &sales,
