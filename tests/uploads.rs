@@ -2,6 +2,7 @@
 
 use cogs_core::db::{self, ErrorSubject, UploadStatus};
 use cogs_core::ingest::{RecordKind, RowErrorKind};
+use cogs_core::model::LotId;
 use cogs_core::service::{self, ServiceError};
 use cogs_tests::{TestDb, caller, load, lots_csv, sales_csv, tenant};
 
@@ -216,4 +217,41 @@ async fn ids_used_twice_in_a_file_are_named_with_their_first_row_among_the_other
     );
     assert_eq!(rejected.error_count, 4);
     assert_eq!(db.data(&["acme-corp"]).await, before, "nothing loaded");
+}
+
+#[tokio::test]
+async fn a_sale_may_name_a_loaded_lot_of_its_sku_and_one_naming_any_other_rejects_the_file() {
+    let db = TestDb::new().await;
+    load(&db, "acme-corp", &lots_csv(&["L1,A,2024-01-01,5,5,1,0", "B1,B,2024-01-01,5,5,1,0"]), "").await;
+    let before = db.data(&["acme-corp"]).await;
+    let file = "sale_id,sku,sale_date,quantity_sold,lot_id\n\
+                S1,A,2024-01-02,1,L1\n\
+                S2,A,2024-01-02,1,NOPE\n\
+                S3,A,2024-01-02,1,B1\n\
+                S4,A,2024-01-02,1,\n";
+
+    let error = service::upload(&db.pool, &caller("acme-corp"), RecordKind::Sales, "sales.csv", file.as_bytes())
+        .await
+        .unwrap_err();
+
+    let ServiceError::UploadRejected { rejected, .. } = &error else { panic!("{error:?}") };
+    let found: Vec<(u64, Option<&str>, &str)> =
+        rejected.errors.iter().map(|e| (e.row, e.column.as_deref(), e.message.as_str())).collect();
+    assert_eq!(
+        found,
+        [
+            (3, Some("lot_id"), "lot_id NOPE is not loaded; load the lots file with the lot first"),
+            (4, Some("lot_id"), "lot_id B1 is a lot of SKU B, not of A"),
+        ]
+    );
+    assert_eq!(db.data(&["acme-corp"]).await, before, "nothing of the file was loaded");
+
+    let good = "sale_id,sku,sale_date,quantity_sold,lot_id\nS1,A,2024-01-02,1,L1\nS4,A,2024-01-02,1,\n";
+    service::upload(&db.pool, &caller("acme-corp"), RecordKind::Sales, "sales.csv", good.as_bytes()).await.unwrap();
+    let tx = db::begin(&db.pool, &tenant("acme-corp")).await.unwrap();
+    let events = db::load_sku_events(&tx, &["A"]).await.unwrap();
+    tx.rollback().await.unwrap();
+    let named: Vec<(&str, Option<&str>)> =
+        events.sales.iter().map(|s| (s.sale_id.as_str(), s.lot_id.as_ref().map(LotId::as_str))).collect();
+    assert_eq!(named, [("S1", Some("L1")), ("S4", None)], "the named lot is kept");
 }

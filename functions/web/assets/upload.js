@@ -8,7 +8,7 @@ import { field, h, ok, problem, remember, saveFile, screen } from './ui.js';
 
 export const KINDS = [
   ['lots', 'Lots (purchases)', 'What you bought: lot id, SKU, date received, quantity, unit price and freight per unit.'],
-  ['sales', 'Sales', 'What you sold: sale id, SKU, date and quantity. Runs cost them.'],
+  ['sales', 'Sales', 'What you sold: sale id, SKU, date and quantity, and optionally the lot it came from. Runs cost them.'],
   ['returns', 'Customer returns', 'Goods customers sent back, restocked at the cost they were sold at, or written off.'],
   ['supplier_returns', 'Supplier returns', 'Goods you sent back to a supplier, out of the lot they came from.'],
   ['adjustments', 'Adjustments', 'Stock found or lost, damaged or written off, with a reason.'],

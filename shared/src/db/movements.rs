@@ -549,7 +549,7 @@ async fn batch_problems(
 }
 
 /// A reference problem as (upload_row, column, kind, message).
-fn row_error(row: &Row) -> Result<RowError, DbError> {
+pub(super) fn row_error(row: &Row) -> Result<RowError, DbError> {
     let kind: String = row.try_get(2)?;
     let kind = [
         RowErrorKind::UnknownReference,
@@ -630,8 +630,9 @@ pub async fn load_sku_events(tx: &TenantTx, skus: &[&str]) -> Result<SkuEvents, 
             &[&skus],
         )
         .await?;
-    let sales =
-        tx.query(r"select sale_id, sku, sale_date, quantity_sold from sales where sku = any($1)", &[&skus]).await?;
+    let sales = tx
+        .query(r"select sale_id, sku, sale_date, quantity_sold, lot_id from sales where sku = any($1)", &[&skus])
+        .await?;
     let returns = tx
         .query(
             r"select return_id, sale_id, return_date, quantity, restock from customer_returns where sku = any($1)",

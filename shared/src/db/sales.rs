@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use super::watermarks::HAS_UNCOSTED;
 use super::{DbError, Param, TenantTx};
-use crate::model::{Sale, SaleId, Sku};
+use crate::ingest::RowError;
+use crate::model::{LotId, Sale, SaleId, Sku};
 
 impl TryFrom<&Row> for Sale {
     type Error = DbError;
@@ -18,7 +19,11 @@ impl TryFrom<&Row> for Sale {
             sku: Sku::parse(row.try_get::<_, String>("sku")?).map_err(DbError::corrupt("sku"))?,
             sale_date: row.try_get("sale_date")?,
             quantity_sold: row.try_get("quantity_sold")?,
-            lot_id: None,
+            lot_id: row
+                .try_get::<_, Option<String>>("lot_id")?
+                .map(LotId::parse)
+                .transpose()
+                .map_err(DbError::corrupt("lot_id"))?,
         })
     }
 }
@@ -36,10 +41,10 @@ pub async fn insert_sales_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, S
     let row = tx
         .query_one(
             r"with inserted as (
-                  insert into sales (tenant_id, sale_id, sku, sale_date, quantity_sold, upload_id, upload_row)
-                  select $1, i.sale_id, i.sku, i.sale_date, i.quantity_sold, $2, i.upload_row
-                  from unnest($3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::numeric[])
-                       as i(upload_row, sale_id, sku, sale_date, quantity_sold)
+                  insert into sales (tenant_id, sale_id, sku, sale_date, quantity_sold, lot_id, upload_id, upload_row)
+                  select $1, i.sale_id, i.sku, i.sale_date, i.quantity_sold, i.lot_id, $2, i.upload_row
+                  from unnest($3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::numeric[], $8::text[])
+                       as i(upload_row, sale_id, sku, sale_date, quantity_sold, lot_id)
                   order by i.sale_id, i.upload_row
                   on conflict (tenant_id, sale_id) do nothing
                   returning sku, sale_date, sale_id
@@ -100,14 +105,15 @@ pub async fn sales_batch_problems(
     let rows = tx
         .query(
             r"with incoming as (
-                  select * from unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::numeric[])
-                       as i(upload_row, sale_id, sku, sale_date, quantity_sold)
+                  select * from unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::numeric[], $7::text[])
+                       as i(upload_row, sale_id, sku, sale_date, quantity_sold, lot_id)
               )
               select i.upload_row, i.sale_id, case when s.upload_id = $1 then s.upload_row end
               from incoming i join sales s on s.sale_id = i.sale_id
               where (s.upload_id = $1 and s.upload_row <> i.upload_row)
                  or (s.upload_id <> $1
-                     and (s.sku, s.sale_date, s.quantity_sold) is distinct from (i.sku, i.sale_date, i.quantity_sold))
+                     and (s.sku, s.sale_date, s.quantity_sold, s.lot_id)
+                         is distinct from (i.sku, i.sale_date, i.quantity_sold, i.lot_id))
               union
               select upload_row, sale_id, first_row
               from (select upload_row, sale_id, min(upload_row) over (partition by sale_id) as first_row from incoming) d
@@ -126,6 +132,7 @@ struct SaleColumns<'a> {
     skus: Vec<&'a str>,
     sale_dates: Vec<DateTime<Utc>>,
     quantities: Vec<Decimal>,
+    lot_ids: Vec<Option<&'a str>>,
 }
 
 impl<'a> SaleColumns<'a> {
@@ -136,12 +143,14 @@ impl<'a> SaleColumns<'a> {
             skus: batch.iter().map(|(_, sale)| sale.sku.as_str()).collect(),
             sale_dates: batch.iter().map(|(_, sale)| sale.sale_date).collect(),
             quantities: batch.iter().map(|(_, sale)| sale.quantity_sold).collect(),
+            lot_ids: batch.iter().map(|(_, sale)| sale.lot_id.as_ref().map(LotId::as_str)).collect(),
         }
     }
 
     /// `leading` followed by the columns, in the order the statements number them.
     fn params(&'a self, leading: &[&'a dyn Param]) -> Vec<&'a dyn Param> {
-        let columns: [&'a dyn Param; 5] = [&self.rows, &self.sale_ids, &self.skus, &self.sale_dates, &self.quantities];
+        let columns: [&'a dyn Param; 6] =
+            [&self.rows, &self.sale_ids, &self.skus, &self.sale_dates, &self.quantities, &self.lot_ids];
         leading.iter().copied().chain(columns).collect()
     }
 }
@@ -162,10 +171,10 @@ pub async fn load_uncosted(
     let rows = tx
         .query(
             &format!(
-                r"select s.sale_id, s.sku, s.sale_date, s.quantity_sold
+                r"select s.sale_id, s.sku, s.sale_date, s.quantity_sold, s.lot_id
               from sku_watermarks w
               cross join lateral (
-                  select s.sale_id, s.sku, s.sale_date, s.quantity_sold from sales s
+                  select s.sale_id, s.sku, s.sale_date, s.quantity_sold, s.lot_id from sales s
                   where s.sku = w.sku
                     and (s.sale_date, s.sale_id)
                         > (coalesce(w.costed_date, '-infinity'), coalesce(w.costed_sale_id, ''))
@@ -244,11 +253,35 @@ impl TryFrom<&Row> for BatchProblem {
 pub async fn load_sales_of_run(tx: &TenantTx, run_id: Uuid) -> Result<Vec<Sale>, DbError> {
     let rows = tx
         .query(
-            r"select sale_id, sku, sale_date, quantity_sold from sales
+            r"select sale_id, sku, sale_date, quantity_sold, lot_id from sales
               where sale_id in (select sale_id from cogs_allocations where run_id = $1)
               order by sale_date, sale_id",
             &[&run_id],
         )
         .await?;
     rows.iter().map(Sale::try_from).collect()
+}
+
+/// The rows of a batch whose `lot_id` names no loaded lot, or a lot of another SKU.
+pub async fn sale_reference_problems(tx: &TenantTx, batch: &[(u64, Sale)]) -> Result<Vec<RowError>, DbError> {
+    if batch.iter().all(|(_, sale)| sale.lot_id.is_none()) {
+        return Ok(Vec::new());
+    }
+    let columns = SaleColumns::of(batch);
+    let rows = tx
+        .query(
+            r"select i.upload_row, 'lot_id', 'unknown_reference',
+                     case when l.lot_id is null
+                          then 'lot_id ' || i.lot_id || ' is not loaded; load the lots file with the lot first'
+                          else 'lot_id ' || i.lot_id || ' is a lot of SKU ' || l.sku || ', not of ' || i.sku
+                     end
+              from unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::numeric[], $6::text[])
+                   as i(upload_row, sale_id, sku, sale_date, quantity_sold, lot_id)
+              left join lots l on l.lot_id = i.lot_id
+              where i.lot_id is not null and (l.lot_id is null or l.sku <> i.sku)
+              order by 1",
+            &columns.params(&[]),
+        )
+        .await?;
+    rows.iter().map(super::movements::row_error).collect()
 }

@@ -289,7 +289,7 @@ pub async fn load_book_slice(tx: &TenantTx, skus: &[&str]) -> Result<BookSlice, 
     let loaded_lots = lots.iter().map(Lot::try_from).collect::<Result<_, _>>()?;
     let costed_sales = tx
         .query(
-            r"select s.sale_id, s.sku, s.sale_date, s.quantity_sold
+            r"select s.sale_id, s.sku, s.sale_date, s.quantity_sold, s.lot_id
               from sku_watermarks w
               join sales s on s.sku = w.sku and (s.sale_date, s.sale_id) <= (w.costed_date, w.costed_sale_id)
               where w.sku = any($1)

@@ -96,7 +96,7 @@ impl RecordKind {
                 "LOT001,WIDGET-A,2024-07-01T00:00:00Z,500,500,10.00,1.00,PO-1001\n",
             ),
             RecordKind::Sales => {
-                concat!("sale_id,sku,sale_date,quantity_sold\n", "SALE001,WIDGET-A,2024-07-20T10:00:00Z,100\n")
+                concat!("sale_id,sku,sale_date,quantity_sold,lot_id\n", "SALE001,WIDGET-A,2024-07-20T10:00:00Z,100,\n")
             }
             RecordKind::Returns => concat!(
                 "return_id,sale_id,return_date,quantity,restock\n",
@@ -206,15 +206,23 @@ impl Record for Lot {
 
 impl Record for Sale {
     const KIND: RecordKind = RecordKind::Sales;
-    const COLUMNS: &'static [&'static str] = &["sale_id", "sku", "sale_date", "quantity_sold"];
+    const COLUMNS: &'static [&'static str] = &["sale_id", "sku", "sale_date", "quantity_sold", "lot_id"];
+    const REQUIRED: usize = 4;
 
     fn from_cells(cells: &mut Cells<'_>) -> Option<Self> {
         let sale_id = cells.id(0, SaleId::parse);
         let sku = cells.id(1, Sku::parse);
         let sale_date = cells.date(2);
         let quantity_sold = cells.positive_quantity(3);
-        Some(Sale { sale_id: sale_id?, sku: sku?, sale_date: sale_date?, quantity_sold: quantity_sold?, lot_id: None })
-            .filter(|_| cells.is_clean())
+        let lot_id = cells.optional_id(4, LotId::parse);
+        Some(Sale {
+            sale_id: sale_id?,
+            sku: sku?,
+            sale_date: sale_date?,
+            quantity_sold: quantity_sold?,
+            lot_id: lot_id?,
+        })
+        .filter(|_| cells.is_clean())
     }
 }
 

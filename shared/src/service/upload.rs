@@ -178,7 +178,7 @@ macro_rules! loadable {
 }
 
 loadable!(Lot, db::insert_lots_batch, db::lots_batch_problems, db::lot_reference_problems);
-loadable!(Sale, db::insert_sales_batch, db::sales_batch_problems);
+loadable!(Sale, db::insert_sales_batch, db::sales_batch_problems, db::sale_reference_problems);
 loadable!(CustomerReturn, db::insert_returns_batch, db::returns_batch_problems, db::return_reference_problems);
 loadable!(
     SupplierReturn,
