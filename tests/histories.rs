@@ -131,6 +131,7 @@ fn cost_json(lots: &[String], sales: &[String]) -> serde_json::Value {
         CostFiles::lots_and_sales(lots_file.as_bytes(), sales_file.as_bytes()),
         None,
         ShortfallPolicy::Park,
+        cogs_core::engine::Method::Fifo,
     )
     .unwrap();
     serde_json::to_value(&report).unwrap()
@@ -144,6 +145,7 @@ fn fresh_journal(lots: &[String], sales: &[String]) -> BTreeMap<(String, String)
         CostFiles::lots_and_sales(lots_file.as_bytes(), sales_file.as_bytes()),
         None,
         ShortfallPolicy::Park,
+        cogs_core::engine::Method::Fifo,
     )
     .unwrap();
     let mut total = BTreeMap::new();
@@ -198,6 +200,7 @@ fn fresh(lots: &[String], sales: &[String]) -> (Vec<String>, Vec<String>) {
         CostFiles::lots_and_sales(lots_file.as_bytes(), sales_file.as_bytes()),
         None,
         ShortfallPolicy::Park,
+        cogs_core::engine::Method::Fifo,
     )
     .unwrap();
     let mut costed: Vec<_> = report.sales.iter().collect();

@@ -53,7 +53,7 @@ impl Loaded {
             counts: cursor(RecordKind::Counts),
             landed_costs: cursor(RecordKind::LandedCosts),
         };
-        Some(service::cost_files(files, None, ShortfallPolicy::Park).unwrap())
+        Some(service::cost_files(files, None, ShortfallPolicy::Park, cogs_core::engine::Method::Fifo).unwrap())
     }
 }
 

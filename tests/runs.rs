@@ -364,6 +364,7 @@ async fn the_book_equals_cogs_cost_over_every_file_with_a_parked_and_a_recosted_
         CostFiles::lots_and_sales(lots_csv(&lots).as_bytes(), sales_csv(&all_sales).as_bytes()),
         None,
         ShortfallPolicy::Park,
+        cogs_core::engine::Method::Fifo,
     )
     .unwrap();
 

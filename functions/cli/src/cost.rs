@@ -1,10 +1,11 @@
-//! `cogs cost`: offline FIFO costing of every movement's CSV file.
+//! `cogs cost`: offline costing of every movement's CSV file, by FIFO or specific identification.
 
 use std::fs::File;
 use std::io::BufReader;
 use std::path::PathBuf;
 
 use clap::Args;
+use cogs_core::engine::Method;
 use cogs_core::model::{ShortfallPolicy, TenantId};
 use cogs_core::service::{self, CostFiles, CostReport};
 
@@ -16,7 +17,7 @@ pub struct CostArgs {
     /// Lots CSV: lot_id, sku, received_date, original_quantity, remaining_quantity, unit_price, freight_cost_per_unit.
     #[arg(long, value_name = "LOTS.csv")]
     lots: PathBuf,
-    /// Sales CSV: sale_id, sku, sale_date, quantity_sold.
+    /// Sales CSV: sale_id, sku, sale_date, quantity_sold, and optionally lot_id.
     #[arg(long, value_name = "SALES.csv")]
     sales: PathBuf,
     /// Customer returns CSV: return_id, sale_id, return_date, quantity, restock.
@@ -40,9 +41,28 @@ pub struct CostArgs {
     /// Fail (exit 6) on a sale the lots cannot cover, instead of parking that SKU.
     #[arg(long)]
     strict: bool,
+    /// The costing method: `fifo`, or `specific-identification` (a sale that names a
+    /// lot_id is costed from that lot; one that names none, oldest lot first).
+    #[arg(long, value_enum, default_value = "fifo")]
+    method: MethodArg,
     /// `table` for people; `json` for scripts (exact decimal strings).
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutputFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum MethodArg {
+    Fifo,
+    SpecificIdentification,
+}
+
+impl From<MethodArg> for Method {
+    fn from(method: MethodArg) -> Self {
+        match method {
+            MethodArg::Fifo => Method::Fifo,
+            MethodArg::SpecificIdentification => Method::SpecificIdentification,
+        }
+    }
 }
 
 fn open(path: &PathBuf) -> Result<BufReader<File>, Failure> {
@@ -63,7 +83,7 @@ pub fn run(args: &CostArgs) -> CommandResult {
         counts: optional(&args.counts)?,
         landed_costs: optional(&args.landed_costs)?,
     };
-    let report = service::cost_files(files, args.tenant_id.as_ref(), on_shortfall)?;
+    let report = service::cost_files(files, args.tenant_id.as_ref(), on_shortfall, args.method.into())?;
     match args.format {
         OutputFormat::Json => print_json(&report),
         OutputFormat::Table => print_tables(&report),
@@ -109,6 +129,7 @@ pub fn print_tables(report: &CostReport) {
         ]);
     }
     let totals = &report.totals;
+    println!("Costing method: {}\n", method_name(report.method));
     println!("Sales, in costing order\n{sales}\n");
     if !report.movements.is_empty() {
         println!("Other movements, by SKU in costing order\n{movements}\n");
@@ -140,4 +161,12 @@ pub fn print_shortfalls(shortfalls: &[cogs_core::model::Shortfall]) {
         ]);
     }
     println!("\nParked for want of stock: these SKUs' events from the one named on stay uncosted\n{parked}");
+}
+
+/// The method as the tables name it.
+pub fn method_name(method: Method) -> &'static str {
+    match method {
+        Method::Fifo => "FIFO (first in, first out)",
+        Method::SpecificIdentification => "specific identification (a sale's named lot; FIFO otherwise)",
+    }
 }

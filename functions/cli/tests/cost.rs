@@ -292,3 +292,38 @@ fn template_prints_each_kinds_header_and_an_example() {
     }
     assert_eq!(cogs().args(["template", "refunds"]).output().unwrap().status.code(), Some(2));
 }
+
+#[test]
+fn specific_identification_costs_a_sale_from_the_lot_it_names_and_the_tables_say_which_method() {
+    let dir = tempfile::tempdir().unwrap();
+    let lots = write(
+        &dir,
+        "lots.csv",
+        "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit\n\
+         L1,A,2024-01-01,5,5,10,0\nL2,A,2024-01-02,5,5,12,0\n",
+    );
+    let sales = write(
+        &dir,
+        "sales.csv",
+        "sale_id,sku,sale_date,quantity_sold,lot_id\nS1,A,2024-01-03,2,L2\nS2,A,2024-01-04,1,\n",
+    );
+
+    let (status, specific) = run_json_with(&lots, &sales, &["--method", "specific-identification"]);
+    let (_, fifo) = run_json(&lots, &sales);
+
+    assert_eq!(status, Some(0));
+    assert_eq!(specific["method"], "specific_identification");
+    assert_eq!(specific["totals"]["total_cogs"], "34", "S1: 2 of L2 at 12; S2: 1 of L1 at 10");
+    assert_eq!(specific["sales"][0]["allocations"][0]["lot_id"], "L2");
+    assert_eq!(fifo["method"], "fifo");
+    assert_eq!(fifo["totals"]["total_cogs"], "30", "FIFO ignores the named lot: 3 of L1 at 10");
+    let table = cogs()
+        .args(["cost", "--method", "specific-identification", "--lots"])
+        .arg(&lots)
+        .arg("--sales")
+        .arg(&sales)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.starts_with("Costing method: specific identification"), "{text}");
+}

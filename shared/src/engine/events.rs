@@ -31,7 +31,8 @@ use crate::model::{
 use crate::money::{CENT_PLACES, exact_add, exact_mul, exact_sub, exact_sum};
 
 /// How an outflow chooses the layers it draws on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Method {
     /// The oldest layer first.
     #[default]

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{Caller, CostReport, ServiceError, report, upload_in};
 use crate::db::{self, ChunkTotals, RunRow, RunStatus, TenantTx};
-use crate::engine::{self, CostingError, LotBook};
+use crate::engine::{self, CostingError, LotBook, Method};
 use crate::ingest::RecordKind;
 use crate::model::{Allocation, CostingMode, MovementKind, Sale, ShortfallPolicy};
 use crate::money::{exact_add, exact_sum};
@@ -513,7 +513,7 @@ pub async fn dry_run<R: Read + Send>(
         let run = lock_run(&tx, run.run_id).await?;
         tx.rollback().await?;
         Ok(DryRunReport {
-            costing: report(&sales, &allocations, &movements, lots, shortfalls)?,
+            costing: report(Method::Fifo, &sales, &allocations, &movements, lots, shortfalls)?,
             skus_recosted: run.skus_recosted,
             sales_superseded: run.sales_superseded,
             superseded_cogs: run.superseded_cogs.normalize(),
