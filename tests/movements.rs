@@ -733,3 +733,39 @@ async fn a_tenants_accounts_and_options_reach_its_journals_over_the_deployments(
     let xero = export(cogs_core::journal::Format::Xero).await;
     assert!(xero.lines().skip(1).all(|line| line.ends_with(",Channel,Online")), "{xero}");
 }
+
+/// The first lot of a new SKU, arriving after a landed cost of its delivery was loaded
+/// and costed: the next run gives it its share (the SKU is marked for costing whole).
+#[tokio::test]
+async fn a_new_skus_first_lot_in_a_delivery_with_a_landed_cost_takes_its_share_at_the_next_run() {
+    let db = TestDb::new().await;
+    let mut loaded = Loaded::default();
+    let header =
+        "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit,receipt_id";
+    upload(&db, &mut loaded, RecordKind::Lots, &format!("{header}\nLA,A,2024-01-01,3,3,1.00,0,PO1\n")).await.unwrap();
+    upload(&db, &mut loaded, RecordKind::Sales, "sale_id,sku,sale_date,quantity_sold\nS1,A,2024-01-05,1\n")
+        .await
+        .unwrap();
+    let freight = "landed_cost_id,lot_id,receipt_id,cost_date,amount,allocate_by\nF1,,PO1,2024-01-03,6.00,quantity\n";
+    upload(&db, &mut loaded, RecordKind::LandedCosts, freight).await.unwrap();
+    run(&db).await;
+
+    upload(&db, &mut loaded, RecordKind::Lots, &format!("{header}\nLB,B,2024-01-02,3,3,1.00,0,PO1\n")).await.unwrap();
+    run(&db).await;
+
+    assert_books_balance(&db, TENANT).await;
+    let book = service::book(&db.pool, &tenant(TENANT), SkuRange::default()).await.unwrap();
+    assert_eq!(serde_json::to_value(&book.book).unwrap(), loaded.cost_json().unwrap(), "the book is cogs cost");
+    let on_hand: Vec<(&str, String)> = book
+        .book
+        .movements
+        .iter()
+        .filter(|m| m.kind == MovementKind::LandedOnHand)
+        .map(|m| (m.lot_id.as_str(), m.cost.to_string()))
+        .collect();
+    assert_eq!(
+        on_hand,
+        [("LA", "3".to_owned()), ("LB", "3".to_owned())],
+        "6.00 over 6 units, all on hand on the cost date"
+    );
+}

@@ -69,18 +69,25 @@ pub async fn insert_lots_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Lo
                   from inserted i
                   where exists (select 1 from landed_costs c where c.receipt_id = i.receipt_id)
               ),
-              new_skus as (
-                  insert into sku_watermarks (tenant_id, sku, movements)
-                  select $1, i.sku, bool_or(s.sku is not null)
-                  from inserted i left join spread s on s.sku = i.sku
-                  group by i.sku
-                  on conflict (tenant_id, sku) do nothing
-              ),
               earliest as (
                   select distinct on (sku) sku, received_date, lot_id, spread
                   from (select sku, received_date, lot_id, false as spread from inserted
                         union all select sku, received_date, lot_id, true from spread) e
                   order by sku, received_date, lot_id
+              ),
+              -- A new SKU's row is marked here: the update below does not see rows this
+              -- statement inserts. One a landed cost already falls on is costed whole.
+              new_skus as (
+                  insert into sku_watermarks (tenant_id, sku, movements, rewind_date, rewind_sale_id,
+                                              backdated_kind, backdated_id)
+                  select $1, e.sku, m.spread, case when m.spread then e.received_date end,
+                         case when m.spread then '' end, case when m.spread then 'lot' end,
+                         case when m.spread then e.lot_id end
+                  from earliest e
+                  join (select i.sku, bool_or(s.sku is not null) as spread
+                        from inserted i left join spread s on s.sku = i.sku
+                        group by i.sku) m on m.sku = e.sku
+                  on conflict (tenant_id, sku) do nothing
               ),
               backdated as (
                   update sku_watermarks w
