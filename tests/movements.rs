@@ -4,10 +4,10 @@
 //! to `cogs cost` over everything loaded (LEDGER.md, "One rule above all").
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
-use cogs_core::db::RunStatus;
+use cogs_core::db::{RunStatus, SkuRange};
 use cogs_core::ingest::{RecordKind, RowErrorKind};
 use cogs_core::journal::{AccountPair, Period, SALE};
-use cogs_core::model::AccountKind;
+use cogs_core::model::{AccountKind, MovementKind};
 use cogs_core::model::{CostingMode, ShortfallPolicy};
 use cogs_core::service::{self, ChunkBudget, CostFiles, CostReport, ServiceError};
 use cogs_tests::{TestDb, Xorshift, assert_books_balance, caller, tenant};
@@ -336,13 +336,15 @@ async fn a_lot_arriving_after_a_landed_cost_of_its_delivery_is_rejected() {
 /// A world of every movement over three SKUs, two deliveries shared across them, in
 /// CSV rows per kind: valid references throughout (returns never exceed their sale,
 /// landed costs dated after their delivery), but files may arrive before what they
-/// name (rejected, and loaded again later), and stock may run short (the SKU parks).
+/// name (rejected, and loaded again later; a sale may name its lot), and stock may run
+/// short (the SKU parks).
 fn world(random: &mut Xorshift) -> Vec<(RecordKind, Vec<String>)> {
     let day = |d: u64| format!("2024-01-{:02}T{}:00:00Z", 1 + d, if d.is_multiple_of(2) { "00" } else { "12" });
     let mut lots = Vec::new();
-    let mut sales: Vec<(String, String, u64, u64)> = Vec::new();
+    let mut sales: Vec<(String, String, u64, u64, String)> = Vec::new();
     for sku in ["A", "B", "C"] {
-        for i in 0..2 + random.below(3) {
+        let lot_count = 2 + random.below(3);
+        for i in 0..lot_count {
             let at = random.below(10);
             let quantity = 1 + random.below(12);
             let price = 100 + random.below(900);
@@ -364,11 +366,13 @@ fn world(random: &mut Xorshift) -> Vec<(RecordKind, Vec<String>)> {
         }
         for i in 0..2 + random.below(5) {
             let at = random.below(20);
-            sales.push((format!("S{sku}{i}"), sku.to_owned(), at, 1 + random.below(5)));
+            // Now and then a sale names its lot (kept, and ignored by FIFO).
+            let lot = if random.below(4) == 0 { format!("L{sku}{}", random.below(lot_count)) } else { String::new() };
+            sales.push((format!("S{sku}{i}"), sku.to_owned(), at, 1 + random.below(5), lot));
         }
     }
     let mut returns = Vec::new();
-    for (i, (sale_id, _, at, quantity)) in sales.iter().enumerate() {
+    for (i, (sale_id, _, at, quantity, _)) in sales.iter().enumerate() {
         if random.below(3) == 0 {
             let back = 1 + random.below(*quantity);
             let restock = if random.below(2) == 0 { "true" } else { "false" };
@@ -414,7 +418,10 @@ fn world(random: &mut Xorshift) -> Vec<(RecordKind, Vec<String>)> {
     }
     vec![
         (RecordKind::Lots, lots.into_iter().map(|(row, _, _)| row).collect()),
-        (RecordKind::Sales, sales.into_iter().map(|(id, sku, at, q)| format!("{id},{sku},{},{q}", day(at))).collect()),
+        (
+            RecordKind::Sales,
+            sales.into_iter().map(|(id, sku, at, q, lot)| format!("{id},{sku},{},{q},{lot}", day(at))).collect(),
+        ),
         (RecordKind::Returns, returns),
         (RecordKind::SupplierReturns, supplier_returns),
         (RecordKind::Adjustments, adjustments),
@@ -428,7 +435,7 @@ fn header(kind: RecordKind) -> &'static str {
         RecordKind::Lots => {
             "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit,receipt_id"
         }
-        RecordKind::Sales => "sale_id,sku,sale_date,quantity_sold",
+        RecordKind::Sales => "sale_id,sku,sale_date,quantity_sold,lot_id",
         RecordKind::Returns => "return_id,sale_id,return_date,quantity,restock",
         RecordKind::SupplierReturns => "supplier_return_id,lot_id,return_date,quantity",
         RecordKind::Adjustments => "adjustment_id,sku,adjustment_date,quantity,unit_cost,reason",

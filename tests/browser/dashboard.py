@@ -21,7 +21,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import tempfile
 import threading
 import urllib.request
@@ -30,6 +29,8 @@ from pathlib import Path
 
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect, sync_playwright
+
+from common import launch, run, step
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = os.environ["COGS_WEB_URL"].rstrip("/") + "/"
@@ -41,10 +42,6 @@ SHOTS = Path(os.environ["SCREENSHOTS"])
 # The database is fresh for each run of the script (scripts/browser-test.sh).
 TENANT = os.environ.get("COGS_TENANT", "acme-corp")
 OTHER_TENANT = "tenant-b"
-
-
-def step(text):
-    print(f"--- {text}", flush=True)
 
 
 def api(method, path, tenant=TENANT, body=None):
@@ -140,8 +137,7 @@ def main():
     events = BucketEvents()
     events.start()
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
-                                             args=["--no-sandbox"])
+        browser = launch(playwright)
         context = browser.new_context(viewport={"width": 1280, "height": 860}, accept_downloads=True)
         page = context.new_page()
         errors = []
@@ -316,8 +312,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except AssertionError as error:
-        print(f"FAILED: {error}", file=sys.stderr)
-        raise
+    run(main)

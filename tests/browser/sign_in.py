@@ -22,10 +22,11 @@ import json
 import os
 import re
 import secrets
-import sys
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from playwright.sync_api import expect, sync_playwright
+
+from common import launch, run, step
 
 WEB = os.environ["COGS_WEB_URL"].rstrip("/") + "/"
 API = os.environ["COGS_API_URL"].rstrip("/")
@@ -37,10 +38,6 @@ EMAIL = "ana@acme.example"
 
 def b64url(raw):
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def step(text):
-    print(f"--- {text}", flush=True)
 
 
 class HostedUi:
@@ -157,8 +154,7 @@ def main():
         route.fulfill(response=route.fetch(url=upstream, headers=headers))
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
-                                             args=["--no-sandbox"])
+        browser = launch(playwright)
         context = browser.new_context(viewport={"width": 1280, "height": 860})
         context.route(f"{AUTH}/**", hosted.handle)
         context.route(re.compile(r".*/lambda-url/cogs-(?!web)[a-z-]+/api/.*"), authorizer)
@@ -223,8 +219,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except AssertionError as error:
-        print(f"FAILED: {error}", file=sys.stderr)
-        raise
+    run(main)

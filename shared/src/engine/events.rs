@@ -490,14 +490,10 @@ impl<'a, 's> SkuCosting<'a, 's> {
                 };
                 let draws = match named {
                     Some(layer) => {
-                        let held = layer.map_or(Decimal::ZERO, |layer| self.layers[layer].remaining);
-                        let Some(layer) = layer.filter(|_| held >= sale.quantity_sold) else {
-                            let mut shortfall = self.shortfall(EventKind::Sale, id, date, sale.quantity_sold);
-                            shortfall.on_hand = held;
-                            shortfall.quantity_short = sale.quantity_sold - held;
-                            return Ok(Some(shortfall));
-                        };
-                        vec![self.draw_from(layer, sale.quantity_sold, MovementKind::SaleLanded, &id)?]
+                        match self.draw_from_lot(layer, sale.quantity_sold, MovementKind::SaleLanded, &id, date)? {
+                            Ok(draw) => vec![draw],
+                            Err(shortfall) => return Ok(Some(shortfall)),
+                        }
                     }
                     None => match self.draw_fifo(sale.quantity_sold, MovementKind::SaleLanded, &id)? {
                         Some(draws) => draws,
@@ -564,14 +560,10 @@ impl<'a, 's> SkuCosting<'a, 's> {
             What::SupplierReturn(sent) => {
                 let id = &sent.supplier_return_id;
                 let layer = self.lots.get(&sent.lot_id).copied();
-                let held = layer.map_or(Decimal::ZERO, |layer| self.layers[layer].remaining);
-                let Some(layer) = layer.filter(|_| held >= sent.quantity) else {
-                    let mut shortfall = self.shortfall(EventKind::SupplierReturn, id.clone(), date, sent.quantity);
-                    shortfall.on_hand = held;
-                    shortfall.quantity_short = sent.quantity - held;
-                    return Ok(Some(shortfall));
+                let draw = match self.draw_from_lot(layer, sent.quantity, MovementKind::SupplierReturn, id, date)? {
+                    Ok(draw) => draw,
+                    Err(shortfall) => return Ok(Some(shortfall)),
                 };
-                let draw = self.draw_from(layer, sent.quantity, MovementKind::SupplierReturn, id)?;
                 self.record_draws(MovementKind::SupplierReturn, id, date, vec![draw], costing)?;
             }
             What::Count(count) => {
@@ -670,6 +662,28 @@ impl<'a, 's> SkuCosting<'a, 's> {
             }
         }
         Ok(Some(draws))
+    }
+
+    /// Draws `quantity` from one lot (`None`: not received yet, so holding nothing), or
+    /// the shortfall that parks the SKU there, naming what the lot held.
+    fn draw_from_lot(
+        &mut self,
+        layer: Option<usize>,
+        quantity: Decimal,
+        kind: MovementKind,
+        id: &EventId,
+        date: Timestamp,
+    ) -> Result<Result<Draw, Shortfall>, CostingError> {
+        let held = layer.map_or(Decimal::ZERO, |layer| self.layers[layer].remaining);
+        match layer.filter(|_| held >= quantity) {
+            Some(layer) => Ok(Ok(self.draw_from(layer, quantity, kind, id)?)),
+            None => {
+                let mut shortfall = self.shortfall(kind.event_kind(), id.clone(), date, quantity);
+                shortfall.on_hand = held;
+                shortfall.quantity_short = quantity - held;
+                Ok(Err(shortfall))
+            }
+        }
     }
 
     /// Takes `quantity` (no more than it holds) from one layer with its share of the

@@ -646,6 +646,20 @@ struct Outcome {
     stock: BTreeMap<String, Decimal>,
 }
 
+/// Takes `n` units of lot `lot` itself (not of a layer returned from it), or none if it
+/// holds fewer.
+fn take_from_lot(stock: &mut Vec<Unit>, lot: &LotId, n: Decimal) -> Option<Vec<Unit>> {
+    let from: Vec<usize> =
+        (0..stock.len()).filter(|&i| stock[i].key.1 == 0 && stock[i].layer == lot.as_str()).collect();
+    let n = usize::try_from(n).unwrap();
+    if from.len() < n {
+        return None;
+    }
+    let mut units: Vec<Unit> = from[..n].iter().rev().map(|&i| stock.remove(i)).collect();
+    units.reverse();
+    Some(units)
+}
+
 fn push_merged<K: PartialEq>(lines: &mut Vec<(K, Decimal)>, key: K) {
     match lines.last_mut() {
         Some((last, quantity)) if *last == key => *quantity += Decimal::ONE,
@@ -746,17 +760,7 @@ fn reference(case: &Case) -> Outcome {
                 let sale = &case.sales[index];
                 let units = match (case.method, &sale.lot_id) {
                     // The named lot's own units, wherever they are in drawing order.
-                    (Method::SpecificIdentification, Some(lot)) => {
-                        let from: Vec<usize> = (0..stock.len())
-                            .filter(|&i| stock[i].key.1 == 0 && stock[i].layer == lot.as_str())
-                            .collect();
-                        (Decimal::from(from.len()) >= sale.quantity_sold).then(|| {
-                            let n = usize::try_from(sale.quantity_sold).unwrap();
-                            let mut units: Vec<Unit> = from[..n].iter().rev().map(|&i| stock.remove(i)).collect();
-                            units.reverse();
-                            units
-                        })
-                    }
+                    (Method::SpecificIdentification, Some(lot)) => take_from_lot(&mut stock, lot, sale.quantity_sold),
                     _ => take(&mut stock, sale.quantity_sold),
                 };
                 let Some(units) = units else {
@@ -802,10 +806,7 @@ fn reference(case: &Case) -> Outcome {
             }
             6 => {
                 let sent = &case.supplier_returns[index];
-                let from: Vec<usize> = (0..stock.len())
-                    .filter(|&i| stock[i].key.1 == 0 && stock[i].layer == sent.lot_id.as_str())
-                    .collect();
-                if Decimal::from(from.len()) < sent.quantity {
+                let Some(units) = take_from_lot(&mut stock, &sent.lot_id, sent.quantity) else {
                     parked = Some(sent.supplier_return_id.to_string());
                     outcome.shortfalls.push((
                         sku.clone(),
@@ -813,9 +814,8 @@ fn reference(case: &Case) -> Outcome {
                         sent.supplier_return_id.to_string(),
                     ));
                     continue;
-                }
-                for &i in from.iter().take(usize::try_from(sent.quantity).unwrap()).rev() {
-                    let unit = stock.remove(i);
+                };
+                for unit in units {
                     push_merged(
                         &mut movements,
                         (MovementKind::SupplierReturn, sent.supplier_return_id.to_string(), unit.layer, unit.cost),
