@@ -4,7 +4,8 @@
 # shows the run and its journal, rolls it back, runs again to the same result, loads
 # a late lot and a late sale that the next run re-costs (its journal holds only the
 # difference), then a return, a supplier return, adjustments, a count and a late
-# freight bill flowing into the journal and the roll-forward, and verifies the book.
+# freight bill flowing into the journal and the roll-forward, then costs by specific
+# identification from August (a sale naming its lot), and verifies the book.
 # Safe to run again: the examples load once, and each call rolls back and re-runs.
 # Prompts for nothing.
 set -euo pipefail
@@ -88,6 +89,15 @@ say "cogs report rollforward --from 2024-07-01 --to 2024-07-31 (opening + receip
 
 say "cogs report trace --sale SALE-007 (its lots, and the freight it carried)"
 "$cogs" report trace --sale SALE-007
+
+say "specific identification from August: cogs settings --method specific-identification --method-from 2024-08-01"
+"$cogs" settings --method specific-identification --method-from 2024-08-01 | grep '^method'
+say "a sale that names its lot: cogs upload sales examples/named-sales.csv; cogs run"
+"$cogs" upload sales examples/named-sales.csv
+"$cogs" run
+
+say "cogs report trace --sale SALE-101 (from LOT-005, the lot it names, though older lots still hold stock)"
+"$cogs" report trace --sale SALE-101
 
 say "cogs verify --tenant-id acme-corp (the whole book checked against a fresh costing)"
 "$cogs" verify

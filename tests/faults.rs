@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use cogs_core::db::RunStatus;
-use cogs_core::model::{CostingMode, ShortfallPolicy};
+use cogs_core::model::ShortfallPolicy;
 use cogs_core::service::{self, ChunkBudget};
 use cogs_tests::outage::{TENANT, a_worker_survives, hundred_thousand_sales, one_pass};
 use cogs_tests::{TestDb, Xorshift, allocations, assert_books_balance, caller, remaining, run_row};
@@ -70,8 +70,7 @@ async fn a_run_interrupted_at_twenty_points_ends_exactly_as_one_pass() {
     let expected = one_pass(&lots, &sales);
     let db = TestDb::new().await;
     cogs_tests::load(&db, TENANT, &lots, &sales).await;
-    let run =
-        service::start_run(&db.pool, &caller(TENANT), CostingMode::Fifo, Some(ShortfallPolicy::Fail)).await.unwrap();
+    let run = service::start_run(&db.pool, &caller(TENANT), None, Some(ShortfallPolicy::Fail)).await.unwrap();
     // Small chunks: the run must still be going at the twentieth interruption.
     let budget = ChunkBudget::unlimited(50);
     let mut points = Xorshift(0x5eed_c065);

@@ -13,7 +13,7 @@ use cogs_core::db::RunStatus;
 use cogs_core::engine::CostingError;
 use cogs_core::ingest::RecordKind;
 use cogs_core::journal::{Format, JournalConfig, LineDetail, Period};
-use cogs_core::model::{CostingMode, ShortfallPolicy};
+use cogs_core::model::ShortfallPolicy;
 use cogs_core::service::{self, ChunkBudget, CostFiles, ServiceError};
 use cogs_tests::{TestDb, Xorshift, assert_books_balance, caller, lots_csv, sales_csv};
 use rust_decimal::Decimal;
@@ -81,7 +81,7 @@ fn shuffle<T>(random: &mut Xorshift, items: &mut [T]) {
 async fn run(db: &TestDb, interrupt: bool) -> Option<Uuid> {
     let caller = caller(TENANT);
     loop {
-        match service::start_run(&db.pool, &caller, CostingMode::Fifo, Some(ShortfallPolicy::Park)).await {
+        match service::start_run(&db.pool, &caller, None, Some(ShortfallPolicy::Park)).await {
             Ok(run) => {
                 let budget = ChunkBudget { max_chunks: interrupt.then_some(1), ..ChunkBudget::unlimited(3) };
                 return match service::advance_run(&db.pool, &caller, run.run_id, &budget).await {
@@ -131,7 +131,7 @@ fn cost_json(lots: &[String], sales: &[String]) -> serde_json::Value {
         CostFiles::lots_and_sales(lots_file.as_bytes(), sales_file.as_bytes()),
         None,
         ShortfallPolicy::Park,
-        cogs_core::engine::Method::Fifo,
+        &cogs_core::model::Methods::FIFO,
     )
     .unwrap();
     serde_json::to_value(&report).unwrap()
@@ -145,7 +145,7 @@ fn fresh_journal(lots: &[String], sales: &[String]) -> BTreeMap<(String, String)
         CostFiles::lots_and_sales(lots_file.as_bytes(), sales_file.as_bytes()),
         None,
         ShortfallPolicy::Park,
-        cogs_core::engine::Method::Fifo,
+        &cogs_core::model::Methods::FIFO,
     )
     .unwrap();
     let mut total = BTreeMap::new();
@@ -200,7 +200,7 @@ fn fresh(lots: &[String], sales: &[String]) -> (Vec<String>, Vec<String>) {
         CostFiles::lots_and_sales(lots_file.as_bytes(), sales_file.as_bytes()),
         None,
         ShortfallPolicy::Park,
-        cogs_core::engine::Method::Fifo,
+        &cogs_core::model::Methods::FIFO,
     )
     .unwrap();
     let mut costed: Vec<_> = report.sales.iter().collect();

@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use cogs_core::lambda::RunDispatch;
-use cogs_core::model::{CostingMode, ShortfallPolicy};
+use cogs_core::model::ShortfallPolicy;
 use cogs_core::service;
 use cogs_tests::api::{Api, JWT_EVENT, body_json, call, context, header, multipart, request};
 use cogs_tests::{caller, example, load, lots_csv, sales_csv};
@@ -261,12 +261,13 @@ async fn every_documented_status_is_what_the_functions_answer() {
     )
     .await;
     load(&api.db, "busy-corp", &lots_csv(&["L1,A,2024-01-01,1,1,1,0"]), &sales_csv(&["S1,A,2024-01-02,1"])).await;
-    service::start_run(&api.db.pool, &caller("busy-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Fail))
-        .await
-        .unwrap();
+    service::start_run(&api.db.pool, &caller("busy-corp"), None, Some(ShortfallPolicy::Fail)).await.unwrap();
     expect("run", runs, request("POST", runs, Some("busy-corp"), None), 409).await;
     expect("upload", files, request("POST", "/api/v1/files/sales", Some("busy-corp"), Some(("text/csv", &sales))), 409)
         .await;
+    let method = Some(("application/json", r#"{"costing_method": {"method": "specific_identification"}}"#));
+    let busy = expect("list", "/api/v1/settings", request("PUT", "/api/v1/settings", Some("busy-corp"), method), 409);
+    assert_eq!(body_json(&busy.await)["error"]["type"], "run_in_progress");
     load(&api.db, "short-corp", &lots_csv(&["L1,A,2024-01-01,1,1,1,0"]), &sales_csv(&["S1,A,2024-01-02,5"])).await;
     let strict = r#"{"on_shortfall": "fail"}"#;
     let failed =
@@ -338,12 +339,22 @@ async fn every_documented_status_is_what_the_functions_answer() {
         ("[]", "object"),
         ("\n", "EOF"),
         (r#"{"lock_policy": null}"#, "null"),
+        (r#"{"costing_method": {"method": "lifo"}}"#, "lifo"),
+        (r#"{"costing_method": {"method": "fifo", "from": "0100-01-01"}}"#, "1900 to 9999"),
     ] {
         let refused = expect("list", settings, request("PUT", settings, Some("acme-corp"), json_body(bad)), 400).await;
         assert!(body_json(&refused)["error"]["message"].as_str().unwrap().contains(field), "{bad}");
     }
     expect("list", settings, request("PUT", settings, Some("acme-corp"), json_body(r#"{"lock_date": null}"#)), 200)
         .await;
+    let method = r#"{"costing_method": {"method": "specific_identification", "from": "2024-08-01"}}"#;
+    let stored = expect("list", settings, request("PUT", settings, Some("acme-corp"), json_body(method)), 200).await;
+    let change = &body_json(&stored)["methods"]["changes"][0];
+    assert_eq!(
+        (&change["from"], &change["at"]),
+        (&json!("2024-08-01"), &json!("2024-07-31T22:00:00Z")),
+        "Berlin's midnight"
+    );
     expect("list", settings, request("GET", settings, None, None), 401).await;
     expect("list", settings, request("PUT", settings, None, json_body(r#"{"lock_date": null}"#)), 401).await;
     expect("list", settings, elsewhere(settings), 403).await;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use cogs_core::db::{RunStatus, UploadStatus};
 use cogs_core::ingest::RecordKind;
-use cogs_core::model::{CostingMode, ShortfallPolicy};
+use cogs_core::model::ShortfallPolicy;
 use cogs_core::service::{self, ChunkBudget, MaintenanceSettings, StagedLoad};
 use cogs_core::staging::{LocalFolder, Staging, Store};
 use cogs_tests::{TestDb, caller, load, lots_csv, remaining, run_row, sales_csv};
@@ -36,8 +36,7 @@ async fn stalled_run(db: &TestDb, tenant: &str) -> uuid::Uuid {
         &sales_csv(&["S1,A,2024-01-02,1", "S2,A,2024-01-03,2", "S3,A,2024-01-04,3"]),
     )
     .await;
-    let run =
-        service::start_run(&db.pool, &caller(tenant), CostingMode::Fifo, Some(ShortfallPolicy::Fail)).await.unwrap();
+    let run = service::start_run(&db.pool, &caller(tenant), None, Some(ShortfallPolicy::Fail)).await.unwrap();
     let one_chunk = ChunkBudget { chunk_size: 1, deadline: None, max_chunks: Some(1) };
     service::advance_run(&db.pool, &caller(tenant), run.run_id, &one_chunk).await.unwrap();
     run.run_id

@@ -7,8 +7,8 @@
 use cogs_core::db::{RunStatus, SkuRange};
 use cogs_core::ingest::{RecordKind, RowErrorKind};
 use cogs_core::journal::{AccountPair, Period, SALE};
-use cogs_core::model::{AccountKind, MovementKind};
-use cogs_core::model::{CostingMode, ShortfallPolicy};
+use cogs_core::model::ShortfallPolicy;
+use cogs_core::model::{AccountKind, Method, Methods, MovementKind};
 use cogs_core::service::{self, ChunkBudget, CostFiles, CostReport, ServiceError};
 use cogs_tests::{TestDb, Xorshift, assert_books_balance, caller, tenant};
 use std::collections::BTreeMap;
@@ -22,6 +22,8 @@ const TENANT: &str = "acme-corp";
 #[derive(Default, Clone)]
 struct Loaded {
     files: Vec<(RecordKind, String)>,
+    /// The tenant's costing methods, as its settings store them.
+    methods: Methods,
 }
 
 impl Loaded {
@@ -53,7 +55,7 @@ impl Loaded {
             counts: cursor(RecordKind::Counts),
             landed_costs: cursor(RecordKind::LandedCosts),
         };
-        Some(service::cost_files(files, None, ShortfallPolicy::Park, cogs_core::engine::Method::Fifo).unwrap())
+        Some(service::cost_files(files, None, ShortfallPolicy::Park, &self.methods).unwrap())
     }
 }
 
@@ -65,7 +67,7 @@ async fn upload(db: &TestDb, loaded: &mut Loaded, kind: RecordKind, csv: &str) -
 
 async fn run(db: &TestDb) -> uuid::Uuid {
     let caller = caller(TENANT);
-    let run = service::start_run(&db.pool, &caller, CostingMode::Fifo, Some(ShortfallPolicy::Park)).await.unwrap();
+    let run = service::start_run(&db.pool, &caller, None, Some(ShortfallPolicy::Park)).await.unwrap();
     let done = service::advance_run(&db.pool, &caller, run.run_id, &ChunkBudget::unlimited(3)).await.unwrap();
     assert_eq!(done.status, RunStatus::Completed);
     run.run_id
@@ -460,8 +462,9 @@ async fn finish_active(db: &TestDb) {
 /// naming what is not loaded yet is rejected, changes nothing, and waits: late input of
 /// every kind), with runs (some interrupted after one chunk of one SKU and resumed
 /// later) and rollbacks with and without cascade in between, and `cogs verify` after
-/// every step. After each run that costs everything loaded, `cogs book` equals `cogs
-/// cost` over every file loaded.
+/// every step, and the costing method changed now and then (throughout, or from a day
+/// on). After each run that costs everything loaded, `cogs book` equals `cogs cost`
+/// over every file loaded, by the tenant's methods.
 #[tokio::test]
 async fn after_any_history_of_every_movement_the_book_equals_cogs_cost() {
     let mut interruptions = 0;
@@ -482,7 +485,7 @@ async fn after_any_history_of_every_movement_the_book_equals_cogs_cost() {
         let mut history: Vec<String> = Vec::new();
         let mut waiting = 0;
         while let Some((kind, csv)) = pending.first().cloned() {
-            match random.below(5) {
+            match random.below(6) {
                 0..=2 => {
                     pending.remove(0);
                     // A run left interrupted finishes first: uploads wait for it.
@@ -504,7 +507,7 @@ async fn after_any_history_of_every_movement_the_book_equals_cogs_cost() {
                 3 => {
                     finish_active(&db).await;
                     let caller = caller(TENANT);
-                    let started = service::start_run(&db.pool, &caller, CostingMode::Fifo, None).await.unwrap();
+                    let started = service::start_run(&db.pool, &caller, None, None).await.unwrap();
                     runs.push(started.run_id);
                     let interrupt = random.below(3) == 0;
                     let budget = ChunkBudget { max_chunks: interrupt.then_some(1), ..ChunkBudget::unlimited(1) };
@@ -515,6 +518,17 @@ async fn after_any_history_of_every_movement_the_book_equals_cogs_cost() {
                     {
                         assert_eq!(book_json(&db).await, cost, "seed {seed}, after {history:?}");
                     }
+                }
+                4 => {
+                    finish_active(&db).await;
+                    let method = Method::ALL[random.below(Method::ALL.len() as u64) as usize];
+                    let from = (random.below(3) > 0)
+                        .then(|| chrono::NaiveDate::from_ymd_opt(2024, 1, 1 + random.below(20) as u32).unwrap());
+                    let setting = service::MethodSetting { method, from };
+                    let change = service::SettingsChange { costing_method: Some(setting), ..Default::default() };
+                    let settings = service::change_settings(&db.pool, &caller(TENANT), &change).await.unwrap();
+                    loaded.methods = settings.methods;
+                    history.push(format!("method {method} from {from:?}"));
                 }
                 _ if !runs.is_empty() => {
                     let target = runs[random.below(runs.len() as u64) as usize];
@@ -572,7 +586,7 @@ async fn a_late_write_off_in_a_closed_period_is_refused_under_refuse_and_posted_
     upload(&db, &mut loaded, RecordKind::Adjustments, write_off).await.unwrap();
     let before = db.data(&[TENANT]).await;
 
-    let refused = service::start_run(&db.pool, &caller(TENANT), CostingMode::Fifo, None).await.unwrap_err();
+    let refused = service::start_run(&db.pool, &caller(TENANT), None, None).await.unwrap_err();
 
     let ServiceError::LockedPeriod { kind, id, .. } = &refused else { panic!("{refused:?}") };
     assert_eq!((kind.as_str(), id.as_str()), ("adjustment", "ADJ1"));
@@ -634,7 +648,7 @@ async fn a_supplier_return_larger_than_its_lot_parks_the_sku_or_fails_a_strict_r
     let before = db.data(&[TENANT]).await;
 
     let caller = caller(TENANT);
-    let strict = service::start_run(&db.pool, &caller, CostingMode::Fifo, Some(ShortfallPolicy::Fail)).await.unwrap();
+    let strict = service::start_run(&db.pool, &caller, None, Some(ShortfallPolicy::Fail)).await.unwrap();
     let failed = service::advance_run(&db.pool, &caller, strict.run_id, &ChunkBudget::unlimited(10)).await.unwrap_err();
 
     let message = failed.to_string();
@@ -679,7 +693,7 @@ async fn a_dry_run_costs_movement_files_with_what_is_loaded_and_writes_nothing()
             (RecordKind::Returns, "returns.csv".to_owned(), returns.as_bytes()),
         ],
     };
-    let report = service::dry_run(&db.pool, &caller(TENANT), CostingMode::Fifo, None, input, None).await.unwrap();
+    let report = service::dry_run(&db.pool, &caller(TENANT), None, None, input, None).await.unwrap();
 
     let kinds: Vec<&str> = report.costing.movements.iter().map(|m| m.kind.as_str()).collect();
     assert_eq!(

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use cogs_core::db::RunStatus;
 use cogs_core::ingest::RecordKind;
 use cogs_core::journal::{Format, JournalConfig, Side};
-use cogs_core::model::{CostingMode, ShortfallPolicy};
+use cogs_core::model::ShortfallPolicy;
 use cogs_core::service::{self, ChunkBudget, JournalOptions, ServiceError};
 use cogs_core::staging::Staging;
 use cogs_tests::api::s3_put_event;
@@ -68,7 +68,7 @@ async fn fifty_concurrent_starts_make_exactly_one_run() {
             let pool = pool.clone();
             tokio::spawn(async move {
                 let caller = service::Caller::new(tenant("acme-corp"), format!("starter-{i}"));
-                service::start_run(&pool, &caller, CostingMode::Fifo, Some(ShortfallPolicy::Fail)).await
+                service::start_run(&pool, &caller, None, Some(ShortfallPolicy::Fail)).await
             })
         })
         .collect();
@@ -95,9 +95,7 @@ async fn a_rollback_racing_its_run_leaves_one_consistent_state() {
     let (lots, sales) = six_hundred_sales();
     load(&db, "acme-corp", &lots, &sales).await;
     let loaded = db.data(&["acme-corp"]).await;
-    let run = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Fail))
-        .await
-        .unwrap();
+    let run = service::start_run(&db.pool, &caller("acme-corp"), None, Some(ShortfallPolicy::Fail)).await.unwrap();
 
     let (pool, run_id) = (db.pool.clone(), run.run_id);
     let costing = tokio::spawn(async move {
@@ -152,9 +150,7 @@ async fn a_rollback_while_another_run_is_active_is_refused() {
     load(&db, "acme-corp", &lots, &sales).await;
     let first = cogs_tests::run_to_end(&db, "acme-corp", 100).await.unwrap();
     load(&db, "acme-corp", "", &sales_csv(&["T1,SKU0,2024-03-01,1"])).await;
-    let next = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Fail))
-        .await
-        .unwrap();
+    let next = service::start_run(&db.pool, &caller("acme-corp"), None, Some(ShortfallPolicy::Fail)).await.unwrap();
     let before = db.data(&["acme-corp"]).await;
 
     let refused = service::rollback_run(&db.pool, &caller("acme-corp"), first.run_id, true).await.unwrap_err();

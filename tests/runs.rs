@@ -5,7 +5,7 @@
 use cogs_core::db::RunStatus;
 use cogs_core::engine::CostingError;
 use cogs_core::ingest::RecordKind;
-use cogs_core::model::{CostingMode, ShortfallPolicy};
+use cogs_core::model::ShortfallPolicy;
 use cogs_core::service::{self, ChunkBudget, CostFiles, DryRunInput, ServiceError};
 use cogs_tests::{
     TestDb, allocations, caller, load, load_examples, lots_csv, remaining, run_row, run_to_end, sales_csv, tenant,
@@ -113,9 +113,7 @@ async fn chunk_sizes_1_7_and_10000_give_identical_allocations() {
 #[tokio::test]
 async fn a_run_interrupted_between_chunks_resumes_to_the_uninterrupted_result() {
     let db = loaded_many().await;
-    let run = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Fail))
-        .await
-        .unwrap();
+    let run = service::start_run(&db.pool, &caller("acme-corp"), None, Some(ShortfallPolicy::Fail)).await.unwrap();
 
     // Three invocations, each stopping after a few chunks, as a worker out of time would.
     for _ in 0..3 {
@@ -148,9 +146,7 @@ async fn a_chunk_aborted_midway_applies_nothing_and_the_run_resumes_exactly() {
         )
         .await
         .unwrap();
-    let run = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Fail))
-        .await
-        .unwrap();
+    let run = service::start_run(&db.pool, &caller("acme-corp"), None, Some(ShortfallPolicy::Fail)).await.unwrap();
 
     let budget = ChunkBudget::unlimited(10);
     let error = service::advance_run(&db.pool, &caller("acme-corp"), run.run_id, &budget).await.unwrap_err();
@@ -185,9 +181,7 @@ async fn an_uncovered_sale_fails_the_run_names_the_sale_and_leaves_lots_and_sale
     )
     .await;
     let before = db.data(&["acme-corp"]).await;
-    let run = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Fail))
-        .await
-        .unwrap();
+    let run = service::start_run(&db.pool, &caller("acme-corp"), None, Some(ShortfallPolicy::Fail)).await.unwrap();
 
     // Chunks of one: three chunks apply before S4 fails, so undoing them is real work.
     let error =
@@ -220,8 +214,8 @@ async fn two_starts_at_the_same_moment_make_exactly_one_run() {
     let (first, second) = (caller("acme-corp"), caller("acme-corp"));
 
     let (a, b) = tokio::join!(
-        service::start_run(&db.pool, &first, CostingMode::Fifo, Some(ShortfallPolicy::Fail)),
-        service::start_run(&other_pool, &second, CostingMode::Fifo, Some(ShortfallPolicy::Fail))
+        service::start_run(&db.pool, &first, None, Some(ShortfallPolicy::Fail)),
+        service::start_run(&other_pool, &second, None, Some(ShortfallPolicy::Fail))
     );
 
     let outcomes = [a, b];
@@ -236,7 +230,7 @@ async fn two_starts_at_the_same_moment_make_exactly_one_run() {
 async fn the_database_itself_refuses_a_second_active_run() {
     let db = TestDb::new().await;
     load_examples(&db, "acme-corp").await;
-    service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Fail)).await.unwrap();
+    service::start_run(&db.pool, &caller("acme-corp"), None, Some(ShortfallPolicy::Fail)).await.unwrap();
     let app = db.app().await;
 
     // Bypassing the service's own check: the unique index still says no.
@@ -256,9 +250,7 @@ async fn the_database_itself_refuses_a_second_active_run() {
 async fn an_upload_during_an_active_run_is_refused() {
     let db = TestDb::new().await;
     load_examples(&db, "acme-corp").await;
-    let run = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Fail))
-        .await
-        .unwrap();
+    let run = service::start_run(&db.pool, &caller("acme-corp"), None, Some(ShortfallPolicy::Fail)).await.unwrap();
 
     let error = service::upload(
         &db.pool,
@@ -290,9 +282,7 @@ async fn an_uncovered_sale_parks_its_sku_the_others_are_costed_and_a_later_lot_t
         ]),
     )
     .await;
-    let run = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Park))
-        .await
-        .unwrap();
+    let run = service::start_run(&db.pool, &caller("acme-corp"), None, Some(ShortfallPolicy::Park)).await.unwrap();
 
     let done =
         service::advance_run(&db.pool, &caller("acme-corp"), run.run_id, &ChunkBudget::unlimited(1)).await.unwrap();
@@ -327,13 +317,9 @@ async fn a_parked_sku_is_taken_up_again_by_the_next_run_while_stock_is_still_sho
     let first = run_to_end(&db, "acme-corp", 100).await;
     let ServiceError::Costing(_) = first.unwrap_err() else { panic!("the helper runs strict") };
 
-    let park = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Park))
-        .await
-        .unwrap();
+    let park = service::start_run(&db.pool, &caller("acme-corp"), None, Some(ShortfallPolicy::Park)).await.unwrap();
     service::advance_run(&db.pool, &caller("acme-corp"), park.run_id, &ChunkBudget::unlimited(10)).await.unwrap();
-    let again = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Park))
-        .await
-        .unwrap();
+    let again = service::start_run(&db.pool, &caller("acme-corp"), None, Some(ShortfallPolicy::Park)).await.unwrap();
     let again =
         service::advance_run(&db.pool, &caller("acme-corp"), again.run_id, &ChunkBudget::unlimited(10)).await.unwrap();
 
@@ -348,9 +334,7 @@ async fn the_book_equals_cogs_cost_over_every_file_with_a_parked_and_a_recosted_
     let sales = ["S1,A,2024-01-02,2", "S2,A,2024-01-03,2", "T2,B,2024-01-05,1"];
     load(&db, "acme-corp", &lots_csv(&lots), &sales_csv(&sales)).await;
     let park = |db| async move {
-        let run = service::start_run(&db, &caller("acme-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Park))
-            .await
-            .unwrap();
+        let run = service::start_run(&db, &caller("acme-corp"), None, Some(ShortfallPolicy::Park)).await.unwrap();
         service::advance_run(&db, &caller("acme-corp"), run.run_id, &ChunkBudget::unlimited(2)).await.unwrap();
     };
     park(db.pool.clone()).await;
@@ -364,7 +348,7 @@ async fn the_book_equals_cogs_cost_over_every_file_with_a_parked_and_a_recosted_
         CostFiles::lots_and_sales(lots_csv(&lots).as_bytes(), sales_csv(&all_sales).as_bytes()),
         None,
         ShortfallPolicy::Park,
-        cogs_core::engine::Method::Fifo,
+        &cogs_core::model::Methods::FIFO,
     )
     .unwrap();
 
@@ -547,7 +531,7 @@ async fn a_dry_run_reports_the_real_result_and_writes_nothing() {
             (RecordKind::Sales, "sales.csv".into(), sales.as_bytes()),
         ],
     };
-    let report = service::dry_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, None, input, None).await.unwrap();
+    let report = service::dry_run(&db.pool, &caller("acme-corp"), None, None, input, None).await.unwrap();
 
     assert_eq!(db.contents(&["acme-corp"]).await, before, "no table changed, not even the audit log");
     assert_eq!(report.costing.totals.total_cogs.to_string(), "2310.9375");
@@ -568,10 +552,8 @@ async fn a_strict_dry_run_reports_an_uncovered_sale_like_a_run_and_a_parking_one
     };
 
     let strict = Some(ShortfallPolicy::Fail);
-    let error =
-        service::dry_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, strict, input(), None).await.unwrap_err();
-    let parked =
-        service::dry_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, None, input(), None).await.unwrap();
+    let error = service::dry_run(&db.pool, &caller("acme-corp"), None, strict, input(), None).await.unwrap_err();
+    let parked = service::dry_run(&db.pool, &caller("acme-corp"), None, None, input(), None).await.unwrap();
 
     assert_eq!(error.kind(), "insufficient_inventory");
     assert_eq!((parked.costing.sales.len(), parked.costing.shortfalls.len()), (0, 1));
@@ -587,7 +569,7 @@ async fn a_dry_run_shows_what_a_correcting_run_would_change_and_writes_nothing()
     let before = db.contents(&["acme-corp"]).await;
 
     let input = DryRunInput { files: vec![(RecordKind::Lots, "late.csv".into(), late.as_bytes())] };
-    let report = service::dry_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, None, input, None).await.unwrap();
+    let report = service::dry_run(&db.pool, &caller("acme-corp"), None, None, input, None).await.unwrap();
 
     assert_eq!(db.contents(&["acme-corp"]).await, before);
     assert_eq!(
@@ -641,15 +623,14 @@ async fn another_tenant_starts_a_run_at_once_while_a_long_dry_run_is_in_progress
     let held = hold_lots_of(&db, "slow-co").await;
     let pool = db.pool.clone();
     let dry_run = tokio::spawn(async move {
-        service::dry_run(&pool, &caller("slow-co"), CostingMode::Fifo, Some(ShortfallPolicy::Fail), nothing_new(), None)
-            .await
+        service::dry_run(&pool, &caller("slow-co"), None, Some(ShortfallPolicy::Fail), nothing_new(), None).await
     });
     wait_for_a_lock_wait(&db).await;
 
     let started = std::time::Instant::now();
     let start = tokio::time::timeout(
         std::time::Duration::from_secs(5),
-        service::start_run(&db.pool, &caller("quick-co"), CostingMode::Fifo, Some(ShortfallPolicy::Fail)),
+        service::start_run(&db.pool, &caller("quick-co"), None, Some(ShortfallPolicy::Fail)),
     )
     .await;
     let took = started.elapsed();
@@ -673,7 +654,7 @@ async fn a_dry_run_ends_at_its_deadline_and_writes_nothing() {
     let waited_for_stock = service::dry_run(
         &db.pool,
         &caller("slow-co"),
-        CostingMode::Fifo,
+        None,
         Some(ShortfallPolicy::Fail),
         nothing_new(),
         Some(deadline),
@@ -684,7 +665,7 @@ async fn a_dry_run_ends_at_its_deadline_and_writes_nothing() {
     let already_late = service::dry_run(
         &db.pool,
         &caller("slow-co"),
-        CostingMode::Fifo,
+        None,
         Some(ShortfallPolicy::Fail),
         nothing_new(),
         Some(deadline),
@@ -787,7 +768,7 @@ async fn twenty_small_upload_and_run_jobs_at_once_all_succeed() {
             let sales = sales_csv(&["S1,A,2024-01-03,4", "S2,A,2024-01-04,9"]);
             service::upload(&pool, &caller, RecordKind::Lots, "lots.csv", lots.as_bytes()).await?;
             service::upload(&pool, &caller, RecordKind::Sales, "sales.csv", sales.as_bytes()).await?;
-            let run = service::start_run(&pool, &caller, CostingMode::Fifo, Some(ShortfallPolicy::Fail)).await?;
+            let run = service::start_run(&pool, &caller, None, Some(ShortfallPolicy::Fail)).await?;
             service::advance_run(&pool, &caller, run.run_id, &ChunkBudget::unlimited(1)).await
         }
     });

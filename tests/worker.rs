@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cogs_core::db::RunStatus;
 use cogs_core::lambda::Context;
-use cogs_core::model::{CostingMode, ShortfallPolicy};
+use cogs_core::model::ShortfallPolicy;
 use cogs_core::service;
 use cogs_tests::{TestDb, allocations, caller, load, lots_csv, remaining, run_to_end, sales_csv};
 use cogs_worker::{WorkerInput, WorkerOutput};
@@ -56,9 +56,7 @@ async fn with_a_tiny_time_budget_a_run_takes_many_invocations_and_ends_as_one_pa
     let db = TestDb::new().await;
     load(&db, "acme-corp", &lots, &sales).await;
     let ctx = context(&db, "50");
-    let run = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Fail))
-        .await
-        .unwrap();
+    let run = service::start_run(&db.pool, &caller("acme-corp"), None, Some(ShortfallPolicy::Fail)).await.unwrap();
     let input = json!({ "tenant_id": "acme-corp", "run_id": run.run_id });
 
     let mut invocations = 0;
@@ -93,9 +91,7 @@ async fn an_invocation_killed_mid_chunk_is_resumed_by_the_next_to_the_same_resul
         )
         .await
         .unwrap();
-    let run = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Fail))
-        .await
-        .unwrap();
+    let run = service::start_run(&db.pool, &caller("acme-corp"), None, Some(ShortfallPolicy::Fail)).await.unwrap();
     let input = json!({ "tenant_id": "acme-corp", "run_id": run.run_id });
 
     let died = invoke(&ctx, input.clone(), Duration::from_secs(60)).await.unwrap_err();
@@ -112,9 +108,7 @@ async fn an_uncovered_sale_ends_the_run_as_failed_not_as_an_error() {
     let db = TestDb::new().await;
     load(&db, "acme-corp", &lots_csv(&["L1,A,2024-01-01,1,1,1,0"]), &sales_csv(&["S1,A,2024-01-02,5"])).await;
     let ctx = context(&db, "10");
-    let run = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Fail))
-        .await
-        .unwrap();
+    let run = service::start_run(&db.pool, &caller("acme-corp"), None, Some(ShortfallPolicy::Fail)).await.unwrap();
 
     let output =
         invoke(&ctx, json!({ "tenant_id": "acme-corp", "run_id": run.run_id }), Duration::from_secs(60)).await.unwrap();
@@ -131,9 +125,7 @@ async fn the_fail_action_abandons_the_run_and_undoes_its_chunks() {
     load(&db, "acme-corp", &lots, &sales).await;
     let before = remaining(&db, "acme-corp").await;
     let ctx = context(&db, "100");
-    let run = service::start_run(&db.pool, &caller("acme-corp"), CostingMode::Fifo, Some(ShortfallPolicy::Fail))
-        .await
-        .unwrap();
+    let run = service::start_run(&db.pool, &caller("acme-corp"), None, Some(ShortfallPolicy::Fail)).await.unwrap();
     invoke(&ctx, json!({ "tenant_id": "acme-corp", "run_id": run.run_id }), Duration::from_millis(1)).await.unwrap();
 
     let reason = json!({ "Error": "PermanentError", "Cause": "the database refused" });

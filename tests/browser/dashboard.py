@@ -295,6 +295,17 @@ def main():
         assert api("GET", "/api/v1/settings")["lock_date"] == "2024-06-30", "a refused change changed nothing"
         expect(page.get_by_role("alert")).to_contain_text("lock_date 2999-01-01 is after today")
 
+        step("settings: the costing method from a day on")
+        page.get_by_label("Lock date", exact=True).fill("2024-06-30")
+        page.get_by_label("Method", exact=True).select_option(label="Specific identification")
+        page.get_by_label("From", exact=True).fill("2024-07-01")
+        page.get_by_role("button", name="Save the settings").click()
+        expect(page.get_by_role("status").filter(has_text="Saved.")).to_contain_text(
+            "Costing method: FIFO; from 2024-07-01, Specific identification")
+        methods = api("GET", "/api/v1/settings")["methods"]
+        assert methods["initial"] == "fifo" and [(c["from"], c["method"]) for c in methods["changes"]] == [
+            ("2024-07-01", "specific_identification")], methods
+
         step("another tenant: the run's address answers not found")
         page.get_by_role("button", name="Change tenant").click()
         page.get_by_label("Tenant id").fill(OTHER_TENANT)

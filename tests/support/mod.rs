@@ -273,13 +273,7 @@ pub async fn run_to_end(
     chunk_size: usize,
 ) -> Result<cogs_core::db::RunRow, cogs_core::service::ServiceError> {
     use cogs_core::service::{ChunkBudget, advance_run, start_run};
-    let run = start_run(
-        &db.pool,
-        &caller(tenant),
-        cogs_core::model::CostingMode::Fifo,
-        Some(cogs_core::model::ShortfallPolicy::Fail),
-    )
-    .await?;
+    let run = start_run(&db.pool, &caller(tenant), None, Some(cogs_core::model::ShortfallPolicy::Fail)).await?;
     advance_run(&db.pool, &caller(tenant), run.run_id, &ChunkBudget::unlimited(chunk_size)).await?;
     run_row(db, tenant, run.run_id).await
 }

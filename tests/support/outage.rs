@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use cogs_core::db::RunStatus;
 use cogs_core::engine::{LotBook, allocate};
 use cogs_core::ingest;
-use cogs_core::model::{CostingMode, Lot, Sale, ShortfallPolicy};
+use cogs_core::model::{Lot, Sale, ShortfallPolicy};
 use cogs_core::service;
 use serde_json::json;
 use tokio::sync::Notify;
@@ -82,8 +82,7 @@ pub async fn a_worker_survives(db: &TestDb, outage: impl AsyncFnOnce(&Notify)) {
     let expected = one_pass(&lots, &sales);
     crate::load(db, TENANT, &lots, &sales).await;
     let ctx = crate::function_context(&db.app_url(), &[("COGS_CHUNK_SIZE", "2000")], crate::local_staging());
-    let run =
-        service::start_run(&db.pool, &caller(TENANT), CostingMode::Fifo, Some(ShortfallPolicy::Fail)).await.unwrap();
+    let run = service::start_run(&db.pool, &caller(TENANT), None, Some(ShortfallPolicy::Fail)).await.unwrap();
     let input = json!({ "tenant_id": TENANT, "run_id": run.run_id });
     let event = || {
         let mut context = lambda_runtime::Context::default();

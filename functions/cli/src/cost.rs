@@ -4,10 +4,10 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::PathBuf;
 
+use chrono::{DateTime, NaiveDate, Utc};
 use clap::Args;
-use cogs_core::engine::Method;
-use cogs_core::model::{ShortfallPolicy, TenantId};
-use cogs_core::service::{self, CostFiles, CostReport};
+use cogs_core::model::{Method, MethodChange, Methods, ShortfallPolicy, TenantId};
+use cogs_core::service::{self, CostFiles, CostReport, ServiceError};
 
 use crate::CommandResult;
 use crate::output::{Failure, OutputFormat, cents, print_json, table};
@@ -42,27 +42,49 @@ pub struct CostArgs {
     #[arg(long)]
     strict: bool,
     /// The costing method: `fifo`, or `specific-identification` (a sale that names a
-    /// lot_id is costed from that lot; one that names none, oldest lot first).
-    #[arg(long, value_enum, default_value = "fifo")]
-    method: MethodArg,
+    /// lot_id is costed from that lot; one that names none, oldest lot first). A method
+    /// from a day on is METHOD@YYYY-MM-DD (midnight UTC) or METHOD@RFC3339-INSTANT;
+    /// repeat for each change, like `--method fifo --method specific-identification@2024-03-01`.
+    #[arg(long = "method", value_name = "METHOD[@FROM]", value_parser = method_from)]
+    methods: Vec<(Method, Option<DateTime<Utc>>)>,
     /// `table` for people; `json` for scripts (exact decimal strings).
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutputFormat,
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum MethodArg {
-    Fifo,
-    SpecificIdentification,
+/// A method as the command line names it: `specific-identification` or `specific_identification`.
+pub fn method(value: &str) -> Result<Method, String> {
+    value.replace('-', "_").parse()
 }
 
-impl From<MethodArg> for Method {
-    fn from(method: MethodArg) -> Self {
-        match method {
-            MethodArg::Fifo => Method::Fifo,
-            MethodArg::SpecificIdentification => Method::SpecificIdentification,
-        }
+/// METHOD, or METHOD@DAY (from midnight UTC), or METHOD@INSTANT.
+fn method_from(value: &str) -> Result<(Method, Option<DateTime<Utc>>), String> {
+    let Some((name, from)) = value.split_once('@') else { return Ok((method(value)?, None)) };
+    let at = match from.parse::<NaiveDate>() {
+        Ok(day) => day.and_time(chrono::NaiveTime::MIN).and_utc(),
+        Err(_) => DateTime::parse_from_rfc3339(from)
+            .map_err(|_| format!("{from:?} is neither a day (YYYY-MM-DD) nor an RFC 3339 instant"))?
+            .to_utc(),
+    };
+    Ok((method(name)?, Some(at)))
+}
+
+/// The methods the `--method` flags give: the one without a day throughout (FIFO when
+/// none), each with a day from then on.
+fn schedule(flags: &[(Method, Option<DateTime<Utc>>)]) -> Result<Methods, Failure> {
+    let mut throughout = flags.iter().filter(|(_, at)| at.is_none()).map(|(method, _)| *method);
+    let initial = throughout.next().unwrap_or_default();
+    if throughout.next().is_some() {
+        return Err(Failure::Service(ServiceError::InvalidRequest(
+            "give --method without a day once; each other --method needs @FROM".into(),
+        )));
     }
+    let mut changes: Vec<MethodChange> = flags
+        .iter()
+        .filter_map(|(method, at)| at.map(|at| MethodChange { from: at.date_naive(), at, method: *method }))
+        .collect();
+    changes.sort_by_key(|change| change.at);
+    Ok(Methods { initial, changes })
 }
 
 fn open(path: &PathBuf) -> Result<BufReader<File>, Failure> {
@@ -83,7 +105,7 @@ pub fn run(args: &CostArgs) -> CommandResult {
         counts: optional(&args.counts)?,
         landed_costs: optional(&args.landed_costs)?,
     };
-    let report = service::cost_files(files, args.tenant_id.as_ref(), on_shortfall, args.method.into())?;
+    let report = service::cost_files(files, args.tenant_id.as_ref(), on_shortfall, &schedule(&args.methods)?)?;
     match args.format {
         OutputFormat::Json => print_json(&report),
         OutputFormat::Table => print_tables(&report),
@@ -129,7 +151,7 @@ pub fn print_tables(report: &CostReport) {
         ]);
     }
     let totals = &report.totals;
-    println!("Costing method: {}\n", method_name(report.method));
+    println!("Costing method: {}\n", methods_text(&report.methods));
     println!("Sales, in costing order\n{sales}\n");
     if !report.movements.is_empty() {
         println!("Other movements, by SKU in costing order\n{movements}\n");
@@ -169,4 +191,13 @@ pub fn method_name(method: Method) -> &'static str {
         Method::Fifo => "FIFO (first in, first out)",
         Method::SpecificIdentification => "specific identification (a sale's named lot; FIFO otherwise)",
     }
+}
+
+/// The methods over time as the tables name them.
+pub fn methods_text(methods: &Methods) -> String {
+    let mut text = method_name(methods.initial).to_owned();
+    for change in &methods.changes {
+        text.push_str(&format!("; from {} ({}), {}", change.from, change.at.to_rfc3339(), method_name(change.method)));
+    }
+    text
 }

@@ -8,7 +8,7 @@ use cogs_core::db::{RunRow, RunStatus};
 use cogs_core::ingest::RecordKind;
 use cogs_core::journal::{Account, Format, JournalConfig, LineDetail, Period};
 use cogs_core::model::AccountKind;
-use cogs_core::model::{CostingMode, ShortfallPolicy};
+use cogs_core::model::{Method, ShortfallPolicy};
 use cogs_core::service::{self, ChunkBudget, DryRunInput, JournalOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use uuid::Uuid;
@@ -45,9 +45,10 @@ pub struct RunArgs {
     /// Landed costs to load before running (after the lots they name).
     #[arg(long, value_name = "FILE")]
     landed_costs_file: Option<PathBuf>,
-    /// The costing method.
-    #[arg(long, default_value = "fifo")]
-    mode: CostingMode,
+    /// The costing method; absent, the tenant's (`cogs settings --method`). Given, it
+    /// must be the tenant's: a run refuses any other.
+    #[arg(long, value_parser = crate::cost::method)]
+    mode: Option<Method>,
     /// Validate and compute the result without writing anything.
     #[arg(long)]
     dry_run: bool,

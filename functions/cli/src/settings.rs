@@ -3,8 +3,8 @@
 use chrono::NaiveDate;
 use clap::Args;
 use cogs_core::journal::{Account, LineDetail, Period, SkuRule, XeroTracking};
-use cogs_core::model::{AccountKind, LockPolicy, ShortfallPolicy};
-use cogs_core::service::{self, SettingsChange};
+use cogs_core::model::{AccountKind, LockPolicy, Method, ShortfallPolicy};
+use cogs_core::service::{self, MethodSetting, SettingsChange};
 
 use crate::CommandResult;
 use crate::args::Scope;
@@ -48,6 +48,14 @@ pub struct SettingsArgs {
     /// The default journal lines (sku, single), or `none`.
     #[arg(long, value_parser = optional_choice::<LineDetail>)]
     journal_lines: Option<Option<LineDetail>>,
+    /// The costing method (fifo, specific-identification): from --method-from on, or
+    /// without it throughout. The next run re-costs what the change moves and posts the
+    /// difference.
+    #[arg(long, value_parser = crate::cost::method)]
+    method: Option<Method>,
+    /// The day (YYYY-MM-DD, in the tenant's time zone) --method takes effect from.
+    #[arg(long, requires = "method")]
+    method_from: Option<NaiveDate>,
     #[command(flatten)]
     pub scope: Scope,
 }
@@ -127,6 +135,7 @@ pub async fn run(args: &SettingsArgs) -> CommandResult {
         qbo_class: args.qbo_class.clone(),
         journal_period: args.journal_period,
         journal_lines: args.journal_lines,
+        costing_method: args.method.map(|method| MethodSetting { method, from: args.method_from }),
     };
     let settings = if change == SettingsChange::default() {
         service::settings(&pool, &args.scope.tenant.tenant_id).await?
@@ -140,6 +149,7 @@ pub async fn run(args: &SettingsArgs) -> CommandResult {
             println!("lock date     {}", settings.lock_date.map_or_else(|| "none".to_owned(), |d| d.to_string()));
             println!("lock policy   {}", settings.lock_policy.as_str());
             println!("on shortfall  {}", settings.on_shortfall.as_str());
+            println!("method        {}", crate::cost::methods_text(&settings.methods));
             let journal = &settings.journal;
             for (kind, account) in &journal.accounts {
                 println!("account       {} = {}:{}", kind.as_str(), account.code, account.name);

@@ -312,11 +312,19 @@ fn specific_identification_costs_a_sale_from_the_lot_it_names_and_the_tables_say
     let (_, fifo) = run_json(&lots, &sales);
 
     assert_eq!(status, Some(0));
-    assert_eq!(specific["method"], "specific_identification");
+    assert_eq!(specific["methods"], json!({ "initial": "specific_identification", "changes": [] }));
     assert_eq!(specific["totals"]["total_cogs"], "34", "S1: 2 of L2 at 12; S2: 1 of L1 at 10");
     assert_eq!(specific["sales"][0]["allocations"][0]["lot_id"], "L2");
-    assert_eq!(fifo["method"], "fifo");
+    assert_eq!(fifo["methods"]["initial"], "fifo");
     assert_eq!(fifo["totals"]["total_cogs"], "30", "FIFO ignores the named lot: 3 of L1 at 10");
+    let (_, changed) =
+        run_json_with(&lots, &sales, &["--method", "fifo", "--method", "specific-identification@2024-01-03"]);
+    assert_eq!(changed["methods"]["changes"][0]["at"], "2024-01-03T00:00:00Z");
+    assert_eq!(changed["totals"]["total_cogs"], "34", "S1 on the 3rd is on or after the change");
+    let (_, before) = run_json_with(&lots, &sales, &["--method", "specific-identification@2024-01-04T00:00:00+00:00"]);
+    assert_eq!(before["totals"]["total_cogs"], "30", "S1 on the 3rd is before the change");
+    let (twice, _) = run_json_with(&lots, &sales, &["--method", "fifo", "--method", "specific-identification"]);
+    assert_eq!(twice, Some(3), "two methods throughout is a usage error");
     let table = cogs()
         .args(["cost", "--method", "specific-identification", "--lots"])
         .arg(&lots)

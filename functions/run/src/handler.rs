@@ -10,7 +10,7 @@ use cogs_core::http::{self, ApiError, HEALTH, Reply, Route};
 use cogs_core::ingest::{self, IngestError, RecordKind};
 use cogs_core::lambda::Context;
 use cogs_core::lambda::telemetry::{self, Metric};
-use cogs_core::model::{CostingMode, Lot, Sale, ShortfallPolicy, TenantId};
+use cogs_core::model::{Lot, Method, Sale, ShortfallPolicy, TenantId};
 use cogs_core::service::{self, Caller, ChunkBudget, DryRunInput, RunProgress, ServiceError};
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -28,8 +28,8 @@ const MARGIN: Duration = Duration::from_secs(2);
 #[serde(deny_unknown_fields)]
 struct StartRun {
     tenant_id: Option<String>,
-    #[serde(default)]
-    mode: CostingMode,
+    /// Absent: the tenant's costing method; given, it must be that method.
+    mode: Option<Method>,
     #[serde(default)]
     dry_run: bool,
     /// `park`: an uncovered sale parks its SKU; `fail`: it fails the run. Absent, the

@@ -4,7 +4,7 @@
 import { api, fileName, request } from './api.js';
 import { rollBack } from './home.js';
 import { follow, shortfalls } from './run.js';
-import { field, h, money, problem, qty, saveFile, screen, shortId, statusBadge, table, totals, when } from './ui.js';
+import { field, h, methodName, money, problem, qty, saveFile, screen, shortId, statusBadge, table, totals, when } from './ui.js';
 
 const FORMATS = [
   ['xero', 'Xero manual journal (CSV)'],
@@ -45,7 +45,7 @@ export async function render({ params }) {
     run.error_message ? problem({ sentence: 'The run failed and changed nothing.', advice: run.error_message }) : null,
     h('section', {},
       totals([
-        ['Method', run.mode.toUpperCase()],
+        ['Method', methodName(run.mode)],
         ['Started', when(run.created_at)],
         ['By', run.created_by],
         ['Completed', run.completed_at ? when(run.completed_at) : '—'],

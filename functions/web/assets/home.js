@@ -1,7 +1,7 @@
 // Home: the recent runs, newest first, a page at a time, each with its rollback.
 
 import { api } from './api.js';
-import { confirm, h, info, money, ok, problem, screen, shortId, statusBadge, table, when } from './ui.js';
+import { confirm, h, info, methodName, money, ok, problem, screen, shortId, statusBadge, table, when } from './ui.js';
 
 const PAGE = 20;
 
@@ -49,7 +49,7 @@ export function runsTable(runs, onRollback) {
     { label: 'Started', value: (r) => when(r.created_at) },
     { label: 'Run', value: (r) => h('a', { href: `app/runs/${r.run_id}`, 'aria-label': `Run ${r.run_id}` }, h('span', { class: 'id' }, shortId(r.run_id))) },
     { label: 'Status', value: (r) => statusBadge(r.status) },
-    { label: 'Method', value: (r) => r.mode.toUpperCase() },
+    { label: 'Method', value: (r) => methodName(r.mode) },
     { label: 'Sales costed', value: (r) => `${r.sales_processed} of ${r.sales_total}`, num: true },
     { label: 'Re-costed SKUs', value: (r) => r.skus_recosted, num: true },
     { label: 'Shortfalls', value: (r) => r.skus_parked, num: true },

@@ -15,7 +15,7 @@ export async function render() {
   const progress = h('div', { 'aria-live': 'polite' });
   const previewButton = h('button', { type: 'button' }, 'Preview (dry run)');
   const startButton = h('button', { type: 'button', class: 'primary' }, 'Start the run');
-  const body = () => ({ mode: 'fifo', ...(policy.value ? { on_shortfall: policy.value } : {}) });
+  const body = () => (policy.value ? { on_shortfall: policy.value } : {});
 
   previewButton.addEventListener('click', async () => {
     previewButton.disabled = true;

@@ -2,7 +2,7 @@
 // journal accounts and SKU rules, and how journals are laid out.
 
 import { api } from './api.js';
-import { field, h, ok, problem, screen } from './ui.js';
+import { METHODS, field, h, methodsText, ok, problem, screen } from './ui.js';
 
 const ACCOUNT_KINDS = [
   ['cogs', 'Cost of goods sold', 'Debited for what was sold.'],
@@ -34,6 +34,10 @@ export async function render() {
   const qboClass = pair('qbo_class', ['code', 'name'], stored.qbo_class);
   const period = h('select', { name: 'journal_period' }, [['', 'A journal per day (default)'], ['day', 'A journal per day'], ['month', 'A journal per month'], ['run', 'One journal per run']]
     .map(([v, l]) => h('option', { value: v, selected: (stored.journal_period || '') === v }, l)));
+  const latest = (methods) => (methods.changes.length ? methods.changes[methods.changes.length - 1].method : methods.initial);
+  const schedule = h('p', { id: 'methods-now' }, `Now: ${methodsText(stored.methods)}.`);
+  const method = h('select', { name: 'costing_method' }, METHODS.map(([v, l]) => h('option', { value: v, selected: latest(stored.methods) === v }, l)));
+  const methodFrom = h('input', { type: 'date', name: 'method_from' });
   const lines = h('select', { name: 'journal_lines' }, [['', 'A line pair per SKU (default)'], ['sku', 'A line pair per SKU'], ['single', 'A single line pair']]
     .map(([v, l]) => h('option', { value: v, selected: (stored.journal_lines || '') === v }, l)));
 
@@ -90,11 +94,20 @@ export async function render() {
         journal_period: period.value || null,
         journal_lines: lines.value || null,
       };
+      if (method.value !== latest(stored.methods) || methodFrom.value) {
+        change.costing_method = { method: method.value, ...(methodFrom.value ? { from: methodFrom.value } : {}) };
+      }
       try {
-        await api('PUT', '/api/v1/settings', { json: change });
+        const saved = await api('PUT', '/api/v1/settings', { json: change });
         const moved = (stored.lock_date || null) !== change.lock_date;
-        outcome.replaceChildren(ok('Saved.', moved ? `The lock date is now ${change.lock_date || 'unset'}: runs from now on respect it.` : ''));
+        const recost = change.costing_method && JSON.stringify(saved.methods) !== JSON.stringify(stored.methods);
+        outcome.replaceChildren(ok('Saved.',
+          moved ? `The lock date is now ${change.lock_date || 'unset'}: runs from now on respect it.` : '',
+          recost ? `Costing method: ${methodsText(saved.methods)}. The next run re-costs what this changes and its journal posts the difference.` : ''));
         stored.lock_date = change.lock_date;
+        stored.methods = saved.methods;
+        schedule.textContent = `Now: ${methodsText(saved.methods)}.`;
+        methodFrom.value = '';
       } catch (error) {
         outcome.replaceChildren(problem(error));
       }
@@ -111,6 +124,12 @@ export async function render() {
       ['post_in_open_period', 'Post the difference in the first open day', 'the run goes on, and its journal dates the correction after the lock date.'],
       ['refuse', 'Refuse the run', 'a run that would change a closed day stops and changes nothing; move the lock date back or correct the input.'],
     ], stored.lock_policy)),
+  h('fieldset', {}, h('legend', {}, 'Costing method'),
+    schedule,
+    h('p', { class: 'hint' }, METHODS.map(([, label, hint]) => `${label}: ${hint}`).join(' ')),
+    h('div', { class: 'grid' },
+      field('Method', method),
+      field('From', methodFrom, 'The first day it applies to, in your time zone. Leave empty for all days. The next run re-costs the sales it changes; a change into a closed period follows your lock policy.'))),
   h('fieldset', {}, h('legend', {}, 'When a sale cannot be covered'),
     radios('on_shortfall', [
       ['park', 'Park the SKU', 'its costing stops at that sale until lots arrive; other SKUs are costed.'],

@@ -60,7 +60,7 @@ export function problem(error) {
 }
 
 /** A notice; each argument is a paragraph (an array: its parts). */
-export function ok(...text) { return h('div', { class: 'ok', role: 'status' }, text.map((t) => h('p', {}, t))); }
+export function ok(...text) { return h('div', { class: 'ok', role: 'status' }, text.filter(Boolean).map((t) => h('p', {}, t))); }
 export function info(...text) { return h('div', { class: 'info', role: 'status' }, text.map((t) => h('p', {}, t))); }
 
 /** Asks before something that cannot be taken back; resolves true when confirmed. */
@@ -123,6 +123,17 @@ export function when(iso) {
   if (!iso) return '';
   const date = new Date(iso);
   return h('time', { datetime: iso, title: iso }, Number.isNaN(date.getTime()) ? iso : stamp.format(date));
+}
+
+export const METHODS = [
+  ['fifo', 'FIFO', 'the oldest lot first.'],
+  ['specific_identification', 'Specific identification', 'a sale that names its lot (lot_id) is costed from that lot; one that names none, oldest lot first.'],
+];
+export function methodName(method) { return (METHODS.find(([value]) => value === method) || [method, method])[1]; }
+
+/** A tenant's methods over time, as a sentence. */
+export function methodsText({ initial, changes }) {
+  return [methodName(initial), ...changes.map((c) => `from ${c.from}, ${methodName(c.method)}`)].join('; ');
 }
 
 export function statusBadge(status) { return h('span', { class: `status ${status}` }, status.replace('_', ' ')); }

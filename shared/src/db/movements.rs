@@ -14,8 +14,8 @@ use super::{BatchProblem, DbError, Param, TenantTx};
 use crate::engine::Layer;
 use crate::ingest::{RowError, RowErrorKind};
 use crate::model::{
-    Adjustment, AllocateBy, CustomerReturn, EventId, LandedCost, LandedTarget, Lot, LotId, Movement, ReceiptId, Sale,
-    SaleId, Sku, StockCount, SupplierReturn,
+    Adjustment, AllocateBy, CustomerReturn, EventId, LandedCost, LandedTarget, Lot, LotId, Methods, Movement,
+    ReceiptId, Sale, SaleId, Sku, StockCount, SupplierReturn,
 };
 
 /// The statement's tail that marks the SKUs of `inserted (sku, at, id)`: a new SKU gets
@@ -590,10 +590,10 @@ pub struct SkuEvents {
 }
 
 impl SkuEvents {
-    /// The events as the engine takes them.
-    pub fn inputs(&self) -> crate::engine::Inputs<'_> {
+    /// The events as the engine takes them, costed by `methods`.
+    pub fn inputs<'a>(&'a self, methods: &'a Methods) -> crate::engine::Inputs<'a> {
         crate::engine::Inputs {
-            method: crate::engine::Method::Fifo,
+            methods,
             lots: &self.lots,
             spread_lots: &self.spread_lots,
             sales: &self.sales,

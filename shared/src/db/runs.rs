@@ -7,7 +7,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{DbError, TenantTx};
-use crate::model::{CostingMode, EventId, EventKind, Shortfall, ShortfallPolicy, Sku};
+use crate::model::{EventId, EventKind, Method, Shortfall, ShortfallPolicy, Sku};
 
 /// Where a run is in its life. `pending` and `running` are active (at most one per
 /// tenant); `completed` runs can be rolled back; `failed` runs changed nothing.
@@ -60,7 +60,7 @@ impl std::fmt::Display for RunStatus {
 pub struct RunRow {
     pub tenant_id: String,
     pub run_id: Uuid,
-    pub mode: CostingMode,
+    pub mode: Method,
     pub on_shortfall: ShortfallPolicy,
     pub status: RunStatus,
     pub sales_total: i64,
@@ -140,7 +140,7 @@ impl TryFrom<&Row> for RunRow {
 pub async fn insert_run(
     tx: &TenantTx,
     run_id: Uuid,
-    mode: CostingMode,
+    mode: Method,
     on_shortfall: ShortfallPolicy,
     settings: &super::TenantSettings,
     created_by: &str,

@@ -34,7 +34,8 @@ impl TryFrom<&Row> for Sale {
 /// were new than sent). Each new SKU gets its watermark row, and each SKU's row knows
 /// its latest sale; a new sale at or before its SKU's watermark marks the SKU
 /// backdated there, and any new sale marks a SKU with movements besides lots and sales
-/// (it is costed whole again). The caller holds the tenant's lock ([`super::lock_tenant`]), so no
+/// (it is costed whole again). A sale that names its lot makes its SKU one costed whole
+/// (marked from its earliest new sale). The caller holds the tenant's lock ([`super::lock_tenant`]), so no
 /// other statement adds the same SKU's row meanwhile.
 pub async fn insert_sales_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Sale)]) -> Result<u64, DbError> {
     let columns = SaleColumns::of(batch);
@@ -47,7 +48,7 @@ pub async fn insert_sales_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, S
                        as i(upload_row, sale_id, sku, sale_date, quantity_sold, lot_id)
                   order by i.sale_id, i.upload_row
                   on conflict (tenant_id, sale_id) do nothing
-                  returning sku, sale_date, sale_id
+                  returning sku, sale_date, sale_id, lot_id
               ),
               earliest as (
                   select distinct on (sku) sku, sale_date, sale_id from inserted order by sku, sale_date, sale_id
@@ -57,34 +58,50 @@ pub async fn insert_sales_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, S
                   from inserted
                   order by sku, sale_date desc, sale_id desc
               ),
+              -- A SKU with a sale that names its lot is costed whole from now on: specific
+              -- identification draws on the named lot, which the FIFO allocator does not read.
+              named as (
+                  select distinct sku from inserted where lot_id is not null
+              ),
               new_skus as (
-                  insert into sku_watermarks (tenant_id, sku, last_sale_date, last_sale_id)
-                  select $1, l.sku, l.sale_date, l.sale_id
+                  insert into sku_watermarks (tenant_id, sku, last_sale_date, last_sale_id, movements, rewind_date,
+                                              rewind_sale_id, backdated_kind, backdated_id)
+                  select $1, l.sku, l.sale_date, l.sale_id, n.sku is not null,
+                         case when n.sku is not null then e.sale_date end,
+                         case when n.sku is not null then e.sale_id end,
+                         case when n.sku is not null then 'sale' end,
+                         case when n.sku is not null then e.sale_id end
                   from latest l
+                  join earliest e on e.sku = l.sku
+                  left join named n on n.sku = l.sku
                   where not exists (select 1 from sku_watermarks w where w.sku = l.sku)
               ),
               known as (
                   select w.sku, e.sale_date as first_date, e.sale_id as first_sale_id,
                          l.sale_date as last_date, l.sale_id as last_sale_id,
+                         n.sku is not null and not w.movements as now_whole,
                          w.last_sale_date is null
                              or (l.sale_date, l.sale_id) > (w.last_sale_date, w.last_sale_id) as later,
-                         (coalesce((e.sale_date, e.sale_id) <= (w.costed_date, w.costed_sale_id), false) or w.movements)
+                         (coalesce((e.sale_date, e.sale_id) <= (w.costed_date, w.costed_sale_id), false)
+                          or w.movements or n.sku is not null)
                              and (w.rewind_date is null
                                   or (e.sale_date, e.sale_id) < (w.rewind_date, w.rewind_sale_id)) as backdated
                   from sku_watermarks w
                   join earliest e on e.sku = w.sku
                   join latest l on l.sku = w.sku
+                  left join named n on n.sku = w.sku
               ),
               known_skus as (
                   update sku_watermarks w
                   set last_sale_date = case when k.later then k.last_date else w.last_sale_date end,
                       last_sale_id = case when k.later then k.last_sale_id else w.last_sale_id end,
+                      movements = w.movements or k.now_whole,
                       rewind_date = case when k.backdated then k.first_date else w.rewind_date end,
                       rewind_sale_id = case when k.backdated then k.first_sale_id else w.rewind_sale_id end,
                       backdated_kind = case when k.backdated then 'sale' else w.backdated_kind end,
                       backdated_id = case when k.backdated then k.first_sale_id else w.backdated_id end
                   from known k
-                  where w.sku = k.sku and (k.later or k.backdated)
+                  where w.sku = k.sku and (k.later or k.backdated or k.now_whole)
               )
               select count(*) from inserted",
             &columns.params(&[&tx.tenant_id().as_str(), &upload_id]),

@@ -1,7 +1,7 @@
 //! Tenant settings: time zone, lock date and policy, shortfall policy, and how its
 //! journals post (accounts, SKU rules, Xero and QuickBooks options, grouping).
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use std::collections::BTreeMap;
@@ -11,7 +11,7 @@ use tokio_postgres::Row;
 use super::watermarks::HAS_UNCOSTED;
 use super::{DbError, TenantTx};
 use crate::journal::{Account, JournalConfig, LineDetail, Period, SkuRule, XeroTracking};
-use crate::model::{AccountKind, LockPolicy, ShortfallPolicy};
+use crate::model::{AccountKind, LockPolicy, Methods, ShortfallPolicy};
 
 /// A tenant's settings (the defaults when it has saved none).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -22,6 +22,8 @@ pub struct TenantSettings {
     pub lock_date: Option<NaiveDate>,
     pub lock_policy: LockPolicy,
     pub on_shortfall: ShortfallPolicy,
+    /// The costing methods over time.
+    pub methods: Methods,
     #[serde(flatten)]
     pub journal: JournalSettings,
 }
@@ -64,6 +66,7 @@ impl Default for TenantSettings {
             lock_date: None,
             lock_policy: LockPolicy::default(),
             on_shortfall: ShortfallPolicy::default(),
+            methods: Methods::default(),
             journal: JournalSettings::default(),
         }
     }
@@ -74,7 +77,7 @@ pub async fn load_settings(tx: &TenantTx) -> Result<TenantSettings, DbError> {
     let Some(row) = tx
         .query_opt(
             r"select time_zone, lock_date, lock_policy, on_shortfall, accounts, sku_rules, xero_tax_rate, xero_tracking,
-                     qbo_class, journal_period, journal_lines
+                     qbo_class, journal_period, journal_lines, costing_methods
               from tenant_settings",
             &[],
         )
@@ -100,6 +103,7 @@ pub async fn load_settings(tx: &TenantTx) -> Result<TenantSettings, DbError> {
         lock_date: row.try_get(1)?,
         lock_policy: row.try_get::<_, &str>(2)?.parse().map_err(DbError::corrupt("lock_policy"))?,
         on_shortfall: row.try_get::<_, &str>(3)?.parse().map_err(DbError::corrupt("on_shortfall"))?,
+        methods: json(&row, 11, "costing_methods")?,
         journal: JournalSettings {
             accounts: json(&row, 4, "accounts")?,
             sku_rules: json(&row, 5, "sku_rules")?,
@@ -122,16 +126,19 @@ pub async fn save_settings(tx: &TenantTx, settings: &TenantSettings, updated_by:
     let class = journal.qbo_class.as_ref().map(|c| to_json(serde_json::to_value(c)));
     let period = journal.journal_period.map(|p| p.as_str());
     let lines = journal.journal_lines.map(|l| l.as_str());
+    let methods = to_json(serde_json::to_value(&settings.methods));
     tx.execute(
         r"insert into tenant_settings (tenant_id, time_zone, lock_date, lock_policy, on_shortfall, updated_by, accounts,
-                                      sku_rules, xero_tax_rate, xero_tracking, qbo_class, journal_period, journal_lines)
-          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                                      sku_rules, xero_tax_rate, xero_tracking, qbo_class, journal_period, journal_lines,
+                                      costing_methods)
+          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
           on conflict (tenant_id) do update
           set time_zone = excluded.time_zone, lock_date = excluded.lock_date, lock_policy = excluded.lock_policy,
               on_shortfall = excluded.on_shortfall, updated_by = excluded.updated_by, updated_at = now(),
               accounts = excluded.accounts, sku_rules = excluded.sku_rules, xero_tax_rate = excluded.xero_tax_rate,
               xero_tracking = excluded.xero_tracking, qbo_class = excluded.qbo_class,
-              journal_period = excluded.journal_period, journal_lines = excluded.journal_lines",
+              journal_period = excluded.journal_period, journal_lines = excluded.journal_lines,
+              costing_methods = excluded.costing_methods",
         &[
             &tx.tenant_id().as_str(),
             &settings.time_zone,
@@ -146,6 +153,7 @@ pub async fn save_settings(tx: &TenantTx, settings: &TenantSettings, updated_by:
             &class,
             &period,
             &lines,
+            &methods,
         ],
     )
     .await?;
@@ -212,4 +220,48 @@ pub async fn local_date(
 ) -> Result<NaiveDate, DbError> {
     let row = tx.query_one(r"select ($1::timestamptz at time zone $2::text)::date", &[&instant, &time_zone]).await?;
     Ok(row.try_get(0)?)
+}
+
+/// The instant `day` begins in `time_zone`.
+pub async fn start_of_day(tx: &TenantTx, day: NaiveDate, time_zone: &str) -> Result<DateTime<Utc>, DbError> {
+    let row = tx.query_one(r"select ($1::date::timestamp at time zone $2::text)", &[&day, &time_zone]).await?;
+    Ok(row.try_get(0)?)
+}
+
+/// Readies the SKUs a change of costing method from `since` (`None`: from the start)
+/// can re-cost: each with a sale from then on that names its lot (what specific
+/// identification reads) is costed whole, marked from the earliest such sale unless an
+/// earlier mark waits. Returns that earliest sale of all as (sale id, SKU, date): what
+/// the lock date is checked against.
+pub async fn mark_method_change(
+    tx: &TenantTx,
+    since: Option<DateTime<Utc>>,
+) -> Result<Option<(String, String, DateTime<Utc>)>, DbError> {
+    let row = tx
+        .query_opt(
+            r"with affected as materialized (
+                  select distinct on (sku) sku, sale_date, sale_id
+                  from sales
+                  where lot_id is not null and sale_date >= coalesce($1, '-infinity'::timestamptz)
+                  order by sku, sale_date, sale_id
+              ),
+              marked as (
+                  update sku_watermarks w
+                  set movements = true,
+                      (rewind_date, rewind_sale_id, backdated_kind, backdated_id) = (
+                          select m.rewind_date, m.rewind_sale_id, m.backdated_kind, m.backdated_id
+                          from (values (w.rewind_date, w.rewind_sale_id, w.backdated_kind, w.backdated_id),
+                                       (a.sale_date, a.sale_id, 'sale', a.sale_id))
+                               as m(rewind_date, rewind_sale_id, backdated_kind, backdated_id)
+                          order by m.rewind_date nulls last, m.rewind_sale_id
+                          limit 1
+                      )
+                  from affected a
+                  where w.sku = a.sku
+              )
+              select sale_id, sku, sale_date from affected order by sale_date, sale_id limit 1",
+            &[&since],
+        )
+        .await?;
+    row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))).transpose()
 }

@@ -26,26 +26,15 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use super::{CostingError, checked_unit_cost};
 use crate::model::{
     Adjustment, AllocateBy, Allocation, CustomerReturn, EventId, EventKind, LandedCost, LandedTarget, Lot, LotId,
-    Movement, MovementKind, ReceiptId, Sale, SaleId, Shortfall, Sku, StockCount, SupplierReturn, Timestamp,
+    Method, Methods, Movement, MovementKind, ReceiptId, Sale, SaleId, Shortfall, Sku, StockCount, SupplierReturn,
+    Timestamp,
 };
 use crate::money::{CENT_PLACES, exact_add, exact_mul, exact_sub, exact_sum};
 
-/// How an outflow chooses the layers it draws on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Method {
-    /// The oldest layer first.
-    #[default]
-    Fifo,
-    /// A sale that names a lot draws on that lot alone (too little in it parks the SKU
-    /// there, like any uncovered sale); a sale that names none, the oldest layer first.
-    SpecificIdentification,
-}
-
-/// Everything loaded, in any order, and the method that costs it.
-#[derive(Debug, Clone, Copy, Default)]
+/// Everything loaded, in any order, and the methods that cost it.
+#[derive(Debug, Clone, Copy)]
 pub struct Inputs<'a> {
-    pub method: Method,
+    pub methods: &'a Methods,
     pub lots: &'a [Lot],
     /// Lots of other SKUs that share a delivery with `lots`: they take their share of a
     /// landed cost named by receipt, but are not costed here.
@@ -56,6 +45,24 @@ pub struct Inputs<'a> {
     pub adjustments: &'a [Adjustment],
     pub counts: &'a [StockCount],
     pub landed_costs: &'a [LandedCost],
+}
+
+static FIFO_THROUGHOUT: Methods = Methods::FIFO;
+
+impl Default for Inputs<'_> {
+    fn default() -> Self {
+        Self {
+            methods: &FIFO_THROUGHOUT,
+            lots: &[],
+            spread_lots: &[],
+            sales: &[],
+            returns: &[],
+            supplier_returns: &[],
+            adjustments: &[],
+            counts: &[],
+            landed_costs: &[],
+        }
+    }
 }
 
 /// What costing every event made. Allocations and movements come SKU by SKU (SKUs in
@@ -99,7 +106,7 @@ pub fn cost_events(inputs: &Inputs<'_>) -> Result<Costing, CostingError> {
     let mut costing = Costing::default();
     for (sku, mut events) in streams.by_sku {
         events.sort_by(|a, b| a.key.cmp(&b.key));
-        SkuCosting::new(inputs.method, sku, &streams.returned, &streams.landed).run(&events, &mut costing)?;
+        SkuCosting::new(inputs.methods, sku, &streams.returned, &streams.landed).run(&events, &mut costing)?;
     }
     Ok(costing)
 }
@@ -173,7 +180,7 @@ impl<'a> Streams<'a> {
                 let quantity_sold = sale.quantity_sold;
                 return Err(CostingError::NonPositiveSale { sale_id: sale.sale_id.clone(), quantity_sold });
             }
-            if let (Method::SpecificIdentification, Some(lot_id)) = (inputs.method, &sale.lot_id) {
+            if let (Method::SpecificIdentification, Some(lot_id)) = (inputs.methods.at(sale.sale_date), &sale.lot_id) {
                 let id = EventId::from(&sale.sale_id);
                 match lots.get(lot_id) {
                     None => return Err(CostingError::UnknownLot { kind: EventKind::Sale, id, lot_id: lot_id.clone() }),
@@ -402,7 +409,7 @@ struct SalePart {
 type Draw = (usize, Decimal, Decimal, Decimal);
 
 struct SkuCosting<'a, 's> {
-    method: Method,
+    methods: &'s Methods,
     sku: &'a Sku,
     with_returns: &'s HashSet<&'a SaleId>,
     with_landed: &'s HashSet<&'a LotId>,
@@ -423,13 +430,13 @@ struct SkuCosting<'a, 's> {
 
 impl<'a, 's> SkuCosting<'a, 's> {
     fn new(
-        method: Method,
+        methods: &'s Methods,
         sku: &'a Sku,
         with_returns: &'s HashSet<&'a SaleId>,
         with_landed: &'s HashSet<&'a LotId>,
     ) -> Self {
         Self {
-            method,
+            methods,
             sku,
             with_returns,
             with_landed,
@@ -483,7 +490,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
             }
             What::Sale(sale) => {
                 let id = EventId::from(&sale.sale_id);
-                let named = match (self.method, &sale.lot_id) {
+                let named = match (self.methods.at(date), &sale.lot_id) {
                     // A lot not received yet holds nothing.
                     (Method::SpecificIdentification, Some(lot_id)) => Some(self.lots.get(lot_id).copied()),
                     _ => None,

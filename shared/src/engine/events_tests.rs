@@ -8,12 +8,12 @@ use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
-use super::events::{Costing, Inputs, Method, cost_events, split};
+use super::events::{Costing, Inputs, cost_events, split};
 use super::tests::{d, date};
 use super::{CostingError, LotBook, allocate_or_park};
 use crate::model::{
-    Adjustment, AllocateBy, CustomerReturn, EventId, EventKind, LandedCost, LandedTarget, Lot, LotId, MovementKind,
-    ReceiptId, Sale, SaleId, Sku, StockCount, SupplierReturn, Timestamp,
+    Adjustment, AllocateBy, CustomerReturn, EventId, EventKind, LandedCost, LandedTarget, Lot, LotId, Method,
+    MethodChange, Methods, MovementKind, ReceiptId, Sale, SaleId, Sku, StockCount, SupplierReturn, Timestamp,
 };
 
 fn event_id(id: &str) -> EventId {
@@ -33,7 +33,7 @@ fn event_id(id: &str) -> EventId {
 /// ```
 #[derive(Debug, Clone, Default)]
 struct Case {
-    method: Method,
+    methods: Methods,
     lots: Vec<Lot>,
     sales: Vec<Sale>,
     returns: Vec<CustomerReturn>,
@@ -49,7 +49,12 @@ impl Case {
         for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
             let words: Vec<&str> = line.split_whitespace().collect();
             match words.as_slice() {
-                ["method", "specific"] => case.method = Method::SpecificIdentification,
+                ["method", "specific"] => case.methods = Methods::only(Method::SpecificIdentification),
+                ["method", name, "from", at] => {
+                    let method = if *name == "specific" { Method::SpecificIdentification } else { Method::Fifo };
+                    let at = date(at);
+                    case.methods = case.methods.changed(method, Some((at.date_naive(), at)));
+                }
                 ["lot", id, sku, at, quantity, cost, receipt @ ..] => case.lots.push(Lot {
                     lot_id: LotId::parse(*id).unwrap(),
                     sku: Sku::parse(*sku).unwrap(),
@@ -114,7 +119,7 @@ impl Case {
 
     fn inputs(&self) -> Inputs<'_> {
         Inputs {
-            method: self.method,
+            methods: &self.methods,
             lots: &self.lots,
             spread_lots: &[],
             sales: &self.sales,
@@ -397,6 +402,42 @@ fn under_fifo_the_lot_a_sale_names_is_ignored_and_an_unknown_one_or_another_skus
          sale S1 A 2024-01-03 2 B1
          =>
          error sale S1 is invalid: it names lot B1, of SKU B, not its own",
+    );
+}
+
+#[test]
+fn a_change_of_method_costs_each_sale_by_the_method_of_its_instant() {
+    // FIFO until the 4th, specific identification from its first instant on: S1 takes
+    // the oldest lot though it names L2; S2, at the change's instant, and S3 take L2.
+    check(
+        "method specific from 2024-01-04
+         lot L1 A 2024-01-01 5 10
+         lot L2 A 2024-01-02 5 12
+         sale S1 A 2024-01-03 2 L2
+         sale S2 A 2024-01-04 1 L2
+         sale S3 A 2024-01-05 1 L2
+         sale S4 A 2024-01-06 1
+         =>
+         sale S1 L1 2 20
+         sale S2 L2 1 12
+         sale S3 L2 1 12
+         sale S4 L1 1 10
+         layer L1 2 20
+         layer L2 3 36",
+    );
+    // And back: a named lot an earlier sale took from is FIFO's again afterwards.
+    check(
+        "method specific
+         method fifo from 2024-01-04
+         lot L1 A 2024-01-01 5 10
+         lot L2 A 2024-01-02 5 12
+         sale S1 A 2024-01-03 2 L2
+         sale S2 A 2024-01-04 4 L2
+         =>
+         sale S1 L2 2 24
+         sale S2 L1 4 40
+         layer L1 1 10
+         layer L2 3 36",
     );
 }
 
@@ -758,7 +799,7 @@ fn reference(case: &Case) -> Outcome {
             }
             4 => {
                 let sale = &case.sales[index];
-                let units = match (case.method, &sale.lot_id) {
+                let units = match (case.methods.at(sale.sale_date), &sale.lot_id) {
                     // The named lot's own units, wherever they are in drawing order.
                     (Method::SpecificIdentification, Some(lot)) => take_from_lot(&mut stock, lot, sale.quantity_sold),
                     _ => take(&mut stock, sale.quantity_sold),
@@ -882,22 +923,35 @@ fn outcome_of(costing: &Costing) -> Outcome {
     }
 }
 
-/// Histories costed by specific identification: some sales name a lot of their SKU,
-/// now and then one received after them or holding too little.
+/// Histories costed by specific identification throughout, or from a day on, or until
+/// a day: some sales name a lot of their SKU, now and then one received after them or
+/// holding too little.
 fn specific_history(with_landed: bool) -> impl Strategy<Value = Case> {
-    (history(with_landed), prop::collection::vec(prop::option::of(0..8usize), 10)).prop_map(|(mut case, picks)| {
-        case.method = Method::SpecificIdentification;
-        let lots = &case.lots;
-        for (sale, pick) in case.sales.iter_mut().zip(picks) {
-            let of_sku: Vec<&Lot> = lots.iter().filter(|lot| lot.sku == sale.sku).collect();
-            if let Some(pick) = pick
-                && !of_sku.is_empty()
-            {
-                sale.lot_id = Some(of_sku[pick % of_sku.len()].lot_id.clone());
+    let schedule = (any::<bool>(), prop::option::of((0..7u32, any::<bool>())));
+    (history(with_landed), prop::collection::vec(prop::option::of(0..8usize), 10), schedule).prop_map(
+        |(mut case, picks, (specific_first, change))| {
+            let [first, then] = if specific_first {
+                [Method::SpecificIdentification, Method::Fifo]
+            } else {
+                [Method::Fifo, Method::SpecificIdentification]
+            };
+            case.methods = Methods::only(first);
+            if let Some((n, noon)) = change {
+                let at = day(n, noon);
+                case.methods.changes.push(MethodChange { from: at.date_naive(), at, method: then });
             }
-        }
-        case
-    })
+            let lots = &case.lots;
+            for (sale, pick) in case.sales.iter_mut().zip(picks) {
+                let of_sku: Vec<&Lot> = lots.iter().filter(|lot| lot.sku == sale.sku).collect();
+                if let Some(pick) = pick
+                    && !of_sku.is_empty()
+                {
+                    sale.lot_id = Some(of_sku[pick % of_sku.len()].lot_id.clone());
+                }
+            }
+            case
+        },
+    )
 }
 
 /// Histories costed by either method.
@@ -1123,7 +1177,7 @@ proptest! {
                 .cloned()
                 .collect();
             let alone = cost_events(&Inputs {
-                method: case.method,
+                methods: &case.methods,
                 lots: &lots,
                 spread_lots: &others,
                 sales: &sales,

@@ -19,8 +19,9 @@ use std::collections::HashMap;
 
 use rust_decimal::Decimal;
 
+pub use crate::model::{Method, Methods};
 pub use error::CostingError;
-pub use events::{Costing, Inputs, Layer, Method, cost_events};
+pub use events::{Costing, Inputs, Layer, cost_events};
 
 use crate::model::{Allocation, EventId, EventKind, Lot, LotId, Sale, SaleId, Shortfall, Sku, Timestamp};
 use crate::money::{exact_mul, exact_sub};

@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -197,36 +197,95 @@ impl FromStr for TenantId {
     }
 }
 
-/// How a run values the goods it sells. Only FIFO exists today; moving average and
-/// LIFO (US GAAP only: IAS 2 forbids it) are expected to join it.
+/// How an outflow chooses the layers it draws on, and so what it costs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CostingMode {
+pub enum Method {
+    /// The oldest layer first.
     #[default]
     Fifo,
+    /// A sale that names a lot draws on that lot alone (too little in it parks the SKU
+    /// there, like any uncovered sale); a sale that names none, the oldest layer first.
+    SpecificIdentification,
 }
 
-impl CostingMode {
+impl Method {
+    pub const ALL: [Method; 2] = [Method::Fifo, Method::SpecificIdentification];
+
     pub fn as_str(self) -> &'static str {
         match self {
-            CostingMode::Fifo => "fifo",
+            Method::Fifo => "fifo",
+            Method::SpecificIdentification => "specific_identification",
         }
     }
 }
 
-impl FromStr for CostingMode {
+impl FromStr for Method {
     type Err = String;
     fn from_str(value: &str) -> Result<Self, String> {
-        match value {
-            "fifo" => Ok(CostingMode::Fifo),
-            other => Err(format!("unknown costing mode {other:?}; the supported mode is fifo")),
-        }
+        Method::ALL.into_iter().find(|method| method.as_str() == value).ok_or_else(|| {
+            let known: Vec<&str> = Method::ALL.iter().map(|method| method.as_str()).collect();
+            format!("unknown costing method {value:?}; the methods are {}", known.join(", "))
+        })
     }
 }
 
-impl fmt::Display for CostingMode {
+impl fmt::Display for Method {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A change of costing method: from the start of `from` (local midnight in the time
+/// zone the tenant had when it was made, the instant `at`) on, `method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MethodChange {
+    pub from: NaiveDate,
+    pub at: Timestamp,
+    pub method: Method,
+}
+
+/// A tenant's costing methods over time: `initial` until the first change, each
+/// change's method from its instant on. An event exactly at a change's instant takes
+/// the new method.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Methods {
+    pub initial: Method,
+    /// In order of `at`, each a different day.
+    pub changes: Vec<MethodChange>,
+}
+
+impl Methods {
+    /// FIFO throughout: the default.
+    pub const FIFO: Methods = Methods::only(Method::Fifo);
+
+    /// One method throughout.
+    pub const fn only(method: Method) -> Self {
+        Self { initial: method, changes: Vec::new() }
+    }
+
+    /// The method of an event at `instant`.
+    pub fn at(&self, instant: Timestamp) -> Method {
+        self.changes.iter().rev().find(|change| change.at <= instant).map_or(self.initial, |change| change.method)
+    }
+
+    /// The method from the last change on: the one new events take.
+    pub fn latest(&self) -> Method {
+        self.changes.last().map_or(self.initial, |change| change.method)
+    }
+
+    /// Whether any event can be costed by `method`.
+    pub fn uses(&self, method: Method) -> bool {
+        self.initial == method || self.changes.iter().any(|change| change.method == method)
+    }
+
+    /// These methods with `change` deciding everything from its instant on (the
+    /// changes from then on are replaced); `None`: `method` throughout.
+    pub fn changed(&self, method: Method, change: Option<(NaiveDate, Timestamp)>) -> Self {
+        let Some((from, at)) = change else { return Self::only(method) };
+        let mut changes: Vec<MethodChange> = self.changes.iter().filter(|c| c.at < at).copied().collect();
+        changes.push(MethodChange { from, at, method });
+        Self { initial: self.initial, changes }
     }
 }
 

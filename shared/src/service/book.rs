@@ -5,7 +5,6 @@ use serde::Serialize;
 
 use super::{CostReport, LotBalance, ServiceError, layer_balance, lot_balance, report};
 use crate::db::{self, SkuRange};
-use crate::engine::Method;
 use crate::model::TenantId;
 
 /// A page of the book: the report of its SKUs, and where the next page starts.
@@ -36,12 +35,10 @@ pub async fn book(
     }
     let tx = db::begin_snapshot(pool, tenant_id).await?;
     tx.allow_statements_for(super::verify::WHOLE_BOOK_STATEMENT_TIMEOUT).await?;
+    let methods = db::load_settings(&tx).await?.methods;
     let Some(upto) = db::last_sku_of(&tx, range).await? else {
         tx.rollback().await?;
-        return Ok(BookPage {
-            book: report(Method::Fifo, &[], &[], &[], Vec::new(), Vec::new())?,
-            next_after_sku: None,
-        });
+        return Ok(BookPage { book: report(methods, &[], &[], &[], Vec::new(), Vec::new())?, next_after_sku: None });
     };
     let (sales, allocations) = db::load_live_book(&tx, range.after_sku, &upto).await?;
     let balances = stock(&tx, range.after_sku, &upto).await?;
@@ -50,8 +47,7 @@ pub async fn book(
     let more = range.limit.is_some()
         && db::last_sku_of(&tx, SkuRange { after_sku: Some(&upto), limit: Some(1) }).await?.is_some();
     tx.rollback().await?;
-    // The live book is costed by FIFO: no tenant has another method yet.
-    let book = report(Method::Fifo, &sales, &allocations, &movements, balances, parked)?;
+    let book = report(methods, &sales, &allocations, &movements, balances, parked)?;
     Ok(BookPage { book, next_after_sku: more.then_some(upto) })
 }
 

@@ -8,11 +8,11 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::ServiceError;
-use crate::engine::{self, CostingError, Layer, Method};
+use crate::engine::{self, CostingError, Layer};
 use crate::ingest;
 use crate::model::{
-    Adjustment, Allocation, CustomerReturn, EventId, EventKind, LandedCost, Lot, LotId, Movement, MovementKind, Sale,
-    SaleId, Shortfall, ShortfallPolicy, Sku, StockCount, SupplierReturn, TenantId, Timestamp,
+    Adjustment, Allocation, CustomerReturn, EventId, EventKind, LandedCost, Lot, LotId, Methods, Movement,
+    MovementKind, Sale, SaleId, Shortfall, ShortfallPolicy, Sku, StockCount, SupplierReturn, TenantId, Timestamp,
 };
 use crate::money::{exact_add, exact_mul, exact_sub, exact_sum};
 
@@ -21,8 +21,8 @@ use crate::money::{exact_add, exact_mul, exact_sub, exact_sum};
 /// strings, never rounded).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CostReport {
-    /// The costing method: every figure below is by it.
-    pub method: Method,
+    /// The costing methods, over time: every figure below is by them.
+    pub methods: Methods,
     /// Sales in costing order.
     pub sales: Vec<SaleCost>,
     /// Everything else costing moved (returns, supplier returns, adjustments, counts,
@@ -145,7 +145,7 @@ pub fn cost_files<R: Read>(
     files: CostFiles<R>,
     tenant: Option<&TenantId>,
     on_shortfall: ShortfallPolicy,
-    method: Method,
+    methods: &Methods,
 ) -> Result<CostReport, ServiceError> {
     let lots: Vec<Lot> = ingest::read_all(files.lots, tenant)?;
     let mut sales: Vec<Sale> = ingest::read_all(files.sales, tenant)?;
@@ -155,7 +155,7 @@ pub fn cost_files<R: Read>(
     let counts: Vec<StockCount> = read_optional(files.counts, tenant)?;
     let landed_costs: Vec<LandedCost> = read_optional(files.landed_costs, tenant)?;
     let costing = engine::cost_events(&engine::Inputs {
-        method,
+        methods,
         lots: &lots,
         spread_lots: &[],
         sales: &sales,
@@ -176,7 +176,7 @@ pub fn cost_files<R: Read>(
     sales.sort_by(|a, b| a.costing_key().cmp(&b.costing_key()));
     let allocations = in_costing_order(costing.allocations);
     let lots = costing.layers.iter().map(layer_balance).collect::<Result<_, ServiceError>>()?;
-    report(method, &sales, &allocations, &costing.movements, lots, costing.shortfalls)
+    report(methods.clone(), &sales, &allocations, &costing.movements, lots, costing.shortfalls)
 }
 
 /// The error a strict costing fails with at its first uncovered event.
@@ -238,7 +238,7 @@ fn in_costing_order(mut allocations: Vec<Allocation>) -> Vec<Allocation> {
 /// Builds the report of sales costed into `allocations` (both in costing order), the
 /// other `movements`, the layers as they were left and the SKUs parked.
 pub fn report(
-    method: Method,
+    methods: Methods,
     sales: &[Sale],
     allocations: &[Allocation],
     movements: &[Movement],
@@ -288,5 +288,5 @@ pub fn report(
     shortfalls.sort_by(|a, b| a.sku.cmp(&b.sku));
     let shortfalls = shortfalls.into_iter().map(Shortfall::normalized).collect();
     let movements = movements.iter().filter(|m| m.kind != MovementKind::SaleLanded).map(MovementLine::from).collect();
-    Ok(CostReport { method, sales: sale_costs, movements, lots, totals, shortfalls })
+    Ok(CostReport { methods, sales: sale_costs, movements, lots, totals, shortfalls })
 }

@@ -38,7 +38,7 @@ pub use reports::{
 };
 pub use rollback::rollback_run;
 pub use run::{ChunkBudget, DryRunInput, DryRunReport, RunProgress, abandon_run, advance_run, dry_run, start_run};
-pub use settings::{SettingsChange, change_settings, settings};
+pub use settings::{MethodSetting, SettingsChange, change_settings, settings};
 pub use upload::{
     MAX_STAGED_BYTES, PRESIGNED_URL_LIFETIME, PendingUpload, StagedLoad, UploadDetail, create_upload, expire_upload,
     load_staged, parse_staged_key, show_upload, staged_key, upload, upload_in,

@@ -11,9 +11,9 @@ use uuid::Uuid;
 
 use super::{Caller, CostReport, ServiceError, report, upload_in};
 use crate::db::{self, ChunkTotals, RunRow, RunStatus, TenantTx};
-use crate::engine::{self, CostingError, LotBook, Method};
+use crate::engine::{self, CostingError, LotBook};
 use crate::ingest::RecordKind;
-use crate::model::{Allocation, CostingMode, MovementKind, Sale, ShortfallPolicy};
+use crate::model::{Allocation, Method, MovementKind, Sale, ShortfallPolicy};
 use crate::money::{exact_add, exact_sum};
 
 /// How much work one `advance_run` call may do. Chunks are whole transactions; the
@@ -77,7 +77,7 @@ impl From<&RunRow> for RunProgress {
 pub async fn start_run(
     pool: &deadpool_postgres::Pool,
     caller: &Caller,
-    mode: CostingMode,
+    mode: Option<Method>,
     on_shortfall: Option<ShortfallPolicy>,
 ) -> Result<RunRow, ServiceError> {
     // Statistics describing the tables before a bulk load make the chunks' set-wise
@@ -93,7 +93,7 @@ pub async fn start_run(
 async fn start_run_in(
     tx: &TenantTx,
     caller: &Caller,
-    mode: CostingMode,
+    mode: Option<Method>,
     on_shortfall: Option<ShortfallPolicy>,
 ) -> Result<RunRow, ServiceError> {
     db::lock_tenant(tx).await?;
@@ -101,17 +101,26 @@ async fn start_run_in(
         return Err(ServiceError::RunInProgress { run_id: Some(active.run_id) });
     }
     let settings = db::load_settings(tx).await?;
+    let tenant_method = settings.methods.latest();
+    if let Some(mode) = mode
+        && mode != tenant_method
+    {
+        return Err(ServiceError::InvalidRequest(format!(
+            "mode {mode} is not the tenant's costing method ({tenant_method}); the method is a setting \
+             (PUT /api/v1/settings, cogs settings --method)"
+        )));
+    }
     super::settings::refuse_locked(tx, &settings).await?;
     let on_shortfall = on_shortfall.unwrap_or(settings.on_shortfall);
     db::ensure_tenant(tx).await?;
-    let run = db::insert_run(tx, Uuid::now_v7(), mode, on_shortfall, &settings, &caller.actor).await?;
+    let run = db::insert_run(tx, Uuid::now_v7(), tenant_method, on_shortfall, &settings, &caller.actor).await?;
     db::mark_movement_skus(tx, run.run_id).await?;
     let mut rewound = db::rewind_backdated(tx, run.run_id).await?;
     let carried = db::record_superseded_movements(tx, run.run_id).await?;
     rewound.superseded_cogs = exact_add(rewound.superseded_cogs, carried).ok_or(ServiceError::AmountOverflow)?;
     let run = db::set_run_scope(tx, run.run_id, db::count_uncosted(tx).await?, &rewound).await?;
     let details = json!({
-        "mode": mode,
+        "mode": tenant_method,
         "on_shortfall": on_shortfall,
         "sales_total": run.sales_total,
         "skus_recosted": run.skus_recosted,
@@ -297,7 +306,8 @@ async fn recost_whole(tx: &TenantTx, run: &RunRow, skus: &[String]) -> Result<Ch
     db::defer_commit_flush(tx).await?;
     let names: Vec<&str> = skus.iter().map(String::as_str).collect();
     let events = db::load_sku_events(tx, &names).await?;
-    let costing = engine::cost_events(&events.inputs())?;
+    let methods = db::load_settings(tx).await?.methods;
+    let costing = engine::cost_events(&events.inputs(&methods))?;
     if run.on_shortfall == ShortfallPolicy::Fail
         && let Some(first) = costing.shortfalls.iter().min_by_key(|s| (s.event_date, s.event_id.clone()))
     {
@@ -475,7 +485,7 @@ pub struct DryRunReport {
 pub async fn dry_run<R: Read + Send>(
     pool: &deadpool_postgres::Pool,
     caller: &Caller,
-    mode: CostingMode,
+    mode: Option<Method>,
     on_shortfall: Option<ShortfallPolicy>,
     mut input: DryRunInput<R>,
     deadline: Option<Instant>,
@@ -511,9 +521,10 @@ pub async fn dry_run<R: Read + Send>(
         };
         let shortfalls = db::load_shortfalls(&tx, run.run_id).await?;
         let run = lock_run(&tx, run.run_id).await?;
+        let methods = db::load_settings(&tx).await?.methods;
         tx.rollback().await?;
         Ok(DryRunReport {
-            costing: report(Method::Fifo, &sales, &allocations, &movements, lots, shortfalls)?,
+            costing: report(methods, &sales, &allocations, &movements, lots, shortfalls)?,
             skus_recosted: run.skus_recosted,
             sales_superseded: run.sales_superseded,
             superseded_cogs: run.superseded_cogs.normalize(),

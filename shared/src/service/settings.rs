@@ -1,7 +1,7 @@
 //! Tenant settings: read, and change with every change audited (a moved lock date
 //! by name).
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
 
@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::db::{self, JournalSettings, TenantSettings};
 use crate::journal::{Account, LineDetail, Period, SkuRule, XeroTracking};
-use crate::model::{AccountKind, LockPolicy, ShortfallPolicy, TenantId};
+use crate::model::{AccountKind, LockPolicy, Method, ShortfallPolicy, TenantId};
 
 /// A change of settings: each field given replaces the stored one; `lock_date: null`
 /// removes the lock, and `null` is refused for the others (they cannot be removed).
@@ -41,6 +41,19 @@ pub struct SettingsChange {
     pub journal_period: Option<Option<Period>>,
     #[serde(default, deserialize_with = "present")]
     pub journal_lines: Option<Option<LineDetail>>,
+    #[serde(default, deserialize_with = "present")]
+    pub costing_method: Option<MethodSetting>,
+}
+
+/// A costing method from a day on (local midnight in the tenant's time zone), or with
+/// no `from` throughout: it decides every event from then on (changes scheduled from
+/// then on are replaced).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MethodSetting {
+    pub method: Method,
+    #[serde(default)]
+    pub from: Option<NaiveDate>,
 }
 
 /// A field that is present is `Some`: `null` as well where `T` takes it, an error where not.
@@ -61,6 +74,11 @@ pub async fn settings(pool: &deadpool_postgres::Pool, tenant_id: &TenantId) -> R
 /// today in the tenant's time zone: the periods up to it must have happened. The
 /// change is in the audit log with the settings before and after; a lock date that
 /// moves is also logged as `lock_date.moved`.
+///
+/// A change of costing method readies the SKUs it can re-cost (the next run costs them
+/// again from the change on, and its journal posts the difference); it is refused
+/// while a run is active, and under `lock_policy = refuse` when it would re-cost a
+/// sale dated on or before the lock date. Logged as `costing_method.changed`.
 pub async fn change_settings(
     pool: &deadpool_postgres::Pool,
     caller: &Caller,
@@ -93,6 +111,9 @@ pub async fn change_settings(
             after.time_zone
         )));
     }
+    if let Some(setting) = change.costing_method {
+        change_method(&tx, &mut after, setting).await?;
+    }
     db::ensure_tenant(&tx).await?;
     db::save_settings(&tx, &after, &caller.actor).await?;
     db::insert_audit(&tx, &caller.actor, "settings.updated", None, None, &json!({ "before": before, "after": after }))
@@ -101,8 +122,44 @@ pub async fn change_settings(
         let moved = json!({ "from": before.lock_date, "to": after.lock_date });
         db::insert_audit(&tx, &caller.actor, "lock_date.moved", None, None, &moved).await?;
     }
+    if after.methods != before.methods {
+        let changed = json!({ "from": before.methods, "to": after.methods });
+        db::insert_audit(&tx, &caller.actor, "costing_method.changed", None, None, &changed).await?;
+    }
     tx.commit().await?;
     Ok(after)
+}
+
+/// Sets `after`'s methods as `setting` says and readies what the change re-costs.
+async fn change_method(
+    tx: &db::TenantTx,
+    after: &mut TenantSettings,
+    setting: MethodSetting,
+) -> Result<(), ServiceError> {
+    if let Some(active) = db::load_active_run(tx).await? {
+        return Err(ServiceError::RunInProgress { run_id: Some(active.run_id) });
+    }
+    let since = match setting.from {
+        Some(from) if !(1900..=9999).contains(&from.year()) => {
+            return Err(ServiceError::InvalidRequest(format!(
+                "costing_method.from {from} is outside the years 1900 to 9999"
+            )));
+        }
+        Some(from) => Some((from, db::start_of_day(tx, from, &after.time_zone).await?)),
+        None => None,
+    };
+    let methods = after.methods.changed(setting.method, since);
+    if methods == after.methods {
+        return Ok(());
+    }
+    after.methods = methods;
+    let first = db::mark_method_change(tx, since.map(|(_, at)| at)).await?;
+    if let (LockPolicy::Refuse, Some(lock_date), Some((id, sku, date))) = (after.lock_policy, after.lock_date, first)
+        && db::local_date(tx, date, &after.time_zone).await? <= lock_date
+    {
+        return Err(ServiceError::LockedPeriod { kind: "sale".into(), id, sku, date, lock_date });
+    }
+    Ok(())
 }
 
 /// Applies the journal settings of `change`, refusing what a ledger could not import:

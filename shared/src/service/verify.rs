@@ -124,10 +124,11 @@ async fn compare_with_fresh_costing(tx: &TenantTx) -> Result<Vec<Finding>, Servi
 async fn compare_movements_with_fresh_costing(tx: &TenantTx) -> Result<Vec<Finding>, ServiceError> {
     let mut findings = Vec::new();
     let skus = db::settled_movement_skus(tx).await?;
+    let methods = db::load_settings(tx).await?.methods;
     for slice in skus.chunks(SKUS_PER_SLICE) {
         let names: Vec<&str> = slice.iter().map(String::as_str).collect();
         let events = db::load_sku_events(tx, &names).await?;
-        let fresh = engine::cost_events(&events.inputs());
+        let fresh = engine::cost_events(&events.inputs(&methods));
         let fresh = match fresh {
             Ok(fresh) => fresh,
             Err(error) => {

@@ -1,0 +1,147 @@
+//! Costing methods on a real PostgreSQL: a tenant's method is a setting with an
+//! effective day; runs cost by it, a change re-costs from its day through the
+//! machinery of late input (the next run's journal posts the difference) and respects
+//! the lock date, and the live book always equals `cogs cost` by the same methods.
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+
+use chrono::NaiveDate;
+use cogs_core::db::SkuRange;
+use cogs_core::ingest::RecordKind;
+use cogs_core::model::{LockPolicy, Method, Methods, ShortfallPolicy};
+use cogs_core::service::{self, CostFiles, MethodSetting, ServiceError, SettingsChange};
+use cogs_tests::{TestDb, assert_books_balance, caller, run_to_end, tenant};
+use serde_json::Value;
+
+const TENANT: &str = "acme-corp";
+
+const LOTS: &str = "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit
+L1,WIDGET,2024-07-01,10,10,10.00,0
+L2,WIDGET,2024-07-02,10,10,12.00,0
+";
+
+fn day(text: &str) -> NaiveDate {
+    text.parse().unwrap()
+}
+
+async fn upload(db: &TestDb, kind: RecordKind, csv: &str) {
+    service::upload(&db.pool, &caller(TENANT), kind, "file.csv", csv.as_bytes()).await.unwrap();
+}
+
+async fn set_method(db: &TestDb, method: Method, from: Option<&str>) -> Result<Methods, ServiceError> {
+    let change = SettingsChange {
+        costing_method: Some(MethodSetting { method, from: from.map(day) }),
+        ..SettingsChange::default()
+    };
+    Ok(service::change_settings(&db.pool, &caller(TENANT), &change).await?.methods)
+}
+
+async fn book(db: &TestDb) -> Value {
+    serde_json::to_value(service::book(&db.pool, &tenant(TENANT), SkuRange::default()).await.unwrap().book).unwrap()
+}
+
+/// `cogs cost` over `lots` and `sales` by `methods`, as JSON.
+fn cost(sales: &str, methods: &Methods) -> Value {
+    let files = CostFiles::lots_and_sales(LOTS.as_bytes(), sales.as_bytes());
+    serde_json::to_value(service::cost_files(files, None, ShortfallPolicy::Park, methods).unwrap()).unwrap()
+}
+
+/// Each live sale as `sale lot quantity cost` lines, in costing order.
+fn sale_lines(book: &Value) -> Vec<String> {
+    let mut lines = Vec::new();
+    for sale in book["sales"].as_array().unwrap() {
+        for part in sale["allocations"].as_array().unwrap() {
+            lines.push(format!("{} {} {} {}", sale["sale_id"], part["lot_id"], part["quantity"], part["cost"]));
+        }
+    }
+    lines.iter().map(|line| line.replace('"', "")).collect()
+}
+
+#[tokio::test]
+async fn a_tenant_on_specific_identification_costs_a_sale_from_the_lot_it_names_and_the_book_equals_cogs_cost() {
+    let db = TestDb::new().await;
+    let methods = set_method(&db, Method::SpecificIdentification, None).await.unwrap();
+    assert_eq!(methods, Methods::only(Method::SpecificIdentification));
+    upload(&db, RecordKind::Lots, LOTS).await;
+    run_to_end(&db, TENANT, 10).await.unwrap();
+    // The SKU's lots were costed by runs before a sale named one of them.
+    let sales = "sale_id,sku,sale_date,quantity_sold,lot_id\nS1,WIDGET,2024-07-05,4,L2\nS2,WIDGET,2024-07-06,3,\n";
+    upload(&db, RecordKind::Sales, sales).await;
+    let run = run_to_end(&db, TENANT, 1).await.unwrap();
+    assert_eq!(run.mode, Method::SpecificIdentification, "the run records the tenant's method");
+    let book = book(&db).await;
+    assert_eq!(sale_lines(&book), ["S1 L2 4 48", "S2 L1 3 30"]);
+    assert_eq!(book, cost(sales, &methods));
+    assert_books_balance(&db, TENANT).await;
+}
+
+#[tokio::test]
+async fn a_change_of_method_from_a_day_recosts_from_that_day_the_next_run_posts_the_difference_and_a_rollback_undoes_it()
+ {
+    let db = TestDb::new().await;
+    upload(&db, RecordKind::Lots, LOTS).await;
+    let sales = "sale_id,sku,sale_date,quantity_sold,lot_id\nS1,WIDGET,2024-07-03,2,L2\nS2,WIDGET,2024-07-10,3,L2\n";
+    upload(&db, RecordKind::Sales, sales).await;
+    let fifo = run_to_end(&db, TENANT, 10).await.unwrap();
+    assert_eq!(sale_lines(&book(&db).await), ["S1 L1 2 20", "S2 L1 3 30"], "FIFO ignores the named lot");
+
+    let methods = set_method(&db, Method::SpecificIdentification, Some("2024-07-08")).await.unwrap();
+    assert_eq!(methods.at("2024-07-07T23:59:59Z".parse().unwrap()), Method::Fifo);
+    assert_eq!(methods.at("2024-07-08T00:00:00Z".parse().unwrap()), Method::SpecificIdentification);
+    let unchanged = sale_lines(&book(&db).await);
+    assert_eq!(unchanged, sale_lines(&cost(sales, &Methods::FIFO)), "a change alone moves nothing: the next run does");
+    let recost = run_to_end(&db, TENANT, 10).await.unwrap();
+    assert_eq!(recost.skus_recosted, 1);
+    assert_eq!(recost.net_difference, rust_decimal::Decimal::from(6), "S2 now costs 3 × 12 instead of 3 × 10");
+    assert_eq!(sale_lines(&book(&db).await), ["S1 L1 2 20", "S2 L2 3 36"]);
+    assert_eq!(book(&db).await, cost(sales, &methods));
+    assert_books_balance(&db, TENANT).await;
+
+    // Rolled back, the book is FIFO's again, and the method still waits to re-cost it.
+    service::rollback_run(&db.pool, &caller(TENANT), recost.run_id, false).await.unwrap();
+    assert_eq!(sale_lines(&book(&db).await), unchanged);
+    assert_books_balance(&db, TENANT).await;
+    let again = run_to_end(&db, TENANT, 10).await.unwrap();
+    assert_eq!(again.net_difference, rust_decimal::Decimal::from(6));
+    assert_eq!(book(&db).await, cost(sales, &methods));
+
+    // Back to FIFO throughout: both runs' costing of S2 gives way, the difference reversed.
+    let methods = set_method(&db, Method::Fifo, None).await.unwrap();
+    assert_eq!(methods, Methods::FIFO, "a method throughout replaces every change");
+    let back = run_to_end(&db, TENANT, 10).await.unwrap();
+    assert_eq!(back.net_difference, rust_decimal::Decimal::from(-6));
+    assert_eq!(book(&db).await, cost(sales, &Methods::FIFO));
+    assert_ne!(fifo.run_id, back.run_id);
+    assert_books_balance(&db, TENANT).await;
+}
+
+#[tokio::test]
+async fn a_method_change_is_refused_while_a_run_is_active_or_when_it_would_recost_a_closed_period_under_refuse() {
+    let db = TestDb::new().await;
+    upload(&db, RecordKind::Lots, LOTS).await;
+    upload(&db, RecordKind::Sales, "sale_id,sku,sale_date,quantity_sold,lot_id\nS1,WIDGET,2024-07-03,2,L2\n").await;
+    run_to_end(&db, TENANT, 10).await.unwrap();
+    let lock = SettingsChange {
+        lock_date: Some(Some(day("2024-07-05"))),
+        lock_policy: Some(LockPolicy::Refuse),
+        ..SettingsChange::default()
+    };
+    service::change_settings(&db.pool, &caller(TENANT), &lock).await.unwrap();
+    let before = service::settings(&db.pool, &tenant(TENANT)).await.unwrap();
+
+    let refused = set_method(&db, Method::SpecificIdentification, Some("2024-07-01")).await.unwrap_err();
+    let ServiceError::LockedPeriod { id, lock_date, .. } = &refused else { panic!("{refused:?}") };
+    assert_eq!((id.as_str(), *lock_date), ("S1", day("2024-07-05")), "{refused}");
+    assert_eq!(service::settings(&db.pool, &tenant(TENANT)).await.unwrap(), before, "nothing changed");
+    // From after the closed period on, nothing closed moves.
+    let methods = set_method(&db, Method::SpecificIdentification, Some("2024-07-06")).await.unwrap();
+    assert_eq!(methods.latest(), Method::SpecificIdentification);
+
+    // A run asking for another method than the tenant's is refused.
+    let mismatch = service::start_run(&db.pool, &caller(TENANT), Some(Method::Fifo), None).await.unwrap_err();
+    assert!(matches!(mismatch, ServiceError::InvalidRequest(_)), "{mismatch:?}");
+    // While a run is active, the method stays as it is.
+    let active = service::start_run(&db.pool, &caller(TENANT), None, None).await.unwrap();
+    let busy = set_method(&db, Method::Fifo, None).await.unwrap_err();
+    assert!(matches!(busy, ServiceError::RunInProgress { run_id: Some(id) } if id == active.run_id), "{busy:?}");
+    assert_eq!(service::settings(&db.pool, &tenant(TENANT)).await.unwrap().methods, methods);
+}
