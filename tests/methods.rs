@@ -145,3 +145,37 @@ async fn a_method_change_is_refused_while_a_run_is_active_or_when_it_would_recos
     assert!(matches!(busy, ServiceError::RunInProgress { run_id: Some(id) } if id == active.run_id), "{busy:?}");
     assert_eq!(service::settings(&db.pool, &tenant(TENANT)).await.unwrap().methods, methods);
 }
+
+#[tokio::test]
+async fn at_the_moving_average_the_live_book_equals_cogs_cost_and_a_change_to_it_recosts_every_outflow_after_its_day() {
+    let db = TestDb::new().await;
+    upload(&db, RecordKind::Lots, LOTS).await;
+    let sales = "sale_id,sku,sale_date,quantity_sold\nS1,WIDGET,2024-07-03,4\nS2,WIDGET,2024-07-10,12\n";
+    upload(&db, RecordKind::Sales, sales).await;
+    run_to_end(&db, TENANT, 10).await.unwrap();
+    assert_eq!(sale_lines(&book(&db).await), ["S1 L1 4 40", "S2 L1 6 60", "S2 L2 6 72"], "FIFO first");
+
+    // From the 5th on: S2 costs 12 of (6 at 10 + 10 at 12 = 180) ÷ 16 units = 135.
+    let methods = set_method(&db, Method::MovingAverage, Some("2024-07-05")).await.unwrap();
+    let recost = run_to_end(&db, TENANT, 10).await.unwrap();
+    assert_eq!(recost.mode, Method::MovingAverage);
+    assert_eq!(recost.net_difference, rust_decimal::Decimal::from(3), "S2: 135 instead of 132");
+    let live = book(&db).await;
+    assert_eq!(live, cost(sales, &methods));
+    assert_eq!(live["totals"]["total_cogs"], "175");
+    assert_eq!(live["totals"]["ending_inventory_value"], "45", "4 units left at the average, 11.25");
+    assert_books_balance(&db, TENANT).await;
+
+    // A SKU first costed under the average goes through the engine too, never the FIFO allocator.
+    let more = "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit
+G1,GADGET,2024-07-06,1,1,1.00,0
+G2,GADGET,2024-07-07,2,2,2.00,0
+";
+    upload(&db, RecordKind::Lots, more).await;
+    upload(&db, RecordKind::Sales, "sale_id,sku,sale_date,quantity_sold\nT1,GADGET,2024-07-08,1\n").await;
+    run_to_end(&db, TENANT, 10).await.unwrap();
+    let live = book(&db).await;
+    let t1 = live["sales"].as_array().unwrap().iter().find(|sale| sale["sale_id"] == "T1").unwrap();
+    assert_eq!(t1["cogs"], "1.67", "5.00 ÷ 3, rounded once");
+    assert_books_balance(&db, TENANT).await;
+}

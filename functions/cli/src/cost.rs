@@ -41,8 +41,9 @@ pub struct CostArgs {
     /// Fail (exit 6) on a sale the lots cannot cover, instead of parking that SKU.
     #[arg(long)]
     strict: bool,
-    /// The costing method: `fifo`, or `specific-identification` (a sale that names a
-    /// lot_id is costed from that lot; one that names none, oldest lot first). A method
+    /// The costing method: `fifo`, `specific-identification` (a sale that names a
+    /// lot_id is costed from that lot; one that names none, oldest lot first) or
+    /// `moving-average` (an outflow costs its share of the stock's value). A method
     /// from a day on is METHOD@YYYY-MM-DD (midnight UTC) or METHOD@RFC3339-INSTANT;
     /// repeat for each change, like `--method fifo --method specific-identification@2024-03-01`.
     #[arg(long = "method", value_name = "METHOD[@FROM]", value_parser = method_from)]
@@ -190,6 +191,7 @@ pub fn method_name(method: Method) -> &'static str {
     match method {
         Method::Fifo => "FIFO (first in, first out)",
         Method::SpecificIdentification => "specific identification (a sale's named lot; FIFO otherwise)",
+        Method::MovingAverage => "moving weighted average",
     }
 }
 

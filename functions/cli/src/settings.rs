@@ -48,7 +48,7 @@ pub struct SettingsArgs {
     /// The default journal lines (sku, single), or `none`.
     #[arg(long, value_parser = optional_choice::<LineDetail>)]
     journal_lines: Option<Option<LineDetail>>,
-    /// The costing method (fifo, specific-identification): from --method-from on, or
+    /// The costing method (fifo, specific-identification, moving-average): from --method-from on, or
     /// without it throughout. The next run re-costs what the change moves and posts the
     /// difference.
     #[arg(long, value_parser = crate::cost::method)]

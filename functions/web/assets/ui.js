@@ -128,6 +128,7 @@ export function when(iso) {
 export const METHODS = [
   ['fifo', 'FIFO', 'the oldest lot first.'],
   ['specific_identification', 'Specific identification', 'a sale that names its lot (lot_id) is costed from that lot; one that names none, oldest lot first.'],
+  ['moving_average', 'Moving average', 'each sale, write-off or return to a supplier costs its share of what the stock is worth; a purchase changes the average.'],
 ];
 export function methodName(method) { return (METHODS.find(([value]) => value === method) || [method, method])[1]; }
 

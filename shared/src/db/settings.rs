@@ -229,21 +229,33 @@ pub async fn start_of_day(tx: &TenantTx, day: NaiveDate, time_zone: &str) -> Res
 }
 
 /// Readies the SKUs a change of costing method from `since` (`None`: from the start)
-/// can re-cost: each with a sale from then on that names its lot (what specific
-/// identification reads) is costed whole, marked from the earliest such sale unless an
-/// earlier mark waits. Returns that earliest sale of all as (sale id, SKU, date): what
-/// the lock date is checked against.
+/// can re-cost, and returns the earliest event it re-costs as (kind, id, SKU, date):
+/// what the lock date is checked against. Between FIFO and specific identification
+/// only sales that name their lot cost differently; with the moving average on either
+/// side, every outflow and return does (`every_outflow`). Each such SKU is costed whole,
+/// marked from its earliest such event unless an earlier mark waits.
 pub async fn mark_method_change(
     tx: &TenantTx,
     since: Option<DateTime<Utc>>,
-) -> Result<Option<(String, String, DateTime<Utc>)>, DbError> {
+    every_outflow: bool,
+) -> Result<Option<(String, String, String, DateTime<Utc>)>, DbError> {
+    let events = if every_outflow {
+        r"select 'sale' as kind, sale_id as id, sku, sale_date as at from sales
+          union all select 'return', return_id, sku, return_date from customer_returns
+          union all select 'supplier_return', supplier_return_id, sku, return_date from supplier_returns
+          union all select 'adjustment', adjustment_id, sku, adjustment_date from adjustments where quantity < 0
+          union all select 'count', count_id, sku, count_date from stock_counts"
+    } else {
+        r"select 'sale' as kind, sale_id as id, sku, sale_date as at from sales where lot_id is not null"
+    };
     let row = tx
         .query_opt(
-            r"with affected as materialized (
-                  select distinct on (sku) sku, sale_date, sale_id
-                  from sales
-                  where lot_id is not null and sale_date >= coalesce($1, '-infinity'::timestamptz)
-                  order by sku, sale_date, sale_id
+            &format!(
+                r"with affected as materialized (
+                  select distinct on (sku) kind, id, sku, at
+                  from ({events}) e
+                  where at >= coalesce($1, '-infinity'::timestamptz)
+                  order by sku, at, id
               ),
               marked as (
                   update sku_watermarks w
@@ -251,7 +263,7 @@ pub async fn mark_method_change(
                       (rewind_date, rewind_sale_id, backdated_kind, backdated_id) = (
                           select m.rewind_date, m.rewind_sale_id, m.backdated_kind, m.backdated_id
                           from (values (w.rewind_date, w.rewind_sale_id, w.backdated_kind, w.backdated_id),
-                                       (a.sale_date, a.sale_id, 'sale', a.sale_id))
+                                       (a.at, case when a.kind = 'sale' then a.id else '' end, a.kind, a.id))
                                as m(rewind_date, rewind_sale_id, backdated_kind, backdated_id)
                           order by m.rewind_date nulls last, m.rewind_sale_id
                           limit 1
@@ -259,9 +271,21 @@ pub async fn mark_method_change(
                   from affected a
                   where w.sku = a.sku
               )
-              select sale_id, sku, sale_date from affected order by sale_date, sale_id limit 1",
+              select kind, id, sku, at from affected order by at, id limit 1"
+            ),
             &[&since],
         )
         .await?;
-    row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))).transpose()
+    row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?))).transpose()
+}
+
+/// Makes every SKU with something to cost one costed whole: what a run does while
+/// any of the tenant's methods is the moving average, which the FIFO allocator of the
+/// fast path does not know. Returns how many changed.
+pub async fn cost_every_sku_whole(tx: &TenantTx) -> Result<u64, DbError> {
+    tx.execute(
+        &format!(r"update sku_watermarks w set movements = true where not w.movements and ({HAS_UNCOSTED})"),
+        &[],
+    )
+    .await
 }

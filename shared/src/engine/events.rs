@@ -403,6 +403,9 @@ struct SalePart {
     quantity: Decimal,
     unit_cost: Decimal,
     landed: Decimal,
+    /// Costed at the pool's average: returned units take their share of the part's
+    /// whole value, as the pool model does.
+    average: bool,
 }
 
 /// Units drawn from one layer by one outflow: (layer, quantity, unit cost, landed part).
@@ -490,23 +493,17 @@ impl<'a, 's> SkuCosting<'a, 's> {
             }
             What::Sale(sale) => {
                 let id = EventId::from(&sale.sale_id);
-                let named = match (self.methods.at(date), &sale.lot_id) {
+                let method = self.methods.at(date);
+                let named = match (method, &sale.lot_id) {
                     // A lot not received yet holds nothing.
                     (Method::SpecificIdentification, Some(lot_id)) => Some(self.lots.get(lot_id).copied()),
                     _ => None,
                 };
-                let draws = match named {
-                    Some(layer) => {
-                        match self.draw_from_lot(layer, sale.quantity_sold, MovementKind::SaleLanded, &id, date)? {
-                            Ok(draw) => vec![draw],
-                            Err(shortfall) => return Ok(Some(shortfall)),
-                        }
-                    }
-                    None => match self.draw_fifo(sale.quantity_sold, MovementKind::SaleLanded, &id)? {
-                        Some(draws) => draws,
-                        None => return Ok(Some(self.shortfall(EventKind::Sale, id, date, sale.quantity_sold))),
-                    },
+                let draws = match self.outflow(sale.quantity_sold, MovementKind::SaleLanded, &id, date, named)? {
+                    Ok(draws) => draws,
+                    Err(shortfall) => return Ok(Some(shortfall)),
                 };
+                let average = method == Method::MovingAverage;
                 let keep_parts = self.with_returns.contains(&sale.sale_id);
                 let mut parts = Vec::new();
                 for (layer, quantity, unit_cost, landed) in draws {
@@ -532,7 +529,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
                         ));
                     }
                     if keep_parts {
-                        parts.push(SalePart { layer, quantity, unit_cost, landed });
+                        parts.push(SalePart { layer, quantity, unit_cost, landed, average });
                     }
                 }
                 if keep_parts {
@@ -559,19 +556,20 @@ impl<'a, 's> SkuCosting<'a, 's> {
             What::AdjustmentOut(adjustment) => {
                 let id = &adjustment.adjustment_id;
                 let quantity = -adjustment.quantity;
-                let Some(draws) = self.draw_fifo(quantity, MovementKind::AdjustmentOut, id)? else {
-                    return Ok(Some(self.shortfall(EventKind::Adjustment, id.clone(), date, quantity)));
+                let draws = match self.outflow(quantity, MovementKind::AdjustmentOut, id, date, None)? {
+                    Ok(draws) => draws,
+                    Err(shortfall) => return Ok(Some(shortfall)),
                 };
                 self.record_draws(MovementKind::AdjustmentOut, id, date, draws, costing)?;
             }
             What::SupplierReturn(sent) => {
                 let id = &sent.supplier_return_id;
-                let layer = self.lots.get(&sent.lot_id).copied();
-                let draw = match self.draw_from_lot(layer, sent.quantity, MovementKind::SupplierReturn, id, date)? {
-                    Ok(draw) => draw,
+                let layer = Some(self.lots.get(&sent.lot_id).copied());
+                let draws = match self.outflow(sent.quantity, MovementKind::SupplierReturn, id, date, layer)? {
+                    Ok(draws) => draws,
                     Err(shortfall) => return Ok(Some(shortfall)),
                 };
-                self.record_draws(MovementKind::SupplierReturn, id, date, vec![draw], costing)?;
+                self.record_draws(MovementKind::SupplierReturn, id, date, draws, costing)?;
             }
             What::Count(count) => {
                 let id = &count.count_id;
@@ -579,7 +577,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
                     exact_sub(count.counted_quantity, self.on_hand).ok_or_else(|| overflow(EventKind::Count, id))?;
                 if difference < Decimal::ZERO {
                     let draws = self
-                        .draw_fifo(-difference, MovementKind::CountDeficit, id)?
+                        .outflow(-difference, MovementKind::CountDeficit, id, date, None)?
                         .expect("a count's deficit is never more than is on hand");
                     self.record_draws(MovementKind::CountDeficit, id, date, draws, costing)?;
                 } else if difference > Decimal::ZERO {
@@ -642,6 +640,97 @@ impl<'a, 's> SkuCosting<'a, 's> {
         self.order.insert(at, index);
         self.head = self.head.min(at);
         Ok(index)
+    }
+
+    /// Draws an outflow of `quantity` at `date` from one lot (`Some`: `None` inside for a
+    /// lot not received yet) or from the layers in order; under moving average, each
+    /// draw then carries its share of the pool's average cost instead of its layer's.
+    /// `Err`: the shortfall that parks the SKU there (nothing drawn).
+    fn outflow(
+        &mut self,
+        quantity: Decimal,
+        kind: MovementKind,
+        id: &EventId,
+        date: Timestamp,
+        lot: Option<Option<usize>>,
+    ) -> Result<Result<Vec<Draw>, Shortfall>, CostingError> {
+        let pool = match self.methods.at(date) {
+            Method::MovingAverage => Some((self.value().ok_or_else(|| overflow(kind.event_kind(), id))?, self.on_hand)),
+            Method::Fifo | Method::SpecificIdentification => None,
+        };
+        let draws = match lot {
+            Some(layer) => match self.draw_from_lot(layer, quantity, kind, id, date)? {
+                Ok(draw) => vec![draw],
+                Err(shortfall) => return Ok(Err(shortfall)),
+            },
+            None => match self.draw_fifo(quantity, kind, id)? {
+                Some(draws) => draws,
+                None => return Ok(Err(self.shortfall(kind.event_kind(), id.clone(), date, quantity))),
+            },
+        };
+        match pool {
+            Some((value, held)) => Ok(Ok(self.at_average(draws, value, held, quantity, kind, id)?)),
+            None => Ok(Ok(draws)),
+        }
+    }
+
+    /// What the layers in stock are worth: each one's units at its unit cost, and the
+    /// value beyond it (landed costs, revaluations at the average).
+    fn value(&self) -> Option<Decimal> {
+        self.order[self.head..].iter().try_fold(Decimal::ZERO, |total, &index| {
+            let layer = &self.layers[index];
+            exact_add(total, exact_add(exact_mul(layer.remaining, layer.unit_cost)?, layer.landed)?)
+        })
+    }
+
+    /// Values `draws` (an outflow of `quantity` from a pool worth `value` for `held`
+    /// units) at the average: the outflow costs `quantity × value ÷ held`, rounded as
+    /// [`split`] rounds (all of `value` for the last units), spread over its draws by
+    /// quantity. What the draws' layers would have given beyond that goes to the layers
+    /// left, in proportion to their value, so that they are worth the pool's value less
+    /// the cost, exactly.
+    fn at_average(
+        &mut self,
+        mut draws: Vec<Draw>,
+        value: Decimal,
+        held: Decimal,
+        quantity: Decimal,
+        kind: MovementKind,
+        id: &EventId,
+    ) -> Result<Vec<Draw>, CostingError> {
+        let too_large = || overflow(kind.event_kind(), id);
+        let cost = share_of(value, quantity, held).ok_or_else(too_large)?;
+        let quantities: Vec<Decimal> = draws.iter().map(|draw| draw.1).collect();
+        let parts = split(cost, &quantities).ok_or_else(too_large)?;
+        let mut drawn = Decimal::ZERO;
+        for (draw, part) in draws.iter_mut().zip(parts) {
+            let base = exact_mul(draw.1, draw.2).ok_or_else(too_large)?;
+            drawn = exact_add(drawn, exact_add(base, draw.3).ok_or_else(too_large)?).ok_or_else(too_large)?;
+            draw.3 = exact_sub(part, base).ok_or_else(too_large)?;
+        }
+        let left = exact_sub(drawn, cost).ok_or_else(too_large)?;
+        if left.is_zero() {
+            return Ok(draws);
+        }
+        let stocked: Vec<usize> =
+            self.order[self.head..].iter().copied().filter(|&index| !self.layers[index].remaining.is_zero()).collect();
+        let values = stocked
+            .iter()
+            .map(|&index| {
+                let layer = &self.layers[index];
+                exact_add(exact_mul(layer.remaining, layer.unit_cost)?, layer.landed)
+            })
+            .collect::<Option<Vec<Decimal>>>()
+            .ok_or_else(too_large)?;
+        // Layers worth nothing take it by quantity.
+        let shares = split(left, &values)
+            .or_else(|| split(left, &stocked.iter().map(|&index| self.layers[index].remaining).collect::<Vec<_>>()))
+            .expect("units are left when the outflow did not take the whole pool");
+        for (index, share) in stocked.into_iter().zip(shares) {
+            let layer = &mut self.layers[index];
+            layer.landed = exact_add(layer.landed, share).ok_or_else(too_large)?;
+        }
+        Ok(draws)
     }
 
     /// Draws `quantity` from the layers in order, or `None` (nothing drawn) when they
@@ -753,22 +842,52 @@ impl<'a, 's> SkuCosting<'a, 's> {
             });
         }
         *returned += ret.quantity;
+        let too_large = || overflow(EventKind::Return, id);
         let parts = self.sale_parts.get_mut(&sale.sale_id).expect("a sale is costed before its returns");
-        let mut taken: Vec<(usize, Decimal, Decimal, Decimal)> = Vec::new();
+        // A sale costed at the average: the returned units take their share of what is
+        // left of its whole cost (the pool model's rule), spread over the parts they
+        // come back from by quantity.
+        let average_value = if parts.first().is_some_and(|part| part.average) {
+            let (mut quantity, mut value) = (Decimal::ZERO, Decimal::ZERO);
+            for part in parts.iter() {
+                let part_value =
+                    exact_add(exact_mul(part.quantity, part.unit_cost).ok_or_else(too_large)?, part.landed);
+                value = exact_add(value, part_value.ok_or_else(too_large)?).ok_or_else(too_large)?;
+                quantity = exact_add(quantity, part.quantity).ok_or_else(too_large)?;
+            }
+            Some(share_of(value, ret.quantity, quantity).ok_or_else(too_large)?)
+        } else {
+            None
+        };
+        let mut taking: Vec<(usize, Decimal)> = Vec::new();
         let mut left = ret.quantity;
-        for part in parts.iter_mut().rev() {
+        for (index, part) in parts.iter().enumerate().rev() {
             if left.is_zero() {
                 break;
             }
             let quantity = left.min(part.quantity);
-            if quantity.is_zero() {
-                continue;
+            if !quantity.is_zero() {
+                left -= quantity;
+                taking.push((index, quantity));
             }
-            let landed =
-                share_of(part.landed, quantity, part.quantity).ok_or_else(|| overflow(EventKind::Return, id))?;
+        }
+        let values = match average_value {
+            Some(value) => {
+                let quantities: Vec<Decimal> = taking.iter().map(|(_, quantity)| *quantity).collect();
+                Some(split(value, &quantities).ok_or_else(too_large)?)
+            }
+            None => None,
+        };
+        let mut taken: Vec<(usize, Decimal, Decimal, Decimal)> = Vec::new();
+        for (n, (index, quantity)) in taking.into_iter().enumerate() {
+            let part = &mut parts[index];
+            let landed = match &values {
+                Some(values) => exact_sub(values[n], exact_mul(quantity, part.unit_cost).ok_or_else(too_large)?),
+                None => share_of(part.landed, quantity, part.quantity),
+            }
+            .ok_or_else(too_large)?;
             part.quantity -= quantity;
             part.landed -= landed;
-            left -= quantity;
             taken.push((part.layer, quantity, part.unit_cost, landed));
         }
         if !ret.restock {

@@ -207,15 +207,20 @@ pub enum Method {
     /// A sale that names a lot draws on that lot alone (too little in it parks the SKU
     /// there, like any uncovered sale); a sale that names none, the oldest layer first.
     SpecificIdentification,
+    /// Perpetual moving weighted average: an outflow costs its share of what the SKU's
+    /// stock is worth (quantity × value ÷ quantity on hand); units still leave the
+    /// layers oldest first.
+    MovingAverage,
 }
 
 impl Method {
-    pub const ALL: [Method; 2] = [Method::Fifo, Method::SpecificIdentification];
+    pub const ALL: [Method; 3] = [Method::Fifo, Method::SpecificIdentification, Method::MovingAverage];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Fifo => "fifo",
             Method::SpecificIdentification => "specific_identification",
+            Method::MovingAverage => "moving_average",
         }
     }
 }

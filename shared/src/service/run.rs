@@ -114,6 +114,9 @@ async fn start_run_in(
     let on_shortfall = on_shortfall.unwrap_or(settings.on_shortfall);
     db::ensure_tenant(tx).await?;
     let run = db::insert_run(tx, Uuid::now_v7(), tenant_method, on_shortfall, &settings, &caller.actor).await?;
+    if settings.methods.uses(Method::MovingAverage) {
+        db::cost_every_sku_whole(tx).await?;
+    }
     db::mark_movement_skus(tx, run.run_id).await?;
     let mut rewound = db::rewind_backdated(tx, run.run_id).await?;
     let carried = db::record_superseded_movements(tx, run.run_id).await?;

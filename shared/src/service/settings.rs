@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::db::{self, JournalSettings, TenantSettings};
 use crate::journal::{Account, LineDetail, Period, SkuRule, XeroTracking};
-use crate::model::{AccountKind, LockPolicy, Method, ShortfallPolicy, TenantId};
+use crate::model::{AccountKind, LockPolicy, Method, Methods, ShortfallPolicy, TenantId};
 
 /// A change of settings: each field given replaces the stored one; `lock_date: null`
 /// removes the lock, and `null` is refused for the others (they cannot be removed).
@@ -152,12 +152,15 @@ async fn change_method(
     if methods == after.methods {
         return Ok(());
     }
+    let average = |methods: &Methods| methods.uses(Method::MovingAverage);
+    let every_outflow = average(&after.methods) || average(&methods);
     after.methods = methods;
-    let first = db::mark_method_change(tx, since.map(|(_, at)| at)).await?;
-    if let (LockPolicy::Refuse, Some(lock_date), Some((id, sku, date))) = (after.lock_policy, after.lock_date, first)
+    let first = db::mark_method_change(tx, since.map(|(_, at)| at), every_outflow).await?;
+    if let (LockPolicy::Refuse, Some(lock_date), Some((kind, id, sku, date))) =
+        (after.lock_policy, after.lock_date, first)
         && db::local_date(tx, date, &after.time_zone).await? <= lock_date
     {
-        return Err(ServiceError::LockedPeriod { kind: "sale".into(), id, sku, date, lock_date });
+        return Err(ServiceError::LockedPeriod { kind, id, sku, date, lock_date });
     }
     Ok(())
 }
