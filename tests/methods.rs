@@ -7,6 +7,7 @@
 use chrono::NaiveDate;
 use cogs_core::db::SkuRange;
 use cogs_core::ingest::RecordKind;
+use cogs_core::journal::Format;
 use cogs_core::model::{LockPolicy, Method, Methods, ShortfallPolicy};
 use cogs_core::service::{self, CostFiles, MethodSetting, ServiceError, SettingsChange};
 use cogs_tests::{TestDb, assert_books_balance, caller, run_to_end, tenant};
@@ -165,6 +166,12 @@ async fn at_the_moving_average_the_live_book_equals_cogs_cost_and_a_change_to_it
     assert_eq!(live["totals"]["total_cogs"], "175");
     assert_eq!(live["totals"]["ending_inventory_value"], "45", "4 units left at the average, 11.25");
     assert_books_balance(&db, TENANT).await;
+    let options = service::JournalOptions { period: None, detail: None, reversal_date: None };
+    let config = cogs_core::journal::JournalConfig::default();
+    let tenant = tenant(TENANT);
+    let csv = service::journal_entry(&db.pool, &tenant, recost.run_id, options, Format::Csv, &config);
+    let csv = String::from_utf8(csv.await.unwrap().rendered.body).unwrap();
+    assert!(csv.contains("Moving average COGS"), "the journal names the method: {csv}");
 
     // A SKU first costed under the average goes through the engine too, never the FIFO allocator.
     let more = "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit

@@ -708,6 +708,7 @@ async fn the_journal_summed_in_the_database_equals_the_journal_of_every_allocati
                     detail,
                     reversal_date: None,
                     locked_through: None,
+                    method: run.mode,
                 };
                 let expected =
                     journal::render(&journal::build(&allocations, &[], &request, &config).unwrap(), Format::Csv);

@@ -1,8 +1,10 @@
-//! The FIFO engine alone, in memory, on the reference data: sales per second.
+//! The engine alone, in memory, on the reference data: sales per second. The FIFO
+//! allocator of the fast path, and the engine that costs every movement by each method
+//! (what SKUs costed whole go through).
 
 mod data;
 
-use cogs_core::engine::{LotBook, allocate};
+use cogs_core::engine::{Inputs, LotBook, Method, Methods, allocate, cost_events};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn engine(c: &mut Criterion) {
@@ -27,6 +29,31 @@ fn engine(c: &mut Criterion) {
             criterion::BatchSize::LargeInput,
         );
     });
+    group.finish();
+
+    // Specific identification where every fourth sale names the oldest lot of its SKU
+    // still received before it (a lot that may hold too little: the SKU then parks).
+    let mut named = sales.clone();
+    let mut first_lot = std::collections::HashMap::new();
+    for lot in &lots {
+        first_lot.entry(lot.sku.clone()).or_insert_with(|| lot.lot_id.clone());
+    }
+    for sale in named.iter_mut().step_by(4) {
+        sale.lot_id = first_lot.get(&sale.sku).cloned();
+    }
+    let mut group = c.benchmark_group("methods");
+    group.throughput(Throughput::Elements(sales.len() as u64));
+    group.sample_size(10);
+    for method in Method::ALL {
+        let methods = Methods::only(method);
+        let sales = if method == Method::SpecificIdentification { &named } else { &sales };
+        group.bench_function(format!("cost_events_reference_data_{method}"), |b| {
+            b.iter(|| {
+                cost_events(&Inputs { methods: &methods, lots: &lots, sales, ..Inputs::default() })
+                    .expect("valid reference data")
+            });
+        });
+    }
     group.finish();
 }
 

@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 pub use accounts::{Account, ChartOfAccounts, SkuRule, XeroTracking};
 pub use render::{Format, Rendered, render};
 
-use crate::model::{AccountKind, Allocation, Movement, MovementKind, Sku};
+use crate::model::{AccountKind, Allocation, Method, Movement, MovementKind, Sku};
 use crate::money::{exact_add, exact_sum, to_cents};
 
 /// Where the journal posts and how the ledger wants it: the deployment's defaults with
@@ -126,6 +126,8 @@ pub struct JournalRequest {
     /// it is dated the day after instead, and its narration names the period it
     /// corrects.
     pub locked_through: Option<NaiveDate>,
+    /// The method the run costed new events by, which the narration names.
+    pub method: Method,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -347,7 +349,12 @@ fn entry(
         .copied()
         .collect::<Vec<_>>()
         .join("-");
-    let mut narration = format!("FIFO COGS {} {}", request.reference, date.format("%Y-%m-%d"));
+    let method = match request.method {
+        Method::Fifo => "FIFO",
+        Method::SpecificIdentification => "Specific identification",
+        Method::MovingAverage => "Moving average",
+    };
+    let mut narration = format!("{method} COGS {} {}", request.reference, date.format("%Y-%m-%d"));
     let mut entry_date = date;
     if let Some(lock_date) = request.locked_through
         && date <= lock_date

@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use super::*;
-use crate::model::{AccountKind, Allocation, LotId, Movement, MovementKind, SaleId, Sku};
+use crate::model::{AccountKind, Allocation, LotId, Method, Movement, MovementKind, SaleId, Sku};
 
 fn d(s: &str) -> Decimal {
     Decimal::from_str_exact(s).unwrap()
@@ -32,7 +32,14 @@ fn sample() -> Vec<Allocation> {
 }
 
 fn request(period: Period, detail: LineDetail) -> JournalRequest {
-    JournalRequest { reference: "RUN-7".into(), period, detail, reversal_date: None, locked_through: None }
+    JournalRequest {
+        reference: "RUN-7".into(),
+        period,
+        detail,
+        reversal_date: None,
+        locked_through: None,
+        method: Method::Fifo,
+    }
 }
 
 fn built(allocations: &[Allocation], request: &JournalRequest) -> Journal {

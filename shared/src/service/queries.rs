@@ -193,6 +193,7 @@ pub async fn journal_entry(
         detail,
         reversal_date,
         locked_through: run.lock_date,
+        method: run.mode,
     };
     let journal = journal::build_from_costs(costs, &request, &settings.over(config))?;
     let rendered = journal::render(&journal, format);

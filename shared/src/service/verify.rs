@@ -257,6 +257,7 @@ async fn check_journals(tx: &TenantTx) -> Result<Vec<Finding>, ServiceError> {
             detail: journal::LineDetail::PerSku,
             reversal_date: None,
             locked_through: run.lock_date,
+            method: run.mode,
         };
         for entry in journal::build_from_costs(costs, &request, &config)?.entries {
             let (debit, credit) = (entry.total(Side::Debit), entry.total(Side::Credit));
