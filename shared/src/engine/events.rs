@@ -18,7 +18,7 @@
 //! add up to it exactly; a draw on a lot's landed value takes its share of the units
 //! drawn the same way, and the last unit takes what is left.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::Arc;
 
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -102,9 +102,12 @@ impl Layer {
 /// later ones are not (its later lots are still received into stock), and a
 /// [`Shortfall`] names it.
 pub fn cost_events(inputs: &Inputs<'_>) -> Result<Costing, CostingError> {
-    let streams = Streams::build(inputs)?;
+    let mut streams = Streams::build(inputs)?;
     let mut costing = Costing::default();
-    for (sku, mut events) in streams.by_sku {
+    // SKU by SKU in order: the outputs come in the order of their SKUs.
+    let mut by_sku: Vec<(&Sku, Vec<Event<'_>>)> = std::mem::take(&mut streams.by_sku).into_iter().collect();
+    by_sku.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    for (sku, mut events) in by_sku {
         events.sort_by(|a, b| a.key.cmp(&b.key));
         SkuCosting::new(inputs.methods, sku, &streams.returned, &streams.landed).run(&events, &mut costing)?;
     }
@@ -132,7 +135,7 @@ struct Event<'a> {
 
 /// The inputs checked and gathered into one (unsorted) stream per SKU.
 struct Streams<'a> {
-    by_sku: std::collections::BTreeMap<&'a Sku, Vec<Event<'a>>>,
+    by_sku: HashMap<&'a Sku, Vec<Event<'a>>>,
     /// Sales some return names: only their parts are kept.
     returned: HashSet<&'a SaleId>,
     /// Lots some landed cost falls on: only they keep who took their units.
@@ -141,7 +144,7 @@ struct Streams<'a> {
 
 impl<'a> Streams<'a> {
     fn build(inputs: &Inputs<'a>) -> Result<Self, CostingError> {
-        let mut by_sku: std::collections::BTreeMap<&'a Sku, Vec<Event<'a>>> = Default::default();
+        let mut by_sku: HashMap<&'a Sku, Vec<Event<'a>>> = HashMap::new();
         let mut push =
             |sku: &'a Sku, key: Key<'a>, what: What<'a>| by_sku.entry(sku).or_default().push(Event { key, what });
         let invalid =
