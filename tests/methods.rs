@@ -73,6 +73,21 @@ async fn a_tenant_on_specific_identification_costs_a_sale_from_the_lot_it_names_
     assert_eq!(sale_lines(&book), ["S1 L2 4 48", "S2 L1 3 30"]);
     assert_eq!(book, cost(sales, &methods));
     assert_books_balance(&db, TENANT).await;
+
+    // A write-off that names its lot takes it from that lot too.
+    let write_off =
+        "adjustment_id,sku,adjustment_date,quantity,unit_cost,reason,lot_id\nW1,WIDGET,2024-07-07,-2,,broken,L2\n";
+    upload(&db, RecordKind::Adjustments, write_off).await;
+    run_to_end(&db, TENANT, 10).await.unwrap();
+    let after = self::book(&db).await;
+    let written_off: Vec<(&str, &str)> = after["movements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["lot_id"].as_str().unwrap(), m["cost"].as_str().unwrap()))
+        .collect();
+    assert_eq!(written_off, [("L2", "24")], "2 of L2 at 12");
+    assert_books_balance(&db, TENANT).await;
 }
 
 #[tokio::test]

@@ -392,10 +392,13 @@ fn world(random: &mut Xorshift) -> Vec<(RecordKind, Vec<String>)> {
     let mut counts = Vec::new();
     for sku in ["A", "B", "C"] {
         if random.below(2) == 0 {
-            adjustments.push(format!("ADJ{sku}1,{sku},{},-{},,shrinkage", day(random.below(20)), 1 + random.below(2)));
+            // Now and then a write-off names its lot (kept, and ignored but by specific identification).
+            let lot = if random.below(2) == 0 { format!("L{sku}0") } else { String::new() };
+            let (at, quantity) = (day(random.below(20)), 1 + random.below(2));
+            adjustments.push(format!("ADJ{sku}1,{sku},{at},-{quantity},,shrinkage,{lot}"));
         }
         if random.below(2) == 0 {
-            adjustments.push(format!("ADJ{sku}2,{sku},{},{},2.50,found", day(random.below(20)), 1 + random.below(3)));
+            adjustments.push(format!("ADJ{sku}2,{sku},{},{},2.50,found,", day(random.below(20)), 1 + random.below(3)));
         }
         if random.below(2) == 0 {
             counts.push(format!("CNT{sku},{sku},{},{}", day(random.below(20)), random.below(8)));
@@ -440,7 +443,7 @@ fn header(kind: RecordKind) -> &'static str {
         RecordKind::Sales => "sale_id,sku,sale_date,quantity_sold,lot_id",
         RecordKind::Returns => "return_id,sale_id,return_date,quantity,restock",
         RecordKind::SupplierReturns => "supplier_return_id,lot_id,return_date,quantity",
-        RecordKind::Adjustments => "adjustment_id,sku,adjustment_date,quantity,unit_cost,reason",
+        RecordKind::Adjustments => "adjustment_id,sku,adjustment_date,quantity,unit_cost,reason,lot_id",
         RecordKind::Counts => "count_id,sku,count_date,counted_quantity",
         RecordKind::LandedCosts => "landed_cost_id,lot_id,receipt_id,cost_date,amount,allocate_by",
     }

@@ -255,3 +255,39 @@ async fn a_sale_may_name_a_loaded_lot_of_its_sku_and_one_naming_any_other_reject
         events.sales.iter().map(|s| (s.sale_id.as_str(), s.lot_id.as_ref().map(LotId::as_str))).collect();
     assert_eq!(named, [("S1", Some("L1")), ("S4", None)], "the named lot is kept");
 }
+
+#[tokio::test]
+async fn a_write_off_may_name_a_loaded_lot_of_its_sku_and_stock_found_names_none() {
+    let db = TestDb::new().await;
+    load(&db, "acme-corp", &lots_csv(&["L1,A,2024-01-01,5,5,1,0", "B1,B,2024-01-01,5,5,1,0"]), "").await;
+    let before = db.data(&["acme-corp"]).await;
+    let file = "adjustment_id,sku,adjustment_date,quantity,unit_cost,reason,lot_id\n\
+                W1,A,2024-01-02,-1,,broken,L1\n\
+                W2,A,2024-01-02,-1,,broken,NOPE\n\
+                W3,A,2024-01-02,-1,,broken,B1\n\
+                F1,A,2024-01-02,2,1.50,found,L1\n";
+
+    let error = service::upload(&db.pool, &caller("acme-corp"), RecordKind::Adjustments, "adj.csv", file.as_bytes())
+        .await
+        .unwrap_err();
+
+    let ServiceError::UploadRejected { rejected, .. } = &error else { panic!("{error:?}") };
+    let found: Vec<(u64, Option<&str>, &str)> =
+        rejected.errors.iter().map(|e| (e.row, e.column.as_deref(), e.message.as_str())).collect();
+    assert_eq!(
+        found,
+        [
+            (3, Some("lot_id"), "lot_id NOPE is not loaded; load the lots file with the lot first"),
+            (4, Some("lot_id"), "lot_id B1 is a lot of SKU B, not of A"),
+            (5, Some("lot_id"), "quantity 2 adds stock, which comes from no lot; leave lot_id (L1) empty"),
+        ]
+    );
+    assert_eq!(db.data(&["acme-corp"]).await, before, "nothing of the file was loaded");
+
+    let good = "adjustment_id,sku,adjustment_date,quantity,unit_cost,reason,lot_id\nW1,A,2024-01-02,-1,,broken,L1\n";
+    service::upload(&db.pool, &caller("acme-corp"), RecordKind::Adjustments, "adj.csv", good.as_bytes()).await.unwrap();
+    let tx = db::begin(&db.pool, &tenant("acme-corp")).await.unwrap();
+    let events = db::load_sku_events(&tx, &["A"]).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(events.adjustments[0].lot_id.as_ref().map(LotId::as_str), Some("L1"), "the named lot is kept");
+}

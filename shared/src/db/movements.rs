@@ -254,11 +254,12 @@ pub async fn insert_adjustments_batch(
     let statement = format!(
         r"with inserted as (
               insert into adjustments (tenant_id, adjustment_id, sku, adjustment_date, quantity, unit_cost, reason,
-                                       upload_id, upload_row)
-              select $1, i.adjustment_id, i.sku, i.adjustment_date, i.quantity, i.unit_cost, i.reason, $2, i.upload_row
+                                       lot_id, upload_id, upload_row)
+              select $1, i.adjustment_id, i.sku, i.adjustment_date, i.quantity, i.unit_cost, i.reason, i.lot_id, $2,
+                     i.upload_row
               from unnest($3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::numeric[], $8::numeric[],
-                          $9::text[])
-                   as i(upload_row, adjustment_id, sku, adjustment_date, quantity, unit_cost, reason)
+                          $9::text[], $10::text[])
+                   as i(upload_row, adjustment_id, sku, adjustment_date, quantity, unit_cost, reason, lot_id)
               order by i.adjustment_id, i.upload_row
               on conflict (tenant_id, adjustment_id) do nothing
               returning sku, adjustment_date as at, adjustment_id as id
@@ -277,9 +278,9 @@ pub async fn adjustments_batch_problems(
 ) -> Result<Vec<BatchProblem>, DbError> {
     let columns = AdjustmentColumns::of(batch);
     let incoming = r"select * from unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::numeric[],
-                                          $7::numeric[], $8::text[])
-                          as i(upload_row, id, sku, adjustment_date, quantity, unit_cost, reason)";
-    let differs = "(x.sku, x.adjustment_date, x.quantity, x.unit_cost, x.reason) is distinct from (i.sku, i.adjustment_date, i.quantity, i.unit_cost, i.reason)";
+                                          $7::numeric[], $8::text[], $9::text[])
+                          as i(upload_row, id, sku, adjustment_date, quantity, unit_cost, reason, lot_id)";
+    let differs = "(x.sku, x.adjustment_date, x.quantity, x.unit_cost, x.reason, x.lot_id) is distinct from (i.sku, i.adjustment_date, i.quantity, i.unit_cost, i.reason, i.lot_id)";
     let compared = Compared { incoming, table: "adjustments", id_column: "adjustment_id", differs };
     batch_problems(tx, compared, &columns.params(&[&upload_id])).await
 }
@@ -292,6 +293,7 @@ struct AdjustmentColumns<'a> {
     quantities: Vec<Decimal>,
     unit_costs: Vec<Option<Decimal>>,
     reasons: Vec<&'a str>,
+    lot_ids: Vec<Option<&'a str>>,
 }
 
 impl<'a> AdjustmentColumns<'a> {
@@ -304,14 +306,60 @@ impl<'a> AdjustmentColumns<'a> {
             quantities: batch.iter().map(|(_, a)| a.quantity).collect(),
             unit_costs: batch.iter().map(|(_, a)| a.unit_cost).collect(),
             reasons: batch.iter().map(|(_, a)| a.reason.as_str()).collect(),
+            lot_ids: batch.iter().map(|(_, a)| a.lot_id.as_ref().map(LotId::as_str)).collect(),
         }
     }
 
     fn params(&'a self, leading: &[&'a dyn Param]) -> Vec<&'a dyn Param> {
-        let columns: [&'a dyn Param; 7] =
-            [&self.rows, &self.ids, &self.skus, &self.dates, &self.quantities, &self.unit_costs, &self.reasons];
+        let columns: [&'a dyn Param; 8] = [
+            &self.rows,
+            &self.ids,
+            &self.skus,
+            &self.dates,
+            &self.quantities,
+            &self.unit_costs,
+            &self.reasons,
+            &self.lot_ids,
+        ];
         leading.iter().copied().chain(columns).collect()
     }
+}
+
+/// The adjustments of a batch that name a lot not loaded, or of another SKU.
+pub async fn adjustment_reference_problems(
+    tx: &TenantTx,
+    batch: &[(u64, Adjustment)],
+) -> Result<Vec<RowError>, DbError> {
+    let columns = AdjustmentColumns::of(batch);
+    named_lot_problems(tx, &columns.rows, &columns.skus, &columns.lot_ids).await
+}
+
+/// The rows (`rows[i]`, of SKU `skus[i]`) whose `lot_ids[i]` names a lot that is not
+/// loaded, or is of another SKU: what a sale or write-off naming its lot must not do.
+pub(super) async fn named_lot_problems(
+    tx: &TenantTx,
+    rows: &[i64],
+    skus: &[&str],
+    lot_ids: &[Option<&str>],
+) -> Result<Vec<RowError>, DbError> {
+    if lot_ids.iter().all(Option::is_none) {
+        return Ok(Vec::new());
+    }
+    let problems = tx
+        .query(
+            r"select i.upload_row, 'lot_id', 'unknown_reference',
+                     case when l.lot_id is null
+                          then 'lot_id ' || i.lot_id || ' is not loaded; load the lots file with the lot first'
+                          else 'lot_id ' || i.lot_id || ' is a lot of SKU ' || l.sku || ', not of ' || i.sku
+                     end
+              from unnest($1::bigint[], $2::text[], $3::text[]) as i(upload_row, sku, lot_id)
+              left join lots l on l.lot_id = i.lot_id
+              where i.lot_id is not null and (l.lot_id is null or l.sku <> i.sku)
+              order by 1",
+            &[&rows, &skus, &lot_ids],
+        )
+        .await?;
+    problems.iter().map(row_error).collect()
 }
 
 /// Inserts one batch of stock counts.
@@ -647,7 +695,7 @@ pub async fn load_sku_events(tx: &TenantTx, skus: &[&str]) -> Result<SkuEvents, 
         .await?;
     let adjustments = tx
         .query(
-            r"select adjustment_id, sku, adjustment_date, quantity, unit_cost, reason from adjustments
+            r"select adjustment_id, sku, adjustment_date, quantity, unit_cost, reason, lot_id from adjustments
               where sku = any($1)",
             &[&skus],
         )
@@ -699,6 +747,11 @@ pub async fn load_sku_events(tx: &TenantTx, skus: &[&str]) -> Result<SkuEvents, 
                     quantity: row.try_get("quantity")?,
                     unit_cost: row.try_get("unit_cost")?,
                     reason: row.try_get("reason")?,
+                    lot_id: row
+                        .try_get::<_, Option<String>>("lot_id")?
+                        .map(LotId::parse)
+                        .transpose()
+                        .map_err(DbError::corrupt("lot_id"))?,
                 })
             })
             .collect::<Result<_, DbError>>()?,

@@ -281,24 +281,6 @@ pub async fn load_sales_of_run(tx: &TenantTx, run_id: Uuid) -> Result<Vec<Sale>,
 
 /// The rows of a batch whose `lot_id` names no loaded lot, or a lot of another SKU.
 pub async fn sale_reference_problems(tx: &TenantTx, batch: &[(u64, Sale)]) -> Result<Vec<RowError>, DbError> {
-    if batch.iter().all(|(_, sale)| sale.lot_id.is_none()) {
-        return Ok(Vec::new());
-    }
     let columns = SaleColumns::of(batch);
-    let rows = tx
-        .query(
-            r"select i.upload_row, 'lot_id', 'unknown_reference',
-                     case when l.lot_id is null
-                          then 'lot_id ' || i.lot_id || ' is not loaded; load the lots file with the lot first'
-                          else 'lot_id ' || i.lot_id || ' is a lot of SKU ' || l.sku || ', not of ' || i.sku
-                     end
-              from unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::numeric[], $6::text[])
-                   as i(upload_row, sale_id, sku, sale_date, quantity_sold, lot_id)
-              left join lots l on l.lot_id = i.lot_id
-              where i.lot_id is not null and (l.lot_id is null or l.sku <> i.sku)
-              order by 1",
-            &columns.params(&[]),
-        )
-        .await?;
-    rows.iter().map(super::movements::row_error).collect()
+    super::movements::named_lot_problems(tx, &columns.rows, &columns.skus, &columns.lot_ids).await
 }

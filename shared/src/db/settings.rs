@@ -231,9 +231,10 @@ pub async fn start_of_day(tx: &TenantTx, day: NaiveDate, time_zone: &str) -> Res
 /// Readies the SKUs a change of costing method from `since` (`None`: from the start)
 /// can re-cost, and returns the earliest event it re-costs as (kind, id, SKU, date):
 /// what the lock date is checked against. Between FIFO and specific identification
-/// only sales that name their lot cost differently; with the moving average on either
-/// side, every outflow and return does (`every_outflow`). Each such SKU is costed whole,
-/// marked from its earliest such event unless an earlier mark waits.
+/// only outflows that name their lot (sales, adjustments out) cost differently; with
+/// the moving average on either side, every outflow and return does
+/// (`every_outflow`). Each such SKU is costed whole, marked from its earliest such
+/// event unless an earlier mark waits.
 pub async fn mark_method_change(
     tx: &TenantTx,
     since: Option<DateTime<Utc>>,
@@ -246,7 +247,10 @@ pub async fn mark_method_change(
           union all select 'adjustment', adjustment_id, sku, adjustment_date from adjustments where quantity < 0
           union all select 'count', count_id, sku, count_date from stock_counts"
     } else {
-        r"select 'sale' as kind, sale_id as id, sku, sale_date as at from sales where lot_id is not null"
+        r"select 'sale' as kind, sale_id as id, sku, sale_date as at from sales where lot_id is not null
+          union all
+          select 'adjustment', adjustment_id, sku, adjustment_date from adjustments
+          where lot_id is not null and quantity < 0"
     };
     let row = tx
         .query_opt(

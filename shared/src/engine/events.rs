@@ -184,15 +184,7 @@ impl<'a> Streams<'a> {
                 return Err(CostingError::NonPositiveSale { sale_id: sale.sale_id.clone(), quantity_sold });
             }
             if let (Method::SpecificIdentification, Some(lot_id)) = (inputs.methods.at(sale.sale_date), &sale.lot_id) {
-                let id = EventId::from(&sale.sale_id);
-                match lots.get(lot_id) {
-                    None => return Err(CostingError::UnknownLot { kind: EventKind::Sale, id, lot_id: lot_id.clone() }),
-                    Some(lot) if lot.sku != sale.sku => {
-                        let reason = format!("it names lot {lot_id}, of SKU {}, not its own", lot.sku);
-                        return Err(invalid(EventKind::Sale, sale.sale_id.as_str(), reason));
-                    }
-                    Some(_) => {}
-                }
+                named_lot(&lots, EventKind::Sale, &EventId::from(&sale.sale_id), &sale.sku, lot_id)?;
             }
             push(&sale.sku, (sale.sale_date, 4, sale.sale_id.as_str(), ""), What::Sale(sale));
         }
@@ -237,6 +229,9 @@ impl<'a> Streams<'a> {
                 }
                 push(&adjustment.sku, (date, 2, id.as_str(), ""), What::AdjustmentIn(adjustment, unit_cost));
             } else if adjustment.quantity < Decimal::ZERO {
+                if let (Method::SpecificIdentification, Some(lot_id)) = (inputs.methods.at(date), &adjustment.lot_id) {
+                    named_lot(&lots, EventKind::Adjustment, id, &adjustment.sku, lot_id)?;
+                }
                 push(&adjustment.sku, (date, 5, id.as_str(), ""), What::AdjustmentOut(adjustment));
             } else {
                 return Err(invalid(EventKind::Adjustment, id.as_str(), "its quantity is zero".into()));
@@ -340,6 +335,26 @@ fn landed_shares<'a>(
         invalid(format!("its lots had no {} when loaded to spread it by", landed.allocate_by.as_str()))
     })?;
     Ok(targets.into_iter().zip(shares).collect())
+}
+
+/// Refuses a lot named by an outflow under specific identification that is not loaded,
+/// or is of another SKU than the outflow's.
+fn named_lot(
+    lots: &HashMap<&LotId, &Lot>,
+    kind: EventKind,
+    id: &EventId,
+    sku: &Sku,
+    lot_id: &LotId,
+) -> Result<(), CostingError> {
+    match lots.get(lot_id) {
+        None => Err(CostingError::UnknownLot { kind, id: id.clone(), lot_id: lot_id.clone() }),
+        Some(lot) if lot.sku != *sku => Err(CostingError::InvalidEvent {
+            kind,
+            id: id.to_string(),
+            reason: format!("it names lot {lot_id}, of SKU {}, not its own", lot.sku),
+        }),
+        Some(_) => Ok(()),
+    }
 }
 
 /// Splits `amount` in proportion to `weights`, rounding each running total half away
@@ -559,7 +574,11 @@ impl<'a, 's> SkuCosting<'a, 's> {
             What::AdjustmentOut(adjustment) => {
                 let id = &adjustment.adjustment_id;
                 let quantity = -adjustment.quantity;
-                let draws = match self.outflow(quantity, MovementKind::AdjustmentOut, id, date, None)? {
+                let named = match (self.methods.at(date), &adjustment.lot_id) {
+                    (Method::SpecificIdentification, Some(lot_id)) => Some(self.lots.get(lot_id).copied()),
+                    _ => None,
+                };
+                let draws = match self.outflow(quantity, MovementKind::AdjustmentOut, id, date, named)? {
                     Ok(draws) => draws,
                     Err(shortfall) => return Ok(Some(shortfall)),
                 };

@@ -27,7 +27,7 @@ fn event_id(id: &str) -> EventId {
 /// sale ID SKU DATE QUANTITY [LOT]
 /// return ID SALE DATE QUANTITY restock|keep
 /// supplier ID LOT DATE QUANTITY
-/// adjust ID SKU DATE QUANTITY [UNIT_COST]
+/// adjust ID SKU DATE QUANTITY [UNIT_COST] [lot:LOT]
 /// count ID SKU DATE COUNTED [UNIT_COST]
 /// landed ID lot:LOT|receipt:RECEIPT DATE AMOUNT quantity|value
 /// ```
@@ -84,13 +84,14 @@ impl Case {
                     return_date: date(at),
                     quantity: d(quantity),
                 }),
-                ["adjust", id, sku, at, quantity, cost @ ..] => case.adjustments.push(Adjustment {
+                ["adjust", id, sku, at, quantity, rest @ ..] => case.adjustments.push(Adjustment {
                     adjustment_id: event_id(id),
                     sku: Sku::parse(*sku).unwrap(),
                     adjustment_date: date(at),
                     quantity: d(quantity),
-                    unit_cost: cost.first().map(|c| d(c)),
+                    unit_cost: rest.iter().find(|w| !w.starts_with("lot:")).map(|c| d(c)),
                     reason: String::new(),
+                    lot_id: rest.iter().find_map(|w| w.strip_prefix("lot:")).map(|l| LotId::parse(l).unwrap()),
                 }),
                 ["count", id, sku, at, counted, cost @ ..] => case.counts.push(StockCount {
                     count_id: event_id(id),
@@ -512,6 +513,24 @@ fn at_the_moving_average_each_outflow_is_rounded_once_and_the_last_unit_takes_th
          layer L1 0 0
          layer L2 1 15
          layer R1:L1 1 15",
+    );
+}
+
+#[test]
+fn under_specific_identification_a_write_off_naming_a_lot_takes_it_from_that_lot() {
+    check(
+        "method specific
+         lot L1 A 2024-01-01 5 10
+         lot L2 A 2024-01-02 5 12
+         adjust W1 A 2024-01-03 -2 lot:L2
+         adjust W2 A 2024-01-04 -1
+         adjust W3 A 2024-01-05 -4 lot:L2
+         =>
+         adjustment_out W1 L2 2 24
+         adjustment_out W2 L1 1 10
+         short A adjustment W3 1 3
+         layer L1 4 40
+         layer L2 3 36",
     );
 }
 
@@ -1026,7 +1045,11 @@ fn reference(case: &Case) -> Outcome {
             }
             5 => {
                 let adjustment = &case.adjustments[index];
-                let Some(units) = take(&mut stock, -adjustment.quantity) else {
+                let units = match (case.methods.at(at), &adjustment.lot_id) {
+                    (Method::SpecificIdentification, Some(lot)) => take_from_lot(&mut stock, lot, -adjustment.quantity),
+                    _ => take(&mut stock, -adjustment.quantity),
+                };
+                let Some(units) = units else {
                     parked = Some(adjustment.adjustment_id.to_string());
                     outcome.shortfalls.push((sku.clone(), EventKind::Adjustment, adjustment.adjustment_id.to_string()));
                     continue;
@@ -1153,6 +1176,13 @@ fn specific_history(with_landed: bool) -> impl Strategy<Value = Case> {
                     sale.lot_id = Some(of_sku[pick % of_sku.len()].lot_id.clone());
                 }
             }
+            // Now and then a write-off names a lot of its SKU too.
+            for (n, adjustment) in case.adjustments.iter_mut().enumerate() {
+                let of_sku: Vec<&Lot> = lots.iter().filter(|lot| lot.sku == adjustment.sku).collect();
+                if adjustment.quantity < Decimal::ZERO && n % 2 == 0 && !of_sku.is_empty() {
+                    adjustment.lot_id = Some(of_sku[n % of_sku.len()].lot_id.clone());
+                }
+            }
             case
         },
     )
@@ -1276,6 +1306,7 @@ fn history(with_landed: bool) -> impl Strategy<Value = Case> {
                     quantity: Decimal::from(quantity),
                     unit_cost: (quantity > 0).then(|| Decimal::new(i64::from(cents), 2)),
                     reason: String::new(),
+                    lot_id: None,
                 });
             }
             for (i, (sku, at, counted, cents)) in counts.into_iter().enumerate() {

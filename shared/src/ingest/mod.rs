@@ -106,9 +106,9 @@ impl RecordKind {
                 concat!("supplier_return_id,lot_id,return_date,quantity\n", "SR001,LOT001,2024-07-22T12:00:00Z,10\n",)
             }
             RecordKind::Adjustments => concat!(
-                "adjustment_id,sku,adjustment_date,quantity,unit_cost,reason\n",
-                "ADJ001,WIDGET-A,2024-07-28T17:00:00Z,-3,,damaged in the warehouse\n",
-                "ADJ002,WIDGET-A,2024-07-29T17:00:00Z,5,11.00,found behind a shelf\n",
+                "adjustment_id,sku,adjustment_date,quantity,unit_cost,reason,lot_id\n",
+                "ADJ001,WIDGET-A,2024-07-28T17:00:00Z,-3,,damaged in the warehouse,\n",
+                "ADJ002,WIDGET-A,2024-07-29T17:00:00Z,5,11.00,found behind a shelf,\n",
             ),
             RecordKind::Counts => concat!(
                 "count_id,sku,count_date,counted_quantity,unit_cost\n",
@@ -272,7 +272,7 @@ pub const MAX_REASON_LEN: usize = 500;
 impl Record for Adjustment {
     const KIND: RecordKind = RecordKind::Adjustments;
     const COLUMNS: &'static [&'static str] =
-        &["adjustment_id", "sku", "adjustment_date", "quantity", "unit_cost", "reason"];
+        &["adjustment_id", "sku", "adjustment_date", "quantity", "unit_cost", "reason", "lot_id"];
     const REQUIRED: usize = 4;
 
     fn from_cells(cells: &mut Cells<'_>) -> Option<Self> {
@@ -282,6 +282,16 @@ impl Record for Adjustment {
         let quantity = cells.nonzero_quantity(3);
         let unit_cost = cells.optional_amount(4);
         let reason = cells.optional_text(5, MAX_REASON_LEN);
+        let lot_id = cells.optional_id(6, LotId::parse);
+        if let (Some(quantity), Some(Some(lot_id))) = (quantity, &lot_id)
+            && quantity > rust_decimal::Decimal::ZERO
+        {
+            cells.reject(
+                6,
+                RowErrorKind::UnexpectedValue,
+                format!("quantity {quantity} adds stock, which comes from no lot; leave lot_id ({lot_id}) empty"),
+            );
+        }
         match (quantity, unit_cost) {
             (Some(quantity), Some(None)) if quantity > rust_decimal::Decimal::ZERO => cells.reject(
                 4,
@@ -304,6 +314,7 @@ impl Record for Adjustment {
             quantity: quantity?,
             unit_cost: unit_cost?,
             reason: reason?.unwrap_or_default().to_owned(),
+            lot_id: lot_id?,
         })
         .filter(|_| cells.is_clean())
     }

@@ -40,6 +40,10 @@ pub struct Adjustment {
     pub quantity: Decimal,
     pub unit_cost: Option<Decimal>,
     pub reason: String,
+    /// The lot stock taken out came from, for specific identification (ignored by the
+    /// other methods; only an adjustment that takes stock out may name one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lot_id: Option<LotId>,
 }
 
 /// A stock count: what was on the shelf at `count_date`. The difference to what the

@@ -186,7 +186,7 @@ loadable!(
     db::supplier_returns_batch_problems,
     db::supplier_return_reference_problems
 );
-loadable!(Adjustment, db::insert_adjustments_batch, db::adjustments_batch_problems);
+loadable!(Adjustment, db::insert_adjustments_batch, db::adjustments_batch_problems, db::adjustment_reference_problems);
 loadable!(StockCount, db::insert_counts_batch, db::counts_batch_problems);
 loadable!(
     LandedCost,
