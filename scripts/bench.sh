@@ -5,7 +5,8 @@
 # re-runs, reports the roll-forward of the year and the valuation as of a date, then
 # loads a late lot for one SKU and re-costs it (with its journal of
 # differences), then a late lot for every SKU (every sale re-costed) and rolls that
-# back, timing each step and recording the peak resident memory of the process
+# back, then changes the costing method of the whole book to the moving average and
+# back to FIFO, running after each, timing each step and recording the peak resident memory of the process
 # (GNU time). It does so twice: with the rows grouped by SKU in date order (sorted)
 # and in a random row order (shuffled), as merged exports come (`--order` picks one).
 #
@@ -127,6 +128,12 @@ bench() {
   run_id=$("$cogs" list-runs --limit 1 --format json | sed -n 's/^ *"run_id": "\(.*\)",$/\1/p' | head -n 1)
   measure late-all-rollback "$sales_rows" "$cogs" rollback "$run_id" --confirm
 
+  say "$order: a change of costing method for the whole book: the moving average throughout, then FIFO again"
+  "$cogs" settings --method moving-average >/dev/null
+  measure method-average-run "$sales_rows" "$cogs" run --format json
+  "$cogs" settings --method fifo >/dev/null
+  measure method-fifo-run "$sales_rows" "$cogs" run --format json
+
   say "$order: the floors, on the same server"
   as_tenant -c "\\copy (select * from lots) to '$out/lots_full.csv' with (format csv)" \
     -c "\\copy (select * from sales) to '$out/sales_full.csv' with (format csv)" \
@@ -161,7 +168,7 @@ SQL
   printf '%-14s %9s %11s %12s %9s %10s %14s\n' step seconds rows rows/s "peak MiB" "x raw" "x indexed"
   local step s r rate x_raw x_indexed
   for step in upload-lots upload-sales run journal rollback re-run rollforward valuation late-one-upload late-one-run \
-    late-one-journal late-all-upload late-all-run late-all-rollback pandas; do
+    late-one-journal late-all-upload late-all-run late-all-rollback method-average-run method-fifo-run pandas; do
     s=${seconds[$step]} r=${rows[$step]}
     rate=$(echo "$r / $s" | bc)
     x_raw=- x_indexed=-
@@ -195,9 +202,12 @@ SQL
   echo "  one late lot, one SKU: upload+run+journal / run  $(echo "scale=3; $late_one / ${seconds[run]}" | bc)  (target < 0.02)"
   echo "  a late lot for every SKU: run / run     $(ratio "${seconds[late-all-run]}" "${seconds[run]}")  (target <= 1.2)"
   echo "  its rollback / its run                  $(ratio "${seconds[late-all-rollback]}" "${seconds[late-all-run]}")  (target <= 0.5)"
+  echo "  method change to the average: run / run $(ratio "${seconds[method-average-run]}" "${seconds[run]}")  (target <= 1.2)"
+  echo "  and back to FIFO: run / run             $(ratio "${seconds[method-fifo-run]}" "${seconds[run]}")  (target <= 1.2)"
   local highest=0
   for step in upload-lots upload-sales run journal rollback re-run rollforward valuation late-one-upload late-one-run \
-    late-one-journal late-all-upload late-all-run late-all-rollback pooled-lots pooled-sales pooled-run; do
+    late-one-journal late-all-upload late-all-run late-all-rollback method-average-run method-fifo-run pooled-lots pooled-sales \
+    pooled-run; do
     highest=$(printf '%s\n%s\n' "$highest" "${peak[$step]}" | sort -n | tail -n 1)
   done
   echo "  peak memory of any cogs step            $highest MiB  (target <= 128)"

@@ -7,6 +7,7 @@ use cogs_core::service::{self, AsOf, CsvReport};
 
 use crate::CommandResult;
 use crate::args::{Database, Tenant};
+use crate::cost::methods_text;
 use crate::output::{OutputFormat, cents, print_json, table};
 
 #[derive(Args)]
@@ -121,7 +122,8 @@ pub async fn run(args: &ReportArgs) -> CommandResult {
                         cents(row.closing_value),
                     ]);
                 }
-                println!("Roll-forward {} to {} ({})\n{rows}", report.from, report.to, report.time_zone);
+                println!("Roll-forward {} to {} ({})", report.from, report.to, report.time_zone);
+                println!("Costing method: {}\n{rows}", methods_text(&report.methods));
             });
         }
         Report::Valuation { as_of } => {
@@ -137,7 +139,8 @@ pub async fn run(args: &ReportArgs) -> CommandResult {
                         cents(lot.value),
                     ]);
                 }
-                println!("Valuation as of {}\n{rows}", report.as_of.format("%Y-%m-%d %H:%M UTC"));
+                println!("Valuation as of {}", report.as_of.format("%Y-%m-%d %H:%M UTC"));
+                println!("Costing method: {}\n{rows}", methods_text(&report.methods));
                 println!("Total: {} units, {}", report.total_quantity, cents(report.total_value));
             });
         }
@@ -155,7 +158,8 @@ pub async fn run(args: &ReportArgs) -> CommandResult {
                         cents(row.net_cogs),
                     ]);
                 }
-                println!("Cost of sales {} to {} ({})\n{rows}", report.from, report.to, report.time_zone);
+                println!("Cost of sales {} to {} ({})", report.from, report.to, report.time_zone);
+                println!("Costing method: {}\n{rows}", methods_text(&report.methods));
                 println!(
                     "Total: COGS {}, restocked {}, net {}",
                     cents(report.total_cogs),
@@ -176,7 +180,8 @@ pub async fn run(args: &ReportArgs) -> CommandResult {
                     row.extend(sku.buckets.iter().map(|b| format!("{} ({})", cents(b.value), b.quantity)));
                     rows.add_row(row);
                 }
-                println!("Ageing as of {}: value (units)\n{rows}", report.as_of.format("%Y-%m-%d %H:%M UTC"));
+                println!("Ageing as of {}: value (units)", report.as_of.format("%Y-%m-%d %H:%M UTC"));
+                println!("Costing method: {}\n{rows}", methods_text(&report.methods));
             });
         }
         Report::Trace { sale: Some(sale), .. } => {

@@ -2,7 +2,7 @@
 // over time, and ageing. The dates are in the address, so a view can be shared.
 
 import { api, fileName, request } from './api.js';
-import { field, h, money, problem, qty, remember, saveFile, screen, table, today } from './ui.js';
+import { field, h, methodsText, money, problem, qty, remember, saveFile, screen, table, today } from './ui.js';
 
 const ROLL_COLUMNS = [
   ['opening_value', 'Opening'], ['receipts', 'Receipts'], ['landed_costs', 'Landed costs'],
@@ -43,6 +43,7 @@ export async function render({ query }) {
       ]);
       valuation.replaceChildren(h('div', {},
         h('p', {}, `On hand at the end of ${asOf.value}: ${qty(value.total_quantity)} units worth `, money(value.total_value), '.'),
+        h('p', { class: 'hint' }, `Costing method: ${methodsText(value.methods)}.`),
         table([
           { label: 'SKU', value: (s) => s.sku },
           { label: 'Quantity', value: (s) => qty(s.quantity), num: true },

@@ -2,7 +2,7 @@
 // follow it until it is done.
 
 import { api } from './api.js';
-import { field, h, info, money, ok, problem, qty, screen, table, totals, when } from './ui.js';
+import { field, h, info, methodsText, money, ok, problem, qty, screen, table, totals, when } from './ui.js';
 
 const POLL_MS = 1500;
 
@@ -54,6 +54,7 @@ function dryRun(report) {
   const t = report.totals || {};
   const parts = [
     h('h2', {}, 'Preview'),
+    report.methods ? h('p', { class: 'hint' }, `Costing method: ${methodsText(report.methods)}.`) : null,
     totals([
       ['Sales it would cost', String((report.sales || []).length)],
       ['Other movements', String((report.movements || []).length)],

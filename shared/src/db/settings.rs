@@ -283,12 +283,16 @@ pub async fn mark_method_change(
     row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?))).transpose()
 }
 
-/// Makes every SKU with something to cost one costed whole: what a run does while
+/// Makes every SKU with something to cost (a sale after its watermark, or backdated
+/// input waiting) one costed whole: what a run does while
 /// any of the tenant's methods is the moving average, which the FIFO allocator of the
 /// fast path does not know. Returns how many changed.
 pub async fn cost_every_sku_whole(tx: &TenantTx) -> Result<u64, DbError> {
     tx.execute(
-        &format!(r"update sku_watermarks w set movements = true where not w.movements and ({HAS_UNCOSTED})"),
+        &format!(
+            r"update sku_watermarks w set movements = true
+              where not w.movements and (({HAS_UNCOSTED}) or w.rewind_date is not null)"
+        ),
         &[],
     )
     .await

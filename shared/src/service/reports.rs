@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::{AllocationLine, MovementLine, ServiceError};
 use crate::db::{self, Flow, TenantTx};
-use crate::model::{MovementKind, RollForwardLine, Sku, TenantId};
+use crate::model::{Methods, MovementKind, RollForwardLine, Sku, TenantId};
 use crate::money::exact_add;
 
 /// How a flow of `kind` moves inventory: (value sign, quantity sign).
@@ -134,6 +134,8 @@ pub struct RollForward {
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub time_zone: String,
+    /// The costing methods the book is by.
+    pub methods: Methods,
     pub skus: Vec<RollForwardRow>,
     pub total: RollForwardRow,
 }
@@ -168,6 +170,7 @@ pub async fn roll_forward(
     let tx = db::begin_snapshot(pool, tenant_id).await?;
     let (time_zone, start, end) = period(&tx, from, to).await?;
     let flows = db::flows(&tx, Some(start), end, false).await?;
+    let methods = db::load_settings(&tx).await?.methods;
     tx.rollback().await?;
     let mut rows: BTreeMap<Sku, RollForwardRow> = BTreeMap::new();
     for flow in &flows {
@@ -200,7 +203,7 @@ pub async fn roll_forward(
         debug_assert_eq!(row.computed_closing(), Some(row.closing_value), "the roll-forward of {:?} ties", row.sku);
     }
     let skus = rows.into_values().map(RollForwardRow::normalized).collect();
-    Ok(RollForward { from, to, time_zone, skus, total: total.normalized() })
+    Ok(RollForward { from, to, time_zone, methods, skus, total: total.normalized() })
 }
 
 /// One layer's stock as of an instant: a lot, or stock a return, an adjustment or a
@@ -226,6 +229,8 @@ pub struct SkuValue {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Valuation {
     pub as_of: DateTime<Utc>,
+    /// The costing methods the book is by.
+    pub methods: Methods,
     pub skus: Vec<SkuValue>,
     pub lots: Vec<LayerValue>,
     pub total_quantity: Decimal,
@@ -301,6 +306,7 @@ pub async fn valuation(
     let tx = db::begin_snapshot(pool, tenant_id).await?;
     let end = instant_of(&tx, as_of).await?;
     let lots = layers_as_of(&tx, end).await?;
+    let methods = db::load_settings(&tx).await?.methods;
     tx.rollback().await?;
     let mut skus: BTreeMap<Sku, SkuValue> = BTreeMap::new();
     let (mut total_quantity, mut total_value) = (Decimal::ZERO, Decimal::ZERO);
@@ -321,6 +327,7 @@ pub async fn valuation(
         .collect();
     Ok(Valuation {
         as_of: end,
+        methods,
         skus,
         lots,
         total_quantity: total_quantity.normalize(),
@@ -346,6 +353,8 @@ pub struct CogsReport {
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub time_zone: String,
+    /// The costing methods the book is by.
+    pub methods: Methods,
     pub by_month: bool,
     pub rows: Vec<CogsRow>,
     pub total_cogs: Decimal,
@@ -364,6 +373,7 @@ pub async fn cogs_by_sku(
     let tx = db::begin_snapshot(pool, tenant_id).await?;
     let (time_zone, start, end) = period(&tx, from, to).await?;
     let sums = db::cost_of_sales(&tx, start, end, &time_zone, by_month).await?;
+    let methods = db::load_settings(&tx).await?.methods;
     tx.rollback().await?;
     let mut rows: BTreeMap<(NaiveDate, Sku), CogsRow> = BTreeMap::new();
     let (mut total_cogs, mut total_returns) = (Decimal::ZERO, Decimal::ZERO);
@@ -405,6 +415,7 @@ pub async fn cogs_by_sku(
         from,
         to,
         time_zone,
+        methods,
         by_month,
         rows,
         total_cogs: total_cogs.normalize(),
@@ -441,6 +452,8 @@ pub struct SkuAgeing {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Ageing {
     pub as_of: DateTime<Utc>,
+    /// The costing methods the book is by.
+    pub methods: Methods,
     pub skus: Vec<SkuAgeing>,
     pub total: SkuAgeing,
 }
@@ -454,6 +467,7 @@ pub async fn ageing(pool: &deadpool_postgres::Pool, tenant_id: &TenantId, as_of:
     let tx = db::begin_snapshot(pool, tenant_id).await?;
     let end = instant_of(&tx, as_of).await?;
     let layers = layers_as_of(&tx, end).await?;
+    let methods = db::load_settings(&tx).await?.methods;
     tx.rollback().await?;
     let mut skus: BTreeMap<Sku, Vec<AgeBucket>> = BTreeMap::new();
     let mut total = empty_buckets();
@@ -474,6 +488,7 @@ pub async fn ageing(pool: &deadpool_postgres::Pool, tenant_id: &TenantId, as_of:
     };
     Ok(Ageing {
         as_of: end,
+        methods,
         skus: skus
             .into_iter()
             .map(|(sku, buckets)| SkuAgeing { sku: Some(sku), buckets: normalized(buckets) })
