@@ -50,6 +50,10 @@ cargo build --locked --quiet --bin cogs
 
 if [ "$mode" = test ]; then
   db=cogs_test_template
+  # A passing test drops its database as cogs_owner while the code under test may
+  # still hold connections to it (`drop database … with (force)`), which takes the
+  # right to end other roles' sessions. Test clusters only.
+  as_superuser psql -v ON_ERROR_STOP=1 -q -d postgres -c "grant pg_signal_backend to cogs_owner"
   say "dropping databases kept by earlier failed tests"
   for kept in $(as_superuser psql -tA -d postgres -c "select datname from pg_database where datname like 'cogs\_test\_%' and datname <> '$db'"); do
     as_superuser psql -q -d postgres -c "drop database if exists $kept with (force)"
