@@ -106,8 +106,8 @@ async fn start_run_in(
         && mode != tenant_method
     {
         return Err(ServiceError::InvalidRequest(format!(
-            "mode {mode} is not the tenant's costing method ({tenant_method}); the method is a setting \
-             (PUT /api/v1/settings, cogs settings --method)"
+            "mode {mode} is not the tenant's costing method ({tenant_method}): leave mode out to run by the \
+             tenant's method, or change the method first (PUT /api/v1/settings, cogs settings --method)"
         )));
     }
     super::settings::refuse_locked(tx, &settings).await?;
