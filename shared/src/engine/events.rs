@@ -441,6 +441,12 @@ struct SkuCosting<'a, 's> {
     head: usize,
     /// What all the layers hold.
     on_hand: Decimal,
+    /// Under the moving average, what the pool is worth beyond its layers' own values
+    /// (each outflow at the average leaves the difference here), and whether an outflow
+    /// has been costed at the average since the layers were last restated at it
+    /// ([`Self::settle_at_average`]).
+    pad: Decimal,
+    averaged: bool,
     lots: HashMap<&'a LotId, usize>,
     sale_parts: HashMap<&'a SaleId, Vec<SalePart>>,
     /// Per sale: units returned so far, restocked or not.
@@ -465,6 +471,8 @@ impl<'a, 's> SkuCosting<'a, 's> {
             order: Vec::new(),
             head: 0,
             on_hand: Decimal::ZERO,
+            pad: Decimal::ZERO,
+            averaged: false,
             lots: HashMap::new(),
             sale_parts: HashMap::new(),
             returned: HashMap::new(),
@@ -484,6 +492,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
                 parked = true;
             }
         }
+        self.settle_at_average()?;
         for &index in &self.order {
             let layer = &self.layers[index];
             costing.layers.push(Layer {
@@ -678,7 +687,10 @@ impl<'a, 's> SkuCosting<'a, 's> {
     ) -> Result<Result<Vec<Draw>, Shortfall>, CostingError> {
         let pool = match self.methods.at(date) {
             Method::MovingAverage => Some((self.value().ok_or_else(|| overflow(kind.event_kind(), id))?, self.on_hand)),
-            Method::Fifo | Method::SpecificIdentification => None,
+            Method::Fifo | Method::SpecificIdentification => {
+                self.settle_at_average()?;
+                None
+            }
         };
         let draws = match lot {
             Some(layer) => match self.draw_from_lot(layer, quantity, kind, id, date)? {
@@ -696,10 +708,10 @@ impl<'a, 's> SkuCosting<'a, 's> {
         }
     }
 
-    /// What the layers in stock are worth: each one's units at its unit cost, and the
-    /// value beyond it (landed costs, revaluations at the average).
+    /// What the stock is worth: each layer's units at its unit cost, the value beyond
+    /// it (landed costs, revaluations at the average), and the pool's own.
     fn value(&self) -> Option<Decimal> {
-        self.order[self.head..].iter().try_fold(Decimal::ZERO, |total, &index| {
+        self.order[self.head..].iter().try_fold(self.pad, |total, &index| {
             let layer = &self.layers[index];
             exact_add(total, exact_add(exact_mul(layer.remaining, layer.unit_cost)?, layer.landed)?)
         })
@@ -708,9 +720,8 @@ impl<'a, 's> SkuCosting<'a, 's> {
     /// Values `draws` (an outflow of `quantity` from a pool worth `value` for `held`
     /// units) at the average: the outflow costs `quantity × value ÷ held`, rounded as
     /// [`split`] rounds (all of `value` for the last units), spread over its draws by
-    /// quantity. What the draws' layers would have given beyond that goes to the layers
-    /// left, in proportion to their value, so that they are worth the pool's value less
-    /// the cost, exactly.
+    /// quantity. What the draws' layers would have given beyond that stays in the pool
+    /// (`pad`), so that the stock is worth the pool's value less the cost, exactly.
     fn at_average(
         &mut self,
         mut draws: Vec<Draw>,
@@ -730,29 +741,39 @@ impl<'a, 's> SkuCosting<'a, 's> {
             drawn = exact_add(drawn, exact_add(base, draw.3).ok_or_else(too_large)?).ok_or_else(too_large)?;
             draw.3 = exact_sub(part, base).ok_or_else(too_large)?;
         }
-        let left = exact_sub(drawn, cost).ok_or_else(too_large)?;
-        if left.is_zero() {
-            return Ok(draws);
+        // What the draws' layers gave beyond the cost stays in the pool.
+        let beyond = exact_sub(drawn, cost).ok_or_else(too_large)?;
+        self.pad = exact_add(self.pad, beyond).ok_or_else(too_large)?;
+        self.averaged = true;
+        Ok(draws)
+    }
+
+    /// Restates the layers in stock at the pool's average, once an outflow has been
+    /// costed at it: the pool's value split over them by quantity (rounded as [`split`]
+    /// rounds), so that they are worth the pool exactly and a method that draws layers
+    /// (FIFO, specific identification) goes on from there. Before an outflow by another
+    /// method, and when the SKU's costing ends.
+    fn settle_at_average(&mut self) -> Result<(), CostingError> {
+        if !self.averaged {
+            return Ok(());
         }
+        let too_large = || CostingError::Overflow { kind: EventKind::Receipt, id: self.sku.to_string() };
+        let value = self.value().ok_or_else(too_large)?;
         let stocked: Vec<usize> =
             self.order[self.head..].iter().copied().filter(|&index| !self.layers[index].remaining.is_zero()).collect();
-        let values = stocked
-            .iter()
-            .map(|&index| {
-                let layer = &self.layers[index];
-                exact_add(exact_mul(layer.remaining, layer.unit_cost)?, layer.landed)
-            })
-            .collect::<Option<Vec<Decimal>>>()
-            .ok_or_else(too_large)?;
-        // Layers worth nothing take it by quantity.
-        let shares = split(left, &values)
-            .or_else(|| split(left, &stocked.iter().map(|&index| self.layers[index].remaining).collect::<Vec<_>>()))
-            .expect("units are left when the outflow did not take the whole pool");
-        for (index, share) in stocked.into_iter().zip(shares) {
-            let layer = &mut self.layers[index];
-            layer.landed = exact_add(layer.landed, share).ok_or_else(too_large)?;
+        let quantities: Vec<Decimal> = stocked.iter().map(|&index| self.layers[index].remaining).collect();
+        if let Some(shares) = split(value, &quantities) {
+            for (index, share) in stocked.into_iter().zip(shares) {
+                let layer = &mut self.layers[index];
+                let own = exact_mul(layer.remaining, layer.unit_cost).ok_or_else(too_large)?;
+                layer.landed = exact_sub(share, own).ok_or_else(too_large)?;
+            }
+        } else {
+            debug_assert!(value.is_zero(), "an empty pool is worth nothing");
         }
-        Ok(draws)
+        self.pad = Decimal::ZERO;
+        self.averaged = false;
+        Ok(())
     }
 
     /// Draws `quantity` from the layers in order, or `None` (nothing drawn) when they

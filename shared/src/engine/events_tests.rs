@@ -434,6 +434,23 @@ fn a_change_of_method_costs_each_sale_by_the_method_of_its_instant() {
          layer L1 2 20
          layer L2 3 36",
     );
+    // From the average to FIFO: the layers are restated at the average first, so S2
+    // takes L2 at 15 (20 less the 5 S1 paid beyond its lot), not at 20.
+    check(
+        "method average
+         method fifo from 2024-01-04
+         lot L1 A 2024-01-01 1 10
+         lot L2 A 2024-01-02 1 20
+         sale S1 A 2024-01-03 1
+         sale S2 A 2024-01-04 1
+         =>
+         sale S1 L1 1 10
+         sale S2 L2 1 20
+         sale_landed S1 L1 1 5
+         sale_landed S2 L2 1 -5
+         layer L1 0 0
+         layer L2 0 0",
+    );
     // And back: a named lot an earlier sale took from is FIFO's again afterwards.
     check(
         "method specific
@@ -456,7 +473,8 @@ fn at_the_moving_average_a_sale_costs_its_share_of_the_pool_as_in_a_published_ex
     // https://www.gaodun.com/q/406b5r: 1,000 at $1.00, 600 bought at $3.00 (1,600 at
     // $1.75), 900 sold at $1.75 = $1,575, 400 bought at $5.00: 1,100 worth $3,225.
     // Units leave the lots oldest first; the sale's cost beyond its lots' ($675) is
-    // carried like a landed cost, and the layers left share the pool's value by value.
+    // carried like a landed cost, and the layers left are restated at the average
+    // ($3,225 ÷ 1,100 units, split by quantity).
     check(
         "method average
          lot L1 A 2024-01-01 1000 1.00
@@ -466,9 +484,9 @@ fn at_the_moving_average_a_sale_costs_its_share_of_the_pool_as_in_a_published_ex
          =>
          sale S1 L1 900 900
          sale_landed S1 L1 900 675
-         layer L1 100 64.47
-         layer L2 600 1160.53
-         layer L3 400 2000",
+         layer L1 100 293.18
+         layer L2 600 1759.09
+         layer L3 400 1172.73",
     );
 }
 
