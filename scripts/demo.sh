@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the bundled examples, as an operator runs it: prepares PostgreSQL
-# (scripts/setup-db.sh), loads examples/ for tenant acme-corp, runs FIFO costing,
+# (scripts/setup-db.sh), costs the examples offline (FIFO and the moving average),
+# loads examples/ for tenant acme-corp, runs FIFO costing,
 # shows the run and its journal, rolls it back, runs again to the same result, loads
 # a late lot and a late sale that the next run re-costs (its journal holds only the
 # difference), then a return, a supplier return, adjustments, a count and a late
@@ -24,6 +25,8 @@ latest_run() {
 
 say "offline first, no database: cogs cost --lots examples/lots.csv --sales examples/sales.csv"
 "$cogs" cost --lots examples/lots.csv --sales examples/sales.csv | tail -n 3
+say "the same files by the moving average: cogs cost … --method moving-average"
+"$cogs" cost --lots examples/lots.csv --sales examples/sales.csv --method moving-average | tail -n 3
 
 previous=$(latest_run)
 if [ -n "$previous" ] && "$cogs" show-run "$previous" | grep -q 'status *completed'; then
