@@ -219,38 +219,54 @@ async fn ids_used_twice_in_a_file_are_named_with_their_first_row_among_the_other
     assert_eq!(db.data(&["acme-corp"]).await, before, "nothing loaded");
 }
 
-#[tokio::test]
-async fn a_sale_may_name_a_loaded_lot_of_its_sku_and_one_naming_any_other_rejects_the_file() {
+/// With lots L1 (SKU A) and B1 (SKU B) loaded: uploads `bad`, a `kind` file that must
+/// be rejected, checks that nothing of it loaded, then uploads `good`. Returns the
+/// rejected rows as (row, column, message) and SKU A's events as stored.
+async fn rows_naming_lots(
+    kind: RecordKind,
+    bad: &str,
+    good: &str,
+) -> (Vec<(u64, Option<String>, String)>, db::SkuEvents) {
     let db = TestDb::new().await;
     load(&db, "acme-corp", &lots_csv(&["L1,A,2024-01-01,5,5,1,0", "B1,B,2024-01-01,5,5,1,0"]), "").await;
     let before = db.data(&["acme-corp"]).await;
-    let file = "sale_id,sku,sale_date,quantity_sold,lot_id\n\
-                S1,A,2024-01-02,1,L1\n\
-                S2,A,2024-01-02,1,NOPE\n\
-                S3,A,2024-01-02,1,B1\n\
-                S4,A,2024-01-02,1,\n";
-
-    let error = service::upload(&db.pool, &caller("acme-corp"), RecordKind::Sales, "sales.csv", file.as_bytes())
+    let error = service::upload(&db.pool, &caller("acme-corp"), kind, "file.csv", bad.as_bytes())
         .await
-        .unwrap_err();
-
+        .expect_err("the bad file is rejected");
     let ServiceError::UploadRejected { rejected, .. } = &error else { panic!("{error:?}") };
-    let found: Vec<(u64, Option<&str>, &str)> =
-        rejected.errors.iter().map(|e| (e.row, e.column.as_deref(), e.message.as_str())).collect();
+    let found = rejected.errors.iter().map(|e| (e.row, e.column.clone(), e.message.clone())).collect();
+    assert_eq!(db.data(&["acme-corp"]).await, before, "nothing of the file was loaded");
+    service::upload(&db.pool, &caller("acme-corp"), kind, "file.csv", good.as_bytes())
+        .await
+        .expect("the good file loads");
+    let tx = db::begin(&db.pool, &tenant("acme-corp")).await.expect("a transaction");
+    let events = db::load_sku_events(&tx, &["A"]).await.expect("SKU A's events");
+    tx.rollback().await.expect("rolled back");
+    (found, events)
+}
+
+fn rejection(row: u64, message: &str) -> (u64, Option<String>, String) {
+    (row, Some("lot_id".to_owned()), message.to_owned())
+}
+
+#[tokio::test]
+async fn a_sale_may_name_a_loaded_lot_of_its_sku_and_one_naming_any_other_rejects_the_file() {
+    let bad = "sale_id,sku,sale_date,quantity_sold,lot_id\n\
+               S1,A,2024-01-02,1,L1\n\
+               S2,A,2024-01-02,1,NOPE\n\
+               S3,A,2024-01-02,1,B1\n\
+               S4,A,2024-01-02,1,\n";
+    let good = "sale_id,sku,sale_date,quantity_sold,lot_id\nS1,A,2024-01-02,1,L1\nS4,A,2024-01-02,1,\n";
+
+    let (found, events) = rows_naming_lots(RecordKind::Sales, bad, good).await;
+
     assert_eq!(
         found,
         [
-            (3, Some("lot_id"), "lot_id NOPE is not loaded; load the lots file with the lot first"),
-            (4, Some("lot_id"), "lot_id B1 is a lot of SKU B, not of A"),
+            rejection(3, "lot_id NOPE is not loaded; load the lots file with the lot first"),
+            rejection(4, "lot_id B1 is a lot of SKU B, not of A"),
         ]
     );
-    assert_eq!(db.data(&["acme-corp"]).await, before, "nothing of the file was loaded");
-
-    let good = "sale_id,sku,sale_date,quantity_sold,lot_id\nS1,A,2024-01-02,1,L1\nS4,A,2024-01-02,1,\n";
-    service::upload(&db.pool, &caller("acme-corp"), RecordKind::Sales, "sales.csv", good.as_bytes()).await.unwrap();
-    let tx = db::begin(&db.pool, &tenant("acme-corp")).await.unwrap();
-    let events = db::load_sku_events(&tx, &["A"]).await.unwrap();
-    tx.rollback().await.unwrap();
     let named: Vec<(&str, Option<&str>)> =
         events.sales.iter().map(|s| (s.sale_id.as_str(), s.lot_id.as_ref().map(LotId::as_str))).collect();
     assert_eq!(named, [("S1", Some("L1")), ("S4", None)], "the named lot is kept");
@@ -258,36 +274,22 @@ async fn a_sale_may_name_a_loaded_lot_of_its_sku_and_one_naming_any_other_reject
 
 #[tokio::test]
 async fn a_write_off_may_name_a_loaded_lot_of_its_sku_and_stock_found_names_none() {
-    let db = TestDb::new().await;
-    load(&db, "acme-corp", &lots_csv(&["L1,A,2024-01-01,5,5,1,0", "B1,B,2024-01-01,5,5,1,0"]), "").await;
-    let before = db.data(&["acme-corp"]).await;
-    let file = "adjustment_id,sku,adjustment_date,quantity,unit_cost,reason,lot_id\n\
-                W1,A,2024-01-02,-1,,broken,L1\n\
-                W2,A,2024-01-02,-1,,broken,NOPE\n\
-                W3,A,2024-01-02,-1,,broken,B1\n\
-                F1,A,2024-01-02,2,1.50,found,L1\n";
+    let bad = "adjustment_id,sku,adjustment_date,quantity,unit_cost,reason,lot_id\n\
+               W1,A,2024-01-02,-1,,broken,L1\n\
+               W2,A,2024-01-02,-1,,broken,NOPE\n\
+               W3,A,2024-01-02,-1,,broken,B1\n\
+               F1,A,2024-01-02,2,1.50,found,L1\n";
+    let good = "adjustment_id,sku,adjustment_date,quantity,unit_cost,reason,lot_id\nW1,A,2024-01-02,-1,,broken,L1\n";
 
-    let error = service::upload(&db.pool, &caller("acme-corp"), RecordKind::Adjustments, "adj.csv", file.as_bytes())
-        .await
-        .unwrap_err();
+    let (found, events) = rows_naming_lots(RecordKind::Adjustments, bad, good).await;
 
-    let ServiceError::UploadRejected { rejected, .. } = &error else { panic!("{error:?}") };
-    let found: Vec<(u64, Option<&str>, &str)> =
-        rejected.errors.iter().map(|e| (e.row, e.column.as_deref(), e.message.as_str())).collect();
     assert_eq!(
         found,
         [
-            (3, Some("lot_id"), "lot_id NOPE is not loaded; load the lots file with the lot first"),
-            (4, Some("lot_id"), "lot_id B1 is a lot of SKU B, not of A"),
-            (5, Some("lot_id"), "quantity 2 adds stock, which comes from no lot; leave lot_id (L1) empty"),
+            rejection(3, "lot_id NOPE is not loaded; load the lots file with the lot first"),
+            rejection(4, "lot_id B1 is a lot of SKU B, not of A"),
+            rejection(5, "quantity 2 adds stock, which comes from no lot; leave lot_id (L1) empty"),
         ]
     );
-    assert_eq!(db.data(&["acme-corp"]).await, before, "nothing of the file was loaded");
-
-    let good = "adjustment_id,sku,adjustment_date,quantity,unit_cost,reason,lot_id\nW1,A,2024-01-02,-1,,broken,L1\n";
-    service::upload(&db.pool, &caller("acme-corp"), RecordKind::Adjustments, "adj.csv", good.as_bytes()).await.unwrap();
-    let tx = db::begin(&db.pool, &tenant("acme-corp")).await.unwrap();
-    let events = db::load_sku_events(&tx, &["A"]).await.unwrap();
-    tx.rollback().await.unwrap();
     assert_eq!(events.adjustments[0].lot_id.as_ref().map(LotId::as_str), Some("L1"), "the named lot is kept");
 }

@@ -1,7 +1,7 @@
 //! Tenant settings: time zone, lock date and policy, shortfall policy, and how its
 //! journals post (accounts, SKU rules, Xero and QuickBooks options, grouping).
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::Serialize;
 
 use std::collections::BTreeMap;
@@ -220,80 +220,4 @@ pub async fn local_date(
 ) -> Result<NaiveDate, DbError> {
     let row = tx.query_one(r"select ($1::timestamptz at time zone $2::text)::date", &[&instant, &time_zone]).await?;
     Ok(row.try_get(0)?)
-}
-
-/// The instant `day` begins in `time_zone`.
-pub async fn start_of_day(tx: &TenantTx, day: NaiveDate, time_zone: &str) -> Result<DateTime<Utc>, DbError> {
-    let row = tx.query_one(r"select ($1::date::timestamp at time zone $2::text)", &[&day, &time_zone]).await?;
-    Ok(row.try_get(0)?)
-}
-
-/// Readies the SKUs a change of costing method from `since` (`None`: from the start)
-/// can re-cost, and returns the earliest event it re-costs as (kind, id, SKU, date):
-/// what the lock date is checked against. Between FIFO and specific identification
-/// only outflows that name their lot (sales, adjustments out) cost differently; with
-/// the moving average on either side, every outflow and return does
-/// (`every_outflow`). Each such SKU is costed whole, marked from its earliest such
-/// event unless an earlier mark waits.
-pub async fn mark_method_change(
-    tx: &TenantTx,
-    since: Option<DateTime<Utc>>,
-    every_outflow: bool,
-) -> Result<Option<(String, String, String, DateTime<Utc>)>, DbError> {
-    let events = if every_outflow {
-        r"select 'sale' as kind, sale_id as id, sku, sale_date as at from sales
-          union all select 'return', return_id, sku, return_date from customer_returns
-          union all select 'supplier_return', supplier_return_id, sku, return_date from supplier_returns
-          union all select 'adjustment', adjustment_id, sku, adjustment_date from adjustments where quantity < 0
-          union all select 'count', count_id, sku, count_date from stock_counts"
-    } else {
-        r"select 'sale' as kind, sale_id as id, sku, sale_date as at from sales where lot_id is not null
-          union all
-          select 'adjustment', adjustment_id, sku, adjustment_date from adjustments
-          where lot_id is not null and quantity < 0"
-    };
-    let row = tx
-        .query_opt(
-            &format!(
-                r"with affected as materialized (
-                  select distinct on (sku) kind, id, sku, at
-                  from ({events}) e
-                  where at >= coalesce($1, '-infinity'::timestamptz)
-                  order by sku, at, id
-              ),
-              marked as (
-                  update sku_watermarks w
-                  set movements = true,
-                      (rewind_date, rewind_sale_id, backdated_kind, backdated_id) = (
-                          select m.rewind_date, m.rewind_sale_id, m.backdated_kind, m.backdated_id
-                          from (values (w.rewind_date, w.rewind_sale_id, w.backdated_kind, w.backdated_id),
-                                       (a.at, case when a.kind = 'sale' then a.id else '' end, a.kind, a.id))
-                               as m(rewind_date, rewind_sale_id, backdated_kind, backdated_id)
-                          order by m.rewind_date nulls last, m.rewind_sale_id
-                          limit 1
-                      )
-                  from affected a
-                  where w.sku = a.sku
-              )
-              select kind, id, sku, at from affected order by at, id limit 1"
-            ),
-            &[&since],
-        )
-        .await?;
-    row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?))).transpose()
-}
-
-/// Makes every SKU with something to cost (a sale after its watermark, or backdated
-/// input waiting) one costed whole: what a run does while
-/// any of the tenant's methods is the moving average, which the FIFO allocator of the
-/// fast path does not know. Returns how many changed.
-pub async fn cost_every_sku_whole(tx: &TenantTx) -> Result<u64, DbError> {
-    tx.execute(
-        &format!(
-            r"update sku_watermarks w set movements = true
-              where not w.movements and (({HAS_UNCOSTED}) or w.rewind_date is not null)"
-        ),
-        &[],
-    )
-    .await
 }

@@ -58,22 +58,33 @@ pub async fn advance_watermarks(
 /// and the one it has now (input loaded after the run, still waiting).
 pub async fn restore_watermarks(tx: &TenantTx, run_id: Uuid) -> Result<u64, DbError> {
     tx.execute(
-        r"update sku_watermarks w
-          set costed_date = s.costed_date, costed_sale_id = s.costed_sale_id, costed_by_run = s.costed_by_run,
-              recost = s.recost, recosted_by_run = s.recosted_by_run,
-              (rewind_date, rewind_sale_id, backdated_kind, backdated_id) = (
-                  select m.rewind_date, m.rewind_sale_id, m.backdated_kind, m.backdated_id
-                  from (values (s.rewind_date, s.rewind_sale_id, s.backdated_kind, s.backdated_id),
-                               (w.rewind_date, w.rewind_sale_id, w.backdated_kind, w.backdated_id))
-                       as m(rewind_date, rewind_sale_id, backdated_kind, backdated_id)
-                  order by m.rewind_date nulls last, m.rewind_sale_id
-                  limit 1
-              )
-          from watermark_snapshots s
-          where s.run_id = $1 and s.sku = w.sku",
+        &format!(
+            r"update sku_watermarks w
+              set costed_date = s.costed_date, costed_sale_id = s.costed_sale_id, costed_by_run = s.costed_by_run,
+                  recost = s.recost, recosted_by_run = s.recosted_by_run,
+                  {}
+              from watermark_snapshots s
+              where s.run_id = $1 and s.sku = w.sku",
+            earlier_mark("s.rewind_date, s.rewind_sale_id, s.backdated_kind, s.backdated_id")
+        ),
         &[&run_id],
     )
     .await
+}
+
+/// The `set` clause that keeps the earlier of a watermark `w`'s backdating mark and
+/// `other` (rewind_date, rewind_sale_id, backdated_kind, backdated_id); no mark is
+/// later than any.
+fn earlier_mark(other: &str) -> String {
+    format!(
+        r"(rewind_date, rewind_sale_id, backdated_kind, backdated_id) = (
+              select m.rewind_date, m.rewind_sale_id, m.backdated_kind, m.backdated_id
+              from (values ({other}), (w.rewind_date, w.rewind_sale_id, w.backdated_kind, w.backdated_id))
+                   as m(rewind_date, rewind_sale_id, backdated_kind, backdated_id)
+              order by m.rewind_date nulls last, m.rewind_sale_id
+              limit 1
+          )"
+    )
 }
 
 /// Up to this many SKUs, a rewind reads their allocations and lots SKU by SKU.
@@ -278,4 +289,67 @@ pub async fn rewind_backdated(tx: &TenantTx, run_id: Uuid) -> Result<Rewound, Db
         )
         .await?;
     Ok(Rewound { skus: row.try_get(0)?, sales_superseded: row.try_get(1)?, superseded_cogs: row.try_get(2)? })
+}
+
+/// Readies the SKUs a change of costing method from `since` (`None`: from the start)
+/// can re-cost, and returns the earliest event it re-costs as (kind, id, SKU, date):
+/// what the lock date is checked against. Between FIFO and specific identification
+/// only outflows that name their lot (sales, adjustments out) cost differently; with
+/// the moving average on either side, every outflow and return does
+/// (`every_outflow`). Each such SKU is costed whole, marked from its earliest such
+/// event unless an earlier mark waits.
+pub async fn mark_method_change(
+    tx: &TenantTx,
+    since: Option<DateTime<Utc>>,
+    every_outflow: bool,
+) -> Result<Option<(String, String, String, DateTime<Utc>)>, DbError> {
+    let events = if every_outflow {
+        r"select 'sale' as kind, sale_id as id, sku, sale_date as at from sales
+          union all select 'return', return_id, sku, return_date from customer_returns
+          union all select 'supplier_return', supplier_return_id, sku, return_date from supplier_returns
+          union all select 'adjustment', adjustment_id, sku, adjustment_date from adjustments where quantity < 0
+          union all select 'count', count_id, sku, count_date from stock_counts"
+    } else {
+        r"select 'sale' as kind, sale_id as id, sku, sale_date as at from sales where lot_id is not null
+          union all
+          select 'adjustment', adjustment_id, sku, adjustment_date from adjustments
+          where lot_id is not null and quantity < 0"
+    };
+    let mark = earlier_mark("a.at, case when a.kind = 'sale' then a.id else '' end, a.kind, a.id");
+    let row = tx
+        .query_opt(
+            &format!(
+                r"with affected as materialized (
+                  select distinct on (sku) kind, id, sku, at
+                  from ({events}) e
+                  where at >= coalesce($1, '-infinity'::timestamptz)
+                  order by sku, at, id
+              ),
+              marked as (
+                  update sku_watermarks w
+                  set movements = true, {mark}
+                  from affected a
+                  where w.sku = a.sku
+              )
+              select kind, id, sku, at from affected order by at, id limit 1"
+            ),
+            &[&since],
+        )
+        .await?;
+    row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?))).transpose()
+}
+
+/// Makes every SKU with something to cost (a sale after its watermark, or backdated
+/// input waiting) one costed whole: what a run does while
+/// any of the tenant's methods is the moving average, which the FIFO allocator of the
+/// fast path does not know. Returns how many changed.
+pub async fn cost_every_sku_whole(tx: &TenantTx) -> Result<u64, DbError> {
+    tx.execute(
+        &format!(
+            r"update sku_watermarks w set movements = true
+              where not w.movements and (({HAS_UNCOSTED}) or w.rewind_date is not null)"
+        ),
+        &[],
+    )
+    .await
 }

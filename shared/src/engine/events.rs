@@ -183,9 +183,8 @@ impl<'a> Streams<'a> {
                 let quantity_sold = sale.quantity_sold;
                 return Err(CostingError::NonPositiveSale { sale_id: sale.sale_id.clone(), quantity_sold });
             }
-            if let (Method::SpecificIdentification, Some(lot_id)) = (inputs.methods.at(sale.sale_date), &sale.lot_id) {
-                named_lot(&lots, EventKind::Sale, &EventId::from(&sale.sale_id), &sale.sku, lot_id)?;
-            }
+            let id = EventId::from(&sale.sale_id);
+            check_named_lot(&lots, inputs.methods.at(sale.sale_date), EventKind::Sale, &id, &sale.sku, &sale.lot_id)?;
             push(&sale.sku, (sale.sale_date, 4, sale.sale_id.as_str(), ""), What::Sale(sale));
         }
         let mut returned = HashSet::new();
@@ -229,9 +228,8 @@ impl<'a> Streams<'a> {
                 }
                 push(&adjustment.sku, (date, 2, id.as_str(), ""), What::AdjustmentIn(adjustment, unit_cost));
             } else if adjustment.quantity < Decimal::ZERO {
-                if let (Method::SpecificIdentification, Some(lot_id)) = (inputs.methods.at(date), &adjustment.lot_id) {
-                    named_lot(&lots, EventKind::Adjustment, id, &adjustment.sku, lot_id)?;
-                }
+                let method = inputs.methods.at(date);
+                check_named_lot(&lots, method, EventKind::Adjustment, id, &adjustment.sku, &adjustment.lot_id)?;
                 push(&adjustment.sku, (date, 5, id.as_str(), ""), What::AdjustmentOut(adjustment));
             } else {
                 return Err(invalid(EventKind::Adjustment, id.as_str(), "its quantity is zero".into()));
@@ -337,15 +335,17 @@ fn landed_shares<'a>(
     Ok(targets.into_iter().zip(shares).collect())
 }
 
-/// Refuses a lot named by an outflow under specific identification that is not loaded,
-/// or is of another SKU than the outflow's.
-fn named_lot(
+/// Refuses a lot named by an outflow costed by specific identification that is not
+/// loaded, or is of another SKU than the outflow's (the other methods ignore it).
+fn check_named_lot(
     lots: &HashMap<&LotId, &Lot>,
+    method: Method,
     kind: EventKind,
     id: &EventId,
     sku: &Sku,
-    lot_id: &LotId,
+    lot_id: &Option<LotId>,
 ) -> Result<(), CostingError> {
+    let (Method::SpecificIdentification, Some(lot_id)) = (method, lot_id) else { return Ok(()) };
     match lots.get(lot_id) {
         None => Err(CostingError::UnknownLot { kind, id: id.clone(), lot_id: lot_id.clone() }),
         Some(lot) if lot.sku != *sku => Err(CostingError::InvalidEvent {
@@ -421,9 +421,6 @@ struct SalePart {
     quantity: Decimal,
     unit_cost: Decimal,
     landed: Decimal,
-    /// Costed at the pool's average: returned units take their share of the part's
-    /// whole value, as the pool model does.
-    average: bool,
 }
 
 /// Units drawn from one layer by one outflow: (layer, quantity, unit cost, landed part).
@@ -520,17 +517,11 @@ impl<'a, 's> SkuCosting<'a, 's> {
             }
             What::Sale(sale) => {
                 let id = EventId::from(&sale.sale_id);
-                let method = self.methods.at(date);
-                let named = match (method, &sale.lot_id) {
-                    // A lot not received yet holds nothing.
-                    (Method::SpecificIdentification, Some(lot_id)) => Some(self.lots.get(lot_id).copied()),
-                    _ => None,
-                };
+                let named = self.named_layer(date, &sale.lot_id);
                 let draws = match self.outflow(sale.quantity_sold, MovementKind::SaleLanded, &id, date, named)? {
                     Ok(draws) => draws,
                     Err(shortfall) => return Ok(Some(shortfall)),
                 };
-                let average = method == Method::MovingAverage;
                 let keep_parts = self.with_returns.contains(&sale.sale_id);
                 let mut parts = Vec::new();
                 for (layer, quantity, unit_cost, landed) in draws {
@@ -556,7 +547,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
                         ));
                     }
                     if keep_parts {
-                        parts.push(SalePart { layer, quantity, unit_cost, landed, average });
+                        parts.push(SalePart { layer, quantity, unit_cost, landed });
                     }
                 }
                 if keep_parts {
@@ -583,10 +574,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
             What::AdjustmentOut(adjustment) => {
                 let id = &adjustment.adjustment_id;
                 let quantity = -adjustment.quantity;
-                let named = match (self.methods.at(date), &adjustment.lot_id) {
-                    (Method::SpecificIdentification, Some(lot_id)) => Some(self.lots.get(lot_id).copied()),
-                    _ => None,
-                };
+                let named = self.named_layer(date, &adjustment.lot_id);
                 let draws = match self.outflow(quantity, MovementKind::AdjustmentOut, id, date, named)? {
                     Ok(draws) => draws,
                     Err(shortfall) => return Ok(Some(shortfall)),
@@ -671,6 +659,15 @@ impl<'a, 's> SkuCosting<'a, 's> {
         self.order.insert(at, index);
         self.head = self.head.min(at);
         Ok(index)
+    }
+
+    /// The layer of the lot an outflow at `date` names, when specific identification
+    /// costs it (`Some(None)`: a lot not received yet, holding nothing).
+    fn named_layer(&self, date: Timestamp, lot_id: &Option<LotId>) -> Option<Option<usize>> {
+        match (self.methods.at(date), lot_id) {
+            (Method::SpecificIdentification, Some(lot_id)) => Some(self.lots.get(lot_id).copied()),
+            _ => None,
+        }
     }
 
     /// Draws an outflow of `quantity` at `date` from one lot (`Some`: `None` inside for a
@@ -890,7 +887,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
         // A sale costed at the average: the returned units take their share of what is
         // left of its whole cost (the pool model's rule), spread over the parts they
         // come back from by quantity.
-        let average_value = if parts.first().is_some_and(|part| part.average) {
+        let average_value = if self.methods.at(sale.sale_date) == Method::MovingAverage {
             let (mut quantity, mut value) = (Decimal::ZERO, Decimal::ZERO);
             for part in parts.iter() {
                 let part_value =

@@ -145,7 +145,7 @@ async fn change_method(
                 "costing_method.from {from} is outside the years 1900 to 9999"
             )));
         }
-        Some(from) => Some((from, db::start_of_day(tx, from, &after.time_zone).await?)),
+        Some(from) => Some((from, db::day_starts(tx, from, &after.time_zone).await?)),
         None => None,
     };
     let methods = after.methods.changed(setting.method, since);
