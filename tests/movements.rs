@@ -54,6 +54,7 @@ impl Loaded {
             adjustments: cursor(RecordKind::Adjustments),
             counts: cursor(RecordKind::Counts),
             landed_costs: cursor(RecordKind::LandedCosts),
+            transfers: cursor(RecordKind::Transfers),
         };
         Some(service::cost_files(files, None, ShortfallPolicy::Park, &self.methods).unwrap())
     }
@@ -339,9 +340,11 @@ async fn a_lot_arriving_after_a_landed_cost_of_its_delivery_is_rejected() {
 /// CSV rows per kind: valid references throughout (returns never exceed their sale,
 /// landed costs dated after their delivery), but files may arrive before what they
 /// name (rejected, and loaded again later; a sale may name its lot), and stock may run
-/// short (the SKU parks).
+/// short (the SKU parks). Stock is kept at two locations, the main one (a row that
+/// names none, or names it) and WEST, with transfers between them.
 fn world(random: &mut Xorshift) -> Vec<(RecordKind, Vec<String>)> {
     let day = |d: u64| format!("2024-01-{:02}T{}:00:00Z", 1 + d, if d.is_multiple_of(2) { "00" } else { "12" });
+    let place = |random: &mut Xorshift| ["", "WEST", "", "main"][random.below(4) as usize];
     let mut lots = Vec::new();
     let mut sales: Vec<(String, String, u64, u64, String)> = Vec::new();
     for sku in ["A", "B", "C"] {
@@ -357,10 +360,11 @@ fn world(random: &mut Xorshift) -> Vec<(RecordKind, Vec<String>)> {
             };
             lots.push((
                 format!(
-                    "L{sku}{i},{sku},{},{quantity},{quantity},{}.{:02},0.10{receipt}",
+                    "L{sku}{i},{sku},{},{quantity},{quantity},{}.{:02},0.10{receipt},{}",
                     day(at),
                     price / 100,
-                    price % 100
+                    price % 100,
+                    place(random)
                 ),
                 at,
                 receipt,
@@ -370,6 +374,7 @@ fn world(random: &mut Xorshift) -> Vec<(RecordKind, Vec<String>)> {
             let at = random.below(20);
             // Now and then a sale names its lot (kept, and ignored by FIFO).
             let lot = if random.below(4) == 0 { format!("L{sku}{}", random.below(lot_count)) } else { String::new() };
+            let lot = format!("{lot},{}", place(random));
             sales.push((format!("S{sku}{i}"), sku.to_owned(), at, 1 + random.below(5), lot));
         }
     }
@@ -378,14 +383,18 @@ fn world(random: &mut Xorshift) -> Vec<(RecordKind, Vec<String>)> {
         if random.below(3) == 0 {
             let back = 1 + random.below(*quantity);
             let restock = if random.below(2) == 0 { "true" } else { "false" };
-            returns.push(format!("R{i},{sale_id},{},{back},{restock}", day(at + random.below(3))));
+            let (at, to) = (day(at + random.below(3)), place(random));
+            returns.push(format!("R{i},{sale_id},{at},{back},{restock},{to}"));
         }
     }
     let mut supplier_returns = Vec::new();
     for (i, (row, at, _)) in lots.iter().enumerate() {
         if random.below(4) == 0 {
             let lot_id = row.split(',').next().unwrap();
-            supplier_returns.push(format!("SR{i},{lot_id},{},{}", day(at + random.below(4)), 1 + random.below(3)));
+            // Mostly from where the lot was received; now and then from WEST.
+            let from = if random.below(3) == 0 { "WEST" } else { "" };
+            let (at, quantity) = (day(at + random.below(4)), 1 + random.below(3));
+            supplier_returns.push(format!("SR{i},{lot_id},{at},{quantity},{from}"));
         }
     }
     let mut adjustments = Vec::new();
@@ -395,13 +404,22 @@ fn world(random: &mut Xorshift) -> Vec<(RecordKind, Vec<String>)> {
             // Now and then a write-off names its lot (kept, and ignored but by specific identification).
             let lot = if random.below(2) == 0 { format!("L{sku}0") } else { String::new() };
             let (at, quantity) = (day(random.below(20)), 1 + random.below(2));
-            adjustments.push(format!("ADJ{sku}1,{sku},{at},-{quantity},,shrinkage,{lot}"));
+            adjustments.push(format!("ADJ{sku}1,{sku},{at},-{quantity},,shrinkage,{lot},{}", place(random)));
         }
         if random.below(2) == 0 {
-            adjustments.push(format!("ADJ{sku}2,{sku},{},{},2.50,found,", day(random.below(20)), 1 + random.below(3)));
+            let (at, quantity, to) = (day(random.below(20)), 1 + random.below(3), place(random));
+            adjustments.push(format!("ADJ{sku}2,{sku},{at},{quantity},2.50,found,,{to}"));
         }
         if random.below(2) == 0 {
-            counts.push(format!("CNT{sku},{sku},{},{}", day(random.below(20)), random.below(8)));
+            counts.push(format!("CNT{sku},{sku},{},{},{}", day(random.below(20)), random.below(8), place(random)));
+        }
+    }
+    let mut transfers = Vec::new();
+    for sku in ["A", "B", "C"] {
+        for i in 0..random.below(3) {
+            let (from, to) = if random.below(2) == 0 { ("main", "WEST") } else { ("WEST", "main") };
+            let (at, quantity) = (day(random.below(20)), 1 + random.below(4));
+            transfers.push(format!("T{sku}{i},{sku},{from},{to},{at},{quantity}"));
         }
     }
     let mut landed = Vec::new();
@@ -432,20 +450,22 @@ fn world(random: &mut Xorshift) -> Vec<(RecordKind, Vec<String>)> {
         (RecordKind::Adjustments, adjustments),
         (RecordKind::Counts, counts),
         (RecordKind::LandedCosts, landed),
+        (RecordKind::Transfers, transfers),
     ]
 }
 
 fn header(kind: RecordKind) -> &'static str {
     match kind {
         RecordKind::Lots => {
-            "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit,receipt_id"
+            "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit,receipt_id,location"
         }
-        RecordKind::Sales => "sale_id,sku,sale_date,quantity_sold,lot_id",
-        RecordKind::Returns => "return_id,sale_id,return_date,quantity,restock",
-        RecordKind::SupplierReturns => "supplier_return_id,lot_id,return_date,quantity",
-        RecordKind::Adjustments => "adjustment_id,sku,adjustment_date,quantity,unit_cost,reason,lot_id",
-        RecordKind::Counts => "count_id,sku,count_date,counted_quantity",
+        RecordKind::Sales => "sale_id,sku,sale_date,quantity_sold,lot_id,location",
+        RecordKind::Returns => "return_id,sale_id,return_date,quantity,restock,location",
+        RecordKind::SupplierReturns => "supplier_return_id,lot_id,return_date,quantity,location",
+        RecordKind::Adjustments => "adjustment_id,sku,adjustment_date,quantity,unit_cost,reason,lot_id,location",
+        RecordKind::Counts => "count_id,sku,count_date,counted_quantity,location",
         RecordKind::LandedCosts => "landed_cost_id,lot_id,receipt_id,cost_date,amount,allocate_by",
+        RecordKind::Transfers => "transfer_id,sku,from_location,to_location,transfer_date,quantity",
     }
 }
 
@@ -672,7 +692,7 @@ async fn a_supplier_return_larger_than_its_lot_parks_the_sku_or_fails_a_strict_r
     assert_eq!(
         shortfalls,
         json!([{"sku": "A", "event_kind": "supplier_return", "event_id": "SR1", "event_date": "2024-01-03T00:00:00Z",
-                "quantity_short": "1", "on_hand": "3"}])
+                "quantity_short": "1", "on_hand": "3", "location": "main"}])
     );
     assert_eq!(Some(book_json(&db).await), loaded.cost_json(), "B is costed, A parked at SR1 as cogs cost parks it");
     assert_books_balance(&db, TENANT).await;

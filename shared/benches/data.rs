@@ -37,6 +37,7 @@ pub fn reference() -> (Vec<Lot>, Vec<Sale>) {
                 unit_price: Decimal::new(next(100, 99_999) as i64, 2),
                 freight_cost_per_unit: Decimal::new(next(0, 999) as i64, 3),
                 receipt_id: None,
+                location: Default::default(),
             });
         }
         let mut times: Vec<u64> = (0..SALES_PER_SKU).map(|_| next(3600, year)).collect();
@@ -58,6 +59,7 @@ pub fn reference() -> (Vec<Lot>, Vec<Sale>) {
                 sale_date: at(second),
                 quantity_sold: Decimal::from(quantity),
                 lot_id: None,
+                location: Default::default(),
             });
         }
     }

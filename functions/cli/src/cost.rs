@@ -14,10 +14,11 @@ use crate::output::{Failure, OutputFormat, cents, print_json, table};
 
 #[derive(Args)]
 pub struct CostArgs {
-    /// Lots CSV: lot_id, sku, received_date, original_quantity, remaining_quantity, unit_price, freight_cost_per_unit.
+    /// Lots CSV: lot_id, sku, received_date, original_quantity, remaining_quantity, unit_price, freight_cost_per_unit,
+    /// and optionally receipt_id and location (every file but landed costs may say where its stock is).
     #[arg(long, value_name = "LOTS.csv")]
     lots: PathBuf,
-    /// Sales CSV: sale_id, sku, sale_date, quantity_sold, and optionally lot_id.
+    /// Sales CSV: sale_id, sku, sale_date, quantity_sold, and optionally lot_id and location.
     #[arg(long, value_name = "SALES.csv")]
     sales: PathBuf,
     /// Customer returns CSV: return_id, sale_id, return_date, quantity, restock.
@@ -35,6 +36,9 @@ pub struct CostArgs {
     /// Landed costs CSV: landed_cost_id, lot_id or receipt_id, cost_date, amount, allocate_by.
     #[arg(long, value_name = "LANDED_COSTS.csv")]
     landed_costs: Option<PathBuf>,
+    /// Transfers CSV: transfer_id, sku, from_location, to_location, transfer_date, quantity.
+    #[arg(long, value_name = "TRANSFERS.csv")]
+    transfers: Option<PathBuf>,
     /// When given, every non-empty tenant_id cell must name this tenant.
     #[arg(long, env = "COGS_TENANT_ID", value_parser = |s: &str| TenantId::parse(s).map_err(|e| e.to_string()))]
     tenant_id: Option<TenantId>,
@@ -105,6 +109,7 @@ pub fn run(args: &CostArgs) -> CommandResult {
         adjustments: optional(&args.adjustments)?,
         counts: optional(&args.counts)?,
         landed_costs: optional(&args.landed_costs)?,
+        transfers: optional(&args.transfers)?,
     };
     let report = service::cost_files(files, args.tenant_id.as_ref(), on_shortfall, &schedule(&args.methods)?)?;
     match args.format {

@@ -34,7 +34,7 @@ pub async fn migrate(args: &MigrateArgs) -> CommandResult {
 
 #[derive(Args)]
 pub struct UploadArgs {
-    /// What the file holds: lots, sales, returns, supplier_returns, adjustments, counts or landed_costs.
+    /// What the file holds: lots, sales, returns, supplier_returns, adjustments, counts, landed_costs or transfers.
     kind: RecordKind,
     /// The CSV file.
     file: PathBuf,
@@ -76,7 +76,7 @@ pub async fn load_file(
 
 #[derive(Args)]
 pub struct TemplateArgs {
-    /// The kind of file: lots, sales, returns, supplier_returns, adjustments, counts or landed_costs.
+    /// The kind of file: lots, sales, returns, supplier_returns, adjustments, counts, landed_costs or transfers.
     kind: RecordKind,
 }
 

@@ -31,7 +31,7 @@ enum Command {
     /// Apply the database migrations (as the owner role).
     Migrate(data::MigrateArgs),
     /// Load a CSV file of one kind (lots, sales, returns, supplier_returns, adjustments, counts,
-    /// landed_costs) for a tenant: all rows or none.
+    /// landed_costs, transfers) for a tenant: all rows or none.
     Upload(data::UploadArgs),
     /// Print the CSV template of a kind of file.
     Template(data::TemplateArgs),

@@ -45,6 +45,9 @@ pub struct RunArgs {
     /// Landed costs to load before running (after the lots they name).
     #[arg(long, value_name = "FILE")]
     landed_costs_file: Option<PathBuf>,
+    /// Transfers between locations to load before running.
+    #[arg(long, value_name = "FILE")]
+    transfers_file: Option<PathBuf>,
     /// The costing method; absent, the tenant's (`cogs settings --method`). Given, it
     /// must be the tenant's: a run refuses any other.
     #[arg(long, value_parser = crate::cost::method)]
@@ -75,6 +78,7 @@ impl RunArgs {
             (RecordKind::Adjustments, &self.adjustments_file),
             (RecordKind::Counts, &self.counts_file),
             (RecordKind::LandedCosts, &self.landed_costs_file),
+            (RecordKind::Transfers, &self.transfers_file),
         ]
         .into_iter()
         .filter_map(|(kind, path)| path.as_ref().map(|path| (kind, path)))

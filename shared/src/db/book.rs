@@ -37,7 +37,7 @@ pub async fn load_live_book(
     let rows = tx
         .query(
             r"select a.sale_id, a.lot_id, a.sku, a.sale_date, a.quantity, a.unit_cost, a.extended_cost,
-                     s.quantity_sold
+                     s.quantity_sold, s.location
               from live_allocations a
               join sales s on s.tenant_id = a.tenant_id and s.sale_id = a.sale_id
               left join lots l on l.tenant_id = a.tenant_id and l.lot_id = a.lot_id
@@ -59,6 +59,7 @@ pub async fn load_live_book(
                 sale_date: allocation.sale_date,
                 quantity_sold: row.try_get("quantity_sold")?,
                 lot_id: None,
+                location: super::lots::location_of(row, "location")?,
             });
         }
         allocations.push(allocation);
@@ -72,7 +73,7 @@ pub async fn load_book_lots(tx: &TenantTx, after: Option<&str>, upto: &str) -> R
     let rows = tx
         .query(
             r"select lot_id, sku, received_date, original_quantity, remaining_quantity, unit_price,
-                     freight_cost_per_unit, receipt_id
+                     freight_cost_per_unit, receipt_id, location
               from lots l
               where sku > coalesce($1, '') and sku <= $2
                 and not exists (select 1 from live_layers y where y.sku = l.sku)
@@ -88,7 +89,7 @@ pub async fn load_book_lots(tx: &TenantTx, after: Option<&str>, upto: &str) -> R
 pub async fn load_book_layers(tx: &TenantTx, after: Option<&str>, upto: &str) -> Result<Vec<Layer>, DbError> {
     let rows = tx
         .query(
-            r"select sku, layer, received_date, remaining_quantity, unit_cost, landed from live_layers
+            r"select sku, layer, location, received_date, remaining_quantity, unit_cost, landed from live_layers
               where sku > coalesce($1, '') and sku <= $2
               order by sku, seq",
             &[&after, &upto],
@@ -103,6 +104,7 @@ impl TryFrom<&Row> for Layer {
         Ok(Layer {
             layer: LotId::stored(row.try_get::<_, String>("layer")?).map_err(DbError::corrupt("layer"))?,
             sku: Sku::parse(row.try_get::<_, String>("sku")?).map_err(DbError::corrupt("sku"))?,
+            location: super::lots::location_of(row, "location")?,
             received_date: row.try_get("received_date")?,
             remaining_quantity: row.try_get("remaining_quantity")?,
             unit_cost: row.try_get("unit_cost")?,
@@ -112,7 +114,7 @@ impl TryFrom<&Row> for Layer {
 }
 
 /// The columns a [`Movement`] is read from, of `cogs_movements` or `live_movements`.
-pub(super) const MOVEMENT_COLUMNS: &str = "sku, kind, event_id, event_date, layer, quantity, cost, consumer";
+pub(super) const MOVEMENT_COLUMNS: &str = "sku, kind, event_id, event_date, layer, quantity, cost, consumer, location";
 
 /// The movements a run made, by SKU in costing order.
 pub async fn load_movements_of_run(tx: &TenantTx, run_id: uuid::Uuid) -> Result<Vec<Movement>, DbError> {
@@ -154,6 +156,7 @@ impl TryFrom<&Row> for Movement {
             quantity: row.try_get("quantity")?,
             cost: row.try_get("cost")?,
             consumer: row.try_get::<_, Option<String>>("consumer")?.map(|c| event("consumer", c)).transpose()?,
+            location: super::lots::location_of(row, "location")?,
         })
     }
 }
@@ -167,7 +170,7 @@ pub async fn load_parked(tx: &TenantTx, after: Option<&str>, upto: &str) -> Resu
             r"with latest as (
                   select run_id from cogs_runs where status = 'completed' order by created_at desc, run_id desc limit 1
               )
-              select p.sku, p.event_kind, p.event_id, p.event_date, p.quantity_short, p.on_hand
+              select p.sku, p.event_kind, p.event_id, p.event_date, p.quantity_short, p.on_hand, p.location
               from cogs_run_shortfalls p
               join sku_watermarks w on w.sku = p.sku
               where p.sku > coalesce($1, '') and p.sku <= $2

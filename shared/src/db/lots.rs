@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{BatchProblem, DbError, Param, TenantTx};
 use crate::ingest::{RowError, RowErrorKind};
-use crate::model::{Lot, LotId, ReceiptId, Sku};
+use crate::model::{Location, Lot, LotId, ReceiptId, Sku};
 
 impl TryFrom<&Row> for Lot {
     type Error = DbError;
@@ -27,6 +27,7 @@ impl TryFrom<&Row> for Lot {
                 .map(ReceiptId::parse)
                 .transpose()
                 .map_err(DbError::corrupt("receipt_id"))?,
+            location: location_of(row, "location")?,
         })
     }
 }
@@ -46,20 +47,24 @@ pub async fn insert_lots_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Lo
             r"with inserted as (
                   insert into lots (tenant_id, lot_id, sku, received_date, original_quantity,
                                     initial_remaining_quantity, remaining_quantity, unit_price, freight_cost_per_unit,
-                                    receipt_id, upload_id, upload_row)
+                                    receipt_id, location, upload_id, upload_row)
                   select $1, i.lot_id, i.sku, i.received_date, i.original_quantity, i.remaining_quantity,
-                         i.remaining_quantity, i.unit_price, i.freight_cost_per_unit, i.receipt_id, $2, i.upload_row
+                         i.remaining_quantity, i.unit_price, i.freight_cost_per_unit, i.receipt_id, i.location, $2,
+                         i.upload_row
                   from unnest($3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::numeric[], $8::numeric[],
-                              $9::numeric[], $10::numeric[], $11::text[])
+                              $9::numeric[], $10::numeric[], $11::text[], $12::text[])
                        as i(upload_row, lot_id, sku, received_date, original_quantity, remaining_quantity, unit_price,
-                            freight_cost_per_unit, receipt_id)
+                            freight_cost_per_unit, receipt_id, location)
                   order by i.lot_id, i.upload_row
                   on conflict (tenant_id, lot_id) do nothing
-                  returning sku, received_date, lot_id, receipt_id
+                  returning sku, received_date, lot_id, receipt_id, location
               ),
               -- A delivery with a landed cost spread over it: each of its SKUs is costed
-              -- again with the new lot taking its share.
+              -- again with the new lot taking its share. A lot received elsewhere than at
+              -- the main location makes its SKU one costed whole too.
               spread as (
+                  select i.sku, i.received_date, i.lot_id from inserted i where i.location <> 'main'
+                  union
                   select distinct l.sku, i.received_date, i.lot_id
                   from inserted i
                   join landed_costs c on c.receipt_id = i.receipt_id
@@ -119,19 +124,19 @@ pub async fn lots_batch_problems(
         .query(
             r"with incoming as (
                   select * from unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::numeric[],
-                                       $7::numeric[], $8::numeric[], $9::numeric[], $10::text[])
+                                       $7::numeric[], $8::numeric[], $9::numeric[], $10::text[], $11::text[])
                        as i(upload_row, lot_id, sku, received_date, original_quantity, remaining_quantity, unit_price,
-                            freight_cost_per_unit, receipt_id)
+                            freight_cost_per_unit, receipt_id, location)
               )
               select i.upload_row, i.lot_id, case when l.upload_id = $1 then l.upload_row end
               from incoming i join lots l on l.lot_id = i.lot_id
               where (l.upload_id = $1 and l.upload_row <> i.upload_row)
                  or (l.upload_id <> $1
                      and (l.sku, l.received_date, l.original_quantity, l.initial_remaining_quantity, l.unit_price,
-                          l.freight_cost_per_unit, l.receipt_id)
+                          l.freight_cost_per_unit, l.receipt_id, l.location)
                          is distinct from
                          (i.sku, i.received_date, i.original_quantity, i.remaining_quantity, i.unit_price,
-                          i.freight_cost_per_unit, i.receipt_id))
+                          i.freight_cost_per_unit, i.receipt_id, i.location))
               union
               select upload_row, lot_id, first_row
               from (select upload_row, lot_id, min(upload_row) over (partition by lot_id) as first_row from incoming) d
@@ -151,9 +156,9 @@ pub async fn lot_reference_problems(tx: &TenantTx, batch: &[(u64, Lot)]) -> Resu
         .query(
             r"select distinct on (i.upload_row) i.upload_row, c.landed_cost_id
               from unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::numeric[], $6::numeric[],
-                          $7::numeric[], $8::numeric[], $9::text[])
+                          $7::numeric[], $8::numeric[], $9::text[], $10::text[])
                    as i(upload_row, lot_id, sku, received_date, original_quantity, remaining_quantity, unit_price,
-                        freight_cost_per_unit, receipt_id)
+                        freight_cost_per_unit, receipt_id, location)
               join landed_costs c on c.receipt_id = i.receipt_id and c.cost_date < i.received_date
               order by i.upload_row, c.cost_date, c.landed_cost_id",
             &columns.params(&[]),
@@ -186,6 +191,7 @@ struct LotColumns<'a> {
     unit_prices: Vec<Decimal>,
     freight: Vec<Decimal>,
     receipt_ids: Vec<Option<&'a str>>,
+    locations: Vec<&'a str>,
 }
 
 impl<'a> LotColumns<'a> {
@@ -200,12 +206,13 @@ impl<'a> LotColumns<'a> {
             unit_prices: batch.iter().map(|(_, lot)| lot.unit_price).collect(),
             freight: batch.iter().map(|(_, lot)| lot.freight_cost_per_unit).collect(),
             receipt_ids: batch.iter().map(|(_, lot)| lot.receipt_id.as_ref().map(ReceiptId::as_str)).collect(),
+            locations: batch.iter().map(|(_, lot)| lot.location.as_str()).collect(),
         }
     }
 
     /// `leading` followed by the columns, in the order the statements number them.
     fn params(&'a self, leading: &[&'a dyn Param]) -> Vec<&'a dyn Param> {
-        let columns: [&'a dyn Param; 9] = [
+        let columns: [&'a dyn Param; 10] = [
             &self.rows,
             &self.lot_ids,
             &self.skus,
@@ -215,6 +222,7 @@ impl<'a> LotColumns<'a> {
             &self.unit_prices,
             &self.freight,
             &self.receipt_ids,
+            &self.locations,
         ];
         leading.iter().copied().chain(columns).collect()
     }
@@ -225,7 +233,7 @@ pub async fn load_lots_with_stock(tx: &TenantTx, skus: &[&str]) -> Result<Vec<Lo
     let rows = tx
         .query(
             r"select lot_id, sku, received_date, original_quantity, remaining_quantity, unit_price, freight_cost_per_unit,
-                     receipt_id
+                     receipt_id, location
               from lots
               where sku = any($1) and remaining_quantity > 0
               order by sku, received_date, lot_id",
@@ -285,4 +293,9 @@ pub async fn load_stock(tx: &TenantTx, sku: Option<&str>) -> Result<Vec<LotStock
             })
         })
         .collect()
+}
+
+/// A location as stored.
+pub(super) fn location_of(row: &Row, column: &'static str) -> Result<Location, DbError> {
+    Location::parse(row.try_get::<_, String>(column)?).map_err(DbError::corrupt(column))
 }

@@ -10,12 +10,13 @@ use rust_decimal::Decimal;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use super::lots::location_of;
 use super::{BatchProblem, DbError, Param, TenantTx};
 use crate::engine::Layer;
 use crate::ingest::{RowError, RowErrorKind};
 use crate::model::{
-    Adjustment, AllocateBy, CustomerReturn, EventId, LandedCost, LandedTarget, Lot, LotId, Methods, Movement,
-    ReceiptId, Sale, SaleId, Sku, StockCount, SupplierReturn,
+    Adjustment, AllocateBy, CustomerReturn, EventId, LandedCost, LandedTarget, Location, Lot, LotId, Methods, Movement,
+    ReceiptId, Sale, SaleId, Sku, StockCount, SupplierReturn, Transfer,
 };
 
 /// The statement's tail that marks the SKUs of `inserted (sku, at, id)`: a new SKU gets
@@ -62,10 +63,12 @@ pub async fn insert_returns_batch(
     let statement = format!(
         r"with inserted as (
               insert into customer_returns (tenant_id, return_id, sale_id, sku, return_date, quantity, restock,
-                                            upload_id, upload_row)
-              select $1, i.return_id, i.sale_id, s.sku, i.return_date, i.quantity, i.restock, $2, i.upload_row
-              from unnest($3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::numeric[], $8::bool[])
-                   as i(upload_row, return_id, sale_id, return_date, quantity, restock)
+                                            location, upload_id, upload_row)
+              select $1, i.return_id, i.sale_id, s.sku, i.return_date, i.quantity, i.restock, i.location, $2,
+                     i.upload_row
+              from unnest($3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::numeric[], $8::bool[],
+                          $9::text[])
+                   as i(upload_row, return_id, sale_id, return_date, quantity, restock, location)
               join sales s on s.sale_id = i.sale_id
               order by i.return_id, i.upload_row
               on conflict (tenant_id, return_id) do nothing
@@ -86,8 +89,9 @@ pub async fn returns_batch_problems(
 ) -> Result<Vec<BatchProblem>, DbError> {
     let columns = ReturnColumns::of(batch);
     let incoming = r"select * from unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::numeric[],
-                                          $7::bool[]) as i(upload_row, id, sale_id, return_date, quantity, restock)";
-    let differs = "(x.sale_id, x.return_date, x.quantity, x.restock) is distinct from (i.sale_id, i.return_date, i.quantity, i.restock)";
+                                          $7::bool[], $8::text[])
+                          as i(upload_row, id, sale_id, return_date, quantity, restock, location)";
+    let differs = "(x.sale_id, x.return_date, x.quantity, x.restock, x.location) is distinct from (i.sale_id, i.return_date, i.quantity, i.restock, i.location)";
     let compared = Compared { incoming, table: "customer_returns", id_column: "return_id", differs };
     batch_problems(tx, compared, &columns.params(&[&upload_id])).await
 }
@@ -102,8 +106,9 @@ pub async fn return_reference_problems(
     let rows = tx
         .query(
             r"with incoming as (
-                  select * from unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::numeric[], $6::bool[])
-                       as i(upload_row, return_id, sale_id, return_date, quantity, restock)
+                  select * from unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::numeric[], $6::bool[],
+                                       $7::text[])
+                       as i(upload_row, return_id, sale_id, return_date, quantity, restock, location)
               ),
               returned as (
                   select r.sale_id, sum(r.quantity) as quantity from customer_returns r
@@ -137,6 +142,7 @@ struct ReturnColumns<'a> {
     dates: Vec<DateTime<Utc>>,
     quantities: Vec<Decimal>,
     restock: Vec<bool>,
+    locations: Vec<&'a str>,
 }
 
 impl<'a> ReturnColumns<'a> {
@@ -148,12 +154,13 @@ impl<'a> ReturnColumns<'a> {
             dates: batch.iter().map(|(_, r)| r.return_date).collect(),
             quantities: batch.iter().map(|(_, r)| r.quantity).collect(),
             restock: batch.iter().map(|(_, r)| r.restock).collect(),
+            locations: batch.iter().map(|(_, r)| r.location.as_str()).collect(),
         }
     }
 
     fn params(&'a self, leading: &[&'a dyn Param]) -> Vec<&'a dyn Param> {
-        let columns: [&'a dyn Param; 6] =
-            [&self.rows, &self.ids, &self.sale_ids, &self.dates, &self.quantities, &self.restock];
+        let columns: [&'a dyn Param; 7] =
+            [&self.rows, &self.ids, &self.sale_ids, &self.dates, &self.quantities, &self.restock, &self.locations];
         leading.iter().copied().chain(columns).collect()
     }
 }
@@ -169,10 +176,11 @@ pub async fn insert_supplier_returns_batch(
     let statement = format!(
         r"with inserted as (
               insert into supplier_returns (tenant_id, supplier_return_id, lot_id, sku, return_date, quantity,
-                                            upload_id, upload_row)
-              select $1, i.supplier_return_id, i.lot_id, l.sku, i.return_date, i.quantity, $2, i.upload_row
-              from unnest($3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::numeric[])
-                   as i(upload_row, supplier_return_id, lot_id, return_date, quantity)
+                                            location, upload_id, upload_row)
+              select $1, i.supplier_return_id, i.lot_id, l.sku, i.return_date, i.quantity, i.location, $2,
+                     i.upload_row
+              from unnest($3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::numeric[], $8::text[])
+                   as i(upload_row, supplier_return_id, lot_id, return_date, quantity, location)
               join lots l on l.lot_id = i.lot_id
               order by i.supplier_return_id, i.upload_row
               on conflict (tenant_id, supplier_return_id) do nothing
@@ -191,9 +199,10 @@ pub async fn supplier_returns_batch_problems(
     batch: &[(u64, SupplierReturn)],
 ) -> Result<Vec<BatchProblem>, DbError> {
     let columns = SupplierReturnColumns::of(batch);
-    let incoming = r"select * from unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::numeric[])
-                          as i(upload_row, id, lot_id, return_date, quantity)";
-    let differs = "(x.lot_id, x.return_date, x.quantity) is distinct from (i.lot_id, i.return_date, i.quantity)";
+    let incoming = r"select * from unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::numeric[],
+                                          $7::text[])
+                          as i(upload_row, id, lot_id, return_date, quantity, location)";
+    let differs = "(x.lot_id, x.return_date, x.quantity, x.location) is distinct from (i.lot_id, i.return_date, i.quantity, i.location)";
     let compared = Compared { incoming, table: "supplier_returns", id_column: "supplier_return_id", differs };
     batch_problems(tx, compared, &columns.params(&[&upload_id])).await
 }
@@ -209,8 +218,8 @@ pub async fn supplier_return_reference_problems(
         .query(
             r"select i.upload_row, 'lot_id', 'unknown_reference',
                      'lot_id ' || i.lot_id || ' is not loaded; load the lots file with the lot first'
-              from unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::numeric[])
-                   as i(upload_row, supplier_return_id, lot_id, return_date, quantity)
+              from unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::numeric[], $6::text[])
+                   as i(upload_row, supplier_return_id, lot_id, return_date, quantity, location)
               where not exists (select 1 from lots l where l.lot_id = i.lot_id)
               order by 1",
             &columns.params(&[]),
@@ -225,6 +234,7 @@ struct SupplierReturnColumns<'a> {
     lot_ids: Vec<&'a str>,
     dates: Vec<DateTime<Utc>>,
     quantities: Vec<Decimal>,
+    locations: Vec<Option<&'a str>>,
 }
 
 impl<'a> SupplierReturnColumns<'a> {
@@ -235,11 +245,13 @@ impl<'a> SupplierReturnColumns<'a> {
             lot_ids: batch.iter().map(|(_, r)| r.lot_id.as_str()).collect(),
             dates: batch.iter().map(|(_, r)| r.return_date).collect(),
             quantities: batch.iter().map(|(_, r)| r.quantity).collect(),
+            locations: batch.iter().map(|(_, r)| r.location.as_ref().map(Location::as_str)).collect(),
         }
     }
 
     fn params(&'a self, leading: &[&'a dyn Param]) -> Vec<&'a dyn Param> {
-        let columns: [&'a dyn Param; 5] = [&self.rows, &self.ids, &self.lot_ids, &self.dates, &self.quantities];
+        let columns: [&'a dyn Param; 6] =
+            [&self.rows, &self.ids, &self.lot_ids, &self.dates, &self.quantities, &self.locations];
         leading.iter().copied().chain(columns).collect()
     }
 }
@@ -254,12 +266,12 @@ pub async fn insert_adjustments_batch(
     let statement = format!(
         r"with inserted as (
               insert into adjustments (tenant_id, adjustment_id, sku, adjustment_date, quantity, unit_cost, reason,
-                                       lot_id, upload_id, upload_row)
-              select $1, i.adjustment_id, i.sku, i.adjustment_date, i.quantity, i.unit_cost, i.reason, i.lot_id, $2,
-                     i.upload_row
+                                       lot_id, location, upload_id, upload_row)
+              select $1, i.adjustment_id, i.sku, i.adjustment_date, i.quantity, i.unit_cost, i.reason, i.lot_id,
+                     i.location, $2, i.upload_row
               from unnest($3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::numeric[], $8::numeric[],
-                          $9::text[], $10::text[])
-                   as i(upload_row, adjustment_id, sku, adjustment_date, quantity, unit_cost, reason, lot_id)
+                          $9::text[], $10::text[], $11::text[])
+                   as i(upload_row, adjustment_id, sku, adjustment_date, quantity, unit_cost, reason, lot_id, location)
               order by i.adjustment_id, i.upload_row
               on conflict (tenant_id, adjustment_id) do nothing
               returning sku, adjustment_date as at, adjustment_id as id
@@ -278,9 +290,9 @@ pub async fn adjustments_batch_problems(
 ) -> Result<Vec<BatchProblem>, DbError> {
     let columns = AdjustmentColumns::of(batch);
     let incoming = r"select * from unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::numeric[],
-                                          $7::numeric[], $8::text[], $9::text[])
-                          as i(upload_row, id, sku, adjustment_date, quantity, unit_cost, reason, lot_id)";
-    let differs = "(x.sku, x.adjustment_date, x.quantity, x.unit_cost, x.reason, x.lot_id) is distinct from (i.sku, i.adjustment_date, i.quantity, i.unit_cost, i.reason, i.lot_id)";
+                                          $7::numeric[], $8::text[], $9::text[], $10::text[])
+                          as i(upload_row, id, sku, adjustment_date, quantity, unit_cost, reason, lot_id, location)";
+    let differs = "(x.sku, x.adjustment_date, x.quantity, x.unit_cost, x.reason, x.lot_id, x.location) is distinct from (i.sku, i.adjustment_date, i.quantity, i.unit_cost, i.reason, i.lot_id, i.location)";
     let compared = Compared { incoming, table: "adjustments", id_column: "adjustment_id", differs };
     batch_problems(tx, compared, &columns.params(&[&upload_id])).await
 }
@@ -294,6 +306,7 @@ struct AdjustmentColumns<'a> {
     unit_costs: Vec<Option<Decimal>>,
     reasons: Vec<&'a str>,
     lot_ids: Vec<Option<&'a str>>,
+    locations: Vec<&'a str>,
 }
 
 impl<'a> AdjustmentColumns<'a> {
@@ -307,11 +320,12 @@ impl<'a> AdjustmentColumns<'a> {
             unit_costs: batch.iter().map(|(_, a)| a.unit_cost).collect(),
             reasons: batch.iter().map(|(_, a)| a.reason.as_str()).collect(),
             lot_ids: batch.iter().map(|(_, a)| a.lot_id.as_ref().map(LotId::as_str)).collect(),
+            locations: batch.iter().map(|(_, a)| a.location.as_str()).collect(),
         }
     }
 
     fn params(&'a self, leading: &[&'a dyn Param]) -> Vec<&'a dyn Param> {
-        let columns: [&'a dyn Param; 8] = [
+        let columns: [&'a dyn Param; 9] = [
             &self.rows,
             &self.ids,
             &self.skus,
@@ -320,6 +334,7 @@ impl<'a> AdjustmentColumns<'a> {
             &self.unit_costs,
             &self.reasons,
             &self.lot_ids,
+            &self.locations,
         ];
         leading.iter().copied().chain(columns).collect()
     }
@@ -367,11 +382,12 @@ pub async fn insert_counts_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, 
     let columns = CountColumns::of(batch);
     let statement = format!(
         r"with inserted as (
-              insert into stock_counts (tenant_id, count_id, sku, count_date, counted_quantity, unit_cost, upload_id,
-                                        upload_row)
-              select $1, i.count_id, i.sku, i.count_date, i.counted_quantity, i.unit_cost, $2, i.upload_row
-              from unnest($3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::numeric[], $8::numeric[])
-                   as i(upload_row, count_id, sku, count_date, counted_quantity, unit_cost)
+              insert into stock_counts (tenant_id, count_id, sku, count_date, counted_quantity, unit_cost, location,
+                                        upload_id, upload_row)
+              select $1, i.count_id, i.sku, i.count_date, i.counted_quantity, i.unit_cost, i.location, $2, i.upload_row
+              from unnest($3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::numeric[], $8::numeric[],
+                          $9::text[])
+                   as i(upload_row, count_id, sku, count_date, counted_quantity, unit_cost, location)
               order by i.count_id, i.upload_row
               on conflict (tenant_id, count_id) do nothing
               returning sku, count_date as at, count_id as id
@@ -390,9 +406,9 @@ pub async fn counts_batch_problems(
 ) -> Result<Vec<BatchProblem>, DbError> {
     let columns = CountColumns::of(batch);
     let incoming = r"select * from unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::numeric[],
-                                          $7::numeric[])
-                          as i(upload_row, id, sku, count_date, counted_quantity, unit_cost)";
-    let differs = "(x.sku, x.count_date, x.counted_quantity, x.unit_cost) is distinct from (i.sku, i.count_date, i.counted_quantity, i.unit_cost)";
+                                          $7::numeric[], $8::text[])
+                          as i(upload_row, id, sku, count_date, counted_quantity, unit_cost, location)";
+    let differs = "(x.sku, x.count_date, x.counted_quantity, x.unit_cost, x.location) is distinct from (i.sku, i.count_date, i.counted_quantity, i.unit_cost, i.location)";
     let compared = Compared { incoming, table: "stock_counts", id_column: "count_id", differs };
     batch_problems(tx, compared, &columns.params(&[&upload_id])).await
 }
@@ -404,6 +420,7 @@ struct CountColumns<'a> {
     dates: Vec<DateTime<Utc>>,
     counted: Vec<Decimal>,
     unit_costs: Vec<Option<Decimal>>,
+    locations: Vec<&'a str>,
 }
 
 impl<'a> CountColumns<'a> {
@@ -415,12 +432,80 @@ impl<'a> CountColumns<'a> {
             dates: batch.iter().map(|(_, c)| c.count_date).collect(),
             counted: batch.iter().map(|(_, c)| c.counted_quantity).collect(),
             unit_costs: batch.iter().map(|(_, c)| c.unit_cost).collect(),
+            locations: batch.iter().map(|(_, c)| c.location.as_str()).collect(),
         }
     }
 
     fn params(&'a self, leading: &[&'a dyn Param]) -> Vec<&'a dyn Param> {
-        let columns: [&'a dyn Param; 6] =
-            [&self.rows, &self.ids, &self.skus, &self.dates, &self.counted, &self.unit_costs];
+        let columns: [&'a dyn Param; 7] =
+            [&self.rows, &self.ids, &self.skus, &self.dates, &self.counted, &self.unit_costs, &self.locations];
+        leading.iter().copied().chain(columns).collect()
+    }
+}
+
+/// Inserts one batch of transfers.
+pub async fn insert_transfers_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Transfer)]) -> Result<u64, DbError> {
+    let columns = TransferColumns::of(batch);
+    let statement = format!(
+        r"with inserted as (
+              insert into transfers (tenant_id, transfer_id, sku, from_location, to_location, transfer_date, quantity,
+                                     upload_id, upload_row)
+              select $1, i.transfer_id, i.sku, i.from_location, i.to_location, i.transfer_date, i.quantity, $2,
+                     i.upload_row
+              from unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[],
+                          $9::numeric[])
+                   as i(upload_row, transfer_id, sku, from_location, to_location, transfer_date, quantity)
+              order by i.transfer_id, i.upload_row
+              on conflict (tenant_id, transfer_id) do nothing
+              returning sku, transfer_date as at, transfer_id as id
+          ),
+          touched as (select * from inserted),
+          {}",
+        mark_skus("transfer")
+    );
+    count(tx, &statement, &columns.params(&[&tx.tenant_id().as_str(), &upload_id])).await
+}
+
+pub async fn transfers_batch_problems(
+    tx: &TenantTx,
+    upload_id: Uuid,
+    batch: &[(u64, Transfer)],
+) -> Result<Vec<BatchProblem>, DbError> {
+    let columns = TransferColumns::of(batch);
+    let incoming = r"select * from unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                          $7::timestamptz[], $8::numeric[])
+                          as i(upload_row, id, sku, from_location, to_location, transfer_date, quantity)";
+    let differs = "(x.sku, x.from_location, x.to_location, x.transfer_date, x.quantity) is distinct from (i.sku, i.from_location, i.to_location, i.transfer_date, i.quantity)";
+    let compared = Compared { incoming, table: "transfers", id_column: "transfer_id", differs };
+    batch_problems(tx, compared, &columns.params(&[&upload_id])).await
+}
+
+struct TransferColumns<'a> {
+    rows: Vec<i64>,
+    ids: Vec<&'a str>,
+    skus: Vec<&'a str>,
+    from: Vec<&'a str>,
+    to: Vec<&'a str>,
+    dates: Vec<DateTime<Utc>>,
+    quantities: Vec<Decimal>,
+}
+
+impl<'a> TransferColumns<'a> {
+    fn of(batch: &'a [(u64, Transfer)]) -> Self {
+        Self {
+            rows: upload_rows(batch),
+            ids: batch.iter().map(|(_, t)| t.transfer_id.as_str()).collect(),
+            skus: batch.iter().map(|(_, t)| t.sku.as_str()).collect(),
+            from: batch.iter().map(|(_, t)| t.from_location.as_str()).collect(),
+            to: batch.iter().map(|(_, t)| t.to_location.as_str()).collect(),
+            dates: batch.iter().map(|(_, t)| t.transfer_date).collect(),
+            quantities: batch.iter().map(|(_, t)| t.quantity).collect(),
+        }
+    }
+
+    fn params(&'a self, leading: &[&'a dyn Param]) -> Vec<&'a dyn Param> {
+        let columns: [&'a dyn Param; 7] =
+            [&self.rows, &self.ids, &self.skus, &self.from, &self.to, &self.dates, &self.quantities];
         leading.iter().copied().chain(columns).collect()
     }
 }
@@ -635,6 +720,7 @@ pub struct SkuEvents {
     pub adjustments: Vec<Adjustment>,
     pub counts: Vec<StockCount>,
     pub landed_costs: Vec<LandedCost>,
+    pub transfers: Vec<Transfer>,
 }
 
 impl SkuEvents {
@@ -650,6 +736,7 @@ impl SkuEvents {
             adjustments: &self.adjustments,
             counts: &self.counts,
             landed_costs: &self.landed_costs,
+            transfers: &self.transfers,
         }
     }
 }
@@ -657,7 +744,7 @@ impl SkuEvents {
 /// Every event of `skus`, and the lots their landed costs are spread over.
 pub async fn load_sku_events(tx: &TenantTx, skus: &[&str]) -> Result<SkuEvents, DbError> {
     let lot_columns = r"lot_id, sku, received_date, original_quantity, initial_remaining_quantity as remaining_quantity,
-                        unit_price, freight_cost_per_unit, receipt_id";
+                        unit_price, freight_cost_per_unit, receipt_id, location";
     let lots = tx.query(&format!("select {lot_columns} from lots where sku = any($1)"), &[&skus]).await?;
     let landed = tx
         .query(
@@ -679,30 +766,43 @@ pub async fn load_sku_events(tx: &TenantTx, skus: &[&str]) -> Result<SkuEvents, 
         )
         .await?;
     let sales = tx
-        .query(r"select sale_id, sku, sale_date, quantity_sold, lot_id from sales where sku = any($1)", &[&skus])
+        .query(
+            r"select sale_id, sku, sale_date, quantity_sold, lot_id, location from sales where sku = any($1)",
+            &[&skus],
+        )
         .await?;
     let returns = tx
         .query(
-            r"select return_id, sale_id, return_date, quantity, restock from customer_returns where sku = any($1)",
+            r"select return_id, sale_id, return_date, quantity, restock, location from customer_returns
+              where sku = any($1)",
             &[&skus],
         )
         .await?;
     let supplier_returns = tx
         .query(
-            r"select supplier_return_id, lot_id, return_date, quantity from supplier_returns where sku = any($1)",
+            r"select supplier_return_id, lot_id, return_date, quantity, location from supplier_returns
+              where sku = any($1)",
             &[&skus],
         )
         .await?;
     let adjustments = tx
         .query(
-            r"select adjustment_id, sku, adjustment_date, quantity, unit_cost, reason, lot_id from adjustments
+            r"select adjustment_id, sku, adjustment_date, quantity, unit_cost, reason, lot_id, location from adjustments
               where sku = any($1)",
             &[&skus],
         )
         .await?;
     let counts = tx
         .query(
-            r"select count_id, sku, count_date, counted_quantity, unit_cost from stock_counts where sku = any($1)",
+            r"select count_id, sku, count_date, counted_quantity, unit_cost, location from stock_counts
+              where sku = any($1)",
+            &[&skus],
+        )
+        .await?;
+    let transfers = tx
+        .query(
+            r"select transfer_id, sku, from_location, to_location, transfer_date, quantity from transfers
+              where sku = any($1)",
             &[&skus],
         )
         .await?;
@@ -723,6 +823,7 @@ pub async fn load_sku_events(tx: &TenantTx, skus: &[&str]) -> Result<SkuEvents, 
                     return_date: row.try_get("return_date")?,
                     quantity: row.try_get("quantity")?,
                     restock: row.try_get("restock")?,
+                    location: location_of(row, "location")?,
                 })
             })
             .collect::<Result<_, DbError>>()?,
@@ -734,6 +835,11 @@ pub async fn load_sku_events(tx: &TenantTx, skus: &[&str]) -> Result<SkuEvents, 
                     lot_id: LotId::parse(row.try_get::<_, String>("lot_id")?).map_err(DbError::corrupt("lot_id"))?,
                     return_date: row.try_get("return_date")?,
                     quantity: row.try_get("quantity")?,
+                    location: row
+                        .try_get::<_, Option<String>>("location")?
+                        .map(Location::parse)
+                        .transpose()
+                        .map_err(DbError::corrupt("location"))?,
                 })
             })
             .collect::<Result<_, DbError>>()?,
@@ -752,6 +858,7 @@ pub async fn load_sku_events(tx: &TenantTx, skus: &[&str]) -> Result<SkuEvents, 
                         .map(LotId::parse)
                         .transpose()
                         .map_err(DbError::corrupt("lot_id"))?,
+                    location: location_of(row, "location")?,
                 })
             })
             .collect::<Result<_, DbError>>()?,
@@ -764,6 +871,7 @@ pub async fn load_sku_events(tx: &TenantTx, skus: &[&str]) -> Result<SkuEvents, 
                     count_date: row.try_get("count_date")?,
                     counted_quantity: row.try_get("counted_quantity")?,
                     unit_cost: row.try_get("unit_cost")?,
+                    location: location_of(row, "location")?,
                 })
             })
             .collect::<Result<_, DbError>>()?,
@@ -792,6 +900,19 @@ pub async fn load_sku_events(tx: &TenantTx, skus: &[&str]) -> Result<SkuEvents, 
                 })
             })
             .collect::<Result<_, DbError>>()?,
+        transfers: transfers
+            .iter()
+            .map(|row| {
+                Ok(Transfer {
+                    transfer_id: event_id(row, "transfer_id")?,
+                    sku: sku_of(row)?,
+                    from_location: location_of(row, "from_location")?,
+                    to_location: location_of(row, "to_location")?,
+                    transfer_date: row.try_get("transfer_date")?,
+                    quantity: row.try_get("quantity")?,
+                })
+            })
+            .collect::<Result<_, DbError>>()?,
     })
 }
 
@@ -810,13 +931,15 @@ pub async fn insert_movements(tx: &TenantTx, run_id: Uuid, movements: &[Movement
     let quantities: Vec<Decimal> = movements.iter().map(|m| m.quantity).collect();
     let costs: Vec<Decimal> = movements.iter().map(|m| m.cost).collect();
     let consumers: Vec<Option<&str>> = movements.iter().map(|m| m.consumer.as_ref().map(EventId::as_str)).collect();
+    let locations: Vec<&str> = movements.iter().map(|m| m.location.as_str()).collect();
     tx.execute(
         r"insert into cogs_movements (tenant_id, run_id, sku, seq, kind, event_id, event_date, layer, quantity, cost,
-                                     consumer)
-          select $1, $2, v.sku, v.seq, v.kind, v.event_id, v.event_date, v.layer, v.quantity, v.cost, v.consumer
+                                     consumer, location)
+          select $1, $2, v.sku, v.seq, v.kind, v.event_id, v.event_date, v.layer, v.quantity, v.cost, v.consumer,
+                 v.location
           from unnest($3::text[], $4::int[], $5::text[], $6::text[], $7::timestamptz[], $8::text[], $9::numeric[],
-                      $10::numeric[], $11::text[])
-               as v(sku, seq, kind, event_id, event_date, layer, quantity, cost, consumer)",
+                      $10::numeric[], $11::text[], $12::text[])
+               as v(sku, seq, kind, event_id, event_date, layer, quantity, cost, consumer, location)",
         &[
             &tx.tenant_id().as_str(),
             &run_id,
@@ -829,6 +952,7 @@ pub async fn insert_movements(tx: &TenantTx, run_id: Uuid, movements: &[Movement
             &quantities,
             &costs,
             &consumers,
+            &locations,
         ],
     )
     .await
@@ -843,13 +967,27 @@ pub async fn insert_layers(tx: &TenantTx, run_id: Uuid, layers: &[Layer]) -> Res
     let remaining: Vec<Decimal> = layers.iter().map(|l| l.remaining_quantity).collect();
     let unit_costs: Vec<Decimal> = layers.iter().map(|l| l.unit_cost).collect();
     let landed: Vec<Decimal> = layers.iter().map(|l| l.landed).collect();
+    let locations: Vec<&str> = layers.iter().map(|l| l.location.as_str()).collect();
     tx.execute(
         r"insert into cogs_layers (tenant_id, run_id, sku, seq, layer, received_date, remaining_quantity, unit_cost,
-                                  landed)
-          select $1, $2, v.sku, v.seq, v.layer, v.received_date, v.remaining_quantity, v.unit_cost, v.landed
-          from unnest($3::text[], $4::int[], $5::text[], $6::timestamptz[], $7::numeric[], $8::numeric[], $9::numeric[])
-               as v(sku, seq, layer, received_date, remaining_quantity, unit_cost, landed)",
-        &[&tx.tenant_id().as_str(), &run_id, &skus, &seqs, &names, &dates, &remaining, &unit_costs, &landed],
+                                  landed, location)
+          select $1, $2, v.sku, v.seq, v.layer, v.received_date, v.remaining_quantity, v.unit_cost, v.landed,
+                 v.location
+          from unnest($3::text[], $4::int[], $5::text[], $6::timestamptz[], $7::numeric[], $8::numeric[], $9::numeric[],
+                      $10::text[])
+               as v(sku, seq, layer, received_date, remaining_quantity, unit_cost, landed, location)",
+        &[
+            &tx.tenant_id().as_str(),
+            &run_id,
+            &skus,
+            &seqs,
+            &names,
+            &dates,
+            &remaining,
+            &unit_costs,
+            &landed,
+            &locations,
+        ],
     )
     .await
 }

@@ -354,13 +354,14 @@ pub async fn insert_shortfalls(tx: &TenantTx, run_id: Uuid, shortfalls: &[Shortf
     let dates: Vec<DateTime<Utc>> = shortfalls.iter().map(|s| s.event_date).collect();
     let short: Vec<Decimal> = shortfalls.iter().map(|s| s.quantity_short).collect();
     let on_hand: Vec<Decimal> = shortfalls.iter().map(|s| s.on_hand).collect();
+    let locations: Vec<&str> = shortfalls.iter().map(|s| s.location.as_str()).collect();
     tx.execute(
         r"insert into cogs_run_shortfalls (tenant_id, run_id, sku, event_kind, event_id, event_date, quantity_short,
-                                          on_hand)
-          select $1, $2, v.sku, v.event_kind, v.event_id, v.event_date, v.quantity_short, v.on_hand
-          from unnest($3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::numeric[], $8::numeric[])
-               as v(sku, event_kind, event_id, event_date, quantity_short, on_hand)",
-        &[&tx.tenant_id().as_str(), &run_id, &skus, &kinds, &ids, &dates, &short, &on_hand],
+                                          on_hand, location)
+          select $1, $2, v.sku, v.event_kind, v.event_id, v.event_date, v.quantity_short, v.on_hand, v.location
+          from unnest($3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::numeric[], $8::numeric[], $9::text[])
+               as v(sku, event_kind, event_id, event_date, quantity_short, on_hand, location)",
+        &[&tx.tenant_id().as_str(), &run_id, &skus, &kinds, &ids, &dates, &short, &on_hand, &locations],
     )
     .await
 }
@@ -369,7 +370,7 @@ pub async fn insert_shortfalls(tx: &TenantTx, run_id: Uuid, shortfalls: &[Shortf
 pub async fn load_shortfalls(tx: &TenantTx, run_id: Uuid) -> Result<Vec<Shortfall>, DbError> {
     let rows = tx
         .query(
-            r"select sku, event_kind, event_id, event_date, quantity_short, on_hand from cogs_run_shortfalls
+            r"select sku, event_kind, event_id, event_date, quantity_short, on_hand, location from cogs_run_shortfalls
               where run_id = $1 order by sku",
             &[&run_id],
         )
@@ -377,12 +378,14 @@ pub async fn load_shortfalls(tx: &TenantTx, run_id: Uuid) -> Result<Vec<Shortfal
     rows.iter().map(Shortfall::try_from).collect()
 }
 
-/// From (sku, event_kind, event_id, event_date, quantity_short, on_hand).
+/// From (sku, event_kind, event_id, event_date, quantity_short, on_hand, location).
 impl TryFrom<&Row> for Shortfall {
     type Error = DbError;
     fn try_from(row: &Row) -> Result<Self, DbError> {
         let kind: String = row.try_get(1)?;
-        let event_kind = [EventKind::Sale, EventKind::Adjustment, EventKind::SupplierReturn, EventKind::Count]
+        let outflows =
+            [EventKind::Sale, EventKind::Adjustment, EventKind::SupplierReturn, EventKind::Count, EventKind::Transfer];
+        let event_kind = outflows
             .into_iter()
             .find(|known| known.as_str() == kind)
             .ok_or(DbError::Corrupt { column: "event_kind", reason: kind })?;
@@ -393,6 +396,7 @@ impl TryFrom<&Row> for Shortfall {
             event_date: row.try_get(3)?,
             quantity_short: row.try_get(4)?,
             on_hand: row.try_get(5)?,
+            location: super::lots::location_of(row, "location")?,
         })
     }
 }

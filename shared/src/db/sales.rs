@@ -24,6 +24,7 @@ impl TryFrom<&Row> for Sale {
                 .map(LotId::parse)
                 .transpose()
                 .map_err(DbError::corrupt("lot_id"))?,
+            location: super::lots::location_of(row, "location")?,
         })
     }
 }
@@ -34,21 +35,24 @@ impl TryFrom<&Row> for Sale {
 /// were new than sent). Each new SKU gets its watermark row, and each SKU's row knows
 /// its latest sale; a new sale at or before its SKU's watermark marks the SKU
 /// backdated there, and any new sale marks a SKU with movements besides lots and sales
-/// (it is costed whole again). A sale that names its lot makes its SKU one costed whole
-/// (marked from its earliest new sale). The caller holds the tenant's lock ([`super::lock_tenant`]), so no
+/// (it is costed whole again). A sale that names its lot, or leaves from another
+/// location than the main one, makes its SKU one costed whole (marked from its
+/// earliest new sale). The caller holds the tenant's lock ([`super::lock_tenant`]), so no
 /// other statement adds the same SKU's row meanwhile.
 pub async fn insert_sales_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Sale)]) -> Result<u64, DbError> {
     let columns = SaleColumns::of(batch);
     let row = tx
         .query_one(
             r"with inserted as (
-                  insert into sales (tenant_id, sale_id, sku, sale_date, quantity_sold, lot_id, upload_id, upload_row)
-                  select $1, i.sale_id, i.sku, i.sale_date, i.quantity_sold, i.lot_id, $2, i.upload_row
-                  from unnest($3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::numeric[], $8::text[])
-                       as i(upload_row, sale_id, sku, sale_date, quantity_sold, lot_id)
+                  insert into sales (tenant_id, sale_id, sku, sale_date, quantity_sold, lot_id, location, upload_id,
+                                     upload_row)
+                  select $1, i.sale_id, i.sku, i.sale_date, i.quantity_sold, i.lot_id, i.location, $2, i.upload_row
+                  from unnest($3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::numeric[], $8::text[],
+                              $9::text[])
+                       as i(upload_row, sale_id, sku, sale_date, quantity_sold, lot_id, location)
                   order by i.sale_id, i.upload_row
                   on conflict (tenant_id, sale_id) do nothing
-                  returning sku, sale_date, sale_id, lot_id
+                  returning sku, sale_date, sale_id, lot_id, location
               ),
               earliest as (
                   select distinct on (sku) sku, sale_date, sale_id from inserted order by sku, sale_date, sale_id
@@ -58,10 +62,11 @@ pub async fn insert_sales_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, S
                   from inserted
                   order by sku, sale_date desc, sale_id desc
               ),
-              -- A SKU with a sale that names its lot is costed whole from now on: specific
-              -- identification draws on the named lot, which the FIFO allocator does not read.
+              -- A SKU with a sale that names its lot, or leaves from another location, is
+              -- costed whole from now on: specific identification draws on the named lot,
+              -- and FIFO runs per location, neither of which the FIFO allocator reads.
               named as (
-                  select distinct sku from inserted where lot_id is not null
+                  select distinct sku from inserted where lot_id is not null or location <> 'main'
               ),
               new_skus as (
                   insert into sku_watermarks (tenant_id, sku, last_sale_date, last_sale_id, movements, rewind_date,
@@ -122,15 +127,16 @@ pub async fn sales_batch_problems(
     let rows = tx
         .query(
             r"with incoming as (
-                  select * from unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::numeric[], $7::text[])
-                       as i(upload_row, sale_id, sku, sale_date, quantity_sold, lot_id)
+                  select * from unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::numeric[], $7::text[],
+                                       $8::text[])
+                       as i(upload_row, sale_id, sku, sale_date, quantity_sold, lot_id, location)
               )
               select i.upload_row, i.sale_id, case when s.upload_id = $1 then s.upload_row end
               from incoming i join sales s on s.sale_id = i.sale_id
               where (s.upload_id = $1 and s.upload_row <> i.upload_row)
                  or (s.upload_id <> $1
-                     and (s.sku, s.sale_date, s.quantity_sold, s.lot_id)
-                         is distinct from (i.sku, i.sale_date, i.quantity_sold, i.lot_id))
+                     and (s.sku, s.sale_date, s.quantity_sold, s.lot_id, s.location)
+                         is distinct from (i.sku, i.sale_date, i.quantity_sold, i.lot_id, i.location))
               union
               select upload_row, sale_id, first_row
               from (select upload_row, sale_id, min(upload_row) over (partition by sale_id) as first_row from incoming) d
@@ -150,6 +156,7 @@ struct SaleColumns<'a> {
     sale_dates: Vec<DateTime<Utc>>,
     quantities: Vec<Decimal>,
     lot_ids: Vec<Option<&'a str>>,
+    locations: Vec<&'a str>,
 }
 
 impl<'a> SaleColumns<'a> {
@@ -161,13 +168,21 @@ impl<'a> SaleColumns<'a> {
             sale_dates: batch.iter().map(|(_, sale)| sale.sale_date).collect(),
             quantities: batch.iter().map(|(_, sale)| sale.quantity_sold).collect(),
             lot_ids: batch.iter().map(|(_, sale)| sale.lot_id.as_ref().map(LotId::as_str)).collect(),
+            locations: batch.iter().map(|(_, sale)| sale.location.as_str()).collect(),
         }
     }
 
     /// `leading` followed by the columns, in the order the statements number them.
     fn params(&'a self, leading: &[&'a dyn Param]) -> Vec<&'a dyn Param> {
-        let columns: [&'a dyn Param; 6] =
-            [&self.rows, &self.sale_ids, &self.skus, &self.sale_dates, &self.quantities, &self.lot_ids];
+        let columns: [&'a dyn Param; 7] = [
+            &self.rows,
+            &self.sale_ids,
+            &self.skus,
+            &self.sale_dates,
+            &self.quantities,
+            &self.lot_ids,
+            &self.locations,
+        ];
         leading.iter().copied().chain(columns).collect()
     }
 }
@@ -188,10 +203,10 @@ pub async fn load_uncosted(
     let rows = tx
         .query(
             &format!(
-                r"select s.sale_id, s.sku, s.sale_date, s.quantity_sold, s.lot_id
+                r"select s.sale_id, s.sku, s.sale_date, s.quantity_sold, s.lot_id, s.location
               from sku_watermarks w
               cross join lateral (
-                  select s.sale_id, s.sku, s.sale_date, s.quantity_sold, s.lot_id from sales s
+                  select s.sale_id, s.sku, s.sale_date, s.quantity_sold, s.lot_id, s.location from sales s
                   where s.sku = w.sku
                     and (s.sale_date, s.sale_id)
                         > (coalesce(w.costed_date, '-infinity'), coalesce(w.costed_sale_id, ''))
@@ -270,7 +285,7 @@ impl TryFrom<&Row> for BatchProblem {
 pub async fn load_sales_of_run(tx: &TenantTx, run_id: Uuid) -> Result<Vec<Sale>, DbError> {
     let rows = tx
         .query(
-            r"select sale_id, sku, sale_date, quantity_sold, lot_id from sales
+            r"select sale_id, sku, sale_date, quantity_sold, lot_id, location from sales
               where sale_id in (select sale_id from cogs_allocations where run_id = $1)
               order by sale_date, sale_id",
             &[&run_id],

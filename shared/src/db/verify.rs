@@ -78,15 +78,16 @@ pub const CHECKS: [(&str, &str, &str); 12] = [
     ),
     (
         "lot_remaining_is_initial_less_consumption",
-        "each lot's remaining quantity is its quantity as loaded less its live consumption (sales, write-offs, \
-         count deficits and supplier returns)",
+        "each lot's remaining quantity (where it was received) is its quantity as loaded less its live \
+         consumption (sales, write-offs, count deficits, supplier returns and transfers out)",
         r"select l.lot_id, 'remaining ' || l.remaining_quantity || ', loaded ' || l.initial_remaining_quantity
                  || ', consumed ' || coalesce(a.quantity, 0) + coalesce(m.quantity, 0)
           from lots l
           left join (select lot_id, sum(quantity) as quantity from live_allocations group by lot_id) a
                  on a.lot_id = l.lot_id
           left join (select layer, sum(quantity) as quantity from live_movements
-                     where kind in ('supplier_return', 'adjustment_out', 'count_deficit') group by layer) m
+                     where kind in ('supplier_return', 'adjustment_out', 'count_deficit', 'transfer_out')
+                     group by layer) m
                  on m.layer = l.lot_id
           where l.remaining_quantity <> l.initial_remaining_quantity - coalesce(a.quantity, 0) - coalesce(m.quantity, 0)",
     ),
@@ -249,7 +250,7 @@ pub async fn load_live_costing(
         .await?;
     let layers = tx
         .query(
-            r"select sku, layer, received_date, remaining_quantity, unit_cost, landed from live_layers
+            r"select sku, layer, location, received_date, remaining_quantity, unit_cost, landed from live_layers
               where sku = any($1) order by sku, seq",
             &[&skus],
         )
@@ -276,7 +277,7 @@ pub async fn load_book_slice(tx: &TenantTx, skus: &[&str]) -> Result<BookSlice, 
     let lots = tx
         .query(
             r"select lot_id, sku, received_date, original_quantity, initial_remaining_quantity as remaining_quantity,
-                     unit_price, freight_cost_per_unit, receipt_id, remaining_quantity as book_remaining
+                     unit_price, freight_cost_per_unit, receipt_id, location, remaining_quantity as book_remaining
               from lots where sku = any($1)
               order by sku, received_date, lot_id",
             &[&skus],
@@ -289,7 +290,7 @@ pub async fn load_book_slice(tx: &TenantTx, skus: &[&str]) -> Result<BookSlice, 
     let loaded_lots = lots.iter().map(Lot::try_from).collect::<Result<_, _>>()?;
     let costed_sales = tx
         .query(
-            r"select s.sale_id, s.sku, s.sale_date, s.quantity_sold, s.lot_id
+            r"select s.sale_id, s.sku, s.sale_date, s.quantity_sold, s.lot_id, s.location
               from sku_watermarks w
               join sales s on s.sku = w.sku and (s.sale_date, s.sale_id) <= (w.costed_date, w.costed_sale_id)
               where w.sku = any($1)

@@ -308,7 +308,8 @@ pub async fn mark_method_change(
           union all select 'return', return_id, sku, return_date from customer_returns
           union all select 'supplier_return', supplier_return_id, sku, return_date from supplier_returns
           union all select 'adjustment', adjustment_id, sku, adjustment_date from adjustments where quantity < 0
-          union all select 'count', count_id, sku, count_date from stock_counts"
+          union all select 'count', count_id, sku, count_date from stock_counts
+          union all select 'transfer', transfer_id, sku, transfer_date from transfers"
     } else {
         r"select 'sale' as kind, sale_id as id, sku, sale_date as at from sales where lot_id is not null
           union all

@@ -4,11 +4,17 @@
 //! shortfalls and the closing layers out.
 //!
 //! Order within a SKU: by instant; at one instant the inflows (receipts, restocked
-//! returns, adjustments in, landed costs), then the outflows (sales, adjustments out,
-//! supplier returns), then counts; within a kind by id, byte order. A return at the
+//! returns, adjustments in, landed costs), then transfers, then the outflows (sales,
+//! adjustments out, supplier returns), then counts; within a kind by id, byte order. A return at the
 //! very instant of its sale comes right after that sale (its units cannot come back
 //! before they left). Layers are drawn in (instant, kind, id) order: a lot before a
 //! return's layer before an adjustment's or a count's.
+//!
+//! Locations: each SKU's stock is kept per location, and every outflow draws on its
+//! own location's layers (FIFO per location; the average's pool is per location too).
+//! A transfer is an outflow at its source and, for each layer it draws, a layer at its
+//! destination keeping the drawn layer's cost and place in drawing order; a landed cost
+//! follows the units of its lot wherever they were transferred.
 //!
 //! Landed costs (docs/DECISIONS.md, "Landed costs: shares and remainders"): a cost named
 //! by receipt is spread over the receipt's lots by quantity or value as loaded; a lot's
@@ -25,9 +31,9 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 use super::{CostingError, checked_unit_cost};
 use crate::model::{
-    Adjustment, AllocateBy, Allocation, CustomerReturn, EventId, EventKind, LandedCost, LandedTarget, Lot, LotId,
-    Method, Methods, Movement, MovementKind, ReceiptId, Sale, SaleId, Shortfall, Sku, StockCount, SupplierReturn,
-    Timestamp,
+    Adjustment, AllocateBy, Allocation, CustomerReturn, EventId, EventKind, LandedCost, LandedTarget, Location, Lot,
+    LotId, Method, Methods, Movement, MovementKind, ReceiptId, Sale, SaleId, Shortfall, Sku, StockCount,
+    SupplierReturn, Timestamp, Transfer,
 };
 use crate::money::{CENT_PLACES, exact_add, exact_mul, exact_sub, exact_sum};
 
@@ -45,6 +51,7 @@ pub struct Inputs<'a> {
     pub adjustments: &'a [Adjustment],
     pub counts: &'a [StockCount],
     pub landed_costs: &'a [LandedCost],
+    pub transfers: &'a [Transfer],
 }
 
 static FIFO_THROUGHOUT: Methods = Methods::FIFO;
@@ -61,6 +68,7 @@ impl Default for Inputs<'_> {
             adjustments: &[],
             counts: &[],
             landed_costs: &[],
+            transfers: &[],
         }
     }
 }
@@ -82,6 +90,7 @@ pub struct Costing {
 pub struct Layer {
     pub layer: LotId,
     pub sku: Sku,
+    pub location: Location,
     pub received_date: Timestamp,
     pub remaining_quantity: Decimal,
     pub unit_cost: Decimal,
@@ -122,9 +131,11 @@ enum What<'a> {
     Return(&'a CustomerReturn, &'a Sale),
     AdjustmentIn(&'a Adjustment, Decimal),
     Landed(&'a LandedCost, &'a LotId, Decimal),
+    Transfer(&'a Transfer),
     Sale(&'a Sale),
     AdjustmentOut(&'a Adjustment),
-    SupplierReturn(&'a SupplierReturn),
+    /// With the location its units leave from.
+    SupplierReturn(&'a SupplierReturn, &'a Location),
     Count(&'a StockCount),
 }
 
@@ -185,7 +196,7 @@ impl<'a> Streams<'a> {
             }
             let id = EventId::from(&sale.sale_id);
             check_named_lot(&lots, inputs.methods.at(sale.sale_date), EventKind::Sale, &id, &sale.sku, &sale.lot_id)?;
-            push(&sale.sku, (sale.sale_date, 4, sale.sale_id.as_str(), ""), What::Sale(sale));
+            push(&sale.sku, (sale.sale_date, 5, sale.sale_id.as_str(), ""), What::Sale(sale));
         }
         let mut returned = HashSet::new();
         let mut landed_lots = HashSet::new();
@@ -208,7 +219,7 @@ impl<'a> Streams<'a> {
             positive(EventKind::Return, &ret.return_id, ret.quantity)?;
             // A return at its sale's very instant comes right after the sale.
             let key = if ret.return_date == sale.sale_date {
-                (ret.return_date, 4, sale.sale_id.as_str(), ret.return_id.as_str())
+                (ret.return_date, 5, sale.sale_id.as_str(), ret.return_id.as_str())
             } else {
                 (ret.return_date, 1, ret.return_id.as_str(), "")
             };
@@ -230,7 +241,7 @@ impl<'a> Streams<'a> {
             } else if adjustment.quantity < Decimal::ZERO {
                 let method = inputs.methods.at(date);
                 check_named_lot(&lots, method, EventKind::Adjustment, id, &adjustment.sku, &adjustment.lot_id)?;
-                push(&adjustment.sku, (date, 5, id.as_str(), ""), What::AdjustmentOut(adjustment));
+                push(&adjustment.sku, (date, 6, id.as_str(), ""), What::AdjustmentOut(adjustment));
             } else {
                 return Err(invalid(EventKind::Adjustment, id.as_str(), "its quantity is zero".into()));
             }
@@ -243,8 +254,9 @@ impl<'a> Streams<'a> {
                 lot_id: sent.lot_id.clone(),
             })?;
             positive(EventKind::SupplierReturn, &sent.supplier_return_id, sent.quantity)?;
-            let key = (sent.return_date, 6, sent.supplier_return_id.as_str(), "");
-            push(&lot.sku, key, What::SupplierReturn(sent));
+            let key = (sent.return_date, 7, sent.supplier_return_id.as_str(), "");
+            let location = sent.location.as_ref().unwrap_or(&lot.location);
+            push(&lot.sku, key, What::SupplierReturn(sent, location));
         }
         for count in by_id(inputs.counts, |count| &count.count_id) {
             once(EventKind::Count, &count.count_id)?;
@@ -258,7 +270,17 @@ impl<'a> Streams<'a> {
             if count.unit_cost.is_some_and(|cost| cost.is_sign_negative() && !cost.is_zero()) {
                 return Err(invalid(EventKind::Count, count.count_id.as_str(), "its unit_cost is negative".into()));
             }
-            push(&count.sku, (count.count_date, 7, count.count_id.as_str(), ""), What::Count(count));
+            push(&count.sku, (count.count_date, 8, count.count_id.as_str(), ""), What::Count(count));
+        }
+        for transfer in by_id(inputs.transfers, |transfer| &transfer.transfer_id) {
+            let id = &transfer.transfer_id;
+            once(EventKind::Transfer, id)?;
+            positive(EventKind::Transfer, id, transfer.quantity)?;
+            if transfer.from_location == transfer.to_location {
+                let reason = format!("it moves stock from {} to the same location", transfer.from_location);
+                return Err(invalid(EventKind::Transfer, id.as_str(), reason));
+            }
+            push(&transfer.sku, (transfer.transfer_date, 4, id.as_str(), ""), What::Transfer(transfer));
         }
         for landed in by_id(inputs.landed_costs, |landed| &landed.landed_cost_id) {
             once(EventKind::LandedCost, &landed.landed_cost_id)?;
@@ -401,11 +423,15 @@ fn share_of(value: Decimal, quantity: Decimal, of: Decimal) -> Option<Decimal> {
 struct LayerState {
     key: (Timestamp, u8, Arc<str>, Arc<str>),
     name: LotId,
+    /// Where it is: an index into [`SkuCosting::places`].
+    place: usize,
+    /// The lot it is (or was transferred from), which specific identification draws on.
+    origin: Option<usize>,
     remaining: Decimal,
     unit_cost: Decimal,
     landed: Decimal,
-    /// For a lot a landed cost falls on: who took its units, in order (the cost's share
-    /// follows them).
+    /// For a lot a landed cost falls on, and layers transferred from it: who took its
+    /// units, in order (the cost's share follows them).
     takers: Option<Vec<Taker>>,
 }
 
@@ -413,6 +439,25 @@ struct Taker {
     kind: MovementKind,
     id: EventId,
     quantity: Decimal,
+    /// For a transfer: the layer the units became at their destination.
+    into: Option<usize>,
+}
+
+/// One location's stock of the SKU.
+struct Place {
+    location: Location,
+    /// Indices into `layers`, in drawing order.
+    order: Vec<usize>,
+    /// The first entry of `order` that may still hold stock.
+    head: usize,
+    /// What the layers here hold.
+    on_hand: Decimal,
+    /// Under the moving average, what the pool is worth beyond its layers' own values
+    /// (each outflow at the average leaves the difference here), and whether an outflow
+    /// has been costed at the average since the layers were last restated at it
+    /// ([`SkuCosting::settle_at_average`]).
+    pad: Decimal,
+    averaged: bool,
 }
 
 /// What a sale took from one layer, less what returns have brought back since.
@@ -432,18 +477,8 @@ struct SkuCosting<'a, 's> {
     with_returns: &'s HashSet<&'a SaleId>,
     with_landed: &'s HashSet<&'a LotId>,
     layers: Vec<LayerState>,
-    /// Indices into `layers`, in drawing order.
-    order: Vec<usize>,
-    /// The first entry of `order` that may still hold stock.
-    head: usize,
-    /// What all the layers hold.
-    on_hand: Decimal,
-    /// Under the moving average, what the pool is worth beyond its layers' own values
-    /// (each outflow at the average leaves the difference here), and whether an outflow
-    /// has been costed at the average since the layers were last restated at it
-    /// ([`Self::settle_at_average`]).
-    pad: Decimal,
-    averaged: bool,
+    /// Each location's stock, in the order the stream first names them.
+    places: Vec<Place>,
     lots: HashMap<&'a LotId, usize>,
     sale_parts: HashMap<&'a SaleId, Vec<SalePart>>,
     /// Per sale: units returned so far, restocked or not.
@@ -465,11 +500,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
             with_returns,
             with_landed,
             layers: Vec::new(),
-            order: Vec::new(),
-            head: 0,
-            on_hand: Decimal::ZERO,
-            pad: Decimal::ZERO,
-            averaged: false,
+            places: Vec::new(),
             lots: HashMap::new(),
             sale_parts: HashMap::new(),
             returned: HashMap::new(),
@@ -489,19 +520,42 @@ impl<'a, 's> SkuCosting<'a, 's> {
                 parked = true;
             }
         }
-        self.settle_at_average()?;
-        for &index in &self.order {
-            let layer = &self.layers[index];
-            costing.layers.push(Layer {
-                layer: layer.name.clone(),
-                sku: self.sku.clone(),
-                received_date: layer.key.0,
-                remaining_quantity: layer.remaining,
-                unit_cost: layer.unit_cost,
-                landed: layer.landed,
-            });
+        for place in 0..self.places.len() {
+            self.settle_at_average(place)?;
+        }
+        let mut places: Vec<&Place> = self.places.iter().collect();
+        places.sort_by(|a, b| a.location.cmp(&b.location));
+        for place in places {
+            for &index in &place.order {
+                let layer = &self.layers[index];
+                costing.layers.push(Layer {
+                    layer: layer.name.clone(),
+                    sku: self.sku.clone(),
+                    location: place.location.clone(),
+                    received_date: layer.key.0,
+                    remaining_quantity: layer.remaining,
+                    unit_cost: layer.unit_cost,
+                    landed: layer.landed,
+                });
+            }
         }
         Ok(())
+    }
+
+    /// The index of `location`'s stock, made empty the first time it is named.
+    fn place(&mut self, location: &Location) -> usize {
+        if let Some(index) = self.places.iter().position(|place| place.location == *location) {
+            return index;
+        }
+        self.places.push(Place {
+            location: location.clone(),
+            order: Vec::new(),
+            head: 0,
+            on_hand: Decimal::ZERO,
+            pad: Decimal::ZERO,
+            averaged: false,
+        });
+        self.places.len() - 1
     }
 
     /// Costs one event; returns the shortfall that parks the SKU there, if it does.
@@ -510,26 +564,28 @@ impl<'a, 's> SkuCosting<'a, 's> {
         match event.what {
             What::Receipt(lot) => {
                 let unit_cost = lot.unit_cost().expect("checked when the streams were built");
+                let place = self.place(&lot.location);
                 let key = (date, 0, lot.lot_id.as_str().into(), "".into());
-                let index = self.add_layer(key, lot.lot_id.clone(), lot.remaining_quantity, unit_cost)?;
+                let index = self.add_layer(place, key, lot.lot_id.clone(), lot.remaining_quantity, unit_cost)?;
+                self.layers[index].origin = Some(index);
                 self.lots.insert(&lot.lot_id, index);
                 self.latest_lot_cost = Some(unit_cost);
             }
             What::Sale(sale) => {
                 let id = EventId::from(&sale.sale_id);
-                let named = self.named_layer(date, &sale.lot_id);
-                let draws = match self.outflow(sale.quantity_sold, MovementKind::SaleLanded, &id, date, named)? {
+                let place = self.place(&sale.location);
+                let named = self.named_lot(date, &sale.lot_id);
+                let draws = match self.outflow(place, sale.quantity_sold, MovementKind::SaleLanded, &id, date, named)? {
                     Ok(draws) => draws,
                     Err(shortfall) => return Ok(Some(shortfall)),
                 };
                 let keep_parts = self.with_returns.contains(&sale.sale_id);
                 let mut parts = Vec::new();
                 for (layer, quantity, unit_cost, landed) in draws {
-                    let name = self.layers[layer].name.clone();
                     let extended_cost = exact_mul(quantity, unit_cost).ok_or_else(|| overflow(EventKind::Sale, &id))?;
                     costing.allocations.push(Allocation {
                         sale_id: sale.sale_id.clone(),
-                        lot_id: name.clone(),
+                        lot_id: self.layers[layer].name.clone(),
                         sku: self.sku.clone(),
                         sale_date: date,
                         quantity,
@@ -537,14 +593,8 @@ impl<'a, 's> SkuCosting<'a, 's> {
                         extended_cost,
                     });
                     if !landed.is_zero() {
-                        costing.movements.push(self.movement(
-                            MovementKind::SaleLanded,
-                            &id,
-                            date,
-                            name,
-                            quantity,
-                            landed,
-                        ));
+                        let kind = MovementKind::SaleLanded;
+                        costing.movements.push(self.movement(kind, &id, date, layer, quantity, landed));
                     }
                     if keep_parts {
                         parts.push(SalePart { layer, quantity, unit_cost, landed });
@@ -558,55 +608,62 @@ impl<'a, 's> SkuCosting<'a, 's> {
             What::AdjustmentIn(adjustment, unit_cost) => {
                 let name = LotId::layer(format!("adj:{}", adjustment.adjustment_id));
                 let id = &adjustment.adjustment_id;
+                let place = self.place(&adjustment.location);
                 let key = (date, 2, "adj".into(), id.as_str().into());
-                self.add_layer(key, name.clone(), adjustment.quantity, unit_cost)?;
+                let layer = self.add_layer(place, key, name, adjustment.quantity, unit_cost)?;
                 let cost =
                     exact_mul(adjustment.quantity, unit_cost).ok_or_else(|| overflow(EventKind::Adjustment, id))?;
-                costing.movements.push(self.movement(
-                    MovementKind::AdjustmentIn,
-                    id,
-                    date,
-                    name,
-                    adjustment.quantity,
-                    cost,
-                ));
+                let kind = MovementKind::AdjustmentIn;
+                costing.movements.push(self.movement(kind, id, date, layer, adjustment.quantity, cost));
             }
             What::AdjustmentOut(adjustment) => {
                 let id = &adjustment.adjustment_id;
-                let quantity = -adjustment.quantity;
-                let named = self.named_layer(date, &adjustment.lot_id);
-                let draws = match self.outflow(quantity, MovementKind::AdjustmentOut, id, date, named)? {
-                    Ok(draws) => draws,
-                    Err(shortfall) => return Ok(Some(shortfall)),
-                };
-                self.record_draws(MovementKind::AdjustmentOut, id, date, draws, costing)?;
+                let place = self.place(&adjustment.location);
+                let named = self.named_lot(date, &adjustment.lot_id);
+                let draws =
+                    match self.outflow(place, -adjustment.quantity, MovementKind::AdjustmentOut, id, date, named)? {
+                        Ok(draws) => draws,
+                        Err(shortfall) => return Ok(Some(shortfall)),
+                    };
+                self.record_draws(MovementKind::AdjustmentOut, id, date, &draws, costing)?;
             }
-            What::SupplierReturn(sent) => {
+            What::SupplierReturn(sent, location) => {
                 let id = &sent.supplier_return_id;
-                let layer = Some(self.lots.get(&sent.lot_id).copied());
-                let draws = match self.outflow(sent.quantity, MovementKind::SupplierReturn, id, date, layer)? {
+                let place = self.place(location);
+                let lot = Some(self.lots.get(&sent.lot_id).copied());
+                let draws = match self.outflow(place, sent.quantity, MovementKind::SupplierReturn, id, date, lot)? {
                     Ok(draws) => draws,
                     Err(shortfall) => return Ok(Some(shortfall)),
                 };
-                self.record_draws(MovementKind::SupplierReturn, id, date, draws, costing)?;
+                self.record_draws(MovementKind::SupplierReturn, id, date, &draws, costing)?;
             }
+            What::Transfer(transfer) => return self.transfer(transfer, date, costing),
             What::Count(count) => {
                 let id = &count.count_id;
-                let difference =
-                    exact_sub(count.counted_quantity, self.on_hand).ok_or_else(|| overflow(EventKind::Count, id))?;
+                let place = self.place(&count.location);
+                let difference = exact_sub(count.counted_quantity, self.places[place].on_hand)
+                    .ok_or_else(|| overflow(EventKind::Count, id))?;
                 if difference < Decimal::ZERO {
                     let draws = self
-                        .outflow(-difference, MovementKind::CountDeficit, id, date, None)?
+                        .outflow(place, -difference, MovementKind::CountDeficit, id, date, None)?
                         .expect("a count's deficit is never more than is on hand");
-                    self.record_draws(MovementKind::CountDeficit, id, date, draws, costing)?;
+                    self.record_draws(MovementKind::CountDeficit, id, date, &draws, costing)?;
                 } else if difference > Decimal::ZERO {
                     let Some(unit_cost) = count.unit_cost.or(self.latest_lot_cost) else {
-                        return Ok(Some(self.shortfall(EventKind::Count, id.clone(), date, difference)));
+                        return Ok(Some(self.shortfall(place, EventKind::Count, id.clone(), date, difference)));
                     };
                     let name = LotId::layer(format!("count:{id}"));
-                    self.add_layer((date, 2, "count".into(), id.as_str().into()), name.clone(), difference, unit_cost)?;
+                    let key = (date, 2, "count".into(), id.as_str().into());
+                    let layer = self.add_layer(place, key, name, difference, unit_cost)?;
                     let cost = exact_mul(difference, unit_cost).ok_or_else(|| overflow(EventKind::Count, id))?;
-                    costing.movements.push(self.movement(MovementKind::CountSurplus, id, date, name, difference, cost));
+                    costing.movements.push(self.movement(
+                        MovementKind::CountSurplus,
+                        id,
+                        date,
+                        layer,
+                        difference,
+                        cost,
+                    ));
                 }
             }
             What::Landed(landed, lot_id, share) => self.landed_cost(landed, lot_id, share, date, costing)?,
@@ -614,68 +671,91 @@ impl<'a, 's> SkuCosting<'a, 's> {
         Ok(None)
     }
 
-    fn shortfall(&self, event_kind: EventKind, event_id: EventId, event_date: Timestamp, needed: Decimal) -> Shortfall {
-        let on_hand = self.on_hand;
+    fn shortfall(
+        &self,
+        place: usize,
+        event_kind: EventKind,
+        event_id: EventId,
+        event_date: Timestamp,
+        needed: Decimal,
+    ) -> Shortfall {
+        let Place { location, on_hand, .. } = &self.places[place];
         let quantity_short = if event_kind == EventKind::Count { needed } else { needed - on_hand };
-        Shortfall { sku: self.sku.clone(), event_kind, event_id, event_date, quantity_short, on_hand }
+        Shortfall {
+            sku: self.sku.clone(),
+            event_kind,
+            event_id,
+            event_date,
+            quantity_short,
+            on_hand: *on_hand,
+            location: location.clone(),
+        }
     }
 
+    /// A movement on `layer`, at the layer's location.
     fn movement(
         &self,
         kind: MovementKind,
         event_id: &EventId,
         event_date: Timestamp,
-        layer: LotId,
+        layer: usize,
         quantity: Decimal,
         cost: Decimal,
     ) -> Movement {
+        let state = &self.layers[layer];
         Movement {
             kind,
             sku: self.sku.clone(),
             event_id: event_id.clone(),
             event_date,
-            layer,
+            layer: state.name.clone(),
             quantity,
             cost,
             consumer: None,
+            location: self.places[state.place].location.clone(),
         }
     }
 
-    /// Adds a layer in drawing order and returns its index.
+    /// Adds a layer at `place` in drawing order and returns its index.
     fn add_layer(
         &mut self,
+        place: usize,
         key: (Timestamp, u8, Arc<str>, Arc<str>),
         name: LotId,
         remaining: Decimal,
         unit_cost: Decimal,
     ) -> Result<usize, CostingError> {
-        self.on_hand = exact_add(self.on_hand, remaining)
+        let stock = &mut self.places[place];
+        stock.on_hand = exact_add(stock.on_hand, remaining)
             .ok_or_else(|| CostingError::Overflow { kind: EventKind::Receipt, id: name.to_string() })?;
         let index = self.layers.len();
-        let at = self.order.partition_point(|&other| self.layers[other].key < key);
+        let layers = &self.layers;
+        let at = stock.order.partition_point(|&other| layers[other].key < key);
+        stock.order.insert(at, index);
+        stock.head = stock.head.min(at);
+        let takers = (key.1 == 0 && key.3.is_empty() && self.with_landed.contains(&name)).then(Vec::new);
         let landed = Decimal::ZERO;
-        let takers = (key.1 == 0 && self.with_landed.contains(&name)).then(Vec::new);
-        self.layers.push(LayerState { key, name, remaining, unit_cost, landed, takers });
-        self.order.insert(at, index);
-        self.head = self.head.min(at);
+        self.layers.push(LayerState { key, name, place, origin: None, remaining, unit_cost, landed, takers });
         Ok(index)
     }
 
-    /// The layer of the lot an outflow at `date` names, when specific identification
-    /// costs it (`Some(None)`: a lot not received yet, holding nothing).
-    fn named_layer(&self, date: Timestamp, lot_id: &Option<LotId>) -> Option<Option<usize>> {
+    /// The lot an outflow at `date` names, when specific identification costs it
+    /// (`Some(None)`: a lot not received yet, holding nothing).
+    fn named_lot(&self, date: Timestamp, lot_id: &Option<LotId>) -> Option<Option<usize>> {
         match (self.methods.at(date), lot_id) {
             (Method::SpecificIdentification, Some(lot_id)) => Some(self.lots.get(lot_id).copied()),
             _ => None,
         }
     }
 
-    /// Draws an outflow of `quantity` at `date` from one lot (`Some`: `None` inside for a
-    /// lot not received yet) or from the layers in order; under moving average, each
-    /// draw then carries its share of the pool's average cost instead of its layer's.
-    /// `Err`: the shortfall that parks the SKU there (nothing drawn).
+    /// Draws an outflow of `quantity` at `date` from `place`: from one lot's units there
+    /// (`Some`: `None` inside for a lot not received yet) or from the layers in order;
+    /// under moving average, each draw then carries its share of the place's pool's
+    /// average cost instead of its layer's. `Err`: the shortfall that parks the SKU
+    /// there (nothing drawn).
     fn outflow(
         &mut self,
+        place: usize,
         quantity: Decimal,
         kind: MovementKind,
         id: &EventId,
@@ -683,32 +763,36 @@ impl<'a, 's> SkuCosting<'a, 's> {
         lot: Option<Option<usize>>,
     ) -> Result<Result<Vec<Draw>, Shortfall>, CostingError> {
         let pool = match self.methods.at(date) {
-            Method::MovingAverage => Some((self.value().ok_or_else(|| overflow(kind.event_kind(), id))?, self.on_hand)),
+            Method::MovingAverage => {
+                let value = self.value(place).ok_or_else(|| overflow(kind.event_kind(), id))?;
+                Some((value, self.places[place].on_hand))
+            }
             Method::Fifo | Method::SpecificIdentification => {
-                self.settle_at_average()?;
+                self.settle_at_average(place)?;
                 None
             }
         };
         let draws = match lot {
-            Some(layer) => match self.draw_from_lot(layer, quantity, kind, id, date)? {
-                Ok(draw) => vec![draw],
+            Some(lot) => match self.draw_lot(place, lot, quantity, kind, id, date)? {
+                Ok(draws) => draws,
                 Err(shortfall) => return Ok(Err(shortfall)),
             },
-            None => match self.draw_fifo(quantity, kind, id)? {
+            None => match self.draw_fifo(place, quantity, kind, id)? {
                 Some(draws) => draws,
-                None => return Ok(Err(self.shortfall(kind.event_kind(), id.clone(), date, quantity))),
+                None => return Ok(Err(self.shortfall(place, kind.event_kind(), id.clone(), date, quantity))),
             },
         };
         match pool {
-            Some((value, held)) => Ok(Ok(self.at_average(draws, value, held, quantity, kind, id)?)),
+            Some((value, held)) => Ok(Ok(self.at_average(place, draws, value, held, quantity, kind, id)?)),
             None => Ok(Ok(draws)),
         }
     }
 
-    /// What the stock is worth: each layer's units at its unit cost, the value beyond
-    /// it (landed costs, revaluations at the average), and the pool's own.
-    fn value(&self) -> Option<Decimal> {
-        self.order[self.head..].iter().try_fold(self.pad, |total, &index| {
+    /// What the stock at `place` is worth: each layer's units at its unit cost, the
+    /// value beyond it (landed costs, revaluations at the average), and the pool's own.
+    fn value(&self, place: usize) -> Option<Decimal> {
+        let stock = &self.places[place];
+        stock.order[stock.head..].iter().try_fold(stock.pad, |total, &index| {
             let layer = &self.layers[index];
             exact_add(total, exact_add(exact_mul(layer.remaining, layer.unit_cost)?, layer.landed)?)
         })
@@ -719,8 +803,10 @@ impl<'a, 's> SkuCosting<'a, 's> {
     /// [`split`] rounds (all of `value` for the last units), spread over its draws by
     /// quantity. What the draws' layers would have given beyond that stays in the pool
     /// (`pad`), so that the stock is worth the pool's value less the cost, exactly.
+    #[allow(clippy::too_many_arguments)]
     fn at_average(
         &mut self,
+        place: usize,
         mut draws: Vec<Draw>,
         value: Decimal,
         held: Decimal,
@@ -740,24 +826,29 @@ impl<'a, 's> SkuCosting<'a, 's> {
         }
         // What the draws' layers gave beyond the cost stays in the pool.
         let beyond = exact_sub(drawn, cost).ok_or_else(too_large)?;
-        self.pad = exact_add(self.pad, beyond).ok_or_else(too_large)?;
-        self.averaged = true;
+        let stock = &mut self.places[place];
+        stock.pad = exact_add(stock.pad, beyond).ok_or_else(too_large)?;
+        stock.averaged = true;
         Ok(draws)
     }
 
-    /// Restates the layers in stock at the pool's average, once an outflow has been
-    /// costed at it: the pool's value split over them by quantity (rounded as [`split`]
-    /// rounds), so that they are worth the pool exactly and a method that draws layers
-    /// (FIFO, specific identification) goes on from there. Before an outflow by another
-    /// method, and when the SKU's costing ends.
-    fn settle_at_average(&mut self) -> Result<(), CostingError> {
-        if !self.averaged {
+    /// Restates the layers in stock at `place` at its pool's average, once an outflow
+    /// has been costed at it: the pool's value split over them by quantity (rounded as
+    /// [`split`] rounds), so that they are worth the pool exactly and a method that draws
+    /// layers (FIFO, specific identification) goes on from there. Before an outflow by
+    /// another method, and when the SKU's costing ends.
+    fn settle_at_average(&mut self, place: usize) -> Result<(), CostingError> {
+        if !self.places[place].averaged {
             return Ok(());
         }
         let too_large = || CostingError::Overflow { kind: EventKind::Receipt, id: self.sku.to_string() };
-        let value = self.value().ok_or_else(too_large)?;
-        let stocked: Vec<usize> =
-            self.order[self.head..].iter().copied().filter(|&index| !self.layers[index].remaining.is_zero()).collect();
+        let value = self.value(place).ok_or_else(too_large)?;
+        let stock = &self.places[place];
+        let stocked: Vec<usize> = stock.order[stock.head..]
+            .iter()
+            .copied()
+            .filter(|&index| !self.layers[index].remaining.is_zero())
+            .collect();
         let quantities: Vec<Decimal> = stocked.iter().map(|&index| self.layers[index].remaining).collect();
         if let Some(shares) = split(value, &quantities) {
             for (index, share) in stocked.into_iter().zip(shares) {
@@ -768,58 +859,81 @@ impl<'a, 's> SkuCosting<'a, 's> {
         } else {
             debug_assert!(value.is_zero(), "an empty pool is worth nothing");
         }
-        self.pad = Decimal::ZERO;
-        self.averaged = false;
+        let stock = &mut self.places[place];
+        stock.pad = Decimal::ZERO;
+        stock.averaged = false;
         Ok(())
     }
 
-    /// Draws `quantity` from the layers in order, or `None` (nothing drawn) when they
-    /// hold less.
+    /// Draws `quantity` from the layers at `place` in order, or `None` (nothing drawn)
+    /// when they hold less.
     fn draw_fifo(
         &mut self,
+        place: usize,
         quantity: Decimal,
         kind: MovementKind,
         id: &EventId,
     ) -> Result<Option<Vec<Draw>>, CostingError> {
-        if self.on_hand < quantity {
+        if self.places[place].on_hand < quantity {
             return Ok(None);
         }
         let mut draws = Vec::new();
         let mut needed = quantity;
         while !needed.is_zero() {
-            let layer = self.order[self.head];
+            let stock = &self.places[place];
+            let layer = stock.order[stock.head];
             let take = needed.min(self.layers[layer].remaining);
             if !take.is_zero() {
                 draws.push(self.draw_from(layer, take, kind, id)?);
                 needed -= take;
             }
             if self.layers[layer].remaining.is_zero() {
-                self.head += 1;
+                self.places[place].head += 1;
             }
         }
         Ok(Some(draws))
     }
 
-    /// Draws `quantity` from one lot (`None`: not received yet, so holding nothing), or
-    /// the shortfall that parks the SKU there, naming what the lot held.
-    fn draw_from_lot(
+    /// Draws `quantity` from one lot's units at `place` (the lot itself, and layers
+    /// transferred from it, in drawing order; `None`: a lot not received yet), or the
+    /// shortfall that parks the SKU there, naming what the lot held there.
+    fn draw_lot(
         &mut self,
-        layer: Option<usize>,
+        place: usize,
+        lot: Option<usize>,
         quantity: Decimal,
         kind: MovementKind,
         id: &EventId,
         date: Timestamp,
-    ) -> Result<Result<Draw, Shortfall>, CostingError> {
-        let held = layer.map_or(Decimal::ZERO, |layer| self.layers[layer].remaining);
-        match layer.filter(|_| held >= quantity) {
-            Some(layer) => Ok(Ok(self.draw_from(layer, quantity, kind, id)?)),
-            None => {
-                let mut shortfall = self.shortfall(kind.event_kind(), id.clone(), date, quantity);
-                shortfall.on_hand = held;
-                shortfall.quantity_short = quantity - held;
-                Ok(Err(shortfall))
-            }
+    ) -> Result<Result<Vec<Draw>, Shortfall>, CostingError> {
+        let stock = &self.places[place];
+        let of_lot: Vec<usize> = match lot {
+            Some(lot) => stock.order[stock.head..]
+                .iter()
+                .copied()
+                .filter(|&index| self.layers[index].origin == Some(lot) && !self.layers[index].remaining.is_zero())
+                .collect(),
+            None => Vec::new(),
+        };
+        let held = exact_sum(of_lot.iter().map(|&index| self.layers[index].remaining))
+            .ok_or_else(|| overflow(kind.event_kind(), id))?;
+        if held < quantity {
+            let mut shortfall = self.shortfall(place, kind.event_kind(), id.clone(), date, quantity);
+            shortfall.on_hand = held;
+            shortfall.quantity_short = quantity - held;
+            return Ok(Err(shortfall));
         }
+        let mut draws = Vec::new();
+        let mut needed = quantity;
+        for layer in of_lot {
+            if needed.is_zero() {
+                break;
+            }
+            let take = needed.min(self.layers[layer].remaining);
+            draws.push(self.draw_from(layer, take, kind, id)?);
+            needed -= take;
+        }
+        Ok(Ok(draws))
     }
 
     /// Takes `quantity` (no more than it holds) from one layer with its share of the
@@ -836,10 +950,10 @@ impl<'a, 's> SkuCosting<'a, 's> {
         let landed = share_of(state.landed, quantity, state.remaining).ok_or_else(|| overflow(event_kind, id))?;
         state.landed -= landed;
         state.remaining = exact_sub(state.remaining, quantity).ok_or_else(|| overflow(event_kind, id))?;
-        self.on_hand -= quantity;
+        self.places[state.place].on_hand -= quantity;
         debug_assert!(state.remaining >= Decimal::ZERO, "a layer never goes negative");
         if let Some(takers) = &mut state.takers {
-            takers.push(Taker { kind, id: id.clone(), quantity });
+            takers.push(Taker { kind, id: id.clone(), quantity, into: None });
         }
         Ok((layer, quantity, state.unit_cost, landed))
     }
@@ -849,20 +963,60 @@ impl<'a, 's> SkuCosting<'a, 's> {
         kind: MovementKind,
         id: &EventId,
         date: Timestamp,
-        draws: Vec<Draw>,
+        draws: &[Draw],
         costing: &mut Costing,
     ) -> Result<(), CostingError> {
-        for (layer, quantity, unit_cost, landed) in draws {
+        for &(layer, quantity, unit_cost, landed) in draws {
             let cost = exact_mul(quantity, unit_cost)
                 .and_then(|base| exact_add(base, landed))
                 .ok_or_else(|| overflow(kind.event_kind(), id))?;
-            costing.movements.push(self.movement(kind, id, date, self.layers[layer].name.clone(), quantity, cost));
+            costing.movements.push(self.movement(kind, id, date, layer, quantity, cost));
         }
         Ok(())
     }
 
+    /// A transfer: units leave the source location as an outflow there (first in,
+    /// first out, or at the average), and each layer they leave becomes a layer at the
+    /// destination, `transfer:{transfer_id}:{layer}`, at the same cost and in the same
+    /// place in drawing order as the layer it came from (its original receipt date).
+    fn transfer(
+        &mut self,
+        transfer: &'a Transfer,
+        date: Timestamp,
+        costing: &mut Costing,
+    ) -> Result<Option<Shortfall>, CostingError> {
+        let id = &transfer.transfer_id;
+        let (from, to) = (self.place(&transfer.from_location), self.place(&transfer.to_location));
+        let draws = match self.outflow(from, transfer.quantity, MovementKind::TransferOut, id, date, None)? {
+            Ok(draws) => draws,
+            Err(shortfall) => return Ok(Some(shortfall)),
+        };
+        self.record_draws(MovementKind::TransferOut, id, date, &draws, costing)?;
+        for (layer, quantity, unit_cost, landed) in draws {
+            let source = &self.layers[layer];
+            let (received, rank, first, second) = &source.key;
+            let key = (*received, *rank, first.clone(), format!("{second}>{id}").into());
+            let name = LotId::layer(format!("transfer:{id}:{}", source.name));
+            let (origin, follows_landed) = (source.origin, source.takers.is_some());
+            let arrived = self.add_layer(to, key, name, quantity, unit_cost)?;
+            let state = &mut self.layers[arrived];
+            state.origin = origin;
+            state.landed = landed;
+            state.takers = follows_landed.then(Vec::new);
+            if let Some(taker) = self.layers[layer].takers.as_mut().and_then(|takers| takers.last_mut()) {
+                taker.into = Some(arrived);
+            }
+            let cost = exact_mul(quantity, unit_cost)
+                .and_then(|base| exact_add(base, landed))
+                .ok_or_else(|| overflow(EventKind::Transfer, id))?;
+            costing.movements.push(self.movement(MovementKind::TransferIn, id, date, arrived, quantity, cost));
+        }
+        Ok(None)
+    }
+
     /// A customer return: units come back from the sale's parts, last drawn first;
-    /// restocked ones become layers of their own at the parts' costs.
+    /// restocked ones become layers of their own at the parts' costs, at the return's
+    /// location.
     fn customer_return(
         &mut self,
         ret: &'a CustomerReturn,
@@ -933,22 +1087,23 @@ impl<'a, 's> SkuCosting<'a, 's> {
         if !ret.restock {
             return Ok(());
         }
+        let place = self.place(&ret.location);
         for (from, quantity, unit_cost, landed) in taken {
             let from_name = self.layers[from].name.clone();
             let name = LotId::layer(format!("{id}:{from_name}"));
             let key = (date, 1, id.as_str().into(), from_name.as_str().into());
-            let index = self.add_layer(key, name.clone(), quantity, unit_cost)?;
+            let index = self.add_layer(place, key, name, quantity, unit_cost)?;
             self.layers[index].landed = landed;
             let cost = exact_mul(quantity, unit_cost)
                 .and_then(|base| exact_add(base, landed))
                 .ok_or_else(|| overflow(EventKind::Return, id))?;
-            costing.movements.push(self.movement(MovementKind::ReturnRestocked, id, date, name, quantity, cost));
+            costing.movements.push(self.movement(MovementKind::ReturnRestocked, id, date, index, quantity, cost));
         }
         Ok(())
     }
 
-    /// A lot's share of a landed cost: the units it has lost take theirs where they went,
-    /// its units on hand raise its value.
+    /// A lot's share of a landed cost: the units it has lost take theirs where they went
+    /// (units transferred, to the layer they became), its units on hand raise its value.
     fn landed_cost(
         &mut self,
         landed: &LandedCost,
@@ -957,39 +1112,55 @@ impl<'a, 's> SkuCosting<'a, 's> {
         date: Timestamp,
         costing: &mut Costing,
     ) -> Result<(), CostingError> {
-        let id = &landed.landed_cost_id;
         let layer = *self.lots.get(lot_id).expect("a landed cost is dated after its lots' receipt");
+        self.land(layer, share, &landed.landed_cost_id, date, costing)
+    }
+
+    /// Spreads `amount` of a landed cost over `layer`'s takers and the units it holds.
+    fn land(
+        &mut self,
+        layer: usize,
+        amount: Decimal,
+        id: &EventId,
+        date: Timestamp,
+        costing: &mut Costing,
+    ) -> Result<(), CostingError> {
         let state = &self.layers[layer];
-        let takers = state.takers.as_deref().expect("a lot a landed cost falls on keeps its takers");
+        let takers = state.takers.as_deref().expect("a layer a landed cost falls on keeps its takers");
         let mut weights: Vec<Decimal> = takers.iter().map(|taker| taker.quantity).collect();
         weights.push(state.remaining);
-        let Some(parts) = split(share, &weights) else {
+        let Some(parts) = split(amount, &weights) else {
             // A lot loaded with nothing left: the share had no weight either.
             return Ok(());
         };
         let (on_hand, gone) = parts.split_last().expect("one part per taker and one for the units on hand");
-        let name = state.name.clone();
-        let mut lines = Vec::new();
+        let mut transferred = Vec::new();
         for (taker, part) in takers.iter().zip(gone) {
             if part.is_zero() {
                 continue;
             }
-            let kind = match taker.kind {
-                MovementKind::SaleLanded => MovementKind::LandedToCogs,
-                MovementKind::SupplierReturn => MovementKind::LandedToSupplierReturns,
-                _ => MovementKind::LandedToWriteOff,
+            let kind = match (taker.into, taker.kind) {
+                (Some(arrived), _) => {
+                    transferred.push((arrived, *part));
+                    continue;
+                }
+                (None, MovementKind::SaleLanded) => MovementKind::LandedToCogs,
+                (None, MovementKind::SupplierReturn) => MovementKind::LandedToSupplierReturns,
+                (None, _) => MovementKind::LandedToWriteOff,
             };
-            let mut line = self.movement(kind, id, date, name.clone(), taker.quantity, *part);
+            let mut line = self.movement(kind, id, date, layer, taker.quantity, *part);
             line.consumer = Some(taker.id.clone());
-            lines.push(line);
+            costing.movements.push(line);
         }
         if !on_hand.is_zero() {
             let remaining = state.remaining;
-            lines.push(self.movement(MovementKind::LandedOnHand, id, date, name, remaining, *on_hand));
+            costing.movements.push(self.movement(MovementKind::LandedOnHand, id, date, layer, remaining, *on_hand));
             let state = &mut self.layers[layer];
             state.landed = exact_add(state.landed, *on_hand).ok_or_else(|| overflow(EventKind::LandedCost, id))?;
         }
-        costing.movements.extend(lines);
+        for (arrived, part) in transferred {
+            self.land(arrived, part, id, date, costing)?;
+        }
         Ok(())
     }
 }

@@ -12,8 +12,8 @@ use super::events::{Costing, Inputs, cost_events, split};
 use super::tests::{d, date};
 use super::{CostingError, LotBook, allocate_or_park};
 use crate::model::{
-    Adjustment, AllocateBy, CustomerReturn, EventId, EventKind, LandedCost, LandedTarget, Lot, LotId, Method,
-    MethodChange, Methods, MovementKind, ReceiptId, Sale, SaleId, Sku, StockCount, SupplierReturn, Timestamp,
+    Adjustment, AllocateBy, CustomerReturn, EventId, EventKind, LandedCost, LandedTarget, Location, Lot, LotId, Method,
+    MethodChange, Methods, MovementKind, ReceiptId, Sale, SaleId, Sku, StockCount, SupplierReturn, Timestamp, Transfer,
 };
 
 fn event_id(id: &str) -> EventId {
@@ -30,7 +30,10 @@ fn event_id(id: &str) -> EventId {
 /// adjust ID SKU DATE QUANTITY [UNIT_COST] [lot:LOT]
 /// count ID SKU DATE COUNTED [UNIT_COST]
 /// landed ID lot:LOT|receipt:RECEIPT DATE AMOUNT quantity|value
+/// transfer ID SKU FROM TO DATE QUANTITY
 /// ```
+///
+/// A word `@LOCATION` anywhere on a line puts the event there (else: the main location).
 #[derive(Debug, Clone, Default)]
 struct Case {
     methods: Methods,
@@ -41,14 +44,25 @@ struct Case {
     adjustments: Vec<Adjustment>,
     counts: Vec<StockCount>,
     landed_costs: Vec<LandedCost>,
+    transfers: Vec<Transfer>,
 }
 
 impl Case {
     fn read(text: &str) -> Self {
         let mut case = Case::default();
         for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            let words: Vec<&str> = line.split_whitespace().collect();
+            let place = line.split_whitespace().find_map(|w| w.strip_prefix('@')).map(|l| Location::parse(l).unwrap());
+            let location = place.clone().unwrap_or_default();
+            let words: Vec<&str> = line.split_whitespace().filter(|w| !w.starts_with('@')).collect();
             match words.as_slice() {
+                ["transfer", id, sku, from, to, at, quantity] => case.transfers.push(Transfer {
+                    transfer_id: event_id(id),
+                    sku: Sku::parse(*sku).unwrap(),
+                    from_location: Location::parse(*from).unwrap(),
+                    to_location: Location::parse(*to).unwrap(),
+                    transfer_date: date(at),
+                    quantity: d(quantity),
+                }),
                 ["method", name] => case.methods = Methods::only(method_named(name)),
                 ["method", name, "from", at] => {
                     let at = date(at);
@@ -63,6 +77,7 @@ impl Case {
                     unit_price: d(cost),
                     freight_cost_per_unit: Decimal::ZERO,
                     receipt_id: receipt.first().map(|r| ReceiptId::parse(*r).unwrap()),
+                    location: location.clone(),
                 }),
                 ["sale", id, sku, at, quantity, lot @ ..] => case.sales.push(Sale {
                     sale_id: SaleId::parse(*id).unwrap(),
@@ -70,6 +85,7 @@ impl Case {
                     sale_date: date(at),
                     quantity_sold: d(quantity),
                     lot_id: lot.first().map(|lot| LotId::parse(*lot).unwrap()),
+                    location: location.clone(),
                 }),
                 ["return", id, sale, at, quantity, restock] => case.returns.push(CustomerReturn {
                     return_id: event_id(id),
@@ -77,12 +93,14 @@ impl Case {
                     return_date: date(at),
                     quantity: d(quantity),
                     restock: *restock == "restock",
+                    location: location.clone(),
                 }),
                 ["supplier", id, lot, at, quantity] => case.supplier_returns.push(SupplierReturn {
                     supplier_return_id: event_id(id),
                     lot_id: LotId::parse(*lot).unwrap(),
                     return_date: date(at),
                     quantity: d(quantity),
+                    location: place,
                 }),
                 ["adjust", id, sku, at, quantity, rest @ ..] => case.adjustments.push(Adjustment {
                     adjustment_id: event_id(id),
@@ -92,6 +110,7 @@ impl Case {
                     unit_cost: rest.iter().find(|w| !w.starts_with("lot:")).map(|c| d(c)),
                     reason: String::new(),
                     lot_id: rest.iter().find_map(|w| w.strip_prefix("lot:")).map(|l| LotId::parse(l).unwrap()),
+                    location: location.clone(),
                 }),
                 ["count", id, sku, at, counted, cost @ ..] => case.counts.push(StockCount {
                     count_id: event_id(id),
@@ -99,6 +118,7 @@ impl Case {
                     count_date: date(at),
                     counted_quantity: d(counted),
                     unit_cost: cost.first().map(|c| d(c)),
+                    location: location.clone(),
                 }),
                 ["landed", id, target, at, amount, by] => case.landed_costs.push(LandedCost {
                     landed_cost_id: event_id(id),
@@ -128,6 +148,7 @@ impl Case {
             adjustments: &self.adjustments,
             counts: &self.counts,
             landed_costs: &self.landed_costs,
+            transfers: &self.transfers,
         }
     }
 }
@@ -150,19 +171,23 @@ fn render(costing: &Costing) -> Vec<String> {
         .iter()
         .map(|a| format!("sale {} {} {} {}", a.sale_id, a.lot_id, n(a.quantity), n(a.extended_cost)))
         .collect();
+    // Where it is, when not at the main location.
+    let at = |location: &Location| {
+        if *location == Location::default() { String::new() } else { format!(" @{location}") }
+    };
     lines.extend(costing.movements.iter().map(|m| {
         let consumer = m.consumer.as_ref().map(|c| format!(" {c}")).unwrap_or_default();
-        format!("{} {} {} {} {}{consumer}", m.kind.as_str(), m.event_id, m.layer, n(m.quantity), n(m.cost))
+        let (kind, layer) = (m.kind.as_str(), &m.layer);
+        format!("{kind} {} {layer} {} {}{consumer}{}", m.event_id, n(m.quantity), n(m.cost), at(&m.location))
     }));
     lines.extend(costing.shortfalls.iter().map(|s| {
-        format!("short {} {} {} {} {}", s.sku, s.event_kind.as_str(), s.event_id, n(s.quantity_short), n(s.on_hand))
+        let (kind, short, held) = (s.event_kind.as_str(), n(s.quantity_short), n(s.on_hand));
+        format!("short {} {kind} {} {short} {held}{}", s.sku, s.event_id, at(&s.location))
     }));
-    lines.extend(
-        costing
-            .layers
-            .iter()
-            .map(|l| format!("layer {} {} {}", l.layer, n(l.remaining_quantity), n(l.value().unwrap()))),
-    );
+    lines.extend(costing.layers.iter().map(|l| {
+        let (remaining, value) = (n(l.remaining_quantity), n(l.value().unwrap()));
+        format!("layer {} {remaining} {value}{}", l.layer, at(&l.location))
+    }));
     lines
 }
 
@@ -739,6 +764,185 @@ fn a_restocked_unit_brings_back_the_landed_cost_its_sale_carried() {
 }
 
 #[test]
+fn each_location_draws_on_its_own_stock_first_in_first_out_and_falls_short_alone() {
+    // S1 at WEST takes the newer L2 there, though L1 (older) is at the main location;
+    // S3 finds nothing left at WEST and parks the SKU, though the main location holds 5.
+    check(
+        "lot L1 K 2024-01-01 10 1
+         lot L2 K 2024-01-02 10 2 @WEST
+         sale S1 K 2024-01-03 5 @WEST
+         sale S2 K 2024-01-03 5
+         sale S3 K 2024-01-04 6 @WEST
+         =>
+         sale S1 L2 5 10
+         sale S2 L1 5 5
+         short K sale S3 1 5 @WEST
+         layer L2 5 10 @WEST
+         layer L1 5 5",
+    );
+}
+
+#[test]
+fn a_transfer_moves_layers_first_in_first_out_keeping_their_cost_and_receipt_date() {
+    // T1 takes L1's 5 and 1 of L2 from the main location. At WEST the units keep their
+    // receipt dates: S1 draws L1's units (1 January), then L2's (2 January), then L3
+    // (received at WEST on 3 January).
+    check(
+        "lot L1 K 2024-01-01 5 1
+         lot L2 K 2024-01-02 5 2
+         lot L3 K 2024-01-03 5 3 @WEST
+         transfer T1 K main WEST 2024-01-04 6
+         sale S1 K 2024-01-05 8 @WEST
+         =>
+         transfer_out T1 L1 5 5
+         transfer_out T1 L2 1 2
+         transfer_in T1 transfer:T1:L1 5 5 @WEST
+         transfer_in T1 transfer:T1:L2 1 2 @WEST
+         sale S1 transfer:T1:L1 5 5
+         sale S1 transfer:T1:L2 1 2
+         sale S1 L3 2 6
+         layer transfer:T1:L1 0 0 @WEST
+         layer transfer:T1:L2 0 0 @WEST
+         layer L3 3 9 @WEST
+         layer L1 0 0
+         layer L2 4 8",
+    );
+}
+
+#[test]
+fn a_transfer_the_source_cannot_cover_parks_the_sku_and_one_to_its_own_location_is_refused() {
+    check(
+        "lot L1 K 2024-01-01 5 1
+         transfer T1 K main WEST 2024-01-02 6
+         =>
+         short K transfer T1 1 5
+         layer L1 5 5",
+    );
+    check(
+        "lot L1 K 2024-01-01 5 1
+         transfer T1 K main main 2024-01-02 1
+         =>
+         error transfer T1 is invalid: it moves stock from main to the same location",
+    );
+}
+
+#[test]
+fn at_the_moving_average_a_transfer_leaves_at_its_sources_average_and_each_location_keeps_its_own_pool() {
+    // Main: 10 at 1 and 10 at 2, worth 30 for 20. T1 moves 5 at the average, 7.50 (L1's
+    // 5 units at 5.00 and 2.50 beyond). WEST's pool is 5 units worth 7.50; L3 (5 at 4)
+    // makes it 10 worth 27.50, so S1's 4 cost 11.00. Main's 15 units are worth 22.50,
+    // so S2's 5 cost 7.50.
+    check(
+        "method average
+         lot L1 K 2024-01-01 10 1
+         lot L2 K 2024-01-02 10 2
+         transfer T1 K main WEST 2024-01-03 5
+         lot L3 K 2024-01-04 5 4 @WEST
+         sale S1 K 2024-01-05 4 @WEST
+         sale S2 K 2024-01-05 5
+         =>
+         transfer_out T1 L1 5 7.5
+         transfer_in T1 transfer:T1:L1 5 7.5 @WEST
+         sale S1 transfer:T1:L1 4 4
+         sale_landed S1 transfer:T1:L1 4 7 @WEST
+         sale S2 L1 5 5
+         sale_landed S2 L1 5 2.5
+         layer transfer:T1:L1 1 2.75 @WEST
+         layer L3 5 13.75 @WEST
+         layer L1 0 0
+         layer L2 10 15",
+    );
+}
+
+#[test]
+fn a_landed_cost_follows_its_lots_units_to_the_location_they_were_transferred_to() {
+    // F1's 10.00 over L1's 10 units: 6 still at the main location, 4 moved to WEST by
+    // T1, of which S1 sold 1 there.
+    check(
+        "lot L1 K 2024-01-01 10 1
+         transfer T1 K main WEST 2024-01-02 4
+         sale S1 K 2024-01-03 1 @WEST
+         landed F1 lot:L1 2024-01-04 10 quantity
+         =>
+         transfer_out T1 L1 4 4
+         transfer_in T1 transfer:T1:L1 4 4 @WEST
+         sale S1 transfer:T1:L1 1 1
+         landed_on_hand F1 L1 6 6
+         landed_to_cogs F1 transfer:T1:L1 1 1 S1 @WEST
+         landed_on_hand F1 transfer:T1:L1 3 3 @WEST
+         layer transfer:T1:L1 3 6 @WEST
+         layer L1 6 12",
+    );
+}
+
+#[test]
+fn under_specific_identification_a_sale_draws_its_lots_units_at_its_own_location() {
+    // T1 moves L1's 5 and 1 of L2 to WEST. S1 at WEST names L2: its unit there. S2 names
+    // L2 at WEST again, where none is left, though 4 of L2 are at the main location.
+    // SR1 sends back 2 of L2 from the main location (where it was received).
+    check(
+        "method specific
+         lot L1 K 2024-01-01 5 1
+         lot L2 K 2024-01-02 5 2
+         transfer T1 K main WEST 2024-01-03 6
+         sale S1 K 2024-01-04 1 L2 @WEST
+         supplier SR1 L2 2024-01-04 2
+         sale S2 K 2024-01-05 1 L2 @WEST
+         =>
+         transfer_out T1 L1 5 5
+         transfer_out T1 L2 1 2
+         transfer_in T1 transfer:T1:L1 5 5 @WEST
+         transfer_in T1 transfer:T1:L2 1 2 @WEST
+         sale S1 transfer:T1:L2 1 2
+         supplier_return SR1 L2 2 4
+         short K sale S2 1 0 @WEST
+         layer transfer:T1:L1 5 5 @WEST
+         layer transfer:T1:L2 0 0 @WEST
+         layer L1 0 0
+         layer L2 2 4",
+    );
+}
+
+#[test]
+fn a_supplier_return_from_another_location_sends_back_the_lots_units_transferred_there() {
+    check(
+        "lot L1 K 2024-01-01 5 1
+         transfer T1 K main WEST 2024-01-02 3
+         supplier SR1 L1 2024-01-03 2 @WEST
+         supplier SR2 L1 2024-01-03 3
+         =>
+         transfer_out T1 L1 3 3
+         transfer_in T1 transfer:T1:L1 3 3 @WEST
+         supplier_return SR1 transfer:T1:L1 2 2 @WEST
+         short K supplier_return SR2 1 2
+         layer transfer:T1:L1 1 1 @WEST
+         layer L1 2 2",
+    );
+}
+
+#[test]
+fn a_count_and_a_restocked_return_concern_their_own_locations_stock() {
+    // The count at WEST finds 1 of the 2 units T1 moved there; R1 restocks S1's unit at
+    // WEST, at its cost.
+    check(
+        "lot L1 K 2024-01-01 5 1
+         transfer T1 K main WEST 2024-01-02 2
+         sale S1 K 2024-01-03 1
+         count C1 K 2024-01-03 1 @WEST
+         return R1 S1 2024-01-04 1 restock @WEST
+         =>
+         transfer_out T1 L1 2 2
+         transfer_in T1 transfer:T1:L1 2 2 @WEST
+         sale S1 L1 1 1
+         count_deficit C1 transfer:T1:L1 1 1 @WEST
+         return_restocked R1 R1:L1 1 1 @WEST
+         layer transfer:T1:L1 1 1 @WEST
+         layer R1:L1 1 1 @WEST
+         layer L1 2 2",
+    );
+}
+
+#[test]
 fn input_that_names_what_is_not_there_is_refused() {
     check(
         "supplier SR1 L9 2024-01-01 1
@@ -777,11 +981,13 @@ fn split_adds_up_exactly_at_the_amounts_places() {
 
 type UnitKey = (Timestamp, u8, String, String);
 
-/// One unit in stock: the layer it sits in and what it cost.
+/// One unit in stock: the layer it sits in, where, the lot it is (if any), and what it cost.
 #[derive(Clone, Debug)]
 struct Unit {
     key: UnitKey,
     layer: String,
+    location: String,
+    lot: String,
     cost: Decimal,
 }
 
@@ -847,11 +1053,12 @@ fn average_lines(lines: &mut Vec<Line>, kind: MovementKind, event: &str, units: 
     }
 }
 
-/// Takes `n` units of lot `lot` itself (not of a layer returned from it), or none if it
-/// holds fewer.
-fn take_from_lot(stock: &mut Vec<Unit>, lot: &LotId, n: Decimal) -> Option<Vec<Unit>> {
+/// Takes `n` units of lot `lot` at `location` (the lot's own, or transferred there; not
+/// units returned from it), first in drawing order, or none if it holds fewer there.
+fn take_from_lot(stock: &mut Vec<Unit>, lot: &LotId, location: &str, n: Decimal) -> Option<Vec<Unit>> {
+    stock.sort_by(|a, b| a.key.cmp(&b.key));
     let from: Vec<usize> =
-        (0..stock.len()).filter(|&i| stock[i].key.1 == 0 && stock[i].layer == lot.as_str()).collect();
+        (0..stock.len()).filter(|&i| stock[i].lot == lot.as_str() && stock[i].location == location).collect();
     let n = usize::try_from(n).unwrap();
     if from.len() < n {
         return None;
@@ -869,7 +1076,8 @@ fn push_merged<K: PartialEq>(lines: &mut Vec<(K, Decimal)>, key: K) {
 }
 
 /// Costs `case` one unit at a time, scanning the whole stock for each, straight from
-/// LEDGER.md's rules. No landed costs: it follows units, not value.
+/// LEDGER.md's rules, each location's stock apart. No landed costs: it follows units,
+/// not value.
 fn reference(case: &Case) -> Outcome {
     // (place in the stream, SKU, index into the case's list of that kind)
     let mut events: Vec<(UnitKey, String, usize)> = Vec::new();
@@ -879,28 +1087,32 @@ fn reference(case: &Case) -> Outcome {
         events.push(((lot.received_date, 0, lot.lot_id.to_string(), String::new()), lot.sku.to_string(), i));
     }
     for (i, sale) in case.sales.iter().enumerate() {
-        events.push(((sale.sale_date, 4, sale.sale_id.to_string(), String::new()), sale.sku.to_string(), i));
+        events.push(((sale.sale_date, 5, sale.sale_id.to_string(), String::new()), sale.sku.to_string(), i));
     }
     for (i, ret) in case.returns.iter().enumerate() {
         let sale = sale_of[&ret.sale_id];
         let key = if ret.return_date == sale.sale_date {
-            (ret.return_date, 4, sale.sale_id.to_string(), ret.return_id.to_string())
+            (ret.return_date, 5, sale.sale_id.to_string(), ret.return_id.to_string())
         } else {
             (ret.return_date, 1, ret.return_id.to_string(), String::new())
         };
         events.push((key, sale.sku.to_string(), i));
     }
     for (i, adjustment) in case.adjustments.iter().enumerate() {
-        let rank = if adjustment.quantity > Decimal::ZERO { 2 } else { 5 };
+        let rank = if adjustment.quantity > Decimal::ZERO { 2 } else { 6 };
         let key = (adjustment.adjustment_date, rank, adjustment.adjustment_id.to_string(), String::new());
         events.push((key, adjustment.sku.to_string(), i));
     }
+    for (i, transfer) in case.transfers.iter().enumerate() {
+        let key = (transfer.transfer_date, 4, transfer.transfer_id.to_string(), String::new());
+        events.push((key, transfer.sku.to_string(), i));
+    }
     for (i, sent) in case.supplier_returns.iter().enumerate() {
-        let key = (sent.return_date, 6, sent.supplier_return_id.to_string(), String::new());
+        let key = (sent.return_date, 7, sent.supplier_return_id.to_string(), String::new());
         events.push((key, lot_of[&sent.lot_id].sku.to_string(), i));
     }
     for (i, count) in case.counts.iter().enumerate() {
-        events.push(((count.count_date, 7, count.count_id.to_string(), String::new()), count.sku.to_string(), i));
+        events.push(((count.count_date, 8, count.count_id.to_string(), String::new()), count.sku.to_string(), i));
     }
     events.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
 
@@ -908,8 +1120,9 @@ fn reference(case: &Case) -> Outcome {
     let mut allocations: Vec<((String, String, Decimal), Decimal)> = Vec::new();
     let mut lines: Vec<Line> = Vec::new();
     let mut stock: Vec<Unit> = Vec::new();
-    // What the SKU's stock is worth: its units' costs, or the pool's value once costed at the average.
-    let mut pool = Decimal::ZERO;
+    // What each location's stock of the SKU is worth: its units' costs, or the pool's
+    // value once costed at the average.
+    let mut pools: BTreeMap<String, Decimal> = BTreeMap::new();
     let mut sold: BTreeMap<String, Vec<Unit>> = BTreeMap::new();
     // Sales costed at the average: (units not returned, their cost).
     let mut sold_at_average: BTreeMap<String, (Decimal, Decimal)> = BTreeMap::new();
@@ -917,38 +1130,54 @@ fn reference(case: &Case) -> Outcome {
     let mut parked: Option<String> = None;
     let mut current_sku = String::new();
     let units_cost = |units: &[Unit]| units.iter().map(|unit| unit.cost).sum::<Decimal>();
+    let worth = |pools: &BTreeMap<String, Decimal>| pools.values().copied().sum::<Decimal>();
     for (key, sku, index) in events {
         if sku != current_sku {
             for unit in stock.drain(..) {
                 *outcome.stock.entry(unit.layer).or_default() += Decimal::ONE;
             }
-            if !pool.is_zero() {
-                outcome.values.insert(current_sku.clone(), pool);
+            if !worth(&pools).is_zero() {
+                outcome.values.insert(current_sku.clone(), worth(&pools));
             }
             current_sku = sku.clone();
-            pool = Decimal::ZERO;
+            pools.clear();
             latest_lot_cost = None;
             parked = None;
         }
         if parked.is_some() && key.1 != 0 {
             continue;
         }
-        // Takes `n` units first in drawing order, or none if there are fewer.
-        let take = |stock: &mut Vec<Unit>, n: Decimal| -> Option<Vec<Unit>> {
-            if Decimal::from(stock.len()) < n {
+        // Takes `n` units at `location`, first in drawing order, or none if it holds fewer.
+        let take = |stock: &mut Vec<Unit>, location: &str, n: Decimal| -> Option<Vec<Unit>> {
+            stock.sort_by(|a, b| a.key.cmp(&b.key));
+            let here: Vec<usize> = (0..stock.len()).filter(|&i| stock[i].location == location).collect();
+            let n = usize::try_from(n).unwrap();
+            if here.len() < n {
                 return None;
             }
-            stock.sort_by(|a, b| a.key.cmp(&b.key));
-            Some(stock.drain(..n.try_into().unwrap_or(0usize)).collect())
+            let mut units: Vec<Unit> = here[..n].iter().rev().map(|&i| stock.remove(i)).collect();
+            units.reverse();
+            Some(units)
+        };
+        let held = |stock: &[Unit], location: &str| {
+            Decimal::from(stock.iter().filter(|unit| unit.location == location).count())
         };
         let at = key.0;
         let average = case.methods.at(at) == Method::MovingAverage;
-        // An outflow of `units` (taken already): its lines at the units' own costs, or
-        // at its share of the pool; the pool loses what it cost.
-        let held = Decimal::from(stock.len());
-        let mut outflow = |lines: &mut Vec<Line>, kind: MovementKind, event: &str, units: &[Unit]| -> Decimal {
+        // An outflow of `units` (taken already, `held` at `location` before): its lines
+        // at the units' own costs, or at its share of the location's pool; the pool
+        // loses what it cost.
+        let outflow = |lines: &mut Vec<Line>,
+                       pools: &mut BTreeMap<String, Decimal>,
+                       kind: MovementKind,
+                       event: &str,
+                       units: &[Unit],
+                       location: &str,
+                       held: Decimal|
+         -> Decimal {
             let n = Decimal::from(units.len());
-            let cost = if average { pool_share(pool, n, held) } else { units_cost(units) };
+            let pool = pools.entry(location.to_owned()).or_default();
+            let cost = if average { pool_share(*pool, n, held) } else { units_cost(units) };
             if average {
                 average_lines(lines, kind, event, units, cost);
             } else {
@@ -956,7 +1185,7 @@ fn reference(case: &Case) -> Outcome {
                     push_unit(lines, kind, event, &unit.layer, unit.cost);
                 }
             }
-            pool -= cost;
+            *pool -= cost;
             cost
         };
         match key.1 {
@@ -964,11 +1193,17 @@ fn reference(case: &Case) -> Outcome {
                 let lot = &case.lots[index];
                 let cost = lot.unit_cost().unwrap();
                 latest_lot_cost = Some(cost);
-                let unit = Unit { key: key.clone(), layer: lot.lot_id.to_string(), cost };
+                let unit = Unit {
+                    key: key.clone(),
+                    layer: lot.lot_id.to_string(),
+                    location: lot.location.to_string(),
+                    lot: lot.lot_id.to_string(),
+                    cost,
+                };
                 stock.extend(std::iter::repeat_n(unit, lot.remaining_quantity.try_into().unwrap()));
-                pool += lot.remaining_quantity * cost;
+                *pools.entry(lot.location.to_string()).or_default() += lot.remaining_quantity * cost;
             }
-            1 | 4 if !key.3.is_empty() || key.1 == 1 => {
+            1 | 5 if !key.3.is_empty() || key.1 == 1 => {
                 let ret = &case.returns[index];
                 let units = sold.get_mut(ret.sale_id.as_str()).expect("the sale came first");
                 let back: Vec<Unit> =
@@ -986,6 +1221,7 @@ fn reference(case: &Case) -> Outcome {
                 };
                 if ret.restock {
                     let id = ret.return_id.to_string();
+                    let pool = pools.entry(ret.location.to_string()).or_default();
                     match value {
                         Some(value) => {
                             let groups = by_layer(&back);
@@ -1001,7 +1237,7 @@ fn reference(case: &Case) -> Outcome {
                                     None,
                                 ));
                             }
-                            pool += value;
+                            *pool += value;
                         }
                         None => {
                             for unit in &back {
@@ -1013,22 +1249,61 @@ fn reference(case: &Case) -> Outcome {
                                     unit.cost,
                                 );
                             }
-                            pool += units_cost(&back);
+                            *pool += units_cost(&back);
                         }
                     }
                     for unit in back {
-                        let layer = format!("{id}:{}", unit.layer);
-                        let key = (at, 1, id.clone(), unit.layer.clone());
-                        stock.push(Unit { key, layer, cost: unit.cost });
+                        stock.push(Unit {
+                            key: (at, 1, id.clone(), unit.layer.clone()),
+                            layer: format!("{id}:{}", unit.layer),
+                            location: ret.location.to_string(),
+                            lot: String::new(),
+                            cost: unit.cost,
+                        });
                     }
                 }
             }
             4 => {
+                let transfer = &case.transfers[index];
+                let (id, from, to) =
+                    (transfer.transfer_id.as_str(), transfer.from_location.as_str(), transfer.to_location.as_str());
+                let before = held(&stock, from);
+                let Some(units) = take(&mut stock, from, transfer.quantity) else {
+                    parked = Some(id.to_owned());
+                    outcome.shortfalls.push((sku.clone(), EventKind::Transfer, id.to_owned()));
+                    continue;
+                };
+                let first = lines.len();
+                let cost = outflow(&mut lines, &mut pools, MovementKind::TransferOut, id, &units, from, before);
+                *pools.entry(to.to_owned()).or_default() += cost;
+                // Each line out arrives as a line in, at the layer the units become there.
+                let out: Vec<Line> = lines[first..].to_vec();
+                for (_, event, layer, quantity, cost, unit) in out {
+                    let arrived = format!("transfer:{id}:{layer}");
+                    lines.push((MovementKind::TransferIn, event, arrived, quantity, cost, unit));
+                }
+                for unit in units {
+                    let (date, rank, first, second) = unit.key;
+                    stock.push(Unit {
+                        key: (date, rank, first, format!("{second}>{id}")),
+                        layer: format!("transfer:{id}:{}", unit.layer),
+                        location: to.to_owned(),
+                        lot: unit.lot,
+                        cost: unit.cost,
+                    });
+                }
+            }
+            5 => {
                 let sale = &case.sales[index];
+                let location = sale.location.as_str();
+                let before = held(&stock, location);
                 let units = match (case.methods.at(sale.sale_date), &sale.lot_id) {
-                    // The named lot's own units, wherever they are in drawing order.
-                    (Method::SpecificIdentification, Some(lot)) => take_from_lot(&mut stock, lot, sale.quantity_sold),
-                    _ => take(&mut stock, sale.quantity_sold),
+                    // The named lot's own units at the sale's location, wherever they
+                    // are in drawing order.
+                    (Method::SpecificIdentification, Some(lot)) => {
+                        take_from_lot(&mut stock, lot, location, sale.quantity_sold)
+                    }
+                    _ => take(&mut stock, location, sale.quantity_sold),
                 };
                 let Some(units) = units else {
                     parked = Some(sale.sale_id.to_string());
@@ -1038,8 +1313,9 @@ fn reference(case: &Case) -> Outcome {
                 for unit in &units {
                     push_merged(&mut allocations, (sale.sale_id.to_string(), unit.layer.clone(), unit.cost));
                 }
-                let cost = if average { pool_share(pool, sale.quantity_sold, held) } else { units_cost(&units) };
-                pool -= cost;
+                let pool = pools.entry(location.to_owned()).or_default();
+                let cost = if average { pool_share(*pool, sale.quantity_sold, before) } else { units_cost(&units) };
+                *pool -= cost;
                 if average {
                     sold_at_average.insert(sale.sale_id.to_string(), (sale.quantity_sold, cost));
                 }
@@ -1053,30 +1329,39 @@ fn reference(case: &Case) -> Outcome {
                 let unit = Unit {
                     key: (at, 2, "adj".into(), adjustment.adjustment_id.to_string()),
                     layer: layer.clone(),
+                    location: adjustment.location.to_string(),
+                    lot: String::new(),
                     cost,
                 };
                 for _ in 0..usize::try_from(adjustment.quantity).unwrap() {
                     push_unit(&mut lines, MovementKind::AdjustmentIn, adjustment.adjustment_id.as_str(), &layer, cost);
                     stock.push(unit.clone());
                 }
-                pool += adjustment.quantity * cost;
+                *pools.entry(adjustment.location.to_string()).or_default() += adjustment.quantity * cost;
             }
-            5 => {
+            6 => {
                 let adjustment = &case.adjustments[index];
+                let location = adjustment.location.as_str();
+                let before = held(&stock, location);
                 let units = match (case.methods.at(at), &adjustment.lot_id) {
-                    (Method::SpecificIdentification, Some(lot)) => take_from_lot(&mut stock, lot, -adjustment.quantity),
-                    _ => take(&mut stock, -adjustment.quantity),
+                    (Method::SpecificIdentification, Some(lot)) => {
+                        take_from_lot(&mut stock, lot, location, -adjustment.quantity)
+                    }
+                    _ => take(&mut stock, location, -adjustment.quantity),
                 };
                 let Some(units) = units else {
                     parked = Some(adjustment.adjustment_id.to_string());
                     outcome.shortfalls.push((sku.clone(), EventKind::Adjustment, adjustment.adjustment_id.to_string()));
                     continue;
                 };
-                outflow(&mut lines, MovementKind::AdjustmentOut, adjustment.adjustment_id.as_str(), &units);
+                let id = adjustment.adjustment_id.as_str();
+                outflow(&mut lines, &mut pools, MovementKind::AdjustmentOut, id, &units, location, before);
             }
-            6 => {
+            7 => {
                 let sent = &case.supplier_returns[index];
-                let Some(units) = take_from_lot(&mut stock, &sent.lot_id, sent.quantity) else {
+                let location = sent.location.as_ref().unwrap_or(&lot_of[&sent.lot_id].location).to_string();
+                let before = held(&stock, &location);
+                let Some(units) = take_from_lot(&mut stock, &sent.lot_id, &location, sent.quantity) else {
                     parked = Some(sent.supplier_return_id.to_string());
                     outcome.shortfalls.push((
                         sku.clone(),
@@ -1085,15 +1370,17 @@ fn reference(case: &Case) -> Outcome {
                     ));
                     continue;
                 };
-                outflow(&mut lines, MovementKind::SupplierReturn, sent.supplier_return_id.as_str(), &units);
+                let id = sent.supplier_return_id.as_str();
+                outflow(&mut lines, &mut pools, MovementKind::SupplierReturn, id, &units, &location, before);
             }
-            7 => {
+            8 => {
                 let count = &case.counts[index];
-                let on_hand = Decimal::from(stock.len());
+                let location = count.location.as_str();
+                let on_hand = held(&stock, location);
                 let id = count.count_id.to_string();
                 if count.counted_quantity < on_hand {
-                    let units = take(&mut stock, on_hand - count.counted_quantity).unwrap();
-                    outflow(&mut lines, MovementKind::CountDeficit, &id, &units);
+                    let units = take(&mut stock, location, on_hand - count.counted_quantity).unwrap();
+                    outflow(&mut lines, &mut pools, MovementKind::CountDeficit, &id, &units, location, on_hand);
                 } else if count.counted_quantity > on_hand {
                     let Some(cost) = count.unit_cost.or(latest_lot_cost) else {
                         parked = Some(id.clone());
@@ -1103,9 +1390,15 @@ fn reference(case: &Case) -> Outcome {
                     let layer = format!("count:{id}");
                     for _ in 0..usize::try_from(count.counted_quantity - on_hand).unwrap() {
                         push_unit(&mut lines, MovementKind::CountSurplus, &id, &layer, cost);
-                        stock.push(Unit { key: (at, 2, "count".into(), id.clone()), layer: layer.clone(), cost });
+                        stock.push(Unit {
+                            key: (at, 2, "count".into(), id.clone()),
+                            layer: layer.clone(),
+                            location: location.to_owned(),
+                            lot: String::new(),
+                            cost,
+                        });
                     }
-                    pool += (count.counted_quantity - on_hand) * cost;
+                    *pools.entry(location.to_owned()).or_default() += (count.counted_quantity - on_hand) * cost;
                 }
             }
             _ => unreachable!(),
@@ -1114,8 +1407,8 @@ fn reference(case: &Case) -> Outcome {
     for unit in stock {
         *outcome.stock.entry(unit.layer).or_default() += Decimal::ONE;
     }
-    if !pool.is_zero() {
-        outcome.values.insert(current_sku, pool);
+    if !worth(&pools).is_zero() {
+        outcome.values.insert(current_sku, worth(&pools));
     }
     outcome.allocations = allocations.into_iter().map(|((s, l, c), q)| (s, l, q, c)).collect();
     outcome.movements = lines.into_iter().map(|(k, e, l, q, c, _)| (k, e, l, q, c)).collect();
@@ -1216,9 +1509,58 @@ fn average_history(with_landed: bool) -> impl Strategy<Value = Case> {
     })
 }
 
-/// Histories costed by any method, the average included.
+/// Histories costed by any method, the average included, at one location or two.
 fn any_method(with_landed: bool) -> impl Strategy<Value = Case> {
-    prop_oneof![history(with_landed), specific_history(with_landed), average_history(with_landed)]
+    let one_place = prop_oneof![history(with_landed), specific_history(with_landed), average_history(with_landed)];
+    prop_oneof![one_place.clone(), located(one_place)]
+}
+
+/// `histories` over two locations: about a third of the events at WEST, the others at
+/// the main location, and transfers between them now and then (often at the instant
+/// of other events).
+fn located(histories: impl Strategy<Value = Case>) -> impl Strategy<Value = Case> {
+    let picks = prop::collection::vec(0..3u8, 32);
+    let transfers = prop::collection::vec((0..3u8, any::<bool>(), 0..8u32, any::<bool>(), 1..4u32), 0..5);
+    (histories, picks, transfers).prop_map(|(mut case, picks, transfers)| {
+        let west = Location::parse("WEST").unwrap();
+        let mut picks = picks.into_iter().cycle();
+        let mut place = || if picks.next() == Some(0) { west.clone() } else { Location::default() };
+        for lot in &mut case.lots {
+            lot.location = place();
+        }
+        for sale in &mut case.sales {
+            sale.location = place();
+        }
+        for ret in &mut case.returns {
+            ret.location = place();
+        }
+        for adjustment in &mut case.adjustments {
+            adjustment.location = place();
+        }
+        for count in &mut case.counts {
+            count.location = place();
+        }
+        for sent in &mut case.supplier_returns {
+            sent.location = Some(place());
+        }
+        case.transfers = transfers
+            .into_iter()
+            .enumerate()
+            .map(|(i, (sku, westward, at, noon, quantity))| {
+                let (from, to) =
+                    if westward { (Location::default(), west.clone()) } else { (west.clone(), Location::default()) };
+                Transfer {
+                    transfer_id: event_id(&format!("T{i}")),
+                    sku: Sku::parse(format!("K{sku}")).unwrap(),
+                    from_location: from,
+                    to_location: to,
+                    transfer_date: day(at, noon),
+                    quantity: Decimal::from(quantity),
+                }
+            })
+            .collect();
+        case
+    })
 }
 
 /// Histories whose method changes up to twice, between any two methods (the average
@@ -1226,7 +1568,8 @@ fn any_method(with_landed: bool) -> impl Strategy<Value = Case> {
 fn any_schedule(with_landed: bool) -> impl Strategy<Value = Case> {
     let method = || prop::sample::select(Method::ALL.to_vec());
     let changes = prop::collection::vec((0..7u32, any::<bool>(), method()), 0..3);
-    (specific_history(with_landed), method(), changes).prop_map(|(mut case, initial, changes)| {
+    let histories = specific_history(with_landed).boxed();
+    (prop_oneof![histories.clone(), located(histories)], method(), changes).prop_map(|(mut case, initial, changes)| {
         case.methods = Methods::only(initial);
         let mut changes: Vec<MethodChange> = changes
             .into_iter()
@@ -1267,6 +1610,7 @@ fn history(with_landed: bool) -> impl Strategy<Value = Case> {
                     unit_price: Decimal::new(i64::from(cents), 2),
                     freight_cost_per_unit: Decimal::ZERO,
                     receipt_id: (receipt > 0).then(|| ReceiptId::parse(format!("PO{receipt}")).unwrap()),
+                    location: Default::default(),
                 })
                 .collect();
             let mut case = Case { lots, ..Case::default() };
@@ -1279,6 +1623,7 @@ fn history(with_landed: bool) -> impl Strategy<Value = Case> {
                     sale_date: day(at, noon),
                     quantity_sold: Decimal::from(quantity),
                     lot_id: None,
+                    location: Default::default(),
                 })
                 .collect();
             let mut returned: BTreeMap<usize, Decimal> = BTreeMap::new();
@@ -1302,6 +1647,7 @@ fn history(with_landed: bool) -> impl Strategy<Value = Case> {
                     .max(sold.sale_date),
                     quantity,
                     restock,
+                    location: Default::default(),
                 });
             }
             for (i, (lot, at, quantity)) in supplier.into_iter().enumerate() {
@@ -1311,6 +1657,7 @@ fn history(with_landed: bool) -> impl Strategy<Value = Case> {
                     lot_id: lot.lot_id.clone(),
                     return_date: day(at, true),
                     quantity: Decimal::from(quantity),
+                    location: Default::default(),
                 });
             }
             for (i, (sku, at, quantity, cents)) in adjustments.into_iter().enumerate() {
@@ -1325,6 +1672,7 @@ fn history(with_landed: bool) -> impl Strategy<Value = Case> {
                     unit_cost: (quantity > 0).then(|| Decimal::new(i64::from(cents), 2)),
                     reason: String::new(),
                     lot_id: None,
+                    location: Default::default(),
                 });
             }
             for (i, (sku, at, counted, cents)) in counts.into_iter().enumerate() {
@@ -1334,6 +1682,7 @@ fn history(with_landed: bool) -> impl Strategy<Value = Case> {
                     count_date: day(at, true),
                     counted_quantity: Decimal::from(counted),
                     unit_cost: cents.map(|c| Decimal::new(i64::from(c), 2)),
+                    location: Default::default(),
                 });
             }
             if with_landed {
@@ -1393,6 +1742,7 @@ fn shuffled(case: &Case) -> Case {
     other.adjustments.reverse();
     other.counts.reverse();
     other.landed_costs.reverse();
+    other.transfers.reverse();
     other
 }
 
@@ -1457,6 +1807,7 @@ proptest! {
                 case.supplier_returns.iter().filter(|r| lot_ids.contains(&&r.lot_id)).cloned().collect();
             let adjustments: Vec<Adjustment> = case.adjustments.iter().filter(|a| mine(&a.sku)).cloned().collect();
             let counts: Vec<StockCount> = case.counts.iter().filter(|c| mine(&c.sku)).cloned().collect();
+            let transfers: Vec<Transfer> = case.transfers.iter().filter(|t| mine(&t.sku)).cloned().collect();
             let landed: Vec<LandedCost> = case
                 .landed_costs
                 .iter()
@@ -1476,6 +1827,7 @@ proptest! {
                 adjustments: &adjustments,
                 counts: &counts,
                 landed_costs: &landed,
+                transfers: &transfers,
             })
             .expect("a SKU of a valid history costs alone");
             let of_sku = |costing: &Costing| Costing {

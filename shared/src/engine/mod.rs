@@ -184,6 +184,8 @@ pub fn allocate_or_park(book: &mut LotBook, sales: &[Sale]) -> Result<(Vec<Alloc
                     event_date: run[uncovered].sale_date,
                     quantity_short: requested - available,
                     on_hand: available,
+                    // The allocator's SKUs keep all their stock at one location.
+                    location: run[uncovered].location.clone(),
                 });
             }
             Err(other) => return Err(other),

@@ -40,6 +40,7 @@ fn lot(id: &str, sku: &str, received: &str, remaining: &str, price: &str, freigh
         unit_price: d(price),
         freight_cost_per_unit: d(freight),
         receipt_id: None,
+        location: Default::default(),
     }
 }
 
@@ -50,6 +51,7 @@ fn sale(id: &str, sku: &str, sold_at: &str, quantity: &str) -> Sale {
         sale_date: date(sold_at),
         quantity_sold: d(quantity),
         lot_id: None,
+        location: Default::default(),
     }
 }
 
@@ -393,6 +395,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 unit_price: Decimal::new(i64::from(price_cents), 2),
                 freight_cost_per_unit: Decimal::new(i64::from(freight_cents), 3),
                 receipt_id: None,
+                location: Default::default(),
             })
             .collect();
         let mut sales: Vec<Sale> = sales
@@ -404,6 +407,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 sale_date: day(sold),
                 quantity_sold: Decimal::from(quantity),
                 lot_id: None,
+                location: Default::default(),
             })
             .collect();
         sales.sort_by(|a, b| a.costing_key().cmp(&b.costing_key()));

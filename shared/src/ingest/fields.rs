@@ -5,7 +5,7 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::{RowError, RowErrorKind};
-use crate::model::{IdError, MAX_ID_LEN, TenantId, Timestamp};
+use crate::model::{IdError, Location, MAX_ID_LEN, TenantId, Timestamp};
 
 /// The longest number or date cell accepted, in bytes.
 pub const MAX_VALUE_LEN: usize = 40;
@@ -105,6 +105,11 @@ impl<'a> Cells<'a> {
             return Some(None);
         }
         self.id(column, parse).map(Some)
+    }
+
+    /// Where a row's stock is: the location named, or the default one when empty.
+    pub fn location(&mut self, column: usize) -> Option<Location> {
+        self.optional_id(column, Location::parse).map(Option::unwrap_or_default)
     }
 
     /// Optional free text of at most `limit` bytes, as [`Cells::optional_id`].

@@ -25,8 +25,8 @@ pub use error::{IngestError, Rejected, RowError, RowErrorKind};
 pub use json::csv_from_json;
 
 use crate::model::{
-    Adjustment, AllocateBy, CustomerReturn, EventId, LandedCost, LandedTarget, Lot, LotId, ReceiptId, Sale, SaleId,
-    Sku, StockCount, SupplierReturn, TenantId,
+    Adjustment, AllocateBy, CustomerReturn, EventId, LandedCost, LandedTarget, Location, Lot, LotId, ReceiptId, Sale,
+    SaleId, Sku, StockCount, SupplierReturn, TenantId, Transfer,
 };
 use fields::Cells;
 
@@ -50,10 +50,11 @@ pub enum RecordKind {
     Adjustments,
     Counts,
     LandedCosts,
+    Transfers,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 7] = [
+    pub const ALL: [RecordKind; 8] = [
         RecordKind::Lots,
         RecordKind::Sales,
         RecordKind::Returns,
@@ -61,6 +62,7 @@ impl RecordKind {
         RecordKind::Adjustments,
         RecordKind::Counts,
         RecordKind::LandedCosts,
+        RecordKind::Transfers,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +74,7 @@ impl RecordKind {
             RecordKind::Adjustments => "adjustments",
             RecordKind::Counts => "counts",
             RecordKind::LandedCosts => "landed_costs",
+            RecordKind::Transfers => "transfers",
         }
     }
 
@@ -85,6 +88,7 @@ impl RecordKind {
             RecordKind::Adjustments => "adjustment_id",
             RecordKind::Counts => "count_id",
             RecordKind::LandedCosts => "landed_cost_id",
+            RecordKind::Transfers => "transfer_id",
         }
     }
 
@@ -92,31 +96,41 @@ impl RecordKind {
     pub fn template(self) -> &'static str {
         match self {
             RecordKind::Lots => concat!(
-                "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit,receipt_id\n",
-                "LOT001,WIDGET-A,2024-07-01T00:00:00Z,500,500,10.00,1.00,PO-1001\n",
+                "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit,receipt_id,location\n",
+                "LOT001,WIDGET-A,2024-07-01T00:00:00Z,500,500,10.00,1.00,PO-1001,\n",
             ),
             RecordKind::Sales => {
-                concat!("sale_id,sku,sale_date,quantity_sold,lot_id\n", "SALE001,WIDGET-A,2024-07-20T10:00:00Z,100,\n")
+                concat!(
+                    "sale_id,sku,sale_date,quantity_sold,lot_id,location\n",
+                    "SALE001,WIDGET-A,2024-07-20T10:00:00Z,100,,\n"
+                )
             }
             RecordKind::Returns => concat!(
-                "return_id,sale_id,return_date,quantity,restock\n",
-                "RET001,SALE001,2024-07-25T09:00:00Z,2,true\n",
+                "return_id,sale_id,return_date,quantity,restock,location\n",
+                "RET001,SALE001,2024-07-25T09:00:00Z,2,true,\n",
             ),
             RecordKind::SupplierReturns => {
-                concat!("supplier_return_id,lot_id,return_date,quantity\n", "SR001,LOT001,2024-07-22T12:00:00Z,10\n",)
+                concat!(
+                    "supplier_return_id,lot_id,return_date,quantity,location\n",
+                    "SR001,LOT001,2024-07-22T12:00:00Z,10,\n",
+                )
             }
             RecordKind::Adjustments => concat!(
-                "adjustment_id,sku,adjustment_date,quantity,unit_cost,reason,lot_id\n",
-                "ADJ001,WIDGET-A,2024-07-28T17:00:00Z,-3,,damaged in the warehouse,\n",
-                "ADJ002,WIDGET-A,2024-07-29T17:00:00Z,5,11.00,found behind a shelf,\n",
+                "adjustment_id,sku,adjustment_date,quantity,unit_cost,reason,lot_id,location\n",
+                "ADJ001,WIDGET-A,2024-07-28T17:00:00Z,-3,,damaged in the warehouse,,\n",
+                "ADJ002,WIDGET-A,2024-07-29T17:00:00Z,5,11.00,found behind a shelf,,\n",
             ),
             RecordKind::Counts => concat!(
-                "count_id,sku,count_date,counted_quantity,unit_cost\n",
-                "CNT001,WIDGET-A,2024-07-31T23:00:00Z,380,\n",
+                "count_id,sku,count_date,counted_quantity,unit_cost,location\n",
+                "CNT001,WIDGET-A,2024-07-31T23:00:00Z,380,,\n",
             ),
             RecordKind::LandedCosts => concat!(
                 "landed_cost_id,lot_id,receipt_id,cost_date,amount,allocate_by\n",
                 "LC001,,PO-1001,2024-08-05T00:00:00Z,250.00,quantity\n",
+            ),
+            RecordKind::Transfers => concat!(
+                "transfer_id,sku,from_location,to_location,transfer_date,quantity\n",
+                "TR001,WIDGET-A,main,SHOP-1,2024-07-15T08:00:00Z,40\n",
             ),
         }
     }
@@ -169,6 +183,7 @@ impl Record for Lot {
         "unit_price",
         "freight_cost_per_unit",
         "receipt_id",
+        "location",
     ];
     const REQUIRED: usize = 7;
 
@@ -181,6 +196,7 @@ impl Record for Lot {
         let unit_price = cells.amount(5);
         let freight_cost_per_unit = cells.amount(6);
         let receipt_id = cells.optional_id(7, ReceiptId::parse);
+        let location = cells.location(8);
         if let (Some(original), Some(remaining)) = (original_quantity, remaining_quantity)
             && remaining > original
         {
@@ -199,6 +215,7 @@ impl Record for Lot {
             unit_price: unit_price?,
             freight_cost_per_unit: freight_cost_per_unit?,
             receipt_id: receipt_id?,
+            location: location?,
         })
         .filter(|_| cells.is_clean())
     }
@@ -206,7 +223,7 @@ impl Record for Lot {
 
 impl Record for Sale {
     const KIND: RecordKind = RecordKind::Sales;
-    const COLUMNS: &'static [&'static str] = &["sale_id", "sku", "sale_date", "quantity_sold", "lot_id"];
+    const COLUMNS: &'static [&'static str] = &["sale_id", "sku", "sale_date", "quantity_sold", "lot_id", "location"];
     const REQUIRED: usize = 4;
 
     fn from_cells(cells: &mut Cells<'_>) -> Option<Self> {
@@ -215,12 +232,14 @@ impl Record for Sale {
         let sale_date = cells.date(2);
         let quantity_sold = cells.positive_quantity(3);
         let lot_id = cells.optional_id(4, LotId::parse);
+        let location = cells.location(5);
         Some(Sale {
             sale_id: sale_id?,
             sku: sku?,
             sale_date: sale_date?,
             quantity_sold: quantity_sold?,
             lot_id: lot_id?,
+            location: location?,
         })
         .filter(|_| cells.is_clean())
     }
@@ -228,7 +247,9 @@ impl Record for Sale {
 
 impl Record for CustomerReturn {
     const KIND: RecordKind = RecordKind::Returns;
-    const COLUMNS: &'static [&'static str] = &["return_id", "sale_id", "return_date", "quantity", "restock"];
+    const COLUMNS: &'static [&'static str] =
+        &["return_id", "sale_id", "return_date", "quantity", "restock", "location"];
+    const REQUIRED: usize = 5;
 
     fn from_cells(cells: &mut Cells<'_>) -> Option<Self> {
         let return_id = cells.id(0, EventId::parse);
@@ -236,12 +257,14 @@ impl Record for CustomerReturn {
         let return_date = cells.date(2);
         let quantity = cells.positive_quantity(3);
         let restock = cells.flag(4);
+        let location = cells.location(5);
         Some(CustomerReturn {
             return_id: return_id?,
             sale_id: sale_id?,
             return_date: return_date?,
             quantity: quantity?,
             restock: restock?,
+            location: location?,
         })
         .filter(|_| cells.is_clean())
     }
@@ -249,18 +272,22 @@ impl Record for CustomerReturn {
 
 impl Record for SupplierReturn {
     const KIND: RecordKind = RecordKind::SupplierReturns;
-    const COLUMNS: &'static [&'static str] = &["supplier_return_id", "lot_id", "return_date", "quantity"];
+    const COLUMNS: &'static [&'static str] = &["supplier_return_id", "lot_id", "return_date", "quantity", "location"];
+    const REQUIRED: usize = 4;
 
     fn from_cells(cells: &mut Cells<'_>) -> Option<Self> {
         let supplier_return_id = cells.id(0, EventId::parse);
         let lot_id = cells.id(1, LotId::parse);
         let return_date = cells.date(2);
         let quantity = cells.positive_quantity(3);
+        // Empty: where the lot was received.
+        let location = cells.optional_id(4, Location::parse);
         Some(SupplierReturn {
             supplier_return_id: supplier_return_id?,
             lot_id: lot_id?,
             return_date: return_date?,
             quantity: quantity?,
+            location: location?,
         })
         .filter(|_| cells.is_clean())
     }
@@ -272,7 +299,7 @@ pub const MAX_REASON_LEN: usize = 500;
 impl Record for Adjustment {
     const KIND: RecordKind = RecordKind::Adjustments;
     const COLUMNS: &'static [&'static str] =
-        &["adjustment_id", "sku", "adjustment_date", "quantity", "unit_cost", "reason", "lot_id"];
+        &["adjustment_id", "sku", "adjustment_date", "quantity", "unit_cost", "reason", "lot_id", "location"];
     const REQUIRED: usize = 4;
 
     fn from_cells(cells: &mut Cells<'_>) -> Option<Self> {
@@ -283,6 +310,7 @@ impl Record for Adjustment {
         let unit_cost = cells.optional_amount(4);
         let reason = cells.optional_text(5, MAX_REASON_LEN);
         let lot_id = cells.optional_id(6, LotId::parse);
+        let location = cells.location(7);
         if let (Some(quantity), Some(Some(lot_id))) = (quantity, &lot_id)
             && quantity > rust_decimal::Decimal::ZERO
         {
@@ -315,6 +343,7 @@ impl Record for Adjustment {
             unit_cost: unit_cost?,
             reason: reason?.unwrap_or_default().to_owned(),
             lot_id: lot_id?,
+            location: location?,
         })
         .filter(|_| cells.is_clean())
     }
@@ -322,7 +351,8 @@ impl Record for Adjustment {
 
 impl Record for StockCount {
     const KIND: RecordKind = RecordKind::Counts;
-    const COLUMNS: &'static [&'static str] = &["count_id", "sku", "count_date", "counted_quantity", "unit_cost"];
+    const COLUMNS: &'static [&'static str] =
+        &["count_id", "sku", "count_date", "counted_quantity", "unit_cost", "location"];
     const REQUIRED: usize = 4;
 
     fn from_cells(cells: &mut Cells<'_>) -> Option<Self> {
@@ -331,12 +361,47 @@ impl Record for StockCount {
         let count_date = cells.date(2);
         let counted_quantity = cells.quantity(3);
         let unit_cost = cells.optional_amount(4);
+        let location = cells.location(5);
         Some(StockCount {
             count_id: count_id?,
             sku: sku?,
             count_date: count_date?,
             counted_quantity: counted_quantity?,
             unit_cost: unit_cost?,
+            location: location?,
+        })
+        .filter(|_| cells.is_clean())
+    }
+}
+
+impl Record for Transfer {
+    const KIND: RecordKind = RecordKind::Transfers;
+    const COLUMNS: &'static [&'static str] =
+        &["transfer_id", "sku", "from_location", "to_location", "transfer_date", "quantity"];
+
+    fn from_cells(cells: &mut Cells<'_>) -> Option<Self> {
+        let transfer_id = cells.id(0, EventId::parse);
+        let sku = cells.id(1, Sku::parse);
+        let from_location = cells.id(2, Location::parse);
+        let to_location = cells.id(3, Location::parse);
+        let transfer_date = cells.date(4);
+        let quantity = cells.positive_quantity(5);
+        if let (Some(from), Some(to)) = (&from_location, &to_location)
+            && from == to
+        {
+            cells.reject(
+                3,
+                RowErrorKind::UnexpectedValue,
+                format!("to_location {to} is the location the stock leaves; a transfer moves it to another"),
+            );
+        }
+        Some(Transfer {
+            transfer_id: transfer_id?,
+            sku: sku?,
+            from_location: from_location?,
+            to_location: to_location?,
+            transfer_date: transfer_date?,
+            quantity: quantity?,
         })
         .filter(|_| cells.is_clean())
     }

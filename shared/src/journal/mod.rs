@@ -249,6 +249,11 @@ pub fn build_from_costs(
     // Exact value per (period date, SKU, account pair).
     let mut exact: BTreeMap<NaiveDate, BTreeMap<(Sku, AccountPair), Decimal>> = BTreeMap::new();
     for cost in costs {
+        // Between an account and itself (a transfer between locations, inventory to
+        // inventory), there is nothing to post.
+        if cost.pair.0 == cost.pair.1 {
+            continue;
+        }
         let date = match request.period {
             Period::Day | Period::Run => cost.date,
             Period::Month => month_end(cost.date),

@@ -424,6 +424,7 @@ fn movement(kind: MovementKind, sku: &str, at: &str, cost: &str) -> Movement {
         quantity: d("1"),
         cost: d(cost),
         consumer: None,
+        location: Default::default(),
     }
 }
 

@@ -16,7 +16,7 @@ mod movements;
 
 pub use movements::{
     AccountKind, Adjustment, AllocateBy, CustomerReturn, EventKind, LandedCost, LandedTarget, Movement, MovementKind,
-    RollForwardLine, StockCount, SupplierReturn,
+    RollForwardLine, StockCount, SupplierReturn, Transfer,
 };
 
 /// An instant in UTC; every date in the system is one.
@@ -123,6 +123,22 @@ record_id!(
     /// A merchant's id for one delivery, grouping the lots that came in it.
     ReceiptId
 );
+record_id!(
+    /// A place stock is kept (a warehouse, a shop): FIFO and the average run per SKU
+    /// and location, and transfers move layers between locations.
+    Location
+);
+
+impl Location {
+    /// Where a row that names no location keeps its stock.
+    pub const DEFAULT: &'static str = "main";
+}
+
+impl Default for Location {
+    fn default() -> Self {
+        Self(Self::DEFAULT.into())
+    }
+}
 
 impl LotId {
     /// The name of a layer costing made from checked ids (`{return_id}:{lot_id}`,
@@ -368,6 +384,8 @@ pub struct Shortfall {
     pub quantity_short: Decimal,
     /// What the layers it could draw on held at its instant.
     pub on_hand: Decimal,
+    /// Where it fell short: the location whose stock it draws on.
+    pub location: Location,
 }
 
 impl Shortfall {
@@ -397,6 +415,9 @@ pub struct Lot {
     /// The delivery the lot came in, which a landed cost may name for all its lots.
     #[serde(default)]
     pub receipt_id: Option<ReceiptId>,
+    /// Where it was received.
+    #[serde(default)]
+    pub location: Location,
 }
 
 impl Lot {
@@ -418,6 +439,9 @@ pub struct Sale {
     /// under that method, ignored under FIFO.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lot_id: Option<LotId>,
+    /// Where the goods left from.
+    #[serde(default)]
+    pub location: Location,
 }
 
 impl Sale {

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{EventId, LotId, ReceiptId, SaleId, Sku, Timestamp};
+use super::{EventId, Location, LotId, ReceiptId, SaleId, Sku, Timestamp};
 
 /// A customer's return of `quantity` units of sale `sale_id`. Restocked units come back
 /// into stock at the sale's own costs; the others are recorded only.
@@ -19,6 +19,9 @@ pub struct CustomerReturn {
     pub return_date: Timestamp,
     pub quantity: Decimal,
     pub restock: bool,
+    /// Where restocked units go.
+    #[serde(default)]
+    pub location: Location,
 }
 
 /// Goods sent back to their supplier: `quantity` units out of lot `lot_id`.
@@ -28,6 +31,10 @@ pub struct SupplierReturn {
     pub lot_id: LotId,
     pub return_date: Timestamp,
     pub quantity: Decimal,
+    /// Where the units leave from: the lot's own location when `None`; elsewhere, the
+    /// lot's units transferred there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
 }
 
 /// Stock found (`quantity > 0`, at `unit_cost`) or lost, written off or shrunk
@@ -44,6 +51,8 @@ pub struct Adjustment {
     /// other methods; only an adjustment that takes stock out may name one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lot_id: Option<LotId>,
+    #[serde(default)]
+    pub location: Location,
 }
 
 /// A stock count: what was on the shelf at `count_date`. The difference to what the
@@ -56,6 +65,22 @@ pub struct StockCount {
     pub count_date: Timestamp,
     pub counted_quantity: Decimal,
     pub unit_cost: Option<Decimal>,
+    /// Where the shelf counted is: the count compares with that location's stock.
+    #[serde(default)]
+    pub location: Location,
+}
+
+/// Stock moved between two locations of the tenant: `quantity` units of `sku` leave
+/// `from_location` first in, first out (at the average, under that method) and arrive
+/// at `to_location` as layers keeping their cost and their original receipt date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    pub transfer_id: EventId,
+    pub sku: Sku,
+    pub from_location: Location,
+    pub to_location: Location,
+    pub transfer_date: Timestamp,
+    pub quantity: Decimal,
 }
 
 /// What a landed cost is for: one lot, or every lot of one delivery.
@@ -113,6 +138,7 @@ pub enum EventKind {
     Return,
     Adjustment,
     LandedCost,
+    Transfer,
     Sale,
     SupplierReturn,
     Count,
@@ -125,6 +151,7 @@ impl EventKind {
             EventKind::Return => "return",
             EventKind::Adjustment => "adjustment",
             EventKind::LandedCost => "landed_cost",
+            EventKind::Transfer => "transfer",
             EventKind::Sale => "sale",
             EventKind::SupplierReturn => "supplier_return",
             EventKind::Count => "count",
@@ -214,10 +241,15 @@ pub enum MovementKind {
     LandedToWriteOff,
     /// A landed cost's share of units already sent back to the supplier.
     LandedToSupplierReturns,
+    /// Units leaving a location for another: inventory to inventory, posting nothing
+    /// unless locations have inventory accounts of their own.
+    TransferOut,
+    /// Units arriving from another location, as a layer of their own.
+    TransferIn,
 }
 
 impl MovementKind {
-    pub const ALL: [MovementKind; 11] = [
+    pub const ALL: [MovementKind; 13] = [
         MovementKind::ReturnRestocked,
         MovementKind::SupplierReturn,
         MovementKind::AdjustmentIn,
@@ -229,6 +261,8 @@ impl MovementKind {
         MovementKind::LandedToCogs,
         MovementKind::LandedToWriteOff,
         MovementKind::LandedToSupplierReturns,
+        MovementKind::TransferOut,
+        MovementKind::TransferIn,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -244,6 +278,8 @@ impl MovementKind {
             MovementKind::LandedToCogs => "landed_to_cogs",
             MovementKind::LandedToWriteOff => "landed_to_write_off",
             MovementKind::LandedToSupplierReturns => "landed_to_supplier_returns",
+            MovementKind::TransferOut => "transfer_out",
+            MovementKind::TransferIn => "transfer_in",
         }
     }
 
@@ -260,12 +296,21 @@ impl MovementKind {
             MovementKind::LandedToCogs => (Cogs, LandedCostClearing),
             MovementKind::LandedToWriteOff => (WriteOff, LandedCostClearing),
             MovementKind::LandedToSupplierReturns => (SupplierReturnsClearing, LandedCostClearing),
+            MovementKind::TransferOut | MovementKind::TransferIn => (Inventory, Inventory),
         }
+    }
+
+    /// Whether it moves value between locations only (nothing in total).
+    pub fn is_transfer(self) -> bool {
+        matches!(self, MovementKind::TransferOut | MovementKind::TransferIn)
     }
 
     /// How it moves the inventory's value: +1 in, −1 out, 0 when it passes through (a
     /// landed cost's share of units already gone enters and leaves at once).
     pub fn inventory_sign(self) -> i8 {
+        if self.is_transfer() {
+            return 0;
+        }
         match self.accounts() {
             (AccountKind::Inventory, _) => 1,
             (_, AccountKind::Inventory) => -1,
@@ -288,6 +333,18 @@ impl MovementKind {
             MovementKind::LandedToCogs => &[LandedCosts, Cogs],
             MovementKind::LandedToWriteOff => &[LandedCosts, AdjustmentsOut],
             MovementKind::LandedToSupplierReturns => &[LandedCosts, SupplierReturns],
+            // In total a transfer moves nothing.
+            MovementKind::TransferOut | MovementKind::TransferIn => &[],
+        }
+    }
+
+    /// How it moves the value of its own location's stock: as [`Self::inventory_sign`],
+    /// and a transfer out of (−1) or into (+1) the location.
+    pub fn location_sign(self) -> i8 {
+        match self {
+            MovementKind::TransferOut => -1,
+            MovementKind::TransferIn => 1,
+            _ => self.inventory_sign(),
         }
     }
 
@@ -301,6 +358,8 @@ impl MovementKind {
                 | MovementKind::AdjustmentOut
                 | MovementKind::CountSurplus
                 | MovementKind::CountDeficit
+                | MovementKind::TransferOut
+                | MovementKind::TransferIn
         )
     }
 
@@ -316,6 +375,7 @@ impl MovementKind {
             | MovementKind::LandedToCogs
             | MovementKind::LandedToWriteOff
             | MovementKind::LandedToSupplierReturns => EventKind::LandedCost,
+            MovementKind::TransferOut | MovementKind::TransferIn => EventKind::Transfer,
         }
     }
 }
@@ -347,4 +407,6 @@ pub struct Movement {
     pub quantity: Decimal,
     pub cost: Decimal,
     pub consumer: Option<EventId>,
+    /// Where the layer is.
+    pub location: Location,
 }

@@ -13,6 +13,7 @@ use crate::ingest;
 use crate::model::{
     Adjustment, Allocation, CustomerReturn, EventId, EventKind, LandedCost, Lot, LotId, Methods, Movement,
     MovementKind, Sale, SaleId, Shortfall, ShortfallPolicy, Sku, StockCount, SupplierReturn, TenantId, Timestamp,
+    Transfer,
 };
 use crate::money::{exact_add, exact_mul, exact_sub, exact_sum};
 
@@ -118,12 +119,22 @@ pub struct CostFiles<R> {
     pub adjustments: Option<R>,
     pub counts: Option<R>,
     pub landed_costs: Option<R>,
+    pub transfers: Option<R>,
 }
 
 impl<R> CostFiles<R> {
     /// Lots and sales only.
     pub fn lots_and_sales(lots: R, sales: R) -> Self {
-        Self { lots, sales, returns: None, supplier_returns: None, adjustments: None, counts: None, landed_costs: None }
+        Self {
+            lots,
+            sales,
+            returns: None,
+            supplier_returns: None,
+            adjustments: None,
+            counts: None,
+            landed_costs: None,
+            transfers: None,
+        }
     }
 }
 
@@ -154,6 +165,7 @@ pub fn cost_files<R: Read>(
     let adjustments: Vec<Adjustment> = read_optional(files.adjustments, tenant)?;
     let counts: Vec<StockCount> = read_optional(files.counts, tenant)?;
     let landed_costs: Vec<LandedCost> = read_optional(files.landed_costs, tenant)?;
+    let transfers: Vec<Transfer> = read_optional(files.transfers, tenant)?;
     let costing = engine::cost_events(&engine::Inputs {
         methods,
         lots: &lots,
@@ -164,6 +176,7 @@ pub fn cost_files<R: Read>(
         adjustments: &adjustments,
         counts: &counts,
         landed_costs: &landed_costs,
+        transfers: &transfers,
     })?;
     if on_shortfall == ShortfallPolicy::Fail
         && let Some(first) = costing.shortfalls.iter().min_by_key(|s| (s.event_date, s.event_id.clone()))

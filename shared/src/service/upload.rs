@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{Caller, ServiceError};
 use crate::db::{self, BatchProblem, ErrorSubject, TenantTx, UploadRow, UploadStatus, ValidationErrorRow};
 use crate::ingest::{self, IngestError, MAX_REPORTED_ERRORS, Reader, RecordKind, Rejected, RowError, RowErrorKind};
-use crate::model::{Adjustment, CustomerReturn, LandedCost, Lot, Sale, StockCount, SupplierReturn, TenantId};
+use crate::model::{Adjustment, CustomerReturn, LandedCost, Lot, Sale, StockCount, SupplierReturn, TenantId, Transfer};
 use crate::staging::{ObjectInfo, PresignedPut, Staging, StagingError};
 
 /// Loads a file of `kind` for the caller's tenant, in one transaction.
@@ -121,6 +121,9 @@ async fn load_in(
         RecordKind::LandedCosts => {
             load_records::<_, LandedCost>(tx, upload_id, Reader::new(input, tenant).map_err(reading)?).await?
         }
+        RecordKind::Transfers => {
+            load_records::<_, Transfer>(tx, upload_id, Reader::new(input, tenant).map_err(reading)?).await?
+        }
     };
     let received = loaded.read.map_err(|e| ingest_failure(e, &rejected))?;
     upload.status = UploadStatus::Loaded;
@@ -188,6 +191,7 @@ loadable!(
 );
 loadable!(Adjustment, db::insert_adjustments_batch, db::adjustments_batch_problems, db::adjustment_reference_problems);
 loadable!(StockCount, db::insert_counts_batch, db::counts_batch_problems);
+loadable!(Transfer, db::insert_transfers_batch, db::transfers_batch_problems);
 loadable!(
     LandedCost,
     db::insert_landed_costs_batch,
