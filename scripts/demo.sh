@@ -6,7 +6,8 @@
 # a late lot and a late sale that the next run re-costs (its journal holds only the
 # difference), then a return, a supplier return, adjustments, a count and a late
 # freight bill flowing into the journal and the roll-forward, then costs by specific
-# identification from August (a sale naming its lot), and verifies the book.
+# identification from August (a sale naming its lot), moves stock to a shop and sells
+# it there (a transfer), and verifies the book.
 # Safe to run again: the examples load once, and each call rolls back and re-runs.
 # Prompts for nothing.
 set -euo pipefail
@@ -101,6 +102,14 @@ say "a sale that names its lot: cogs upload sales examples/named-sales.csv; cogs
 
 say "cogs report trace --sale SALE-101 (from LOT-005, the lot it names, though older lots still hold stock)"
 "$cogs" report trace --sale SALE-101
+
+say "stock moved to a shop, and sold there: cogs upload transfers examples/transfers.csv; cogs upload sales examples/shop-sales.csv; cogs run"
+"$cogs" upload transfers examples/transfers.csv
+"$cogs" upload sales examples/shop-sales.csv
+"$cogs" run
+
+say "cogs report trace --sale SALE-102 (sold at SHOP-1, from the layer TR-001 moved there at LOT-003's cost)"
+"$cogs" report trace --sale SALE-102
 
 say "cogs verify --tenant-id acme-corp (the whole book checked against a fresh costing)"
 "$cogs" verify

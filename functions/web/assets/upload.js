@@ -14,6 +14,7 @@ export const KINDS = [
   ['adjustments', 'Adjustments', 'Stock found or lost, damaged or written off, with a reason.'],
   ['counts', 'Stock counts', 'A counted quantity on a date; the difference becomes an adjustment.'],
   ['landed_costs', 'Landed costs', 'Duty, freight or fees that arrive after the goods, spread over a receipt.'],
+  ['transfers', 'Transfers', 'Stock moved from one location to another, at its cost; every other file may name a location too.'],
 ];
 
 const POLL_MS = 1000;

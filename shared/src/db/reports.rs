@@ -53,7 +53,7 @@ pub async fn flows(
               select sku, case when $3 then layer end as layer, at < coalesce($1, '-infinity') as opening, kind,
                      sum(quantity) as quantity, sum(value) as value,
                      case when $3 then min(at) filter (where kind in ('receipt', 'return_restocked', 'adjustment_in',
-                                                                      'count_surplus')) end as received
+                                                                      'count_surplus', 'transfer_in')) end as received
               from f
               group by 1, 2, 3, 4
               order by 1, 2, 3, 4",

@@ -14,14 +14,15 @@ use crate::db::{self, Flow, TenantTx};
 use crate::model::{Methods, MovementKind, RollForwardLine, Sku, TenantId};
 use crate::money::exact_add;
 
-/// How a flow of `kind` moves inventory: (value sign, quantity sign).
+/// How a flow of `kind` moves its layer's stock: (value sign, quantity sign). A
+/// transfer moves units out of one layer and into another (nothing in a SKU's total).
 fn signs(kind: &str) -> Result<(i8, i8), ServiceError> {
     match kind {
         "receipt" => Ok((1, 1)),
         "sale" => Ok((-1, -1)),
         other => {
             let kind: MovementKind = other.parse().map_err(|reason| db::DbError::Corrupt { column: "kind", reason })?;
-            let sign = kind.inventory_sign();
+            let sign = kind.location_sign();
             Ok((sign, if kind.moves_units() { sign } else { 0 }))
         }
     }
