@@ -139,7 +139,7 @@ fn an_uncovered_sale_parks_its_sku_and_the_report_lists_it() {
         body["shortfalls"],
         json!([{
             "sku": "WIDGET-A", "event_kind": "sale", "event_id": "S2", "event_date": "2024-07-09T00:00:00Z",
-            "quantity_short": "10", "on_hand": "40"
+            "quantity_short": "10", "on_hand": "40", "location": "main"
         }])
     );
 }
