@@ -110,6 +110,8 @@ say "stock moved to a shop, and sold there: cogs upload transfers examples/trans
 
 say "cogs report trace --sale SALE-102 (sold at SHOP-1, from the layer TR-001 moved there at LOT-003's cost)"
 "$cogs" report trace --sale SALE-102
+say "cogs report trace --lot LOT-003 (its units sold at main and, moved by TR-001, at SHOP-1)"
+"$cogs" report trace --lot LOT-003
 
 say "cogs verify --tenant-id acme-corp (the whole book checked against a fresh costing)"
 "$cogs" verify

@@ -587,6 +587,38 @@ async fn after_any_history_of_every_movement_the_book_equals_cogs_cost() {
                 service::roll_forward(&db.pool, &tenant(TENANT), day("2024-01-01"), day("2024-12-31")).await.unwrap();
             assert_eq!(year.total.closing_value, report.totals.ending_inventory_value, "seed {seed}");
             assert!(year.skus.iter().all(|row| row.computed_closing() == Some(row.closing_value)), "seed {seed}");
+            // The valuation after everything holds the fresh costing's layers, each at its
+            // location, and each location is worth what the costing leaves there. (Layer by
+            // layer, the values differ under the average: the costing restates a pool's
+            // layers at its average, which moves no value the flows could show.)
+            let now = service::valuation(&db.pool, &tenant(TENANT), "2030-01-01".parse().unwrap()).await.unwrap();
+            let mut valued: Vec<_> = now
+                .lots
+                .iter()
+                .filter(|l| !l.quantity.is_zero())
+                .map(|l| (l.lot_id.clone(), l.location.to_string(), l.quantity.normalize()))
+                .collect();
+            let mut costed: Vec<_> = report
+                .lots
+                .iter()
+                .filter(|l| !l.remaining_quantity.is_zero())
+                .map(|l| (l.lot_id.to_string(), l.location.to_string(), l.remaining_quantity.normalize()))
+                .collect();
+            valued.sort();
+            costed.sort();
+            assert_eq!(valued, costed, "seed {seed}: the valuation's layers and their locations");
+            let mut left_at: BTreeMap<String, Decimal> = BTreeMap::new();
+            for lot in &report.lots {
+                *left_at.entry(lot.location.to_string()).or_default() += lot.remaining_value;
+            }
+            left_at.retain(|_, value| !value.is_zero());
+            let worth: BTreeMap<String, Decimal> = now
+                .locations
+                .iter()
+                .filter(|at| !at.value.is_zero())
+                .map(|at| (at.location.to_string(), at.value))
+                .collect();
+            assert_eq!(worth, left_at, "seed {seed}: the valuation by location");
         }
     }
     assert!(interruptions > 0, "the histories interrupt runs and resume them");
@@ -812,4 +844,80 @@ async fn a_new_skus_first_lot_in_a_delivery_with_a_landed_cost_takes_its_share_a
         [("LA", "3".to_owned()), ("LB", "3".to_owned())],
         "6.00 over 6 units, all on hand on the cost date"
     );
+}
+
+/// Locations through the live book: FIFO per location, a transfer keeping its units'
+/// cost and receipt order, a shortfall at one location though another holds stock, the
+/// trace of a lot following its units, the valuation by location, and a journal that
+/// posts the sales only (a transfer is inventory to inventory).
+#[tokio::test]
+async fn stock_moved_to_another_location_is_sold_there_at_its_cost_and_traced_and_valued_where_it_is() {
+    let db = TestDb::new().await;
+    let mut loaded = Loaded::default();
+    let lots = "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit,location
+L1,A,2024-01-01,10,10,1.00,0,
+L2,A,2024-01-05,5,5,3.00,0,WEST
+";
+    upload(&db, &mut loaded, RecordKind::Lots, lots).await.unwrap();
+    let transfers = "transfer_id,sku,from_location,to_location,transfer_date,quantity\nT1,A,main,WEST,2024-01-03,4\n";
+    upload(&db, &mut loaded, RecordKind::Transfers, transfers).await.unwrap();
+    // S1 takes the 4 units T1 moved (received 1 January) before L2's; S2 finds 4 at WEST.
+    let sales = "sale_id,sku,sale_date,quantity_sold,location\nS1,A,2024-01-06,5,WEST\nS2,A,2024-01-07,10,WEST\n";
+    upload(&db, &mut loaded, RecordKind::Sales, sales).await.unwrap();
+    let run_id = run(&db).await;
+    assert_eq!(Some(book_json(&db).await), loaded.cost_json(), "the book is cogs cost");
+    assert_books_balance(&db, TENANT).await;
+
+    let detail = service::show_run(&db.pool, &tenant(TENANT), run_id).await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&detail.shortfalls).unwrap(),
+        json!([{"sku": "A", "event_kind": "sale", "event_id": "S2", "event_date": "2024-01-07T00:00:00Z",
+                "quantity_short": "6", "on_hand": "4", "location": "WEST"}])
+    );
+    let s1 = service::sale_trace(&db.pool, &tenant(TENANT), "S1").await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&s1.allocations).unwrap(),
+        json!([{"lot_id": "transfer:T1:L1", "quantity": "4", "unit_cost": "1", "cost": "4"},
+               {"lot_id": "L2", "quantity": "1", "unit_cost": "3", "cost": "3"}])
+    );
+    let l1 = service::lot_trace(&db.pool, &tenant(TENANT), "L1").await.unwrap();
+    let sold: Vec<(&str, &str)> = l1.sales.iter().map(|s| (s.sale_id.as_str(), s.lot_id.as_str())).collect();
+    assert_eq!(sold, [("S1", "transfer:T1:L1")]);
+    let moved: Vec<(&str, String, String)> =
+        l1.movements.iter().map(|m| (m.kind.as_str(), m.lot_id.to_string(), m.location.to_string())).collect();
+    assert_eq!(
+        moved,
+        [
+            ("transfer_out", "L1".to_owned(), "main".to_owned()),
+            ("transfer_in", "transfer:T1:L1".to_owned(), "WEST".to_owned())
+        ]
+    );
+
+    let valuation = service::valuation(&db.pool, &tenant(TENANT), "2024-12-31".parse().unwrap()).await.unwrap();
+    let by_location: Vec<(String, String, String)> = valuation
+        .locations
+        .iter()
+        .map(|at| (at.location.to_string(), at.quantity.to_string(), at.value.to_string()))
+        .collect();
+    assert_eq!(by_location, [("WEST".into(), "4".into(), "12".into()), ("main".into(), "6".into(), "6".into())]);
+
+    let export = service::journal_entry(
+        &db.pool,
+        &tenant(TENANT),
+        run_id,
+        service::JournalOptions::default(),
+        cogs_core::journal::Format::Json,
+        &cogs_core::journal::JournalConfig::default(),
+    )
+    .await
+    .unwrap();
+    let journal: Value = serde_json::from_slice(&export.rendered.body).unwrap();
+    let lines: Vec<(String, String)> = journal["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|entry| entry["lines"].as_array().unwrap().iter())
+        .map(|l| (l["side"].as_str().unwrap().into(), l["amount"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(lines, [("debit".to_owned(), "7.00".to_owned()), ("credit".to_owned(), "7.00".to_owned())], "{journal}");
 }

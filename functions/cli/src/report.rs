@@ -129,18 +129,23 @@ pub async fn run(args: &ReportArgs) -> CommandResult {
         Report::Valuation { as_of } => {
             let report = service::valuation(&pool, tenant, *as_of).await?;
             print(args.format, &report, |report| {
-                let mut rows = table(&["lot", "sku", "received", "quantity", "value"], &[3, 4]);
+                let mut rows = table(&["lot", "sku", "location", "received", "quantity", "value"], &[4, 5]);
                 for lot in &report.lots {
                     rows.add_row(vec![
                         lot.lot_id.clone(),
                         lot.sku.to_string(),
+                        lot.location.to_string(),
                         lot.received_date.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default(),
                         lot.quantity.to_string(),
                         cents(lot.value),
                     ]);
                 }
+                let mut places = table(&["location", "quantity", "value"], &[1, 2]);
+                for at in &report.locations {
+                    places.add_row(vec![at.location.to_string(), at.quantity.to_string(), cents(at.value)]);
+                }
                 println!("Valuation as of {}", report.as_of.format("%Y-%m-%d %H:%M UTC"));
-                println!("Costing method: {}\n{rows}", methods_text(&report.methods));
+                println!("Costing method: {}\n{rows}\n{places}", methods_text(&report.methods));
                 println!("Total: {} units, {}", report.total_quantity, cents(report.total_value));
             });
         }
@@ -214,10 +219,11 @@ pub async fn run(args: &ReportArgs) -> CommandResult {
             let lot = lot.as_deref().unwrap_or_default();
             let trace = service::lot_trace(&pool, tenant, lot).await?;
             if args.format == ReportFormat::Table {
-                let mut rows = table(&["taken by", "date (UTC)", "quantity", "cost"], &[2, 3]);
+                let mut rows = table(&["taken by", "layer", "date (UTC)", "quantity", "cost"], &[3, 4]);
                 for sale in &trace.sales {
                     rows.add_row(vec![
                         format!("sale {}", sale.sale_id),
+                        sale.lot_id.clone(),
                         sale.sale_date.format("%Y-%m-%d %H:%M").to_string(),
                         sale.quantity.to_string(),
                         cents(sale.cost),
@@ -226,6 +232,7 @@ pub async fn run(args: &ReportArgs) -> CommandResult {
                 for line in &trace.movements {
                     rows.add_row(vec![
                         format!("{} {}", line.kind.as_str().replace('_', " "), line.event_id),
+                        format!("{} @{}", line.lot_id, line.location),
                         line.event_date.format("%Y-%m-%d %H:%M").to_string(),
                         line.quantity.to_string(),
                         cents(line.cost),

@@ -134,6 +134,7 @@ function lotTrace(trace) {
   return h('div', {},
     table([
       { label: 'Sale', value: (s) => s.sale_id },
+      { label: 'Layer', value: (s) => s.lot_id },
       { label: 'Sold', value: (s) => when(s.sale_date) },
       { label: 'Quantity', value: (s) => qty(s.quantity), num: true },
       { label: 'Unit cost', value: (s) => s.unit_cost, num: true },

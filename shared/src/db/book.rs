@@ -59,7 +59,7 @@ pub async fn load_live_book(
                 sale_date: allocation.sale_date,
                 quantity_sold: row.try_get("quantity_sold")?,
                 lot_id: None,
-                location: super::lots::location_of(row, "location")?,
+                location: super::location_of(row, "location")?,
             });
         }
         allocations.push(allocation);
@@ -104,7 +104,7 @@ impl TryFrom<&Row> for Layer {
         Ok(Layer {
             layer: LotId::stored(row.try_get::<_, String>("layer")?).map_err(DbError::corrupt("layer"))?,
             sku: Sku::parse(row.try_get::<_, String>("sku")?).map_err(DbError::corrupt("sku"))?,
-            location: super::lots::location_of(row, "location")?,
+            location: super::location_of(row, "location")?,
             received_date: row.try_get("received_date")?,
             remaining_quantity: row.try_get("remaining_quantity")?,
             unit_cost: row.try_get("unit_cost")?,
@@ -156,7 +156,7 @@ impl TryFrom<&Row> for Movement {
             quantity: row.try_get("quantity")?,
             cost: row.try_get("cost")?,
             consumer: row.try_get::<_, Option<String>>("consumer")?.map(|c| event("consumer", c)).transpose()?,
-            location: super::lots::location_of(row, "location")?,
+            location: super::location_of(row, "location")?,
         })
     }
 }

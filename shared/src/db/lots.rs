@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{BatchProblem, DbError, Param, TenantTx};
 use crate::ingest::{RowError, RowErrorKind};
-use crate::model::{Location, Lot, LotId, ReceiptId, Sku};
+use crate::model::{Lot, LotId, ReceiptId, Sku};
 
 impl TryFrom<&Row> for Lot {
     type Error = DbError;
@@ -27,7 +27,7 @@ impl TryFrom<&Row> for Lot {
                 .map(ReceiptId::parse)
                 .transpose()
                 .map_err(DbError::corrupt("receipt_id"))?,
-            location: location_of(row, "location")?,
+            location: super::location_of(row, "location")?,
         })
     }
 }
@@ -293,9 +293,4 @@ pub async fn load_stock(tx: &TenantTx, sku: Option<&str>) -> Result<Vec<LotStock
             })
         })
         .collect()
-}
-
-/// A location as stored.
-pub(super) fn location_of(row: &Row, column: &'static str) -> Result<Location, DbError> {
-    Location::parse(row.try_get::<_, String>(column)?).map_err(DbError::corrupt(column))
 }

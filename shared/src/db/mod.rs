@@ -244,3 +244,8 @@ impl Drop for TenantTx {
         }
     }
 }
+
+/// A location as stored.
+fn location_of(row: &tokio_postgres::Row, column: &'static str) -> Result<crate::model::Location, DbError> {
+    crate::model::Location::parse(row.try_get::<_, String>(column)?).map_err(DbError::corrupt(column))
+}

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::lots::location_of;
+use super::location_of;
 use super::{BatchProblem, DbError, Param, TenantTx};
 use crate::engine::Layer;
 use crate::ingest::{RowError, RowErrorKind};

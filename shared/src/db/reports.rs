@@ -9,7 +9,7 @@ use tokio_postgres::Row;
 
 use super::book::MOVEMENT_COLUMNS;
 use super::{DbError, TenantTx};
-use crate::model::{Allocation, Movement, Sku};
+use crate::model::{Allocation, Location, Movement, Sku};
 
 /// The flows of one SKU (and layer, when asked by layer) of one kind, before the period
 /// (`opening`) or in it, summed. `kind` is `receipt`, `sale` or a movement kind.
@@ -23,6 +23,8 @@ pub struct Flow {
     pub value: Decimal,
     /// When the layer was received or brought in (by layer only).
     pub received: Option<DateTime<Utc>>,
+    /// Where the layer is (by layer only, from the flow that brought it in).
+    pub location: Option<Location>,
 }
 
 /// Every flow of the live book dated before `end`, summed per SKU (and layer, with
@@ -38,22 +40,24 @@ pub async fn flows(
             r"with f as (
                   select l.sku, l.lot_id as layer, l.received_date as at, 'receipt' as kind,
                          l.initial_remaining_quantity as quantity,
-                         l.initial_remaining_quantity * (l.unit_price + l.freight_cost_per_unit) as value
+                         l.initial_remaining_quantity * (l.unit_price + l.freight_cost_per_unit) as value,
+                         l.location
                   from lots l
                   where l.received_date < $2
                   union all
-                  select a.sku, a.lot_id, a.sale_date, 'sale', a.quantity, a.extended_cost
+                  select a.sku, a.lot_id, a.sale_date, 'sale', a.quantity, a.extended_cost, null
                   from live_allocations a
                   where a.sale_date < $2
                   union all
-                  select m.sku, m.layer, m.event_date, m.kind, m.quantity, m.cost
+                  select m.sku, m.layer, m.event_date, m.kind, m.quantity, m.cost, m.location
                   from live_movements m
                   where m.event_date < $2
               )
               select sku, case when $3 then layer end as layer, at < coalesce($1, '-infinity') as opening, kind,
                      sum(quantity) as quantity, sum(value) as value,
                      case when $3 then min(at) filter (where kind in ('receipt', 'return_restocked', 'adjustment_in',
-                                                                      'count_surplus', 'transfer_in')) end as received
+                                                                      'count_surplus', 'transfer_in')) end as received,
+                     case when $3 then max(location) end as location
               from f
               group by 1, 2, 3, 4
               order by 1, 2, 3, 4",
@@ -70,6 +74,11 @@ pub async fn flows(
                 quantity: row.try_get("quantity")?,
                 value: row.try_get("value")?,
                 received: row.try_get("received")?,
+                location: row
+                    .try_get::<_, Option<String>>("location")?
+                    .map(Location::parse)
+                    .transpose()
+                    .map_err(DbError::corrupt("location"))?,
             })
         })
         .collect()
@@ -159,24 +168,37 @@ pub async fn sale_trace(tx: &TenantTx, sale_id: &str) -> Result<Option<Trace>, D
 }
 
 /// Every live consumer of one lot (sales' allocations in costing order) and every
-/// movement that fed or drew on it (supplier returns, write-offs, landed costs); `None`
-/// when no such lot is loaded.
+/// movement that fed or drew on it (supplier returns, write-offs, landed costs,
+/// transfers), at its own location and wherever its units were transferred (the layers
+/// `transfer:{transfer_id}:…{lot_id}` of its SKU); `None` when no such lot is loaded.
 pub async fn lot_trace(tx: &TenantTx, lot_id: &str) -> Result<Option<Trace>, DbError> {
-    if tx.query_opt("select 1 from lots where lot_id = $1", &[&lot_id]).await?.is_none() {
+    let Some(lot) = tx.query_opt("select sku from lots where lot_id = $1", &[&lot_id]).await? else {
         return Ok(None);
-    }
+    };
+    let sku: String = lot.try_get(0)?;
+    let layers: Vec<String> = tx
+        .query(
+            r"select $2::text union
+              select layer from live_layers
+              where sku = $1 and layer like 'transfer:%' and right(layer, length($2) + 1) = ':' || $2",
+            &[&sku, &lot_id],
+        )
+        .await?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()?;
     let allocations = tx
         .query(
             r"select sale_id, lot_id, sku, sale_date, quantity, unit_cost, extended_cost from live_allocations
-              where lot_id = $1
-              order by sale_date, sale_id",
-            &[&lot_id],
+              where lot_id = any($1)
+              order by sale_date, sale_id, lot_id",
+            &[&layers],
         )
         .await?;
     let movements = tx
         .query(
-            &format!("select {MOVEMENT_COLUMNS} from live_movements where layer = $1 order by event_date, seq"),
-            &[&lot_id],
+            &format!("select {MOVEMENT_COLUMNS} from live_movements where layer = any($1) order by event_date, seq"),
+            &[&layers],
         )
         .await?;
     traced(&allocations, &movements)

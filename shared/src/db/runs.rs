@@ -396,7 +396,7 @@ impl TryFrom<&Row> for Shortfall {
             event_date: row.try_get(3)?,
             quantity_short: row.try_get(4)?,
             on_hand: row.try_get(5)?,
-            location: super::lots::location_of(row, "location")?,
+            location: super::location_of(row, "location")?,
         })
     }
 }

@@ -24,7 +24,7 @@ impl TryFrom<&Row> for Sale {
                 .map(LotId::parse)
                 .transpose()
                 .map_err(DbError::corrupt("lot_id"))?,
-            location: super::lots::location_of(row, "location")?,
+            location: super::location_of(row, "location")?,
         })
     }
 }

@@ -1003,6 +1003,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
             state.origin = origin;
             state.landed = landed;
             state.takers = follows_landed.then(Vec::new);
+            // The draw noted the transfer as the layer's latest taker: its units went here.
             if let Some(taker) = self.layers[layer].takers.as_mut().and_then(|takers| takers.last_mut()) {
                 taker.into = Some(arrived);
             }

@@ -1053,12 +1053,14 @@ fn average_lines(lines: &mut Vec<Line>, kind: MovementKind, event: &str, units: 
     }
 }
 
-/// Takes `n` units of lot `lot` at `location` (the lot's own, or transferred there; not
-/// units returned from it), first in drawing order, or none if it holds fewer there.
-fn take_from_lot(stock: &mut Vec<Unit>, lot: &LotId, location: &str, n: Decimal) -> Option<Vec<Unit>> {
+/// Takes `n` units at `location`, of lot `lot` only when given (the lot's own units or
+/// units transferred from it; not units returned from it), first in drawing order, or
+/// none if there are fewer.
+fn take(stock: &mut Vec<Unit>, location: &str, lot: Option<&LotId>, n: Decimal) -> Option<Vec<Unit>> {
     stock.sort_by(|a, b| a.key.cmp(&b.key));
-    let from: Vec<usize> =
-        (0..stock.len()).filter(|&i| stock[i].lot == lot.as_str() && stock[i].location == location).collect();
+    let from: Vec<usize> = (0..stock.len())
+        .filter(|&i| stock[i].location == location && lot.is_none_or(|lot| stock[i].lot == lot.as_str()))
+        .collect();
     let n = usize::try_from(n).unwrap();
     if from.len() < n {
         return None;
@@ -1147,18 +1149,6 @@ fn reference(case: &Case) -> Outcome {
         if parked.is_some() && key.1 != 0 {
             continue;
         }
-        // Takes `n` units at `location`, first in drawing order, or none if it holds fewer.
-        let take = |stock: &mut Vec<Unit>, location: &str, n: Decimal| -> Option<Vec<Unit>> {
-            stock.sort_by(|a, b| a.key.cmp(&b.key));
-            let here: Vec<usize> = (0..stock.len()).filter(|&i| stock[i].location == location).collect();
-            let n = usize::try_from(n).unwrap();
-            if here.len() < n {
-                return None;
-            }
-            let mut units: Vec<Unit> = here[..n].iter().rev().map(|&i| stock.remove(i)).collect();
-            units.reverse();
-            Some(units)
-        };
         let held = |stock: &[Unit], location: &str| {
             Decimal::from(stock.iter().filter(|unit| unit.location == location).count())
         };
@@ -1268,7 +1258,7 @@ fn reference(case: &Case) -> Outcome {
                 let (id, from, to) =
                     (transfer.transfer_id.as_str(), transfer.from_location.as_str(), transfer.to_location.as_str());
                 let before = held(&stock, from);
-                let Some(units) = take(&mut stock, from, transfer.quantity) else {
+                let Some(units) = take(&mut stock, from, None, transfer.quantity) else {
                     parked = Some(id.to_owned());
                     outcome.shortfalls.push((sku.clone(), EventKind::Transfer, id.to_owned()));
                     continue;
@@ -1301,9 +1291,9 @@ fn reference(case: &Case) -> Outcome {
                     // The named lot's own units at the sale's location, wherever they
                     // are in drawing order.
                     (Method::SpecificIdentification, Some(lot)) => {
-                        take_from_lot(&mut stock, lot, location, sale.quantity_sold)
+                        take(&mut stock, location, Some(lot), sale.quantity_sold)
                     }
-                    _ => take(&mut stock, location, sale.quantity_sold),
+                    _ => take(&mut stock, location, None, sale.quantity_sold),
                 };
                 let Some(units) = units else {
                     parked = Some(sale.sale_id.to_string());
@@ -1345,9 +1335,9 @@ fn reference(case: &Case) -> Outcome {
                 let before = held(&stock, location);
                 let units = match (case.methods.at(at), &adjustment.lot_id) {
                     (Method::SpecificIdentification, Some(lot)) => {
-                        take_from_lot(&mut stock, lot, location, -adjustment.quantity)
+                        take(&mut stock, location, Some(lot), -adjustment.quantity)
                     }
-                    _ => take(&mut stock, location, -adjustment.quantity),
+                    _ => take(&mut stock, location, None, -adjustment.quantity),
                 };
                 let Some(units) = units else {
                     parked = Some(adjustment.adjustment_id.to_string());
@@ -1361,7 +1351,7 @@ fn reference(case: &Case) -> Outcome {
                 let sent = &case.supplier_returns[index];
                 let location = sent.location.as_ref().unwrap_or(&lot_of[&sent.lot_id].location).to_string();
                 let before = held(&stock, &location);
-                let Some(units) = take_from_lot(&mut stock, &sent.lot_id, &location, sent.quantity) else {
+                let Some(units) = take(&mut stock, &location, Some(&sent.lot_id), sent.quantity) else {
                     parked = Some(sent.supplier_return_id.to_string());
                     outcome.shortfalls.push((
                         sku.clone(),
@@ -1379,7 +1369,7 @@ fn reference(case: &Case) -> Outcome {
                 let on_hand = held(&stock, location);
                 let id = count.count_id.to_string();
                 if count.counted_quantity < on_hand {
-                    let units = take(&mut stock, location, on_hand - count.counted_quantity).unwrap();
+                    let units = take(&mut stock, location, None, on_hand - count.counted_quantity).unwrap();
                     outflow(&mut lines, &mut pools, MovementKind::CountDeficit, &id, &units, location, on_hand);
                 } else if count.counted_quantity > on_hand {
                     let Some(cost) = count.unit_cost.or(latest_lot_cost) else {

@@ -57,14 +57,8 @@ pub async fn book(
 pub(super) async fn stock(tx: &db::TenantTx, after: Option<&str>, upto: &str) -> Result<Vec<LotBalance>, ServiceError> {
     let lots = db::load_book_lots(tx, after, upto).await?;
     let layers = db::load_book_layers(tx, after, upto).await?;
-    let mut balances = lots
-        .iter()
-        .map(|lot| {
-            let unit_cost = lot.unit_cost().ok_or(ServiceError::AmountOverflow)?;
-            lot_balance(&lot.lot_id, &lot.sku, lot.remaining_quantity, unit_cost)
-        })
-        .chain(layers.iter().map(layer_balance))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut balances =
+        lots.iter().map(lot_balance).chain(layers.iter().map(layer_balance)).collect::<Result<Vec<_>, _>>()?;
     // Each SKU's lines are in order already; the SKUs, from two sources, are put in order.
     balances.sort_by(|a, b| a.sku.cmp(&b.sku));
     Ok(balances)

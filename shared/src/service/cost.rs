@@ -11,7 +11,7 @@ use super::ServiceError;
 use crate::engine::{self, CostingError, Layer};
 use crate::ingest;
 use crate::model::{
-    Adjustment, Allocation, CustomerReturn, EventId, EventKind, LandedCost, Lot, LotId, Methods, Movement,
+    Adjustment, Allocation, CustomerReturn, EventId, EventKind, LandedCost, Location, Lot, LotId, Methods, Movement,
     MovementKind, Sale, SaleId, Shortfall, ShortfallPolicy, Sku, StockCount, SupplierReturn, TenantId, Timestamp,
     Transfer,
 };
@@ -72,6 +72,8 @@ pub struct MovementLine {
     pub cost: Decimal,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consumer: Option<EventId>,
+    /// Where the layer is.
+    pub location: Location,
 }
 
 impl From<&Movement> for MovementLine {
@@ -85,6 +87,7 @@ impl From<&Movement> for MovementLine {
             quantity: movement.quantity.normalize(),
             cost: movement.cost.normalize(),
             consumer: movement.consumer.clone(),
+            location: movement.location.clone(),
         }
     }
 }
@@ -93,6 +96,8 @@ impl From<&Movement> for MovementLine {
 pub struct LotBalance {
     pub lot_id: LotId,
     pub sku: Sku,
+    /// Where the layer is.
+    pub location: Location,
     pub remaining_quantity: Decimal,
     pub remaining_value: Decimal,
 }
@@ -221,23 +226,21 @@ pub fn layer_balance(layer: &Layer) -> Result<LotBalance, ServiceError> {
     Ok(LotBalance {
         lot_id: layer.layer.clone(),
         sku: layer.sku.clone(),
+        location: layer.location.clone(),
         remaining_quantity: layer.remaining_quantity.normalize(),
         remaining_value: layer.value().ok_or(ServiceError::AmountOverflow)?.normalize(),
     })
 }
 
 /// A lot's line in a report: what is left of it and what that is worth, exactly.
-pub fn lot_balance(
-    lot_id: &LotId,
-    sku: &Sku,
-    remaining: Decimal,
-    unit_cost: Decimal,
-) -> Result<LotBalance, ServiceError> {
+pub fn lot_balance(lot: &Lot) -> Result<LotBalance, ServiceError> {
+    let unit_cost = lot.unit_cost().ok_or(ServiceError::AmountOverflow)?;
     Ok(LotBalance {
-        lot_id: lot_id.clone(),
-        sku: sku.clone(),
-        remaining_quantity: remaining.normalize(),
-        remaining_value: exact_mul(remaining, unit_cost).ok_or(ServiceError::AmountOverflow)?.normalize(),
+        lot_id: lot.lot_id.clone(),
+        sku: lot.sku.clone(),
+        location: lot.location.clone(),
+        remaining_quantity: lot.remaining_quantity.normalize(),
+        remaining_value: exact_mul(lot.remaining_quantity, unit_cost).ok_or(ServiceError::AmountOverflow)?.normalize(),
     })
 }
 

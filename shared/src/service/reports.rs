@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::{AllocationLine, MovementLine, ServiceError};
 use crate::db::{self, Flow, TenantTx};
-use crate::model::{Methods, MovementKind, RollForwardLine, Sku, TenantId};
+use crate::model::{Location, Methods, MovementKind, RollForwardLine, Sku, TenantId};
 use crate::money::exact_add;
 
 /// How a flow of `kind` moves its layer's stock: (value sign, quantity sign). A
@@ -213,6 +213,7 @@ pub async fn roll_forward(
 pub struct LayerValue {
     pub lot_id: String,
     pub sku: Sku,
+    pub location: Location,
     pub received_date: Option<DateTime<Utc>>,
     pub quantity: Decimal,
     pub value: Decimal,
@@ -225,14 +226,23 @@ pub struct SkuValue {
     pub value: Decimal,
 }
 
-/// What the book held as of an instant, by SKU and by layer (layers holding nothing
-/// left out), and in total.
+/// What one location held as of an instant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LocationValue {
+    pub location: Location,
+    pub quantity: Decimal,
+    pub value: Decimal,
+}
+
+/// What the book held as of an instant, by SKU, by location and by layer (layers
+/// holding nothing left out), and in total.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Valuation {
     pub as_of: DateTime<Utc>,
     /// The costing methods the book is by.
     pub methods: Methods,
     pub skus: Vec<SkuValue>,
+    pub locations: Vec<LocationValue>,
     pub lots: Vec<LayerValue>,
     pub total_quantity: Decimal,
     pub total_value: Decimal,
@@ -278,10 +288,15 @@ async fn layers_as_of(tx: &TenantTx, end: DateTime<Utc>) -> Result<Vec<LayerValu
         let layer = layers.entry((flow.sku.clone(), name.clone())).or_insert_with(|| LayerValue {
             lot_id: name,
             sku: flow.sku.clone(),
+            location: Location::default(),
             received_date: None,
             quantity: Decimal::ZERO,
             value: Decimal::ZERO,
         });
+        // Every flow that names a location names the layer's.
+        if let Some(location) = flow.location {
+            layer.location = location;
+        }
         let (value_sign, quantity_sign) = signs(&flow.kind)?;
         add(&mut layer.value, signed(value_sign, flow.value))?;
         add(&mut layer.quantity, signed(quantity_sign, flow.quantity))?;
@@ -310,6 +325,7 @@ pub async fn valuation(
     let methods = db::load_settings(&tx).await?.methods;
     tx.rollback().await?;
     let mut skus: BTreeMap<Sku, SkuValue> = BTreeMap::new();
+    let mut locations: BTreeMap<Location, LocationValue> = BTreeMap::new();
     let (mut total_quantity, mut total_value) = (Decimal::ZERO, Decimal::ZERO);
     for layer in &lots {
         let sku = skus.entry(layer.sku.clone()).or_insert_with(|| SkuValue {
@@ -319,6 +335,13 @@ pub async fn valuation(
         });
         add(&mut sku.quantity, layer.quantity)?;
         add(&mut sku.value, layer.value)?;
+        let location = locations.entry(layer.location.clone()).or_insert_with(|| LocationValue {
+            location: layer.location.clone(),
+            quantity: Decimal::ZERO,
+            value: Decimal::ZERO,
+        });
+        add(&mut location.quantity, layer.quantity)?;
+        add(&mut location.value, layer.value)?;
         add(&mut total_quantity, layer.quantity)?;
         add(&mut total_value, layer.value)?;
     }
@@ -326,10 +349,15 @@ pub async fn valuation(
         .into_values()
         .map(|sku| SkuValue { quantity: sku.quantity.normalize(), value: sku.value.normalize(), ..sku })
         .collect();
+    let locations = locations
+        .into_values()
+        .map(|at| LocationValue { quantity: at.quantity.normalize(), value: at.value.normalize(), ..at })
+        .collect();
     Ok(Valuation {
         as_of: end,
         methods,
         skus,
+        locations,
         lots,
         total_quantity: total_quantity.normalize(),
         total_value: total_value.normalize(),
@@ -510,7 +538,8 @@ pub struct SaleTrace {
     pub cogs: Decimal,
 }
 
-/// Every live consumer of a lot and every movement on it.
+/// Every live consumer of a lot and every movement on it, wherever its units were
+/// transferred.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LotTrace {
     pub lot_id: String,
@@ -523,6 +552,8 @@ pub struct LotTrace {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TraceSale {
     pub sale_id: String,
+    /// The layer it drew on: the lot, or a layer its units became by a transfer.
+    pub lot_id: String,
     pub sale_date: DateTime<Utc>,
     pub quantity: Decimal,
     pub unit_cost: Decimal,
@@ -577,6 +608,7 @@ pub async fn lot_trace(
             .iter()
             .map(|a| TraceSale {
                 sale_id: a.sale_id.to_string(),
+                lot_id: a.lot_id.to_string(),
                 sale_date: a.sale_date,
                 quantity: a.quantity.normalize(),
                 unit_cost: a.unit_cost.normalize(),
