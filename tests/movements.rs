@@ -159,19 +159,19 @@ async fn a_return_a_count_and_a_late_freight_bill_flow_into_the_book_exactly_as_
         book["movements"],
         json!([
             {"kind": "landed_to_cogs", "event_id": "F1", "sku": "GADGET", "event_date": "2024-07-15T00:00:00Z",
-             "lot_id": "L2", "quantity": "10", "cost": "10", "consumer": "S2"},
+             "lot_id": "L2", "quantity": "10", "cost": "10", "consumer": "S2", "location": "main"},
             {"kind": "landed_on_hand", "event_id": "F1", "sku": "GADGET", "event_date": "2024-07-15T00:00:00Z",
-             "lot_id": "L2", "quantity": "40", "cost": "40"},
+             "lot_id": "L2", "quantity": "40", "cost": "40", "location": "main"},
             {"kind": "return_restocked", "event_id": "R1", "sku": "WIDGET", "event_date": "2024-07-08T00:00:00Z",
-             "lot_id": "R1:L1", "quantity": "5", "cost": "50"},
+             "lot_id": "R1:L1", "quantity": "5", "cost": "50", "location": "main"},
             {"kind": "landed_to_cogs", "event_id": "F1", "sku": "WIDGET", "event_date": "2024-07-15T00:00:00Z",
-             "lot_id": "L1", "quantity": "40", "cost": "40", "consumer": "S1"},
+             "lot_id": "L1", "quantity": "40", "cost": "40", "consumer": "S1", "location": "main"},
             {"kind": "landed_to_cogs", "event_id": "F1", "sku": "WIDGET", "event_date": "2024-07-15T00:00:00Z",
-             "lot_id": "L1", "quantity": "20", "cost": "20", "consumer": "S3"},
+             "lot_id": "L1", "quantity": "20", "cost": "20", "consumer": "S3", "location": "main"},
             {"kind": "landed_on_hand", "event_id": "F1", "sku": "WIDGET", "event_date": "2024-07-15T00:00:00Z",
-             "lot_id": "L1", "quantity": "40", "cost": "40"},
+             "lot_id": "L1", "quantity": "40", "cost": "40", "location": "main"},
             {"kind": "count_deficit", "event_id": "C1", "sku": "WIDGET", "event_date": "2024-07-20T00:00:00Z",
-             "lot_id": "L1", "quantity": "1", "cost": "11"},
+             "lot_id": "L1", "quantity": "1", "cost": "11", "location": "main"},
         ])
     );
     assert_books_balance(&db, TENANT).await;
