@@ -44,6 +44,7 @@ local_bucket $bucket "http://127.0.0.1:$port"
 
 say "serving the functions and the dashboard with cargo lambda watch on port $port"
 log=${COGS_BROWSER_LOG:-$(mktemp)}
+: >"$log" # both watchers append to it, so neither writes over the other's lines
 # Files over 350 bytes go through the bucket, so the examples take both ways in; runs
 # are handed to the worker in chunks of two sales (the test plays the state machine),
 # so the page shows a run in progress.
@@ -51,7 +52,7 @@ DATABASE_URL="postgres://cogs_api:cogs_api@$COGS_PGHOST:$COGS_PGPORT/cogs_browse
   RUST_LOG=${RUST_LOG:-warn} COGS_BUCKET=$bucket COGS_S3_ENDPOINT=$s3 AWS_ACCESS_KEY_ID=test \
   AWS_SECRET_ACCESS_KEY=testtesttest AWS_REGION=us-east-1 COGS_WEB_BASE_PATH=/lambda-url/cogs-web \
   COGS_WEB_API_BASE='/lambda-url/cogs-{function}' COGS_WEB_LARGE_FILE_BYTES=350 COGS_INLINE_RUN_MS=0 COGS_CHUNK_SIZE=2 \
-  cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$port" >"$log" 2>&1 &
+  cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$port" >>"$log" 2>&1 &
 watcher=$!
 # The dashboard as deployed: signing in through a hosted page (tests/browser/sign_in.py
 # stands in for Cognito at this address); only its pages are asked of this instance.
@@ -68,6 +69,11 @@ stop_watchers() {
   done
 }
 trap stop_watchers EXIT
+show_log_and_fail() {
+  echo "the functions' log (cargo lambda watch), its last 60 lines:" >&2
+  tail -n 60 "$log" >&2
+  exit 1
+}
 say "waiting for the functions to build and answer"
 for _ in $(seq 1 240); do
   curl -sf "$base/cogs-web/app" >/dev/null 2>&1 && curl -sf "$signin_base/cogs-web/app" >/dev/null 2>&1 && break
@@ -80,11 +86,12 @@ done
 
 say "driving the dashboard in Chromium (tests/browser/dashboard.py); screenshots into $screenshots"
 COGS_WEB_URL="$base/cogs-web" COGS_API_URL="$base" COGS_S3="$s3" COGS_BUCKET=$bucket COGS_LAMBDA_PORT=$port \
-  SCREENSHOTS="$screenshots" CHROMIUM=$(command -v chromium) "$venv/bin/python" tests/browser/dashboard.py
+  SCREENSHOTS="$screenshots" CHROMIUM=$(command -v chromium) "$venv/bin/python" tests/browser/dashboard.py ||
+  show_log_and_fail
 
 say "signing in as deployed: authorization code with PKCE, refresh, sign-out (tests/browser/sign_in.py)"
 COGS_WEB_URL="$signin_base/cogs-web" COGS_API_URL="$base" COGS_AUTH=https://auth.cogs.test COGS_CLIENT_ID=dashboard-client \
-  CHROMIUM=$(command -v chromium) "$venv/bin/python" tests/browser/sign_in.py
+  CHROMIUM=$(command -v chromium) "$venv/bin/python" tests/browser/sign_in.py || show_log_and_fail
 
 say "the dashboard's health check (scripts/daily_health_check.sh, Dashboard Health)"
 API_URL="$base/cogs-list" DASHBOARD_URL="$base/cogs-web/app" \

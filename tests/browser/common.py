@@ -16,9 +16,22 @@ def launch(playwright):
                                       args=["--no-sandbox"])
 
 
+# What the network dropped or the server failed, for the failure report.
+NETWORK_FAILURES = []
+
+
+def watch_network(page):
+    page.on("requestfailed", lambda request: NETWORK_FAILURES.append(
+        f"{request.method} {request.url}: {request.failure}"))
+    page.on("response", lambda response: response.status >= 500 and NETWORK_FAILURES.append(
+        f"{response.request.method} {response.url}: {response.status}"))
+
+
 def run(main):
     try:
         main()
     except AssertionError as error:
         print(f"FAILED: {error}", file=sys.stderr)
+        for failure in NETWORK_FAILURES:
+            print(f"network: {failure}", file=sys.stderr)
         raise

@@ -30,7 +30,7 @@ from pathlib import Path
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect, sync_playwright
 
-from common import launch, run, step
+from common import launch, run, step, watch_network
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = os.environ["COGS_WEB_URL"].rstrip("/") + "/"
@@ -140,6 +140,7 @@ def main():
         browser = launch(playwright)
         context = browser.new_context(viewport={"width": 1280, "height": 860}, accept_downloads=True)
         page = context.new_page()
+        watch_network(page)
         errors = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         # The browser logs each 4xx it was answered; the steps expect those.

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 from playwright.sync_api import expect, sync_playwright
 
-from common import launch, run, step
+from common import launch, run, step, watch_network
 
 WEB = os.environ["COGS_WEB_URL"].rstrip("/") + "/"
 API = os.environ["COGS_API_URL"].rstrip("/")
@@ -159,6 +159,7 @@ def main():
         context.route(f"{AUTH}/**", hosted.handle)
         context.route(re.compile(r".*/lambda-url/cogs-(?!web)[a-z-]+/api/.*"), authorizer)
         page = context.new_page()
+        watch_network(page)
         errors = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.clock.install()
@@ -198,6 +199,23 @@ def main():
         page.reload()
         expect(page.get_by_role("button", name="Save the settings")).to_be_visible(timeout=30000)
         assert hosted.authorizations == 2, hosted.authorizations
+
+        step("a screen whose script the network drops once is still shown")
+        dropped = []
+
+        def drop_once(route):
+            if dropped:
+                route.continue_()
+            else:
+                dropped.append(route.request.url)
+                route.abort("connectionreset")
+
+        run_script = re.compile(r".*/app/assets/run\.js(\?.*)?$")
+        page.route(run_script, drop_once)
+        page.get_by_role("link", name="Run", exact=True).click()
+        expect(page.get_by_role("heading", name="Run", exact=True)).to_be_visible(timeout=30000)
+        assert len(dropped) == 1, dropped
+        page.unroute(run_script)
 
         step("sign out ends the hosted session: the next visit asks for a password")
         page.get_by_role("button", name="Sign out").click()

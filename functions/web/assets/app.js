@@ -4,14 +4,25 @@
 import { completeSignIn, development, identity, pickTenant, settings, signIn, signOut, signedIn } from './auth.js';
 import { field, h, info, problem, screen } from './ui.js';
 
+// Pattern, the header link it belongs to, the module that draws it.
 const SCREENS = [
-  [/^(app)?$/, 'home', () => import('./home.js')],
-  [/^app\/upload$/, 'upload', () => import('./upload.js')],
-  [/^app\/run$/, 'run', () => import('./run.js')],
-  [/^app\/runs\/([^/]+)$/, 'home', () => import('./detail.js')],
-  [/^app\/inventory$/, 'inventory', () => import('./inventory.js')],
-  [/^app\/settings$/, 'settings', () => import('./settings.js')],
+  [/^(app)?$/, 'home', 'home'],
+  [/^app\/upload$/, 'upload', 'upload'],
+  [/^app\/run$/, 'run', 'run'],
+  [/^app\/runs\/([^/]+)$/, 'home', 'detail'],
+  [/^app\/inventory$/, 'inventory', 'inventory'],
+  [/^app\/settings$/, 'settings', 'settings'],
 ];
+
+/** A screen's module. A fetch the network dropped is asked once more under another
+ * address, as the browser keeps a module that failed to load as failed. */
+async function load(module) {
+  try {
+    return await import(`./${module}.js`);
+  } catch {
+    return import(`./${module}.js?again`);
+  }
+}
 
 /** The address below the dashboard's base, without slashes at either end. */
 function route() {
@@ -37,9 +48,9 @@ async function render() {
     screen('No such page', info('This address is not a screen of the dashboard.'), h('p', {}, h('a', { href: 'app' }, 'Go to the runs')));
     return;
   }
-  const [pattern, , load] = found;
+  const [pattern, , module] = found;
   try {
-    const page = await load();
+    const page = await load(module);
     await page.render({ params: pattern.exec(path).slice(1), query: new URLSearchParams(location.search) });
   } catch (error) {
     screen('This screen could not be shown', problem(error));

@@ -86,6 +86,10 @@ fn an_asset_is_served_with_its_type_and_a_validator_and_not_sent_again_while_unc
     assert_eq!(changed.status(), 200);
     let css = handle(&dashboard, &get("/app/assets/app.css", None));
     assert_eq!(header_of(&css, header::CONTENT_TYPE), CSS);
+    // A module asked for again after a dropped fetch comes under another address.
+    let asked_again = handle(&dashboard, &get("/app/assets/inventory.js?again", None));
+    assert_eq!(asked_again.status(), 200);
+    assert_eq!(text(&asked_again), include_str!("../assets/inventory.js"));
     let missing = handle(&dashboard, &get("/app/assets/nothing.js", None));
     assert_eq!(missing.status(), 404);
     let post = http_types::Request::builder().method("POST").uri("/app").body(Body::Empty).unwrap();
@@ -112,8 +116,14 @@ fn every_asset_file_is_served_and_every_import_resolves() {
             .filter_map(|rest| rest.split_once(".js'"))
             .map(|(name, _)| format!("{name}.js"))
     });
-    for name in references.chain(INDEX.split("app/assets/").skip(1).map(|rest| rest.split('"').next().unwrap().into()))
-    {
+    // app.js names each screen's module in its table: `[/^pattern$/, 'link', 'module'],`.
+    let app = include_str!("../assets/app.js");
+    let screens = app.lines().filter(|line| line.trim_start().starts_with("[/^")).map(|line| {
+        let module = line.trim_end().trim_end_matches("],").rsplit('\'').nth(1).unwrap();
+        format!("{module}.js")
+    });
+    let pages = INDEX.split("app/assets/").skip(1).map(|rest| rest.split('"').next().unwrap().into());
+    for name in references.chain(screens).chain(pages) {
         assert!(served.contains(&name), "{name} is referred to but not served");
     }
 }
