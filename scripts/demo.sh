@@ -7,7 +7,8 @@
 # difference), then a return, a supplier return, adjustments, a count and a late
 # freight bill flowing into the journal and the roll-forward, then costs by specific
 # identification from August (a sale naming its lot), moves stock to a shop and sells
-# it there (a transfer), and verifies the book.
+# it there (a transfer), gives the shop an inventory account of its own (the transfer
+# then posts between the two) and rolls each location forward, and verifies the book.
 # Safe to run again: the examples load once, and each call rolls back and re-runs.
 # Prompts for nothing.
 set -euo pipefail
@@ -88,7 +89,7 @@ movements=$(latest_run)
 say "cogs journal-entry $movements --format csv --period month (the return, the write-offs, the freight bill: only what changed)"
 "$cogs" journal-entry "$movements" --format csv --period month
 
-say "cogs report rollforward --from 2024-07-01 --to 2024-07-31 (opening + receipts + landed + returns + found − to suppliers − written off − COGS = closing)"
+say "cogs report rollforward --from 2024-07-01 --to 2024-07-31 (opening + receipts + landed + returns + found + moved in − to suppliers − written off − moved out − COGS = closing)"
 "$cogs" report rollforward --from 2024-07-01 --to 2024-07-31
 
 say "cogs report trace --sale SALE-007 (its lots, and the freight it carried)"
@@ -107,6 +108,13 @@ say "stock moved to a shop, and sold there: cogs upload transfers examples/trans
 "$cogs" upload transfers examples/transfers.csv
 "$cogs" upload sales examples/shop-sales.csv
 "$cogs" run
+shop=$(latest_run)
+
+say "the shop's own inventory account: cogs settings --location-account SHOP-1=1420:Inventory Shop; cogs journal-entry $shop (the transfer Dr 1420 / Cr 1400, the shop's sale Cr 1420)"
+"$cogs" settings --location-account "SHOP-1=1420:Inventory Shop" | grep '^location'
+"$cogs" journal-entry "$shop" --format csv
+say "cogs report rollforward --from 2024-07-01 --to 2024-12-31 (by SKU, and by location: what moved between main and SHOP-1)"
+"$cogs" report rollforward --from 2024-07-01 --to 2024-12-31
 
 say "cogs report trace --sale SALE-102 (sold at SHOP-1, from the layer TR-001 moved there at LOT-003's cost)"
 "$cogs" report trace --sale SALE-102

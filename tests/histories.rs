@@ -107,7 +107,7 @@ async fn journals_added_up(db: &TestDb) -> (BTreeMap<(String, String), Decimal>,
     let mut total = BTreeMap::new();
     let recosting = page.runs.iter().filter(|run| run.skus_recosted > 0).count();
     for run in page.runs {
-        for cost in cogs_core::db::journal_costs(&tx, run.run_id, Period::Day, "UTC").await.unwrap() {
+        for cost in cogs_core::db::journal_costs(&tx, run.run_id, Period::Day, "UTC", true).await.unwrap() {
             *total.entry((cost.date.to_string(), cost.sku.to_string())).or_insert(Decimal::ZERO) += cost.cost;
         }
     }

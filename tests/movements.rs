@@ -8,7 +8,7 @@ use cogs_core::db::{RunStatus, SkuRange};
 use cogs_core::ingest::{RecordKind, RowErrorKind};
 use cogs_core::journal::{AccountPair, Period, SALE};
 use cogs_core::model::ShortfallPolicy;
-use cogs_core::model::{AccountKind, Method, Methods, MovementKind};
+use cogs_core::model::{AccountKind, Location, Method, Methods, MovementKind};
 use cogs_core::service::{self, ChunkBudget, CostFiles, CostReport, ServiceError};
 use cogs_tests::{TestDb, Xorshift, assert_books_balance, caller, tenant};
 use std::collections::BTreeMap;
@@ -36,6 +36,19 @@ impl Loaded {
             all.extend(csv.lines().skip(1).map(|line| format!("{line}\n")));
         }
         Some(all)
+    }
+
+    /// Where each sale loaded was (its `location` column; none or empty: main).
+    fn sale_locations(&self) -> BTreeMap<String, String> {
+        let sales = self.all(RecordKind::Sales).unwrap_or_default();
+        let mut lines = sales.lines();
+        let column = lines.next().and_then(|header| header.split(',').position(|name| name == "location"));
+        let row = |line: &str| {
+            let cells: Vec<&str> = line.split(',').collect();
+            let at = column.and_then(|i| cells.get(i)).filter(|at| !at.is_empty()).copied();
+            (cells[0].to_owned(), at.unwrap_or(Location::DEFAULT).to_owned())
+        };
+        lines.map(row).collect()
     }
 
     /// `cogs cost --format json` over everything loaded, once lots and sales are.
@@ -74,15 +87,20 @@ async fn run(db: &TestDb) -> uuid::Uuid {
     run.run_id
 }
 
+/// What a journal sums costs by: day, SKU, accounts, and the locations each side posts
+/// at.
+type JournalKey = (String, String, AccountPair, (String, String));
+
 /// Every completed run's journal of differences, added up exactly per (day, SKU,
-/// accounts): together, the journal of the live book.
-async fn journals_added_up(db: &TestDb) -> BTreeMap<(String, String, AccountPair), Decimal> {
+/// accounts, locations): together, the journal of the live book.
+async fn journals_added_up(db: &TestDb) -> BTreeMap<JournalKey, Decimal> {
     let page = service::list_runs(&db.pool, &tenant(TENANT), Some(RunStatus::Completed), 500, None).await.unwrap();
     let tx = cogs_core::db::begin(&db.pool, &tenant(TENANT)).await.unwrap();
     let mut total = BTreeMap::new();
     for run in page.runs {
-        for cost in cogs_core::db::journal_costs(&tx, run.run_id, Period::Day, "UTC").await.unwrap() {
-            *total.entry((cost.date.to_string(), cost.sku.to_string(), cost.pair)).or_insert(Decimal::ZERO) +=
+        for cost in cogs_core::db::journal_costs(&tx, run.run_id, Period::Day, "UTC", true).await.unwrap() {
+            let at = (cost.at.0.to_string(), cost.at.1.to_string());
+            *total.entry((cost.date.to_string(), cost.sku.to_string(), cost.pair, at)).or_insert(Decimal::ZERO) +=
                 cost.cost;
         }
     }
@@ -91,19 +109,49 @@ async fn journals_added_up(db: &TestDb) -> BTreeMap<(String, String, AccountPair
     total
 }
 
-/// The journal of one fresh costing, exactly per (day, SKU, accounts).
-fn fresh_journal(report: &CostReport) -> BTreeMap<(String, String, AccountPair), Decimal> {
+/// The journal of one fresh costing, exactly per (day, SKU, accounts, locations): a
+/// sale at its location (`sold_at`), a movement at its layer's, a transfer's arrival
+/// from its source.
+fn fresh_journal(report: &CostReport, sold_at: &BTreeMap<String, String>) -> BTreeMap<JournalKey, Decimal> {
     let mut total = BTreeMap::new();
     for sale in &report.sales {
-        let key = (sale.sale_date.date_naive().to_string(), sale.sku.to_string(), SALE);
+        let at = sold_at[sale.sale_id.as_str()].clone();
+        let key = (sale.sale_date.date_naive().to_string(), sale.sku.to_string(), SALE, (at.clone(), at));
         *total.entry(key).or_insert(Decimal::ZERO) += sale.cogs;
     }
+    let sent_from: BTreeMap<&str, String> = report
+        .movements
+        .iter()
+        .filter(|line| line.kind == MovementKind::TransferOut)
+        .map(|line| (line.event_id.as_str(), line.location.to_string()))
+        .collect();
     for line in &report.movements {
-        let key = (line.event_date.date_naive().to_string(), line.sku.to_string(), line.kind.accounts());
+        let here = line.location.to_string();
+        let from = match line.kind {
+            MovementKind::TransferIn => sent_from[line.event_id.as_str()].clone(),
+            _ => here.clone(),
+        };
+        let key = (line.event_date.date_naive().to_string(), line.sku.to_string(), line.kind.accounts(), (here, from));
         *total.entry(key).or_insert(Decimal::ZERO) += line.cost;
     }
     total.retain(|_, amount| !amount.is_zero());
     total
+}
+
+/// The run's journal as the generic JSON export, with the deployment's default accounts
+/// under the tenant's.
+async fn journal_json(db: &TestDb, run_id: uuid::Uuid) -> Value {
+    let export = service::journal_entry(
+        &db.pool,
+        &tenant(TENANT),
+        run_id,
+        service::JournalOptions::default(),
+        cogs_core::journal::Format::Json,
+        &cogs_core::journal::JournalConfig::default(),
+    )
+    .await
+    .unwrap();
+    serde_json::from_slice(&export.rendered.body).unwrap()
 }
 
 async fn book_json(db: &TestDb) -> Value {
@@ -183,7 +231,7 @@ async fn a_return_a_count_and_a_late_freight_bill_flow_into_the_book_exactly_as_
     run(&db).await;
     assert_eq!(book_json(&db).await, book);
     assert_books_balance(&db, TENANT).await;
-    assert_eq!(journals_added_up(&db).await, fresh_journal(&loaded.cost().unwrap()));
+    assert_eq!(journals_added_up(&db).await, fresh_journal(&loaded.cost().unwrap(), &loaded.sale_locations()));
     the_reports_tie_to_the_book_and_the_journals(&db, &book).await;
 }
 
@@ -197,9 +245,14 @@ async fn the_reports_tie_to_the_book_and_the_journals(db: &TestDb, book: &Value)
     assert_eq!(
         total,
         json!({"sku": null, "opening_quantity": "0", "opening_value": "0", "receipts": "1200", "landed_costs": "150",
-               "restocked_returns": "50", "adjustments_in": "0", "supplier_returns": "0", "adjustments_out": "11",
-               "cogs": "710", "closing_quantity": "84", "closing_value": "679"})
+               "restocked_returns": "50", "adjustments_in": "0", "transfers_in": "0", "supplier_returns": "0",
+               "adjustments_out": "11", "transfers_out": "0", "cogs": "710", "closing_quantity": "84",
+               "closing_value": "679"})
     );
+    // All of it at the one location.
+    let mut at_main = total.clone();
+    at_main["location"] = json!("main");
+    assert_eq!(serde_json::to_value(&july.locations).unwrap(), json!([at_main]));
     assert_eq!(july.total.computed_closing(), Some(july.total.closing_value));
     assert!(july.skus.iter().all(|row| row.computed_closing() == Some(row.closing_value)));
 
@@ -232,7 +285,7 @@ async fn the_reports_tie_to_the_book_and_the_journals(db: &TestDb, book: &Value)
 
     // The journals' inventory lines move it by all but the receipts (booked by payables).
     let mut inventory = Decimal::ZERO;
-    for ((_, _, (debit, credit)), amount) in journals_added_up(db).await {
+    for ((_, _, (debit, credit), _), amount) in journals_added_up(db).await {
         if debit == AccountKind::Inventory {
             inventory += amount;
         }
@@ -580,7 +633,9 @@ async fn after_any_history_of_every_movement_the_book_equals_cogs_cost() {
         interruptions += interrupted;
         assert_books_balance(&db, TENANT).await;
         if let Some(report) = loaded.cost() {
-            assert_eq!(journals_added_up(&db).await, fresh_journal(&report), "seed {seed}: the journals add up");
+            let sold_at = loaded.sale_locations();
+            let fresh = fresh_journal(&report, &sold_at);
+            assert_eq!(journals_added_up(&db).await, fresh, "seed {seed}: the journals add up");
             // The roll-forward of the whole year ends at the book's stock.
             let day = |text: &str| text.parse::<chrono::NaiveDate>().unwrap();
             let year =
@@ -619,6 +674,15 @@ async fn after_any_history_of_every_movement_the_book_equals_cogs_cost() {
                 .map(|at| (at.location.to_string(), at.value))
                 .collect();
             assert_eq!(worth, left_at, "seed {seed}: the valuation by location");
+            // The year's roll-forward ends each location at what the costing leaves there.
+            let closing_at: BTreeMap<String, Decimal> = year
+                .locations
+                .iter()
+                .filter(|row| !row.closing_value.is_zero())
+                .map(|row| (row.location.as_ref().expect("a location's line").to_string(), row.closing_value))
+                .collect();
+            assert_eq!(closing_at, left_at, "seed {seed}: the roll-forward by location");
+            assert!(year.locations.iter().all(|row| row.computed_closing() == Some(row.closing_value)), "seed {seed}");
         }
     }
     assert!(interruptions > 0, "the histories interrupt runs and resume them");
@@ -782,6 +846,7 @@ async fn a_tenants_accounts_and_options_reach_its_journals_over_the_deployments(
     let change: service::SettingsChange = serde_json::from_value(json!({
         "accounts": {"cogs": {"code": "310", "name": "Cost of Sales"}},
         "sku_rules": [{"prefix": "GAD", "inventory": {"code": "1450", "name": "Gadget Stock"}}],
+        "location_accounts": {"WEST": {"code": "1420", "name": "Inventory West"}},
         "xero_tracking": {"name": "Channel", "option": "Online"},
         "journal_period": "month",
         "journal_lines": "single"
@@ -849,7 +914,8 @@ async fn a_new_skus_first_lot_in_a_delivery_with_a_landed_cost_takes_its_share_a
 /// Locations through the live book: FIFO per location, a transfer keeping its units'
 /// cost and receipt order, a shortfall at one location though another holds stock, the
 /// trace of a lot following its units, the valuation by location, and a journal that
-/// posts the sales only (a transfer is inventory to inventory).
+/// posts the sales only (a transfer is inventory to inventory), until the tenant gives
+/// the location an inventory account of its own.
 #[tokio::test]
 async fn stock_moved_to_another_location_is_sold_there_at_its_cost_and_traced_and_valued_where_it_is() {
     let db = TestDb::new().await;
@@ -900,18 +966,35 @@ L2,A,2024-01-05,5,5,3.00,0,WEST
         .map(|at| (at.location.to_string(), at.quantity.to_string(), at.value.to_string()))
         .collect();
     assert_eq!(by_location, [("WEST".into(), "4".into(), "12".into()), ("main".into(), "6".into(), "6".into())]);
+    // January rolls forward per location: WEST receives L2 (15) and 4 units moved in (4),
+    // sells S1 (7) and closes at 12; main receives L1 (10), moves 4 out, closes at 6.
+    let day = |text: &str| text.parse::<chrono::NaiveDate>().unwrap();
+    let january = service::roll_forward(&db.pool, &tenant(TENANT), day("2024-01-01"), day("2024-01-31")).await.unwrap();
+    let lines: Vec<[String; 6]> = january
+        .locations
+        .iter()
+        .map(|row| {
+            [
+                row.location.as_ref().unwrap().as_str(),
+                &row.receipts.to_string(),
+                &row.transfers_in.to_string(),
+                &row.transfers_out.to_string(),
+                &row.cogs.to_string(),
+                &row.closing_value.to_string(),
+            ]
+            .map(ToString::to_string)
+        })
+        .collect();
+    let line = |cells: [&str; 6]| cells.map(ToString::to_string);
+    assert_eq!(lines, [line(["WEST", "15", "4", "0", "7", "12"]), line(["main", "10", "0", "4", "0", "6"])]);
+    let a = &january.skus[0];
+    assert_eq!(
+        (a.transfers_in, a.transfers_out, a.closing_value),
+        (4.into(), 4.into(), 18.into()),
+        "in a SKU's own line"
+    );
 
-    let export = service::journal_entry(
-        &db.pool,
-        &tenant(TENANT),
-        run_id,
-        service::JournalOptions::default(),
-        cogs_core::journal::Format::Json,
-        &cogs_core::journal::JournalConfig::default(),
-    )
-    .await
-    .unwrap();
-    let journal: Value = serde_json::from_slice(&export.rendered.body).unwrap();
+    let journal = journal_json(&db, run_id).await;
     let lines: Vec<(String, String)> = journal["entries"]
         .as_array()
         .unwrap()
@@ -920,4 +1003,36 @@ L2,A,2024-01-05,5,5,3.00,0,WEST
         .map(|l| (l["side"].as_str().unwrap().into(), l["amount"].as_str().unwrap().into()))
         .collect();
     assert_eq!(lines, [("debit".to_owned(), "7.00".to_owned()), ("credit".to_owned(), "7.00".to_owned())], "{journal}");
+
+    // With an inventory account of WEST's own, the transfer posts from main's inventory
+    // to WEST's, and the sale at WEST takes its cost out of WEST's.
+    let west = Location::parse("WEST").unwrap();
+    let accounts = BTreeMap::from([(west, "1420:Inventory West".parse().unwrap())]);
+    let change = service::SettingsChange { location_accounts: Some(accounts), ..Default::default() };
+    service::change_settings(&db.pool, &caller(TENANT), &change).await.unwrap();
+    let journal = journal_json(&db, run_id).await;
+    let lines: Vec<(String, String, String, String)> = journal["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|entry| {
+            let date = entry["date"].as_str().unwrap().to_owned();
+            entry["lines"].as_array().unwrap().iter().map(move |l| {
+                let text = |field: &str| l[field].as_str().unwrap().to_owned();
+                (date.clone(), text("side"), text("account_code"), text("amount"))
+            })
+        })
+        .collect();
+    let line =
+        |date: &str, side: &str, code: &str, amount: &str| (date.into(), side.into(), code.into(), amount.into());
+    assert_eq!(
+        lines,
+        [
+            line("2024-01-03", "debit", "1420", "4.00"),
+            line("2024-01-03", "credit", "1400", "4.00"),
+            line("2024-01-06", "debit", "5000", "7.00"),
+            line("2024-01-06", "credit", "1420", "7.00"),
+        ],
+        "{journal}"
+    );
 }

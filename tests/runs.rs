@@ -711,7 +711,7 @@ async fn the_journal_summed_in_the_database_equals_the_journal_of_every_allocati
                     method: run.mode,
                 };
                 let expected =
-                    journal::render(&journal::build(&allocations, &[], &request, &config).unwrap(), Format::Csv);
+                    journal::render(&journal::build(&allocations, &[], &[], &request, &config).unwrap(), Format::Csv);
                 assert_eq!(
                     String::from_utf8(exported.rendered.body).unwrap(),
                     String::from_utf8(expected.body).unwrap(),

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use arbitrary::Arbitrary;
 use chrono::{DateTime, Datelike, Duration, FixedOffset};
 use cogs_core::journal::{self, Format, JournalConfig, JournalRequest, LineDetail, Period, Side};
-use cogs_core::model::{Allocation, LotId, SaleId, Sku};
+use cogs_core::model::{Allocation, LotId, Method, SaleId, Sku};
 use cogs_core::money::{exact_mul, exact_sum, to_cents};
 use libfuzzer_sys::fuzz_target;
 use rust_decimal::Decimal;
@@ -66,9 +66,15 @@ fuzz_target!(|input: Input| {
     for period in [Period::Day, Period::Month, Period::Run] {
         for detail in [LineDetail::PerSku, LineDetail::Single] {
             let reversal_date = input.reversal.then(|| start.date_naive());
-            let request =
-                JournalRequest { reference: "fuzz".into(), period, detail, reversal_date, locked_through: None };
-            let Ok(journal) = journal::build(&allocations, &request, &config) else { continue };
+            let request = JournalRequest {
+                reference: "fuzz".into(),
+                period,
+                detail,
+                reversal_date,
+                locked_through: None,
+                method: Method::Fifo,
+            };
+            let Ok(journal) = journal::build(&allocations, &[], &[], &request, &config) else { continue };
             // Entries each fit; their sum may not, and then neither does the exact total.
             let mut total = Some(Decimal::ZERO);
             for entry in &journal.entries {

@@ -282,12 +282,14 @@ def main():
         page.get_by_label("Xero tracking option").fill("North")
         page.get_by_label("Cost of goods sold account code").fill("5010")
         page.get_by_label("Cost of goods sold account name").fill("Cost of sales")
+        page.get_by_label("Location accounts").fill('{"SHOP-1": {"code": "1420", "name": "Inventory Shop"}}')
         page.get_by_role("button", name="Save the settings").click()
         expect(page.get_by_role("status").filter(has_text="Saved.")).to_contain_text("The lock date is now 2024-06-30")
         settings = api("GET", "/api/v1/settings")
         assert (settings["lock_date"], settings["lock_policy"]) == ("2024-06-30", "refuse"), settings
         assert settings["xero_tracking"] == {"name": "Region", "option": "North"}, settings
         assert settings["accounts"]["cogs"] == {"code": "5010", "name": "Cost of sales"}, settings
+        assert settings["location_accounts"] == {"SHOP-1": {"code": "1420", "name": "Inventory Shop"}}, settings
         shot(page, "settings")
         page.get_by_label("Lock date", exact=True).fill("2999-01-01")
         page.get_by_role("button", name="Save the settings").click()

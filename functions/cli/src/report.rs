@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use clap::{Args, Subcommand, ValueEnum};
-use cogs_core::service::{self, AsOf, CsvReport};
+use cogs_core::service::{self, AsOf, CsvReport, RollForwardRow};
 
 use crate::CommandResult;
 use crate::args::{Database, Tenant};
@@ -93,37 +93,51 @@ pub async fn run(args: &ReportArgs) -> CommandResult {
         Report::Rollforward { from, to } => {
             let report = service::roll_forward(&pool, tenant, *from, *to).await?;
             print(args.format, &report, |report| {
-                let mut rows = table(
-                    &[
-                        "sku",
-                        "opening",
-                        "+ receipts",
-                        "+ landed",
-                        "+ returns",
-                        "+ adj. in",
-                        "− to suppliers",
-                        "− adj. out",
-                        "− COGS",
-                        "= closing",
-                    ],
-                    &[1, 2, 3, 4, 5, 6, 7, 8, 9],
-                );
-                for row in report.skus.iter().chain([&report.total]) {
-                    rows.add_row(vec![
-                        row.sku.as_ref().map_or_else(|| "total".to_owned(), ToString::to_string),
-                        cents(row.opening_value),
-                        cents(row.receipts),
-                        cents(row.landed_costs),
-                        cents(row.restocked_returns),
-                        cents(row.adjustments_in),
-                        cents(row.supplier_returns),
-                        cents(row.adjustments_out),
-                        cents(row.cogs),
-                        cents(row.closing_value),
-                    ]);
-                }
+                let lines = |first: &str, rows: &mut dyn Iterator<Item = &RollForwardRow>| {
+                    let mut lines = table(
+                        &[
+                            first,
+                            "opening",
+                            "+ receipts",
+                            "+ landed",
+                            "+ returns",
+                            "+ adj. in",
+                            "+ moved in",
+                            "− to suppliers",
+                            "− adj. out",
+                            "− moved out",
+                            "− COGS",
+                            "= closing",
+                        ],
+                        &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+                    );
+                    for row in rows {
+                        let name = row
+                            .sku
+                            .as_ref()
+                            .map(ToString::to_string)
+                            .or(row.location.as_ref().map(ToString::to_string));
+                        lines.add_row(vec![
+                            name.unwrap_or_else(|| "total".to_owned()),
+                            cents(row.opening_value),
+                            cents(row.receipts),
+                            cents(row.landed_costs),
+                            cents(row.restocked_returns),
+                            cents(row.adjustments_in),
+                            cents(row.transfers_in),
+                            cents(row.supplier_returns),
+                            cents(row.adjustments_out),
+                            cents(row.transfers_out),
+                            cents(row.cogs),
+                            cents(row.closing_value),
+                        ]);
+                    }
+                    lines
+                };
+                let by_sku = lines("sku", &mut report.skus.iter().chain([&report.total]));
+                let by_location = lines("location", &mut report.locations.iter().chain([&report.total]));
                 println!("Roll-forward {} to {} ({})", report.from, report.to, report.time_zone);
-                println!("Costing method: {}\n{rows}", methods_text(&report.methods));
+                println!("Costing method: {}\n{by_sku}\n{by_location}", methods_text(&report.methods));
             });
         }
         Report::Valuation { as_of } => {

@@ -1,9 +1,11 @@
 //! `cogs settings`: show the tenant's settings, or change them.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use clap::Args;
 use cogs_core::journal::{Account, LineDetail, Period, SkuRule, XeroTracking};
-use cogs_core::model::{AccountKind, LockPolicy, Method, ShortfallPolicy};
+use cogs_core::model::{AccountKind, Location, LockPolicy, Method, ShortfallPolicy};
 use cogs_core::service::{self, MethodSetting, SettingsChange};
 
 use crate::CommandResult;
@@ -29,6 +31,12 @@ pub struct SettingsArgs {
     /// KIND=default goes back to the deployment's.
     #[arg(long = "account", value_parser = account_setting)]
     accounts: Vec<(AccountKind, Option<Account>)>,
+    /// An inventory account of a location's own, LOCATION=CODE:NAME (like
+    /// WEST=1420:Inventory West): its stock is held there, and a transfer between
+    /// locations posts between their accounts. LOCATION=default goes back to the
+    /// inventory account; repeat for more.
+    #[arg(long = "location-account", value_parser = location_account)]
+    location_accounts: Vec<(Location, Option<Account>)>,
     /// The SKU rules as a JSON array, like
     /// [{"prefix":"COF-","cogs":{"code":"5010","name":"COGS Coffee"}}]; [] removes them.
     #[arg(long, value_parser = sku_rules)]
@@ -83,6 +91,12 @@ fn account_setting(value: &str) -> Result<(AccountKind, Option<Account>), String
     Ok((kind, if account == "default" { None } else { Some(account.parse()?) }))
 }
 
+fn location_account(value: &str) -> Result<(Location, Option<Account>), String> {
+    let (location, account) = value.split_once('=').ok_or_else(|| format!("{value:?} is not LOCATION=CODE:NAME"))?;
+    let location = Location::parse(location).map_err(|error| format!("{location:?} is not a location: {error}"))?;
+    Ok((location, if account == "default" { None } else { Some(account.parse()?) }))
+}
+
 fn sku_rules(value: &str) -> Result<Vec<SkuRule>, String> {
     serde_json::from_str(value).map_err(|error| format!("the SKU rules are not a JSON array of rules: {error}"))
 }
@@ -107,22 +121,38 @@ fn optional_choice<T: std::str::FromStr<Err = String>>(value: &str) -> Result<Op
     if value == "none" { Ok(None) } else { value.parse().map(Some) }
 }
 
+/// `stored` with each account of `changes` put in (or, for `None`, taken out); `None`
+/// when nothing changes.
+fn changed<K: Ord + Clone>(
+    stored: &BTreeMap<K, Account>,
+    changes: &[(K, Option<Account>)],
+) -> Option<BTreeMap<K, Account>> {
+    if changes.is_empty() {
+        return None;
+    }
+    let mut accounts = stored.clone();
+    for (key, account) in changes {
+        match account {
+            Some(account) => accounts.insert(key.clone(), account.clone()),
+            None => accounts.remove(key),
+        };
+    }
+    Some(accounts)
+}
+
 /// Without a flag, shows the settings; with any, changes those and shows the result.
 pub async fn run(args: &SettingsArgs) -> CommandResult {
     let pool = args.scope.database.pool()?;
-    // --account changes the accounts named, one kind at a time.
-    let accounts = if args.accounts.is_empty() {
+    // --account and --location-account change the kinds and locations they name, one
+    // at a time, over what is stored.
+    let stored = if args.accounts.is_empty() && args.location_accounts.is_empty() {
         None
     } else {
-        let mut accounts = service::settings(&pool, &args.scope.tenant.tenant_id).await?.journal.accounts;
-        for (kind, account) in &args.accounts {
-            match account {
-                Some(account) => accounts.insert(*kind, account.clone()),
-                None => accounts.remove(kind),
-            };
-        }
-        Some(accounts)
+        Some(service::settings(&pool, &args.scope.tenant.tenant_id).await?.journal)
     };
+    let accounts = stored.as_ref().and_then(|stored| changed(&stored.accounts, &args.accounts));
+    let location_accounts =
+        stored.as_ref().and_then(|stored| changed(&stored.location_accounts, &args.location_accounts));
     let change = SettingsChange {
         time_zone: args.time_zone.clone(),
         lock_date: args.lock_date.map(|LockDate(date)| date),
@@ -130,6 +160,7 @@ pub async fn run(args: &SettingsArgs) -> CommandResult {
         on_shortfall: args.on_shortfall,
         accounts,
         sku_rules: args.sku_rules.clone(),
+        location_accounts,
         xero_tax_rate: args.xero_tax_rate.clone(),
         xero_tracking: args.xero_tracking.clone(),
         qbo_class: args.qbo_class.clone(),
@@ -164,6 +195,9 @@ pub async fn run(args: &SettingsArgs) -> CommandResult {
                     named(&rule.cogs),
                     named(&rule.inventory)
                 );
+            }
+            for (location, account) in &journal.location_accounts {
+                println!("location      {location} inventory = {}:{}", account.code, account.name);
             }
             let or_default = |value: Option<String>| value.unwrap_or_else(|| "the deployment's".to_owned());
             println!("xero tax rate {}", or_default(journal.xero_tax_rate.clone()));

@@ -169,6 +169,28 @@ async fn upload_via_s3_stages_the_file_and_loads_it_from_the_bucket() {
 }
 
 #[tokio::test]
+async fn a_location_gets_an_inventory_account_of_its_own_and_gives_it_back() {
+    let db = TestDb::new().await;
+    let set = cogs(&db, &["settings", "--location-account", "WEST=1420:Inventory West", "--format", "json"]);
+    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    assert_eq!(
+        json(&set)["location_accounts"],
+        serde_json::json!({"WEST": {"code": "1420", "name": "Inventory West"}})
+    );
+    let shown = cogs(&db, &["settings"]);
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("location      WEST inventory = 1420:Inventory West"));
+    let back = cogs(&db, &["settings", "--location-account", "WEST=default", "--format", "json"]);
+    assert_eq!(json(&back)["location_accounts"], serde_json::json!({}));
+    let bad = cogs(&db, &["settings", "--location-account", "WEST=1420"]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("is not CODE:NAME"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}
+
+#[tokio::test]
 async fn maintenance_runs_from_the_command_line() {
     let db = TestDb::new().await;
 

@@ -6,8 +6,8 @@ import { field, h, methodsText, money, problem, qty, remember, saveFile, screen,
 
 const ROLL_COLUMNS = [
   ['opening_value', 'Opening'], ['receipts', 'Receipts'], ['landed_costs', 'Landed costs'],
-  ['restocked_returns', 'Returns restocked'], ['adjustments_in', 'Adjustments in'],
-  ['supplier_returns', 'Supplier returns'], ['adjustments_out', 'Adjustments out'], ['cogs', 'COGS'],
+  ['restocked_returns', 'Returns restocked'], ['adjustments_in', 'Adjustments in'], ['transfers_in', 'Moved in'],
+  ['supplier_returns', 'Supplier returns'], ['adjustments_out', 'Adjustments out'], ['transfers_out', 'Moved out'], ['cogs', 'COGS'],
   ['closing_value', 'Closing'],
 ];
 const MAX_POINTS = 13;
@@ -49,6 +49,12 @@ export async function render({ query }) {
           { label: 'Quantity', value: (s) => qty(s.quantity), num: true },
           { label: 'Value', value: (s) => money(s.value), num: true },
         ], value.skus, { caption: 'By SKU', empty: 'Nothing was on hand on that date.' }),
+        // Stock kept in more than one place: what each holds.
+        value.locations.length > 1 ? table([
+          { label: 'Location', value: (l) => l.location },
+          { label: 'Quantity', value: (l) => qty(l.quantity), num: true },
+          { label: 'Value', value: (l) => money(l.value), num: true },
+        ], value.locations, { caption: 'Valuation by location' }) : null,
         value.lots.length ? h('details', {}, h('summary', {}, `By lot (${value.lots.length})`), table([
           { label: 'Lot or layer', value: (l) => l.lot_id },
           { label: 'SKU', value: (l) => l.sku },
@@ -68,10 +74,14 @@ export async function render({ query }) {
         api('GET', '/api/v1/reports/rollforward', { query: { from: from.value, to: to.value } }),
         series(from.value, to.value),
       ]);
+      const columns = ROLL_COLUMNS.map(([key, label]) => ({ label, value: (r) => money(r[key]), num: true }));
       rolling.replaceChildren(chart(points),
-        table([{ label: 'SKU', value: (r) => r.sku ?? 'Total' },
-          ...ROLL_COLUMNS.map(([key, label]) => ({ label, value: (r) => money(r[key]), num: true }))],
-        [...report.skus, report.total], { caption: `From ${report.from} to ${report.to} (${report.time_zone})` }));
+        table([{ label: 'SKU', value: (r) => r.sku ?? 'Total' }, ...columns],
+          [...report.skus, report.total], { caption: `From ${report.from} to ${report.to} (${report.time_zone})` }),
+        report.locations.length > 1
+          ? table([{ label: 'Location', value: (r) => r.location ?? 'Total' }, ...columns],
+            [...report.locations, report.total], { caption: 'Roll-forward by location' })
+          : null);
     } catch (error) {
       rolling.replaceChildren(problem(error));
     }

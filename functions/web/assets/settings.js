@@ -28,6 +28,7 @@ export async function render() {
     name: h('input', { name: `${kind}_name`, value: stored.accounts?.[kind]?.name || '', autocomplete: 'off' }),
   }]));
   const rules = h('textarea', { name: 'sku_rules', spellcheck: 'false' }, JSON.stringify(stored.sku_rules || [], null, 1));
+  const locationAccounts = h('textarea', { name: 'location_accounts', spellcheck: 'false' }, JSON.stringify(stored.location_accounts || {}, null, 1));
   const taxRate = h('input', { name: 'xero_tax_rate', value: stored.xero_tax_rate || '', placeholder: 'the deployment\'s (Tax Exempt)' });
   const pair = (name, parts, value) => parts.map((part) => h('input', { name: `${name}_${part}`, value: value?.[part] || '', autocomplete: 'off' }));
   const tracking = pair('xero_tracking', ['name', 'option'], stored.xero_tracking);
@@ -52,6 +53,15 @@ export async function render() {
       } catch {
         outcome.replaceChildren(problem({ sentence: 'The SKU rules are not a list of rules.', advice: 'Write them as JSON, like [{"prefix": "GIFT-", "cogs": {"code": "5010", "name": "Gift COGS"}}], or leave [] for none.' }));
         rules.focus();
+        return;
+      }
+      let locations;
+      try {
+        locations = JSON.parse(locationAccounts.value || '{}');
+        if (!locations || typeof locations !== 'object' || Array.isArray(locations)) throw new Error();
+      } catch {
+        outcome.replaceChildren(problem({ sentence: 'The location accounts are not accounts by location.', advice: 'Write them as JSON, like {"WEST": {"code": "1420", "name": "Inventory West"}}, or leave {} for none.' }));
+        locationAccounts.focus();
         return;
       }
       const named = {};
@@ -88,6 +98,7 @@ export async function render() {
         on_shortfall: value('on_shortfall'),
         accounts: named,
         sku_rules: skuRules,
+        location_accounts: locations,
         xero_tax_rate: taxRate.value.trim() || null,
         xero_tracking: xeroTracking,
         qbo_class: qbo,
@@ -144,7 +155,8 @@ export async function render() {
         accounts[kind].name.setAttribute('aria-label', `${label} account name`);
         return h('tr', {}, h('th', { scope: 'row' }, label, h('p', { class: 'hint' }, hint)), h('td', {}, accounts[kind].code), h('td', {}, accounts[kind].name));
       })))),
-    field('SKU rules', rules, 'COGS and inventory accounts for SKUs whose id starts with a prefix; the longest prefix wins. JSON: [{"prefix": "GIFT-", "cogs": {"code": "5010", "name": "Gift COGS"}}].')),
+    field('SKU rules', rules, 'COGS and inventory accounts for SKUs whose id starts with a prefix; the longest prefix wins. JSON: [{"prefix": "GIFT-", "cogs": {"code": "5010", "name": "Gift COGS"}}].'),
+    field('Location accounts', locationAccounts, 'An inventory account of a location\'s own: its stock is held there, and a transfer between locations posts from one\'s account to the other\'s (with none, transfers post nothing). JSON: {"WEST": {"code": "1420", "name": "Inventory West"}}.')),
   h('fieldset', {}, h('legend', {}, 'Journals'),
     h('div', { class: 'grid' }, field('Xero tax rate', taxRate), field('Journals', period), field('Lines', lines)),
     h('div', { class: 'grid' },

@@ -8,9 +8,9 @@ use rust_decimal::Decimal;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::{DbError, TenantTx};
+use super::{DbError, Param, TenantTx};
 use crate::journal::{DatedCost, Period};
-use crate::model::{Allocation, LotId, SaleId, Sku};
+use crate::model::{Allocation, Location, LotId, SaleId, Sku};
 
 impl TryFrom<&Row> for Allocation {
     type Error = DbError;
@@ -162,60 +162,87 @@ pub async fn load_allocations(tx: &TenantTx, run_id: Uuid) -> Result<Vec<Allocat
 /// outputs less the live outputs its rewinds superseded (`cogs_superseded_ranges`), so
 /// a sum may be negative. A journal needs no more, and a
 /// million allocations become a few thousand rows. Sums are exact (`numeric`).
+///
+/// `by_location` (a tenant with inventory accounts per location) also sums per the
+/// locations each side posts at (a sale's, a movement's layer's, and for a transfer's
+/// arrival the source as the credit side); otherwise every side is at the default
+/// location, and no sale is read.
 pub async fn journal_costs(
     tx: &TenantTx,
     run_id: Uuid,
     period: Period,
     time_zone: &str,
+    by_location: bool,
 ) -> Result<Vec<DatedCost>, DbError> {
     let period = match period {
         Period::Day => "day",
         Period::Month => "month",
         Period::Run => "run",
     };
-    let rows = tx
-        .query_stream(
-            r"with outputs as (
-                  select a.sale_date as at, a.sku, 'sale' as kind, a.extended_cost as cost
-                  from cogs_allocations a
-                  where a.run_id = $1
-                  union all
-                  select m.event_date, m.sku, m.kind, m.cost
-                  from cogs_movements m
-                  where m.run_id = $1
-                  union all
-                  select a.sale_date, a.sku, 'sale', -a.extended_cost
-                  from cogs_superseded_ranges r
-                  join cogs_allocations a
-                    on a.run_id = r.source_run_id and a.sku = r.sku
-                   and (a.sale_date, a.sale_id) between (r.from_date, r.from_sale_id) and (r.to_date, r.to_sale_id)
-                  where r.run_id = $1
-                  union all
-                  -- A SKU with movements is superseded whole: every movement of a source.
-                  select m.event_date, m.sku, m.kind, -m.cost
-                  from cogs_superseded_ranges r
-                  join cogs_movements m on m.run_id = r.source_run_id and m.sku = r.sku
-                  where r.run_id = $1
-              ),
-              daily as (
-                  select (at at time zone $2::text)::date as day, sku, kind, cost
-                  from outputs
-              )
-              select max(day), sku, kind, sum(cost)
-              from daily
-              group by case $3::text when 'day' then day when 'month' then date_trunc('month', day)::date end, sku, kind",
-            &[&run_id, &time_zone, &period],
+    let (sides, located) = if by_location {
+        (
+            "coalesce(o.location, s.location) as debit_at, coalesce(t.from_location, o.location, s.location) as credit_at",
+            "left join sales s on o.kind = 'sale' and s.sale_id = o.event_id
+             left join transfers t on o.kind = 'transfer_in' and t.transfer_id = o.event_id",
         )
-        .await?;
+    } else {
+        ("$4::text as debit_at, $4::text as credit_at", "")
+    };
+    let statement = format!(
+        r"with outputs as (
+              select a.sale_date as at, a.sku, 'sale' as kind, a.extended_cost as cost, a.sale_id as event_id,
+                     null::text as location
+              from cogs_allocations a
+              where a.run_id = $1
+              union all
+              select m.event_date, m.sku, m.kind, m.cost, m.event_id, m.location
+              from cogs_movements m
+              where m.run_id = $1
+              union all
+              select a.sale_date, a.sku, 'sale', -a.extended_cost, a.sale_id, null
+              from cogs_superseded_ranges r
+              join cogs_allocations a
+                on a.run_id = r.source_run_id and a.sku = r.sku
+               and (a.sale_date, a.sale_id) between (r.from_date, r.from_sale_id) and (r.to_date, r.to_sale_id)
+              where r.run_id = $1
+              union all
+              -- A SKU with movements is superseded whole: every movement of a source.
+              select m.event_date, m.sku, m.kind, -m.cost, m.event_id, m.location
+              from cogs_superseded_ranges r
+              join cogs_movements m on m.run_id = r.source_run_id and m.sku = r.sku
+              where r.run_id = $1
+          ),
+          daily as (
+              select (o.at at time zone $2::text)::date as day, o.sku, o.kind, o.cost,
+                     {sides}
+              from outputs o
+              {located}
+          )
+          select max(day), sku, kind, debit_at, credit_at, sum(cost)
+          from daily
+          group by case $3::text when 'day' then day when 'month' then date_trunc('month', day)::date end,
+                   sku, kind, debit_at, credit_at"
+    );
+    let default = Location::default();
+    let default = default.as_str();
+    let mut parameters: Vec<&dyn Param> = vec![&run_id, &time_zone, &period];
+    if !by_location {
+        parameters.push(&default);
+    }
+    let rows = tx.query_stream(&statement, &parameters).await?;
     let mut rows = pin!(rows);
     let mut costs = Vec::new();
+    let location = |row: &Row, index: usize| -> Result<Location, DbError> {
+        Location::parse(row.try_get::<_, String>(index)?).map_err(DbError::corrupt("location"))
+    };
     while let Some(row) = rows.try_next().await? {
         let kind: String = row.try_get(2)?;
         costs.push(DatedCost {
             date: row.try_get(0)?,
             sku: Sku::parse(row.try_get::<_, String>(1)?).map_err(DbError::corrupt("sku"))?,
             pair: crate::journal::pair_of(&kind).ok_or(DbError::Corrupt { column: "kind", reason: kind })?,
-            cost: row.try_get(3)?,
+            at: (location(&row, 3)?, location(&row, 4)?),
+            cost: row.try_get(5)?,
         });
     }
     Ok(costs)

@@ -84,6 +84,20 @@ pub async fn flows(
         .collect()
 }
 
+/// Whether any stock was ever anywhere but the default location: a lot received
+/// elsewhere or a movement there (a transfer's arrival, a return, an adjustment or a
+/// count). A sale elsewhere draws on such stock, or falls short.
+pub async fn stock_elsewhere(tx: &TenantTx) -> Result<bool, DbError> {
+    let row = tx
+        .query_one(
+            r"select exists (select 1 from lots where location <> $1)
+                     or exists (select 1 from live_movements where location <> $1)",
+            &[&Location::DEFAULT],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
 /// The cost of sales of [`flows`]' kinds (sales, the landed cost they carried, landed
 /// costs of units already sold, restocked returns) dated in [`start`, `end`), summed
 /// per local day or month of `time_zone` and SKU and kind.

@@ -11,7 +11,7 @@ use tokio_postgres::Row;
 use super::watermarks::HAS_UNCOSTED;
 use super::{DbError, TenantTx};
 use crate::journal::{Account, JournalConfig, LineDetail, Period, SkuRule, XeroTracking};
-use crate::model::{AccountKind, LockPolicy, Methods, ShortfallPolicy};
+use crate::model::{AccountKind, Location, LockPolicy, Methods, ShortfallPolicy};
 
 /// A tenant's settings (the defaults when it has saved none).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -35,6 +35,9 @@ pub struct JournalSettings {
     pub accounts: BTreeMap<AccountKind, Account>,
     /// COGS and inventory accounts of SKUs by prefix (the longest matching wins).
     pub sku_rules: Vec<SkuRule>,
+    /// The inventory account of each location that has one of its own: its stock is
+    /// held there, and a transfer between locations posts between their accounts.
+    pub location_accounts: BTreeMap<Location, Account>,
     /// The tax rate name on Xero lines; none: the deployment's.
     pub xero_tax_rate: Option<String>,
     pub xero_tracking: Option<XeroTracking>,
@@ -50,7 +53,7 @@ impl JournalSettings {
     /// The deployment's configuration with this tenant's settings put over it.
     pub fn over(&self, deployment: &JournalConfig) -> JournalConfig {
         JournalConfig {
-            chart: deployment.chart.overlaid(&self.accounts, &self.sku_rules),
+            chart: deployment.chart.overlaid(&self.accounts, &self.sku_rules, &self.location_accounts),
             xero_tax_rate: self.xero_tax_rate.clone().unwrap_or_else(|| deployment.xero_tax_rate.clone()),
             xero_tracking: self.xero_tracking.clone().or_else(|| deployment.xero_tracking.clone()),
             qbo_class: self.qbo_class.clone().or_else(|| deployment.qbo_class.clone()),
@@ -77,7 +80,7 @@ pub async fn load_settings(tx: &TenantTx) -> Result<TenantSettings, DbError> {
     let Some(row) = tx
         .query_opt(
             r"select time_zone, lock_date, lock_policy, on_shortfall, accounts, sku_rules, xero_tax_rate, xero_tracking,
-                     qbo_class, journal_period, journal_lines, costing_methods
+                     qbo_class, journal_period, journal_lines, costing_methods, location_accounts
               from tenant_settings",
             &[],
         )
@@ -107,6 +110,7 @@ pub async fn load_settings(tx: &TenantTx) -> Result<TenantSettings, DbError> {
         journal: JournalSettings {
             accounts: json(&row, 4, "accounts")?,
             sku_rules: json(&row, 5, "sku_rules")?,
+            location_accounts: json(&row, 12, "location_accounts")?,
             xero_tax_rate: row.try_get(6)?,
             xero_tracking: json(&row, 7, "xero_tracking")?,
             qbo_class: json(&row, 8, "qbo_class")?,
@@ -122,6 +126,7 @@ pub async fn save_settings(tx: &TenantTx, settings: &TenantSettings, updated_by:
     let to_json = |value: serde_json::Result<serde_json::Value>| value.expect("settings always serialise");
     let accounts = to_json(serde_json::to_value(&journal.accounts));
     let sku_rules = to_json(serde_json::to_value(&journal.sku_rules));
+    let location_accounts = to_json(serde_json::to_value(&journal.location_accounts));
     let tracking = journal.xero_tracking.as_ref().map(|t| to_json(serde_json::to_value(t)));
     let class = journal.qbo_class.as_ref().map(|c| to_json(serde_json::to_value(c)));
     let period = journal.journal_period.map(|p| p.as_str());
@@ -130,15 +135,15 @@ pub async fn save_settings(tx: &TenantTx, settings: &TenantSettings, updated_by:
     tx.execute(
         r"insert into tenant_settings (tenant_id, time_zone, lock_date, lock_policy, on_shortfall, updated_by, accounts,
                                       sku_rules, xero_tax_rate, xero_tracking, qbo_class, journal_period, journal_lines,
-                                      costing_methods)
-          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                                      costing_methods, location_accounts)
+          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
           on conflict (tenant_id) do update
           set time_zone = excluded.time_zone, lock_date = excluded.lock_date, lock_policy = excluded.lock_policy,
               on_shortfall = excluded.on_shortfall, updated_by = excluded.updated_by, updated_at = now(),
               accounts = excluded.accounts, sku_rules = excluded.sku_rules, xero_tax_rate = excluded.xero_tax_rate,
               xero_tracking = excluded.xero_tracking, qbo_class = excluded.qbo_class,
               journal_period = excluded.journal_period, journal_lines = excluded.journal_lines,
-              costing_methods = excluded.costing_methods",
+              costing_methods = excluded.costing_methods, location_accounts = excluded.location_accounts",
         &[
             &tx.tenant_id().as_str(),
             &settings.time_zone,
@@ -154,6 +159,7 @@ pub async fn save_settings(tx: &TenantTx, settings: &TenantSettings, updated_by:
             &period,
             &lines,
             &methods,
+            &location_accounts,
         ],
     )
     .await?;

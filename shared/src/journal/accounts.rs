@@ -1,13 +1,14 @@
 //! The accounts a journal posts to: one per kind of line (COGS, inventory, write-off,
-//! adjustment gain, supplier returns clearing, landed cost clearing), and rules that
-//! send the COGS and inventory of some SKUs (by prefix) to accounts of their own.
+//! adjustment gain, supplier returns clearing, landed cost clearing), rules that
+//! send the COGS and inventory of some SKUs (by prefix) to accounts of their own, and
+//! an inventory account per location.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{AccountKind, Sku};
+use crate::model::{AccountKind, Location, Sku};
 
 /// A ledger account as the target system knows it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -49,6 +50,9 @@ pub struct ChartOfAccounts {
     /// Checked longest prefix first.
     #[serde(default)]
     pub sku_rules: Vec<SkuRule>,
+    /// The inventory account of each location that has one of its own.
+    #[serde(default)]
+    pub locations: BTreeMap<Location, Account>,
 }
 
 impl Default for ChartOfAccounts {
@@ -65,15 +69,22 @@ impl Default for ChartOfAccounts {
                 (AccountKind::LandedCostClearing, account("2160", "Landed Cost Clearing")),
             ]),
             sku_rules: Vec::new(),
+            locations: BTreeMap::new(),
         }
     }
 }
 
 impl ChartOfAccounts {
-    /// The account of `kind` for a line about `sku` (`None`: a line for every SKU): a
-    /// rule's account for COGS and inventory when the longest prefix matching the SKU has
-    /// one, else the chart's.
-    pub fn account(&self, kind: AccountKind, sku: Option<&Sku>) -> &Account {
+    /// The account of `kind` for a line about `sku` (`None`: a line for every SKU) at
+    /// `location`: for inventory the location's account when it has one; for COGS and
+    /// inventory a rule's account when the longest prefix matching the SKU has one; else
+    /// the chart's.
+    pub fn account(&self, kind: AccountKind, sku: Option<&Sku>, location: &Location) -> &Account {
+        if kind == AccountKind::Inventory
+            && let Some(account) = self.locations.get(location)
+        {
+            return account;
+        }
         let ruled = sku.and_then(|sku| {
             self.sku_rules
                 .iter()
@@ -96,13 +107,19 @@ impl ChartOfAccounts {
     }
 
     /// `self` with each account `tenant` names put over it, and the tenant's SKU rules
-    /// (a tenant that set nothing keeps the deployment's chart).
-    pub fn overlaid(&self, accounts: &BTreeMap<AccountKind, Account>, sku_rules: &[SkuRule]) -> Self {
+    /// and location accounts (a tenant that set nothing keeps the deployment's chart).
+    pub fn overlaid(
+        &self,
+        accounts: &BTreeMap<AccountKind, Account>,
+        sku_rules: &[SkuRule],
+        locations: &BTreeMap<Location, Account>,
+    ) -> Self {
         let mut chart = self.clone();
         chart.accounts.extend(accounts.iter().map(|(kind, account)| (*kind, account.clone())));
         if !sku_rules.is_empty() {
             chart.sku_rules = sku_rules.to_vec();
         }
+        chart.locations.extend(locations.iter().map(|(location, account)| (location.clone(), account.clone())));
         chart
     }
 }
@@ -135,20 +152,39 @@ mod tests {
             ..ChartOfAccounts::default()
         };
         let sku = |id: &str| Sku::parse(id).unwrap();
-        assert_eq!(chart.account(AccountKind::Cogs, Some(&sku("COF-1"))).code, "5010");
-        assert_eq!(chart.account(AccountKind::Inventory, Some(&sku("COF-1"))).code, "1400");
-        assert_eq!(chart.account(AccountKind::Cogs, Some(&sku("COF-GREEN-1"))).code, "5011");
-        assert_eq!(chart.account(AccountKind::Inventory, Some(&sku("COF-GREEN-1"))).code, "1411");
-        assert_eq!(chart.account(AccountKind::WriteOff, Some(&sku("COF-1"))).code, "5100");
-        assert_eq!(chart.account(AccountKind::Cogs, Some(&sku("TEA-1"))).code, "5000");
-        assert_eq!(chart.account(AccountKind::Cogs, None).code, "5000");
+        let main = Location::default();
+        assert_eq!(chart.account(AccountKind::Cogs, Some(&sku("COF-1")), &main).code, "5010");
+        assert_eq!(chart.account(AccountKind::Inventory, Some(&sku("COF-1")), &main).code, "1400");
+        assert_eq!(chart.account(AccountKind::Cogs, Some(&sku("COF-GREEN-1")), &main).code, "5011");
+        assert_eq!(chart.account(AccountKind::Inventory, Some(&sku("COF-GREEN-1")), &main).code, "1411");
+        assert_eq!(chart.account(AccountKind::WriteOff, Some(&sku("COF-1")), &main).code, "5100");
+        assert_eq!(chart.account(AccountKind::Cogs, Some(&sku("TEA-1")), &main).code, "5000");
+        assert_eq!(chart.account(AccountKind::Cogs, None, &main).code, "5000");
+    }
+
+    #[test]
+    fn a_location_with_an_account_of_its_own_holds_its_inventory_there_whatever_the_sku() {
+        let account = |text: &str| text.parse::<Account>().unwrap();
+        let west = Location::parse("WEST").unwrap();
+        let chart = ChartOfAccounts::default().overlaid(
+            &BTreeMap::new(),
+            &[SkuRule { prefix: "COF".into(), cogs: None, inventory: Some(account("1411:Coffee")) }],
+            &BTreeMap::from([(west.clone(), account("1420:Inventory West"))]),
+        );
+        let sku = |id: &str| Sku::parse(id).unwrap();
+        assert_eq!(chart.account(AccountKind::Inventory, Some(&sku("COF-1")), &west).code, "1420");
+        assert_eq!(chart.account(AccountKind::Inventory, Some(&sku("TEA-1")), &west).code, "1420");
+        assert_eq!(chart.account(AccountKind::Cogs, Some(&sku("TEA-1")), &west).code, "5000");
+        assert_eq!(chart.account(AccountKind::Inventory, Some(&sku("COF-1")), &Location::default()).code, "1411");
+        assert_eq!(chart.account(AccountKind::Inventory, None, &Location::default()).code, "1400");
     }
 
     #[test]
     fn a_tenants_accounts_go_over_the_deployments_kind_by_kind() {
         let mine = BTreeMap::from([(AccountKind::Cogs, "310:Cost of Sales".parse::<Account>().unwrap())]);
-        let chart = ChartOfAccounts::default().overlaid(&mine, &[]);
-        assert_eq!(chart.account(AccountKind::Cogs, None).code, "310");
-        assert_eq!(chart.account(AccountKind::Inventory, None).code, "1400");
+        let chart = ChartOfAccounts::default().overlaid(&mine, &[], &BTreeMap::new());
+        let main = Location::default();
+        assert_eq!(chart.account(AccountKind::Cogs, None, &main).code, "310");
+        assert_eq!(chart.account(AccountKind::Inventory, None, &main).code, "1400");
     }
 }

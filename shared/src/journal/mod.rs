@@ -29,7 +29,7 @@ mod render;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
 use chrono::{Datelike, FixedOffset, NaiveDate};
@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 pub use accounts::{Account, ChartOfAccounts, SkuRule, XeroTracking};
 pub use render::{Format, Rendered, render};
 
-use crate::model::{AccountKind, Allocation, Method, Movement, MovementKind, Sku};
+use crate::model::{AccountKind, Allocation, EventId, Location, Method, Movement, MovementKind, Sale, SaleId, Sku};
 use crate::money::{exact_add, exact_sum, to_cents};
 
 /// Where the journal posts and how the ledger wants it: the deployment's defaults with
@@ -187,46 +187,70 @@ pub type AccountPair = (AccountKind, AccountKind);
 pub const SALE: AccountPair = (AccountKind::Cogs, AccountKind::Inventory);
 
 /// The exact value one SKU's events of one kind moved on `date` (a day, or the date of
-/// the period the day falls in), between the accounts of `pair`: what a journal is
-/// built from.
+/// the period the day falls in), between the accounts of `pair` at the locations of
+/// `at` (debit side's, credit side's): what a journal is built from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatedCost {
     pub date: NaiveDate,
     pub sku: Sku,
     pub pair: AccountPair,
+    pub at: (Location, Location),
     pub cost: Decimal,
 }
 
 /// The accounting day of each allocation and movement (at `offset`), with its
-/// accounts and value.
+/// accounts, locations and value. A sale posts at its location (`sales` says where; a
+/// sale not among them is at the default location), a movement at its layer's, and a
+/// transfer's arrival from where the units left: the transfer posts once, from the
+/// source's inventory to the destination's.
 pub fn dated_costs<'a>(
     allocations: &'a [Allocation],
     movements: &'a [Movement],
+    sales: &'a [Sale],
     offset: FixedOffset,
 ) -> impl Iterator<Item = DatedCost> + 'a {
-    let sales = allocations.iter().map(move |allocation| DatedCost {
-        date: allocation.sale_date.with_timezone(&offset).date_naive(),
-        sku: allocation.sku.clone(),
-        pair: SALE,
-        cost: allocation.extended_cost,
+    let sold_at: HashMap<&SaleId, &Location> = sales.iter().map(|sale| (&sale.sale_id, &sale.location)).collect();
+    let sent_from: HashMap<&EventId, &Location> = movements
+        .iter()
+        .filter(|movement| movement.kind == MovementKind::TransferOut)
+        .map(|movement| (&movement.event_id, &movement.location))
+        .collect();
+    let sales = allocations.iter().map(move |allocation| {
+        let location = sold_at.get(&allocation.sale_id).map_or_else(Location::default, |at| (*at).clone());
+        DatedCost {
+            date: allocation.sale_date.with_timezone(&offset).date_naive(),
+            sku: allocation.sku.clone(),
+            pair: SALE,
+            at: (location.clone(), location),
+            cost: allocation.extended_cost,
+        }
     });
-    let moved = movements.iter().map(move |movement| DatedCost {
-        date: movement.event_date.with_timezone(&offset).date_naive(),
-        sku: movement.sku.clone(),
-        pair: movement.kind.accounts(),
-        cost: movement.cost,
+    let moved = movements.iter().map(move |movement| {
+        let from = match movement.kind {
+            MovementKind::TransferIn => sent_from.get(&movement.event_id).copied().unwrap_or(&movement.location),
+            _ => &movement.location,
+        };
+        DatedCost {
+            date: movement.event_date.with_timezone(&offset).date_naive(),
+            sku: movement.sku.clone(),
+            pair: movement.kind.accounts(),
+            at: (movement.location.clone(), from.clone()),
+            cost: movement.cost,
+        }
     });
     sales.chain(moved)
 }
 
-/// Builds the journal of allocations and movements (any order). See [`build_from_costs`].
+/// Builds the journal of allocations and movements (any order) of `sales`. See
+/// [`dated_costs`] and [`build_from_costs`].
 pub fn build(
     allocations: &[Allocation],
     movements: &[Movement],
+    sales: &[Sale],
     request: &JournalRequest,
     config: &JournalConfig,
 ) -> Result<Journal, JournalError> {
-    build_from_costs(dated_costs(allocations, movements, config.utc_offset), request, config)
+    build_from_costs(dated_costs(allocations, movements, sales, config.utc_offset), request, config)
 }
 
 /// The account pair of a movement kind named as stored.
@@ -237,6 +261,9 @@ pub fn pair_of(kind: &str) -> Option<AccountPair> {
     }
 }
 
+/// What a journal sums costs by within a period: SKU, accounts, and their locations.
+type CostKey = (Sku, AccountPair, (Location, Location));
+
 /// Builds the journal of costs by day (or already by period, as the database sums
 /// them), in any order. Entries come in date order; lines by SKU, then by accounts;
 /// entries and lines that round to zero are left out. Every line is a debit and a
@@ -246,26 +273,21 @@ pub fn build_from_costs(
     request: &JournalRequest,
     config: &JournalConfig,
 ) -> Result<Journal, JournalError> {
-    // Exact value per (period date, SKU, account pair).
-    let mut exact: BTreeMap<NaiveDate, BTreeMap<(Sku, AccountPair), Decimal>> = BTreeMap::new();
+    // Exact value per (period date, SKU, account pair, locations).
+    let mut exact: BTreeMap<NaiveDate, BTreeMap<CostKey, Decimal>> = BTreeMap::new();
     for cost in costs {
-        // Between an account and itself (a transfer between locations, inventory to
-        // inventory), there is nothing to post.
-        if cost.pair.0 == cost.pair.1 {
-            continue;
-        }
         let date = match request.period {
             Period::Day | Period::Run => cost.date,
             Period::Month => month_end(cost.date),
         };
-        let total = exact.entry(date).or_default().entry((cost.sku, cost.pair)).or_insert(Decimal::ZERO);
+        let total = exact.entry(date).or_default().entry((cost.sku, cost.pair, cost.at)).or_insert(Decimal::ZERO);
         *total = exact_add(*total, cost.cost).ok_or(JournalError::Overflow)?;
     }
     if request.period == Period::Run
         && let Some(last_day) = exact.keys().next_back().copied()
     {
         // One entry, dated at the last event.
-        let mut whole: BTreeMap<(Sku, AccountPair), Decimal> = BTreeMap::new();
+        let mut whole: BTreeMap<CostKey, Decimal> = BTreeMap::new();
         for (key, cost) in exact.into_values().flatten() {
             let total = whole.entry(key).or_insert(Decimal::ZERO);
             *total = exact_add(*total, cost).ok_or(JournalError::Overflow)?;
@@ -276,12 +298,20 @@ pub fn build_from_costs(
     for (date, by_line) in exact {
         // Each line's accounts, the SKU's own where a rule gives it one.
         let mut amounts: BTreeMap<(Option<&Sku>, &Account, &Account), Decimal> = BTreeMap::new();
-        for ((sku, (debit, credit)), amount) in &by_line {
+        for ((sku, (debit, credit), (debit_at, credit_at)), amount) in &by_line {
             let about = match request.detail {
                 LineDetail::PerSku => Some(sku),
                 LineDetail::Single => None,
             };
-            let accounts = (config.chart.account(*debit, Some(sku)), config.chart.account(*credit, Some(sku)));
+            let accounts = (
+                config.chart.account(*debit, Some(sku), debit_at),
+                config.chart.account(*credit, Some(sku), credit_at),
+            );
+            // Between an account and itself (a transfer between locations that share
+            // an inventory account), there is nothing to post.
+            if accounts.0 == accounts.1 {
+                continue;
+            }
             let total = amounts.entry((about, accounts.0, accounts.1)).or_insert(Decimal::ZERO);
             *total = exact_add(*total, *amount).ok_or(JournalError::Overflow)?;
         }

@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use super::*;
-use crate::model::{AccountKind, Allocation, LotId, Method, Movement, MovementKind, SaleId, Sku};
+use crate::model::{AccountKind, Allocation, Location, LotId, Method, Movement, MovementKind, Sale, SaleId, Sku};
 
 fn d(s: &str) -> Decimal {
     Decimal::from_str_exact(s).unwrap()
@@ -43,7 +43,7 @@ fn request(period: Period, detail: LineDetail) -> JournalRequest {
 }
 
 fn built(allocations: &[Allocation], request: &JournalRequest) -> Journal {
-    build(allocations, &[], request, &JournalConfig::default()).unwrap()
+    build(allocations, &[], &[], request, &JournalConfig::default()).unwrap()
 }
 
 fn day(s: &str) -> NaiveDate {
@@ -126,7 +126,7 @@ fn the_utc_offset_decides_the_accounting_day() {
     let config =
         JournalConfig { utc_offset: chrono::FixedOffset::west_opt(5 * 3600).unwrap(), ..JournalConfig::default() };
     let allocations = [allocation("A", "2024-07-21T03:00:00Z", "1", "1")];
-    let journal = build(&allocations, &[], &request(Period::Day, LineDetail::PerSku), &config).unwrap();
+    let journal = build(&allocations, &[], &[], &request(Period::Day, LineDetail::PerSku), &config).unwrap();
     assert_eq!(journal.entries[0].date, day("2024-07-20"));
 }
 
@@ -207,11 +207,12 @@ fn a_journal_whose_entries_cannot_be_totalled_is_refused() {
     let allocations =
         [allocation("A", "2024-07-01T10:00:00Z", huge, "1"), allocation("A", "2024-07-02T10:00:00Z", huge, "1")];
 
-    let by_day = build(&allocations, &[], &request(Period::Day, LineDetail::PerSku), &JournalConfig::default());
+    let by_day = build(&allocations, &[], &[], &request(Period::Day, LineDetail::PerSku), &JournalConfig::default());
 
     assert_eq!(by_day, Err(JournalError::Overflow));
     assert!(
-        build(&allocations[..1], &[], &request(Period::Day, LineDetail::PerSku), &JournalConfig::default()).is_ok()
+        build(&allocations[..1], &[], &[], &request(Period::Day, LineDetail::PerSku), &JournalConfig::default())
+            .is_ok()
     );
 }
 
@@ -224,10 +225,11 @@ fn accounts_come_from_configuration() {
                 (AccountKind::Inventory, Account { code: "630".into(), name: "Stock".into() }),
             ]),
             &[],
+            &std::collections::BTreeMap::new(),
         ),
         ..JournalConfig::default()
     };
-    let journal = build(&sample(), &[], &request(Period::Run, LineDetail::Single), &config).unwrap();
+    let journal = build(&sample(), &[], &[], &request(Period::Run, LineDetail::Single), &config).unwrap();
     let codes: Vec<&str> = journal.entries[0].lines.iter().map(|l| l.account.code.as_str()).collect();
     assert_eq!(codes, ["310", "630"]);
 }
@@ -470,7 +472,7 @@ fn every_movement_posts_to_the_accounts_of_its_kind_and_a_sku_rule_sends_cogs_an
         ..JournalConfig::default()
     };
     let sale = allocation("COF-1", at, "2", "30");
-    let journal = build(&[sale], &movements, &request(Period::Day, LineDetail::PerSku), &config).unwrap();
+    let journal = build(&[sale], &movements, &[], &request(Period::Day, LineDetail::PerSku), &config).unwrap();
     // Lines by SKU, then by accounts (debit code, credit code); write-offs of a count and
     // an adjustment are one line.
     assert_eq!(
@@ -490,6 +492,58 @@ fn every_movement_posts_to_the_accounts_of_its_kind_and_a_sku_rule_sends_cogs_an
             "4900 TEA-1 -7.50",
             "2150 TEA-1 48.00",
             "1400 TEA-1 -48.00",
+        ]
+    );
+}
+
+#[test]
+fn a_transfer_posts_between_location_inventory_accounts_only_when_they_differ() {
+    let at = "2024-07-20T10:00:00Z";
+    let (main, west, east) = (Location::default(), Location::parse("WEST").unwrap(), Location::parse("EAST").unwrap());
+    let located = |kind, event: &str, location: &Location, cost| Movement {
+        event_id: crate::model::EventId::parse(event).unwrap(),
+        location: location.clone(),
+        ..movement(kind, "TEA-1", at, cost)
+    };
+    // T1 moves 30 of stock from main to WEST, T2 5 from WEST to EAST (no account of
+    // its own: the inventory account); then 12 sells at WEST.
+    let movements = [
+        located(MovementKind::TransferOut, "T1", &main, "30"),
+        located(MovementKind::TransferIn, "T1", &west, "30"),
+        located(MovementKind::TransferOut, "T2", &west, "5"),
+        located(MovementKind::TransferIn, "T2", &east, "5"),
+    ];
+    let sold = allocation("TEA-1", at, "2", "6");
+    let sale = Sale {
+        sale_id: sold.sale_id.clone(),
+        sku: sold.sku.clone(),
+        sale_date: sold.sale_date,
+        quantity_sold: d("2"),
+        lot_id: None,
+        location: west.clone(),
+    };
+    let request = request(Period::Day, LineDetail::PerSku);
+    let sales = std::slice::from_ref(&sale);
+    let by_default =
+        build(std::slice::from_ref(&sold), &movements, sales, &request, &JournalConfig::default()).unwrap();
+    assert_eq!(csv_lines(&by_default), ["5000 TEA-1 12.00", "1400 TEA-1 -12.00"], "transfers post nothing");
+    let config = JournalConfig {
+        chart: ChartOfAccounts {
+            locations: BTreeMap::from([(west, "1420:Inventory West".parse().unwrap())]),
+            ..ChartOfAccounts::default()
+        },
+        ..JournalConfig::default()
+    };
+    let journal = build(std::slice::from_ref(&sold), &movements, sales, &request, &config).unwrap();
+    assert_eq!(
+        csv_lines(&journal),
+        [
+            "1400 TEA-1 5.00",
+            "1420 TEA-1 -5.00",
+            "1420 TEA-1 30.00",
+            "1400 TEA-1 -30.00",
+            "5000 TEA-1 12.00",
+            "1420 TEA-1 -12.00"
         ]
     );
 }
@@ -535,7 +589,7 @@ fn xero_tracking_and_a_quickbooks_class_go_on_every_line() {
         qbo_class: Some("42:Retail".parse().unwrap()),
         ..JournalConfig::default()
     };
-    let journal = build(&sample()[..1], &[], &request(Period::Day, LineDetail::PerSku), &config).unwrap();
+    let journal = build(&sample()[..1], &[], &[], &request(Period::Day, LineDetail::PerSku), &config).unwrap();
     let xero = String::from_utf8(render(&journal, Format::Xero).body).unwrap();
     assert!(
         xero.starts_with("Narration,Date,Description,AccountCode,TaxRate,Amount,TrackingName1,TrackingOption1\r\n")

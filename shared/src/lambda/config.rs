@@ -286,6 +286,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::model::Location;
 
     const SECRET: &str = "COGS_DATABASE_SECRET_ARN";
 
@@ -350,9 +351,9 @@ mod tests {
     #[test]
     fn accounts_come_from_the_environment() {
         let config = config(&[("DATABASE_URL", "postgres://x"), ("COGS_COGS_ACCOUNT", "310:COGS")]).unwrap();
-        let cogs = config.journal.chart.account(AccountKind::Cogs, None);
+        let cogs = config.journal.chart.account(AccountKind::Cogs, None, &Location::default());
         assert_eq!((cogs.code.as_str(), cogs.name.as_str()), ("310", "COGS"));
-        assert_eq!(config.journal.chart.account(AccountKind::WriteOff, None).code, "5100");
+        assert_eq!(config.journal.chart.account(AccountKind::WriteOff, None, &Location::default()).code, "5100");
         assert!(config_error(&[("DATABASE_URL", "x"), ("COGS_INVENTORY_ACCOUNT", "1400")]));
         assert!(config_error(&[]), "DATABASE_URL is required");
     }

@@ -208,8 +208,10 @@ pub enum RollForwardLine {
     LandedCosts,
     RestockedReturns,
     AdjustmentsIn,
+    TransfersIn,
     SupplierReturns,
     AdjustmentsOut,
+    TransfersOut,
     Cogs,
 }
 
@@ -333,8 +335,10 @@ impl MovementKind {
             MovementKind::LandedToCogs => &[LandedCosts, Cogs],
             MovementKind::LandedToWriteOff => &[LandedCosts, AdjustmentsOut],
             MovementKind::LandedToSupplierReturns => &[LandedCosts, SupplierReturns],
-            // In total a transfer moves nothing.
-            MovementKind::TransferOut | MovementKind::TransferIn => &[],
+            // A SKU's (and the total's) transfers in and out are equal: they move
+            // value between its locations only.
+            MovementKind::TransferOut => &[TransfersOut],
+            MovementKind::TransferIn => &[TransfersIn],
         }
     }
 

@@ -185,7 +185,8 @@ pub async fn journal_entry(
     let settings = db::load_settings(&tx).await?.journal;
     let period = options.period.or(settings.journal_period).unwrap_or_default();
     let detail = options.detail.or(settings.journal_lines).unwrap_or_default();
-    let costs = db::journal_costs(&tx, run_id, period, &run.time_zone).await?;
+    let by_location = !settings.location_accounts.is_empty();
+    let costs = db::journal_costs(&tx, run_id, period, &run.time_zone, by_location).await?;
     tx.rollback().await?;
     let request = JournalRequest {
         reference: journal_reference(run_id),

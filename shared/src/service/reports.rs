@@ -41,18 +41,24 @@ fn signed(sign: i8, amount: Decimal) -> Decimal {
     }
 }
 
-/// One line of the roll-forward: a SKU's, or the total (`sku` none).
+/// One line of the roll-forward: a SKU's, a location's (`sku` none, `location` its
+/// own), or the total (both none).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RollForwardRow {
     pub sku: Option<Sku>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
     pub opening_quantity: Decimal,
     pub opening_value: Decimal,
     pub receipts: Decimal,
     pub landed_costs: Decimal,
     pub restocked_returns: Decimal,
     pub adjustments_in: Decimal,
+    /// Stock moved in from another location (a SKU's equals its transfers out).
+    pub transfers_in: Decimal,
     pub supplier_returns: Decimal,
     pub adjustments_out: Decimal,
+    pub transfers_out: Decimal,
     /// Gross: every sale's cost, the landed cost sales carried, and landed-cost shares
     /// of units already sold.
     pub cogs: Decimal,
@@ -66,9 +72,35 @@ impl RollForwardRow {
             RollForwardLine::LandedCosts => &mut self.landed_costs,
             RollForwardLine::RestockedReturns => &mut self.restocked_returns,
             RollForwardLine::AdjustmentsIn => &mut self.adjustments_in,
+            RollForwardLine::TransfersIn => &mut self.transfers_in,
             RollForwardLine::SupplierReturns => &mut self.supplier_returns,
             RollForwardLine::AdjustmentsOut => &mut self.adjustments_out,
+            RollForwardLine::TransfersOut => &mut self.transfers_out,
             RollForwardLine::Cogs => &mut self.cogs,
+        }
+    }
+
+    /// Adds a flow: to the closing balance, and to the opening one (before the period)
+    /// or to the line it falls on.
+    fn add_flow(&mut self, flow: &Flow) -> Result<(), ServiceError> {
+        let (value_sign, quantity_sign) = signs(&flow.kind)?;
+        add(&mut self.closing_value, signed(value_sign, flow.value))?;
+        add(&mut self.closing_quantity, signed(quantity_sign, flow.quantity))?;
+        if flow.opening {
+            add(&mut self.opening_value, signed(value_sign, flow.value))?;
+            return add(&mut self.opening_quantity, signed(quantity_sign, flow.quantity));
+        }
+        match flow.kind.as_str() {
+            "receipt" => add(&mut self.receipts, flow.value),
+            "sale" => add(&mut self.cogs, flow.value),
+            kind => {
+                let kind: MovementKind =
+                    kind.parse().map_err(|reason| db::DbError::Corrupt { column: "kind", reason })?;
+                for line in kind.roll_forward() {
+                    add(self.line(*line), flow.value)?;
+                }
+                Ok(())
+            }
         }
     }
 
@@ -81,8 +113,10 @@ impl RollForwardRow {
             (&mut self.landed_costs, other.landed_costs),
             (&mut self.restocked_returns, other.restocked_returns),
             (&mut self.adjustments_in, other.adjustments_in),
+            (&mut self.transfers_in, other.transfers_in),
             (&mut self.supplier_returns, other.supplier_returns),
             (&mut self.adjustments_out, other.adjustments_out),
+            (&mut self.transfers_out, other.transfers_out),
             (&mut self.cogs, other.cogs),
             (&mut self.closing_quantity, other.closing_quantity),
             (&mut self.closing_value, other.closing_value),
@@ -92,12 +126,18 @@ impl RollForwardRow {
         Ok(())
     }
 
-    /// opening + receipts + landed costs + restocked returns + adjustments in −
-    /// supplier returns − adjustments out − COGS.
+    /// opening + receipts + landed costs + restocked returns + adjustments in +
+    /// transfers in − supplier returns − adjustments out − transfers out − COGS.
     pub fn computed_closing(&self) -> Option<Decimal> {
-        let inflows =
-            [self.opening_value, self.receipts, self.landed_costs, self.restocked_returns, self.adjustments_in];
-        let outflows = [self.supplier_returns, self.adjustments_out, self.cogs];
+        let inflows = [
+            self.opening_value,
+            self.receipts,
+            self.landed_costs,
+            self.restocked_returns,
+            self.adjustments_in,
+            self.transfers_in,
+        ];
+        let outflows = [self.supplier_returns, self.adjustments_out, self.transfers_out, self.cogs];
         let mut total = Decimal::ZERO;
         for amount in inflows {
             total = exact_add(total, amount)?;
@@ -116,8 +156,10 @@ impl RollForwardRow {
             &mut self.landed_costs,
             &mut self.restocked_returns,
             &mut self.adjustments_in,
+            &mut self.transfers_in,
             &mut self.supplier_returns,
             &mut self.adjustments_out,
+            &mut self.transfers_out,
             &mut self.cogs,
             &mut self.closing_quantity,
             &mut self.closing_value,
@@ -129,7 +171,7 @@ impl RollForwardRow {
 }
 
 /// The roll-forward of the local days `from` to `to` (inclusive) in the tenant's time
-/// zone, by SKU and in total.
+/// zone, by SKU, by location and in total.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RollForward {
     pub from: NaiveDate,
@@ -138,6 +180,9 @@ pub struct RollForward {
     /// The costing methods the book is by.
     pub methods: Methods,
     pub skus: Vec<RollForwardRow>,
+    /// Each location's stock: its transfers in and out differ, and they add up to the
+    /// total.
+    pub locations: Vec<RollForwardRow>,
     pub total: RollForwardRow,
 }
 
@@ -159,9 +204,10 @@ async fn period(
 }
 
 /// The roll-forward of a period: per SKU, opening value (the valuation as its first
-/// day starts) + receipts + landed costs + restocked returns + adjustments in −
-/// supplier returns − adjustments out − COGS = closing value (the valuation as its last
-/// day ends), exactly.
+/// day starts) + receipts + landed costs + restocked returns + adjustments in +
+/// transfers in − supplier returns − adjustments out − transfers out − COGS = closing
+/// value (the valuation as its last day ends), exactly; the same per location, and in
+/// total.
 pub async fn roll_forward(
     pool: &deadpool_postgres::Pool,
     tenant_id: &TenantId,
@@ -171,40 +217,58 @@ pub async fn roll_forward(
     let tx = db::begin_snapshot(pool, tenant_id).await?;
     let (time_zone, start, end) = period(&tx, from, to).await?;
     let flows = db::flows(&tx, Some(start), end, false).await?;
+    // Layer by layer only where stock was ever anywhere but the default location.
+    let layer_flows =
+        if db::stock_elsewhere(&tx).await? { Some(db::flows(&tx, Some(start), end, true).await?) } else { None };
     let methods = db::load_settings(&tx).await?.methods;
     tx.rollback().await?;
     let mut rows: BTreeMap<Sku, RollForwardRow> = BTreeMap::new();
     for flow in &flows {
-        let row = rows
-            .entry(flow.sku.clone())
-            .or_insert_with(|| RollForwardRow { sku: Some(flow.sku.clone()), ..Default::default() });
-        let (value_sign, quantity_sign) = signs(&flow.kind)?;
-        add(&mut row.closing_value, signed(value_sign, flow.value))?;
-        add(&mut row.closing_quantity, signed(quantity_sign, flow.quantity))?;
-        if flow.opening {
-            add(&mut row.opening_value, signed(value_sign, flow.value))?;
-            add(&mut row.opening_quantity, signed(quantity_sign, flow.quantity))?;
-            continue;
-        }
-        match flow.kind.as_str() {
-            "receipt" => add(&mut row.receipts, flow.value)?,
-            "sale" => add(&mut row.cogs, flow.value)?,
-            kind => {
-                let kind: MovementKind =
-                    kind.parse().map_err(|reason| db::DbError::Corrupt { column: "kind", reason })?;
-                for line in kind.roll_forward() {
-                    add(row.line(*line), flow.value)?;
-                }
-            }
-        }
+        rows.entry(flow.sku.clone())
+            .or_insert_with(|| RollForwardRow { sku: Some(flow.sku.clone()), ..Default::default() })
+            .add_flow(flow)?;
     }
     let mut total = RollForwardRow::default();
     for row in rows.values() {
         total.absorb(row)?;
         debug_assert_eq!(row.computed_closing(), Some(row.closing_value), "the roll-forward of {:?} ties", row.sku);
     }
+    let locations = match layer_flows {
+        Some(flows) => by_location(&flows)?,
+        None if flows.is_empty() => Vec::new(),
+        None => vec![RollForwardRow { location: Some(Location::default()), ..total.clone() }],
+    };
     let skus = rows.into_values().map(RollForwardRow::normalized).collect();
-    Ok(RollForward { from, to, time_zone, methods, skus, total: total.normalized() })
+    let locations = locations.into_iter().map(RollForwardRow::normalized).collect();
+    Ok(RollForward { from, to, time_zone, methods, skus, locations, total: total.normalized() })
+}
+
+/// The roll-forward per location from flows by layer: a layer is where the flows that
+/// name a location say (a sale names none: it draws on its layer where the layer is).
+fn by_location(flows: &[Flow]) -> Result<Vec<RollForwardRow>, ServiceError> {
+    let mut located: BTreeMap<(&Sku, Option<&str>), &Location> = BTreeMap::new();
+    for flow in flows {
+        if let Some(location) = &flow.location {
+            located.insert((&flow.sku, flow.layer.as_deref()), location);
+        }
+    }
+    let mut rows: BTreeMap<Location, RollForwardRow> = BTreeMap::new();
+    for flow in flows {
+        let location =
+            located.get(&(&flow.sku, flow.layer.as_deref())).map_or_else(Location::default, |at| (*at).clone());
+        rows.entry(location.clone())
+            .or_insert_with(|| RollForwardRow { location: Some(location), ..Default::default() })
+            .add_flow(flow)?;
+    }
+    for row in rows.values() {
+        debug_assert_eq!(
+            row.computed_closing(),
+            Some(row.closing_value),
+            "the roll-forward at {:?} ties",
+            row.location
+        );
+    }
+    Ok(rows.into_values().collect())
 }
 
 /// One layer's stock as of an instant: a lot, or stock a return, an adjustment or a
@@ -639,18 +703,25 @@ fn csv_of(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Strin
 }
 
 impl CsvReport for RollForward {
+    /// A line per SKU, then per location, then the total.
     fn csv(&self) -> String {
         let row = |r: &RollForwardRow| {
+            let total = r.sku.is_none() && r.location.is_none();
             vec![
-                r.sku.as_ref().map_or_else(|| "TOTAL".to_owned(), ToString::to_string),
+                r.sku
+                    .as_ref()
+                    .map_or_else(|| if total { "TOTAL".to_owned() } else { String::new() }, ToString::to_string),
+                r.location.as_ref().map(ToString::to_string).unwrap_or_default(),
                 r.opening_quantity.to_string(),
                 r.opening_value.to_string(),
                 r.receipts.to_string(),
                 r.landed_costs.to_string(),
                 r.restocked_returns.to_string(),
                 r.adjustments_in.to_string(),
+                r.transfers_in.to_string(),
                 r.supplier_returns.to_string(),
                 r.adjustments_out.to_string(),
+                r.transfers_out.to_string(),
                 r.cogs.to_string(),
                 r.closing_quantity.to_string(),
                 r.closing_value.to_string(),
@@ -659,19 +730,22 @@ impl CsvReport for RollForward {
         csv_of(
             &[
                 "sku",
+                "location",
                 "opening_quantity",
                 "opening_value",
                 "receipts",
                 "landed_costs",
                 "restocked_returns",
                 "adjustments_in",
+                "transfers_in",
                 "supplier_returns",
                 "adjustments_out",
+                "transfers_out",
                 "cogs",
                 "closing_quantity",
                 "closing_value",
             ],
-            self.skus.iter().chain([&self.total]).map(row),
+            self.skus.iter().chain(&self.locations).chain([&self.total]).map(row),
         )
     }
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::db::{self, JournalSettings, TenantSettings};
 use crate::journal::{Account, LineDetail, Period, SkuRule, XeroTracking};
-use crate::model::{AccountKind, LockPolicy, Method, Methods, ShortfallPolicy, TenantId};
+use crate::model::{AccountKind, Location, LockPolicy, Method, Methods, ShortfallPolicy, TenantId};
 
 /// A change of settings: each field given replaces the stored one; `lock_date: null`
 /// removes the lock, and `null` is refused for the others (they cannot be removed).
@@ -31,6 +31,10 @@ pub struct SettingsChange {
     pub accounts: Option<BTreeMap<AccountKind, Account>>,
     #[serde(default, deserialize_with = "present")]
     pub sku_rules: Option<Vec<SkuRule>>,
+    /// The inventory account of each location that has one of its own (replacing those
+    /// named before).
+    #[serde(default, deserialize_with = "present")]
+    pub location_accounts: Option<BTreeMap<Location, Account>>,
     #[serde(default, deserialize_with = "present")]
     pub xero_tax_rate: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
@@ -201,6 +205,12 @@ fn apply_journal_change(journal: &mut JournalSettings, change: &SettingsChange) 
             }
         }
         journal.sku_rules.clone_from(rules);
+    }
+    if let Some(locations) = &change.location_accounts {
+        for (location, named) in locations {
+            account(&format!("location {location}'s inventory account's"), named)?;
+        }
+        journal.location_accounts.clone_from(locations);
     }
     if let Some(rate) = &change.xero_tax_rate {
         if let Some(rate) = rate {

@@ -240,7 +240,7 @@ async fn check_journals(tx: &TenantTx) -> Result<Vec<Finding>, ServiceError> {
     for run in db::completed_runs(tx).await? {
         let subject = run.run_id.to_string();
         let finding = |detail: String| Finding { check: JOURNALS.0, subject: subject.clone(), detail };
-        let costs = db::journal_costs(tx, run.run_id, Period::Day, &run.time_zone).await?;
+        let costs = db::journal_costs(tx, run.run_id, Period::Day, &run.time_zone, false).await?;
         // The cost of sales it moved: Dr COGS / Cr Inventory (its sales and the landed cost
         // they carried); the other lines move other accounts.
         let sales = costs.iter().filter(|cost| cost.pair == journal::SALE).map(|cost| cost.cost);
