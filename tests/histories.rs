@@ -132,6 +132,7 @@ fn cost_json(lots: &[String], sales: &[String]) -> serde_json::Value {
         None,
         ShortfallPolicy::Park,
         &cogs_core::model::Methods::FIFO,
+        &cogs_core::model::Location::default(),
     )
     .unwrap();
     serde_json::to_value(&report).unwrap()
@@ -146,6 +147,7 @@ fn fresh_journal(lots: &[String], sales: &[String]) -> BTreeMap<(String, String)
         None,
         ShortfallPolicy::Park,
         &cogs_core::model::Methods::FIFO,
+        &cogs_core::model::Location::default(),
     )
     .unwrap();
     let mut total = BTreeMap::new();
@@ -201,6 +203,7 @@ fn fresh(lots: &[String], sales: &[String]) -> (Vec<String>, Vec<String>) {
         None,
         ShortfallPolicy::Park,
         &cogs_core::model::Methods::FIFO,
+        &cogs_core::model::Location::default(),
     )
     .unwrap();
     let mut costed: Vec<_> = report.sales.iter().collect();

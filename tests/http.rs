@@ -328,9 +328,11 @@ async fn every_documented_status_is_what_the_functions_answer() {
     let settings = "/api/v1/settings";
     let json_body = |body: &'static str| Some(("application/json", body));
     expect("list", settings, request("GET", settings, Some("acme-corp"), None), 200).await;
-    let changed = r#"{"time_zone": "Europe/Berlin", "lock_date": "2024-06-30", "lock_policy": "refuse"}"#;
+    let changed = r#"{"time_zone": "Europe/Berlin", "lock_date": "2024-06-30", "lock_policy": "refuse",
+                      "location_accounts": {"WEST": {"code": "1420", "name": "Inventory West"}}}"#;
     let stored = expect("list", settings, request("PUT", settings, Some("acme-corp"), json_body(changed)), 200).await;
     assert_eq!(body_json(&stored)["lock_date"], "2024-06-30");
+    assert_eq!(body_json(&stored)["location_accounts"], json!({"WEST": {"code": "1420", "name": "Inventory West"}}));
     for (bad, field) in [
         (r#"{"time_zone": "Mars/Olympus"}"#, "time_zone"),
         (r#"{"lock_date": "2999-01-01"}"#, "lock_date"),
@@ -341,6 +343,11 @@ async fn every_documented_status_is_what_the_functions_answer() {
         (r#"{"lock_policy": null}"#, "null"),
         (r#"{"costing_method": {"method": "lifo"}}"#, "lifo"),
         (r#"{"costing_method": {"method": "fifo", "from": "0100-01-01"}}"#, "1900 to 9999"),
+        (r#"{"location_accounts": {"": {"code": "1420", "name": "Inventory"}}}"#, "is empty"),
+        (r#"{"location_accounts": {"WEST": {"code": " ", "name": "Inventory"}}}"#, "location WEST"),
+        (r#"{"location_accounts": [{"code": "1420", "name": "Inventory"}]}"#, "map"),
+        (r#"{"default_location": ""}"#, "is empty"),
+        (r#"{"default_location": null}"#, "null"),
     ] {
         let refused = expect("list", settings, request("PUT", settings, Some("acme-corp"), json_body(bad)), 400).await;
         assert!(body_json(&refused)["error"]["message"].as_str().unwrap().contains(field), "{bad}");

@@ -43,7 +43,8 @@ async fn book(db: &TestDb) -> Value {
 /// `cogs cost` over `lots` and `sales` by `methods`, as JSON.
 fn cost(sales: &str, methods: &Methods) -> Value {
     let files = CostFiles::lots_and_sales(LOTS.as_bytes(), sales.as_bytes());
-    serde_json::to_value(service::cost_files(files, None, ShortfallPolicy::Park, methods).unwrap()).unwrap()
+    serde_json::to_value(service::cost_files(files, None, ShortfallPolicy::Park, methods, &Default::default()).unwrap())
+        .unwrap()
 }
 
 /// Each live sale as `sale lot quantity cost` lines, in costing order.

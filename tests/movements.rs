@@ -24,6 +24,8 @@ struct Loaded {
     files: Vec<(RecordKind, String)>,
     /// The tenant's costing methods, as its settings store them.
     methods: Methods,
+    /// Where its rows that name no location are.
+    default_location: Location,
 }
 
 impl Loaded {
@@ -38,7 +40,7 @@ impl Loaded {
         Some(all)
     }
 
-    /// Where each sale loaded was (its `location` column; none or empty: main).
+    /// Where each sale loaded was (its `location` column; none or empty: the default).
     fn sale_locations(&self) -> BTreeMap<String, String> {
         let sales = self.all(RecordKind::Sales).unwrap_or_default();
         let mut lines = sales.lines();
@@ -46,7 +48,7 @@ impl Loaded {
         let row = |line: &str| {
             let cells: Vec<&str> = line.split(',').collect();
             let at = column.and_then(|i| cells.get(i)).filter(|at| !at.is_empty()).copied();
-            (cells[0].to_owned(), at.unwrap_or(Location::DEFAULT).to_owned())
+            (cells[0].to_owned(), at.unwrap_or(self.default_location.as_str()).to_owned())
         };
         lines.map(row).collect()
     }
@@ -69,7 +71,7 @@ impl Loaded {
             landed_costs: cursor(RecordKind::LandedCosts),
             transfers: cursor(RecordKind::Transfers),
         };
-        Some(service::cost_files(files, None, ShortfallPolicy::Park, &self.methods).unwrap())
+        Some(service::cost_files(files, None, ShortfallPolicy::Park, &self.methods, &self.default_location).unwrap())
     }
 }
 
@@ -557,6 +559,16 @@ async fn after_any_history_of_every_movement_the_book_equals_cogs_cost() {
         }
         let db = TestDb::new().await;
         let mut loaded = Loaded::default();
+        // Half the tenants keep their stock at a default location of their own: rows
+        // that name `main` are then elsewhere.
+        if seed % 2 == 0 {
+            let change = service::SettingsChange {
+                default_location: Some(Location::parse("HQ").unwrap()),
+                ..Default::default()
+            };
+            loaded.default_location =
+                service::change_settings(&db.pool, &caller(TENANT), &change).await.unwrap().default_location;
+        }
         let mut runs = Vec::new();
         let mut history: Vec<String> = Vec::new();
         let mut waiting = 0;
@@ -1035,4 +1047,50 @@ L2,A,2024-01-05,5,5,3.00,0,WEST
         ],
         "{journal}"
     );
+}
+
+/// A tenant whose stock is at WH-1 unless a row says otherwise: rows that name no
+/// location are stored there (the fast path costs them), a transfer moves stock to a
+/// shop, reports name WH-1, and the default cannot move once rows are loaded.
+#[tokio::test]
+async fn a_tenants_own_default_location_takes_the_rows_that_name_none_and_stays_once_they_are_loaded() {
+    let db = TestDb::new().await;
+    let mut loaded = Loaded::default();
+    let warehouse = Location::parse("WH-1").unwrap();
+    let change = service::SettingsChange { default_location: Some(warehouse.clone()), ..Default::default() };
+    let settings = service::change_settings(&db.pool, &caller(TENANT), &change).await.unwrap();
+    assert_eq!(settings.default_location, warehouse);
+    loaded.default_location = warehouse.clone();
+    let lots = "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit
+L1,A,2024-01-01,10,10,1.00,0
+L2,B,2024-01-01,10,10,2.00,0
+";
+    upload(&db, &mut loaded, RecordKind::Lots, lots).await.unwrap();
+    let transfers = "transfer_id,sku,from_location,to_location,transfer_date,quantity\nT1,A,WH-1,SHOP,2024-01-02,3\n";
+    upload(&db, &mut loaded, RecordKind::Transfers, transfers).await.unwrap();
+    let sales = "sale_id,sku,sale_date,quantity_sold,location\nS1,A,2024-01-03,2,SHOP\nS2,A,2024-01-03,4,\nS3,B,2024-01-04,5,\n";
+    upload(&db, &mut loaded, RecordKind::Sales, sales).await.unwrap();
+    run(&db).await;
+    assert_eq!(Some(book_json(&db).await), loaded.cost_json(), "the book is cogs cost at WH-1");
+    assert_books_balance(&db, TENANT).await;
+
+    let valuation = service::valuation(&db.pool, &tenant(TENANT), "2024-12-31".parse().unwrap()).await.unwrap();
+    let by_location: Vec<(String, String)> =
+        valuation.locations.iter().map(|at| (at.location.to_string(), at.value.to_string())).collect();
+    // SHOP: 1 of L1's at 1; WH-1: A's 3 left at 1 and B's 5 at 2.
+    assert_eq!(by_location, [("SHOP".into(), "1".into()), ("WH-1".into(), "13".into())]);
+    let day = |text: &str| text.parse::<chrono::NaiveDate>().unwrap();
+    let year = service::roll_forward(&db.pool, &tenant(TENANT), day("2024-01-01"), day("2024-12-31")).await.unwrap();
+    let closing: Vec<(String, String)> = year
+        .locations
+        .iter()
+        .map(|row| (row.location.as_ref().unwrap().to_string(), row.closing_value.to_string()))
+        .collect();
+    assert_eq!(closing, [("SHOP".into(), "1".into()), ("WH-1".into(), "13".into())]);
+
+    let elsewhere = service::SettingsChange { default_location: Some(Location::default()), ..Default::default() };
+    let refused = service::change_settings(&db.pool, &caller(TENANT), &elsewhere).await.unwrap_err();
+    assert!(refused.to_string().contains("before the first upload"), "{refused}");
+    let kept = service::settings(&db.pool, &tenant(TENANT)).await.unwrap();
+    assert_eq!(kept.default_location, warehouse, "a refused change changed nothing");
 }

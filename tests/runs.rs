@@ -349,6 +349,7 @@ async fn the_book_equals_cogs_cost_over_every_file_with_a_parked_and_a_recosted_
         None,
         ShortfallPolicy::Park,
         &cogs_core::model::Methods::FIFO,
+        &cogs_core::model::Location::default(),
     )
     .unwrap();
 

@@ -298,6 +298,14 @@ def main():
         assert api("GET", "/api/v1/settings")["lock_date"] == "2024-06-30", "a refused change changed nothing"
         expect(page.get_by_role("alert")).to_contain_text("lock_date 2999-01-01 is after today")
 
+        step("settings: the default location stays once files are loaded")
+        page.get_by_label("Lock date", exact=True).fill("2024-06-30")
+        page.get_by_label("Default location").fill("HQ")
+        page.get_by_role("button", name="Save the settings").click()
+        expect(page.get_by_role("alert")).to_contain_text("before the first upload")
+        assert api("GET", "/api/v1/settings")["default_location"] == "main", "a refused change changed nothing"
+        page.get_by_label("Default location").fill("main")
+
         step("settings: the costing method from a day on")
         page.get_by_label("Lock date", exact=True).fill("2024-06-30")
         page.get_by_label("Method", exact=True).select_option(label="Specific identification")

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::Args;
-use cogs_core::model::{Method, MethodChange, Methods, ShortfallPolicy, TenantId};
+use cogs_core::model::{Location, Method, MethodChange, Methods, ShortfallPolicy, TenantId};
 use cogs_core::service::{self, CostFiles, CostReport, ServiceError};
 
 use crate::CommandResult;
@@ -52,6 +52,10 @@ pub struct CostArgs {
     /// repeat for each change, like `--method fifo --method specific-identification@2024-03-01`.
     #[arg(long = "method", value_name = "METHOD[@FROM]", value_parser = method_from)]
     methods: Vec<(Method, Option<DateTime<Utc>>)>,
+    /// Where a row with an empty location is (the tenant's default location).
+    #[arg(long, value_name = "LOCATION", default_value = Location::DEFAULT,
+          value_parser = |s: &str| Location::parse(s).map_err(|e| format!("{s:?} {e}")))]
+    default_location: Location,
     /// `table` for people; `json` for scripts (exact decimal strings).
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutputFormat,
@@ -111,7 +115,8 @@ pub fn run(args: &CostArgs) -> CommandResult {
         landed_costs: optional(&args.landed_costs)?,
         transfers: optional(&args.transfers)?,
     };
-    let report = service::cost_files(files, args.tenant_id.as_ref(), on_shortfall, &schedule(&args.methods)?)?;
+    let methods = schedule(&args.methods)?;
+    let report = service::cost_files(files, args.tenant_id.as_ref(), on_shortfall, &methods, &args.default_location)?;
     match args.format {
         OutputFormat::Json => print_json(&report),
         OutputFormat::Table => print_tables(&report),

@@ -64,6 +64,10 @@ pub struct SettingsArgs {
     /// The day (YYYY-MM-DD, in the tenant's time zone) --method takes effect from.
     #[arg(long, requires = "method")]
     method_from: Option<NaiveDate>,
+    /// Where a row that names no location is (main unless set): chosen before the
+    /// first upload.
+    #[arg(long, value_parser = |s: &str| Location::parse(s).map_err(|e| format!("{s:?} {e}")))]
+    default_location: Option<Location>,
     #[command(flatten)]
     pub scope: Scope,
 }
@@ -167,6 +171,7 @@ pub async fn run(args: &SettingsArgs) -> CommandResult {
         journal_period: args.journal_period,
         journal_lines: args.journal_lines,
         costing_method: args.method.map(|method| MethodSetting { method, from: args.method_from }),
+        default_location: args.default_location.clone(),
     };
     let settings = if change == SettingsChange::default() {
         service::settings(&pool, &args.scope.tenant.tenant_id).await?
@@ -181,6 +186,7 @@ pub async fn run(args: &SettingsArgs) -> CommandResult {
             println!("lock policy   {}", settings.lock_policy.as_str());
             println!("on shortfall  {}", settings.on_shortfall.as_str());
             println!("method        {}", crate::cost::methods_text(&settings.methods));
+            println!("location      {} by default", settings.default_location);
             let journal = &settings.journal;
             for (kind, account) in &journal.accounts {
                 println!("account       {} = {}:{}", kind.as_str(), account.code, account.name);

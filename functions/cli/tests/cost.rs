@@ -145,6 +145,29 @@ fn an_uncovered_sale_parks_its_sku_and_the_report_lists_it() {
 }
 
 #[test]
+fn rows_that_name_no_location_are_at_the_default_location_given() {
+    let dir = tempfile::tempdir().unwrap();
+    // The lots name none: with --default-location WH-1 they are there, where S1 (naming
+    // none) finds them and S2 (at main) finds nothing.
+    let sales = write(
+        &dir,
+        "sales.csv",
+        "sale_id,sku,sale_date,quantity_sold,location\nS1,GADGET-B,2024-07-09,5,\nS2,GADGET-B,2024-07-10,5,main\n",
+    );
+
+    let (code, body) = run_json_with(&example("lots.csv"), &sales, &["--default-location", "WH-1"]);
+
+    assert_eq!(code, Some(0));
+    let costed: Vec<&str> = body["sales"].as_array().unwrap().iter().map(|s| s["sale_id"].as_str().unwrap()).collect();
+    assert_eq!(costed, ["S1"]);
+    assert_eq!(
+        (&body["shortfalls"][0]["event_id"], &body["shortfalls"][0]["location"]),
+        (&json!("S2"), &json!("main"))
+    );
+    assert!(body["lots"].as_array().unwrap().iter().all(|lot| lot["location"] == "WH-1"), "{body}");
+}
+
+#[test]
 fn insufficient_inventory_with_strict_names_the_sale_and_exits_6() {
     let dir = tempfile::tempdir().unwrap();
     let sales = write(

@@ -169,7 +169,7 @@ async fn upload_via_s3_stages_the_file_and_loads_it_from_the_bucket() {
 }
 
 #[tokio::test]
-async fn a_location_gets_an_inventory_account_of_its_own_and_gives_it_back() {
+async fn a_location_gets_an_inventory_account_of_its_own_and_gives_it_back_and_the_default_location_moves() {
     let db = TestDb::new().await;
     let set = cogs(&db, &["settings", "--location-account", "WEST=1420:Inventory West", "--format", "json"]);
     assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
@@ -181,6 +181,8 @@ async fn a_location_gets_an_inventory_account_of_its_own_and_gives_it_back() {
     assert!(String::from_utf8_lossy(&shown.stdout).contains("location      WEST inventory = 1420:Inventory West"));
     let back = cogs(&db, &["settings", "--location-account", "WEST=default", "--format", "json"]);
     assert_eq!(json(&back)["location_accounts"], serde_json::json!({}));
+    let moved = cogs(&db, &["settings", "--default-location", "WH-1", "--format", "json"]);
+    assert_eq!(json(&moved)["default_location"], "WH-1", "nothing is loaded yet: the default may move");
     let bad = cogs(&db, &["settings", "--location-account", "WEST=1420"]);
     assert!(!bad.status.success());
     assert!(

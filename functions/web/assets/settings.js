@@ -23,6 +23,7 @@ export async function render() {
   const zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [];
   const timeZone = h('input', { name: 'time_zone', required: true, list: 'zones', value: stored.time_zone, autocomplete: 'off' });
   const lockDate = h('input', { type: 'date', name: 'lock_date', value: stored.lock_date || '' });
+  const defaultLocation = h('input', { name: 'default_location', required: true, value: stored.default_location, autocomplete: 'off' });
   const accounts = Object.fromEntries(ACCOUNT_KINDS.map(([kind]) => [kind, {
     code: h('input', { name: `${kind}_code`, value: stored.accounts?.[kind]?.code || '', autocomplete: 'off' }),
     name: h('input', { name: `${kind}_name`, value: stored.accounts?.[kind]?.name || '', autocomplete: 'off' }),
@@ -93,6 +94,7 @@ export async function render() {
       const value = (name) => form.elements[name].value;
       const change = {
         time_zone: timeZone.value.trim(),
+        default_location: defaultLocation.value.trim(),
         lock_date: lockDate.value || null,
         lock_policy: value('lock_policy'),
         on_shortfall: value('on_shortfall'),
@@ -129,6 +131,8 @@ export async function render() {
       field('Time zone', timeZone, 'The IANA name (like Europe/Berlin) whose days and months your journals use.'),
       h('datalist', { id: 'zones' }, zones.map((zone) => h('option', { value: zone }))),
       field('Lock date', lockDate, 'The last day of your closed periods. Leave empty for none. It cannot be in the future.'))),
+  h('fieldset', {}, h('legend', {}, 'Locations'),
+    field('Default location', defaultLocation, 'Where a row that names no location is. It can be changed only before your first upload: rows loaded keep their location.')),
   h('fieldset', {}, h('legend', {}, 'When late input changes a closed period'),
     h('p', { class: 'hint' }, 'Moving the lock date forward closes the days up to it: no run will change what was posted for them. Moving it back reopens them.'),
     radios('lock_policy', [

@@ -61,9 +61,10 @@ pub async fn insert_lots_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Lo
               ),
               -- A delivery with a landed cost spread over it: each of its SKUs is costed
               -- again with the new lot taking its share. A lot received elsewhere than at
-              -- the main location makes its SKU one costed whole too.
+              -- the tenant's default location makes its SKU one costed whole too.
               spread as (
-                  select i.sku, i.received_date, i.lot_id from inserted i where i.location <> 'main'
+                  select i.sku, i.received_date, i.lot_id from inserted i
+                  where i.location <> coalesce((select s.default_location from tenant_settings s), 'main')
                   union
                   select distinct l.sku, i.received_date, i.lot_id
                   from inserted i

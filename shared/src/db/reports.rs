@@ -84,15 +84,29 @@ pub async fn flows(
         .collect()
 }
 
-/// Whether any stock was ever anywhere but the default location: a lot received
+/// Whether any stock was ever anywhere but `default_location`: a lot received
 /// elsewhere or a movement there (a transfer's arrival, a return, an adjustment or a
 /// count). A sale elsewhere draws on such stock, or falls short.
-pub async fn stock_elsewhere(tx: &TenantTx) -> Result<bool, DbError> {
+pub async fn stock_elsewhere(tx: &TenantTx, default_location: &Location) -> Result<bool, DbError> {
     let row = tx
         .query_one(
             r"select exists (select 1 from lots where location <> $1)
                      or exists (select 1 from live_movements where location <> $1)",
-            &[&Location::DEFAULT],
+            &[&default_location.as_str()],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// Whether any row that holds or moves stock is loaded (a landed cost falls on lots).
+pub async fn stock_rows_loaded(tx: &TenantTx) -> Result<bool, DbError> {
+    let row = tx
+        .query_one(
+            r"select exists (select 1 from lots) or exists (select 1 from sales)
+                     or exists (select 1 from customer_returns) or exists (select 1 from supplier_returns)
+                     or exists (select 1 from adjustments) or exists (select 1 from stock_counts)
+                     or exists (select 1 from transfers)",
+            &[],
         )
         .await?;
     Ok(row.try_get(0)?)

@@ -62,11 +62,14 @@ pub async fn insert_sales_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, S
                   from inserted
                   order by sku, sale_date desc, sale_id desc
               ),
-              -- A SKU with a sale that names its lot, or leaves from another location, is
-              -- costed whole from now on: specific identification draws on the named lot,
-              -- and FIFO runs per location, neither of which the FIFO allocator reads.
+              -- A SKU with a sale that names its lot, or leaves from another location than
+              -- the tenant's default, is costed whole from now on: specific identification
+              -- draws on the named lot, and FIFO runs per location, neither of which the
+              -- FIFO allocator reads.
               named as (
-                  select distinct sku from inserted where lot_id is not null or location <> 'main'
+                  select distinct sku from inserted
+                  where lot_id is not null
+                     or location <> coalesce((select s.default_location from tenant_settings s), 'main')
               ),
               new_skus as (
                   insert into sku_watermarks (tenant_id, sku, last_sale_date, last_sale_id, movements, rewind_date,

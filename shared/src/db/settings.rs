@@ -24,6 +24,8 @@ pub struct TenantSettings {
     pub on_shortfall: ShortfallPolicy,
     /// The costing methods over time.
     pub methods: Methods,
+    /// Where a row that names no location is: chosen before the first upload.
+    pub default_location: Location,
     #[serde(flatten)]
     pub journal: JournalSettings,
 }
@@ -70,6 +72,7 @@ impl Default for TenantSettings {
             lock_policy: LockPolicy::default(),
             on_shortfall: ShortfallPolicy::default(),
             methods: Methods::default(),
+            default_location: Location::default(),
             journal: JournalSettings::default(),
         }
     }
@@ -80,7 +83,7 @@ pub async fn load_settings(tx: &TenantTx) -> Result<TenantSettings, DbError> {
     let Some(row) = tx
         .query_opt(
             r"select time_zone, lock_date, lock_policy, on_shortfall, accounts, sku_rules, xero_tax_rate, xero_tracking,
-                     qbo_class, journal_period, journal_lines, costing_methods, location_accounts
+                     qbo_class, journal_period, journal_lines, costing_methods, location_accounts, default_location
               from tenant_settings",
             &[],
         )
@@ -107,6 +110,8 @@ pub async fn load_settings(tx: &TenantTx) -> Result<TenantSettings, DbError> {
         lock_policy: row.try_get::<_, &str>(2)?.parse().map_err(DbError::corrupt("lock_policy"))?,
         on_shortfall: row.try_get::<_, &str>(3)?.parse().map_err(DbError::corrupt("on_shortfall"))?,
         methods: json(&row, 11, "costing_methods")?,
+        default_location: Location::parse(row.try_get::<_, String>(13)?)
+            .map_err(DbError::corrupt("default_location"))?,
         journal: JournalSettings {
             accounts: json(&row, 4, "accounts")?,
             sku_rules: json(&row, 5, "sku_rules")?,
@@ -135,15 +140,16 @@ pub async fn save_settings(tx: &TenantTx, settings: &TenantSettings, updated_by:
     tx.execute(
         r"insert into tenant_settings (tenant_id, time_zone, lock_date, lock_policy, on_shortfall, updated_by, accounts,
                                       sku_rules, xero_tax_rate, xero_tracking, qbo_class, journal_period, journal_lines,
-                                      costing_methods, location_accounts)
-          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                                      costing_methods, location_accounts, default_location)
+          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
           on conflict (tenant_id) do update
           set time_zone = excluded.time_zone, lock_date = excluded.lock_date, lock_policy = excluded.lock_policy,
               on_shortfall = excluded.on_shortfall, updated_by = excluded.updated_by, updated_at = now(),
               accounts = excluded.accounts, sku_rules = excluded.sku_rules, xero_tax_rate = excluded.xero_tax_rate,
               xero_tracking = excluded.xero_tracking, qbo_class = excluded.qbo_class,
               journal_period = excluded.journal_period, journal_lines = excluded.journal_lines,
-              costing_methods = excluded.costing_methods, location_accounts = excluded.location_accounts",
+              costing_methods = excluded.costing_methods, location_accounts = excluded.location_accounts,
+              default_location = excluded.default_location",
         &[
             &tx.tenant_id().as_str(),
             &settings.time_zone,
@@ -160,6 +166,7 @@ pub async fn save_settings(tx: &TenantTx, settings: &TenantSettings, updated_by:
             &lines,
             &methods,
             &location_accounts,
+            &settings.default_location.as_str(),
         ],
     )
     .await?;

@@ -194,8 +194,10 @@ impl<'a> Streams<'a> {
                 let quantity_sold = sale.quantity_sold;
                 return Err(CostingError::NonPositiveSale { sale_id: sale.sale_id.clone(), quantity_sold });
             }
-            let id = EventId::from(&sale.sale_id);
-            check_named_lot(&lots, inputs.methods.at(sale.sale_date), EventKind::Sale, &id, &sale.sku, &sale.lot_id)?;
+            if sale.lot_id.is_some() {
+                let (method, id) = (inputs.methods.at(sale.sale_date), EventId::from(&sale.sale_id));
+                check_named_lot(&lots, method, EventKind::Sale, &id, &sale.sku, &sale.lot_id)?;
+            }
             push(&sale.sku, (sale.sale_date, 5, sale.sale_id.as_str(), ""), What::Sale(sale));
         }
         let mut returned = HashSet::new();

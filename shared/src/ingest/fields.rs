@@ -24,6 +24,7 @@ pub struct Cells<'a> {
     positions: &'a [Option<usize>],
     columns: &'static [&'static str],
     row: u64,
+    default_location: &'a Location,
     errors: Vec<RowError>,
 }
 
@@ -33,8 +34,9 @@ impl<'a> Cells<'a> {
         positions: &'a [Option<usize>],
         columns: &'static [&'static str],
         row: u64,
+        default_location: &'a Location,
     ) -> Self {
-        Self { record, positions, columns, row, errors: Vec::new() }
+        Self { record, positions, columns, row, default_location, errors: Vec::new() }
     }
 
     pub fn is_clean(&self) -> bool {
@@ -109,7 +111,8 @@ impl<'a> Cells<'a> {
 
     /// Where a row's stock is: the location named, or the default one when empty.
     pub fn location(&mut self, column: usize) -> Option<Location> {
-        self.optional_id(column, Location::parse).map(Option::unwrap_or_default)
+        let default = self.default_location;
+        self.optional_id(column, Location::parse).map(|named| named.unwrap_or_else(|| default.clone()))
     }
 
     /// Optional free text of at most `limit` bytes, as [`Cells::optional_id`].

@@ -463,10 +463,7 @@ pub fn read_sales<R: Read>(input: R, tenant: Option<&TenantId>) -> Result<Reader
 /// Reads a whole file into memory: for small files and tests. Large files stream
 /// through [`Reader`] instead.
 pub fn read_all<T: Record, R: Read>(input: R, tenant: Option<&TenantId>) -> Result<Vec<T>, IngestError> {
-    let mut reader = Reader::<R, T>::new(input, tenant)?;
-    let records: Vec<T> = reader.by_ref().map(|(_, record)| record).collect();
-    reader.finish()?;
-    Ok(records)
+    Reader::<R, T>::new(input, tenant)?.records()
 }
 
 /// A streaming reader of one CSV file: an iterator over its valid records with their
@@ -486,6 +483,8 @@ pub struct Reader<R: Read, T: Record> {
     tenant_position: Option<usize>,
     header_len: usize,
     tenant: Option<TenantId>,
+    /// Where a row with an empty `location` is.
+    default_location: Location,
     /// Each id seen, with the row it was first seen on; `None` when the caller checks
     /// ids itself ([`Reader::skip_duplicate_ids`]).
     seen_ids: Option<HashMap<String, u64>>,
@@ -537,6 +536,7 @@ impl<R: Read, T: Record> Reader<R, T> {
             tenant_position,
             header_len: header.len(),
             tenant: tenant.cloned(),
+            default_location: Location::default(),
             seen_ids: Some(HashMap::new()),
             rows_read: 0,
             errors: Vec::new(),
@@ -545,6 +545,20 @@ impl<R: Read, T: Record> Reader<R, T> {
             stopped: false,
             _record: PhantomData,
         })
+    }
+
+    /// Every valid record, read to the end: for small files ([`read_all`]).
+    pub fn records(mut self) -> Result<Vec<T>, IngestError> {
+        let records: Vec<T> = self.by_ref().map(|(_, record)| record).collect();
+        self.finish()?;
+        Ok(records)
+    }
+
+    /// Puts rows with an empty `location` at `location` (the tenant's default) rather
+    /// than at `main`.
+    pub fn at_default_location(mut self, location: Location) -> Self {
+        self.default_location = location;
+        self
     }
 
     /// Leaves ids used twice in the file to the caller, which checks them where the
@@ -589,7 +603,7 @@ impl<R: Read, T: Record> Reader<R, T> {
             let message = format!("the row has {} fields but the header has {}", self.record.len(), self.header_len);
             return Err(vec![RowError::new(row, None, RowErrorKind::WrongFieldCount, message)]);
         }
-        let mut cells = Cells::new(&self.record, &self.positions, T::COLUMNS, row);
+        let mut cells = Cells::new(&self.record, &self.positions, T::COLUMNS, row, &self.default_location);
         if let (Some(position), Some(tenant)) = (self.tenant_position, &self.tenant) {
             cells.check_tenant(position, tenant);
         }

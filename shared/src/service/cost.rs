@@ -143,16 +143,28 @@ impl<R> CostFiles<R> {
     }
 }
 
+/// Every record of `file` (none without one), rows that name no location at `at`.
 fn read_optional<T: ingest::Record, R: Read>(
     file: Option<R>,
     tenant: Option<&TenantId>,
+    at: &Location,
 ) -> Result<Vec<T>, ServiceError> {
-    Ok(file.map(|file| ingest::read_all(file, tenant)).transpose()?.unwrap_or_default())
+    Ok(file.map(|file| read_at(file, tenant, at)).transpose()?.unwrap_or_default())
+}
+
+/// Every record of `file`, rows that name no location at `at`.
+fn read_at<T: ingest::Record, R: Read>(
+    file: R,
+    tenant: Option<&TenantId>,
+    at: &Location,
+) -> Result<Vec<T>, ServiceError> {
+    Ok(ingest::Reader::<R, T>::new(file, tenant)?.at_default_location(at.clone()).records()?)
 }
 
 /// Reads the files, costs every event in the order LEDGER.md gives, and reports.
 ///
-/// With a tenant, `tenant_id` cells must name it. A file rejected → every row problem
+/// With a tenant, `tenant_id` cells must name it. A row that names no location is at
+/// `default_location`. A file rejected → every row problem
 /// in [`ServiceError::Ingest`]; input that names what is not loaded (a return of an
 /// unknown sale, say) → [`ServiceError::Costing`]. An outflow that cannot be covered
 /// parks its SKU (`ShortfallPolicy::Park`: the report lists it) or fails naming the
@@ -162,15 +174,17 @@ pub fn cost_files<R: Read>(
     tenant: Option<&TenantId>,
     on_shortfall: ShortfallPolicy,
     methods: &Methods,
+    default_location: &Location,
 ) -> Result<CostReport, ServiceError> {
-    let lots: Vec<Lot> = ingest::read_all(files.lots, tenant)?;
-    let mut sales: Vec<Sale> = ingest::read_all(files.sales, tenant)?;
-    let returns: Vec<CustomerReturn> = read_optional(files.returns, tenant)?;
-    let supplier_returns: Vec<SupplierReturn> = read_optional(files.supplier_returns, tenant)?;
-    let adjustments: Vec<Adjustment> = read_optional(files.adjustments, tenant)?;
-    let counts: Vec<StockCount> = read_optional(files.counts, tenant)?;
-    let landed_costs: Vec<LandedCost> = read_optional(files.landed_costs, tenant)?;
-    let transfers: Vec<Transfer> = read_optional(files.transfers, tenant)?;
+    let at = default_location;
+    let lots: Vec<Lot> = read_at(files.lots, tenant, at)?;
+    let mut sales: Vec<Sale> = read_at(files.sales, tenant, at)?;
+    let returns: Vec<CustomerReturn> = read_optional(files.returns, tenant, at)?;
+    let supplier_returns: Vec<SupplierReturn> = read_optional(files.supplier_returns, tenant, at)?;
+    let adjustments: Vec<Adjustment> = read_optional(files.adjustments, tenant, at)?;
+    let counts: Vec<StockCount> = read_optional(files.counts, tenant, at)?;
+    let landed_costs: Vec<LandedCost> = read_optional(files.landed_costs, tenant, at)?;
+    let transfers: Vec<Transfer> = read_optional(files.transfers, tenant, at)?;
     let costing = engine::cost_events(&engine::Inputs {
         methods,
         lots: &lots,

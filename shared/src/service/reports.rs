@@ -217,10 +217,14 @@ pub async fn roll_forward(
     let tx = db::begin_snapshot(pool, tenant_id).await?;
     let (time_zone, start, end) = period(&tx, from, to).await?;
     let flows = db::flows(&tx, Some(start), end, false).await?;
+    let settings = db::load_settings(&tx).await?;
+    let (methods, default_location) = (settings.methods, settings.default_location);
     // Layer by layer only where stock was ever anywhere but the default location.
-    let layer_flows =
-        if db::stock_elsewhere(&tx).await? { Some(db::flows(&tx, Some(start), end, true).await?) } else { None };
-    let methods = db::load_settings(&tx).await?.methods;
+    let layer_flows = if db::stock_elsewhere(&tx, &default_location).await? {
+        Some(db::flows(&tx, Some(start), end, true).await?)
+    } else {
+        None
+    };
     tx.rollback().await?;
     let mut rows: BTreeMap<Sku, RollForwardRow> = BTreeMap::new();
     for flow in &flows {
@@ -236,7 +240,7 @@ pub async fn roll_forward(
     let locations = match layer_flows {
         Some(flows) => by_location(&flows)?,
         None if flows.is_empty() => Vec::new(),
-        None => vec![RollForwardRow { location: Some(Location::default()), ..total.clone() }],
+        None => vec![RollForwardRow { location: Some(default_location), ..total.clone() }],
     };
     let skus = rows.into_values().map(RollForwardRow::normalized).collect();
     let locations = locations.into_iter().map(RollForwardRow::normalized).collect();

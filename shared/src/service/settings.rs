@@ -47,6 +47,9 @@ pub struct SettingsChange {
     pub journal_lines: Option<Option<LineDetail>>,
     #[serde(default, deserialize_with = "present")]
     pub costing_method: Option<MethodSetting>,
+    /// Where a row that names no location is; chosen before the first upload.
+    #[serde(default, deserialize_with = "present")]
+    pub default_location: Option<Location>,
 }
 
 /// A costing method from a day on (local midnight in the tenant's time zone), or with
@@ -82,7 +85,8 @@ pub async fn settings(pool: &deadpool_postgres::Pool, tenant_id: &TenantId) -> R
 /// A change of costing method readies the SKUs it can re-cost (the next run costs them
 /// again from the change on, and its journal posts the difference); it is refused
 /// while a run is active, and under `lock_policy = refuse` when it would re-cost a
-/// sale dated on or before the lock date. Logged as `costing_method.changed`.
+/// sale dated on or before the lock date. Logged as `costing_method.changed`. The
+/// default location is refused once any row that holds or moves stock is loaded.
 pub async fn change_settings(
     pool: &deadpool_postgres::Pool,
     caller: &Caller,
@@ -117,6 +121,20 @@ pub async fn change_settings(
     }
     if let Some(setting) = change.costing_method {
         change_method(&tx, &mut after, setting).await?;
+    }
+    if let Some(location) = &change.default_location
+        && *location != before.default_location
+    {
+        // Rows loaded keep where they were loaded; the allocator of lots and sales
+        // relies on every row it costs being at the one default location.
+        if db::stock_rows_loaded(&tx).await? {
+            return Err(ServiceError::InvalidRequest(format!(
+                "default_location can be chosen before the first upload only: rows already loaded are at {} and keep it; \
+                 name the location in the files instead",
+                before.default_location
+            )));
+        }
+        after.default_location = location.clone();
     }
     db::ensure_tenant(&tx).await?;
     db::save_settings(&tx, &after, &caller.actor).await?;

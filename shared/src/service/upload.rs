@@ -11,8 +11,12 @@ use uuid::Uuid;
 
 use super::{Caller, ServiceError};
 use crate::db::{self, BatchProblem, ErrorSubject, TenantTx, UploadRow, UploadStatus, ValidationErrorRow};
-use crate::ingest::{self, IngestError, MAX_REPORTED_ERRORS, Reader, RecordKind, Rejected, RowError, RowErrorKind};
-use crate::model::{Adjustment, CustomerReturn, LandedCost, Lot, Sale, StockCount, SupplierReturn, TenantId, Transfer};
+use crate::ingest::{
+    self, IngestError, MAX_REPORTED_ERRORS, Reader, Record, RecordKind, Rejected, RowError, RowErrorKind,
+};
+use crate::model::{
+    Adjustment, CustomerReturn, LandedCost, Location, Lot, Sale, StockCount, SupplierReturn, TenantId, Transfer,
+};
 use crate::staging::{ObjectInfo, PresignedPut, Staging, StagingError};
 
 /// Loads a file of `kind` for the caller's tenant, in one transaction.
@@ -76,6 +80,11 @@ fn new_upload(kind: RecordKind, file_name: &str) -> UploadRow {
     }
 }
 
+/// A reader of `input` for `tenant`, putting rows that name no location at `at`.
+fn reader<R: Read, T: Record>(input: R, tenant: Option<&TenantId>, at: &Location) -> Result<Reader<R, T>, IngestError> {
+    Ok(Reader::new(input, tenant)?.at_default_location(at.clone()))
+}
+
 /// Validates `input` and loads it under `upload` (inserted first when `is_new`, since
 /// loaded rows refer to it; else updated), filling in its counts.
 ///
@@ -100,29 +109,30 @@ async fn load_in(
         db::insert_upload(tx, upload).await?;
     }
     let tenant = Some(&caller.tenant_id);
+    let at = db::load_settings(tx).await?.default_location;
     let reading = |error| ingest_failure(error, &rejected);
     let loaded = match upload.kind {
-        RecordKind::Lots => load_records::<_, Lot>(tx, upload_id, Reader::new(input, tenant).map_err(reading)?).await?,
+        RecordKind::Lots => load_records::<_, Lot>(tx, upload_id, reader(input, tenant, &at).map_err(reading)?).await?,
         RecordKind::Sales => {
-            load_records::<_, Sale>(tx, upload_id, Reader::new(input, tenant).map_err(reading)?).await?
+            load_records::<_, Sale>(tx, upload_id, reader(input, tenant, &at).map_err(reading)?).await?
         }
         RecordKind::Returns => {
-            load_records::<_, CustomerReturn>(tx, upload_id, Reader::new(input, tenant).map_err(reading)?).await?
+            load_records::<_, CustomerReturn>(tx, upload_id, reader(input, tenant, &at).map_err(reading)?).await?
         }
         RecordKind::SupplierReturns => {
-            load_records::<_, SupplierReturn>(tx, upload_id, Reader::new(input, tenant).map_err(reading)?).await?
+            load_records::<_, SupplierReturn>(tx, upload_id, reader(input, tenant, &at).map_err(reading)?).await?
         }
         RecordKind::Adjustments => {
-            load_records::<_, Adjustment>(tx, upload_id, Reader::new(input, tenant).map_err(reading)?).await?
+            load_records::<_, Adjustment>(tx, upload_id, reader(input, tenant, &at).map_err(reading)?).await?
         }
         RecordKind::Counts => {
-            load_records::<_, StockCount>(tx, upload_id, Reader::new(input, tenant).map_err(reading)?).await?
+            load_records::<_, StockCount>(tx, upload_id, reader(input, tenant, &at).map_err(reading)?).await?
         }
         RecordKind::LandedCosts => {
-            load_records::<_, LandedCost>(tx, upload_id, Reader::new(input, tenant).map_err(reading)?).await?
+            load_records::<_, LandedCost>(tx, upload_id, reader(input, tenant, &at).map_err(reading)?).await?
         }
         RecordKind::Transfers => {
-            load_records::<_, Transfer>(tx, upload_id, Reader::new(input, tenant).map_err(reading)?).await?
+            load_records::<_, Transfer>(tx, upload_id, reader(input, tenant, &at).map_err(reading)?).await?
         }
     };
     let received = loaded.read.map_err(|e| ingest_failure(e, &rejected))?;
