@@ -117,6 +117,12 @@ def shot(page, name):
     serious or critical finding fails the test at the end."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    accessible(page, name)
+
+
+def accessible(page, name):
+    """axe-core's accessibility rules over the screen as it is: a serious or critical
+    finding fails the test at the end."""
     for violation in AXE.run(page).response["violations"]:
         if violation["impact"] in ("serious", "critical"):
             targets = [node["target"] for node in violation["nodes"]]
@@ -316,6 +322,26 @@ def main():
         methods = api("GET", "/api/v1/settings")["methods"]
         assert methods["initial"] == "fifo" and [(c["from"], c["method"]) for c in methods["changes"]] == [
             ("2024-07-01", "specific_identification")], methods
+
+        step("stock moved to a shop and sold there: the valuation and the roll-forward by location")
+        page.get_by_role("link", name="Upload", exact=True).first.click()
+        page.get_by_label("Kind of file").select_option("transfers")
+        page.locator("input[type=file]").set_input_files(str(ROOT / "examples/transfers.csv"))
+        expect(page.get_by_role("status").filter(has_text="loaded as transfers")).to_be_visible(timeout=30000)
+        page.get_by_label("Kind of file").select_option("sales")
+        page.locator("input[type=file]").set_input_files(str(ROOT / "examples/shop-sales.csv"))
+        expect(page.get_by_role("status").filter(has_text="loaded as sales")).to_be_visible(timeout=30000)
+        page.get_by_role("link", name="Go to Run").click()
+        page.get_by_role("button", name="Start the run").click()
+        carry_on(page.get_by_role("link", name="Open the run").get_attribute("href").rsplit("/", 1)[1])
+        page.goto(WEB + "app/inventory?as_of=2024-12-31&from=2024-06-01&to=2024-12-31")
+        # TR-001 moved 10 GADGET-B at 4.375 to SHOP-1, where SALE-102 sold 4: 26.25 left.
+        valued = page.get_by_role("region", name="Valuation by location")
+        expect(valued.get_by_role("row").filter(has_text="SHOP-1")).to_contain_text("26.25", timeout=30000)
+        rolled = page.get_by_role("region", name="Roll-forward by location").get_by_role("row").filter(has_text="SHOP-1")
+        for figure in ("43.75", "17.50", "26.25"):
+            expect(rolled).to_contain_text(figure)
+        accessible(page, "inventory by location")
 
         step("another tenant: the run's address answers not found")
         page.get_by_role("button", name="Change tenant").click()
