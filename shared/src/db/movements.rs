@@ -1022,15 +1022,17 @@ pub async fn record_superseded_movements(tx: &TenantTx, run_id: Uuid) -> Result<
     tx.execute(
         r"insert into cogs_superseded_ranges (tenant_id, run_id, sku, source_run_id, from_date, from_sale_id, to_date,
                                              to_sale_id)
-          select distinct $2, $1, m.sku, m.run_id, '-infinity'::timestamptz, '', 'infinity'::timestamptz, ''
+          select $2, $1, s.sku, r.run_id, '-infinity'::timestamptz, '', 'infinity'::timestamptz, ''
           from cogs_supersessions s
           join sku_watermarks w on w.sku = s.sku and w.movements
-          join cogs_movements m on m.sku = s.sku
-          join cogs_runs r on r.run_id = m.run_id and r.status in ('pending', 'running', 'completed')
-          where s.run_id = $1 and m.run_id <> $1
+          join cogs_runs r on r.run_id <> $1 and r.status in ('pending', 'running', 'completed')
+          where s.run_id = $1
+            -- One look into the movements' primary key per (SKU, live run), not every
+            -- movement of the SKU: a book costed by the average has one per sale.
+            and exists (select 1 from cogs_movements m where m.run_id = r.run_id and m.sku = s.sku)
             and not exists (
                 select 1 from cogs_supersessions x join cogs_runs xr on xr.run_id = x.run_id
-                where x.sku = m.sku and x.run_id <> $1 and xr.status in ('pending', 'running', 'completed')
+                where x.sku = s.sku and x.run_id <> $1 and xr.status in ('pending', 'running', 'completed')
                   and (xr.created_at, xr.run_id) > (r.created_at, r.run_id)
             )
           on conflict (tenant_id, run_id, sku, source_run_id) do nothing",
