@@ -5,10 +5,10 @@
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use cogs_core::db::{RunStatus, SkuRange};
-use cogs_core::ingest::{RecordKind, RowErrorKind};
+use cogs_core::ingest::{self, RecordKind, RowErrorKind};
 use cogs_core::journal::{AccountPair, Period, SALE};
 use cogs_core::model::ShortfallPolicy;
-use cogs_core::model::{AccountKind, Location, Method, Methods, MovementKind};
+use cogs_core::model::{AccountKind, Location, Method, Methods, MovementKind, Sale};
 use cogs_core::service::{self, ChunkBudget, CostFiles, CostReport, ServiceError};
 use cogs_tests::{TestDb, Xorshift, assert_books_balance, caller, tenant};
 use std::collections::BTreeMap;
@@ -40,17 +40,13 @@ impl Loaded {
         Some(all)
     }
 
-    /// Where each sale loaded was (its `location` column; none or empty: the default).
+    /// Where each sale loaded was, as the upload read it (an empty `location`: the
+    /// default).
     fn sale_locations(&self) -> BTreeMap<String, String> {
-        let sales = self.all(RecordKind::Sales).unwrap_or_default();
-        let mut lines = sales.lines();
-        let column = lines.next().and_then(|header| header.split(',').position(|name| name == "location"));
-        let row = |line: &str| {
-            let cells: Vec<&str> = line.split(',').collect();
-            let at = column.and_then(|i| cells.get(i)).filter(|at| !at.is_empty()).copied();
-            (cells[0].to_owned(), at.unwrap_or(self.default_location.as_str()).to_owned())
-        };
-        lines.map(row).collect()
+        let Some(sales) = self.all(RecordKind::Sales) else { return BTreeMap::new() };
+        let reader = ingest::Reader::<_, Sale>::new(sales.as_bytes(), None).unwrap();
+        let sales = reader.at_default_location(self.default_location.clone()).records().unwrap();
+        sales.into_iter().map(|sale| (sale.sale_id.to_string(), sale.location.to_string())).collect()
     }
 
     /// `cogs cost --format json` over everything loaded, once lots and sales are.

@@ -7,6 +7,7 @@ use serde::Serialize;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use super::settings::DEFAULT_LOCATION;
 use super::{BatchProblem, DbError, Param, TenantTx};
 use crate::ingest::{RowError, RowErrorKind};
 use crate::model::{Lot, LotId, ReceiptId, Sku};
@@ -44,7 +45,8 @@ pub async fn insert_lots_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Lo
     let columns = LotColumns::of(batch);
     let row = tx
         .query_one(
-            r"with inserted as (
+            &format!(
+                r"with inserted as (
                   insert into lots (tenant_id, lot_id, sku, received_date, original_quantity,
                                     initial_remaining_quantity, remaining_quantity, unit_price, freight_cost_per_unit,
                                     receipt_id, location, upload_id, upload_row)
@@ -64,7 +66,7 @@ pub async fn insert_lots_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Lo
               -- the tenant's default location makes its SKU one costed whole too.
               spread as (
                   select i.sku, i.received_date, i.lot_id from inserted i
-                  where i.location <> coalesce((select s.default_location from tenant_settings s), 'main')
+                  where i.location <> {DEFAULT_LOCATION}
                   union
                   select distinct l.sku, i.received_date, i.lot_id
                   from inserted i
@@ -104,7 +106,8 @@ pub async fn insert_lots_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Lo
                     and (e.received_date <= w.costed_date or w.movements or e.spread)
                     and (w.rewind_date is null or (e.received_date, '') < (w.rewind_date, w.rewind_sale_id))
               )
-              select count(*) from inserted",
+              select count(*) from inserted"
+            ),
             &columns.params(&[&tx.tenant_id().as_str(), &upload_id]),
         )
         .await?;

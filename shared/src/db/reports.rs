@@ -21,9 +21,10 @@ pub struct Flow {
     pub kind: String,
     pub quantity: Decimal,
     pub value: Decimal,
-    /// When the layer was received or brought in (by layer only).
+    /// When the layer was received or brought in (by layer only; every flow of the
+    /// layer says).
     pub received: Option<DateTime<Utc>>,
-    /// Where the layer is (by layer only, from the flow that brought it in).
+    /// Where the layer is (by layer only; every flow of the layer says).
     pub location: Option<Location>,
 }
 
@@ -55,9 +56,12 @@ pub async fn flows(
               )
               select sku, case when $3 then layer end as layer, at < coalesce($1, '-infinity') as opening, kind,
                      sum(quantity) as quantity, sum(value) as value,
-                     case when $3 then min(at) filter (where kind in ('receipt', 'return_restocked', 'adjustment_in',
-                                                                      'count_surplus', 'transfer_in')) end as received,
-                     case when $3 then max(location) end as location
+                     -- Every flow of a layer names when and where the layer came in (a sale's
+                     -- allocation names neither: the flows that brought the layer in do).
+                     case when $3 then min(min(at) filter (where kind in ('receipt', 'return_restocked', 'adjustment_in',
+                                                                          'count_surplus', 'transfer_in')))
+                                       over (partition by sku, case when $3 then layer end) end as received,
+                     case when $3 then max(max(location)) over (partition by sku, case when $3 then layer end) end as location
               from f
               group by 1, 2, 3, 4
               order by 1, 2, 3, 4",
@@ -93,20 +97,6 @@ pub async fn stock_elsewhere(tx: &TenantTx, default_location: &Location) -> Resu
             r"select exists (select 1 from lots where location <> $1)
                      or exists (select 1 from live_movements where location <> $1)",
             &[&default_location.as_str()],
-        )
-        .await?;
-    Ok(row.try_get(0)?)
-}
-
-/// Whether any row that holds or moves stock is loaded (a landed cost falls on lots).
-pub async fn stock_rows_loaded(tx: &TenantTx) -> Result<bool, DbError> {
-    let row = tx
-        .query_one(
-            r"select exists (select 1 from lots) or exists (select 1 from sales)
-                     or exists (select 1 from customer_returns) or exists (select 1 from supplier_returns)
-                     or exists (select 1 from adjustments) or exists (select 1 from stock_counts)
-                     or exists (select 1 from transfers)",
-            &[],
         )
         .await?;
     Ok(row.try_get(0)?)

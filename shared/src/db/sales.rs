@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use super::settings::DEFAULT_LOCATION;
 use super::watermarks::HAS_UNCOSTED;
 use super::{DbError, Param, TenantTx};
 use crate::ingest::RowError;
@@ -36,14 +37,15 @@ impl TryFrom<&Row> for Sale {
 /// its latest sale; a new sale at or before its SKU's watermark marks the SKU
 /// backdated there, and any new sale marks a SKU with movements besides lots and sales
 /// (it is costed whole again). A sale that names its lot, or leaves from another
-/// location than the main one, makes its SKU one costed whole (marked from its
+/// location than the tenant's default, makes its SKU one costed whole (marked from its
 /// earliest new sale). The caller holds the tenant's lock ([`super::lock_tenant`]), so no
 /// other statement adds the same SKU's row meanwhile.
 pub async fn insert_sales_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Sale)]) -> Result<u64, DbError> {
     let columns = SaleColumns::of(batch);
     let row = tx
         .query_one(
-            r"with inserted as (
+            &format!(
+                r"with inserted as (
                   insert into sales (tenant_id, sale_id, sku, sale_date, quantity_sold, lot_id, location, upload_id,
                                      upload_row)
                   select $1, i.sale_id, i.sku, i.sale_date, i.quantity_sold, i.lot_id, i.location, $2, i.upload_row
@@ -69,7 +71,7 @@ pub async fn insert_sales_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, S
               named as (
                   select distinct sku from inserted
                   where lot_id is not null
-                     or location <> coalesce((select s.default_location from tenant_settings s), 'main')
+                     or location <> {DEFAULT_LOCATION}
               ),
               new_skus as (
                   insert into sku_watermarks (tenant_id, sku, last_sale_date, last_sale_id, movements, rewind_date,
@@ -111,7 +113,8 @@ pub async fn insert_sales_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, S
                   from known k
                   where w.sku = k.sku and (k.later or k.backdated or k.now_whole)
               )
-              select count(*) from inserted",
+              select count(*) from inserted"
+            ),
             &columns.params(&[&tx.tenant_id().as_str(), &upload_id]),
         )
         .await?;

@@ -13,6 +13,10 @@ use super::{DbError, TenantTx};
 use crate::journal::{Account, JournalConfig, LineDetail, Period, SkuRule, XeroTracking};
 use crate::model::{AccountKind, Location, LockPolicy, Methods, ShortfallPolicy};
 
+/// The tenant's default location, in a statement: where its rows that name none are
+/// (`main`, [`Location::DEFAULT`], until it chose another).
+pub(super) const DEFAULT_LOCATION: &str = "coalesce((select s.default_location from tenant_settings s), 'main')";
+
 /// A tenant's settings (the defaults when it has saved none).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TenantSettings {
@@ -171,6 +175,21 @@ pub async fn save_settings(tx: &TenantTx, settings: &TenantSettings, updated_by:
     )
     .await?;
     Ok(())
+}
+
+/// Whether any row that holds or moves stock is loaded (a landed cost falls on lots):
+/// the default location is chosen before.
+pub async fn stock_rows_loaded(tx: &TenantTx) -> Result<bool, DbError> {
+    let row = tx
+        .query_one(
+            r"select exists (select 1 from lots) or exists (select 1 from sales)
+                     or exists (select 1 from customer_returns) or exists (select 1 from supplier_returns)
+                     or exists (select 1 from adjustments) or exists (select 1 from stock_counts)
+                     or exists (select 1 from transfers)",
+            &[],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
 }
 
 /// Today in `time_zone`, if PostgreSQL knows the zone (its IANA database).

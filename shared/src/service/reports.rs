@@ -247,19 +247,11 @@ pub async fn roll_forward(
     Ok(RollForward { from, to, time_zone, methods, skus, locations, total: total.normalized() })
 }
 
-/// The roll-forward per location from flows by layer: a layer is where the flows that
-/// name a location say (a sale names none: it draws on its layer where the layer is).
+/// The roll-forward per location from flows by layer, each at its layer's location.
 fn by_location(flows: &[Flow]) -> Result<Vec<RollForwardRow>, ServiceError> {
-    let mut located: BTreeMap<(&Sku, Option<&str>), &Location> = BTreeMap::new();
-    for flow in flows {
-        if let Some(location) = &flow.location {
-            located.insert((&flow.sku, flow.layer.as_deref()), location);
-        }
-    }
     let mut rows: BTreeMap<Location, RollForwardRow> = BTreeMap::new();
     for flow in flows {
-        let location =
-            located.get(&(&flow.sku, flow.layer.as_deref())).map_or_else(Location::default, |at| (*at).clone());
+        let location = flow.location.clone().unwrap_or_default();
         rows.entry(location.clone())
             .or_insert_with(|| RollForwardRow { location: Some(location), ..Default::default() })
             .add_flow(flow)?;
@@ -356,22 +348,14 @@ async fn layers_as_of(tx: &TenantTx, end: DateTime<Utc>) -> Result<Vec<LayerValu
         let layer = layers.entry((flow.sku.clone(), name.clone())).or_insert_with(|| LayerValue {
             lot_id: name,
             sku: flow.sku.clone(),
-            location: Location::default(),
-            received_date: None,
+            location: flow.location.clone().unwrap_or_default(),
+            received_date: flow.received,
             quantity: Decimal::ZERO,
             value: Decimal::ZERO,
         });
-        // Every flow that names a location names the layer's.
-        if let Some(location) = flow.location {
-            layer.location = location;
-        }
         let (value_sign, quantity_sign) = signs(&flow.kind)?;
         add(&mut layer.value, signed(value_sign, flow.value))?;
         add(&mut layer.quantity, signed(quantity_sign, flow.quantity))?;
-        layer.received_date = match (layer.received_date, flow.received) {
-            (Some(known), Some(seen)) => Some(known.min(seen)),
-            (known, seen) => known.or(seen),
-        };
     }
     Ok(layers
         .into_values()
