@@ -1018,35 +1018,61 @@ pub async fn snapshot_lots_of(tx: &TenantTx, run_id: Uuid, skus: &[&str]) -> Res
 /// recorded as a source of the rewind (a run the rewind already recorded for its
 /// allocations keeps their range). Returns the landed cost the superseded sales had
 /// carried: part of the cost of sales the rewind took over.
+///
+/// The SKUs with movements among those rewound are read first: a rewind of SKUs of lots
+/// and sales only (a late lot for every SKU) then stops there. One statement over all
+/// of them was planned, on the statistics of the rewind's own fresh supersessions, as
+/// a scan of every supersession per SKU: 23 s for the bench's 10,000 SKUs.
 pub async fn record_superseded_movements(tx: &TenantTx, run_id: Uuid) -> Result<Decimal, DbError> {
+    let skus: Vec<String> = tx
+        .query(
+            r"select s.sku from cogs_supersessions s join sku_watermarks w on w.sku = s.sku and w.movements
+              where s.run_id = $1",
+            &[&run_id],
+        )
+        .await?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()?;
+    if skus.is_empty() {
+        return Ok(Decimal::ZERO);
+    }
     tx.execute(
-        r"insert into cogs_superseded_ranges (tenant_id, run_id, sku, source_run_id, from_date, from_sale_id, to_date,
-                                             to_sale_id)
-          select $2, $1, s.sku, r.run_id, '-infinity'::timestamptz, '', 'infinity'::timestamptz, ''
-          from cogs_supersessions s
-          join sku_watermarks w on w.sku = s.sku and w.movements
-          join cogs_runs r on r.run_id <> $1 and r.status in ('pending', 'running', 'completed')
-          where s.run_id = $1
+        r"with rewound as materialized (select unnest($3::text[]) as sku),
+          live_runs as materialized (
+              select run_id, created_at from cogs_runs
+              where run_id <> $1 and status in ('pending', 'running', 'completed')
+          ),
+          -- Each SKU's latest live superseding run besides this one: runs before it no
+          -- longer hold the SKU's live outputs.
+          last_cut as materialized (
+              select distinct on (x.sku) x.sku, r.created_at, r.run_id
+              from rewound k
+              join cogs_supersessions x on x.sku = k.sku
+              join live_runs r on r.run_id = x.run_id
+              order by x.sku, r.created_at desc, r.run_id desc
+          )
+          insert into cogs_superseded_ranges (tenant_id, run_id, sku, source_run_id, from_date, from_sale_id, to_date,
+                                              to_sale_id)
+          select $2, $1, k.sku, r.run_id, '-infinity'::timestamptz, '', 'infinity'::timestamptz, ''
+          from rewound k
+          cross join live_runs r
+          left join last_cut c on c.sku = k.sku
+          where (c.sku is null or (r.created_at, r.run_id) >= (c.created_at, c.run_id))
             -- One look into the movements' primary key per (SKU, live run), not every
             -- movement of the SKU: a book costed by the average has one per sale.
-            and exists (select 1 from cogs_movements m where m.run_id = r.run_id and m.sku = s.sku)
-            and not exists (
-                select 1 from cogs_supersessions x join cogs_runs xr on xr.run_id = x.run_id
-                where x.sku = s.sku and x.run_id <> $1 and xr.status in ('pending', 'running', 'completed')
-                  and (xr.created_at, xr.run_id) > (r.created_at, r.run_id)
-            )
+            and exists (select 1 from cogs_movements m where m.run_id = r.run_id and m.sku = k.sku)
           on conflict (tenant_id, run_id, sku, source_run_id) do nothing",
-        &[&run_id, &tx.tenant_id().as_str()],
+        &[&run_id, &tx.tenant_id().as_str(), &skus],
     )
     .await?;
     let row = tx
         .query_one(
             r"select coalesce(sum(m.cost), 0)
               from cogs_superseded_ranges r
-              join sku_watermarks w on w.sku = r.sku and w.movements
               join cogs_movements m on m.run_id = r.source_run_id and m.sku = r.sku
-              where r.run_id = $1 and m.kind = 'sale_landed'",
-            &[&run_id],
+              where r.run_id = $1 and r.sku = any($2) and m.kind = 'sale_landed'",
+            &[&run_id, &skus],
         )
         .await?;
     Ok(row.try_get(0)?)
