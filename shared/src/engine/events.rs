@@ -28,6 +28,7 @@ use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::Arc;
 
 use rust_decimal::{Decimal, RoundingStrategy};
+use smallvec::SmallVec;
 
 use super::{CostingError, checked_unit_cost};
 use crate::model::{
@@ -117,7 +118,8 @@ pub fn cost_events(inputs: &Inputs<'_>) -> Result<Costing, CostingError> {
     let mut by_sku: Vec<(&Sku, Vec<Event<'_>>)> = std::mem::take(&mut streams.by_sku).into_iter().collect();
     by_sku.sort_unstable_by(|a, b| a.0.cmp(b.0));
     for (sku, mut events) in by_sku {
-        events.sort_by(|a, b| a.key.cmp(&b.key));
+        // Keys are unique (ids are, within a kind), so an unstable sort orders them alike.
+        events.sort_unstable_by(|a, b| a.key.cmp(&b.key));
         SkuCosting::new(inputs.methods, sku, &streams.returned, &streams.landed).run(&events, &mut costing)?;
     }
     Ok(costing)
@@ -185,11 +187,13 @@ impl<'a> Streams<'a> {
             lots.insert(&lot.lot_id, lot);
             spread_only.insert(&lot.lot_id);
         }
-        let mut sales: HashMap<&SaleId, &Sale> = HashMap::with_capacity(inputs.sales.len());
+        if let Some(sale_id) = repeated(inputs.sales.iter().map(|sale| &sale.sale_id)) {
+            return Err(invalid(EventKind::Sale, sale_id.as_str(), "it appears twice".into()));
+        }
+        // Only the sales some return names are looked up.
+        let returned_ids: HashSet<&SaleId> = inputs.returns.iter().map(|ret| &ret.sale_id).collect();
+        let mut sales: HashMap<&SaleId, &Sale> = HashMap::with_capacity(returned_ids.len());
         for sale in inputs.sales {
-            if sales.insert(&sale.sale_id, sale).is_some() {
-                return Err(invalid(EventKind::Sale, sale.sale_id.as_str(), "it appears twice".into()));
-            }
             if sale.quantity_sold <= Decimal::ZERO {
                 let quantity_sold = sale.quantity_sold;
                 return Err(CostingError::NonPositiveSale { sale_id: sale.sale_id.clone(), quantity_sold });
@@ -197,6 +201,9 @@ impl<'a> Streams<'a> {
             if sale.lot_id.is_some() {
                 let (method, id) = (inputs.methods.at(sale.sale_date), EventId::from(&sale.sale_id));
                 check_named_lot(&lots, method, EventKind::Sale, &id, &sale.sku, &sale.lot_id)?;
+            }
+            if !returned_ids.is_empty() && returned_ids.contains(&sale.sale_id) {
+                sales.insert(&sale.sale_id, sale);
             }
             push(&sale.sku, (sale.sale_date, 5, sale.sale_id.as_str(), ""), What::Sale(sale));
         }
@@ -299,6 +306,25 @@ impl<'a> Streams<'a> {
     }
 }
 
+/// The least id (byte order) given more than once, whatever the order of `ids`. Their
+/// hashes are sorted rather than a million ids put in a table: a table that large
+/// misses the cache on every insert.
+fn repeated<'x, T: std::hash::Hash + Ord>(ids: impl Iterator<Item = &'x T>) -> Option<&'x T> {
+    use std::hash::BuildHasher;
+    let state = foldhash::fast::FixedState::default();
+    let mut hashed: Vec<(u64, &T)> = ids.map(|id| (state.hash_one(id), id)).collect();
+    hashed.sort_unstable_by_key(|(hash, _)| *hash);
+    hashed
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter(|same_hash| same_hash.len() > 1)
+        .filter_map(|same_hash| {
+            let mut ids: Vec<&T> = same_hash.iter().map(|(_, id)| *id).collect();
+            ids.sort_unstable();
+            ids.windows(2).find(|pair| pair[0] == pair[1]).map(|pair| pair[0])
+        })
+        .min()
+}
+
 /// Events in id order: checked so, the same input in whatever order is refused for the
 /// same reason.
 fn by_id<T>(events: &[T], id: fn(&T) -> &EventId) -> Vec<&T> {
@@ -386,27 +412,45 @@ fn check_named_lot(
 /// `amount` exactly and each is within one unit of its last place of its exact share.
 /// `None` when the weights add up to zero.
 pub fn split(amount: Decimal, weights: &[Decimal]) -> Option<Vec<Decimal>> {
-    let total = exact_sum(weights.iter().copied())?;
-    if total <= Decimal::ZERO {
-        return None;
+    let mut parts = Splitter::new(amount, exact_sum(weights.iter().copied())?)?;
+    let last = weights.len().checked_sub(1)?;
+    weights.iter().enumerate().map(|(index, weight)| parts.next(*weight, index == last)).collect()
+}
+
+/// [`split`]'s rule one weight at a time, for a caller that walks the parts rather than
+/// keeping them (an outflow is costed without a list per sale).
+struct Splitter {
+    amount: Decimal,
+    /// What the weights add up to.
+    total: Decimal,
+    places: u32,
+    running: Decimal,
+    before: Decimal,
+}
+
+impl Splitter {
+    /// `None` when the weights add up to zero.
+    fn new(amount: Decimal, total: Decimal) -> Option<Self> {
+        let places = amount.normalize().scale().max(CENT_PLACES);
+        (total > Decimal::ZERO).then_some(Self { amount, total, places, running: Decimal::ZERO, before: Decimal::ZERO })
     }
-    let places = amount.normalize().scale().max(CENT_PLACES);
-    let mut parts = Vec::with_capacity(weights.len());
-    let (mut running, mut before) = (Decimal::ZERO, Decimal::ZERO);
-    for (index, weight) in weights.iter().enumerate() {
-        running += *weight;
-        let upto = if index + 1 == weights.len() {
-            amount
+
+    /// The part of the next weight; the `last` takes what is left of the amount.
+    fn next(&mut self, weight: Decimal, last: bool) -> Option<Decimal> {
+        self.running = exact_add(self.running, weight)?;
+        let upto = if last {
+            self.amount
         } else {
             // amount × running ÷ total; divided first only where the product overflows.
+            let (amount, running, total) = (self.amount, self.running, self.total);
             let exact = amount.checked_mul(running).and_then(|product| product.checked_div(total));
             let share = exact.or_else(|| amount.checked_mul(running.checked_div(total)?))?;
-            share.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero)
+            share.round_dp_with_strategy(self.places, RoundingStrategy::MidpointAwayFromZero)
         };
-        parts.push(upto - before);
-        before = upto;
+        let part = upto - self.before;
+        self.before = upto;
+        Some(part)
     }
-    Some(parts)
 }
 
 /// The part of `value` that `quantity` of `of` units carry: all of it for the last
@@ -418,7 +462,7 @@ fn share_of(value: Decimal, quantity: Decimal, of: Decimal) -> Option<Decimal> {
     if quantity >= of {
         return Some(value);
     }
-    Some(split(value, &[quantity, exact_sub(of, quantity)?])?[0])
+    Splitter::new(value, of)?.next(quantity, false)
 }
 
 /// One layer of a SKU while its stream is costed.
@@ -460,6 +504,19 @@ struct Place {
     /// ([`SkuCosting::settle_at_average`]).
     pad: Decimal,
     averaged: bool,
+    /// What the stock here is worth ([`SkuCosting::value`]), kept up as it changes so
+    /// that an outflow at the average need not add up every layer. `None` where no
+    /// outflow of the SKU is at the average, or once it no longer fits in a `Decimal`.
+    worth: Option<Decimal>,
+}
+
+impl Place {
+    /// Adds `change` (`None`: too large) to what the stock here is worth, where it is kept.
+    fn revalue(&mut self, change: impl FnOnce() -> Option<Decimal>) {
+        if let Some(worth) = self.worth {
+            self.worth = change().and_then(|change| exact_add(worth, change));
+        }
+    }
 }
 
 /// What a sale took from one layer, less what returns have brought back since.
@@ -472,6 +529,10 @@ struct SalePart {
 
 /// Units drawn from one layer by one outflow: (layer, quantity, unit cost, landed part).
 type Draw = (usize, Decimal, Decimal, Decimal);
+
+/// An outflow's draws: most outflows draw on one or two layers, kept without a heap
+/// allocation per outflow.
+type Draws = SmallVec<[Draw; 2]>;
 
 struct SkuCosting<'a, 's> {
     methods: &'s Methods,
@@ -556,6 +617,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
             on_hand: Decimal::ZERO,
             pad: Decimal::ZERO,
             averaged: false,
+            worth: self.methods.uses(Method::MovingAverage).then_some(Decimal::ZERO),
         });
         self.places.len() - 1
     }
@@ -730,6 +792,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
         let stock = &mut self.places[place];
         stock.on_hand = exact_add(stock.on_hand, remaining)
             .ok_or_else(|| CostingError::Overflow { kind: EventKind::Receipt, id: name.to_string() })?;
+        stock.revalue(|| exact_mul(remaining, unit_cost));
         let index = self.layers.len();
         let layers = &self.layers;
         let at = stock.order.partition_point(|&other| layers[other].key < key);
@@ -763,7 +826,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
         id: &EventId,
         date: Timestamp,
         lot: Option<Option<usize>>,
-    ) -> Result<Result<Vec<Draw>, Shortfall>, CostingError> {
+    ) -> Result<Result<Draws, Shortfall>, CostingError> {
         let pool = match self.methods.at(date) {
             Method::MovingAverage => {
                 let value = self.value(place).ok_or_else(|| overflow(kind.event_kind(), id))?;
@@ -794,6 +857,18 @@ impl<'a, 's> SkuCosting<'a, 's> {
     /// value beyond it (landed costs, revaluations at the average), and the pool's own.
     fn value(&self, place: usize) -> Option<Decimal> {
         let stock = &self.places[place];
+        let Some(worth) = stock.worth else { return self.layers_value(place) };
+        debug_assert!(
+            self.layers_value(place).is_none_or(|summed| summed == worth),
+            "the worth kept at {} is what its layers add up to",
+            stock.location
+        );
+        Some(worth)
+    }
+
+    /// [`Self::value`] added up layer by layer.
+    fn layers_value(&self, place: usize) -> Option<Decimal> {
+        let stock = &self.places[place];
         stock.order[stock.head..].iter().try_fold(stock.pad, |total, &index| {
             let layer = &self.layers[index];
             exact_add(total, exact_add(exact_mul(layer.remaining, layer.unit_cost)?, layer.landed)?)
@@ -809,19 +884,21 @@ impl<'a, 's> SkuCosting<'a, 's> {
     fn at_average(
         &mut self,
         place: usize,
-        mut draws: Vec<Draw>,
+        mut draws: Draws,
         value: Decimal,
         held: Decimal,
         quantity: Decimal,
         kind: MovementKind,
         id: &EventId,
-    ) -> Result<Vec<Draw>, CostingError> {
+    ) -> Result<Draws, CostingError> {
         let too_large = || overflow(kind.event_kind(), id);
         let cost = share_of(value, quantity, held).ok_or_else(too_large)?;
-        let quantities: Vec<Decimal> = draws.iter().map(|draw| draw.1).collect();
-        let parts = split(cost, &quantities).ok_or_else(too_large)?;
+        // The cost spread over the draws by quantity, as `split` spreads it.
+        let mut parts = Splitter::new(cost, quantity).ok_or_else(too_large)?;
+        let last = draws.len() - 1;
         let mut drawn = Decimal::ZERO;
-        for (draw, part) in draws.iter_mut().zip(parts) {
+        for (index, draw) in draws.iter_mut().enumerate() {
+            let part = parts.next(draw.1, index == last).ok_or_else(too_large)?;
             let base = exact_mul(draw.1, draw.2).ok_or_else(too_large)?;
             drawn = exact_add(drawn, exact_add(base, draw.3).ok_or_else(too_large)?).ok_or_else(too_large)?;
             draw.3 = exact_sub(part, base).ok_or_else(too_large)?;
@@ -830,6 +907,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
         let beyond = exact_sub(drawn, cost).ok_or_else(too_large)?;
         let stock = &mut self.places[place];
         stock.pad = exact_add(stock.pad, beyond).ok_or_else(too_large)?;
+        stock.revalue(|| Some(beyond));
         stock.averaged = true;
         Ok(draws)
     }
@@ -875,11 +953,11 @@ impl<'a, 's> SkuCosting<'a, 's> {
         quantity: Decimal,
         kind: MovementKind,
         id: &EventId,
-    ) -> Result<Option<Vec<Draw>>, CostingError> {
+    ) -> Result<Option<Draws>, CostingError> {
         if self.places[place].on_hand < quantity {
             return Ok(None);
         }
-        let mut draws = Vec::new();
+        let mut draws = Draws::new();
         let mut needed = quantity;
         while !needed.is_zero() {
             let stock = &self.places[place];
@@ -907,7 +985,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
         kind: MovementKind,
         id: &EventId,
         date: Timestamp,
-    ) -> Result<Result<Vec<Draw>, Shortfall>, CostingError> {
+    ) -> Result<Result<Draws, Shortfall>, CostingError> {
         let stock = &self.places[place];
         let of_lot: Vec<usize> = match lot {
             Some(lot) => stock.order[stock.head..]
@@ -925,7 +1003,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
             shortfall.quantity_short = quantity - held;
             return Ok(Err(shortfall));
         }
-        let mut draws = Vec::new();
+        let mut draws = Draws::new();
         let mut needed = quantity;
         for layer in of_lot {
             if needed.is_zero() {
@@ -952,7 +1030,10 @@ impl<'a, 's> SkuCosting<'a, 's> {
         let landed = share_of(state.landed, quantity, state.remaining).ok_or_else(|| overflow(event_kind, id))?;
         state.landed -= landed;
         state.remaining = exact_sub(state.remaining, quantity).ok_or_else(|| overflow(event_kind, id))?;
-        self.places[state.place].on_hand -= quantity;
+        let stock = &mut self.places[state.place];
+        stock.on_hand -= quantity;
+        let unit_cost = state.unit_cost;
+        stock.revalue(|| exact_mul(quantity, unit_cost).and_then(|base| exact_add(base, landed)).map(|drawn| -drawn));
         debug_assert!(state.remaining >= Decimal::ZERO, "a layer never goes negative");
         if let Some(takers) = &mut state.takers {
             takers.push(Taker { kind, id: id.clone(), quantity, into: None });
@@ -1004,6 +1085,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
             let state = &mut self.layers[arrived];
             state.origin = origin;
             state.landed = landed;
+            self.places[to].revalue(|| Some(landed));
             state.takers = follows_landed.then(Vec::new);
             // The draw noted the transfer as the layer's latest taker: its units went here.
             if let Some(taker) = self.layers[layer].takers.as_mut().and_then(|takers| takers.last_mut()) {
@@ -1097,6 +1179,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
             let key = (date, 1, id.as_str().into(), from_name.as_str().into());
             let index = self.add_layer(place, key, name, quantity, unit_cost)?;
             self.layers[index].landed = landed;
+            self.places[place].revalue(|| Some(landed));
             let cost = exact_mul(quantity, unit_cost)
                 .and_then(|base| exact_add(base, landed))
                 .ok_or_else(|| overflow(EventKind::Return, id))?;
@@ -1160,6 +1243,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
             costing.movements.push(self.movement(MovementKind::LandedOnHand, id, date, layer, remaining, *on_hand));
             let state = &mut self.layers[layer];
             state.landed = exact_add(state.landed, *on_hand).ok_or_else(|| overflow(EventKind::LandedCost, id))?;
+            self.places[state.place].revalue(|| Some(*on_hand));
         }
         for (arrived, part) in transferred {
             self.land(arrived, part, id, date, costing)?;

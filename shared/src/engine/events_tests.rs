@@ -1844,6 +1844,27 @@ proptest! {
 }
 
 #[test]
+fn a_sale_id_given_twice_is_refused_naming_the_least_such_id_in_any_order() {
+    // S2 twice (of two SKUs) and S1 twice (at two dates of one SKU): S1 is named, read
+    // in either order, and whether or not a return names a sale.
+    let mut case = Case::read(
+        "lot L1 A 2024-01-01 10 1.00
+         lot L2 B 2024-01-01 10 1.00
+         sale S2 A 2024-01-02 1
+         sale S1 A 2024-01-03 1
+         sale S2 B 2024-01-04 1
+         sale S1 A 2024-01-05 1",
+    );
+    let refused =
+        Err(CostingError::InvalidEvent { kind: EventKind::Sale, id: "S1".into(), reason: "it appears twice".into() });
+    assert_eq!(cost_events(&case.inputs()), refused);
+    case.sales.reverse();
+    assert_eq!(cost_events(&case.inputs()), refused);
+    case.returns = Case::read("return R1 S2 2024-01-06 1 restock").returns;
+    assert_eq!(cost_events(&case.inputs()), refused);
+}
+
+#[test]
 fn a_failure_names_the_event_it_refuses() {
     let case = Case::read("adjust ADJ1 A 2024-01-02 0");
     assert_eq!(
