@@ -258,6 +258,28 @@ pub async fn update_remaining(tx: &TenantTx, lot_ids: &[&str], remaining: &[Deci
     .await
 }
 
+/// Sets each lot's remaining quantity where it moves, snapshotting it for `run_id`
+/// first (a lot the run snapshotted already keeps its first snapshot), in one
+/// statement. A lot left where it was is neither written nor snapshotted.
+pub async fn move_lots(tx: &TenantTx, run_id: Uuid, lot_ids: &[&str], remaining: &[Decimal]) -> Result<u64, DbError> {
+    tx.execute(
+        r"with moved as materialized (
+              select l.lot_id, l.remaining_quantity as before, v.remaining_quantity as after
+              from unnest($3::text[], $4::numeric[]) as v(lot_id, remaining_quantity)
+              join lots l on l.lot_id = v.lot_id
+              where l.remaining_quantity <> v.remaining_quantity
+          ),
+          snapshots as (
+              insert into inventory_snapshots (tenant_id, run_id, lot_id, remaining_quantity)
+              select $1, $2, lot_id, before from moved
+              on conflict (tenant_id, run_id, lot_id) do nothing
+          )
+          update lots l set remaining_quantity = m.after from moved m where l.lot_id = m.lot_id",
+        &[&tx.tenant_id().as_str(), &run_id, &lot_ids, &remaining],
+    )
+    .await
+}
+
 /// One lot's stock and value, for the inventory report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LotStock {

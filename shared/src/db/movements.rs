@@ -745,67 +745,55 @@ impl SkuEvents {
 pub async fn load_sku_events(tx: &TenantTx, skus: &[&str]) -> Result<SkuEvents, DbError> {
     let lot_columns = r"lot_id, sku, received_date, original_quantity, initial_remaining_quantity as remaining_quantity,
                         unit_price, freight_cost_per_unit, receipt_id, location";
-    let lots = tx.query(&format!("select {lot_columns} from lots where sku = any($1)"), &[&skus]).await?;
-    let landed = tx
-        .query(
+    let lots_sql = format!("select {lot_columns} from lots where sku = any($1)");
+    let spread_sql = format!(
+        r"select {lot_columns} from lots
+          where sku <> all($1)
+            and receipt_id in (select c.receipt_id from landed_costs c join lots l on l.receipt_id = c.receipt_id
+                               where l.sku = any($1))"
+    );
+    // Sent together (pipelined on the one connection): each waits on the server, not
+    // on the answer to the one before.
+    let by_skus: &[&dyn Param] = &[&skus];
+    let (lots, landed, spread, sales, returns, supplier_returns, adjustments, counts, transfers) = tokio::try_join!(
+        tx.query(&lots_sql, by_skus),
+        tx.query(
             r"select landed_cost_id, lot_id, receipt_id, cost_date, amount, allocate_by from landed_costs c
               where c.lot_id in (select lot_id from lots where sku = any($1))
                  or c.receipt_id in (select receipt_id from lots where sku = any($1) and receipt_id is not null)",
-            &[&skus],
-        )
-        .await?;
-    let spread = tx
-        .query(
-            &format!(
-                r"select {lot_columns} from lots
-                  where sku <> all($1)
-                    and receipt_id in (select c.receipt_id from landed_costs c join lots l on l.receipt_id = c.receipt_id
-                                       where l.sku = any($1))"
-            ),
-            &[&skus],
-        )
-        .await?;
-    let sales = tx
-        .query(
+            by_skus,
+        ),
+        tx.query(&spread_sql, by_skus),
+        tx.query(
             r"select sale_id, sku, sale_date, quantity_sold, lot_id, location from sales where sku = any($1)",
-            &[&skus],
-        )
-        .await?;
-    let returns = tx
-        .query(
+            by_skus,
+        ),
+        tx.query(
             r"select return_id, sale_id, return_date, quantity, restock, location from customer_returns
               where sku = any($1)",
-            &[&skus],
-        )
-        .await?;
-    let supplier_returns = tx
-        .query(
+            by_skus,
+        ),
+        tx.query(
             r"select supplier_return_id, lot_id, return_date, quantity, location from supplier_returns
               where sku = any($1)",
-            &[&skus],
-        )
-        .await?;
-    let adjustments = tx
-        .query(
+            by_skus,
+        ),
+        tx.query(
             r"select adjustment_id, sku, adjustment_date, quantity, unit_cost, reason, lot_id, location from adjustments
               where sku = any($1)",
-            &[&skus],
-        )
-        .await?;
-    let counts = tx
-        .query(
+            by_skus,
+        ),
+        tx.query(
             r"select count_id, sku, count_date, counted_quantity, unit_cost, location from stock_counts
               where sku = any($1)",
-            &[&skus],
-        )
-        .await?;
-    let transfers = tx
-        .query(
+            by_skus,
+        ),
+        tx.query(
             r"select transfer_id, sku, from_location, to_location, transfer_date, quantity from transfers
               where sku = any($1)",
-            &[&skus],
-        )
-        .await?;
+            by_skus,
+        ),
+    )?;
     let event_id = |row: &Row, column: &'static str| -> Result<EventId, DbError> {
         EventId::parse(row.try_get::<_, String>(column)?).map_err(DbError::corrupt(column))
     };
@@ -1000,17 +988,6 @@ fn numbered_per_sku(skus: &[&str]) -> Vec<i32> {
         seqs.push(seq);
     }
     seqs
-}
-
-/// Snapshots every lot of `skus` not yet snapshotted by the run, as it stands.
-pub async fn snapshot_lots_of(tx: &TenantTx, run_id: Uuid, skus: &[&str]) -> Result<u64, DbError> {
-    tx.execute(
-        r"insert into inventory_snapshots (tenant_id, run_id, lot_id, remaining_quantity)
-          select $1, $2, lot_id, remaining_quantity from lots where sku = any($3)
-          on conflict (tenant_id, run_id, lot_id) do nothing",
-        &[&tx.tenant_id().as_str(), &run_id, &skus],
-    )
-    .await
 }
 
 /// For the journal of differences: each live run whose movements of a SKU `run_id`

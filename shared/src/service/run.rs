@@ -316,12 +316,7 @@ async fn recost_whole(tx: &TenantTx, run: &RunRow, skus: &[String]) -> Result<Ch
     {
         return Err(ServiceError::Costing(super::cost::uncovered(first, &events.sales)));
     }
-    db::insert_shortfalls(tx, run.run_id, &costing.shortfalls).await?;
-    db::snapshot_lots_of(tx, run.run_id, &names).await?;
-    db::insert_allocations(tx, run.run_id, &costing.allocations).await?;
-    db::add_run_sku_outputs(tx, run.run_id, &sku_outputs(&costing.allocations)?).await?;
-    db::insert_movements(tx, run.run_id, &costing.movements).await?;
-    db::insert_layers(tx, run.run_id, &costing.layers).await?;
+    let outputs = sku_outputs(&costing.allocations)?;
     let lots: std::collections::HashSet<&str> = events.lots.iter().map(|lot| lot.lot_id.as_str()).collect();
     let (lot_ids, remaining): (Vec<&str>, Vec<Decimal>) = costing
         .layers
@@ -329,7 +324,6 @@ async fn recost_whole(tx: &TenantTx, run: &RunRow, skus: &[String]) -> Result<Ch
         .filter(|layer| lots.contains(layer.layer.as_str()))
         .map(|layer| (layer.layer.as_str(), layer.remaining_quantity))
         .unzip();
-    db::update_remaining(tx, &lot_ids, &remaining).await?;
     let last_sales: Vec<Option<(chrono::DateTime<chrono::Utc>, &str)>> = names
         .iter()
         .map(|sku| {
@@ -337,7 +331,17 @@ async fn recost_whole(tx: &TenantTx, run: &RunRow, skus: &[String]) -> Result<Ch
             last.map(|a| (a.sale_date, a.sale_id.as_str()))
         })
         .collect();
-    db::advance_watermarks(tx, run.run_id, &names, &last_sales).await?;
+    // The writes do not depend on each other: sent together (pipelined on the one
+    // connection), the next is encoded and on its way while the server runs the last.
+    tokio::try_join!(
+        db::insert_shortfalls(tx, run.run_id, &costing.shortfalls),
+        db::insert_allocations(tx, run.run_id, &costing.allocations),
+        db::add_run_sku_outputs(tx, run.run_id, &outputs),
+        db::insert_movements(tx, run.run_id, &costing.movements),
+        db::insert_layers(tx, run.run_id, &costing.layers),
+        db::move_lots(tx, run.run_id, &lot_ids, &remaining),
+        db::advance_watermarks(tx, run.run_id, &names, &last_sales),
+    )?;
     let sales = costing.allocations.windows(2).filter(|pair| pair[0].sale_id != pair[1].sale_id).count()
         + usize::from(!costing.allocations.is_empty());
     let totals = ChunkTotals {
