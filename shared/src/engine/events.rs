@@ -895,7 +895,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
         let cost = share_of(value, quantity, held).ok_or_else(too_large)?;
         // The cost spread over the draws by quantity, as `split` spreads it.
         let mut parts = Splitter::new(cost, quantity).ok_or_else(too_large)?;
-        let last = draws.len() - 1;
+        let last = draws.len().saturating_sub(1);
         let mut drawn = Decimal::ZERO;
         for (index, draw) in draws.iter_mut().enumerate() {
             let part = parts.next(draw.1, index == last).ok_or_else(too_large)?;
