@@ -1090,3 +1090,27 @@ L2,B,2024-01-01,10,10,2.00,0
     let kept = service::settings(&db.pool, &tenant(TENANT)).await.unwrap();
     assert_eq!(kept.default_location, warehouse, "a refused change changed nothing");
 }
+
+/// A lot received away from the default location makes its SKU one costed whole, even
+/// when an earlier lot of the same file is at the default and the SKU's sales came
+/// first. (The mark once took that from the SKU's earliest new lot alone, and the FIFO
+/// allocator, which knows no locations, sold the WEST lot at `main`.)
+#[tokio::test]
+async fn a_lot_received_elsewhere_after_its_skus_sales_makes_the_sku_one_costed_whole() {
+    let db = TestDb::new().await;
+    let mut loaded = Loaded::default();
+    // The sale goes first: its SKU has a watermark row when the lots arrive.
+    let sales = "sale_id,sku,sale_date,quantity_sold\nS1,WIDGET,2024-07-05,3\n";
+    upload(&db, &mut loaded, RecordKind::Sales, sales).await.unwrap();
+    let lots = "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit,location
+M0,WIDGET,2024-07-01,1,1,1.00,0,
+W1,WIDGET,2024-07-02,10,10,5.00,0,WEST
+M2,WIDGET,2024-07-03,10,10,2.00,0,
+";
+    upload(&db, &mut loaded, RecordKind::Lots, lots).await.unwrap();
+    run(&db).await;
+    let book = book_json(&db).await;
+    assert_eq!(book["sales"][0]["cogs"], "5", "S1 takes M0's 1.00 and two of M2 at 2.00, never W1 at WEST");
+    assert_eq!(Some(book), loaded.cost_json());
+    assert_books_balance(&db, TENANT).await;
+}

@@ -77,8 +77,10 @@ pub async fn insert_lots_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Lo
                   from inserted i
                   where exists (select 1 from landed_costs c where c.receipt_id = i.receipt_id)
               ),
+              -- Each SKU's earliest new lot, and whether any of its rows makes it one
+              -- costed whole (not only the earliest's).
               earliest as (
-                  select distinct on (sku) sku, received_date, lot_id, spread
+                  select distinct on (sku) sku, received_date, lot_id, bool_or(spread) over (partition by sku) as spread
                   from (select sku, received_date, lot_id, false as spread from inserted
                         union all select sku, received_date, lot_id, true from spread) e
                   order by sku, received_date, lot_id
