@@ -202,3 +202,67 @@ G2,GADGET,2024-07-07,2,2,2.00,0
     assert_eq!(t1["cogs"], "1.67", "5.00 ÷ 3, rounded once");
     assert_books_balance(&db, TENANT).await;
 }
+
+/// Each SKU's `movements` flag (costed whole by the engine), as `sku=flag`, read as the
+/// application role.
+async fn costed_whole(db: &TestDb) -> Vec<String> {
+    let client = db.app().await;
+    client.execute("select set_config('app.tenant_id', $1, false)", &[&TENANT]).await.unwrap();
+    let rows = client.query("select sku, movements from sku_watermarks order by sku", &[]).await.unwrap();
+    rows.iter().map(|row| format!("{}={}", row.get::<_, String>(0), row.get::<_, bool>(1))).collect()
+}
+
+#[tokio::test]
+async fn back_on_fifo_throughout_a_sku_of_lots_and_sales_goes_back_to_the_fast_path_and_a_rollback_flags_it_again() {
+    let db = TestDb::new().await;
+    let lots = format!("{LOTS}G1,GADGET,2024-07-01,5,5,3.00,0\nG2,GADGET,2024-07-02,5,5,4.00,0\n");
+    upload(&db, RecordKind::Lots, &lots).await;
+    // GADGET's sale names its lot: the fast path never reads a sale's lot, so it stays
+    // with the engine whatever the method.
+    let sales = "sale_id,sku,sale_date,quantity_sold,lot_id
+S1,WIDGET,2024-07-03,4,
+S2,WIDGET,2024-07-10,12,
+T1,GADGET,2024-07-04,2,G2
+";
+    upload(&db, RecordKind::Sales, sales).await;
+    let cost = |methods: &Methods| {
+        let files = CostFiles::lots_and_sales(lots.as_bytes(), sales.as_bytes());
+        let report = service::cost_files(files, None, ShortfallPolicy::Park, methods, &Default::default());
+        serde_json::to_value(report.unwrap()).unwrap()
+    };
+    run_to_end(&db, TENANT, 10).await.unwrap();
+    assert_eq!(costed_whole(&db).await, ["GADGET=true", "WIDGET=false"]);
+
+    let average = set_method(&db, Method::MovingAverage, None).await.unwrap();
+    run_to_end(&db, TENANT, 10).await.unwrap();
+    assert_eq!(costed_whole(&db).await, ["GADGET=true", "WIDGET=true"], "the average costs every SKU whole");
+    let on_average = book(&db).await;
+    assert_eq!(on_average, cost(&average));
+
+    // FIFO throughout again: the run re-costs both from the start, and WIDGET, of lots
+    // and sales only, is the fast path's again. S1 costs 40 instead of 4 at the pool's
+    // 11.00, and T1 6.00 (G1's: FIFO ignores the lot it names) instead of 2 at 3.50.
+    let fifo = set_method(&db, Method::Fifo, None).await.unwrap();
+    let back = run_to_end(&db, TENANT, 10).await.unwrap();
+    assert_eq!(costed_whole(&db).await, ["GADGET=true", "WIDGET=false"]);
+    assert_eq!(back.net_difference, rust_decimal::Decimal::from(-5), "44 + 7 before, 40 + 6 now");
+    assert_eq!(book(&db).await, cost(&fifo));
+    assert_books_balance(&db, TENANT).await;
+
+    // A later sale of WIDGET is costed by the fast path, on top of what the engine left.
+    let later = "sale_id,sku,sale_date,quantity_sold,lot_id\nS3,WIDGET,2024-07-11,3,\n";
+    upload(&db, RecordKind::Sales, later).await;
+    let next = run_to_end(&db, TENANT, 10).await.unwrap();
+    assert_eq!(sale_lines(&book(&db).await).last().unwrap(), "S3 L2 3 36");
+
+    // Rolled back, run by run, the book is the average's again and WIDGET its engine's.
+    let caller = caller(TENANT);
+    service::rollback_run(&db.pool, &caller, next.run_id, false).await.unwrap();
+    service::rollback_run(&db.pool, &caller, back.run_id, false).await.unwrap();
+    assert_eq!(costed_whole(&db).await, ["GADGET=true", "WIDGET=true"], "the rollback flags WIDGET again");
+    // (The method stays FIFO: a rollback undoes runs, not settings.)
+    let mut rolled_back = book(&db).await;
+    rolled_back["methods"] = on_average["methods"].clone();
+    assert_eq!(rolled_back, on_average);
+    assert_books_balance(&db, TENANT).await;
+}

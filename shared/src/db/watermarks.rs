@@ -6,15 +6,16 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use super::settings::DEFAULT_LOCATION;
 use super::{DbError, TenantTx};
 
 /// Snapshots, for run `$1`, the watermarks `w` the statement goes on to choose (a
 /// `where` or a join follows): what a rollback restores. A statement's first clause.
 pub(super) const SNAPSHOT_WATERMARKS: &str = r"insert into watermark_snapshots (tenant_id, run_id, sku, costed_date,
         costed_sale_id, costed_by_run, rewind_date, rewind_sale_id, backdated_kind, backdated_id, recost,
-        recosted_by_run)
+        recosted_by_run, movements)
     select w.tenant_id, $1, w.sku, w.costed_date, w.costed_sale_id, w.costed_by_run, w.rewind_date,
-           w.rewind_sale_id, w.backdated_kind, w.backdated_id, w.recost, w.recosted_by_run
+           w.rewind_sale_id, w.backdated_kind, w.backdated_id, w.recost, w.recosted_by_run, w.movements
     from sku_watermarks w";
 
 /// Moves each SKU's watermark to the last sale a chunk costed for it: `skus[i]` to
@@ -62,6 +63,8 @@ pub async fn restore_watermarks(tx: &TenantTx, run_id: Uuid) -> Result<u64, DbEr
             r"update sku_watermarks w
               set costed_date = s.costed_date, costed_sale_id = s.costed_sale_id, costed_by_run = s.costed_by_run,
                   recost = s.recost, recosted_by_run = s.recosted_by_run,
+                  -- Only ever set again: input loaded since may have flagged the SKU.
+                  movements = w.movements or coalesce(s.movements, false),
                   {}
               from watermark_snapshots s
               where s.run_id = $1 and s.sku = w.sku",
@@ -338,6 +341,41 @@ pub async fn mark_method_change(
         )
         .await?;
     row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?))).transpose()
+}
+
+/// Gives back to the FIFO allocator of the fast path each SKU `run_id`'s rewind has just
+/// taken over from its start to cost whole, where the allocator costs it exactly as the
+/// engine would: the tenant's methods are FIFO throughout (the caller's to check), and
+/// the SKU has lots and sales only, all at the tenant's default location, no sale
+/// naming a lot and no landed cost on its lots. The rewind superseded its outputs,
+/// movements and layers and put its lots back as loaded, so the fast path starts it
+/// afresh, and later runs take it there too. Its watermark's snapshot keeps the flag:
+/// a rollback flags it again. Returns how many.
+pub async fn return_to_fast_path(tx: &TenantTx) -> Result<u64, DbError> {
+    tx.execute(
+        &format!(
+            r"update sku_watermarks w set movements = false, recost = false
+              where w.movements and w.recost and w.costed_date is null
+                and not exists (select 1 from customer_returns x where x.sku = w.sku)
+                and not exists (select 1 from supplier_returns x where x.sku = w.sku)
+                and not exists (select 1 from adjustments x where x.sku = w.sku)
+                and not exists (select 1 from stock_counts x where x.sku = w.sku)
+                and not exists (select 1 from transfers x where x.sku = w.sku)
+                and not exists (
+                    select 1 from sales s
+                    where s.sku = w.sku and (s.lot_id is not null or s.location <> {DEFAULT_LOCATION})
+                )
+                and not exists (
+                    select 1 from lots l
+                    where l.sku = w.sku
+                      and (l.location <> {DEFAULT_LOCATION}
+                           or exists (select 1 from landed_costs c
+                                      where c.lot_id = l.lot_id or c.receipt_id = l.receipt_id))
+                )"
+        ),
+        &[],
+    )
+    .await
 }
 
 /// Makes every SKU with something to cost (a sale after its watermark, or backdated

@@ -13,7 +13,7 @@ use super::{Caller, CostReport, ServiceError, report, upload_in};
 use crate::db::{self, ChunkTotals, RunRow, RunStatus, TenantTx};
 use crate::engine::{self, CostingError, LotBook};
 use crate::ingest::RecordKind;
-use crate::model::{Allocation, Method, MovementKind, Sale, ShortfallPolicy};
+use crate::model::{Allocation, Method, Methods, MovementKind, Sale, ShortfallPolicy};
 use crate::money::{exact_add, exact_sum};
 
 /// How much work one `advance_run` call may do. Chunks are whole transactions; the
@@ -121,6 +121,9 @@ async fn start_run_in(
     let mut rewound = db::rewind_backdated(tx, run.run_id).await?;
     let carried = db::record_superseded_movements(tx, run.run_id).await?;
     rewound.superseded_cogs = exact_add(rewound.superseded_cogs, carried).ok_or(ServiceError::AmountOverflow)?;
+    if settings.methods == Methods::FIFO {
+        db::return_to_fast_path(tx).await?;
+    }
     let run = db::set_run_scope(tx, run.run_id, db::count_uncosted(tx).await?, &rewound).await?;
     let details = json!({
         "mode": tenant_method,
