@@ -109,24 +109,6 @@ pub async fn add_run_sku_outputs(tx: &TenantTx, run_id: Uuid, outputs: &[SkuOutp
     .await
 }
 
-/// Records each lot's remaining quantity before the run first touches it; a lot the
-/// run already snapshotted keeps its first snapshot.
-pub async fn insert_snapshots(
-    tx: &TenantTx,
-    run_id: Uuid,
-    lot_ids: &[&str],
-    remaining: &[Decimal],
-) -> Result<u64, DbError> {
-    tx.execute(
-        r"insert into inventory_snapshots (tenant_id, run_id, lot_id, remaining_quantity)
-          select $1, $2, v.lot_id, v.remaining_quantity
-          from unnest($3::text[], $4::numeric[]) as v(lot_id, remaining_quantity)
-          on conflict (tenant_id, run_id, lot_id) do nothing",
-        &[&tx.tenant_id().as_str(), &run_id, &lot_ids, &remaining],
-    )
-    .await
-}
-
 /// Puts every lot the run touched back to its snapshot.
 pub async fn restore_snapshots(tx: &TenantTx, run_id: Uuid) -> Result<u64, DbError> {
     tx.execute(

@@ -249,17 +249,6 @@ pub async fn load_lots_with_stock(tx: &TenantTx, skus: &[&str]) -> Result<Vec<Lo
     rows.iter().map(Lot::try_from).collect()
 }
 
-/// Sets each lot's remaining quantity, in one statement.
-pub async fn update_remaining(tx: &TenantTx, lot_ids: &[&str], remaining: &[Decimal]) -> Result<u64, DbError> {
-    tx.execute(
-        r"update lots l set remaining_quantity = v.remaining_quantity
-          from unnest($1::text[], $2::numeric[]) as v(lot_id, remaining_quantity)
-          where l.lot_id = v.lot_id",
-        &[&lot_ids, &remaining],
-    )
-    .await
-}
-
 /// Sets each lot's remaining quantity where it moves, snapshotting it for `run_id`
 /// first (a lot the run snapshotted already keeps its first snapshot), in one
 /// statement. A lot left where it was is neither written nor snapshotted.

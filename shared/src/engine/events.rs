@@ -190,9 +190,9 @@ impl<'a> Streams<'a> {
         if let Some(sale_id) = repeated(inputs.sales.iter().map(|sale| &sale.sale_id)) {
             return Err(invalid(EventKind::Sale, sale_id.as_str(), "it appears twice".into()));
         }
-        // Only the sales some return names are looked up.
-        let returned_ids: HashSet<&SaleId> = inputs.returns.iter().map(|ret| &ret.sale_id).collect();
-        let mut sales: HashMap<&SaleId, &Sale> = HashMap::with_capacity(returned_ids.len());
+        // Only the sales some return names are looked up (`None`: not loaded).
+        let mut sales: HashMap<&SaleId, Option<&Sale>> =
+            inputs.returns.iter().map(|ret| (&ret.sale_id, None)).collect();
         for sale in inputs.sales {
             if sale.quantity_sold <= Decimal::ZERO {
                 let quantity_sold = sale.quantity_sold;
@@ -202,8 +202,8 @@ impl<'a> Streams<'a> {
                 let (method, id) = (inputs.methods.at(sale.sale_date), EventId::from(&sale.sale_id));
                 check_named_lot(&lots, method, EventKind::Sale, &id, &sale.sku, &sale.lot_id)?;
             }
-            if !returned_ids.is_empty() && returned_ids.contains(&sale.sale_id) {
-                sales.insert(&sale.sale_id, sale);
+            if let Some(returned) = sales.get_mut(&sale.sale_id) {
+                *returned = Some(sale);
             }
             push(&sale.sku, (sale.sale_date, 5, sale.sale_id.as_str(), ""), What::Sale(sale));
         }
@@ -215,7 +215,7 @@ impl<'a> Streams<'a> {
         };
         for ret in by_id(inputs.returns, |ret| &ret.return_id) {
             once(EventKind::Return, &ret.return_id)?;
-            let Some(sale) = sales.get(&ret.sale_id).copied() else {
+            let Some(sale) = sales.get(&ret.sale_id).copied().flatten() else {
                 return Err(CostingError::UnknownSale {
                     return_id: ret.return_id.clone(),
                     sale_id: ret.sale_id.clone(),

@@ -246,8 +246,6 @@ async fn apply_chunk_in(
     db::defer_commit_flush(tx).await?;
     let chunk_skus: Vec<&str> = sales.chunk_by(|a, b| a.sku == b.sku).map(|run| run[0].sku.as_str()).collect();
     let lots = db::load_lots_with_stock(tx, &chunk_skus).await?;
-    let before: HashMap<String, Decimal> =
-        lots.iter().map(|lot| (lot.lot_id.as_str().to_owned(), lot.remaining_quantity)).collect();
     let mut book = LotBook::new(lots)?;
     let (allocations, shortfalls) = match run.on_shortfall {
         ShortfallPolicy::Park => engine::allocate_or_park(&mut book, &sales)?,
@@ -282,12 +280,10 @@ async fn apply_chunk_in(
     let mut touched: Vec<&str> = allocations.iter().map(|a| a.lot_id.as_str()).collect();
     touched.sort_unstable();
     touched.dedup();
-    let snapshot: Vec<Decimal> = touched.iter().map(|id| before[*id]).collect();
     let remaining: Vec<Decimal> = touched.iter().map(|id| after[id]).collect();
-    db::insert_snapshots(tx, run.run_id, &touched, &snapshot).await?;
+    db::move_lots(tx, run.run_id, &touched, &remaining).await?;
     db::insert_allocations(tx, run.run_id, &allocations).await?;
     db::add_run_sku_outputs(tx, run.run_id, &sku_outputs(&allocations)?).await?;
-    db::update_remaining(tx, &touched, &remaining).await?;
     let last_sales: Vec<_> = last_of_sku.iter().map(|sale| Some((sale.sale_date, sale.sale_id.as_str()))).collect();
     let moved = db::advance_watermarks(tx, run.run_id, &skus, &last_sales).await?;
     assert_eq!(moved as usize, skus.len(), "every SKU with a sale has a watermark row, locked by the run row");
