@@ -23,6 +23,7 @@ impl TryFrom<&Row> for Allocation {
             quantity: row.try_get("quantity")?,
             unit_cost: row.try_get("unit_cost")?,
             extended_cost: row.try_get("extended_cost")?,
+            landed: row.try_get("landed")?,
         })
     }
 }
@@ -38,11 +39,14 @@ pub async fn insert_allocations(tx: &TenantTx, run_id: Uuid, allocations: &[Allo
     let quantities: Vec<Decimal> = allocations.iter().map(|a| a.quantity).collect();
     let unit_costs: Vec<Decimal> = allocations.iter().map(|a| a.unit_cost).collect();
     let extended_costs: Vec<Decimal> = allocations.iter().map(|a| a.extended_cost).collect();
+    let landed: Vec<Decimal> = allocations.iter().map(|a| a.landed).collect();
     tx.execute(
-        r"insert into cogs_allocations (tenant_id, run_id, sale_id, lot_id, sku, sale_date, quantity, unit_cost, extended_cost)
-          select $1, $2, v.sale_id, v.lot_id, v.sku, v.sale_date, v.quantity, v.unit_cost, v.extended_cost
-          from unnest($3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::numeric[], $8::numeric[], $9::numeric[])
-               as v(sale_id, lot_id, sku, sale_date, quantity, unit_cost, extended_cost)",
+        r"insert into cogs_allocations (tenant_id, run_id, sale_id, lot_id, sku, sale_date, quantity, unit_cost, extended_cost,
+                                      landed)
+          select $1, $2, v.sale_id, v.lot_id, v.sku, v.sale_date, v.quantity, v.unit_cost, v.extended_cost, v.landed
+          from unnest($3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::numeric[], $8::numeric[], $9::numeric[],
+                      $10::numeric[])
+               as v(sale_id, lot_id, sku, sale_date, quantity, unit_cost, extended_cost, landed)",
         &[
             &tx.tenant_id().as_str(),
             &run_id,
@@ -53,6 +57,7 @@ pub async fn insert_allocations(tx: &TenantTx, run_id: Uuid, allocations: &[Allo
             &quantities,
             &unit_costs,
             &extended_costs,
+            &landed,
         ],
     )
     .await
@@ -125,7 +130,7 @@ pub async fn restore_snapshots(tx: &TenantTx, run_id: Uuid) -> Result<u64, DbErr
 pub async fn load_allocations(tx: &TenantTx, run_id: Uuid) -> Result<Vec<Allocation>, DbError> {
     let rows = tx
         .query(
-            r"select a.sale_id, a.lot_id, a.sku, a.sale_date, a.quantity, a.unit_cost, a.extended_cost
+            r"select a.sale_id, a.lot_id, a.sku, a.sale_date, a.quantity, a.unit_cost, a.extended_cost, a.landed
               from cogs_allocations a
               left join lots l on l.tenant_id = a.tenant_id and l.lot_id = a.lot_id
               left join cogs_layers y on (y.tenant_id, y.run_id, y.sku, y.layer) = (a.tenant_id, a.run_id, a.sku, a.lot_id)
@@ -172,7 +177,7 @@ pub async fn journal_costs(
     };
     let statement = format!(
         r"with outputs as (
-              select a.sale_date as at, a.sku, 'sale' as kind, a.extended_cost as cost, a.sale_id as event_id,
+              select a.sale_date as at, a.sku, 'sale' as kind, a.extended_cost + a.landed as cost, a.sale_id as event_id,
                      null::text as location
               from cogs_allocations a
               where a.run_id = $1
@@ -181,7 +186,7 @@ pub async fn journal_costs(
               from cogs_movements m
               where m.run_id = $1
               union all
-              select a.sale_date, a.sku, 'sale', -a.extended_cost, a.sale_id, null
+              select a.sale_date, a.sku, 'sale', -(a.extended_cost + a.landed), a.sale_id, null
               from cogs_superseded_ranges r
               join cogs_allocations a
                 on a.run_id = r.source_run_id and a.sku = r.sku

@@ -36,7 +36,7 @@ pub async fn load_live_book(
 ) -> Result<(Vec<Sale>, Vec<Allocation>), DbError> {
     let rows = tx
         .query(
-            r"select a.sale_id, a.lot_id, a.sku, a.sale_date, a.quantity, a.unit_cost, a.extended_cost,
+            r"select a.sale_id, a.lot_id, a.sku, a.sale_date, a.quantity, a.unit_cost, a.extended_cost, a.landed,
                      s.quantity_sold, s.location
               from live_allocations a
               join sales s on s.tenant_id = a.tenant_id and s.sale_id = a.sale_id

@@ -993,14 +993,13 @@ fn numbered_per_sku(skus: &[&str]) -> Vec<i32> {
 /// For the journal of differences: each live run whose movements of a SKU `run_id`
 /// has just rewound are superseded with the SKU's whole book, so every such run is
 /// recorded as a source of the rewind (a run the rewind already recorded for its
-/// allocations keeps their range). Returns the landed cost the superseded sales had
-/// carried: part of the cost of sales the rewind took over.
+/// allocations keeps their range).
 ///
 /// The SKUs with movements among those rewound are read first: a rewind of SKUs of lots
 /// and sales only (a late lot for every SKU) then stops there. One statement over all
 /// of them was planned, on the statistics of the rewind's own fresh supersessions, as
 /// a scan of every supersession per SKU: 23 s for the bench's 10,000 SKUs.
-pub async fn record_superseded_movements(tx: &TenantTx, run_id: Uuid) -> Result<Decimal, DbError> {
+pub async fn record_superseded_movements(tx: &TenantTx, run_id: Uuid) -> Result<(), DbError> {
     let skus: Vec<String> = tx
         .query(
             r"select s.sku from cogs_supersessions s join sku_watermarks w on w.sku = s.sku and w.movements
@@ -1012,7 +1011,7 @@ pub async fn record_superseded_movements(tx: &TenantTx, run_id: Uuid) -> Result<
         .map(|row| row.try_get(0))
         .collect::<Result<_, _>>()?;
     if skus.is_empty() {
-        return Ok(Decimal::ZERO);
+        return Ok(());
     }
     tx.execute(
         r"with rewound as materialized (select unnest($3::text[]) as sku),
@@ -1043,14 +1042,5 @@ pub async fn record_superseded_movements(tx: &TenantTx, run_id: Uuid) -> Result<
         &[&run_id, &tx.tenant_id().as_str(), &skus],
     )
     .await?;
-    let row = tx
-        .query_one(
-            r"select coalesce(sum(m.cost), 0)
-              from cogs_superseded_ranges r
-              join cogs_movements m on m.run_id = r.source_run_id and m.sku = r.sku
-              where r.run_id = $1 and r.sku = any($2) and m.kind = 'sale_landed'",
-            &[&run_id, &skus],
-        )
-        .await?;
-    Ok(row.try_get(0)?)
+    Ok(())
 }

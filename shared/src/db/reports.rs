@@ -9,7 +9,7 @@ use tokio_postgres::Row;
 
 use super::book::MOVEMENT_COLUMNS;
 use super::{DbError, TenantTx};
-use crate::model::{Allocation, Location, Movement, Sku};
+use crate::model::{Allocation, EventId, Location, Movement, MovementKind, Sku};
 
 /// The flows of one SKU (and layer, when asked by layer) of one kind, before the period
 /// (`opening`) or in it, summed. `kind` is `receipt`, `sale` or a movement kind.
@@ -46,9 +46,11 @@ pub async fn flows(
                   from lots l
                   where l.received_date < $2
                   union all
-                  select a.sku, a.lot_id, a.sale_date, 'sale', a.quantity, a.extended_cost, null
+                  -- A sale's units at their layer's cost, and what they carried beyond it.
+                  select a.sku, a.lot_id, a.sale_date, v.kind, a.quantity, v.value, null
                   from live_allocations a
-                  where a.sale_date < $2
+                  cross join lateral (values ('sale', a.extended_cost), ('sale_landed', a.landed)) v(kind, value)
+                  where a.sale_date < $2 and (v.kind = 'sale' or a.landed <> 0)
                   union all
                   select m.sku, m.layer, m.event_date, m.kind, m.quantity, m.cost, m.location
                   from live_movements m
@@ -115,14 +117,15 @@ pub async fn cost_of_sales(
     let rows = tx
         .query(
             r"with f as (
-                  select a.sku, a.sale_date as at, 'sale' as kind, a.quantity, a.extended_cost as value
+                  select a.sku, a.sale_date as at, v.kind, a.quantity, v.value
                   from live_allocations a
-                  where a.sale_date >= $1 and a.sale_date < $2
+                  cross join lateral (values ('sale', a.extended_cost), ('sale_landed', a.landed)) v(kind, value)
+                  where a.sale_date >= $1 and a.sale_date < $2 and (v.kind = 'sale' or a.landed <> 0)
                   union all
                   select m.sku, m.event_date, m.kind, m.quantity, m.cost
                   from live_movements m
                   where m.event_date >= $1 and m.event_date < $2
-                    and m.kind in ('sale_landed', 'landed_to_cogs', 'return_restocked')
+                    and m.kind in ('landed_to_cogs', 'return_restocked')
               ),
               local as (select sku, (at at time zone $3::text)::date as day, kind, quantity, value from f)
               select case when $4 then date_trunc('month', day)::date else day end as period, sku, kind,
@@ -156,15 +159,18 @@ pub async fn day_starts(tx: &TenantTx, day: NaiveDate, time_zone: &str) -> Resul
 pub type Trace = (Vec<Allocation>, Vec<Movement>);
 
 /// The live allocations of one sale, in the order drawn, and the landed cost it carried
-/// or that fell on its units later; `None` when no such sale is loaded.
+/// (`sale_landed`, as its allocations say) or that fell on its units later; `None` when
+/// no such sale is loaded.
 pub async fn sale_trace(tx: &TenantTx, sale_id: &str) -> Result<Option<Trace>, DbError> {
     if tx.query_opt("select 1 from sales where sale_id = $1", &[&sale_id]).await?.is_none() {
         return Ok(None);
     }
     let allocations = tx
         .query(
-            r"select a.sale_id, a.lot_id, a.sku, a.sale_date, a.quantity, a.unit_cost, a.extended_cost
+            r"select a.sale_id, a.lot_id, a.sku, a.sale_date, a.quantity, a.unit_cost, a.extended_cost, a.landed,
+                     s.location
               from live_allocations a
+              join sales s on s.sale_id = a.sale_id
               left join lots l on l.lot_id = a.lot_id
               left join cogs_layers y on (y.run_id, y.sku, y.layer) = (a.run_id, a.sku, a.lot_id)
               where a.sale_id = $1
@@ -176,7 +182,7 @@ pub async fn sale_trace(tx: &TenantTx, sale_id: &str) -> Result<Option<Trace>, D
         .query(
             &format!(
                 r"select {MOVEMENT_COLUMNS} from live_movements
-                  where (event_id = $1 and kind = 'sale_landed') or (consumer = $1 and kind = 'landed_to_cogs')
+                  where consumer = $1 and kind = 'landed_to_cogs'
                   order by event_date, seq"
             ),
             &[&sale_id],
@@ -207,9 +213,12 @@ pub async fn lot_trace(tx: &TenantTx, lot_id: &str) -> Result<Option<Trace>, DbE
         .collect::<Result<_, _>>()?;
     let allocations = tx
         .query(
-            r"select sale_id, lot_id, sku, sale_date, quantity, unit_cost, extended_cost from live_allocations
-              where lot_id = any($1)
-              order by sale_date, sale_id, lot_id",
+            r"select a.sale_id, a.lot_id, a.sku, a.sale_date, a.quantity, a.unit_cost, a.extended_cost, a.landed,
+                     s.location
+              from live_allocations a
+              join sales s on s.sale_id = a.sale_id
+              where a.lot_id = any($1)
+              order by a.sale_date, a.sale_id, a.lot_id",
             &[&layers],
         )
         .await?;
@@ -222,9 +231,32 @@ pub async fn lot_trace(tx: &TenantTx, lot_id: &str) -> Result<Option<Trace>, DbE
     traced(&allocations, &movements)
 }
 
+/// The allocations (each row with its sale's `location`) and movements read, with a
+/// `sale_landed` movement for each allocation whose units carried a landed cost, in
+/// date order (a sale's before a later movement of the same instant).
 fn traced(allocations: &[Row], movements: &[Row]) -> Result<Option<Trace>, DbError> {
-    Ok(Some((
-        allocations.iter().map(Allocation::try_from).collect::<Result<_, _>>()?,
-        movements.iter().map(Movement::try_from).collect::<Result<_, _>>()?,
-    )))
+    let mut read = Vec::with_capacity(allocations.len());
+    let mut carried = Vec::new();
+    for row in allocations {
+        let allocation = Allocation::try_from(row)?;
+        if !allocation.landed.is_zero() {
+            carried.push(Movement {
+                kind: MovementKind::SaleLanded,
+                sku: allocation.sku.clone(),
+                event_id: EventId::from(&allocation.sale_id),
+                event_date: allocation.sale_date,
+                layer: allocation.lot_id.clone(),
+                quantity: allocation.quantity,
+                cost: allocation.landed,
+                consumer: None,
+                location: super::location_of(row, "location")?,
+            });
+        }
+        read.push(allocation);
+    }
+    for row in movements {
+        carried.push(Movement::try_from(row)?);
+    }
+    carried.sort_by_key(|movement| movement.event_date);
+    Ok(Some((read, carried)))
 }

@@ -98,17 +98,14 @@ pub const CHECKS: [(&str, &str, &str); 12] = [
         r"select r.run_id::text, 'recorded ' || r.sales_processed || ' sales, ' || r.allocations_count
                  || ' allocations, quantity ' || r.total_quantity || ', cost ' || r.total_cogs
                  || '; rows ' || coalesce(a.sales, 0) || ', ' || coalesce(a.allocations, 0) || ', '
-                 || coalesce(a.quantity, 0) || ', ' || coalesce(a.cost, 0) + coalesce(m.cost, 0)
+                 || coalesce(a.quantity, 0) || ', ' || coalesce(a.cost, 0)
           from cogs_runs r
           left join (select run_id, count(distinct sale_id) as sales, count(*) as allocations,
-                            sum(quantity) as quantity, sum(extended_cost) as cost
+                            sum(quantity) as quantity, sum(extended_cost + landed) as cost
                      from cogs_allocations group by run_id) a on a.run_id = r.run_id
-          left join (select run_id, sum(cost) as cost from cogs_movements where kind = 'sale_landed' group by run_id) m
-                 on m.run_id = r.run_id
           where r.status in ('running', 'completed')
             and (r.sales_processed, r.allocations_count, r.total_quantity, r.total_cogs)
-                <> (coalesce(a.sales, 0), coalesce(a.allocations, 0), coalesce(a.quantity, 0),
-                    coalesce(a.cost, 0) + coalesce(m.cost, 0))",
+                <> (coalesce(a.sales, 0), coalesce(a.allocations, 0), coalesce(a.quantity, 0), coalesce(a.cost, 0))",
     ),
     (
         "run_sku_outputs_are_sums",
@@ -121,7 +118,8 @@ pub const CHECKS: [(&str, &str, &str); 12] = [
                                                            and (o.last_date, o.last_sale_id))
                          and bool_or((a.sale_date, a.sale_id) = (o.first_date, o.first_sale_id))
                          and bool_or((a.sale_date, a.sale_id) = (o.last_date, o.last_sale_id)) as range_exact,
-                     count(distinct a.sale_id) as sales, sum(a.quantity) as quantity, sum(a.extended_cost) as cost
+                     count(distinct a.sale_id) as sales, sum(a.quantity) as quantity,
+                     sum(a.extended_cost + a.landed) as cost
               from cogs_allocations a
               join live_runs using (run_id)
               left join cogs_run_sku_outputs o on (o.run_id, o.sku) = (a.run_id, a.sku)
@@ -234,7 +232,7 @@ pub async fn load_live_costing(
 ) -> Result<(Vec<Allocation>, Vec<Movement>, Vec<Layer>), DbError> {
     let allocations = tx
         .query(
-            r"select a.sale_id, a.lot_id, a.sku, a.sale_date, a.quantity, a.unit_cost, a.extended_cost
+            r"select a.sale_id, a.lot_id, a.sku, a.sale_date, a.quantity, a.unit_cost, a.extended_cost, a.landed
               from live_allocations a
               left join cogs_layers y on (y.tenant_id, y.run_id, y.sku, y.layer) = (a.tenant_id, a.run_id, a.sku, a.lot_id)
               where a.sku = any($1)
@@ -304,16 +302,18 @@ pub async fn load_book_slice(tx: &TenantTx, skus: &[&str]) -> Result<BookSlice, 
     Ok(BookSlice { loaded_lots, remaining, costed_sales })
 }
 
-/// One line of a SKU's book as its digest reads it: `sale lot quantity cost`, numbers
-/// without trailing zeros, in costing order, each sale's lots in FIFO order.
+/// One line of a SKU's book as its digest reads it: `sale lot quantity cost`, and the
+/// landed cost the units carried when there is one, numbers without trailing zeros, in
+/// costing order, each sale's lots in FIFO order.
 pub fn digest_line(allocation: &Allocation) -> String {
-    format!(
+    let line = format!(
         "{} {} {} {}",
         allocation.sale_id,
         allocation.lot_id,
         allocation.quantity.normalize(),
         allocation.extended_cost.normalize()
-    )
+    );
+    if allocation.landed.is_zero() { line } else { format!("{line} {}", allocation.landed.normalize()) }
 }
 
 /// Per SKU, the SHA-256 (hex) of its live allocations' [`digest_line`]s joined by
@@ -323,7 +323,8 @@ pub async fn live_sku_digests(tx: &TenantTx) -> Result<Vec<(String, String)>, Db
         .query(
             r"select a.sku,
                      encode(sha256(convert_to(string_agg(
-                         a.sale_id || ' ' || a.lot_id || ' ' || trim_scale(a.quantity) || ' ' || trim_scale(a.extended_cost),
+                         a.sale_id || ' ' || a.lot_id || ' ' || trim_scale(a.quantity) || ' ' || trim_scale(a.extended_cost)
+                             || case when a.landed <> 0 then ' ' || trim_scale(a.landed) else '' end,
                          E'\n' order by a.sale_date, a.sale_id, l.received_date, a.lot_id), 'UTF8')), 'hex')
               from live_allocations a
               left join lots l on l.lot_id = a.lot_id
@@ -338,7 +339,7 @@ pub async fn live_sku_digests(tx: &TenantTx) -> Result<Vec<(String, String)>, Db
 pub async fn load_live_allocations_of_sku(tx: &TenantTx, sku: &str) -> Result<Vec<Allocation>, DbError> {
     let rows = tx
         .query(
-            r"select a.sale_id, a.lot_id, a.sku, a.sale_date, a.quantity, a.unit_cost, a.extended_cost
+            r"select a.sale_id, a.lot_id, a.sku, a.sale_date, a.quantity, a.unit_cost, a.extended_cost, a.landed
               from live_allocations a
               left join lots l on l.lot_id = a.lot_id
               where a.sku = $1

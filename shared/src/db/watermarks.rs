@@ -216,7 +216,7 @@ pub async fn rewind_backdated(tx: &TenantTx, run_id: Uuid) -> Result<Rewound, Db
             &format!(
                 r"with {CLASSIFIED_MARKS},
               live as materialized (
-                  select a.sku, a.lot_id, a.run_id, a.sale_date, a.sale_id, a.quantity, a.extended_cost,
+                  select a.sku, a.lot_id, a.run_id, a.sale_date, a.sale_id, a.quantity, a.extended_cost + a.landed as cost,
                          m.from_date, m.from_sale_id,
                          (a.sale_date, a.sale_id) >= (m.from_date, m.from_sale_id) as superseded
                   from {live_outputs}
@@ -242,7 +242,7 @@ pub async fn rewind_backdated(tx: &TenantTx, run_id: Uuid) -> Result<Rewound, Db
                   from whole_sources
               ),
               superseded_sales as (
-                  select sale_id, sum(extended_cost) as cost from live where superseded group by sale_id
+                  select sale_id, sum(cost) as cost from live where superseded group by sale_id
               ),
               supersessions as (
                   insert into cogs_supersessions (tenant_id, run_id, sku, from_date, from_sale_id)

@@ -655,11 +655,8 @@ impl<'a, 's> SkuCosting<'a, 's> {
                         quantity,
                         unit_cost,
                         extended_cost,
+                        landed,
                     });
-                    if !landed.is_zero() {
-                        let kind = MovementKind::SaleLanded;
-                        costing.movements.push(self.movement(kind, &id, date, layer, quantity, landed));
-                    }
                     if keep_parts {
                         parts.push(SalePart { layer, quantity, unit_cost, landed });
                     }

@@ -12,8 +12,9 @@ use super::events::{Costing, Inputs, cost_events, split};
 use super::tests::{d, date};
 use super::{CostingError, LotBook, allocate_or_park};
 use crate::model::{
-    Adjustment, AllocateBy, CustomerReturn, EventId, EventKind, LandedCost, LandedTarget, Location, Lot, LotId, Method,
-    MethodChange, Methods, MovementKind, ReceiptId, Sale, SaleId, Sku, StockCount, SupplierReturn, Timestamp, Transfer,
+    Adjustment, AllocateBy, Allocation, CustomerReturn, EventId, EventKind, LandedCost, LandedTarget, Location, Lot,
+    LotId, Method, MethodChange, Methods, MovementKind, ReceiptId, Sale, SaleId, Sku, StockCount, SupplierReturn,
+    Timestamp, Transfer,
 };
 
 fn event_id(id: &str) -> EventId {
@@ -175,6 +176,16 @@ fn render(costing: &Costing) -> Vec<String> {
     let at = |location: &Location| {
         if *location == Location::default() { String::new() } else { format!(" @{location}") }
     };
+    // What a sale's units cost beyond their layers' unit cost, at the layer's location.
+    let layer_at = |a: &Allocation| {
+        let layer = costing.layers.iter().find(|l| l.sku == a.sku && l.layer == a.lot_id);
+        layer.map(|l| at(&l.location)).unwrap_or_default()
+    };
+    lines.extend(
+        costing.allocations.iter().filter(|a| !a.landed.is_zero()).map(|a| {
+            format!("sale_landed {} {} {} {}{}", a.sale_id, a.lot_id, n(a.quantity), n(a.landed), layer_at(a))
+        }),
+    );
     lines.extend(costing.movements.iter().map(|m| {
         let consumer = m.consumer.as_ref().map(|c| format!(" {c}")).unwrap_or_default();
         let (kind, layer) = (m.kind.as_str(), &m.layer);
@@ -207,10 +218,11 @@ fn check(case: &str) {
     // may list the groups in any order.
     let group = |line: &String| match line.split(' ').next() {
         Some("sale") => 0,
-        Some("short") => 2,
-        Some("layer") => 3,
-        Some("error") => 4,
-        _ => 1,
+        Some("sale_landed") => 1,
+        Some("short") => 3,
+        Some("layer") => 4,
+        Some("error") => 5,
+        _ => 2,
     };
     actual.sort_by_key(group);
     expected.sort_by_key(group);
@@ -1433,10 +1445,7 @@ fn outcome_of(costing: &Costing) -> Outcome {
         sale_costs: {
             let mut costs: BTreeMap<String, Decimal> = BTreeMap::new();
             for a in &costing.allocations {
-                *costs.entry(a.sale_id.to_string()).or_default() += a.extended_cost;
-            }
-            for m in costing.movements.iter().filter(|m| m.kind == MovementKind::SaleLanded) {
-                *costs.entry(m.event_id.to_string()).or_default() += m.cost;
+                *costs.entry(a.sale_id.to_string()).or_default() += a.cost().unwrap();
             }
             costs
         },
@@ -1717,7 +1726,7 @@ fn history(with_landed: bool) -> impl Strategy<Value = Case> {
 /// (sales, write-offs, supplier returns) equals what the layers hold at the end.
 fn value_balance(case: &Case, costing: &Costing) -> (Decimal, Decimal) {
     let receipts: Decimal = case.lots.iter().map(|l| l.remaining_quantity * l.unit_cost().unwrap()).sum();
-    let sales: Decimal = costing.allocations.iter().map(|a| a.extended_cost).sum();
+    let sales: Decimal = costing.allocations.iter().map(|a| a.cost().unwrap()).sum();
     let moved: Decimal = costing.movements.iter().map(|m| Decimal::from(m.kind.inventory_sign()) * m.cost).sum();
     let closing: Decimal = costing.layers.iter().map(|l| l.value().unwrap()).sum();
     (receipts - sales + moved, closing)
@@ -1767,8 +1776,8 @@ proptest! {
             prop_assert!(layer.remaining_quantity >= Decimal::ZERO && value >= Decimal::ZERO, "{:?}", layer);
             prop_assert!(!layer.remaining_quantity.is_zero() || layer.landed.is_zero(), "value without units in {}", layer.layer);
         }
-        // Only what a sale carries beyond its allocations may be negative (the average below its layers' costs).
-        for movement in costing.movements.iter().filter(|m| m.kind != MovementKind::SaleLanded) {
+        // Only what a sale carries beyond its layers' unit costs may be negative (the average below them).
+        for movement in &costing.movements {
             prop_assert!(movement.cost >= Decimal::ZERO, "{:?}", movement);
         }
         for (sale, cost) in outcome_of(&costing).sale_costs {
@@ -1898,6 +1907,6 @@ fn a_sku_costed_alone_takes_its_share_of_a_delivery_it_shares_with_others() {
     assert_eq!(of_b(&alone), of_b(&together));
     assert_eq!(
         of_b(&alone),
-        ["sale S1 L2 4 8", "landed_on_hand F1 L2 10 33.34", "sale_landed S1 L2 4 13.34", "layer L2 6 32"]
+        ["sale S1 L2 4 8", "sale_landed S1 L2 4 13.34", "landed_on_hand F1 L2 10 33.34", "layer L2 6 32"]
     );
 }

@@ -283,6 +283,7 @@ fn allocate_sale(
             quantity,
             unit_cost: lot.unit_cost,
             extended_cost,
+            landed: Decimal::ZERO,
         });
         if remaining.is_zero() {
             index = first_with_stock(&queue.lots, index + 1);

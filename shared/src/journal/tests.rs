@@ -19,6 +19,7 @@ fn allocation(sku: &str, sold_at: &str, quantity: &str, unit_cost: &str) -> Allo
         quantity: d(quantity),
         unit_cost: d(unit_cost),
         extended_cost: d(quantity) * d(unit_cost),
+        landed: Decimal::ZERO,
     }
 }
 

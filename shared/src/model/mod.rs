@@ -451,8 +451,11 @@ impl Sale {
     }
 }
 
-/// `quantity` units of one lot consumed by one sale, at the lot's unit cost.
-/// `extended_cost = quantity × unit_cost`, exact and unrounded.
+/// `quantity` units of one lot (or layer) consumed by one sale, at the lot's unit cost.
+/// `extended_cost = quantity × unit_cost`, exact and unrounded; `landed` is what the
+/// units cost beyond that: the landed cost they carried out of the layer, and under the
+/// moving average the difference to the pool's average (so it may be negative). The
+/// sale's cost is both ([`Allocation::cost`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Allocation {
     pub sale_id: SaleId,
@@ -462,6 +465,15 @@ pub struct Allocation {
     pub quantity: Decimal,
     pub unit_cost: Decimal,
     pub extended_cost: Decimal,
+    #[serde(default, skip_serializing_if = "Decimal::is_zero")]
+    pub landed: Decimal,
+}
+
+impl Allocation {
+    /// What the units cost the sale: `extended_cost + landed`, exact; `None` on overflow.
+    pub fn cost(&self) -> Option<Decimal> {
+        self.extended_cost.checked_add(self.landed)
+    }
 }
 
 #[cfg(test)]

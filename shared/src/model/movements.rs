@@ -233,7 +233,10 @@ pub enum MovementKind {
     CountSurplus,
     /// A count's deficit, drawn like a sale.
     CountDeficit,
-    /// The landed cost a sale took out of a lot's value along with its units.
+    /// The landed cost a sale took out of a lot's value along with its units (and under
+    /// the moving average, what its units cost beyond their layers' unit cost). Kept on
+    /// the sale's allocation ([`super::Allocation::landed`]); reports and traces show
+    /// it as a line of this kind.
     SaleLanded,
     /// A landed cost's share of units still on hand: raises the lot's value.
     LandedOnHand,

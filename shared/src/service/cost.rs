@@ -1,7 +1,6 @@
 //! Costing without a database: files of every movement in, a report out. The same report shape serves
 //! a dry run of a persisted run.
 
-use std::collections::HashMap;
 use std::io::Read;
 
 use rust_decimal::Decimal;
@@ -15,7 +14,7 @@ use crate::model::{
     MovementKind, Sale, SaleId, Shortfall, ShortfallPolicy, Sku, StockCount, SupplierReturn, TenantId, Timestamp,
     Transfer,
 };
-use crate::money::{exact_add, exact_mul, exact_sub, exact_sum};
+use crate::money::{exact_mul, exact_sub, exact_sum};
 
 /// The outcome of costing: each sale with the layers that fed it, every other movement,
 /// each layer's balance, and the totals. Amounts are exact (rendered as decimal
@@ -276,15 +275,11 @@ pub fn report(
     mut shortfalls: Vec<Shortfall>,
 ) -> Result<CostReport, ServiceError> {
     let sum = |values: Vec<Decimal>| exact_sum(values).ok_or(ServiceError::AmountOverflow);
-    let mut carried: HashMap<&str, Decimal> = HashMap::new();
-    for movement in movements.iter().filter(|m| m.kind == MovementKind::SaleLanded) {
-        let total = carried.entry(movement.event_id.as_str()).or_default();
-        *total = exact_add(*total, movement.cost).ok_or(ServiceError::AmountOverflow)?;
-    }
     let mut pending = allocations.iter().peekable();
     let mut sale_costs = Vec::with_capacity(sales.len());
     for sale in sales {
         let mut lines = Vec::new();
+        let mut landed = Vec::new();
         while let Some(allocation) = pending.next_if(|a| a.sale_id == sale.sale_id) {
             lines.push(AllocationLine {
                 lot_id: allocation.lot_id.clone(),
@@ -292,8 +287,9 @@ pub fn report(
                 unit_cost: allocation.unit_cost.normalize(),
                 cost: allocation.extended_cost.normalize(),
             });
+            landed.push(allocation.landed);
         }
-        let landed_cost = carried.get(sale.sale_id.as_str()).copied().unwrap_or_default().normalize();
+        let landed_cost = sum(landed)?.normalize();
         let cogs = sum(lines.iter().map(|line| line.cost).chain([landed_cost]).collect())?;
         sale_costs.push(SaleCost {
             sale_id: sale.sale_id.clone(),
@@ -317,6 +313,6 @@ pub fn report(
     };
     shortfalls.sort_by(|a, b| a.sku.cmp(&b.sku));
     let shortfalls = shortfalls.into_iter().map(Shortfall::normalized).collect();
-    let movements = movements.iter().filter(|m| m.kind != MovementKind::SaleLanded).map(MovementLine::from).collect();
+    let movements = movements.iter().map(MovementLine::from).collect();
     Ok(CostReport { methods, sales: sale_costs, movements, lots, totals, shortfalls })
 }

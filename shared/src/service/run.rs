@@ -13,8 +13,8 @@ use super::{Caller, CostReport, ServiceError, report, upload_in};
 use crate::db::{self, ChunkTotals, RunRow, RunStatus, TenantTx};
 use crate::engine::{self, CostingError, LotBook};
 use crate::ingest::RecordKind;
-use crate::model::{Allocation, Method, Methods, MovementKind, Sale, ShortfallPolicy};
-use crate::money::{exact_add, exact_sum};
+use crate::model::{Allocation, Method, Methods, Sale, ShortfallPolicy};
+use crate::money::exact_sum;
 
 /// How much work one `advance_run` call may do. Chunks are whole transactions; the
 /// call stops before a chunk that would likely end after `deadline` (judged by the
@@ -124,9 +124,8 @@ async fn start_run_in(
         db::cost_every_sku_whole(tx).await?;
     }
     db::mark_movement_skus(tx, run.run_id).await?;
-    let mut rewound = db::rewind_backdated(tx, run.run_id).await?;
-    let carried = db::record_superseded_movements(tx, run.run_id).await?;
-    rewound.superseded_cogs = exact_add(rewound.superseded_cogs, carried).ok_or(ServiceError::AmountOverflow)?;
+    let rewound = db::rewind_backdated(tx, run.run_id).await?;
+    db::record_superseded_movements(tx, run.run_id).await?;
     let returned = if settings.methods == Methods::FIFO { db::return_to_fast_path(tx).await? } else { 0 };
     let run = db::set_run_scope(tx, run.run_id, db::count_uncosted(tx).await?, &rewound).await?;
     let details = json!({
@@ -351,15 +350,12 @@ async fn recost_whole(tx: &TenantTx, run: &RunRow, skus: &[String]) -> Result<Ch
         sales: sales as i64,
         allocations: costing.allocations.len() as i64,
         quantity: exact_sum(costing.allocations.iter().map(|a| a.quantity)).ok_or(ServiceError::AmountOverflow)?,
-        // A sale's cost: its allocations and the landed cost it carried.
-        cogs: exact_sum(
-            costing
-                .allocations
-                .iter()
-                .map(|a| a.extended_cost)
-                .chain(costing.movements.iter().filter(|m| m.kind == MovementKind::SaleLanded).map(|m| m.cost)),
-        )
-        .ok_or(ServiceError::AmountOverflow)?,
+        // A sale's cost: its allocations with the landed cost they carried.
+        cogs: costing
+            .allocations
+            .iter()
+            .try_fold(Decimal::ZERO, |total, a| total.checked_add(a.cost()?))
+            .ok_or(ServiceError::AmountOverflow)?,
         parked: costing.shortfalls.len() as i32,
         last_sku: run.cursor_sku.as_deref().unwrap_or(""),
     };
@@ -380,7 +376,10 @@ fn sku_outputs(allocations: &[Allocation]) -> Result<Vec<db::SkuOutputs<'_>>, Se
                 last: (last.sale_date, last.sale_id.as_str()),
                 sales: i64::try_from(sales).expect("a chunk's sales fit in i64"),
                 quantity: exact_sum(outputs.iter().map(|a| a.quantity)).ok_or(ServiceError::AmountOverflow)?,
-                cost: exact_sum(outputs.iter().map(|a| a.extended_cost)).ok_or(ServiceError::AmountOverflow)?,
+                cost: outputs
+                    .iter()
+                    .try_fold(Decimal::ZERO, |total, a| total.checked_add(a.cost()?))
+                    .ok_or(ServiceError::AmountOverflow)?,
             })
         })
         .collect()
