@@ -1130,3 +1130,29 @@ M2,WIDGET,2024-07-03,10,10,2.00,0,
     assert_eq!(Some(book), loaded.cost_json());
     assert_books_balance(&db, TENANT).await;
 }
+
+#[tokio::test]
+async fn a_lot_received_elsewhere_after_a_waiting_mark_makes_the_sku_one_costed_whole() {
+    let db = TestDb::new().await;
+    let mut loaded = Loaded::default();
+    let header =
+        "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit,location";
+    upload(&db, &mut loaded, RecordKind::Lots, &format!("{header}\nM0,WIDGET,2024-07-01,3,3,1.00,0,\n")).await.unwrap();
+    let sales = "sale_id,sku,sale_date,quantity_sold\nS1,WIDGET,2024-07-05,3\n";
+    upload(&db, &mut loaded, RecordKind::Sales, sales).await.unwrap();
+    run(&db).await;
+    // A late lot at main marks WIDGET from 2 July; a lot at WEST dated after that mark
+    // arrives before the next run, and then a sale at main.
+    upload(&db, &mut loaded, RecordKind::Lots, &format!("{header}\nM1,WIDGET,2024-07-02,1,1,2.00,0,\n")).await.unwrap();
+    upload(&db, &mut loaded, RecordKind::Lots, &format!("{header}\nW1,WIDGET,2024-07-03,5,5,5.00,0,WEST\n"))
+        .await
+        .unwrap();
+    let sales = "sale_id,sku,sale_date,quantity_sold\nS2,WIDGET,2024-07-06,2\n";
+    upload(&db, &mut loaded, RecordKind::Sales, sales).await.unwrap();
+    run(&db).await;
+    let book = book_json(&db).await;
+    assert_eq!(book["sales"].as_array().map(Vec::len), Some(1), "S2 waits for stock at main: {book}");
+    assert_eq!(book["shortfalls"][0]["event_id"], "S2", "S2 is short at main, W1 is at WEST: {book}");
+    assert_eq!(Some(book), loaded.cost_json());
+    assert_books_balance(&db, TENANT).await;
+}

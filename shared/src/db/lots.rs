@@ -99,14 +99,25 @@ pub async fn insert_lots_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Lo
                         group by i.sku) m on m.sku = e.sku
                   on conflict (tenant_id, sku) do nothing
               ),
+              -- A known SKU is marked from its earliest new lot unless an earlier mark
+              -- waits; one such a lot makes costed whole is flagged either way (a
+              -- waiting mark has the run cost it whole from its start).
+              known as (
+                  select e.sku, e.received_date, e.lot_id, e.spread,
+                         (e.received_date <= w.costed_date or w.movements or e.spread)
+                             and (w.rewind_date is null
+                                  or (e.received_date, '') < (w.rewind_date, w.rewind_sale_id)) as earlier
+                  from earliest e join sku_watermarks w on w.sku = e.sku
+              ),
               backdated as (
                   update sku_watermarks w
-                  set rewind_date = e.received_date, rewind_sale_id = '', backdated_kind = 'lot', backdated_id = e.lot_id,
-                      movements = w.movements or e.spread
-                  from earliest e
-                  where w.sku = e.sku
-                    and (e.received_date <= w.costed_date or w.movements or e.spread)
-                    and (w.rewind_date is null or (e.received_date, '') < (w.rewind_date, w.rewind_sale_id))
+                  set rewind_date = case when k.earlier then k.received_date else w.rewind_date end,
+                      rewind_sale_id = case when k.earlier then '' else w.rewind_sale_id end,
+                      backdated_kind = case when k.earlier then 'lot' else w.backdated_kind end,
+                      backdated_id = case when k.earlier then k.lot_id else w.backdated_id end,
+                      movements = w.movements or k.spread
+                  from known k
+                  where w.sku = k.sku and (k.earlier or (k.spread and not w.movements))
               )
               select count(*) from inserted"
             ),
