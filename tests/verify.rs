@@ -58,13 +58,13 @@ async fn a_clean_book_passes_every_check() {
 
     assert!(report.findings.is_empty());
     let checks: Vec<&str> = report.checks.iter().map(|c| c.check).collect();
-    assert_eq!(checks.len(), 15, "{checks:?}");
+    assert_eq!(checks.len(), 16, "{checks:?}");
     assert!(checks.contains(&"book_equals_fresh_costing") && checks.contains(&"journal_balances"));
 }
 
 #[tokio::test]
 async fn each_kind_of_corruption_is_named_by_the_rule_it_breaks() {
-    let cases: [(&str, &str, (&str, &str)); 11] = [
+    let cases: [(&str, &str, (&str, &str)); 12] = [
         (
             "an allocation naming a missing lot",
             "update cogs_allocations set lot_id = 'LOT-404' where sale_id = 'SALE-002'",
@@ -117,6 +117,11 @@ async fn each_kind_of_corruption_is_named_by_the_rule_it_breaks() {
             "a watermark row that does not know a SKU's latest sale",
             "update sku_watermarks set last_sale_date = null, last_sale_id = null where sku = 'WIDGET-A'",
             ("watermark_knows_the_latest_sale", "WIDGET-A"),
+        ),
+        (
+            "a SKU whose sale names a lot flagged as fitting the fast path's allocator",
+            "update sales set lot_id = 'LOT-001' where sale_id = 'SALE-001'",
+            ("allocator_fits_as_loaded", "WIDGET-A"),
         ),
         (
             "an allocation at another price than its lot's",

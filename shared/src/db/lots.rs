@@ -88,9 +88,9 @@ pub async fn insert_lots_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Lo
               -- A new SKU's row is marked here: the update below does not see rows this
               -- statement inserts. One a landed cost already falls on is costed whole.
               new_skus as (
-                  insert into sku_watermarks (tenant_id, sku, movements, rewind_date, rewind_sale_id,
+                  insert into sku_watermarks (tenant_id, sku, movements, allocator_fits, rewind_date, rewind_sale_id,
                                               backdated_kind, backdated_id)
-                  select $1, e.sku, m.spread, case when m.spread then e.received_date end,
+                  select $1, e.sku, m.spread, not m.spread, case when m.spread then e.received_date end,
                          case when m.spread then '' end, case when m.spread then 'lot' end,
                          case when m.spread then e.lot_id end
                   from earliest e
@@ -101,7 +101,7 @@ pub async fn insert_lots_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Lo
               ),
               -- A known SKU is marked from its earliest new lot unless an earlier mark
               -- waits; one such a lot makes costed whole is flagged either way (a
-              -- waiting mark has the run cost it whole from its start).
+              -- waiting mark has the run cost it whole from its start), for good.
               known as (
                   select e.sku, e.received_date, e.lot_id, e.spread,
                          (e.received_date <= w.costed_date or w.movements or e.spread)
@@ -115,9 +115,10 @@ pub async fn insert_lots_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, Lo
                       rewind_sale_id = case when k.earlier then '' else w.rewind_sale_id end,
                       backdated_kind = case when k.earlier then 'lot' else w.backdated_kind end,
                       backdated_id = case when k.earlier then k.lot_id else w.backdated_id end,
-                      movements = w.movements or k.spread
+                      movements = w.movements or k.spread,
+                      allocator_fits = w.allocator_fits and not k.spread
                   from known k
-                  where w.sku = k.sku and (k.earlier or (k.spread and not w.movements))
+                  where w.sku = k.sku and (k.earlier or k.spread)
               )
               select count(*) from inserted"
             ),

@@ -28,9 +28,9 @@ fn mark_skus(kind: &str) -> String {
               select distinct on (sku) sku, at, id from touched order by sku, at, id
           ),
           new_skus as (
-              insert into sku_watermarks (tenant_id, sku, movements, rewind_date, rewind_sale_id, backdated_kind,
-                                          backdated_id)
-              select $1, e.sku, true, e.at, '', '{kind}', e.id from earliest e
+              insert into sku_watermarks (tenant_id, sku, movements, allocator_fits, rewind_date, rewind_sale_id,
+                                          backdated_kind, backdated_id)
+              select $1, e.sku, true, false, e.at, '', '{kind}', e.id from earliest e
               on conflict (tenant_id, sku) do nothing
           ),
           known as (
@@ -40,6 +40,7 @@ fn mark_skus(kind: &str) -> String {
           marked as (
               update sku_watermarks w
               set movements = true,
+                  allocator_fits = false,
                   rewind_date = case when m.earlier then m.at else w.rewind_date end,
                   rewind_sale_id = case when m.earlier then '' else w.rewind_sale_id end,
                   backdated_kind = case when m.earlier then '{kind}' else w.backdated_kind end,

@@ -74,9 +74,9 @@ pub async fn insert_sales_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, S
                      or location <> {DEFAULT_LOCATION}
               ),
               new_skus as (
-                  insert into sku_watermarks (tenant_id, sku, last_sale_date, last_sale_id, movements, rewind_date,
-                                              rewind_sale_id, backdated_kind, backdated_id)
-                  select $1, l.sku, l.sale_date, l.sale_id, n.sku is not null,
+                  insert into sku_watermarks (tenant_id, sku, last_sale_date, last_sale_id, movements, allocator_fits,
+                                              rewind_date, rewind_sale_id, backdated_kind, backdated_id)
+                  select $1, l.sku, l.sale_date, l.sale_id, n.sku is not null, n.sku is null,
                          case when n.sku is not null then e.sale_date end,
                          case when n.sku is not null then e.sale_id end,
                          case when n.sku is not null then 'sale' end,
@@ -90,6 +90,7 @@ pub async fn insert_sales_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, S
                   select w.sku, e.sale_date as first_date, e.sale_id as first_sale_id,
                          l.sale_date as last_date, l.sale_id as last_sale_id,
                          n.sku is not null and not w.movements as now_whole,
+                         n.sku is not null and w.allocator_fits as fits_no_more,
                          w.last_sale_date is null
                              or (l.sale_date, l.sale_id) > (w.last_sale_date, w.last_sale_id) as later,
                          (coalesce((e.sale_date, e.sale_id) <= (w.costed_date, w.costed_sale_id), false)
@@ -106,12 +107,13 @@ pub async fn insert_sales_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, S
                   set last_sale_date = case when k.later then k.last_date else w.last_sale_date end,
                       last_sale_id = case when k.later then k.last_sale_id else w.last_sale_id end,
                       movements = w.movements or k.now_whole,
+                      allocator_fits = w.allocator_fits and not k.fits_no_more,
                       rewind_date = case when k.backdated then k.first_date else w.rewind_date end,
                       rewind_sale_id = case when k.backdated then k.first_sale_id else w.rewind_sale_id end,
                       backdated_kind = case when k.backdated then 'sale' else w.backdated_kind end,
                       backdated_id = case when k.backdated then k.first_sale_id else w.backdated_id end
                   from known k
-                  where w.sku = k.sku and (k.later or k.backdated or k.now_whole)
+                  where w.sku = k.sku and (k.later or k.backdated or k.now_whole or k.fits_no_more)
               )
               select count(*) from inserted"
             ),

@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use super::settings::DEFAULT_LOCATION;
 use super::{DbError, TenantTx};
 
 /// Snapshots, for run `$1`, the watermarks `w` the statement goes on to choose (a
@@ -346,33 +345,16 @@ pub async fn mark_method_change(
 /// Gives back to the FIFO allocator of the fast path each SKU `run_id`'s rewind has just
 /// taken over from its start to cost whole, where the allocator costs it exactly as the
 /// engine would: the tenant's methods are FIFO throughout (the caller's to check), and
-/// the SKU has lots and sales only, all at the tenant's default location, no sale
-/// naming a lot and no landed cost on its lots. The rewind superseded its outputs,
-/// movements and layers and put its lots back as loaded, so the fast path starts it
-/// afresh, and later runs take it there too. Its watermark's snapshot keeps the flag:
-/// a rollback flags it again. Returns how many.
+/// the SKU's input fits the allocator (`allocator_fits`: lots and sales only, all at
+/// the tenant's default location, no sale naming a lot and no landed cost on its lots,
+/// as the uploads keep it). The rewind superseded its outputs, movements and layers and
+/// put its lots back as loaded, so the fast path starts it afresh, and later runs take
+/// it there too. Its watermark's snapshot keeps the flag: a rollback flags it again.
+/// Returns how many.
 pub async fn return_to_fast_path(tx: &TenantTx) -> Result<u64, DbError> {
     tx.execute(
-        &format!(
-            r"update sku_watermarks w set movements = false, recost = false
-              where w.movements and w.recost and w.costed_date is null
-                and not exists (select 1 from customer_returns x where x.sku = w.sku)
-                and not exists (select 1 from supplier_returns x where x.sku = w.sku)
-                and not exists (select 1 from adjustments x where x.sku = w.sku)
-                and not exists (select 1 from stock_counts x where x.sku = w.sku)
-                and not exists (select 1 from transfers x where x.sku = w.sku)
-                and not exists (
-                    select 1 from sales s
-                    where s.sku = w.sku and (s.lot_id is not null or s.location <> {DEFAULT_LOCATION})
-                )
-                and not exists (
-                    select 1 from lots l
-                    where l.sku = w.sku
-                      and (l.location <> {DEFAULT_LOCATION}
-                           or exists (select 1 from landed_costs c
-                                      where c.lot_id = l.lot_id or c.receipt_id = l.receipt_id))
-                )"
-        ),
+        r"update sku_watermarks w set movements = false, recost = false
+          where w.movements and w.recost and w.costed_date is null and w.allocator_fits",
         &[],
     )
     .await
