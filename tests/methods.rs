@@ -266,3 +266,28 @@ T1,GADGET,2024-07-04,2,G2
     assert_eq!(rolled_back, on_average);
     assert_books_balance(&db, TENANT).await;
 }
+
+#[tokio::test]
+async fn a_chunk_of_skus_costed_whole_takes_skus_until_their_sales_fill_it() {
+    let db = TestDb::new().await;
+    set_method(&db, Method::MovingAverage, None).await.unwrap();
+    let lots = "lot_id,sku,received_date,original_quantity,remaining_quantity,unit_price,freight_cost_per_unit
+LA,A,2024-07-01,10,10,1.00,0
+LB,B,2024-07-01,10,10,1.00,0
+LC,C,2024-07-01,10,10,1.00,0
+LD,D,2024-07-01,10,10,1.00,0
+";
+    upload(&db, RecordKind::Lots, lots).await;
+    let mut sales = String::from("sale_id,sku,sale_date,quantity_sold\n");
+    for (sku, count) in [("A", 2), ("B", 1), ("C", 5), ("D", 1)] {
+        for n in 0..count {
+            sales.push_str(&format!("{sku}{n},{sku},2024-07-0{},1\n", n + 2));
+        }
+    }
+    upload(&db, RecordKind::Sales, &sales).await;
+    // Chunks of 3 sales: A and B (3), then C alone (5, more than a chunk holds, but
+    // whole), then D. By a count of SKUs alone, A, B and C would have gone together.
+    let run = run_to_end(&db, TENANT, 3).await.unwrap();
+    assert_eq!((run.sales_processed, run.chunks_applied), (9, 3));
+    assert_books_balance(&db, TENANT).await;
+}

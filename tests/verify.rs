@@ -64,7 +64,7 @@ async fn a_clean_book_passes_every_check() {
 
 #[tokio::test]
 async fn each_kind_of_corruption_is_named_by_the_rule_it_breaks() {
-    let cases: [(&str, &str, (&str, &str)); 12] = [
+    let cases: [(&str, &str, (&str, &str)); 13] = [
         (
             "an allocation naming a missing lot",
             "update cogs_allocations set lot_id = 'LOT-404' where sale_id = 'SALE-002'",
@@ -122,6 +122,11 @@ async fn each_kind_of_corruption_is_named_by_the_rule_it_breaks() {
             "a SKU whose sale names a lot flagged as fitting the fast path's allocator",
             "update sales set lot_id = 'LOT-001' where sale_id = 'SALE-001'",
             ("allocator_fits_as_loaded", "WIDGET-A"),
+        ),
+        (
+            "a watermark row that miscounts a SKU's sales",
+            "update sku_watermarks set sales = sales + 1 where sku = 'GADGET-B'",
+            ("watermark_knows_the_latest_sale", "GADGET-B"),
         ),
         (
             "an allocation at another price than its lot's",

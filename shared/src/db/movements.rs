@@ -702,9 +702,22 @@ pub(super) fn row_error(row: &Row) -> Result<RowError, DbError> {
     ))
 }
 
-/// The SKUs with movements a run has yet to cost whole, the first `limit` by SKU.
-pub async fn skus_to_recost(tx: &TenantTx, limit: i64) -> Result<Vec<String>, DbError> {
-    let rows = tx.query(r"select sku from sku_watermarks where recost order by sku limit $1", &[&limit]).await?;
+/// The SKUs with movements a run has yet to cost whole, by SKU: as many as their sales
+/// loaded fit in `sales` (at least one SKU, however many it has), and no more than `skus`.
+pub async fn skus_to_recost(tx: &TenantTx, sales: i64, skus: i64) -> Result<Vec<String>, DbError> {
+    let rows = tx
+        .query(
+            r"select sku
+              from (
+                  select sku, sales, sum(sales) over (order by sku rows unbounded preceding) as running
+                  from (select sku, sales from sku_watermarks where recost order by sku limit $2) w
+              ) w
+              -- The first SKU with sales goes however many it has.
+              where running <= $1 or running = sales
+              order by sku",
+            &[&sales, &skus],
+        )
+        .await?;
     rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
 }
 

@@ -64,6 +64,9 @@ pub async fn insert_sales_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, S
                   from inserted
                   order by sku, sale_date desc, sale_id desc
               ),
+              counted as (
+                  select sku, count(*) as sales from inserted group by sku
+              ),
               -- A SKU with a sale that names its lot, or leaves from another location than
               -- the tenant's default, is costed whole from now on: specific identification
               -- draws on the named lot, and FIFO runs per location, neither of which the
@@ -74,21 +77,22 @@ pub async fn insert_sales_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, S
                      or location <> {DEFAULT_LOCATION}
               ),
               new_skus as (
-                  insert into sku_watermarks (tenant_id, sku, last_sale_date, last_sale_id, movements, allocator_fits,
-                                              rewind_date, rewind_sale_id, backdated_kind, backdated_id)
-                  select $1, l.sku, l.sale_date, l.sale_id, n.sku is not null, n.sku is null,
+                  insert into sku_watermarks (tenant_id, sku, last_sale_date, last_sale_id, sales, movements,
+                                              allocator_fits, rewind_date, rewind_sale_id, backdated_kind, backdated_id)
+                  select $1, l.sku, l.sale_date, l.sale_id, c.sales, n.sku is not null, n.sku is null,
                          case when n.sku is not null then e.sale_date end,
                          case when n.sku is not null then e.sale_id end,
                          case when n.sku is not null then 'sale' end,
                          case when n.sku is not null then e.sale_id end
                   from latest l
                   join earliest e on e.sku = l.sku
+                  join counted c on c.sku = l.sku
                   left join named n on n.sku = l.sku
                   where not exists (select 1 from sku_watermarks w where w.sku = l.sku)
               ),
               known as (
                   select w.sku, e.sale_date as first_date, e.sale_id as first_sale_id,
-                         l.sale_date as last_date, l.sale_id as last_sale_id,
+                         l.sale_date as last_date, l.sale_id as last_sale_id, c.sales,
                          n.sku is not null and not w.movements as now_whole,
                          n.sku is not null and w.allocator_fits as fits_no_more,
                          w.last_sale_date is null
@@ -100,12 +104,14 @@ pub async fn insert_sales_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, S
                   from sku_watermarks w
                   join earliest e on e.sku = w.sku
                   join latest l on l.sku = w.sku
+                  join counted c on c.sku = w.sku
                   left join named n on n.sku = w.sku
               ),
               known_skus as (
                   update sku_watermarks w
                   set last_sale_date = case when k.later then k.last_date else w.last_sale_date end,
                       last_sale_id = case when k.later then k.last_sale_id else w.last_sale_id end,
+                      sales = w.sales + k.sales,
                       movements = w.movements or k.now_whole,
                       allocator_fits = w.allocator_fits and not k.fits_no_more,
                       rewind_date = case when k.backdated then k.first_date else w.rewind_date end,
@@ -113,7 +119,7 @@ pub async fn insert_sales_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, S
                       backdated_kind = case when k.backdated then 'sale' else w.backdated_kind end,
                       backdated_id = case when k.backdated then k.first_sale_id else w.backdated_id end
                   from known k
-                  where w.sku = k.sku and (k.later or k.backdated or k.now_whole or k.fits_no_more)
+                  where w.sku = k.sku
               )
               select count(*) from inserted"
             ),

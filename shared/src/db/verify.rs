@@ -138,14 +138,16 @@ pub const CHECKS: [(&str, &str, &str); 13] = [
     ),
     (
         "watermark_knows_the_latest_sale",
-        "each SKU's watermark row names its latest loaded sale (a run looks only into SKUs whose latest sale is \
-         after their watermark)",
-        r"select coalesce(w.sku, s.sku), 'recorded ' || coalesce(w.last_sale_id, 'none') || ', latest loaded '
-                 || coalesce(s.sale_id, 'none')
+        "each SKU's watermark row names its latest loaded sale and counts its sales (a run looks only into SKUs \
+         whose latest sale is after their watermark, and fills a chunk of SKUs costed whole by their sales)",
+        r"select coalesce(w.sku, s.sku), 'recorded ' || coalesce(w.last_sale_id, 'none') || ' of ' || coalesce(w.sales, 0)
+                 || ' sales, latest loaded ' || coalesce(s.sale_id, 'none') || ' of ' || coalesce(s.sales, 0)
           from sku_watermarks w
-          full join (select distinct on (sku) sku, sale_date, sale_id from sales order by sku, sale_date desc, sale_id desc) s
+          full join (select distinct on (sku) sku, sale_date, sale_id, count(*) over (partition by sku) as sales
+                     from sales order by sku, sale_date desc, sale_id desc) s
                  on s.sku = w.sku
-          where (w.last_sale_date, w.last_sale_id) is distinct from (s.sale_date, s.sale_id)",
+          where (w.last_sale_date, w.last_sale_id, coalesce(w.sales, 0))
+                is distinct from (s.sale_date, s.sale_id, coalesce(s.sales, 0))",
     ),
     (
         "allocation_belongs_to_a_run",

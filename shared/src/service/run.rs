@@ -228,7 +228,7 @@ async fn apply_chunk_in(
     chunk_size: usize,
 ) -> Result<Chunk, ServiceError> {
     let limit = i64::try_from(chunk_size.max(1)).unwrap_or(i64::MAX);
-    let skus = db::skus_to_recost(tx, limit.min(MOVEMENT_SKUS_PER_CHUNK)).await?;
+    let skus = db::skus_to_recost(tx, limit, limit.min(MOVEMENT_SKUS_PER_CHUNK)).await?;
     if !skus.is_empty() {
         return recost_whole(tx, run, &skus).await;
     }
@@ -298,9 +298,10 @@ async fn apply_chunk_in(
     if db::advance_cursor(tx, run, &totals).await? { Ok(Chunk::Applied) } else { Ok(Chunk::Lost) }
 }
 
-/// SKUs with movements besides lots and sales costed whole in one chunk, at most (and
-/// no more than the chunk's size in sales).
-const MOVEMENT_SKUS_PER_CHUNK: i64 = 50;
+/// SKUs with movements besides lots and sales costed whole in one chunk, at most (and no
+/// more than the chunk's size); fewer when their sales fill the chunk's size first
+/// (`db::skus_to_recost`).
+const MOVEMENT_SKUS_PER_CHUNK: i64 = 1_000;
 
 /// Costs SKUs with movements besides lots and sales whole, from every event loaded (the
 /// run's start took their earlier outputs over and put their lots back as loaded):
