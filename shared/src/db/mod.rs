@@ -5,6 +5,15 @@
 //! `app.tenant_id` for that transaction alone, so row-level security confines every
 //! statement to one tenant and a pooled connection carries nothing to its next user.
 
+/// The tenant's default location, in a statement: where its rows that name none are
+/// (`main`, [`crate::model::Location::DEFAULT`], until it chose another). A macro so
+/// that `concat!` can put it in the constant statements of `verify` too.
+macro_rules! default_location_sql {
+    () => {
+        "coalesce((select s.default_location from tenant_settings s), 'main')"
+    };
+}
+
 mod allocations;
 mod book;
 mod error;

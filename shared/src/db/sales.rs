@@ -93,8 +93,7 @@ pub async fn insert_sales_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, S
               known as (
                   select w.sku, e.sale_date as first_date, e.sale_id as first_sale_id,
                          l.sale_date as last_date, l.sale_id as last_sale_id, c.sales,
-                         n.sku is not null and not w.movements as now_whole,
-                         n.sku is not null and w.allocator_fits as fits_no_more,
+                         n.sku is not null as named,
                          w.last_sale_date is null
                              or (l.sale_date, l.sale_id) > (w.last_sale_date, w.last_sale_id) as later,
                          (coalesce((e.sale_date, e.sale_id) <= (w.costed_date, w.costed_sale_id), false)
@@ -112,8 +111,8 @@ pub async fn insert_sales_batch(tx: &TenantTx, upload_id: Uuid, batch: &[(u64, S
                   set last_sale_date = case when k.later then k.last_date else w.last_sale_date end,
                       last_sale_id = case when k.later then k.last_sale_id else w.last_sale_id end,
                       sales = w.sales + k.sales,
-                      movements = w.movements or k.now_whole,
-                      allocator_fits = w.allocator_fits and not k.fits_no_more,
+                      movements = w.movements or k.named,
+                      allocator_fits = w.allocator_fits and not k.named,
                       rewind_date = case when k.backdated then k.first_date else w.rewind_date end,
                       rewind_sale_id = case when k.backdated then k.first_sale_id else w.rewind_sale_id end,
                       backdated_kind = case when k.backdated then 'sale' else w.backdated_kind end,

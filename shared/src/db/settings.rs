@@ -13,9 +13,8 @@ use super::{DbError, TenantTx};
 use crate::journal::{Account, JournalConfig, LineDetail, Period, SkuRule, XeroTracking};
 use crate::model::{AccountKind, Location, LockPolicy, Methods, ShortfallPolicy};
 
-/// The tenant's default location, in a statement: where its rows that name none are
-/// (`main`, [`Location::DEFAULT`], until it chose another).
-pub(super) const DEFAULT_LOCATION: &str = "coalesce((select s.default_location from tenant_settings s), 'main')";
+/// The tenant's default location, in a statement (`default_location_sql!`).
+pub(super) const DEFAULT_LOCATION: &str = default_location_sql!();
 
 /// A tenant's settings (the defaults when it has saved none).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

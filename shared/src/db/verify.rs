@@ -187,24 +187,29 @@ pub const CHECKS: [(&str, &str, &str); 13] = [
         "allocator_fits_as_loaded",
         "each SKU is flagged as fitting the FIFO allocator of the fast path exactly when its input does: lots and \
          sales only, all at the default location, no sale naming a lot and no landed cost on its lots",
-        r"with fits_not as (
-              select sku from customer_returns
-              union select sku from supplier_returns
-              union select sku from adjustments
-              union select sku from stock_counts
-              union select sku from transfers
-              union
-              select sku from sales
-              where lot_id is not null or location <> coalesce((select default_location from tenant_settings), 'main')
-              union
-              select l.sku from lots l
-              where l.location <> coalesce((select default_location from tenant_settings), 'main')
-                 or exists (select 1 from landed_costs c where c.lot_id = l.lot_id or c.receipt_id = l.receipt_id)
-          )
-          select w.sku, case when w.allocator_fits then 'flagged as fitting, but its input does not'
-                             else 'flagged as not fitting, but its input does' end
-          from sku_watermarks w left join fits_not f on f.sku = w.sku
-          where w.allocator_fits = (f.sku is not null)",
+        concat!(
+            r"with fits_not as (
+                  select sku from customer_returns
+                  union select sku from supplier_returns
+                  union select sku from adjustments
+                  union select sku from stock_counts
+                  union select sku from transfers
+                  union
+                  select sku from sales where lot_id is not null or location <> ",
+            default_location_sql!(),
+            r"
+                  union
+                  select l.sku from lots l
+                  where l.location <> ",
+            default_location_sql!(),
+            r"
+                     or exists (select 1 from landed_costs c where c.lot_id = l.lot_id or c.receipt_id = l.receipt_id)
+              )
+              select w.sku, case when w.allocator_fits then 'flagged as fitting, but its input does not'
+                                 else 'flagged as not fitting, but its input does' end
+              from sku_watermarks w left join fits_not f on f.sku = w.sku
+              where w.allocator_fits = (f.sku is not null)"
+        ),
     ),
 ];
 

@@ -472,7 +472,7 @@ pub struct Allocation {
 impl Allocation {
     /// What the units cost the sale: `extended_cost + landed`, exact; `None` on overflow.
     pub fn cost(&self) -> Option<Decimal> {
-        self.extended_cost.checked_add(self.landed)
+        money::exact_add(self.extended_cost, self.landed)
     }
 }
 

@@ -14,7 +14,7 @@ use crate::db::{self, ChunkTotals, RunRow, RunStatus, TenantTx};
 use crate::engine::{self, CostingError, LotBook};
 use crate::ingest::RecordKind;
 use crate::model::{Allocation, Method, Methods, Sale, ShortfallPolicy};
-use crate::money::exact_sum;
+use crate::money::{exact_add, exact_sum};
 
 /// How much work one `advance_run` call may do. Chunks are whole transactions; the
 /// call stops before a chunk that would likely end after `deadline` (judged by the
@@ -291,7 +291,7 @@ async fn apply_chunk_in(
         sales: costed.len() as i64,
         allocations: allocations.len() as i64,
         quantity: exact_sum(allocations.iter().map(|a| a.quantity)).ok_or(ServiceError::AmountOverflow)?,
-        cogs: exact_sum(allocations.iter().map(|a| a.extended_cost)).ok_or(ServiceError::AmountOverflow)?,
+        cogs: cost_of(&allocations)?,
         parked: shortfalls.len() as i32,
         last_sku: last.sku.as_str(),
     };
@@ -351,16 +351,19 @@ async fn recost_whole(tx: &TenantTx, run: &RunRow, skus: &[String]) -> Result<Ch
         sales: sales as i64,
         allocations: costing.allocations.len() as i64,
         quantity: exact_sum(costing.allocations.iter().map(|a| a.quantity)).ok_or(ServiceError::AmountOverflow)?,
-        // A sale's cost: its allocations with the landed cost they carried.
-        cogs: costing
-            .allocations
-            .iter()
-            .try_fold(Decimal::ZERO, |total, a| total.checked_add(a.cost()?))
-            .ok_or(ServiceError::AmountOverflow)?,
+        cogs: cost_of(&costing.allocations)?,
         parked: costing.shortfalls.len() as i32,
         last_sku: run.cursor_sku.as_deref().unwrap_or(""),
     };
     if db::advance_cursor(tx, run, &totals).await? { Ok(Chunk::Applied) } else { Ok(Chunk::Lost) }
+}
+
+/// What `allocations` cost their sales, with the landed cost they carried: exact.
+fn cost_of(allocations: &[Allocation]) -> Result<Decimal, ServiceError> {
+    allocations
+        .iter()
+        .try_fold(Decimal::ZERO, |total, a| exact_add(total, a.cost()?))
+        .ok_or(ServiceError::AmountOverflow)
 }
 
 /// A chunk's allocations (in costing order, so grouped by SKU) summed per SKU.
@@ -377,10 +380,7 @@ fn sku_outputs(allocations: &[Allocation]) -> Result<Vec<db::SkuOutputs<'_>>, Se
                 last: (last.sale_date, last.sale_id.as_str()),
                 sales: i64::try_from(sales).expect("a chunk's sales fit in i64"),
                 quantity: exact_sum(outputs.iter().map(|a| a.quantity)).ok_or(ServiceError::AmountOverflow)?,
-                cost: outputs
-                    .iter()
-                    .try_fold(Decimal::ZERO, |total, a| total.checked_add(a.cost()?))
-                    .ok_or(ServiceError::AmountOverflow)?,
+                cost: cost_of(outputs)?,
             })
         })
         .collect()
