@@ -113,14 +113,24 @@ impl Layer {
 /// [`Shortfall`] names it.
 pub fn cost_events(inputs: &Inputs<'_>) -> Result<Costing, CostingError> {
     let mut streams = Streams::build(inputs)?;
-    let mut costing = Costing::default();
+    // Most sales draw on one layer: their allocations, and a layer per lot.
+    let mut costing = Costing {
+        allocations: Vec::with_capacity(inputs.sales.len()),
+        layers: Vec::with_capacity(inputs.lots.len()),
+        ..Costing::default()
+    };
     // SKU by SKU in order: the outputs come in the order of their SKUs.
-    let mut by_sku: Vec<(&Sku, Vec<Event<'_>>)> = std::mem::take(&mut streams.by_sku).into_iter().collect();
+    let mut by_sku: Vec<(&Sku, SkuStream<'_>)> = std::mem::take(&mut streams.by_sku).into_iter().collect();
     by_sku.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    for (sku, mut events) in by_sku {
+    for (sku, mut stream) in by_sku {
         // Keys are unique (ids are, within a kind), so an unstable sort orders them alike.
-        events.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-        SkuCosting::new(inputs.methods, sku, &streams.returned, &streams.landed).run(&events, &mut costing)?;
+        stream.events.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        // Sales usually come in costing order already: checked, not sorted afresh.
+        if !stream.sales.is_sorted_by(|a, b| a.costing_key() <= b.costing_key()) {
+            stream.sales.sort_unstable_by(|a, b| a.costing_key().cmp(&b.costing_key()));
+        }
+        let costing_of_sku = SkuCosting::new(inputs.methods, sku, &streams.returned, &streams.landed);
+        costing_of_sku.run(&stream.events, &stream.sales, &mut costing)?;
     }
     Ok(costing)
 }
@@ -128,13 +138,20 @@ pub fn cost_events(inputs: &Inputs<'_>) -> Result<Costing, CostingError> {
 /// An event's place in its SKU's stream: (instant, rank of its kind, id, second id).
 type Key<'a> = (Timestamp, u8, &'a str, &'a str);
 
+/// A sale's place in its SKU's stream.
+fn sale_key(sale: &Sale) -> Key<'_> {
+    (sale.sale_date, SALE_RANK, sale.sale_id.as_str(), "")
+}
+
+/// A sale's rank among the kinds at one instant: after the inflows and transfers.
+const SALE_RANK: u8 = 5;
+
 enum What<'a> {
     Receipt(&'a Lot),
     Return(&'a CustomerReturn, &'a Sale),
     AdjustmentIn(&'a Adjustment, Decimal),
     Landed(&'a LandedCost, &'a LotId, Decimal),
     Transfer(&'a Transfer),
-    Sale(&'a Sale),
     AdjustmentOut(&'a Adjustment),
     /// With the location its units leave from.
     SupplierReturn(&'a SupplierReturn, &'a Location),
@@ -146,9 +163,17 @@ struct Event<'a> {
     what: What<'a>,
 }
 
+/// One SKU's input: its sales apart from its other events (they are most of the input,
+/// and usually come in order), merged in order as the SKU is costed.
+#[derive(Default)]
+struct SkuStream<'a> {
+    events: Vec<Event<'a>>,
+    sales: Vec<&'a Sale>,
+}
+
 /// The inputs checked and gathered into one (unsorted) stream per SKU.
 struct Streams<'a> {
-    by_sku: HashMap<&'a Sku, Vec<Event<'a>>>,
+    by_sku: HashMap<&'a Sku, SkuStream<'a>>,
     /// Sales some return names: only their parts are kept.
     returned: HashSet<&'a SaleId>,
     /// Lots some landed cost falls on: only they keep who took their units.
@@ -157,9 +182,10 @@ struct Streams<'a> {
 
 impl<'a> Streams<'a> {
     fn build(inputs: &Inputs<'a>) -> Result<Self, CostingError> {
-        let mut by_sku: HashMap<&'a Sku, Vec<Event<'a>>> = HashMap::new();
-        let mut push =
-            |sku: &'a Sku, key: Key<'a>, what: What<'a>| by_sku.entry(sku).or_default().push(Event { key, what });
+        let mut by_sku: HashMap<&'a Sku, SkuStream<'a>> = HashMap::new();
+        let mut push = |sku: &'a Sku, key: Key<'a>, what: What<'a>| {
+            by_sku.entry(sku).or_default().events.push(Event { key, what });
+        };
         let invalid =
             |kind: EventKind, id: &str, reason: String| CostingError::InvalidEvent { kind, id: id.to_owned(), reason };
 
@@ -205,7 +231,6 @@ impl<'a> Streams<'a> {
             if let Some(returned) = sales.get_mut(&sale.sale_id) {
                 *returned = Some(sale);
             }
-            push(&sale.sku, (sale.sale_date, 5, sale.sale_id.as_str(), ""), What::Sale(sale));
         }
         let mut returned = HashSet::new();
         let mut landed_lots = HashSet::new();
@@ -228,7 +253,7 @@ impl<'a> Streams<'a> {
             positive(EventKind::Return, &ret.return_id, ret.quantity)?;
             // A return at its sale's very instant comes right after the sale.
             let key = if ret.return_date == sale.sale_date {
-                (ret.return_date, 5, sale.sale_id.as_str(), ret.return_id.as_str())
+                (ret.return_date, SALE_RANK, sale.sale_id.as_str(), ret.return_id.as_str())
             } else {
                 (ret.return_date, 1, ret.return_id.as_str(), "")
             };
@@ -302,27 +327,38 @@ impl<'a> Streams<'a> {
                 push(&lot.sku, key, What::Landed(landed, &lot.lot_id, share));
             }
         }
+        // Each SKU's sales (a run of one SKU is looked up once).
+        for run in inputs.sales.chunk_by(|a, b| a.sku == b.sku) {
+            by_sku.entry(&run[0].sku).or_default().sales.extend(run);
+        }
         Ok(Self { by_sku, returned, landed: landed_lots })
     }
 }
 
 /// The least id (byte order) given more than once, whatever the order of `ids`. Their
-/// hashes are sorted rather than a million ids put in a table: a table that large
-/// misses the cache on every insert.
-fn repeated<'x, T: std::hash::Hash + Ord>(ids: impl Iterator<Item = &'x T>) -> Option<&'x T> {
+/// hashes are sorted rather than a million ids put in a table (a table that large
+/// misses the cache on every insert): first spread by their top bits into buckets small
+/// enough to sort in cache. Only where two hashes are equal are the ids compared.
+fn repeated<'x, T: std::hash::Hash + Ord>(ids: impl Iterator<Item = &'x T> + Clone) -> Option<&'x T> {
     use std::hash::BuildHasher;
+    const BUCKET_BITS: u32 = 10;
     let state = foldhash::fast::FixedState::default();
-    let mut hashed: Vec<(u64, &T)> = ids.map(|id| (state.hash_one(id), id)).collect();
-    hashed.sort_unstable_by_key(|(hash, _)| *hash);
-    hashed
-        .chunk_by(|a, b| a.0 == b.0)
-        .filter(|same_hash| same_hash.len() > 1)
-        .filter_map(|same_hash| {
-            let mut ids: Vec<&T> = same_hash.iter().map(|(_, id)| *id).collect();
-            ids.sort_unstable();
-            ids.windows(2).find(|pair| pair[0] == pair[1]).map(|pair| pair[0])
-        })
-        .min()
+    let mut buckets: Vec<Vec<u64>> = vec![Vec::new(); 1 << BUCKET_BITS];
+    for id in ids.clone() {
+        let hash = state.hash_one(id);
+        buckets[(hash >> (u64::BITS - BUCKET_BITS)) as usize].push(hash);
+    }
+    let mut shared: HashSet<u64> = HashSet::new();
+    for bucket in &mut buckets {
+        bucket.sort_unstable();
+        shared.extend(bucket.windows(2).filter(|pair| pair[0] == pair[1]).map(|pair| pair[0]));
+    }
+    if shared.is_empty() {
+        return None;
+    }
+    let mut suspects: Vec<&T> = ids.filter(|id| shared.contains(&state.hash_one(id))).collect();
+    suspects.sort_unstable();
+    suspects.windows(2).find(|pair| pair[0] == pair[1]).map(|pair| pair[0])
 }
 
 /// Events in id order: checked so, the same input in whatever order is refused for the
@@ -441,16 +477,45 @@ impl Splitter {
         let upto = if last {
             self.amount
         } else {
-            // amount × running ÷ total; divided first only where the product overflows.
+            // amount × running ÷ total, in integers where they fit; else in decimals,
+            // divided first only where the product overflows.
             let (amount, running, total) = (self.amount, self.running, self.total);
-            let exact = amount.checked_mul(running).and_then(|product| product.checked_div(total));
-            let share = exact.or_else(|| amount.checked_mul(running.checked_div(total)?))?;
-            share.round_dp_with_strategy(self.places, RoundingStrategy::MidpointAwayFromZero)
+            match rounded_share(amount, running, total, self.places) {
+                Some(share) => share,
+                None => {
+                    let exact = amount.checked_mul(running).and_then(|product| product.checked_div(total));
+                    let share = exact.or_else(|| amount.checked_mul(running.checked_div(total)?))?;
+                    share.round_dp_with_strategy(self.places, RoundingStrategy::MidpointAwayFromZero)
+                }
+            }
         };
         let part = upto - self.before;
         self.before = upto;
         Some(part)
     }
+}
+
+/// `amount × weight ÷ total` rounded once, half away from zero, to `places` (at most
+/// 28): computed in 128-bit integers, quotient and remainder, so no digit beyond
+/// `places` is rounded first (a decimal division keeps 28 digits and rounds them).
+/// `None` where the integers do not fit; the caller then divides decimals.
+pub(super) fn rounded_share(amount: Decimal, weight: Decimal, total: Decimal, places: u32) -> Option<Decimal> {
+    // With x = X·10^-x.scale for each, the share in units of 10^-places is
+    // A·W·10^(places + t - a - w) ÷ T.
+    let exponent = (places + total.scale()) as i32 - (amount.scale() + weight.scale()) as i32;
+    let power = 10_u128.checked_pow(exponent.unsigned_abs())?;
+    let mut numerator = amount.mantissa().unsigned_abs().checked_mul(weight.mantissa().unsigned_abs())?;
+    let mut denominator = total.mantissa().unsigned_abs();
+    if exponent >= 0 {
+        numerator = numerator.checked_mul(power)?;
+    } else {
+        denominator = denominator.checked_mul(power)?;
+    }
+    let (quotient, remainder) = (numerator.checked_div(denominator)?, numerator % denominator);
+    // Half away from zero: up when the remainder is at least half the divisor.
+    let magnitude = i128::try_from(quotient + u128::from(remainder >= denominator - remainder)).ok()?;
+    let negative = amount.is_sign_negative() ^ weight.is_sign_negative() ^ total.is_sign_negative();
+    Decimal::try_from_i128_with_scale(if negative { -magnitude } else { magnitude }, places).ok()
 }
 
 /// The part of `value` that `quantity` of `of` units carry: all of it for the last
@@ -465,9 +530,13 @@ fn share_of(value: Decimal, quantity: Decimal, of: Decimal) -> Option<Decimal> {
     Splitter::new(value, of)?.next(quantity, false)
 }
 
+/// A layer's place in drawing order: (instant, rank of its kind, id, second id). The
+/// ids are shared with the input where they can be (a lot's own id), not copied.
+type LayerKey = (Timestamp, u8, Arc<str>, Option<Arc<str>>);
+
 /// One layer of a SKU while its stream is costed.
 struct LayerState {
-    key: (Timestamp, u8, Arc<str>, Arc<str>),
+    key: LayerKey,
     name: LotId,
     /// Where it is: an index into [`SkuCosting::places`].
     place: usize,
@@ -527,8 +596,24 @@ struct SalePart {
     landed: Decimal,
 }
 
-/// Units drawn from one layer by one outflow: (layer, quantity, unit cost, landed part).
-type Draw = (usize, Decimal, Decimal, Decimal);
+/// Units drawn from one layer by one outflow.
+#[derive(Clone, Copy)]
+struct Draw {
+    layer: usize,
+    quantity: Decimal,
+    unit_cost: Decimal,
+    /// `quantity × unit_cost`, exact.
+    extended_cost: Decimal,
+    /// What the units cost beyond that: their share of the layer's landed value, or
+    /// under the moving average the difference to the average.
+    landed: Decimal,
+}
+
+impl Draw {
+    fn cost(&self) -> Option<Decimal> {
+        exact_add(self.extended_cost, self.landed)
+    }
+}
 
 /// An outflow's draws: most outflows draw on one or two layers, kept without a heap
 /// allocation per outflow.
@@ -571,14 +656,32 @@ impl<'a, 's> SkuCosting<'a, 's> {
         }
     }
 
-    fn run(mut self, events: &[Event<'a>], costing: &mut Costing) -> Result<(), CostingError> {
+    /// Costs the SKU's `events` and `sales` (each in order) merged in order.
+    fn run(mut self, events: &[Event<'a>], sales: &[&'a Sale], costing: &mut Costing) -> Result<(), CostingError> {
         let mut parked = false;
-        for event in events {
-            // A parked SKU's later events stay uncosted; its lots are still in stock.
-            if parked && !matches!(event.what, What::Receipt(_)) {
-                continue;
-            }
-            if let Some(shortfall) = self.apply(event, costing)? {
+        let (mut events, mut sales) = (events.iter().peekable(), sales.iter().peekable());
+        loop {
+            let sale_next = match (events.peek(), sales.peek()) {
+                (Some(event), Some(sale)) => sale_key(sale) < event.key,
+                (None, Some(_)) => true,
+                (_, None) => false,
+            };
+            let shortfall = if sale_next {
+                let sale = sales.next().expect("peeked");
+                // A parked SKU's later sales stay uncosted.
+                if parked {
+                    continue;
+                }
+                self.sale(sale, costing)?
+            } else {
+                let Some(event) = events.next() else { break };
+                // Its other later events too; its lots are still in stock.
+                if parked && !matches!(event.what, What::Receipt(_)) {
+                    continue;
+                }
+                self.apply(event, costing)?
+            };
+            if let Some(shortfall) = shortfall {
                 costing.shortfalls.push(shortfall);
                 parked = true;
             }
@@ -622,55 +725,58 @@ impl<'a, 's> SkuCosting<'a, 's> {
         self.places.len() - 1
     }
 
-    /// Costs one event; returns the shortfall that parks the SKU there, if it does.
+    /// Costs one sale; returns the shortfall that parks the SKU there, if it does.
+    fn sale(&mut self, sale: &'a Sale, costing: &mut Costing) -> Result<Option<Shortfall>, CostingError> {
+        let (id, date) = (EventId::from(&sale.sale_id), sale.sale_date);
+        let place = self.place(&sale.location);
+        let named = self.named_lot(date, &sale.lot_id);
+        let draws = match self.outflow(place, sale.quantity_sold, MovementKind::SaleLanded, &id, date, named)? {
+            Ok(draws) => draws,
+            Err(shortfall) => return Ok(Some(shortfall)),
+        };
+        let keep_parts = self.with_returns.contains(&sale.sale_id);
+        let mut parts = Vec::new();
+        for Draw { layer, quantity, unit_cost, extended_cost, landed } in draws {
+            costing.allocations.push(Allocation {
+                sale_id: sale.sale_id.clone(),
+                lot_id: self.layers[layer].name.clone(),
+                sku: self.sku.clone(),
+                sale_date: date,
+                quantity,
+                unit_cost,
+                extended_cost,
+                landed,
+            });
+            if keep_parts {
+                parts.push(SalePart { layer, quantity, unit_cost, landed });
+            }
+        }
+        if keep_parts {
+            self.sale_parts.insert(&sale.sale_id, parts);
+        }
+        Ok(None)
+    }
+
+    /// Costs one event other than a sale; returns the shortfall that parks the SKU
+    /// there, if it does.
     fn apply(&mut self, event: &Event<'a>, costing: &mut Costing) -> Result<Option<Shortfall>, CostingError> {
         let date = event.key.0;
         match event.what {
             What::Receipt(lot) => {
                 let unit_cost = lot.unit_cost().expect("checked when the streams were built");
                 let place = self.place(&lot.location);
-                let key = (date, 0, lot.lot_id.as_str().into(), "".into());
+                let key = (date, 0, lot.lot_id.shared(), None);
                 let index = self.add_layer(place, key, lot.lot_id.clone(), lot.remaining_quantity, unit_cost)?;
                 self.layers[index].origin = Some(index);
                 self.lots.insert(&lot.lot_id, index);
                 self.latest_lot_cost = Some(unit_cost);
-            }
-            What::Sale(sale) => {
-                let id = EventId::from(&sale.sale_id);
-                let place = self.place(&sale.location);
-                let named = self.named_lot(date, &sale.lot_id);
-                let draws = match self.outflow(place, sale.quantity_sold, MovementKind::SaleLanded, &id, date, named)? {
-                    Ok(draws) => draws,
-                    Err(shortfall) => return Ok(Some(shortfall)),
-                };
-                let keep_parts = self.with_returns.contains(&sale.sale_id);
-                let mut parts = Vec::new();
-                for (layer, quantity, unit_cost, landed) in draws {
-                    let extended_cost = exact_mul(quantity, unit_cost).ok_or_else(|| overflow(EventKind::Sale, &id))?;
-                    costing.allocations.push(Allocation {
-                        sale_id: sale.sale_id.clone(),
-                        lot_id: self.layers[layer].name.clone(),
-                        sku: self.sku.clone(),
-                        sale_date: date,
-                        quantity,
-                        unit_cost,
-                        extended_cost,
-                        landed,
-                    });
-                    if keep_parts {
-                        parts.push(SalePart { layer, quantity, unit_cost, landed });
-                    }
-                }
-                if keep_parts {
-                    self.sale_parts.insert(&sale.sale_id, parts);
-                }
             }
             What::Return(ret, sale) => self.customer_return(ret, sale, date, costing)?,
             What::AdjustmentIn(adjustment, unit_cost) => {
                 let name = LotId::layer(format!("adj:{}", adjustment.adjustment_id));
                 let id = &adjustment.adjustment_id;
                 let place = self.place(&adjustment.location);
-                let key = (date, 2, "adj".into(), id.as_str().into());
+                let key = (date, 2, "adj".into(), Some(id.shared()));
                 let layer = self.add_layer(place, key, name, adjustment.quantity, unit_cost)?;
                 let cost =
                     exact_mul(adjustment.quantity, unit_cost).ok_or_else(|| overflow(EventKind::Adjustment, id))?;
@@ -714,7 +820,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
                         return Ok(Some(self.shortfall(place, EventKind::Count, id.clone(), date, difference)));
                     };
                     let name = LotId::layer(format!("count:{id}"));
-                    let key = (date, 2, "count".into(), id.as_str().into());
+                    let key = (date, 2, "count".into(), Some(id.shared()));
                     let layer = self.add_layer(place, key, name, difference, unit_cost)?;
                     let cost = exact_mul(difference, unit_cost).ok_or_else(|| overflow(EventKind::Count, id))?;
                     costing.movements.push(self.movement(
@@ -781,7 +887,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
     fn add_layer(
         &mut self,
         place: usize,
-        key: (Timestamp, u8, Arc<str>, Arc<str>),
+        key: LayerKey,
         name: LotId,
         remaining: Decimal,
         unit_cost: Decimal,
@@ -795,7 +901,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
         let at = stock.order.partition_point(|&other| layers[other].key < key);
         stock.order.insert(at, index);
         stock.head = stock.head.min(at);
-        let takers = (key.1 == 0 && key.3.is_empty() && self.with_landed.contains(&name)).then(Vec::new);
+        let takers = (key.1 == 0 && key.3.is_none() && self.with_landed.contains(&name)).then(Vec::new);
         let landed = Decimal::ZERO;
         self.layers.push(LayerState { key, name, place, origin: None, remaining, unit_cost, landed, takers });
         Ok(index)
@@ -890,15 +996,20 @@ impl<'a, 's> SkuCosting<'a, 's> {
     ) -> Result<Draws, CostingError> {
         let too_large = || overflow(kind.event_kind(), id);
         let cost = share_of(value, quantity, held).ok_or_else(too_large)?;
-        // The cost spread over the draws by quantity, as `split` spreads it.
-        let mut parts = Splitter::new(cost, quantity).ok_or_else(too_large)?;
-        let last = draws.len().saturating_sub(1);
         let mut drawn = Decimal::ZERO;
-        for (index, draw) in draws.iter_mut().enumerate() {
-            let part = parts.next(draw.1, index == last).ok_or_else(too_large)?;
-            let base = exact_mul(draw.1, draw.2).ok_or_else(too_large)?;
-            drawn = exact_add(drawn, exact_add(base, draw.3).ok_or_else(too_large)?).ok_or_else(too_large)?;
-            draw.3 = exact_sub(part, base).ok_or_else(too_large)?;
+        if let [draw] = draws.as_mut_slice() {
+            // One draw (most outflows) takes the whole cost.
+            drawn = draw.cost().ok_or_else(too_large)?;
+            draw.landed = exact_sub(cost, draw.extended_cost).ok_or_else(too_large)?;
+        } else {
+            // The cost spread over the draws by quantity, as `split` spreads it.
+            let mut parts = Splitter::new(cost, quantity).ok_or_else(too_large)?;
+            let last = draws.len().saturating_sub(1);
+            for (index, draw) in draws.iter_mut().enumerate() {
+                let part = parts.next(draw.quantity, index == last).ok_or_else(too_large)?;
+                drawn = exact_add(drawn, draw.cost().ok_or_else(too_large)?).ok_or_else(too_large)?;
+                draw.landed = exact_sub(part, draw.extended_cost).ok_or_else(too_large)?;
+            }
         }
         // What the draws' layers gave beyond the cost stays in the pool.
         let beyond = exact_sub(drawn, cost).ok_or_else(too_large)?;
@@ -1023,19 +1134,28 @@ impl<'a, 's> SkuCosting<'a, 's> {
         id: &EventId,
     ) -> Result<Draw, CostingError> {
         let state = &mut self.layers[layer];
-        let event_kind = kind.event_kind();
-        let landed = share_of(state.landed, quantity, state.remaining).ok_or_else(|| overflow(event_kind, id))?;
-        state.landed -= landed;
-        state.remaining = exact_sub(state.remaining, quantity).ok_or_else(|| overflow(event_kind, id))?;
+        let too_large = || overflow(kind.event_kind(), id);
+        let landed = share_of(state.landed, quantity, state.remaining).ok_or_else(too_large)?;
+        if !landed.is_zero() {
+            state.landed -= landed;
+        }
+        state.remaining = exact_sub(state.remaining, quantity).ok_or_else(too_large)?;
+        let unit_cost = state.unit_cost;
+        let draw = Draw {
+            layer,
+            quantity,
+            unit_cost,
+            extended_cost: exact_mul(quantity, unit_cost).ok_or_else(too_large)?,
+            landed,
+        };
         let stock = &mut self.places[state.place];
         stock.on_hand -= quantity;
-        let unit_cost = state.unit_cost;
-        stock.revalue(|| exact_mul(quantity, unit_cost).and_then(|base| exact_add(base, landed)).map(|drawn| -drawn));
+        stock.revalue(|| draw.cost().map(|drawn| -drawn));
         debug_assert!(state.remaining >= Decimal::ZERO, "a layer never goes negative");
         if let Some(takers) = &mut state.takers {
             takers.push(Taker { kind, id: id.clone(), quantity, into: None });
         }
-        Ok((layer, quantity, state.unit_cost, landed))
+        Ok(draw)
     }
 
     fn record_draws(
@@ -1046,11 +1166,9 @@ impl<'a, 's> SkuCosting<'a, 's> {
         draws: &[Draw],
         costing: &mut Costing,
     ) -> Result<(), CostingError> {
-        for &(layer, quantity, unit_cost, landed) in draws {
-            let cost = exact_mul(quantity, unit_cost)
-                .and_then(|base| exact_add(base, landed))
-                .ok_or_else(|| overflow(kind.event_kind(), id))?;
-            costing.movements.push(self.movement(kind, id, date, layer, quantity, cost));
+        for draw in draws {
+            let cost = draw.cost().ok_or_else(|| overflow(kind.event_kind(), id))?;
+            costing.movements.push(self.movement(kind, id, date, draw.layer, draw.quantity, cost));
         }
         Ok(())
     }
@@ -1072,10 +1190,11 @@ impl<'a, 's> SkuCosting<'a, 's> {
             Err(shortfall) => return Ok(Some(shortfall)),
         };
         self.record_draws(MovementKind::TransferOut, id, date, &draws, costing)?;
-        for (layer, quantity, unit_cost, landed) in draws {
+        for Draw { layer, quantity, unit_cost, extended_cost, landed } in draws {
             let source = &self.layers[layer];
             let (received, rank, first, second) = &source.key;
-            let key = (*received, *rank, first.clone(), format!("{second}>{id}").into());
+            let second = second.as_deref().unwrap_or_default();
+            let key = (*received, *rank, first.clone(), Some(format!("{second}>{id}").into()));
             let name = LotId::layer(format!("transfer:{id}:{}", source.name));
             let (origin, follows_landed) = (source.origin, source.takers.is_some());
             let arrived = self.add_layer(to, key, name, quantity, unit_cost)?;
@@ -1088,9 +1207,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
             if let Some(taker) = self.layers[layer].takers.as_mut().and_then(|takers| takers.last_mut()) {
                 taker.into = Some(arrived);
             }
-            let cost = exact_mul(quantity, unit_cost)
-                .and_then(|base| exact_add(base, landed))
-                .ok_or_else(|| overflow(EventKind::Transfer, id))?;
+            let cost = exact_add(extended_cost, landed).ok_or_else(|| overflow(EventKind::Transfer, id))?;
             costing.movements.push(self.movement(MovementKind::TransferIn, id, date, arrived, quantity, cost));
         }
         Ok(None)
@@ -1173,7 +1290,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
         for (from, quantity, unit_cost, landed) in taken {
             let from_name = self.layers[from].name.clone();
             let name = LotId::layer(format!("{id}:{from_name}"));
-            let key = (date, 1, id.as_str().into(), from_name.as_str().into());
+            let key = (date, 1, id.shared(), Some(from_name.shared()));
             let index = self.add_layer(place, key, name, quantity, unit_cost)?;
             self.layers[index].landed = landed;
             self.places[place].revalue(|| Some(landed));

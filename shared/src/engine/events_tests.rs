@@ -8,7 +8,7 @@ use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
-use super::events::{Costing, Inputs, cost_events, split};
+use super::events::{Costing, Inputs, cost_events, rounded_share, split};
 use super::tests::{d, date};
 use super::{CostingError, LotBook, allocate_or_park};
 use crate::model::{
@@ -986,6 +986,25 @@ fn split_adds_up_exactly_at_the_amounts_places() {
     assert_eq!(split(d("0.01"), &[d("1"), d("1")]), Some(vec![d("0.01"), d("0.00")]));
     assert_eq!(split(d("1.005"), &[d("1"), d("1")]), Some(vec![d("0.503"), d("0.502")]));
     assert_eq!(split(d("5"), &[d("0"), d("0")]), None);
+    // Halves round away from zero, either sign.
+    assert_eq!(split(d("0.05"), &[d("1"), d("1")]), Some(vec![d("0.03"), d("0.02")]));
+    assert_eq!(split(d("-1.005"), &[d("1"), d("1")]), Some(vec![d("-0.503"), d("-0.502")]));
+    assert_eq!(split(d("10"), &[d("0.5"), d("2.5")]), Some(vec![d("1.67"), d("8.33")]));
+}
+
+#[test]
+fn a_share_is_rounded_once_from_the_exact_quotient() {
+    // 2 × 1 ÷ 3 = 0.666…: 0.67 to cents, 0.6667 to four places.
+    assert_eq!(rounded_share(d("2.00"), d("1"), d("3"), 2), Some(d("0.67")));
+    assert_eq!(rounded_share(d("2.0000"), d("1"), d("3"), 4), Some(d("0.6667")));
+    // Exactly half, and just under it (a remainder one short of half the divisor).
+    assert_eq!(rounded_share(d("0.01"), d("1"), d("2"), 2), Some(d("0.01")));
+    assert_eq!(rounded_share(d("-0.01"), d("1"), d("2"), 2), Some(d("-0.01")));
+    assert_eq!(rounded_share(d("0.01"), d("1"), d("2.0001"), 2), Some(d("0.00")));
+    // Scales of every operand: 1.5 × 0.25 ÷ 0.3 = 1.25.
+    assert_eq!(rounded_share(d("1.50"), d("0.25"), d("0.3"), 2), Some(d("1.25")));
+    // Beyond 128 bits: left to the caller.
+    assert_eq!(rounded_share(Decimal::MAX, Decimal::MAX, d("3"), 2), None);
 }
 
 // ---------------------------------------------------------------------------------
@@ -1747,6 +1766,24 @@ fn shuffled(case: &Case) -> Case {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    #[test]
+    fn a_share_in_integers_is_the_decimal_quotient_rounded(
+        amount in -10_i64.pow(12)..10_i64.pow(12),
+        amount_places in 0_u32..7,
+        weight in 1_i64..1_000_000,
+        more in 0_i64..1_000_000,
+        quantity_places in 0_u32..4,
+        extra_places in 0_u32..3,
+    ) {
+        // A pool's value, and a quantity out of a larger one held (both of one scale).
+        let amount = Decimal::new(amount, amount_places);
+        let (weight, total) = (Decimal::new(weight, quantity_places), Decimal::new(weight + more, quantity_places));
+        let places = amount.normalize().scale().max(2) + extra_places;
+        let by_decimals = (amount * weight / total)
+            .round_dp_with_strategy(places, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+        prop_assert_eq!(rounded_share(amount, weight, total, places), Some(by_decimals));
+    }
 
     #[test]
     fn every_movement_agrees_with_the_unit_by_unit_reference(case in any_method(false)) {

@@ -72,6 +72,11 @@ macro_rules! record_id {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+
+            /// The id's text, shared rather than copied.
+            pub fn shared(&self) -> Arc<str> {
+                self.0.clone()
+            }
         }
 
         impl TryFrom<String> for $name {
