@@ -474,24 +474,23 @@ impl Splitter {
     /// The part of the next weight; the `last` takes what is left of the amount.
     fn next(&mut self, weight: Decimal, last: bool) -> Option<Decimal> {
         self.running = exact_add(self.running, weight)?;
-        let upto = if last {
-            self.amount
-        } else {
-            // amount × running ÷ total, in integers where they fit; else in decimals,
-            // divided first only where the product overflows.
-            let (amount, running, total) = (self.amount, self.running, self.total);
-            match rounded_share(amount, running, total, self.places) {
-                Some(share) => share,
-                None => {
-                    let exact = amount.checked_mul(running).and_then(|product| product.checked_div(total));
-                    let share = exact.or_else(|| amount.checked_mul(running.checked_div(total)?))?;
-                    share.round_dp_with_strategy(self.places, RoundingStrategy::MidpointAwayFromZero)
-                }
-            }
-        };
+        let upto = if last { self.amount } else { self.share_upto(self.running)? };
         let part = upto - self.before;
         self.before = upto;
         Some(part)
+    }
+
+    /// The rounded share of the amount that weights adding up to `running` carry:
+    /// amount × running ÷ total, in integers where they fit; else in decimals, divided
+    /// first only where the product overflows.
+    fn share_upto(&self, running: Decimal) -> Option<Decimal> {
+        let (amount, total) = (self.amount, self.total);
+        if let Some(share) = rounded_share(amount, running, total, self.places) {
+            return Some(share);
+        }
+        let exact = amount.checked_mul(running).and_then(|product| product.checked_div(total));
+        let share = exact.or_else(|| amount.checked_mul(running.checked_div(total)?))?;
+        Some(share.round_dp_with_strategy(self.places, RoundingStrategy::MidpointAwayFromZero))
     }
 }
 
@@ -527,7 +526,7 @@ fn share_of(value: Decimal, quantity: Decimal, of: Decimal) -> Option<Decimal> {
     if quantity >= of {
         return Some(value);
     }
-    Splitter::new(value, of)?.next(quantity, false)
+    Splitter::new(value, of)?.share_upto(quantity)
 }
 
 /// A layer's place in drawing order: (instant, rank of its kind, id, second id). The
@@ -933,26 +932,35 @@ impl<'a, 's> SkuCosting<'a, 's> {
         let pool = match self.methods.at(date) {
             Method::MovingAverage => {
                 let value = self.value(place).ok_or_else(|| overflow(kind.event_kind(), id))?;
-                Some((value, self.places[place].on_hand))
+                // The draws leave the worth kept alone: at the average it becomes the
+                // pool's value less the outflow's cost (`at_average`).
+                let kept = self.places[place].worth.take().is_some();
+                Some((value, self.places[place].on_hand, kept))
             }
             Method::Fifo | Method::SpecificIdentification => {
                 self.settle_at_average(place)?;
                 None
             }
         };
-        let draws = match lot {
-            Some(lot) => match self.draw_lot(place, lot, quantity, kind, id, date)? {
-                Ok(draws) => draws,
-                Err(shortfall) => return Ok(Err(shortfall)),
-            },
+        let drawn = match lot {
+            Some(lot) => self.draw_lot(place, lot, quantity, kind, id, date)?,
             None => match self.draw_fifo(place, quantity, kind, id)? {
-                Some(draws) => draws,
-                None => return Ok(Err(self.shortfall(place, kind.event_kind(), id.clone(), date, quantity))),
+                Some(draws) => Ok(draws),
+                None => Err(self.shortfall(place, kind.event_kind(), id.clone(), date, quantity)),
             },
         };
-        match pool {
-            Some((value, held)) => Ok(Ok(self.at_average(place, draws, value, held, quantity, kind, id)?)),
-            None => Ok(Ok(draws)),
+        match (drawn, pool) {
+            (Ok(draws), Some((value, held, kept))) => {
+                Ok(Ok(self.at_average(place, draws, value, held, kept, quantity, kind, id)?))
+            }
+            (Ok(draws), None) => Ok(Ok(draws)),
+            (Err(shortfall), pool) => {
+                // Nothing was drawn: the worth is as it was.
+                if let Some((value, _, true)) = pool {
+                    self.places[place].worth = Some(value);
+                }
+                Ok(Err(shortfall))
+            }
         }
     }
 
@@ -979,7 +987,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
     }
 
     /// Values `draws` (an outflow of `quantity` from a pool worth `value` for `held`
-    /// units) at the average: the outflow costs `quantity × value ÷ held`, rounded as
+    /// units; `kept`: whether the place keeps its worth) at the average: the outflow costs `quantity × value ÷ held`, rounded as
     /// [`split`] rounds (all of `value` for the last units), spread over its draws by
     /// quantity. What the draws' layers would have given beyond that stays in the pool
     /// (`pad`), so that the stock is worth the pool's value less the cost, exactly.
@@ -990,6 +998,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
         mut draws: Draws,
         value: Decimal,
         held: Decimal,
+        kept: bool,
         quantity: Decimal,
         kind: MovementKind,
         id: &EventId,
@@ -1015,7 +1024,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
         let beyond = exact_sub(drawn, cost).ok_or_else(too_large)?;
         let stock = &mut self.places[place];
         stock.pad = exact_add(stock.pad, beyond).ok_or_else(too_large)?;
-        stock.revalue(|| Some(beyond));
+        stock.worth = if kept { exact_sub(value, cost) } else { None };
         stock.averaged = true;
         Ok(draws)
     }
