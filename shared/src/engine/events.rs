@@ -932,10 +932,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
         let pool = match self.methods.at(date) {
             Method::MovingAverage => {
                 let value = self.value(place).ok_or_else(|| overflow(kind.event_kind(), id))?;
-                // The draws leave the worth kept alone: at the average it becomes the
-                // pool's value less the outflow's cost (`at_average`).
-                let kept = self.places[place].worth.take().is_some();
-                Some((value, self.places[place].on_hand, kept))
+                Some((value, self.places[place].on_hand))
             }
             Method::Fifo | Method::SpecificIdentification => {
                 self.settle_at_average(place)?;
@@ -950,17 +947,8 @@ impl<'a, 's> SkuCosting<'a, 's> {
             },
         };
         match (drawn, pool) {
-            (Ok(draws), Some((value, held, kept))) => {
-                Ok(Ok(self.at_average(place, draws, value, held, kept, quantity, kind, id)?))
-            }
-            (Ok(draws), None) => Ok(Ok(draws)),
-            (Err(shortfall), pool) => {
-                // Nothing was drawn: the worth is as it was.
-                if let Some((value, _, true)) = pool {
-                    self.places[place].worth = Some(value);
-                }
-                Ok(Err(shortfall))
-            }
+            (Ok(draws), Some((value, held))) => Ok(Ok(self.at_average(place, draws, value, held, quantity, kind, id)?)),
+            (drawn, _) => Ok(drawn),
         }
     }
 
@@ -987,7 +975,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
     }
 
     /// Values `draws` (an outflow of `quantity` from a pool worth `value` for `held`
-    /// units; `kept`: whether the place keeps its worth) at the average: the outflow costs `quantity × value ÷ held`, rounded as
+    /// units) at the average: the outflow costs `quantity × value ÷ held`, rounded as
     /// [`split`] rounds (all of `value` for the last units), spread over its draws by
     /// quantity. What the draws' layers would have given beyond that stays in the pool
     /// (`pad`), so that the stock is worth the pool's value less the cost, exactly.
@@ -998,7 +986,6 @@ impl<'a, 's> SkuCosting<'a, 's> {
         mut draws: Draws,
         value: Decimal,
         held: Decimal,
-        kept: bool,
         quantity: Decimal,
         kind: MovementKind,
         id: &EventId,
@@ -1024,7 +1011,10 @@ impl<'a, 's> SkuCosting<'a, 's> {
         let beyond = exact_sub(drawn, cost).ok_or_else(too_large)?;
         let stock = &mut self.places[place];
         stock.pad = exact_add(stock.pad, beyond).ok_or_else(too_large)?;
-        stock.worth = if kept { exact_sub(value, cost) } else { None };
+        // What the stock is worth, where kept: the pool's value less the cost.
+        if stock.worth.is_some() {
+            stock.worth = exact_sub(value, cost);
+        }
         stock.averaged = true;
         Ok(draws)
     }
@@ -1199,7 +1189,8 @@ impl<'a, 's> SkuCosting<'a, 's> {
             Err(shortfall) => return Ok(Some(shortfall)),
         };
         self.record_draws(MovementKind::TransferOut, id, date, &draws, costing)?;
-        for Draw { layer, quantity, unit_cost, extended_cost, landed } in draws {
+        for draw in draws {
+            let Draw { layer, quantity, unit_cost, landed, .. } = draw;
             let source = &self.layers[layer];
             let (received, rank, first, second) = &source.key;
             let second = second.as_deref().unwrap_or_default();
@@ -1216,7 +1207,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
             if let Some(taker) = self.layers[layer].takers.as_mut().and_then(|takers| takers.last_mut()) {
                 taker.into = Some(arrived);
             }
-            let cost = exact_add(extended_cost, landed).ok_or_else(|| overflow(EventKind::Transfer, id))?;
+            let cost = draw.cost().ok_or_else(|| overflow(EventKind::Transfer, id))?;
             costing.movements.push(self.movement(MovementKind::TransferIn, id, date, arrived, quantity, cost));
         }
         Ok(None)
