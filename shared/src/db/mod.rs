@@ -254,7 +254,12 @@ impl Drop for TenantTx {
     }
 }
 
-/// A location as stored.
+/// A location as stored; the default location's rows share one text (no allocation
+/// per row, and the engine tells them apart by pointer).
 fn location_of(row: &tokio_postgres::Row, column: &'static str) -> Result<crate::model::Location, DbError> {
-    crate::model::Location::parse(row.try_get::<_, String>(column)?).map_err(DbError::corrupt(column))
+    use crate::model::Location;
+    match row.try_get::<_, &str>(column)? {
+        Location::DEFAULT => Ok(Location::default()),
+        text => Location::parse(text).map_err(DbError::corrupt(column)),
+    }
 }

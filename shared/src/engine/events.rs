@@ -28,7 +28,6 @@ use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::Arc;
 
 use rust_decimal::{Decimal, RoundingStrategy};
-use smallvec::SmallVec;
 
 use super::{CostingError, checked_unit_cost};
 use crate::model::{
@@ -614,10 +613,6 @@ impl Draw {
     }
 }
 
-/// An outflow's draws: most outflows draw on one or two layers, kept without a heap
-/// allocation per outflow.
-type Draws = SmallVec<[Draw; 2]>;
-
 struct SkuCosting<'a, 's> {
     methods: &'s Methods,
     sku: &'a Sku,
@@ -632,6 +627,9 @@ struct SkuCosting<'a, 's> {
     returned: HashMap<&'a SaleId, Decimal>,
     /// Unit cost of the latest lot received so far (what a count surplus is valued at).
     latest_lot_cost: Option<Decimal>,
+    /// The draws of the outflow costed last: one list reused, not one made and moved
+    /// per outflow.
+    draws: Vec<Draw>,
 }
 
 impl<'a, 's> SkuCosting<'a, 's> {
@@ -652,6 +650,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
             sale_parts: HashMap::new(),
             returned: HashMap::new(),
             latest_lot_cost: None,
+            draws: Vec::new(),
         }
     }
 
@@ -729,13 +728,12 @@ impl<'a, 's> SkuCosting<'a, 's> {
         let (id, date) = (EventId::from(&sale.sale_id), sale.sale_date);
         let place = self.place(&sale.location);
         let named = self.named_lot(date, &sale.lot_id);
-        let draws = match self.outflow(place, sale.quantity_sold, MovementKind::SaleLanded, &id, date, named)? {
-            Ok(draws) => draws,
-            Err(shortfall) => return Ok(Some(shortfall)),
-        };
+        if let Some(shortfall) = self.outflow(place, sale.quantity_sold, MovementKind::SaleLanded, &id, date, named)? {
+            return Ok(Some(shortfall));
+        }
         let keep_parts = self.with_returns.contains(&sale.sale_id);
         let mut parts = Vec::new();
-        for Draw { layer, quantity, unit_cost, extended_cost, landed } in draws {
+        for &Draw { layer, quantity, unit_cost, extended_cost, landed } in &self.draws {
             costing.allocations.push(Allocation {
                 sale_id: sale.sale_id.clone(),
                 lot_id: self.layers[layer].name.clone(),
@@ -786,22 +784,22 @@ impl<'a, 's> SkuCosting<'a, 's> {
                 let id = &adjustment.adjustment_id;
                 let place = self.place(&adjustment.location);
                 let named = self.named_lot(date, &adjustment.lot_id);
-                let draws =
-                    match self.outflow(place, -adjustment.quantity, MovementKind::AdjustmentOut, id, date, named)? {
-                        Ok(draws) => draws,
-                        Err(shortfall) => return Ok(Some(shortfall)),
-                    };
-                self.record_draws(MovementKind::AdjustmentOut, id, date, &draws, costing)?;
+                let kind = MovementKind::AdjustmentOut;
+                if let Some(shortfall) = self.outflow(place, -adjustment.quantity, kind, id, date, named)? {
+                    return Ok(Some(shortfall));
+                }
+                self.record_draws(kind, id, date, costing)?;
             }
             What::SupplierReturn(sent, location) => {
                 let id = &sent.supplier_return_id;
                 let place = self.place(location);
                 let lot = Some(self.lots.get(&sent.lot_id).copied());
-                let draws = match self.outflow(place, sent.quantity, MovementKind::SupplierReturn, id, date, lot)? {
-                    Ok(draws) => draws,
-                    Err(shortfall) => return Ok(Some(shortfall)),
-                };
-                self.record_draws(MovementKind::SupplierReturn, id, date, &draws, costing)?;
+                if let Some(shortfall) =
+                    self.outflow(place, sent.quantity, MovementKind::SupplierReturn, id, date, lot)?
+                {
+                    return Ok(Some(shortfall));
+                }
+                self.record_draws(MovementKind::SupplierReturn, id, date, costing)?;
             }
             What::Transfer(transfer) => return self.transfer(transfer, date, costing),
             What::Count(count) => {
@@ -810,10 +808,9 @@ impl<'a, 's> SkuCosting<'a, 's> {
                 let difference = exact_sub(count.counted_quantity, self.places[place].on_hand)
                     .ok_or_else(|| overflow(EventKind::Count, id))?;
                 if difference < Decimal::ZERO {
-                    let draws = self
-                        .outflow(place, -difference, MovementKind::CountDeficit, id, date, None)?
-                        .expect("a count's deficit is never more than is on hand");
-                    self.record_draws(MovementKind::CountDeficit, id, date, &draws, costing)?;
+                    let short = self.outflow(place, -difference, MovementKind::CountDeficit, id, date, None)?;
+                    debug_assert!(short.is_none(), "a count's deficit is never more than is on hand");
+                    self.record_draws(MovementKind::CountDeficit, id, date, costing)?;
                 } else if difference > Decimal::ZERO {
                     let Some(unit_cost) = count.unit_cost.or(self.latest_lot_cost) else {
                         return Ok(Some(self.shortfall(place, EventKind::Count, id.clone(), date, difference)));
@@ -918,8 +915,8 @@ impl<'a, 's> SkuCosting<'a, 's> {
     /// Draws an outflow of `quantity` at `date` from `place`: from one lot's units there
     /// (`Some`: `None` inside for a lot not received yet) or from the layers in order;
     /// under moving average, each draw then carries its share of the place's pool's
-    /// average cost instead of its layer's. `Err`: the shortfall that parks the SKU
-    /// there (nothing drawn).
+    /// average cost instead of its layer's. The draws are left in `self.draws`; `Some`:
+    /// the shortfall that parks the SKU there instead (nothing drawn).
     fn outflow(
         &mut self,
         place: usize,
@@ -928,7 +925,8 @@ impl<'a, 's> SkuCosting<'a, 's> {
         id: &EventId,
         date: Timestamp,
         lot: Option<Option<usize>>,
-    ) -> Result<Result<Draws, Shortfall>, CostingError> {
+    ) -> Result<Option<Shortfall>, CostingError> {
+        self.draws.clear();
         let pool = match self.methods.at(date) {
             Method::MovingAverage => {
                 let value = self.value(place).ok_or_else(|| overflow(kind.event_kind(), id))?;
@@ -939,17 +937,23 @@ impl<'a, 's> SkuCosting<'a, 's> {
                 None
             }
         };
-        let drawn = match lot {
+        let short = match lot {
             Some(lot) => self.draw_lot(place, lot, quantity, kind, id, date)?,
-            None => match self.draw_fifo(place, quantity, kind, id)? {
-                Some(draws) => Ok(draws),
-                None => Err(self.shortfall(place, kind.event_kind(), id.clone(), date, quantity)),
-            },
+            None if self.draw_fifo(place, quantity, kind, id)? => None,
+            None => Some(self.shortfall(place, kind.event_kind(), id.clone(), date, quantity)),
         };
-        match (drawn, pool) {
-            (Ok(draws), Some((value, held))) => Ok(Ok(self.at_average(place, draws, value, held, quantity, kind, id)?)),
-            (drawn, _) => Ok(drawn),
+        match pool {
+            Some((value, held)) if short.is_none() => self.at_average(place, value, held, quantity, kind, id)?,
+            // What the stock here is worth, where kept, loses what the draws took (at
+            // the average, it is set to the pool's value less the cost instead).
+            _ => {
+                let stock = &mut self.places[place];
+                for draw in &self.draws {
+                    stock.revalue(|| draw.cost().map(|drawn| -drawn));
+                }
+            }
         }
+        Ok(short)
     }
 
     /// What the stock at `place` is worth: each layer's units at its unit cost, the
@@ -974,7 +978,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
         })
     }
 
-    /// Values `draws` (an outflow of `quantity` from a pool worth `value` for `held`
+    /// Values `self.draws` (an outflow of `quantity` from a pool worth `value` for `held`
     /// units) at the average: the outflow costs `quantity × value ÷ held`, rounded as
     /// [`split`] rounds (all of `value` for the last units), spread over its draws by
     /// quantity. What the draws' layers would have given beyond that stays in the pool
@@ -983,16 +987,16 @@ impl<'a, 's> SkuCosting<'a, 's> {
     fn at_average(
         &mut self,
         place: usize,
-        mut draws: Draws,
         value: Decimal,
         held: Decimal,
         quantity: Decimal,
         kind: MovementKind,
         id: &EventId,
-    ) -> Result<Draws, CostingError> {
+    ) -> Result<(), CostingError> {
         let too_large = || overflow(kind.event_kind(), id);
         let cost = share_of(value, quantity, held).ok_or_else(too_large)?;
         let mut drawn = Decimal::ZERO;
+        let draws = &mut self.draws;
         if let [draw] = draws.as_mut_slice() {
             // One draw (most outflows) takes the whole cost.
             drawn = draw.cost().ok_or_else(too_large)?;
@@ -1016,7 +1020,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
             stock.worth = exact_sub(value, cost);
         }
         stock.averaged = true;
-        Ok(draws)
+        Ok(())
     }
 
     /// Restates the layers in stock at `place` at its pool's average, once an outflow
@@ -1052,38 +1056,38 @@ impl<'a, 's> SkuCosting<'a, 's> {
         Ok(())
     }
 
-    /// Draws `quantity` from the layers at `place` in order, or `None` (nothing drawn)
-    /// when they hold less.
+    /// Draws `quantity` from the layers at `place` in order, or nothing (`false`) when
+    /// they hold less.
     fn draw_fifo(
         &mut self,
         place: usize,
         quantity: Decimal,
         kind: MovementKind,
         id: &EventId,
-    ) -> Result<Option<Draws>, CostingError> {
+    ) -> Result<bool, CostingError> {
         if self.places[place].on_hand < quantity {
-            return Ok(None);
+            return Ok(false);
         }
-        let mut draws = Draws::new();
         let mut needed = quantity;
         while !needed.is_zero() {
             let stock = &self.places[place];
             let layer = stock.order[stock.head];
             let take = needed.min(self.layers[layer].remaining);
             if !take.is_zero() {
-                draws.push(self.draw_from(layer, take, kind, id)?);
+                let draw = self.draw_from(layer, take, kind, id)?;
+                self.draws.push(draw);
                 needed -= take;
             }
             if self.layers[layer].remaining.is_zero() {
                 self.places[place].head += 1;
             }
         }
-        Ok(Some(draws))
+        Ok(true)
     }
 
     /// Draws `quantity` from one lot's units at `place` (the lot itself, and layers
     /// transferred from it, in drawing order; `None`: a lot not received yet), or the
-    /// shortfall that parks the SKU there, naming what the lot held there.
+    /// shortfall that parks the SKU there, naming what the lot held there (nothing drawn).
     fn draw_lot(
         &mut self,
         place: usize,
@@ -1092,7 +1096,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
         kind: MovementKind,
         id: &EventId,
         date: Timestamp,
-    ) -> Result<Result<Draws, Shortfall>, CostingError> {
+    ) -> Result<Option<Shortfall>, CostingError> {
         let stock = &self.places[place];
         let of_lot: Vec<usize> = match lot {
             Some(lot) => stock.order[stock.head..]
@@ -1108,23 +1112,24 @@ impl<'a, 's> SkuCosting<'a, 's> {
             let mut shortfall = self.shortfall(place, kind.event_kind(), id.clone(), date, quantity);
             shortfall.on_hand = held;
             shortfall.quantity_short = quantity - held;
-            return Ok(Err(shortfall));
+            return Ok(Some(shortfall));
         }
-        let mut draws = Draws::new();
         let mut needed = quantity;
         for layer in of_lot {
             if needed.is_zero() {
                 break;
             }
             let take = needed.min(self.layers[layer].remaining);
-            draws.push(self.draw_from(layer, take, kind, id)?);
+            let draw = self.draw_from(layer, take, kind, id)?;
+            self.draws.push(draw);
             needed -= take;
         }
-        Ok(Ok(draws))
+        Ok(None)
     }
 
     /// Takes `quantity` (no more than it holds) from one layer with its share of the
-    /// layer's landed value, noting the taker on a lot.
+    /// layer's landed value, noting the taker on a lot. What the place's stock is worth
+    /// is [`Self::outflow`]'s to lower, once the method's cost is known.
     fn draw_from(
         &mut self,
         layer: usize,
@@ -1147,9 +1152,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
             extended_cost: exact_mul(quantity, unit_cost).ok_or_else(too_large)?,
             landed,
         };
-        let stock = &mut self.places[state.place];
-        stock.on_hand -= quantity;
-        stock.revalue(|| draw.cost().map(|drawn| -drawn));
+        self.places[state.place].on_hand -= quantity;
         debug_assert!(state.remaining >= Decimal::ZERO, "a layer never goes negative");
         if let Some(takers) = &mut state.takers {
             takers.push(Taker { kind, id: id.clone(), quantity, into: None });
@@ -1157,15 +1160,15 @@ impl<'a, 's> SkuCosting<'a, 's> {
         Ok(draw)
     }
 
+    /// The last outflow's draws as movements of `kind`.
     fn record_draws(
         &self,
         kind: MovementKind,
         id: &EventId,
         date: Timestamp,
-        draws: &[Draw],
         costing: &mut Costing,
     ) -> Result<(), CostingError> {
-        for draw in draws {
+        for draw in &self.draws {
             let cost = draw.cost().ok_or_else(|| overflow(kind.event_kind(), id))?;
             costing.movements.push(self.movement(kind, id, date, draw.layer, draw.quantity, cost));
         }
@@ -1184,12 +1187,13 @@ impl<'a, 's> SkuCosting<'a, 's> {
     ) -> Result<Option<Shortfall>, CostingError> {
         let id = &transfer.transfer_id;
         let (from, to) = (self.place(&transfer.from_location), self.place(&transfer.to_location));
-        let draws = match self.outflow(from, transfer.quantity, MovementKind::TransferOut, id, date, None)? {
-            Ok(draws) => draws,
-            Err(shortfall) => return Ok(Some(shortfall)),
-        };
-        self.record_draws(MovementKind::TransferOut, id, date, &draws, costing)?;
-        for draw in draws {
+        if let Some(shortfall) = self.outflow(from, transfer.quantity, MovementKind::TransferOut, id, date, None)? {
+            return Ok(Some(shortfall));
+        }
+        self.record_draws(MovementKind::TransferOut, id, date, costing)?;
+        // Taken while the layers they arrive as are added, and given back for reuse.
+        let draws = std::mem::take(&mut self.draws);
+        for &draw in &draws {
             let Draw { layer, quantity, unit_cost, landed, .. } = draw;
             let source = &self.layers[layer];
             let (received, rank, first, second) = &source.key;
@@ -1210,6 +1214,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
             let cost = draw.cost().ok_or_else(|| overflow(EventKind::Transfer, id))?;
             costing.movements.push(self.movement(MovementKind::TransferIn, id, date, arrived, quantity, cost));
         }
+        self.draws = draws;
         Ok(None)
     }
 

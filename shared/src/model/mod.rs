@@ -140,8 +140,11 @@ impl Location {
 }
 
 impl Default for Location {
+    /// One shared text for every row at the default location, so that comparing two
+    /// of them compares pointers, not text.
     fn default() -> Self {
-        Self(Self::DEFAULT.into())
+        static DEFAULT: std::sync::LazyLock<Location> = std::sync::LazyLock::new(|| Location(Location::DEFAULT.into()));
+        DEFAULT.clone()
     }
 }
 

@@ -327,13 +327,11 @@ async fn recost_whole(tx: &TenantTx, run: &RunRow, skus: &[String]) -> Result<Ch
         .filter(|layer| lots.contains(layer.layer.as_str()))
         .map(|layer| (layer.layer.as_str(), layer.remaining_quantity))
         .unzip();
-    let last_sales: Vec<Option<(chrono::DateTime<chrono::Utc>, &str)>> = names
-        .iter()
-        .map(|sku| {
-            let last = costing.allocations.iter().rev().find(|a| a.sku.as_str() == *sku);
-            last.map(|a| (a.sale_date, a.sale_id.as_str()))
-        })
-        .collect();
+    // Each SKU's last sale costed, from its summary rather than a search of every
+    // allocation per SKU (`None`: the SKU costed no sale).
+    let last_of_sku: HashMap<&str, _> = outputs.iter().map(|sku| (sku.sku, sku.last)).collect();
+    let last_sales: Vec<Option<(chrono::DateTime<chrono::Utc>, &str)>> =
+        names.iter().map(|sku| last_of_sku.get(sku).copied()).collect();
     // The writes do not depend on each other: sent together (pipelined on the one
     // connection), the next is encoded and on its way while the server runs the last.
     tokio::try_join!(
