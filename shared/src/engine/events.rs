@@ -458,7 +458,6 @@ struct Splitter {
     amount: Decimal,
     /// What the weights add up to.
     total: Decimal,
-    places: u32,
     running: Decimal,
     before: Decimal,
 }
@@ -466,14 +465,17 @@ struct Splitter {
 impl Splitter {
     /// `None` when the weights add up to zero.
     fn new(amount: Decimal, total: Decimal) -> Option<Self> {
-        let places = amount.normalize().scale().max(CENT_PLACES);
-        (total > Decimal::ZERO).then_some(Self { amount, total, places, running: Decimal::ZERO, before: Decimal::ZERO })
+        (total > Decimal::ZERO).then_some(Self { amount, total, running: Decimal::ZERO, before: Decimal::ZERO })
     }
 
-    /// The part of the next weight; the `last` takes what is left of the amount.
+    /// The part of the next weight; the `last` takes what is left of the amount (so a
+    /// single weight takes it all without a division).
     fn next(&mut self, weight: Decimal, last: bool) -> Option<Decimal> {
+        if last {
+            return Some(self.amount - self.before);
+        }
         self.running = exact_add(self.running, weight)?;
-        let upto = if last { self.amount } else { self.share_upto(self.running)? };
+        let upto = self.share_upto(self.running)?;
         let part = upto - self.before;
         self.before = upto;
         Some(part)
@@ -484,12 +486,13 @@ impl Splitter {
     /// first only where the product overflows.
     fn share_upto(&self, running: Decimal) -> Option<Decimal> {
         let (amount, total) = (self.amount, self.total);
-        if let Some(share) = rounded_share(amount, running, total, self.places) {
+        let places = amount.normalize().scale().max(CENT_PLACES);
+        if let Some(share) = rounded_share(amount, running, total, places) {
             return Some(share);
         }
         let exact = amount.checked_mul(running).and_then(|product| product.checked_div(total));
         let share = exact.or_else(|| amount.checked_mul(running.checked_div(total)?))?;
-        Some(share.round_dp_with_strategy(self.places, RoundingStrategy::MidpointAwayFromZero))
+        Some(share.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero))
     }
 }
 
@@ -995,21 +998,14 @@ impl<'a, 's> SkuCosting<'a, 's> {
     ) -> Result<(), CostingError> {
         let too_large = || overflow(kind.event_kind(), id);
         let cost = share_of(value, quantity, held).ok_or_else(too_large)?;
+        // The cost spread over the draws by quantity, as `split` spreads it.
+        let mut parts = Splitter::new(cost, quantity).ok_or_else(too_large)?;
+        let last = self.draws.len().saturating_sub(1);
         let mut drawn = Decimal::ZERO;
-        let draws = &mut self.draws;
-        if let [draw] = draws.as_mut_slice() {
-            // One draw (most outflows) takes the whole cost.
-            drawn = draw.cost().ok_or_else(too_large)?;
-            draw.landed = exact_sub(cost, draw.extended_cost).ok_or_else(too_large)?;
-        } else {
-            // The cost spread over the draws by quantity, as `split` spreads it.
-            let mut parts = Splitter::new(cost, quantity).ok_or_else(too_large)?;
-            let last = draws.len().saturating_sub(1);
-            for (index, draw) in draws.iter_mut().enumerate() {
-                let part = parts.next(draw.quantity, index == last).ok_or_else(too_large)?;
-                drawn = exact_add(drawn, draw.cost().ok_or_else(too_large)?).ok_or_else(too_large)?;
-                draw.landed = exact_sub(part, draw.extended_cost).ok_or_else(too_large)?;
-            }
+        for (index, draw) in self.draws.iter_mut().enumerate() {
+            let part = parts.next(draw.quantity, index == last).ok_or_else(too_large)?;
+            drawn = exact_add(drawn, draw.cost().ok_or_else(too_large)?).ok_or_else(too_large)?;
+            draw.landed = exact_sub(part, draw.extended_cost).ok_or_else(too_large)?;
         }
         // What the draws' layers gave beyond the cost stays in the pool.
         let beyond = exact_sub(drawn, cost).ok_or_else(too_large)?;
@@ -1140,9 +1136,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
         let state = &mut self.layers[layer];
         let too_large = || overflow(kind.event_kind(), id);
         let landed = share_of(state.landed, quantity, state.remaining).ok_or_else(too_large)?;
-        if !landed.is_zero() {
-            state.landed -= landed;
-        }
+        state.landed -= landed;
         state.remaining = exact_sub(state.remaining, quantity).ok_or_else(too_large)?;
         let unit_cost = state.unit_cost;
         let draw = Draw {
