@@ -9,8 +9,8 @@ use cogs_core::db::SkuRange;
 use cogs_core::ingest::RecordKind;
 use cogs_core::journal::Format;
 use cogs_core::model::{LockPolicy, Method, Methods, ShortfallPolicy};
-use cogs_core::service::{self, CostFiles, MethodSetting, ServiceError, SettingsChange};
-use cogs_tests::{TestDb, assert_books_balance, caller, run_to_end, tenant};
+use cogs_core::service::{self, ChunkBudget, CostFiles, MethodSetting, ServiceError, SettingsChange};
+use cogs_tests::{TestDb, assert_books_balance, caller, remaining, run_to_end, tenant};
 use serde_json::Value;
 
 const TENANT: &str = "acme-corp";
@@ -225,11 +225,12 @@ S2,WIDGET,2024-07-10,12,
 T1,GADGET,2024-07-04,2,G2
 ";
     upload(&db, RecordKind::Sales, sales).await;
-    let cost = |methods: &Methods| {
+    let cost_with = |sales: &str, methods: &Methods| {
         let files = CostFiles::lots_and_sales(lots.as_bytes(), sales.as_bytes());
         let report = service::cost_files(files, None, ShortfallPolicy::Park, methods, &Default::default());
         serde_json::to_value(report.unwrap()).unwrap()
     };
+    let cost = |methods: &Methods| cost_with(sales, methods);
     run_to_end(&db, TENANT, 10).await.unwrap();
     assert_eq!(costed_whole(&db).await, ["GADGET=true", "WIDGET=false"]);
 
@@ -253,7 +254,9 @@ T1,GADGET,2024-07-04,2,G2
     let later = "sale_id,sku,sale_date,quantity_sold,lot_id\nS3,WIDGET,2024-07-11,3,\n";
     upload(&db, RecordKind::Sales, later).await;
     let next = run_to_end(&db, TENANT, 10).await.unwrap();
-    assert_eq!(sale_lines(&book(&db).await).last().unwrap(), "S3 L2 3 36");
+    let with_later = book(&db).await;
+    assert_eq!(sale_lines(&with_later).last().unwrap(), "S3 L2 3 36");
+    assert_eq!(with_later, cost_with(&format!("{sales}{}", &later[later.find('\n').unwrap() + 1..]), &fifo));
 
     // Rolled back, run by run, the book is the average's again and WIDGET its engine's.
     let caller = caller(TENANT);
@@ -264,6 +267,48 @@ T1,GADGET,2024-07-04,2,G2
     let mut rolled_back = book(&db).await;
     rolled_back["methods"] = on_average["methods"].clone();
     assert_eq!(rolled_back, on_average);
+    assert_books_balance(&db, TENANT).await;
+}
+
+#[tokio::test]
+async fn a_sku_waiting_for_its_chunk_keeps_its_lots_as_the_run_found_them_and_the_book_keeps_every_rule_between_chunks()
+{
+    let db = TestDb::new().await;
+    let lots = format!("{LOTS}G1,GADGET,2024-07-01,5,5,3.00,0\nG2,GADGET,2024-07-02,5,5,4.00,0\n");
+    upload(&db, RecordKind::Lots, &lots).await;
+    let sales = "sale_id,sku,sale_date,quantity_sold,lot_id\nS1,WIDGET,2024-07-03,4,L2\nT1,GADGET,2024-07-04,2,G2\n";
+    upload(&db, RecordKind::Sales, sales).await;
+    run_to_end(&db, TENANT, 10).await.unwrap();
+    let on_fifo = remaining(&db, TENANT).await;
+    assert_eq!(on_fifo, ["G1=3", "G2=5", "L1=6", "L2=10"], "FIFO ignores the lots the sales name");
+    let fifo_book = book(&db).await;
+
+    // Under specific identification both SKUs are costed whole again, one chunk each
+    // (GADGET first): after the first, WIDGET's lots are as the run found them.
+    let methods = set_method(&db, Method::SpecificIdentification, None).await.unwrap();
+    let caller = caller(TENANT);
+    let run = service::start_run(&db.pool, &caller, None, None).await.unwrap();
+    assert_eq!(remaining(&db, TENANT).await, on_fifo, "the run's start writes no lot of a SKU costed whole");
+    let one_chunk = ChunkBudget { max_chunks: Some(1), ..ChunkBudget::unlimited(1) };
+    service::advance_run(&db.pool, &caller, run.run_id, &one_chunk).await.unwrap();
+    assert_eq!(remaining(&db, TENANT).await, ["G1=5", "G2=3", "L1=6", "L2=10"]);
+    assert_books_balance(&db, TENANT).await;
+
+    // Abandoned there, the book is FIFO's again; run again, it is specific identification's.
+    service::abandon_run(&db.pool, &caller, run.run_id, "stopped by the test").await.unwrap();
+    assert_eq!(remaining(&db, TENANT).await, on_fifo);
+    let mut abandoned = book(&db).await;
+    abandoned["methods"] = fifo_book["methods"].clone();
+    assert_eq!(abandoned, fifo_book);
+    assert_books_balance(&db, TENANT).await;
+    let done = run_to_end(&db, TENANT, 1).await.unwrap();
+    assert_eq!(remaining(&db, TENANT).await, ["G1=5", "G2=3", "L1=10", "L2=6"]);
+    let files = CostFiles::lots_and_sales(lots.as_bytes(), sales.as_bytes());
+    let fresh = service::cost_files(files, None, ShortfallPolicy::Park, &methods, &Default::default()).unwrap();
+    assert_eq!(book(&db).await, serde_json::to_value(fresh).unwrap());
+    assert_books_balance(&db, TENANT).await;
+    service::rollback_run(&db.pool, &caller, done.run_id, false).await.unwrap();
+    assert_eq!(remaining(&db, TENANT).await, on_fifo, "the rollback puts back what the chunks moved");
     assert_books_balance(&db, TENANT).await;
 }
 

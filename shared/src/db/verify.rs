@@ -79,17 +79,41 @@ pub const CHECKS: [(&str, &str, &str); 13] = [
     (
         "lot_remaining_is_initial_less_consumption",
         "each lot's remaining quantity (where it was received) is its quantity as loaded less its live \
-         consumption (sales, write-offs, count deficits, supplier returns and transfers out)",
-        r"select l.lot_id, 'remaining ' || l.remaining_quantity || ', loaded ' || l.initial_remaining_quantity
-                 || ', consumed ' || coalesce(a.quantity, 0) + coalesce(m.quantity, 0)
-          from lots l
-          left join (select lot_id, sum(quantity) as quantity from live_allocations group by lot_id) a
-                 on a.lot_id = l.lot_id
-          left join (select layer, sum(quantity) as quantity from live_movements
-                     where kind in ('supplier_return', 'adjustment_out', 'count_deficit', 'transfer_out')
-                     group by layer) m
-                 on m.layer = l.lot_id
-          where l.remaining_quantity <> l.initial_remaining_quantity - coalesce(a.quantity, 0) - coalesce(m.quantity, 0)",
+         consumption (sales, write-offs, count deficits, supplier returns and transfers out); a lot of a SKU the \
+         active run has yet to cost whole is as the run found it, less what the run superseded",
+        r"with waiting_ranges as (
+              -- What the active run superseded of the SKUs it has yet to cost whole (the
+              -- journal of differences' reading of it): their lots stay as the run found them.
+              select g.* from cogs_superseded_ranges g
+              join cogs_runs r on r.run_id = g.run_id and r.status in ('pending', 'running')
+              join sku_watermarks w on w.sku = g.sku and w.recost
+          ),
+          sold as (
+              select lot_id, quantity from live_allocations
+              union all
+              select a.lot_id, a.quantity from waiting_ranges g
+              join cogs_allocations a
+                on (a.run_id, a.sku) = (g.source_run_id, g.sku)
+               and (a.sale_date, a.sale_id) between (g.from_date, g.from_sale_id) and (g.to_date, g.to_sale_id)
+          ),
+          moved as (
+              select layer, kind, quantity from live_movements
+              union all
+              select m.layer, m.kind, m.quantity from waiting_ranges g
+              join cogs_movements m on (m.run_id, m.sku) = (g.source_run_id, g.sku)
+          ),
+          consumed as (
+              select lot_id, sum(quantity) as quantity
+              from (select lot_id, quantity from sold
+                    union all
+                    select layer, quantity from moved
+                    where kind in ('supplier_return', 'adjustment_out', 'count_deficit', 'transfer_out')) c
+              group by lot_id
+          )
+          select l.lot_id, 'remaining ' || l.remaining_quantity || ', loaded ' || l.initial_remaining_quantity
+                 || ', consumed ' || coalesce(c.quantity, 0)
+          from lots l left join consumed c on c.lot_id = l.lot_id
+          where l.remaining_quantity <> l.initial_remaining_quantity - coalesce(c.quantity, 0)",
     ),
     (
         "run_totals_are_sums",

@@ -1,6 +1,6 @@
 //! Runs: start, advance chunk by chunk, fail cleanly, and the dry run.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::time::{Duration, Instant};
 
@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{Caller, CostReport, ServiceError, report, upload_in};
 use crate::db::{self, ChunkTotals, RunRow, RunStatus, TenantTx};
-use crate::engine::{self, CostingError, LotBook};
+use crate::engine::{self, CostingError, Layer, LotBook};
 use crate::ingest::RecordKind;
 use crate::model::{Allocation, Method, Methods, Sale, ShortfallPolicy};
 use crate::money::{exact_add, exact_sum};
@@ -85,23 +85,18 @@ pub async fn start_run(
     // the tenant's transaction (see `db::refresh_statistics`).
     db::refresh_statistics(pool).await?;
     let tx = db::begin(pool, &caller.tenant_id).await?;
-    let (run, returned) = start_run_in(&tx, caller, mode, on_shortfall).await?;
+    let run = start_run_in(&tx, caller, mode, on_shortfall).await?;
     tx.commit().await?;
-    if returned > 0 {
-        // The statistics still count those SKUs as costed whole, and the chunks' read of
-        // the fast path's sales, planned for none, took 21 of a 31 s run back to FIFO.
-        db::refresh_statistics(pool).await?;
-    }
     Ok(run)
 }
 
-/// Starts the run in `tx`; returns it and how many SKUs it gave back to the fast path.
+/// Starts the run in `tx`.
 async fn start_run_in(
     tx: &TenantTx,
     caller: &Caller,
     mode: Option<Method>,
     on_shortfall: Option<ShortfallPolicy>,
-) -> Result<(RunRow, u64), ServiceError> {
+) -> Result<RunRow, ServiceError> {
     db::lock_tenant(tx).await?;
     if let Some(active) = db::load_active_run(tx).await? {
         return Err(ServiceError::RunInProgress { run_id: Some(active.run_id) });
@@ -126,7 +121,6 @@ async fn start_run_in(
     db::mark_movement_skus(tx, run.run_id).await?;
     let rewound = db::rewind_backdated(tx, run.run_id).await?;
     db::record_superseded_movements(tx, run.run_id).await?;
-    let returned = if settings.methods == Methods::FIFO { db::return_to_fast_path(tx).await? } else { 0 };
     let run = db::set_run_scope(tx, run.run_id, db::count_uncosted(tx).await?, &rewound).await?;
     let details = json!({
         "mode": tenant_method,
@@ -137,7 +131,7 @@ async fn start_run_in(
         "superseded_cogs": run.superseded_cogs,
     });
     db::insert_audit(tx, &caller.actor, "run.started", Some(run.run_id), None, &details).await?;
-    Ok((run, returned))
+    Ok(run)
 }
 
 /// What one chunk did.
@@ -304,26 +298,37 @@ async fn apply_chunk_in(
 const MOVEMENT_SKUS_PER_CHUNK: i64 = 1_000;
 
 /// Costs SKUs with movements besides lots and sales whole, from every event loaded (the
-/// run's start took their earlier outputs over and put their lots back as loaded):
-/// allocations, movements and the layers left are written, the lots set to what
-/// costing left of them, and each watermark to the SKU's last sale costed. The run's
-/// cursor stays where it is: these SKUs come before the chunks of the others.
+/// run's start took their earlier outputs over and left their lots as it found them):
+/// allocations, movements and the layers left are written, each lot whose remaining
+/// quantity costing changes is set (snapshotted first), and each watermark moved to the
+/// SKU's last sale costed. A SKU back on FIFO that fits the allocator returns to the
+/// fast path here ([`db::return_to_fast_path`]). The run's cursor stays where it is:
+/// these SKUs come before the chunks of the others.
 async fn recost_whole(tx: &TenantTx, run: &RunRow, skus: &[String]) -> Result<Chunk, ServiceError> {
     db::defer_commit_flush(tx).await?;
     let names: Vec<&str> = skus.iter().map(String::as_str).collect();
     let events = db::load_sku_events(tx, &names).await?;
     let methods = db::load_settings(tx).await?.methods;
-    let costing = engine::cost_events(&events.inputs(&methods))?;
+    let mut costing = engine::cost_events(&events.inputs(&methods))?;
     if run.on_shortfall == ShortfallPolicy::Fail
         && let Some(first) = costing.shortfalls.iter().min_by_key(|s| (s.event_date, s.event_id.clone()))
     {
         return Err(ServiceError::Costing(super::cost::uncovered(first, &events.sales)));
     }
+    // Back on FIFO throughout, a SKU the allocator costs as the engine does goes back to
+    // the fast path: its lots are its book, so it keeps no layers.
+    let returned: HashSet<String> = if methods == Methods::FIFO {
+        db::return_to_fast_path(tx, &names).await?.into_iter().collect()
+    } else {
+        HashSet::new()
+    };
+    let (fast_path_layers, layers): (Vec<Layer>, Vec<Layer>) =
+        std::mem::take(&mut costing.layers).into_iter().partition(|layer| returned.contains(layer.sku.as_str()));
     let outputs = sku_outputs(&costing.allocations)?;
-    let lots: std::collections::HashSet<&str> = events.lots.iter().map(|lot| lot.lot_id.as_str()).collect();
-    let (lot_ids, remaining): (Vec<&str>, Vec<Decimal>) = costing
-        .layers
+    let lots: HashSet<&str> = events.lots.iter().map(|lot| lot.lot_id.as_str()).collect();
+    let (lot_ids, remaining): (Vec<&str>, Vec<Decimal>) = layers
         .iter()
+        .chain(&fast_path_layers)
         .filter(|layer| lots.contains(layer.layer.as_str()))
         .map(|layer| (layer.layer.as_str(), layer.remaining_quantity))
         .unzip();
@@ -339,7 +344,7 @@ async fn recost_whole(tx: &TenantTx, run: &RunRow, skus: &[String]) -> Result<Ch
         db::insert_allocations(tx, run.run_id, &costing.allocations),
         db::add_run_sku_outputs(tx, run.run_id, &outputs),
         db::insert_movements(tx, run.run_id, &costing.movements),
-        db::insert_layers(tx, run.run_id, &costing.layers),
+        db::insert_layers(tx, run.run_id, &layers),
         db::move_lots(tx, run.run_id, &lot_ids, &remaining),
         db::advance_watermarks(tx, run.run_id, &names, &last_sales),
     )?;
@@ -511,7 +516,7 @@ pub async fn dry_run<R: Read + Send>(
         for (kind, name, file) in input.files {
             upload_in(&tx, caller, kind, &name, file).await?;
         }
-        let (mut run, _) = start_run_in(&tx, caller, mode, on_shortfall).await?;
+        let mut run = start_run_in(&tx, caller, mode, on_shortfall).await?;
         while let Chunk::Applied | Chunk::Lost =
             apply_chunk_in(&tx, caller, &run, ChunkBudget::DEFAULT_CHUNK_SIZE).await?
         {
