@@ -702,15 +702,29 @@ pub(super) fn row_error(row: &Row) -> Result<RowError, DbError> {
     ))
 }
 
+/// A SKU a run is to cost whole, and whether its input fits the FIFO allocator of the
+/// fast path (`allocator_fits`: lots and sales only, all at the tenant's default
+/// location, no sale naming a lot and no landed cost on its lots, as the uploads keep
+/// it). Where it fits and the tenant's methods are FIFO throughout, the allocator costs
+/// it exactly as the engine does, so the chunk that costs it whole from its start gives
+/// it back to the fast path: it writes its allocations and lots as the fast path
+/// would, and no layers. Its watermark's snapshot keeps the flag, so a rollback flags
+/// it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FitsAllocator {
+    pub sku: String,
+    pub allocator_fits: bool,
+}
+
 /// The SKUs with movements a run has yet to cost whole, by SKU: as many as their sales
 /// loaded fit in `sales` (at least one SKU, however many it has), and no more than `skus`.
-pub async fn skus_to_recost(tx: &TenantTx, sales: i64, skus: i64) -> Result<Vec<String>, DbError> {
+pub async fn skus_to_recost(tx: &TenantTx, sales: i64, skus: i64) -> Result<Vec<FitsAllocator>, DbError> {
     let rows = tx
         .query(
-            r"select sku
+            r"select sku, allocator_fits
               from (
-                  select sku, sales, sum(sales) over (order by sku rows unbounded preceding) as running
-                  from (select sku, sales from sku_watermarks where recost order by sku limit $2) w
+                  select sku, allocator_fits, sales, sum(sales) over (order by sku rows unbounded preceding) as running
+                  from (select sku, allocator_fits, sales from sku_watermarks where recost order by sku limit $2) w
               ) w
               -- The first SKU with sales goes however many it has.
               where running <= $1 or running = sales
@@ -718,7 +732,7 @@ pub async fn skus_to_recost(tx: &TenantTx, sales: i64, skus: i64) -> Result<Vec<
             &[&sales, &skus],
         )
         .await?;
-    rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
+    rows.iter().map(|row| Ok(FitsAllocator { sku: row.try_get(0)?, allocator_fits: row.try_get(1)? })).collect()
 }
 
 /// Everything loaded of some SKUs, as the engine takes it ([`crate::engine::Inputs`]).

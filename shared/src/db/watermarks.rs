@@ -23,12 +23,16 @@ pub(super) const SNAPSHOT_WATERMARKS: &str = r"insert into watermark_snapshots (
 /// `watermark_snapshots` (a later chunk of the same run keeps the first snapshot). A
 /// stale backdating mark (one the watermark had already gone back before, by a
 /// rollback) is cleared: costing forward covers it. A SKU with movements, costed whole,
-/// no longer waits to be re-costed, and its costing is `run_id`'s.
+/// no longer waits to be re-costed, and its costing is `run_id`'s, unless
+/// `to_fast_path[i]` gives it back to the FIFO allocator of the fast path (empty: none
+/// is; see [`super::FitsAllocator`]): its lots are then its book, and later runs take
+/// it there.
 pub async fn advance_watermarks(
     tx: &TenantTx,
     run_id: Uuid,
     skus: &[&str],
     last_sales: &[Option<(DateTime<Utc>, &str)>],
+    to_fast_path: &[bool],
 ) -> Result<u64, DbError> {
     let dates: Vec<Option<DateTime<Utc>>> = last_sales.iter().map(|last| last.map(|(date, _)| date)).collect();
     let ids: Vec<Option<&str>> = last_sales.iter().map(|last| last.map(|(_, id)| id)).collect();
@@ -43,11 +47,14 @@ pub async fn advance_watermarks(
           set costed_date = v.sale_date, costed_sale_id = v.sale_id,
               costed_by_run = case when v.sale_id is null then null else $1 end,
               rewind_date = null, rewind_sale_id = null, backdated_kind = null, backdated_id = null,
-              recost = false, recosted_by_run = case when w.movements then $1 else w.recosted_by_run end
-          from unnest($2::text[], $3::timestamptz[], $4::text[]) as v(sku, sale_date, sale_id)
+              recost = false, movements = w.movements and not coalesce(v.to_fast_path, false),
+              recosted_by_run = case when w.movements and not coalesce(v.to_fast_path, false) then $1
+                                     else w.recosted_by_run end
+          -- unnest pads a shorter array (an empty `to_fast_path`) with nulls.
+          from unnest($2::text[], $3::timestamptz[], $4::text[], $5::boolean[]) as v(sku, sale_date, sale_id, to_fast_path)
           where w.sku = v.sku"
         ),
-        &[&run_id, &skus, &dates, &ids],
+        &[&run_id, &skus, &dates, &ids, &to_fast_path],
     )
     .await
 }
@@ -377,27 +384,6 @@ pub async fn mark_method_change(
         )
         .await?;
     row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?))).transpose()
-}
-
-/// Gives back to the FIFO allocator of the fast path each of `skus`, which a chunk of
-/// `run_id` is costing whole from its start, where the allocator costs it exactly as
-/// the engine does: the tenant's methods are FIFO throughout (the caller's to check),
-/// and the SKU's input fits the allocator (`allocator_fits`: lots and sales only, all
-/// at the tenant's default location, no sale naming a lot and no landed cost on its
-/// lots, as the uploads keep it). The chunk writes its allocations and lots as the
-/// fast path would, and no layers; later runs take it on the fast path. Its
-/// watermark's snapshot keeps the flag: a rollback flags it again. Returns those given
-/// back.
-pub async fn return_to_fast_path(tx: &TenantTx, skus: &[&str]) -> Result<Vec<String>, DbError> {
-    let rows = tx
-        .query(
-            r"update sku_watermarks w set movements = false, recost = false
-              where w.sku = any($1) and w.movements and w.recost and w.allocator_fits
-              returning w.sku",
-            &[&skus],
-        )
-        .await?;
-    rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
 }
 
 /// Makes every SKU with something to cost (a sale after its watermark, or backdated

@@ -278,7 +278,7 @@ async fn apply_chunk_in(
     db::insert_allocations(tx, run.run_id, &allocations).await?;
     db::add_run_sku_outputs(tx, run.run_id, &sku_outputs(&allocations)?).await?;
     let last_sales: Vec<_> = last_of_sku.iter().map(|sale| Some((sale.sale_date, sale.sale_id.as_str()))).collect();
-    let moved = db::advance_watermarks(tx, run.run_id, &skus, &last_sales).await?;
+    let moved = db::advance_watermarks(tx, run.run_id, &skus, &last_sales, &[]).await?;
     assert_eq!(moved as usize, skus.len(), "every SKU with a sale has a watermark row, locked by the run row");
 
     let totals = ChunkTotals {
@@ -302,11 +302,11 @@ const MOVEMENT_SKUS_PER_CHUNK: i64 = 1_000;
 /// allocations, movements and the layers left are written, each lot whose remaining
 /// quantity costing changes is set (snapshotted first), and each watermark moved to the
 /// SKU's last sale costed. A SKU back on FIFO that fits the allocator returns to the
-/// fast path here ([`db::return_to_fast_path`]). The run's cursor stays where it is:
-/// these SKUs come before the chunks of the others.
-async fn recost_whole(tx: &TenantTx, run: &RunRow, skus: &[String]) -> Result<Chunk, ServiceError> {
+/// fast path here ([`db::FitsAllocator`]). The run's cursor stays where it is: these
+/// SKUs come before the chunks of the others.
+async fn recost_whole(tx: &TenantTx, run: &RunRow, skus: &[db::FitsAllocator]) -> Result<Chunk, ServiceError> {
     db::defer_commit_flush(tx).await?;
-    let names: Vec<&str> = skus.iter().map(String::as_str).collect();
+    let names: Vec<&str> = skus.iter().map(|sku| sku.sku.as_str()).collect();
     let events = db::load_sku_events(tx, &names).await?;
     let methods = db::load_settings(tx).await?.methods;
     let mut costing = engine::cost_events(&events.inputs(&methods))?;
@@ -317,11 +317,9 @@ async fn recost_whole(tx: &TenantTx, run: &RunRow, skus: &[String]) -> Result<Ch
     }
     // Back on FIFO throughout, a SKU the allocator costs as the engine does goes back to
     // the fast path: its lots are its book, so it keeps no layers.
-    let returned: HashSet<String> = if methods == Methods::FIFO {
-        db::return_to_fast_path(tx, &names).await?.into_iter().collect()
-    } else {
-        HashSet::new()
-    };
+    let to_fast_path: Vec<bool> = skus.iter().map(|sku| methods == Methods::FIFO && sku.allocator_fits).collect();
+    let returned: HashSet<&str> =
+        skus.iter().zip(&to_fast_path).filter(|(_, back)| **back).map(|(sku, _)| sku.sku.as_str()).collect();
     let (fast_path_layers, layers): (Vec<Layer>, Vec<Layer>) =
         std::mem::take(&mut costing.layers).into_iter().partition(|layer| returned.contains(layer.sku.as_str()));
     let outputs = sku_outputs(&costing.allocations)?;
@@ -346,7 +344,7 @@ async fn recost_whole(tx: &TenantTx, run: &RunRow, skus: &[String]) -> Result<Ch
         db::insert_movements(tx, run.run_id, &costing.movements),
         db::insert_layers(tx, run.run_id, &layers),
         db::move_lots(tx, run.run_id, &lot_ids, &remaining),
-        db::advance_watermarks(tx, run.run_id, &names, &last_sales),
+        db::advance_watermarks(tx, run.run_id, &names, &last_sales, &to_fast_path),
     )?;
     let sales = costing.allocations.windows(2).filter(|pair| pair[0].sale_id != pair[1].sale_id).count()
         + usize::from(!costing.allocations.is_empty());
