@@ -265,11 +265,14 @@ pub async fn load_lots_with_stock(tx: &TenantTx, skus: &[&str]) -> Result<Vec<Lo
 /// first (a lot the run snapshotted already keeps its first snapshot), in one
 /// statement. A lot left where it was is neither written nor snapshotted.
 pub async fn move_lots(tx: &TenantTx, run_id: Uuid, lot_ids: &[&str], remaining: &[Decimal]) -> Result<u64, DbError> {
+    // Each lot is looked up by its key (`offset 0` keeps the planner from joining the
+    // ids with a scan of every lot of the tenant, which it chose for a chunk's thousand:
+    // 48 ms a chunk against 2.5 ms, 4.1 s of the reference book's change of method).
     tx.execute(
         r"with moved as materialized (
               select l.lot_id, l.remaining_quantity as before, v.remaining_quantity as after
               from unnest($3::text[], $4::numeric[]) as v(lot_id, remaining_quantity)
-              join lots l on l.lot_id = v.lot_id
+              cross join lateral (select lot_id, remaining_quantity from lots where lot_id = v.lot_id offset 0) l
               where l.remaining_quantity <> v.remaining_quantity
           ),
           snapshots as (
