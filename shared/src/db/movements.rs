@@ -711,14 +711,14 @@ pub(super) fn row_error(row: &Row) -> Result<RowError, DbError> {
 /// would, and no layers. Its watermark's snapshot keeps the flag, so a rollback flags
 /// it again.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FitsAllocator {
+pub struct SkuToRecost {
     pub sku: String,
     pub allocator_fits: bool,
 }
 
 /// The SKUs with movements a run has yet to cost whole, by SKU: as many as their sales
 /// loaded fit in `sales` (at least one SKU, however many it has), and no more than `skus`.
-pub async fn skus_to_recost(tx: &TenantTx, sales: i64, skus: i64) -> Result<Vec<FitsAllocator>, DbError> {
+pub async fn skus_to_recost(tx: &TenantTx, sales: i64, skus: i64) -> Result<Vec<SkuToRecost>, DbError> {
     let rows = tx
         .query(
             r"select sku, allocator_fits
@@ -732,7 +732,7 @@ pub async fn skus_to_recost(tx: &TenantTx, sales: i64, skus: i64) -> Result<Vec<
             &[&sales, &skus],
         )
         .await?;
-    rows.iter().map(|row| Ok(FitsAllocator { sku: row.try_get(0)?, allocator_fits: row.try_get(1)? })).collect()
+    rows.iter().map(|row| Ok(SkuToRecost { sku: row.try_get(0)?, allocator_fits: row.try_get(1)? })).collect()
 }
 
 /// Everything loaded of some SKUs, as the engine takes it ([`crate::engine::Inputs`]).

@@ -25,7 +25,7 @@ pub(super) const SNAPSHOT_WATERMARKS: &str = r"insert into watermark_snapshots (
 /// rollback) is cleared: costing forward covers it. A SKU with movements, costed whole,
 /// no longer waits to be re-costed, and its costing is `run_id`'s, unless
 /// `to_fast_path[i]` gives it back to the FIFO allocator of the fast path (empty: none
-/// is; see [`super::FitsAllocator`]): its lots are then its book, and later runs take
+/// is; see [`super::SkuToRecost`]): its lots are then its book, and later runs take
 /// it there.
 pub async fn advance_watermarks(
     tx: &TenantTx,

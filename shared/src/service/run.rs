@@ -302,9 +302,9 @@ const MOVEMENT_SKUS_PER_CHUNK: i64 = 1_000;
 /// allocations, movements and the layers left are written, each lot whose remaining
 /// quantity costing changes is set (snapshotted first), and each watermark moved to the
 /// SKU's last sale costed. A SKU back on FIFO that fits the allocator returns to the
-/// fast path here ([`db::FitsAllocator`]). The run's cursor stays where it is: these
+/// fast path here ([`db::SkuToRecost`]). The run's cursor stays where it is: these
 /// SKUs come before the chunks of the others.
-async fn recost_whole(tx: &TenantTx, run: &RunRow, skus: &[db::FitsAllocator]) -> Result<Chunk, ServiceError> {
+async fn recost_whole(tx: &TenantTx, run: &RunRow, skus: &[db::SkuToRecost]) -> Result<Chunk, ServiceError> {
     db::defer_commit_flush(tx).await?;
     let names: Vec<&str> = skus.iter().map(|sku| sku.sku.as_str()).collect();
     let events = db::load_sku_events(tx, &names).await?;
