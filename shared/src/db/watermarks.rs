@@ -135,7 +135,7 @@ const CLASSIFIED_MARKS: &str = r"marked as materialized (
     -- comes after its outputs, so it does not count for them). A lookup per output
     -- into every later run's cut took 4.6 s of a rewind after 19 runs of 10,000 SKUs.
     outputs as (
-        select o.*, r.created_at, false as is_cut, null::bigint as cut_rank
+        select o.*, r.created_at
         from marked m
         join cogs_run_sku_outputs o on o.sku = m.sku
         join cogs_runs r on r.run_id = o.run_id and r.status in ('pending', 'running', 'completed')
@@ -146,8 +146,8 @@ const CLASSIFIED_MARKS: &str = r"marked as materialized (
             select u.*, min(u.cut_rank) over (partition by u.sku order by u.created_at desc, u.run_id desc, u.is_cut
                                               rows between unbounded preceding and 1 preceding) as later_cut
             from (
-                select sku, run_id, created_at, is_cut, cut_rank, first_date, first_sale_id, last_date, last_sale_id,
-                       sales, cost
+                select sku, run_id, created_at, false as is_cut, null::bigint as cut_rank, first_date, first_sale_id,
+                       last_date, last_sale_id, sales, cost
                 from outputs
                 union all
                 select sku, run_id, created_at, true, cut_rank, null, null, null, null, null, null
