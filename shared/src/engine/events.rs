@@ -25,6 +25,7 @@
 //! drawn the same way, and the last unit takes what is left.
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -73,15 +74,53 @@ impl Default for Inputs<'_> {
     }
 }
 
-/// What costing every event made. Allocations and movements come SKU by SKU (SKUs in
+/// What costing every event made. Sales' draws and movements come SKU by SKU (SKUs in
 /// byte order), each SKU's in the order its events were costed; layers likewise, each
 /// SKU's in the order they are drawn.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Costing {
-    pub allocations: Vec<Allocation>,
+pub struct Costing<'a> {
+    /// What each sale drew, as [`Costing::allocations`] names it.
+    pub sale_draws: Vec<SaleDraw<'a>>,
     pub movements: Vec<Movement>,
     pub shortfalls: Vec<Shortfall>,
     pub layers: Vec<Layer>,
+    /// The name of every layer costing made, by the number a draw gives.
+    pub layer_names: Vec<LotId>,
+}
+
+/// Units one sale drew from one layer. The sale and the layer are pointed at, not
+/// named: a million sales' allocations made with their ids copied cost more than the
+/// costing (shared ids are counted, and every count lies elsewhere in memory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SaleDraw<'a> {
+    pub sale: &'a Sale,
+    /// The layer's place in [`Costing::layer_names`].
+    pub layer: u32,
+    pub quantity: Decimal,
+    pub unit_cost: Decimal,
+    /// What the units cost beyond `quantity × unit_cost`, as [`Allocation::landed`].
+    pub landed: Decimal,
+}
+
+impl Costing<'_> {
+    /// Each sale's draws as allocations that name their sale, lot and SKU.
+    pub fn allocations(&self) -> Vec<Allocation> {
+        self.sale_draws.iter().map(|draw| self.allocation(draw)).collect()
+    }
+
+    pub fn allocation(&self, draw: &SaleDraw<'_>) -> Allocation {
+        let SaleDraw { sale, layer, quantity, unit_cost, landed } = *draw;
+        Allocation {
+            sale_id: sale.sale_id.clone(),
+            lot_id: self.layer_names[layer as usize].clone(),
+            sku: sale.sku.clone(),
+            sale_date: sale.sale_date,
+            quantity,
+            unit_cost,
+            extended_cost: exact_mul(quantity, unit_cost).expect("a draw's cost was checked when it was costed"),
+            landed,
+        }
+    }
 }
 
 /// A layer as costing leaves it: a lot, or stock a return, an adjustment or a count
@@ -110,23 +149,23 @@ impl Layer {
 /// cannot cover parks its SKU: the SKU's events before it are costed, it and the
 /// later ones are not (its later lots are still received into stock), and a
 /// [`Shortfall`] names it.
-pub fn cost_events(inputs: &Inputs<'_>) -> Result<Costing, CostingError> {
+pub fn cost_events<'a>(inputs: &Inputs<'a>) -> Result<Costing<'a>, CostingError> {
     let mut streams = Streams::build(inputs)?;
     // Most sales draw on one layer: their allocations, and a layer per lot.
     let mut costing = Costing {
-        allocations: Vec::with_capacity(inputs.sales.len()),
+        sale_draws: Vec::with_capacity(inputs.sales.len()),
         layers: Vec::with_capacity(inputs.lots.len()),
         ..Costing::default()
     };
     // SKU by SKU in order: the outputs come in the order of their SKUs.
-    let mut by_sku: Vec<(&Sku, SkuStream<'_>)> = std::mem::take(&mut streams.by_sku).into_iter().collect();
+    let mut by_sku = std::mem::take(&mut streams.skus.streams);
     by_sku.sort_unstable_by(|a, b| a.0.cmp(b.0));
     for (sku, mut stream) in by_sku {
         // Keys are unique (ids are, within a kind), so an unstable sort orders them alike.
         stream.events.sort_unstable_by(|a, b| a.key.cmp(&b.key));
         // Sales usually come in costing order already: checked, not sorted afresh.
-        if !stream.sales.is_sorted_by(|a, b| a.costing_key() <= b.costing_key()) {
-            stream.sales.sort_unstable_by(|a, b| a.costing_key().cmp(&b.costing_key()));
+        if !stream.sales.is_sorted_by(|a, b| a.costing_order(b).is_le()) {
+            stream.sales.sort_unstable_by(|a, b| a.costing_order(b));
         }
         let costing_of_sku = SkuCosting::new(inputs.methods, sku, &streams.returned, &streams.landed);
         costing_of_sku.run(&stream.events, &stream.sales, &mut costing)?;
@@ -137,13 +176,44 @@ pub fn cost_events(inputs: &Inputs<'_>) -> Result<Costing, CostingError> {
 /// An event's place in its SKU's stream: (instant, rank of its kind, id, second id).
 type Key<'a> = (Timestamp, u8, &'a str, &'a str);
 
-/// A sale's place in its SKU's stream.
-fn sale_key(sale: &Sale) -> Key<'_> {
-    (sale.sale_date, SALE_RANK, sale.sale_id.as_str(), "")
-}
-
 /// A sale's rank among the kinds at one instant: after the inflows and transfers.
 const SALE_RANK: u8 = 5;
+
+/// A sale as its SKU's costing reads it, copied out of the input in one pass in input
+/// order: costing SKU by SKU then reads its sales one after the other rather than
+/// reaching back into an input where one SKU's sales lie far apart (a merged export in
+/// date order). The sale itself is read only for what few sales need (its id at a tie,
+/// a named lot, a return).
+#[derive(Clone, Copy)]
+struct SaleRow<'a> {
+    date: Timestamp,
+    quantity: Decimal,
+    /// Its location's text, compared with the SKU's places without reading the sale.
+    location: &'a str,
+    lot: Option<&'a LotId>,
+    sale: &'a Sale,
+}
+
+impl<'a> SaleRow<'a> {
+    fn of(sale: &'a Sale) -> Self {
+        let (location, lot) = (sale.location.as_str(), sale.lot_id.as_ref());
+        Self { date: sale.sale_date, quantity: sale.quantity_sold, location, lot, sale }
+    }
+
+    /// Costing order among one SKU's sales: by instant, then id.
+    fn costing_order(&self, other: &Self) -> Ordering {
+        self.date.cmp(&other.date).then_with(|| self.sale.sale_id.cmp(&other.sale.sale_id))
+    }
+
+    /// Whether the sale comes before `event` in its SKU's stream.
+    fn before(&self, event: &Event<'_>) -> bool {
+        let (date, rank, first, second) = event.key;
+        (self.date, SALE_RANK)
+            .cmp(&(date, rank))
+            .then_with(|| (self.sale.sale_id.as_str(), "").cmp(&(first, second)))
+            .is_lt()
+    }
+}
 
 enum What<'a> {
     Receipt(&'a Lot),
@@ -167,12 +237,46 @@ struct Event<'a> {
 #[derive(Default)]
 struct SkuStream<'a> {
     events: Vec<Event<'a>>,
-    sales: Vec<&'a Sale>,
+    sales: Vec<SaleRow<'a>>,
+}
+
+/// Each SKU's stream, numbered in the order the input first names them.
+#[derive(Default)]
+struct SkuStreams<'a> {
+    numbers: HashMap<&'a str, usize>,
+    streams: Vec<(&'a Sku, SkuStream<'a>)>,
+    /// The SKU numbered last: a run of rows of one SKU looks it up once.
+    last: Option<(&'a str, usize)>,
+}
+
+impl<'a> SkuStreams<'a> {
+    /// The number of `sku`'s stream, made empty the first time it is named.
+    fn number(&mut self, sku: &'a Sku) -> usize {
+        let text = sku.as_str();
+        // The same text, not only equal text: one pointer comparison, no bytes read.
+        if let Some((last, number)) = self.last
+            && std::ptr::eq(last, text)
+        {
+            return number;
+        }
+        let next = self.streams.len();
+        let number = *self.numbers.entry(text).or_insert(next);
+        if number == next {
+            self.streams.push((sku, SkuStream::default()));
+        }
+        self.last = Some((text, number));
+        number
+    }
+
+    fn push(&mut self, sku: &'a Sku, key: Key<'a>, what: What<'a>) {
+        let number = self.number(sku);
+        self.streams[number].1.events.push(Event { key, what });
+    }
 }
 
 /// The inputs checked and gathered into one (unsorted) stream per SKU.
 struct Streams<'a> {
-    by_sku: HashMap<&'a Sku, SkuStream<'a>>,
+    skus: SkuStreams<'a>,
     /// Sales some return names: only their parts are kept.
     returned: HashSet<&'a SaleId>,
     /// Lots some landed cost falls on: only they keep who took their units.
@@ -181,10 +285,7 @@ struct Streams<'a> {
 
 impl<'a> Streams<'a> {
     fn build(inputs: &Inputs<'a>) -> Result<Self, CostingError> {
-        let mut by_sku: HashMap<&'a Sku, SkuStream<'a>> = HashMap::new();
-        let mut push = |sku: &'a Sku, key: Key<'a>, what: What<'a>| {
-            by_sku.entry(sku).or_default().events.push(Event { key, what });
-        };
+        let mut skus = SkuStreams::default();
         let invalid =
             |kind: EventKind, id: &str, reason: String| CostingError::InvalidEvent { kind, id: id.to_owned(), reason };
 
@@ -198,7 +299,7 @@ impl<'a> Streams<'a> {
             if let Some(receipt) = &lot.receipt_id {
                 receipts.entry(receipt).or_default().push(lot);
             }
-            push(&lot.sku, (lot.received_date, 0, lot.lot_id.as_str(), ""), What::Receipt(lot));
+            skus.push(&lot.sku, (lot.received_date, 0, lot.lot_id.as_str(), ""), What::Receipt(lot));
         }
         let mut spread_only: HashSet<&LotId> = HashSet::new();
         for lot in inputs.spread_lots {
@@ -218,7 +319,16 @@ impl<'a> Streams<'a> {
         // Only the sales some return names are looked up (`None`: not loaded).
         let mut sales: HashMap<&SaleId, Option<&Sale>> =
             inputs.returns.iter().map(|ret| (&ret.sale_id, None)).collect();
+        // Each sale's SKU stream, and how many sales each stream takes.
+        let mut stream_of_sale = Vec::with_capacity(inputs.sales.len());
+        let mut sales_of_stream: Vec<usize> = Vec::new();
         for sale in inputs.sales {
+            let number = skus.number(&sale.sku);
+            stream_of_sale.push(number);
+            if number >= sales_of_stream.len() {
+                sales_of_stream.resize(number + 1, 0);
+            }
+            sales_of_stream[number] += 1;
             if sale.quantity_sold <= Decimal::ZERO {
                 let quantity_sold = sale.quantity_sold;
                 return Err(CostingError::NonPositiveSale { sale_id: sale.sale_id.clone(), quantity_sold });
@@ -257,7 +367,7 @@ impl<'a> Streams<'a> {
                 (ret.return_date, 1, ret.return_id.as_str(), "")
             };
             returned.insert(&sale.sale_id);
-            push(&sale.sku, key, What::Return(ret, sale));
+            skus.push(&sale.sku, key, What::Return(ret, sale));
         }
         for adjustment in by_id(inputs.adjustments, |adjustment| &adjustment.adjustment_id) {
             let id = &adjustment.adjustment_id;
@@ -270,11 +380,11 @@ impl<'a> Streams<'a> {
                 if unit_cost.is_sign_negative() && !unit_cost.is_zero() {
                     return Err(invalid(EventKind::Adjustment, id.as_str(), "its unit_cost is negative".into()));
                 }
-                push(&adjustment.sku, (date, 2, id.as_str(), ""), What::AdjustmentIn(adjustment, unit_cost));
+                skus.push(&adjustment.sku, (date, 2, id.as_str(), ""), What::AdjustmentIn(adjustment, unit_cost));
             } else if adjustment.quantity < Decimal::ZERO {
                 let method = inputs.methods.at(date);
                 check_named_lot(&lots, method, EventKind::Adjustment, id, &adjustment.sku, &adjustment.lot_id)?;
-                push(&adjustment.sku, (date, 6, id.as_str(), ""), What::AdjustmentOut(adjustment));
+                skus.push(&adjustment.sku, (date, 6, id.as_str(), ""), What::AdjustmentOut(adjustment));
             } else {
                 return Err(invalid(EventKind::Adjustment, id.as_str(), "its quantity is zero".into()));
             }
@@ -289,7 +399,7 @@ impl<'a> Streams<'a> {
             positive(EventKind::SupplierReturn, &sent.supplier_return_id, sent.quantity)?;
             let key = (sent.return_date, 7, sent.supplier_return_id.as_str(), "");
             let location = sent.location.as_ref().unwrap_or(&lot.location);
-            push(&lot.sku, key, What::SupplierReturn(sent, location));
+            skus.push(&lot.sku, key, What::SupplierReturn(sent, location));
         }
         for count in by_id(inputs.counts, |count| &count.count_id) {
             once(EventKind::Count, &count.count_id)?;
@@ -303,7 +413,7 @@ impl<'a> Streams<'a> {
             if count.unit_cost.is_some_and(|cost| cost.is_sign_negative() && !cost.is_zero()) {
                 return Err(invalid(EventKind::Count, count.count_id.as_str(), "its unit_cost is negative".into()));
             }
-            push(&count.sku, (count.count_date, 8, count.count_id.as_str(), ""), What::Count(count));
+            skus.push(&count.sku, (count.count_date, 8, count.count_id.as_str(), ""), What::Count(count));
         }
         for transfer in by_id(inputs.transfers, |transfer| &transfer.transfer_id) {
             let id = &transfer.transfer_id;
@@ -313,7 +423,7 @@ impl<'a> Streams<'a> {
                 let reason = format!("it moves stock from {} to the same location", transfer.from_location);
                 return Err(invalid(EventKind::Transfer, id.as_str(), reason));
             }
-            push(&transfer.sku, (transfer.transfer_date, 4, id.as_str(), ""), What::Transfer(transfer));
+            skus.push(&transfer.sku, (transfer.transfer_date, 4, id.as_str(), ""), What::Transfer(transfer));
         }
         for landed in by_id(inputs.landed_costs, |landed| &landed.landed_cost_id) {
             once(EventKind::LandedCost, &landed.landed_cost_id)?;
@@ -323,21 +433,24 @@ impl<'a> Streams<'a> {
                 }
                 let key = (landed.cost_date, 3, landed.landed_cost_id.as_str(), lot.lot_id.as_str());
                 landed_lots.insert(&lot.lot_id);
-                push(&lot.sku, key, What::Landed(landed, &lot.lot_id, share));
+                skus.push(&lot.sku, key, What::Landed(landed, &lot.lot_id, share));
             }
         }
-        // Each SKU's sales (a run of one SKU is looked up once).
-        for run in inputs.sales.chunk_by(|a, b| a.sku == b.sku) {
-            by_sku.entry(&run[0].sku).or_default().sales.extend(run);
+        for ((_, stream), &count) in skus.streams.iter_mut().zip(&sales_of_stream) {
+            stream.sales.reserve_exact(count);
         }
-        Ok(Self { by_sku, returned, landed: landed_lots })
+        for (sale, number) in inputs.sales.iter().zip(stream_of_sale) {
+            skus.streams[number].1.sales.push(SaleRow::of(sale));
+        }
+        Ok(Self { skus, returned, landed: landed_lots })
     }
 }
 
 /// The least id (byte order) given more than once, whatever the order of `ids`. Their
-/// hashes are sorted rather than a million ids put in a table (a table that large
-/// misses the cache on every insert): first spread by their top bits into buckets small
-/// enough to sort in cache. Only where two hashes are equal are the ids compared.
+/// hashes are not put in one table (a table for a million misses the cache on every
+/// insert): they are spread by their top bits into buckets, and each bucket's put in a
+/// small table that stays in cache, reused from bucket to bucket. Only where two hashes
+/// meet are the ids compared.
 fn repeated<'x, T: std::hash::Hash + Ord>(ids: impl Iterator<Item = &'x T> + Clone) -> Option<&'x T> {
     use std::hash::BuildHasher;
     const BUCKET_BITS: u32 = 10;
@@ -348,14 +461,31 @@ fn repeated<'x, T: std::hash::Hash + Ord>(ids: impl Iterator<Item = &'x T> + Clo
         buckets[(hash >> (u64::BITS - BUCKET_BITS)) as usize].push(hash);
     }
     let mut shared: HashSet<u64> = HashSet::new();
-    for bucket in &mut buckets {
-        bucket.sort_unstable();
-        shared.extend(bucket.windows(2).filter(|pair| pair[0] == pair[1]).map(|pair| pair[0]));
+    // Open addressing on the hashes' low bits, at most half full; 0 marks a free slot,
+    // so a hash is kept with its lowest bit set (two hashes that then meet are only
+    // suspects: their ids are compared below).
+    let mut table: Vec<u64> = Vec::new();
+    for bucket in &buckets {
+        let slots = (bucket.len() * 2).next_power_of_two();
+        table.clear();
+        table.resize(slots, 0);
+        let mask = slots - 1;
+        for &hash in bucket {
+            let kept = hash | 1;
+            let mut slot = hash as usize & mask;
+            while table[slot] != 0 && table[slot] != kept {
+                slot = (slot + 1) & mask;
+            }
+            if table[slot] == kept {
+                shared.insert(kept);
+            }
+            table[slot] = kept;
+        }
     }
     if shared.is_empty() {
         return None;
     }
-    let mut suspects: Vec<&T> = ids.filter(|id| shared.contains(&state.hash_one(id))).collect();
+    let mut suspects: Vec<&T> = ids.filter(|id| shared.contains(&(state.hash_one(id) | 1))).collect();
     suspects.sort_unstable();
     suspects.windows(2).find(|pair| pair[0] == pair[1]).map(|pair| pair[0])
 }
@@ -616,6 +746,32 @@ impl Draw {
     }
 }
 
+/// The event an outflow is for, named only where a shortfall, an error or a landed
+/// cost's taker needs its id (a sale's id is then read and shared, not for every sale).
+#[derive(Clone, Copy)]
+enum EventRef<'x> {
+    Sale(&'x SaleId),
+    Other(&'x EventId),
+}
+
+impl EventRef<'_> {
+    fn id(self) -> EventId {
+        match self {
+            Self::Sale(sale_id) => EventId::from(sale_id),
+            Self::Other(id) => id.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for EventRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sale(sale_id) => sale_id.fmt(f),
+            Self::Other(id) => id.fmt(f),
+        }
+    }
+}
+
 struct SkuCosting<'a, 's> {
     methods: &'s Methods,
     sku: &'a Sku,
@@ -658,12 +814,17 @@ impl<'a, 's> SkuCosting<'a, 's> {
     }
 
     /// Costs the SKU's `events` and `sales` (each in order) merged in order.
-    fn run(mut self, events: &[Event<'a>], sales: &[&'a Sale], costing: &mut Costing) -> Result<(), CostingError> {
+    fn run(
+        mut self,
+        events: &[Event<'a>],
+        sales: &[SaleRow<'a>],
+        costing: &mut Costing<'a>,
+    ) -> Result<(), CostingError> {
         let mut parked = false;
         let (mut events, mut sales) = (events.iter().peekable(), sales.iter().peekable());
         loop {
             let sale_next = match (events.peek(), sales.peek()) {
-                (Some(event), Some(sale)) => sale_key(sale) < event.key,
+                (Some(event), Some(sale)) => sale.before(event),
                 (None, Some(_)) => true,
                 (_, None) => false,
             };
@@ -706,14 +867,25 @@ impl<'a, 's> SkuCosting<'a, 's> {
                 });
             }
         }
+        // Numbered as the draws of this SKU's sales number them.
+        costing.layer_names.extend(self.layers.into_iter().map(|layer| layer.name));
         Ok(())
     }
 
     /// The index of `location`'s stock, made empty the first time it is named.
     fn place(&mut self, location: &Location) -> usize {
-        if let Some(index) = self.places.iter().position(|place| place.location == *location) {
-            return index;
-        }
+        self.find_place(location.as_str()).unwrap_or_else(|| self.add_place(location))
+    }
+
+    /// The index of the stock at the location named `text`, if any is kept yet.
+    fn find_place(&self, text: &str) -> Option<usize> {
+        self.places.iter().position(|place| {
+            let here = place.location.as_str();
+            std::ptr::eq(here, text) || here == text
+        })
+    }
+
+    fn add_place(&mut self, location: &Location) -> usize {
         self.places.push(Place {
             location: location.clone(),
             order: Vec::new(),
@@ -727,26 +899,20 @@ impl<'a, 's> SkuCosting<'a, 's> {
     }
 
     /// Costs one sale; returns the shortfall that parks the SKU there, if it does.
-    fn sale(&mut self, sale: &'a Sale, costing: &mut Costing) -> Result<Option<Shortfall>, CostingError> {
-        let (id, date) = (EventId::from(&sale.sale_id), sale.sale_date);
-        let place = self.place(&sale.location);
-        let named = self.named_lot(date, &sale.lot_id);
-        if let Some(shortfall) = self.outflow(place, sale.quantity_sold, MovementKind::SaleLanded, &id, date, named)? {
+    fn sale(&mut self, row: &SaleRow<'a>, costing: &mut Costing<'a>) -> Result<Option<Shortfall>, CostingError> {
+        let (sale, date) = (row.sale, row.date);
+        let place = self.find_place(row.location).unwrap_or_else(|| self.add_place(&sale.location));
+        let named = self.named_lot(date, row.lot);
+        let id = EventRef::Sale(&sale.sale_id);
+        if let Some(shortfall) = self.outflow(place, row.quantity, MovementKind::SaleLanded, id, date, named)? {
             return Ok(Some(shortfall));
         }
-        let keep_parts = self.with_returns.contains(&sale.sale_id);
+        let keep_parts = !self.with_returns.is_empty() && self.with_returns.contains(&sale.sale_id);
         let mut parts = Vec::new();
-        for &Draw { layer, quantity, unit_cost, extended_cost, landed } in &self.draws {
-            costing.allocations.push(Allocation {
-                sale_id: sale.sale_id.clone(),
-                lot_id: self.layers[layer].name.clone(),
-                sku: self.sku.clone(),
-                sale_date: date,
-                quantity,
-                unit_cost,
-                extended_cost,
-                landed,
-            });
+        let first_layer = costing.layer_names.len();
+        for &Draw { layer, quantity, unit_cost, landed, .. } in &self.draws {
+            let number = u32::try_from(first_layer + layer).map_err(|_| overflow(EventKind::Sale, &sale.sale_id))?;
+            costing.sale_draws.push(SaleDraw { sale, layer: number, quantity, unit_cost, landed });
             if keep_parts {
                 parts.push(SalePart { layer, quantity, unit_cost, landed });
             }
@@ -786,9 +952,11 @@ impl<'a, 's> SkuCosting<'a, 's> {
             What::AdjustmentOut(adjustment) => {
                 let id = &adjustment.adjustment_id;
                 let place = self.place(&adjustment.location);
-                let named = self.named_lot(date, &adjustment.lot_id);
+                let named = self.named_lot(date, adjustment.lot_id.as_ref());
                 let kind = MovementKind::AdjustmentOut;
-                if let Some(shortfall) = self.outflow(place, -adjustment.quantity, kind, id, date, named)? {
+                if let Some(shortfall) =
+                    self.outflow(place, -adjustment.quantity, kind, EventRef::Other(id), date, named)?
+                {
                     return Ok(Some(shortfall));
                 }
                 self.record_draws(kind, id, date, costing)?;
@@ -798,7 +966,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
                 let place = self.place(location);
                 let lot = Some(self.lots.get(&sent.lot_id).copied());
                 if let Some(shortfall) =
-                    self.outflow(place, sent.quantity, MovementKind::SupplierReturn, id, date, lot)?
+                    self.outflow(place, sent.quantity, MovementKind::SupplierReturn, EventRef::Other(id), date, lot)?
                 {
                     return Ok(Some(shortfall));
                 }
@@ -811,7 +979,8 @@ impl<'a, 's> SkuCosting<'a, 's> {
                 let difference = exact_sub(count.counted_quantity, self.places[place].on_hand)
                     .ok_or_else(|| overflow(EventKind::Count, id))?;
                 if difference < Decimal::ZERO {
-                    let short = self.outflow(place, -difference, MovementKind::CountDeficit, id, date, None)?;
+                    let short =
+                        self.outflow(place, -difference, MovementKind::CountDeficit, EventRef::Other(id), date, None)?;
                     debug_assert!(short.is_none(), "a count's deficit is never more than is on hand");
                     self.record_draws(MovementKind::CountDeficit, id, date, costing)?;
                 } else if difference > Decimal::ZERO {
@@ -908,7 +1077,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
 
     /// The lot an outflow at `date` names, when specific identification costs it
     /// (`Some(None)`: a lot not received yet, holding nothing).
-    fn named_lot(&self, date: Timestamp, lot_id: &Option<LotId>) -> Option<Option<usize>> {
+    fn named_lot(&self, date: Timestamp, lot_id: Option<&LotId>) -> Option<Option<usize>> {
         match (self.methods.at(date), lot_id) {
             (Method::SpecificIdentification, Some(lot_id)) => Some(self.lots.get(lot_id).copied()),
             _ => None,
@@ -925,14 +1094,14 @@ impl<'a, 's> SkuCosting<'a, 's> {
         place: usize,
         quantity: Decimal,
         kind: MovementKind,
-        id: &EventId,
+        id: EventRef<'_>,
         date: Timestamp,
         lot: Option<Option<usize>>,
     ) -> Result<Option<Shortfall>, CostingError> {
         self.draws.clear();
         let pool = match self.methods.at(date) {
             Method::MovingAverage => {
-                let value = self.value(place).ok_or_else(|| overflow(kind.event_kind(), id))?;
+                let value = self.value(place).ok_or_else(|| overflow(kind.event_kind(), &id))?;
                 Some((value, self.places[place].on_hand))
             }
             Method::Fifo | Method::SpecificIdentification => {
@@ -943,7 +1112,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
         let short = match lot {
             Some(lot) => self.draw_lot(place, lot, quantity, kind, id, date)?,
             None if self.draw_fifo(place, quantity, kind, id)? => None,
-            None => Some(self.shortfall(place, kind.event_kind(), id.clone(), date, quantity)),
+            None => Some(self.shortfall(place, kind.event_kind(), id.id(), date, quantity)),
         };
         match pool {
             Some((value, held)) if short.is_none() => self.at_average(place, value, held, quantity, kind, id)?,
@@ -994,9 +1163,9 @@ impl<'a, 's> SkuCosting<'a, 's> {
         held: Decimal,
         quantity: Decimal,
         kind: MovementKind,
-        id: &EventId,
+        id: EventRef<'_>,
     ) -> Result<(), CostingError> {
-        let too_large = || overflow(kind.event_kind(), id);
+        let too_large = || overflow(kind.event_kind(), &id);
         let cost = share_of(value, quantity, held).ok_or_else(too_large)?;
         // The cost spread over the draws by quantity, as `split` spreads it.
         let mut parts = Splitter::new(cost, quantity).ok_or_else(too_large)?;
@@ -1059,7 +1228,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
         place: usize,
         quantity: Decimal,
         kind: MovementKind,
-        id: &EventId,
+        id: EventRef<'_>,
     ) -> Result<bool, CostingError> {
         if self.places[place].on_hand < quantity {
             return Ok(false);
@@ -1090,7 +1259,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
         lot: Option<usize>,
         quantity: Decimal,
         kind: MovementKind,
-        id: &EventId,
+        id: EventRef<'_>,
         date: Timestamp,
     ) -> Result<Option<Shortfall>, CostingError> {
         let stock = &self.places[place];
@@ -1103,9 +1272,9 @@ impl<'a, 's> SkuCosting<'a, 's> {
             None => Vec::new(),
         };
         let held = exact_sum(of_lot.iter().map(|&index| self.layers[index].remaining))
-            .ok_or_else(|| overflow(kind.event_kind(), id))?;
+            .ok_or_else(|| overflow(kind.event_kind(), &id))?;
         if held < quantity {
-            let mut shortfall = self.shortfall(place, kind.event_kind(), id.clone(), date, quantity);
+            let mut shortfall = self.shortfall(place, kind.event_kind(), id.id(), date, quantity);
             shortfall.on_hand = held;
             shortfall.quantity_short = quantity - held;
             return Ok(Some(shortfall));
@@ -1131,10 +1300,10 @@ impl<'a, 's> SkuCosting<'a, 's> {
         layer: usize,
         quantity: Decimal,
         kind: MovementKind,
-        id: &EventId,
+        id: EventRef<'_>,
     ) -> Result<Draw, CostingError> {
         let state = &mut self.layers[layer];
-        let too_large = || overflow(kind.event_kind(), id);
+        let too_large = || overflow(kind.event_kind(), &id);
         let landed = share_of(state.landed, quantity, state.remaining).ok_or_else(too_large)?;
         state.landed -= landed;
         state.remaining = exact_sub(state.remaining, quantity).ok_or_else(too_large)?;
@@ -1149,7 +1318,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
         self.places[state.place].on_hand -= quantity;
         debug_assert!(state.remaining >= Decimal::ZERO, "a layer never goes negative");
         if let Some(takers) = &mut state.takers {
-            takers.push(Taker { kind, id: id.clone(), quantity, into: None });
+            takers.push(Taker { kind, id: id.id(), quantity, into: None });
         }
         Ok(draw)
     }
@@ -1181,7 +1350,9 @@ impl<'a, 's> SkuCosting<'a, 's> {
     ) -> Result<Option<Shortfall>, CostingError> {
         let id = &transfer.transfer_id;
         let (from, to) = (self.place(&transfer.from_location), self.place(&transfer.to_location));
-        if let Some(shortfall) = self.outflow(from, transfer.quantity, MovementKind::TransferOut, id, date, None)? {
+        if let Some(shortfall) =
+            self.outflow(from, transfer.quantity, MovementKind::TransferOut, EventRef::Other(id), date, None)?
+        {
             return Ok(Some(shortfall));
         }
         self.record_draws(MovementKind::TransferOut, id, date, costing)?;

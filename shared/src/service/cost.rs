@@ -202,12 +202,13 @@ pub fn cost_files<R: Read>(
         return Err(ServiceError::Costing(uncovered(first, &sales)));
     }
     // The report lists sales in date order, and only those costed.
-    let costed: std::collections::HashSet<&SaleId> = costing.allocations.iter().map(|a| &a.sale_id).collect();
+    let allocations = in_costing_order(costing.allocations());
+    let engine::Costing { movements, shortfalls, layers, .. } = costing;
+    let costed: std::collections::HashSet<&SaleId> = allocations.iter().map(|a| &a.sale_id).collect();
     sales.retain(|sale| costed.contains(&sale.sale_id));
     sales.sort_by(|a, b| a.costing_key().cmp(&b.costing_key()));
-    let allocations = in_costing_order(costing.allocations);
-    let lots = costing.layers.iter().map(layer_balance).collect::<Result<_, ServiceError>>()?;
-    report(methods.clone(), &sales, &allocations, &costing.movements, lots, costing.shortfalls)
+    let lots = layers.iter().map(layer_balance).collect::<Result<_, ServiceError>>()?;
+    report(methods.clone(), &sales, &allocations, &movements, lots, shortfalls)
 }
 
 /// The error a strict costing fails with at its first uncovered event.

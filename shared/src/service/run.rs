@@ -322,7 +322,8 @@ async fn recost_whole(tx: &TenantTx, run: &RunRow, skus: &[db::SkuToRecost]) -> 
         skus.iter().zip(&to_fast_path).filter(|(_, back)| **back).map(|(sku, _)| sku.sku.as_str()).collect();
     let (fast_path_layers, layers): (Vec<Layer>, Vec<Layer>) =
         std::mem::take(&mut costing.layers).into_iter().partition(|layer| returned.contains(layer.sku.as_str()));
-    let outputs = sku_outputs(&costing.allocations)?;
+    let allocations = costing.allocations();
+    let outputs = sku_outputs(&allocations)?;
     let lots: HashSet<&str> = events.lots.iter().map(|lot| lot.lot_id.as_str()).collect();
     let (lot_ids, remaining): (Vec<&str>, Vec<Decimal>) = layers
         .iter()
@@ -339,20 +340,20 @@ async fn recost_whole(tx: &TenantTx, run: &RunRow, skus: &[db::SkuToRecost]) -> 
     // connection), the next is encoded and on its way while the server runs the last.
     tokio::try_join!(
         db::insert_shortfalls(tx, run.run_id, &costing.shortfalls),
-        db::insert_allocations(tx, run.run_id, &costing.allocations),
+        db::insert_allocations(tx, run.run_id, &allocations),
         db::add_run_sku_outputs(tx, run.run_id, &outputs),
         db::insert_movements(tx, run.run_id, &costing.movements),
         db::insert_layers(tx, run.run_id, &layers),
         db::move_lots(tx, run.run_id, &lot_ids, &remaining),
         db::advance_watermarks(tx, run.run_id, &names, &last_sales, &to_fast_path),
     )?;
-    let sales = costing.allocations.windows(2).filter(|pair| pair[0].sale_id != pair[1].sale_id).count()
-        + usize::from(!costing.allocations.is_empty());
+    let sales = allocations.windows(2).filter(|pair| pair[0].sale_id != pair[1].sale_id).count()
+        + usize::from(!allocations.is_empty());
     let totals = ChunkTotals {
         sales: sales as i64,
-        allocations: costing.allocations.len() as i64,
-        quantity: exact_sum(costing.allocations.iter().map(|a| a.quantity)).ok_or(ServiceError::AmountOverflow)?,
-        cogs: cost_of(&costing.allocations)?,
+        allocations: allocations.len() as i64,
+        quantity: exact_sum(allocations.iter().map(|a| a.quantity)).ok_or(ServiceError::AmountOverflow)?,
+        cogs: cost_of(&allocations)?,
         parked: costing.shortfalls.len() as i32,
         last_sku: run.cursor_sku.as_deref().unwrap_or(""),
     };

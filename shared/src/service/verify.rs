@@ -140,7 +140,7 @@ async fn compare_movements_with_fresh_costing(tx: &TenantTx) -> Result<Vec<Findi
         let (allocations, movements, layers) = db::load_live_costing(tx, &names).await?;
         for sku in &names {
             let book = costing_lines(sku, &allocations, &movements, &layers);
-            let afresh = costing_lines(sku, &fresh.allocations, &fresh.movements, &fresh.layers);
+            let afresh = costing_lines(sku, &fresh.allocations(), &fresh.movements, &fresh.layers);
             if book != afresh {
                 let at = book.iter().zip(&afresh).position(|(a, b)| a != b).unwrap_or(book.len().min(afresh.len()));
                 let shown = |lines: &[String]| lines.get(at).cloned().unwrap_or_else(|| "nothing".into());
