@@ -313,33 +313,42 @@ impl<'a> Streams<'a> {
             lots.insert(&lot.lot_id, lot);
             spread_only.insert(&lot.lot_id);
         }
-        if let Some(sale_id) = repeated(inputs.sales.iter().map(|sale| &sale.sale_id)) {
-            return Err(invalid(EventKind::Sale, sale_id.as_str(), "it appears twice".into()));
-        }
         // Only the sales some return names are looked up (`None`: not loaded).
         let mut sales: HashMap<&SaleId, Option<&Sale>> =
             inputs.returns.iter().map(|ret| (&ret.sale_id, None)).collect();
         // Each sale's SKU stream, and how many sales each stream takes.
         let mut stream_of_sale = Vec::with_capacity(inputs.sales.len());
         let mut sales_of_stream: Vec<usize> = Vec::new();
+        // Read in the same pass: a sale's id and SKU lie elsewhere in memory, and
+        // reading both at once waits for them once. A repeated id is refused before any
+        // other fault of a sale, the first such fault in input order after it.
+        let mut sale_ids = IdHashes::default();
+        let mut fault = None;
         for sale in inputs.sales {
+            sale_ids.add(&sale.sale_id);
             let number = skus.number(&sale.sku);
             stream_of_sale.push(number);
             if number >= sales_of_stream.len() {
                 sales_of_stream.resize(number + 1, 0);
             }
             sales_of_stream[number] += 1;
-            if sale.quantity_sold <= Decimal::ZERO {
+            if fault.is_none() && sale.quantity_sold <= Decimal::ZERO {
                 let quantity_sold = sale.quantity_sold;
-                return Err(CostingError::NonPositiveSale { sale_id: sale.sale_id.clone(), quantity_sold });
+                fault = Some(CostingError::NonPositiveSale { sale_id: sale.sale_id.clone(), quantity_sold });
             }
-            if sale.lot_id.is_some() {
+            if fault.is_none() && sale.lot_id.is_some() {
                 let (method, id) = (inputs.methods.at(sale.sale_date), EventId::from(&sale.sale_id));
-                check_named_lot(&lots, method, EventKind::Sale, &id, &sale.sku, &sale.lot_id)?;
+                fault = check_named_lot(&lots, method, EventKind::Sale, &id, &sale.sku, &sale.lot_id).err();
             }
             if let Some(returned) = sales.get_mut(&sale.sale_id) {
                 *returned = Some(sale);
             }
+        }
+        if let Some(sale_id) = sale_ids.repeated(inputs.sales.iter().map(|sale| &sale.sale_id)) {
+            return Err(invalid(EventKind::Sale, sale_id.as_str(), "it appears twice".into()));
+        }
+        if let Some(fault) = fault {
+            return Err(fault);
         }
         let mut returned = HashSet::new();
         let mut landed_lots = HashSet::new();
@@ -446,48 +455,64 @@ impl<'a> Streams<'a> {
     }
 }
 
-/// The least id (byte order) given more than once, whatever the order of `ids`. Their
-/// hashes are not put in one table (a table for a million misses the cache on every
-/// insert): they are spread by their top bits into buckets, and each bucket's put in a
-/// small table that stays in cache, reused from bucket to bucket. Only where two hashes
-/// meet are the ids compared.
-fn repeated<'x, T: std::hash::Hash + Ord>(ids: impl Iterator<Item = &'x T> + Clone) -> Option<&'x T> {
-    use std::hash::BuildHasher;
+/// The hashes of ids, gathered to find one given more than once. They are not put in
+/// one table (a table for a million misses the cache on every insert): they are spread
+/// by their top bits into buckets, and each bucket's are put in a small table that
+/// stays in cache, reused from bucket to bucket. Only where two hashes meet are the
+/// ids compared.
+struct IdHashes {
+    state: foldhash::fast::FixedState,
+    buckets: Vec<Vec<u64>>,
+}
+
+impl IdHashes {
     const BUCKET_BITS: u32 = 10;
-    let state = foldhash::fast::FixedState::default();
-    let mut buckets: Vec<Vec<u64>> = vec![Vec::new(); 1 << BUCKET_BITS];
-    for id in ids.clone() {
-        let hash = state.hash_one(id);
-        buckets[(hash >> (u64::BITS - BUCKET_BITS)) as usize].push(hash);
+
+    fn add(&mut self, id: &impl std::hash::Hash) {
+        use std::hash::BuildHasher;
+        let hash = self.state.hash_one(id);
+        self.buckets[(hash >> (u64::BITS - Self::BUCKET_BITS)) as usize].push(hash);
     }
-    let mut shared: HashSet<u64> = HashSet::new();
-    // Open addressing on the hashes' low bits, at most half full; 0 marks a free slot,
-    // so a hash is kept with its lowest bit set (two hashes that then meet are only
-    // suspects: their ids are compared below).
-    let mut table: Vec<u64> = Vec::new();
-    for bucket in &buckets {
-        let slots = (bucket.len() * 2).next_power_of_two();
-        table.clear();
-        table.resize(slots, 0);
-        let mask = slots - 1;
-        for &hash in bucket {
-            let kept = hash | 1;
-            let mut slot = hash as usize & mask;
-            while table[slot] != 0 && table[slot] != kept {
-                slot = (slot + 1) & mask;
+
+    /// The least id (byte order) given more than once, whatever the order of `ids`
+    /// (the ids whose hashes were added).
+    fn repeated<'x, T: std::hash::Hash + Ord + 'x>(&self, ids: impl Iterator<Item = &'x T>) -> Option<&'x T> {
+        use std::hash::BuildHasher;
+        let mut shared: HashSet<u64> = HashSet::new();
+        // Open addressing on the hashes' low bits, at most half full; 0 marks a free
+        // slot, so a hash is kept with its lowest bit set (two hashes that then meet
+        // are only suspects: their ids are compared below).
+        let mut table: Vec<u64> = Vec::new();
+        for bucket in &self.buckets {
+            let slots = (bucket.len() * 2).next_power_of_two();
+            table.clear();
+            table.resize(slots, 0);
+            let mask = slots - 1;
+            for &hash in bucket {
+                let kept = hash | 1;
+                let mut slot = hash as usize & mask;
+                while table[slot] != 0 && table[slot] != kept {
+                    slot = (slot + 1) & mask;
+                }
+                if table[slot] == kept {
+                    shared.insert(kept);
+                }
+                table[slot] = kept;
             }
-            if table[slot] == kept {
-                shared.insert(kept);
-            }
-            table[slot] = kept;
         }
+        if shared.is_empty() {
+            return None;
+        }
+        let mut suspects: Vec<&T> = ids.filter(|id| shared.contains(&(self.state.hash_one(id) | 1))).collect();
+        suspects.sort_unstable();
+        suspects.windows(2).find(|pair| pair[0] == pair[1]).map(|pair| pair[0])
     }
-    if shared.is_empty() {
-        return None;
+}
+
+impl Default for IdHashes {
+    fn default() -> Self {
+        Self { state: foldhash::fast::FixedState::default(), buckets: vec![Vec::new(); 1 << Self::BUCKET_BITS] }
     }
-    let mut suspects: Vec<&T> = ids.filter(|id| shared.contains(&(state.hash_one(id) | 1))).collect();
-    suspects.sort_unstable();
-    suspects.windows(2).find(|pair| pair[0] == pair[1]).map(|pair| pair[0])
 }
 
 /// Events in id order: checked so, the same input in whatever order is refused for the

@@ -1911,6 +1911,16 @@ fn a_sale_id_given_twice_is_refused_naming_the_least_such_id_in_any_order() {
     assert_eq!(cost_events(&case.inputs()), refused);
     case.returns = Case::read("return R1 S2 2024-01-06 1 restock").returns;
     assert_eq!(cost_events(&case.inputs()), refused);
+    // Before any other fault of a sale, wherever that sale is; then the first such.
+    case.returns.clear();
+    case.sales.insert(0, Case::read("sale S0 A 2024-01-02 1").sales.remove(0));
+    case.sales[0].quantity_sold = Decimal::ZERO;
+    assert_eq!(cost_events(&case.inputs()), refused);
+    case.sales.retain(|sale| sale.sale_id.as_str() == "S0" || !["S1", "S2"].contains(&sale.sale_id.as_str()));
+    case.sales.push(Case::read("sale S3 A 2024-01-07 1").sales.remove(0));
+    case.sales[1].quantity_sold = -Decimal::ONE;
+    let first = CostingError::NonPositiveSale { sale_id: case.sales[0].sale_id.clone(), quantity_sold: Decimal::ZERO };
+    assert_eq!(cost_events(&case.inputs()), Err(first));
 }
 
 #[test]
