@@ -108,6 +108,7 @@ impl Costing<'_> {
         self.sale_draws.iter().map(|draw| self.allocation(draw)).collect()
     }
 
+    /// One draw as the allocation that names its sale, lot and SKU.
     pub fn allocation(&self, draw: &SaleDraw<'_>) -> Allocation {
         let SaleDraw { sale, layer, quantity, unit_cost, landed } = *draw;
         Allocation {
@@ -253,9 +254,10 @@ impl<'a> SkuStreams<'a> {
     /// The number of `sku`'s stream, made empty the first time it is named.
     fn number(&mut self, sku: &'a Sku) -> usize {
         let text = sku.as_str();
-        // The same text, not only equal text: one pointer comparison, no bytes read.
+        // The same text (one pointer comparison), or equal text: rows read from a file
+        // or the database each hold their own copy.
         if let Some((last, number)) = self.last
-            && std::ptr::eq(last, text)
+            && (std::ptr::eq(last, text) || last == text)
         {
             return number;
         }
