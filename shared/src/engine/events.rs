@@ -217,7 +217,8 @@ impl<'a> SaleRow<'a> {
 }
 
 enum What<'a> {
-    Receipt(&'a Lot),
+    /// With its unit cost, checked.
+    Receipt(&'a Lot, Decimal),
     Return(&'a CustomerReturn, &'a Sale),
     AdjustmentIn(&'a Adjustment, Decimal),
     Landed(&'a LandedCost, &'a LotId, Decimal),
@@ -297,11 +298,11 @@ impl<'a> Streams<'a> {
             if lots.insert(&lot.lot_id, lot).is_some() {
                 return Err(CostingError::DuplicateLot { lot_id: lot.lot_id.clone() });
             }
-            checked_unit_cost(lot)?;
+            let unit_cost = checked_unit_cost(lot)?;
             if let Some(receipt) = &lot.receipt_id {
                 receipts.entry(receipt).or_default().push(lot);
             }
-            skus.push(&lot.sku, (lot.received_date, 0, lot.lot_id.as_str(), ""), What::Receipt(lot));
+            skus.push(&lot.sku, (lot.received_date, 0, lot.lot_id.as_str(), ""), What::Receipt(lot, unit_cost));
         }
         let mut spread_only: HashSet<&LotId> = HashSet::new();
         for lot in inputs.spread_lots {
@@ -865,7 +866,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
             } else {
                 let Some(event) = events.next() else { break };
                 // Its other later events too; its lots are still in stock.
-                if parked && !matches!(event.what, What::Receipt(_)) {
+                if parked && !matches!(event.what, What::Receipt(..)) {
                     continue;
                 }
                 self.apply(event, costing)?
@@ -955,8 +956,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
     fn apply(&mut self, event: &Event<'a>, costing: &mut Costing) -> Result<Option<Shortfall>, CostingError> {
         let date = event.key.0;
         match event.what {
-            What::Receipt(lot) => {
-                let unit_cost = lot.unit_cost().expect("checked when the streams were built");
+            What::Receipt(lot, unit_cost) => {
                 let place = self.place(&lot.location);
                 let key = (date, 0, lot.lot_id.shared(), None);
                 let index = self.add_layer(place, key, lot.lot_id.clone(), lot.remaining_quantity, unit_cost)?;
