@@ -255,10 +255,8 @@ impl<'a> SkuStreams<'a> {
     /// The number of `sku`'s stream, made empty the first time it is named.
     fn number(&mut self, sku: &'a Sku) -> usize {
         let text = sku.as_str();
-        // The same text (one pointer comparison), or equal text: rows read from a file
-        // or the database each hold their own copy.
         if let Some((last, number)) = self.last
-            && (std::ptr::eq(last, text) || last == text)
+            && same_text(last, text)
         {
             return number;
         }
@@ -275,6 +273,13 @@ impl<'a> SkuStreams<'a> {
         let number = self.number(sku);
         self.streams[number].1.events.push(Event { key, what });
     }
+}
+
+/// Whether two ids are the same text: one shared text (a pointer comparison, no bytes
+/// read, as rows at the default location share theirs), or equal texts (rows read from
+/// a file or the database each hold their own copy).
+fn same_text(a: &str, b: &str) -> bool {
+    std::ptr::eq(a, b) || a == b
 }
 
 /// The inputs checked and gathered into one (unsorted) stream per SKU.
@@ -907,10 +912,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
 
     /// The index of the stock at the location named `text`, if any is kept yet.
     fn find_place(&self, text: &str) -> Option<usize> {
-        self.places.iter().position(|place| {
-            let here = place.location.as_str();
-            std::ptr::eq(here, text) || here == text
-        })
+        self.places.iter().position(|place| same_text(place.location.as_str(), text))
     }
 
     fn add_place(&mut self, location: &Location) -> usize {
