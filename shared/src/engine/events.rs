@@ -102,6 +102,15 @@ pub struct SaleDraw<'a> {
     pub landed: Decimal,
 }
 
+impl<'a> SaleDraw<'a> {
+    /// What `sale` drew in `draw`, its SKU's layers numbered from `first_layer` on.
+    fn of(sale: &'a Sale, first_layer: usize, draw: &Draw) -> Result<Self, CostingError> {
+        let &Draw { layer, quantity, unit_cost, landed, .. } = draw;
+        let layer = u32::try_from(first_layer + layer).map_err(|_| overflow(EventKind::Sale, &sale.sale_id))?;
+        Ok(Self { sale, layer, quantity, unit_cost, landed })
+    }
+}
+
 impl Costing<'_> {
     /// Each sale's draws as allocations that name their sale, lot and SKU.
     pub fn allocations(&self) -> Vec<Allocation> {
@@ -161,15 +170,25 @@ pub fn cost_events<'a>(inputs: &Inputs<'a>) -> Result<Costing<'a>, CostingError>
     // SKU by SKU in order: the outputs come in the order of their SKUs.
     let mut by_sku = std::mem::take(&mut streams.skus.streams);
     by_sku.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    // The rows of a SKU whose sales lie together in the input, made as it is costed.
+    let mut together = Vec::new();
     for (sku, mut stream) in by_sku {
         // Keys are unique (ids are, within a kind), so an unstable sort orders them alike.
         stream.events.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        let rows = match stream.sales {
+            SaleRows::Together(range) => {
+                together.clear();
+                together.extend(inputs.sales[range].iter().map(SaleRow::of));
+                &mut together
+            }
+            SaleRows::Copied(ref mut rows) => rows,
+        };
         // Sales usually come in costing order already: checked, not sorted afresh.
-        if !stream.sales.is_sorted_by(|a, b| a.costing_order(b).is_le()) {
-            stream.sales.sort_unstable_by(|a, b| a.costing_order(b));
+        if !rows.is_sorted_by(|a, b| a.costing_order(b).is_le()) {
+            rows.sort_unstable_by(|a, b| a.costing_order(b));
         }
         let costing_of_sku = SkuCosting::new(inputs.methods, sku, &streams.returned, &streams.landed);
-        costing_of_sku.run(&stream.events, &stream.sales, &mut costing)?;
+        costing_of_sku.run(&stream.events, rows, &mut costing)?;
     }
     Ok(costing)
 }
@@ -239,7 +258,31 @@ struct Event<'a> {
 #[derive(Default)]
 struct SkuStream<'a> {
     events: Vec<Event<'a>>,
-    sales: Vec<SaleRow<'a>>,
+    sales: SaleRows<'a>,
+}
+
+/// Where a SKU's sales are read from as it is costed.
+enum SaleRows<'a> {
+    /// The sales at these places of the input, one after the other (an input grouped by
+    /// SKU, as runs give): read there, no copy kept.
+    Together(std::ops::Range<usize>),
+    /// Sales that lie apart in the input (a merged export in date order), copied out
+    /// in one pass.
+    Copied(Vec<SaleRow<'a>>),
+}
+
+impl Default for SaleRows<'_> {
+    fn default() -> Self {
+        Self::Together(0..0)
+    }
+}
+
+/// Where one SKU's sales lie in the input, gathered as the input is read.
+#[derive(Clone, Default)]
+struct SalesOfStream {
+    count: usize,
+    first: usize,
+    last: usize,
 }
 
 /// Each SKU's stream, numbered in the order the input first names them.
@@ -325,21 +368,26 @@ impl<'a> Streams<'a> {
         let mut sales: HashMap<&SaleId, Option<&Sale>> =
             inputs.returns.iter().map(|ret| (&ret.sale_id, None)).collect();
         // Each sale's SKU stream, and how many sales each stream takes.
-        let mut stream_of_sale = Vec::with_capacity(inputs.sales.len());
-        let mut sales_of_stream: Vec<usize> = Vec::new();
+        let mut stream_of_sale: Vec<u32> = Vec::with_capacity(inputs.sales.len());
+        let mut sales_of_stream: Vec<SalesOfStream> = Vec::new();
         // Read in the same pass: a sale's id and SKU lie elsewhere in memory, and
         // reading both at once waits for them once. A repeated id is refused before any
         // other fault of a sale, the first such fault in input order after it.
         let mut sale_ids = IdHashes::default();
         let mut fault = None;
-        for sale in inputs.sales {
+        for (index, sale) in inputs.sales.iter().enumerate() {
             sale_ids.add(&sale.sale_id);
             let number = skus.number(&sale.sku);
-            stream_of_sale.push(number);
+            stream_of_sale.push(u32::try_from(number).expect("fewer SKUs than 2^32"));
             if number >= sales_of_stream.len() {
-                sales_of_stream.resize(number + 1, 0);
+                sales_of_stream.resize(number + 1, SalesOfStream::default());
             }
-            sales_of_stream[number] += 1;
+            let of_stream = &mut sales_of_stream[number];
+            if of_stream.count == 0 {
+                of_stream.first = index;
+            }
+            of_stream.count += 1;
+            of_stream.last = index;
             if fault.is_none() && sale.quantity_sold <= Decimal::ZERO {
                 let quantity_sold = sale.quantity_sold;
                 fault = Some(CostingError::NonPositiveSale { sale_id: sale.sale_id.clone(), quantity_sold });
@@ -453,11 +501,22 @@ impl<'a> Streams<'a> {
                 skus.push(&lot.sku, key, What::Landed(landed, &lot.lot_id, share));
             }
         }
-        for ((_, stream), &count) in skus.streams.iter_mut().zip(&sales_of_stream) {
-            stream.sales.reserve_exact(count);
+        let mut apart = false;
+        for ((_, stream), of_stream) in skus.streams.iter_mut().zip(&sales_of_stream) {
+            let SalesOfStream { count, first, last } = *of_stream;
+            stream.sales = if count == 0 || last - first + 1 == count {
+                SaleRows::Together(first..first + count)
+            } else {
+                apart = true;
+                SaleRows::Copied(Vec::with_capacity(count))
+            };
         }
-        for (sale, number) in inputs.sales.iter().zip(stream_of_sale) {
-            skus.streams[number].1.sales.push(SaleRow::of(sale));
+        if apart {
+            for (sale, number) in inputs.sales.iter().zip(stream_of_sale) {
+                if let SaleRows::Copied(rows) = &mut skus.streams[number as usize].1.sales {
+                    rows.push(SaleRow::of(sale));
+                }
+            }
         }
         Ok(Self { skus, returned, landed: landed_lots })
     }
@@ -649,7 +708,7 @@ impl Splitter {
     /// first only where the product overflows.
     fn share_upto(&self, running: Decimal) -> Option<Decimal> {
         let (amount, total) = (self.amount, self.total);
-        let places = amount.normalize().scale().max(CENT_PLACES);
+        let places = split_places(amount);
         if let Some(share) = rounded_share(amount, running, total, places) {
             return Some(share);
         }
@@ -657,6 +716,17 @@ impl Splitter {
         let share = exact.or_else(|| amount.checked_mul(running.checked_div(total)?))?;
         Some(share.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero))
     }
+}
+
+/// The places a split of `amount` rounds to: those `amount` needs (trailing zeros
+/// dropped), at least cents. The mantissa is looked at only beyond cents.
+fn split_places(amount: Decimal) -> u32 {
+    let (mut mantissa, mut places) = (amount.mantissa(), amount.scale());
+    while places > CENT_PLACES && mantissa % 10 == 0 {
+        mantissa /= 10;
+        places -= 1;
+    }
+    places.max(CENT_PLACES)
 }
 
 /// `amount × weight ÷ total` rounded once, half away from zero, to `places` (at most
@@ -692,6 +762,37 @@ fn share_of(value: Decimal, quantity: Decimal, of: Decimal) -> Option<Decimal> {
         return Some(value);
     }
     Splitter::new(value, of)?.share_upto(quantity)
+}
+
+/// Draws `quantity` (no more than `stock` holds) from the layers of a plain stream
+/// ([`SkuCosting::plain`]) in order, handing each draw to `take`. The layers carry no
+/// landed value, and no one keeps their takers.
+fn draw_in_order(
+    layers: &mut [LayerState],
+    stock: &mut Place,
+    quantity: Decimal,
+    too_large: impl Fn() -> CostingError,
+    mut take: impl FnMut(Draw) -> Result<(), CostingError>,
+) -> Result<(), CostingError> {
+    let mut needed = quantity;
+    while !needed.is_zero() {
+        let index = stock.order[stock.head];
+        let layer = &mut layers[index];
+        let quantity = needed.min(layer.remaining);
+        if !quantity.is_zero() {
+            debug_assert!(layer.landed.is_zero(), "a plain stream's layers carry no landed value");
+            let (unit_cost, landed) = (layer.unit_cost, Decimal::ZERO);
+            let extended_cost = exact_mul(quantity, unit_cost).ok_or_else(&too_large)?;
+            layer.remaining = exact_sub(layer.remaining, quantity).ok_or_else(&too_large)?;
+            stock.on_hand -= quantity;
+            needed -= quantity;
+            take(Draw { layer: index, quantity, unit_cost, extended_cost, landed })?;
+        }
+        if layer.remaining.is_zero() {
+            stock.head += 1;
+        }
+    }
+    Ok(())
 }
 
 /// A layer's place in drawing order: (instant, rank of its kind, id, second id). The
@@ -854,6 +955,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
         costing: &mut Costing<'a>,
     ) -> Result<(), CostingError> {
         let mut parked = false;
+        let plain = self.plain(events);
         let (mut events, mut sales) = (events.iter().peekable(), sales.iter().peekable());
         loop {
             let sale_next = match (events.peek(), sales.peek()) {
@@ -865,6 +967,9 @@ impl<'a, 's> SkuCosting<'a, 's> {
                 let sale = sales.next().expect("peeked");
                 // A parked SKU's later sales stay uncosted.
                 if parked {
+                    continue;
+                }
+                if plain && self.plain_sale(sale, costing)? {
                     continue;
                 }
                 self.sale(sale, costing)?
@@ -905,6 +1010,64 @@ impl<'a, 's> SkuCosting<'a, 's> {
         Ok(())
     }
 
+    /// Whether the SKU's stream is plain: lots and sales alone, no landed cost on its
+    /// lots, and one method throughout (most SKUs, most of the time). Its layers then
+    /// carry no landed value, and its sales draw as [`Self::plain_sale`] does where
+    /// they can.
+    fn plain(&self, events: &[Event<'a>]) -> bool {
+        self.methods.changes.is_empty()
+            && events.iter().all(|event| match event.what {
+                What::Receipt(lot, _) => !self.with_landed.contains(&lot.lot_id),
+                _ => false,
+            })
+    }
+
+    /// Costs a sale of a plain stream ([`Self::plain`]) where it draws the layers in
+    /// order, as [`Self::sale`] would: at the one location stocked, with stock enough,
+    /// naming no lot under specific identification. `false`: the sale is
+    /// [`Self::sale`]'s.
+    fn plain_sale(&mut self, row: &SaleRow<'a>, costing: &mut Costing<'a>) -> Result<bool, CostingError> {
+        let method = self.methods.initial;
+        let [stock] = self.places.as_slice() else { return Ok(false) };
+        if (method == Method::SpecificIdentification && row.lot.is_some())
+            || !same_text(stock.location.as_str(), row.location)
+            || stock.on_hand < row.quantity
+        {
+            return Ok(false);
+        }
+        let (sale, held) = (row.sale, stock.on_hand);
+        let id = EventRef::Sale(&sale.sale_id);
+        let too_large = || overflow(EventKind::Sale, &id);
+        let (layers, stock) = (&mut self.layers, &mut self.places[0]);
+        if method != Method::MovingAverage {
+            let first_layer = costing.layer_names.len();
+            return draw_in_order(layers, stock, row.quantity, too_large, |draw| {
+                costing.sale_draws.push(SaleDraw::of(sale, first_layer, &draw)?);
+                Ok(())
+            })
+            .map(|()| true);
+        }
+        let value = self.value(0).ok_or_else(too_large)?;
+        self.draws.clear();
+        let (layers, stock, draws) = (&mut self.layers, &mut self.places[0], &mut self.draws);
+        draw_in_order(layers, stock, row.quantity, too_large, |draw| {
+            draws.push(draw);
+            Ok(())
+        })?;
+        self.at_average(0, value, held, row.quantity, MovementKind::SaleLanded, id)?;
+        self.push_sale_draws(sale, costing)?;
+        Ok(true)
+    }
+
+    /// The last outflow's draws as the draws of `sale`.
+    fn push_sale_draws(&self, sale: &'a Sale, costing: &mut Costing<'a>) -> Result<(), CostingError> {
+        let first_layer = costing.layer_names.len();
+        for draw in &self.draws {
+            costing.sale_draws.push(SaleDraw::of(sale, first_layer, draw)?);
+        }
+        Ok(())
+    }
+
     /// The index of `location`'s stock, made empty the first time it is named.
     fn place(&mut self, location: &Location) -> usize {
         self.find_place(location.as_str()).unwrap_or_else(|| self.add_place(location))
@@ -937,18 +1100,15 @@ impl<'a, 's> SkuCosting<'a, 's> {
         if let Some(shortfall) = self.outflow(place, row.quantity, MovementKind::SaleLanded, id, date, named)? {
             return Ok(Some(shortfall));
         }
-        let keep_parts = !self.with_returns.is_empty() && self.with_returns.contains(&sale.sale_id);
-        let mut parts = Vec::new();
-        let first_layer = costing.layer_names.len();
-        for &Draw { layer, quantity, unit_cost, landed, .. } in &self.draws {
-            let number = u32::try_from(first_layer + layer).map_err(|_| overflow(EventKind::Sale, &sale.sale_id))?;
-            costing.sale_draws.push(SaleDraw { sale, layer: number, quantity, unit_cost, landed });
-            if keep_parts {
-                parts.push(SalePart { layer, quantity, unit_cost, landed });
-            }
-        }
-        if keep_parts {
-            self.sale_parts.insert(&sale.sale_id, parts);
+        self.push_sale_draws(sale, costing)?;
+        if !self.with_returns.is_empty() && self.with_returns.contains(&sale.sale_id) {
+            let parts = self.draws.iter().map(|&Draw { layer, quantity, unit_cost, landed, .. }| SalePart {
+                layer,
+                quantity,
+                unit_cost,
+                landed,
+            });
+            self.sale_parts.insert(&sale.sale_id, parts.collect());
         }
         Ok(None)
     }
@@ -1196,15 +1356,23 @@ impl<'a, 's> SkuCosting<'a, 's> {
     ) -> Result<(), CostingError> {
         let too_large = || overflow(kind.event_kind(), &id);
         let cost = share_of(value, quantity, held).ok_or_else(too_large)?;
-        // The cost spread over the draws by quantity, as `split` spreads it.
-        let mut parts = Splitter::new(cost, quantity).ok_or_else(too_large)?;
-        let last = self.draws.len().saturating_sub(1);
-        let mut drawn = Decimal::ZERO;
-        for (index, draw) in self.draws.iter_mut().enumerate() {
-            let part = parts.next(draw.quantity, index == last).ok_or_else(too_large)?;
-            drawn = exact_add(drawn, draw.cost().ok_or_else(too_large)?).ok_or_else(too_large)?;
-            draw.landed = exact_sub(part, draw.extended_cost).ok_or_else(too_large)?;
-        }
+        let drawn = if let [draw] = self.draws.as_mut_slice() {
+            // One draw (most outflows) takes the whole cost.
+            let drawn = draw.cost().ok_or_else(too_large)?;
+            draw.landed = exact_sub(cost, draw.extended_cost).ok_or_else(too_large)?;
+            drawn
+        } else {
+            // The cost spread over the draws by quantity, as `split` spreads it.
+            let mut parts = Splitter::new(cost, quantity).ok_or_else(too_large)?;
+            let last = self.draws.len().saturating_sub(1);
+            let mut drawn = Decimal::ZERO;
+            for (index, draw) in self.draws.iter_mut().enumerate() {
+                let part = parts.next(draw.quantity, index == last).ok_or_else(too_large)?;
+                drawn = exact_add(drawn, draw.cost().ok_or_else(too_large)?).ok_or_else(too_large)?;
+                draw.landed = exact_sub(part, draw.extended_cost).ok_or_else(too_large)?;
+            }
+            drawn
+        };
         // What the draws' layers gave beyond the cost stays in the pool.
         let beyond = exact_sub(drawn, cost).ok_or_else(too_large)?;
         let stock = &mut self.places[place];
