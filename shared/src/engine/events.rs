@@ -370,13 +370,16 @@ impl<'a> Streams<'a> {
         // Each sale's SKU stream, and how many sales each stream takes.
         let mut stream_of_sale: Vec<u32> = Vec::with_capacity(inputs.sales.len());
         let mut sales_of_stream: Vec<SalesOfStream> = Vec::new();
-        // Read in the same pass: a sale's id and SKU lie elsewhere in memory, and
-        // reading both at once waits for them once. A repeated id is refused before any
-        // other fault of a sale, the first such fault in input order after it.
-        let mut sale_ids = IdHashes::default();
+        // The ids are hashed in a pass of their own: each id's text lies elsewhere in
+        // memory, and a short loop waits for many of them at once. A repeated id is
+        // refused before any other fault of a sale, the first such fault in input order
+        // after it.
+        let mut sale_ids = IdHashes::for_ids(inputs.sales.len());
+        for sale in inputs.sales {
+            sale_ids.add(&sale.sale_id);
+        }
         let mut fault = None;
         for (index, sale) in inputs.sales.iter().enumerate() {
-            sale_ids.add(&sale.sale_id);
             let number = skus.number(&sale.sku);
             stream_of_sale.push(u32::try_from(number).expect("fewer SKUs than 2^32"));
             if number >= sales_of_stream.len() {
@@ -576,9 +579,11 @@ impl IdHashes {
     }
 }
 
-impl Default for IdHashes {
-    fn default() -> Self {
-        Self { state: foldhash::fast::FixedState::default(), buckets: vec![Vec::new(); 1 << Self::BUCKET_BITS] }
+impl IdHashes {
+    fn for_ids(count: usize) -> Self {
+        let per_bucket = (count >> Self::BUCKET_BITS) * 5 / 4 + 8;
+        let buckets = (0..1 << Self::BUCKET_BITS).map(|_| Vec::with_capacity(per_bucket)).collect();
+        Self { state: foldhash::fast::FixedState::default(), buckets }
     }
 }
 
@@ -720,13 +725,26 @@ impl Splitter {
 
 /// The places a split of `amount` rounds to: those `amount` needs (trailing zeros
 /// dropped), at least cents. The mantissa is looked at only beyond cents.
-fn split_places(amount: Decimal) -> u32 {
-    let (mut mantissa, mut places) = (amount.mantissa(), amount.scale());
-    while places > CENT_PLACES && mantissa % 10 == 0 {
-        mantissa /= 10;
+pub(super) fn split_places(amount: Decimal) -> u32 {
+    let (mut mantissa, mut places) = (amount.mantissa().unsigned_abs(), amount.scale());
+    while places > CENT_PLACES {
+        let (tenth, digit) = div_rem(mantissa, 10);
+        if digit != 0 {
+            break;
+        }
+        mantissa = tenth;
         places -= 1;
     }
     places.max(CENT_PLACES)
+}
+
+/// Quotient and remainder, in 64 bits where both fit: there they take one instruction,
+/// in 128 bits a call each.
+fn div_rem(numerator: u128, denominator: u128) -> (u128, u128) {
+    match (u64::try_from(numerator), u64::try_from(denominator)) {
+        (Ok(n), Ok(d)) => ((n / d).into(), (n % d).into()),
+        _ => (numerator / denominator, numerator % denominator),
+    }
 }
 
 /// `amount × weight ÷ total` rounded once, half away from zero, to `places` (at most
@@ -745,7 +763,10 @@ pub(super) fn rounded_share(amount: Decimal, weight: Decimal, total: Decimal, pl
     } else {
         denominator = denominator.checked_mul(power)?;
     }
-    let (quotient, remainder) = (numerator.checked_div(denominator)?, numerator % denominator);
+    if denominator == 0 {
+        return None;
+    }
+    let (quotient, remainder) = div_rem(numerator, denominator);
     // Half away from zero: up when the remainder is at least half the divisor.
     let magnitude = i128::try_from(quotient + u128::from(remainder >= denominator - remainder)).ok()?;
     let negative = amount.is_sign_negative() ^ weight.is_sign_negative() ^ total.is_sign_negative();
@@ -1356,11 +1377,13 @@ impl<'a, 's> SkuCosting<'a, 's> {
     ) -> Result<(), CostingError> {
         let too_large = || overflow(kind.event_kind(), &id);
         let cost = share_of(value, quantity, held).ok_or_else(too_large)?;
-        let drawn = if let [draw] = self.draws.as_mut_slice() {
-            // One draw (most outflows) takes the whole cost.
-            let drawn = draw.cost().ok_or_else(too_large)?;
+        // What the draws' layers gave beyond the cost stays in the pool.
+        let beyond = if let [draw] = self.draws.as_mut_slice() {
+            // One draw (most outflows) takes the whole cost; its layer gave its own
+            // landed share beyond the units' cost, and the draw now carries the rest.
+            let layers_share = draw.landed;
             draw.landed = exact_sub(cost, draw.extended_cost).ok_or_else(too_large)?;
-            drawn
+            exact_sub(layers_share, draw.landed).ok_or_else(too_large)?
         } else {
             // The cost spread over the draws by quantity, as `split` spreads it.
             let mut parts = Splitter::new(cost, quantity).ok_or_else(too_large)?;
@@ -1371,10 +1394,8 @@ impl<'a, 's> SkuCosting<'a, 's> {
                 drawn = exact_add(drawn, draw.cost().ok_or_else(too_large)?).ok_or_else(too_large)?;
                 draw.landed = exact_sub(part, draw.extended_cost).ok_or_else(too_large)?;
             }
-            drawn
+            exact_sub(drawn, cost).ok_or_else(too_large)?
         };
-        // What the draws' layers gave beyond the cost stays in the pool.
-        let beyond = exact_sub(drawn, cost).ok_or_else(too_large)?;
         let stock = &mut self.places[place];
         stock.pad = exact_add(stock.pad, beyond).ok_or_else(too_large)?;
         // What the stock is worth, where kept: the pool's value less the cost.

@@ -8,7 +8,7 @@ use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
-use super::events::{Costing, Inputs, cost_events, rounded_share, split};
+use super::events::{Costing, Inputs, cost_events, rounded_share, split, split_places};
 use super::tests::{d, date};
 use super::{CostingError, LotBook, allocate_or_park};
 use crate::model::{
@@ -1790,6 +1790,20 @@ proptest! {
     fn every_movement_agrees_with_the_unit_by_unit_reference(case in any_method(false)) {
         let costing = cost_events(&case.inputs()).expect("valid histories cost");
         prop_assert_eq!(outcome_of(&costing), reference(&case));
+    }
+
+    #[test]
+    fn a_split_rounds_to_the_places_its_amount_needs_at_least_cents(
+        mantissa in prop_oneof![any::<i64>().prop_map(i128::from), -(1i128 << 95)..(1i128 << 95)],
+        zeros in 0..12u32,
+        scale in 0..=28u32,
+    ) {
+        // Trailing zeros often, and mantissas beyond 64 bits.
+        let Some(mantissa) = 10i128.checked_pow(zeros).and_then(|power| mantissa.checked_mul(power)) else {
+            return Ok(());
+        };
+        let Ok(amount) = Decimal::try_from_i128_with_scale(mantissa, scale) else { return Ok(()) };
+        prop_assert_eq!(split_places(amount), amount.normalize().scale().max(2));
     }
 
     #[test]
