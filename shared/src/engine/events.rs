@@ -809,14 +809,19 @@ fn draw_in_order(
     while !needed.is_zero() {
         let index = stock.order[stock.head];
         let layer = &mut layers[index];
-        let quantity = needed.min(layer.remaining);
+        // The layer covers what is still needed (most draws), or gives all it holds.
+        let (quantity, still) = if needed <= layer.remaining {
+            (needed, Decimal::ZERO)
+        } else {
+            (layer.remaining, needed - layer.remaining)
+        };
         if !quantity.is_zero() {
             debug_assert!(layer.landed.is_zero(), "a plain stream's layers carry no landed value");
             let (unit_cost, landed) = (layer.unit_cost, Decimal::ZERO);
             let extended_cost = exact_mul(quantity, unit_cost).ok_or_else(&too_large)?;
             layer.remaining = exact_sub(layer.remaining, quantity).ok_or_else(&too_large)?;
             stock.on_hand -= quantity;
-            needed -= quantity;
+            needed = still;
             take(Draw { layer: index, quantity, unit_cost, extended_cost, landed })?;
         }
         if layer.remaining.is_zero() {
