@@ -548,6 +548,14 @@ struct IdHashes {
 impl IdHashes {
     const BUCKET_BITS: u32 = 10;
 
+    /// Buckets for `count` ids, each sized for its share and a margin (hashes spread
+    /// evenly), so that they seldom grow while the ids are added.
+    fn for_ids(count: usize) -> Self {
+        let per_bucket = (count >> Self::BUCKET_BITS) * 5 / 4 + 8;
+        let buckets = (0..1 << Self::BUCKET_BITS).map(|_| Vec::with_capacity(per_bucket)).collect();
+        Self { state: foldhash::fast::FixedState::default(), buckets }
+    }
+
     fn add(&mut self, id: &impl std::hash::Hash) {
         use std::hash::BuildHasher;
         let hash = self.state.hash_one(id);
@@ -586,14 +594,6 @@ impl IdHashes {
         let mut suspects: Vec<&T> = ids.filter(|id| shared.contains(&(self.state.hash_one(id) | 1))).collect();
         suspects.sort_unstable();
         suspects.windows(2).find(|pair| pair[0] == pair[1]).map(|pair| pair[0])
-    }
-}
-
-impl IdHashes {
-    fn for_ids(count: usize) -> Self {
-        let per_bucket = (count >> Self::BUCKET_BITS) * 5 / 4 + 8;
-        let buckets = (0..1 << Self::BUCKET_BITS).map(|_| Vec::with_capacity(per_bucket)).collect();
-        Self { state: foldhash::fast::FixedState::default(), buckets }
     }
 }
 
