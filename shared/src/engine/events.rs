@@ -1049,8 +1049,8 @@ impl<'a, 's> SkuCosting<'a, 's> {
 
     /// Whether the SKU's stream is plain: lots and sales alone, no landed cost on its
     /// lots, and one method throughout (most SKUs, most of the time). Its layers then
-    /// carry no landed value, and its sales draw as [`Self::plain_sale`] does where
-    /// they can.
+    /// carry no landed value, no sale of it keeps its parts (a return is an event of
+    /// its sale's SKU), and its sales draw as [`Self::plain_sale`] does where they can.
     fn plain(&self, events: &[Event<'a>]) -> bool {
         self.methods.changes.is_empty()
             && events.iter().all(|event| match event.what {
@@ -1066,7 +1066,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
     fn plain_sale(&mut self, row: &SaleRow<'a>, costing: &mut Costing<'a>) -> Result<bool, CostingError> {
         let method = self.methods.initial;
         let [stock] = self.places.as_slice() else { return Ok(false) };
-        if (method == Method::SpecificIdentification && row.lot.is_some())
+        if self.named_lot(row.date, row.lot).is_some()
             || !same_text(stock.location.as_str(), row.location)
             || stock.on_hand < row.quantity
         {
