@@ -180,25 +180,22 @@ pub fn cost_events<'a>(inputs: &Inputs<'a>) -> Result<Costing<'a>, CostingError>
     // SKU by SKU in order: the outputs come in the order of their SKUs.
     let mut by_sku = std::mem::take(&mut streams.skus.streams);
     by_sku.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    // The rows of a SKU whose sales lie together in the input, made as it is costed.
-    let mut together = Vec::new();
+    // A SKU's sales as rows, made as it is costed in one buffer reused SKU by SKU.
+    let mut rows = Vec::new();
     for (sku, mut stream) in by_sku {
         // Keys are unique (ids are, within a kind), so an unstable sort orders them alike.
         stream.events.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-        let rows = match stream.sales {
-            SaleRows::Together(range) => {
-                together.clear();
-                together.extend(inputs.sales[range].iter().map(SaleRow::of));
-                &mut together
-            }
-            SaleRows::Copied(ref mut rows) => rows,
-        };
+        rows.clear();
+        match &streams.sale_order {
+            None => rows.extend(inputs.sales[stream.sales].iter().map(SaleRow::of)),
+            Some(order) => rows.extend(order[stream.sales].iter().map(|&at| SaleRow::of(&inputs.sales[at as usize]))),
+        }
         // Sales usually come in costing order already: checked, not sorted afresh.
         if !rows.is_sorted_by(|a, b| a.costing_order(b).is_le()) {
             rows.sort_unstable_by(|a, b| a.costing_order(b));
         }
         let costing_of_sku = SkuCosting::new(inputs.methods, sku, &streams.returned, &streams.landed);
-        costing_of_sku.run(&stream.events, rows, &mut costing)?;
+        costing_of_sku.run(&stream.events, &rows, &mut costing)?;
     }
     Ok(costing)
 }
@@ -209,11 +206,10 @@ type Key<'a> = (Timestamp, u8, &'a str, &'a str);
 /// A sale's rank among the kinds at one instant: after the inflows and transfers.
 const SALE_RANK: u8 = 5;
 
-/// A sale as its SKU's costing reads it, copied out of the input in one pass in input
-/// order: costing SKU by SKU then reads its sales one after the other rather than
-/// reaching back into an input where one SKU's sales lie far apart (a merged export in
-/// date order). The sale itself is read only for what few sales need (its id at a tie,
-/// a named lot, a return).
+/// A sale as its SKU's costing reads it, copied out of the input as the SKU is costed
+/// (all its sales in one short loop, which waits for many at once where they lie far
+/// apart, as in a merged export in date order). The sale itself is read only for what
+/// few sales need (its id at a tie, a named lot, a return).
 #[derive(Clone, Copy)]
 struct SaleRow<'a> {
     date: Timestamp,
@@ -268,23 +264,8 @@ struct Event<'a> {
 #[derive(Default)]
 struct SkuStream<'a> {
     events: Vec<Event<'a>>,
-    sales: SaleRows<'a>,
-}
-
-/// Where a SKU's sales are read from as it is costed.
-enum SaleRows<'a> {
-    /// The sales at these places of the input, one after the other (an input grouped by
-    /// SKU, as runs give): read there, no copy kept.
-    Together(std::ops::Range<usize>),
-    /// Sales that lie apart in the input (a merged export in date order), copied out
-    /// in one pass.
-    Copied(Vec<SaleRow<'a>>),
-}
-
-impl Default for SaleRows<'_> {
-    fn default() -> Self {
-        Self::Together(0..0)
-    }
+    /// Where its sales lie: in the input, or in [`Streams::sale_order`] where one is made.
+    sales: std::ops::Range<usize>,
 }
 
 /// Where one SKU's sales lie in the input, gathered as the input is read.
@@ -299,6 +280,11 @@ struct SalesOfStream {
 #[derive(Default)]
 struct SkuStreams<'a> {
     numbers: HashMap<&'a str, usize>,
+    /// The numbers of texts already looked up, by where the text lies: rows that share
+    /// their SKU's text (as rows read in one place do) are numbered without reading it.
+    /// The inputs are borrowed throughout, so an address names one text. Kept to a few
+    /// per SKU, so that rows that each hold their own copy do not grow it.
+    by_address: HashMap<(usize, usize), usize>,
     streams: Vec<(&'a Sku, SkuStream<'a>)>,
     /// The SKU numbered last: a run of rows of one SKU looks it up once.
     last: Option<(&'a str, usize)>,
@@ -313,10 +299,18 @@ impl<'a> SkuStreams<'a> {
         {
             return number;
         }
+        let address = (text.as_ptr() as usize, text.len());
+        if let Some(&number) = self.by_address.get(&address) {
+            self.last = Some((text, number));
+            return number;
+        }
         let next = self.streams.len();
         let number = *self.numbers.entry(text).or_insert(next);
         if number == next {
             self.streams.push((sku, SkuStream::default()));
+        }
+        if self.by_address.len() < 4 * self.streams.len() + 1024 {
+            self.by_address.insert(address, number);
         }
         self.last = Some((text, number));
         number
@@ -338,6 +332,9 @@ fn same_text(a: &str, b: &str) -> bool {
 /// The inputs checked and gathered into one (unsorted) stream per SKU.
 struct Streams<'a> {
     skus: SkuStreams<'a>,
+    /// Where some SKU's sales lie apart in the input: the places of the sales, SKU by
+    /// SKU (each SKU's in input order), which the streams' ranges index.
+    sale_order: Option<Vec<u32>>,
     /// Sales some return names: only their parts are kept.
     returned: HashSet<&'a SaleId>,
     /// Lots some landed cost falls on: only they keep who took their units.
@@ -514,24 +511,30 @@ impl<'a> Streams<'a> {
                 skus.push(&lot.sku, key, What::Landed(landed, &lot.lot_id, share));
             }
         }
-        let mut apart = false;
-        for ((_, stream), of_stream) in skus.streams.iter_mut().zip(&sales_of_stream) {
-            let SalesOfStream { count, first, last } = *of_stream;
-            stream.sales = if count == 0 || last - first + 1 == count {
-                SaleRows::Together(first..first + count)
-            } else {
-                apart = true;
-                SaleRows::Copied(Vec::with_capacity(count))
-            };
-        }
-        if apart {
-            for (sale, number) in inputs.sales.iter().zip(stream_of_sale) {
-                if let SaleRows::Copied(rows) = &mut skus.streams[number as usize].1.sales {
-                    rows.push(SaleRow::of(sale));
-                }
+        let together = sales_of_stream.iter().all(|of| of.count == 0 || of.last - of.first + 1 == of.count);
+        let sale_order = if together {
+            for ((_, stream), of) in skus.streams.iter_mut().zip(&sales_of_stream) {
+                stream.sales = of.first..of.first + of.count;
             }
-        }
-        Ok(Self { skus, returned, landed: landed_lots })
+            None
+        } else {
+            // Each SKU's sales placed after the previous SKU's (a counting sort): where
+            // the next of each SKU's goes.
+            let (mut next, mut start) = (Vec::with_capacity(sales_of_stream.len()), 0);
+            for ((_, stream), of) in skus.streams.iter_mut().zip(&sales_of_stream) {
+                stream.sales = start..start + of.count;
+                next.push(start);
+                start += of.count;
+            }
+            let mut order = vec![0; inputs.sales.len()];
+            for (at, number) in stream_of_sale.into_iter().enumerate() {
+                let next = &mut next[number as usize];
+                order[*next] = u32::try_from(at).expect("fewer sales than 2^32");
+                *next += 1;
+            }
+            Some(order)
+        };
+        Ok(Self { skus, sale_order, returned, landed: landed_lots })
     }
 }
 

@@ -1765,6 +1765,23 @@ fn shuffled(case: &Case) -> Case {
     other
 }
 
+/// `case` with each row's SKU text its own copy (as rows read from a file or the
+/// database hold them), or one text shared by every row of a SKU.
+fn with_sku_texts(case: &Case, shared: bool) -> Case {
+    let mut texts: BTreeMap<String, Sku> = BTreeMap::new();
+    let mut text = |sku: &mut Sku| {
+        let fresh = Sku::parse(sku.as_str()).expect("a valid SKU");
+        *sku = if shared { texts.entry(sku.to_string()).or_insert(fresh).clone() } else { fresh };
+    };
+    let mut other = shuffled(case);
+    other.lots.iter_mut().for_each(|lot| text(&mut lot.sku));
+    other.sales.iter_mut().for_each(|sale| text(&mut sale.sku));
+    other.adjustments.iter_mut().for_each(|adjustment| text(&mut adjustment.sku));
+    other.counts.iter_mut().for_each(|count| text(&mut count.sku));
+    other.transfers.iter_mut().for_each(|transfer| text(&mut transfer.sku));
+    other
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2048))]
 
@@ -1841,6 +1858,15 @@ proptest! {
     fn the_order_inputs_come_in_does_not_matter(case in any_schedule(true)) {
         let shuffled = shuffled(&case);
         prop_assert_eq!(cost_events(&case.inputs()), cost_events(&shuffled.inputs()));
+    }
+
+    #[test]
+    fn rows_that_share_their_sku_text_cost_as_rows_that_copy_it(case in any_schedule(true)) {
+        // SKUs are numbered by where their text lies where rows share it.
+        let (copied, shared) = (with_sku_texts(&case, false), with_sku_texts(&case, true));
+        let costing = cost_events(&copied.inputs());
+        prop_assert_eq!(&costing, &cost_events(&shared.inputs()));
+        prop_assert_eq!(costing, cost_events(&case.inputs()));
     }
 
     #[test]
