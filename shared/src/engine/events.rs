@@ -30,6 +30,7 @@ use std::sync::Arc;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
+use super::figure::Figure;
 use super::{CostingError, checked_unit_cost};
 use crate::model::{
     Adjustment, AllocateBy, Allocation, CustomerReturn, EventId, EventKind, LandedCost, LandedTarget, Location, Lot,
@@ -739,7 +740,11 @@ impl Splitter {
 /// The places a split of `amount` rounds to: those `amount` needs (trailing zeros
 /// dropped), at least cents. The mantissa is looked at only beyond cents.
 pub(super) fn split_places(amount: Decimal) -> u32 {
-    let (mut mantissa, mut places) = (amount.mantissa().unsigned_abs(), amount.scale());
+    split_places_of(Figure::parts_of(amount))
+}
+
+fn split_places_of(amount: Figure) -> u32 {
+    let (mut mantissa, mut places) = (amount.mantissa.unsigned_abs(), amount.scale);
     while places > CENT_PLACES {
         let (tenth, digit) = div_rem(mantissa, 10);
         if digit != 0 {
@@ -765,12 +770,18 @@ fn div_rem(numerator: u128, denominator: u128) -> (u128, u128) {
 /// `places` is rounded first (a decimal division keeps 28 digits and rounds them).
 /// `None` where the integers do not fit; the caller then divides decimals.
 pub(super) fn rounded_share(amount: Decimal, weight: Decimal, total: Decimal, places: u32) -> Option<Decimal> {
+    let figures = (Figure::parts_of(amount), Figure::parts_of(weight), Figure::parts_of(total));
+    rounded_share_of(figures.0, figures.1, figures.2, places).map(Figure::decimal)
+}
+
+/// [`rounded_share`] of figures.
+fn rounded_share_of(amount: Figure, weight: Figure, total: Figure, places: u32) -> Option<Figure> {
     // With x = X·10^-x.scale for each, the share in units of 10^-places is
     // A·W·10^(places + t - a - w) ÷ T.
-    let exponent = (places + total.scale()) as i32 - (amount.scale() + weight.scale()) as i32;
+    let exponent = (places + total.scale) as i32 - (amount.scale + weight.scale) as i32;
     let power = 10_u128.checked_pow(exponent.unsigned_abs())?;
-    let mut numerator = amount.mantissa().unsigned_abs().checked_mul(weight.mantissa().unsigned_abs())?;
-    let mut denominator = total.mantissa().unsigned_abs();
+    let mut numerator = amount.mantissa.unsigned_abs().checked_mul(weight.mantissa.unsigned_abs())?;
+    let mut denominator = total.mantissa.unsigned_abs();
     if exponent >= 0 {
         numerator = numerator.checked_mul(power)?;
     } else {
@@ -782,13 +793,13 @@ pub(super) fn rounded_share(amount: Decimal, weight: Decimal, total: Decimal, pl
     let (quotient, remainder) = div_rem(numerator, denominator);
     // Half away from zero: up when the remainder is at least half the divisor.
     let magnitude = i128::try_from(quotient + u128::from(remainder >= denominator - remainder)).ok()?;
-    let negative = amount.is_sign_negative() ^ weight.is_sign_negative() ^ total.is_sign_negative();
-    Decimal::try_from_i128_with_scale(if negative { -magnitude } else { magnitude }, places).ok()
+    let negative = (amount.mantissa < 0) ^ (weight.mantissa < 0) ^ (total.mantissa < 0);
+    Figure::new(if negative { -magnitude } else { magnitude }, places)
 }
 
 /// The part of `value` that `quantity` of `of` units carry: all of it for the last
 /// units, else their proportional share rounded as [`split`] rounds.
-fn share_of(value: Decimal, quantity: Decimal, of: Decimal) -> Option<Decimal> {
+pub(super) fn share_of(value: Decimal, quantity: Decimal, of: Decimal) -> Option<Decimal> {
     if value.is_zero() {
         return Some(Decimal::ZERO);
     }
@@ -796,6 +807,20 @@ fn share_of(value: Decimal, quantity: Decimal, of: Decimal) -> Option<Decimal> {
         return Some(value);
     }
     Splitter::new(value, of)?.share_upto(quantity)
+}
+
+/// [`share_of`] of figures, where the share divides in integers.
+pub(super) fn share_of_figures(value: Figure, quantity: Figure, of: Figure) -> Option<Figure> {
+    if value.is_zero() {
+        return Some(Figure::ZERO);
+    }
+    if quantity.compare(of)?.is_ge() {
+        return Some(value);
+    }
+    if of.mantissa <= 0 {
+        return None;
+    }
+    rounded_share_of(value, quantity, of, split_places_of(value))
 }
 
 /// Draws `quantity` (no more than `stock` holds) from the layers of a plain stream
@@ -832,6 +857,44 @@ fn draw_in_order(
         }
     }
     Ok(())
+}
+
+/// The stock of a plain stream's one location, in figures, while [`SkuCosting::plain_run`]
+/// costs its sales: what is on hand and, under the moving average, what the pool is
+/// worth and what it holds beyond its layers' own values ([`Place`]).
+struct PlainPool {
+    on_hand: Figure,
+    worth: Figure,
+    pad: Figure,
+    average: bool,
+}
+
+impl PlainPool {
+    /// Draws `quantity` whole from a layer holding `remaining` at `unit_cost`, as
+    /// [`draw_in_order`] and, under the moving average, [`SkuCosting::at_average`] do for
+    /// a draw from one layer: what the layer holds after it, and under the moving
+    /// average what the draw carries beyond its units' cost. `None`, the pool unchanged,
+    /// where the layer holds less or a figure might not be what `Decimal`s give.
+    fn draw(&mut self, quantity: Figure, remaining: Figure, unit_cost: Figure) -> Option<(Figure, Option<Figure>)> {
+        if remaining.is_zero() || quantity.compare(remaining)?.is_gt() {
+            return None;
+        }
+        // Not kept (a draw carries its layer, which carries its unit cost), but it must fit.
+        let extended_cost = quantity.mul(unit_cost)?;
+        let (left, on_hand) = (remaining.sub(quantity)?, self.on_hand.sub(quantity)?);
+        if !self.average {
+            self.on_hand = on_hand;
+            return Some((left, None));
+        }
+        let cost = share_of_figures(self.worth, quantity, self.on_hand)?;
+        let landed = cost.sub(extended_cost)?;
+        // What the layer gave beyond the cost (none of its own: a plain layer carries no
+        // landed value) stays in the pool.
+        let pad = if landed.is_zero() { self.pad } else { self.pad.sub(landed)? };
+        let worth = self.worth.sub(cost)?;
+        *self = Self { on_hand, worth, pad, average: true };
+        Some((left, Some(landed)))
+    }
 }
 
 /// A layer's place in drawing order: (instant, rank of its kind, id, second id). The
@@ -1003,6 +1066,9 @@ impl<'a, 's> SkuCosting<'a, 's> {
                 (_, None) => false,
             };
             let shortfall = if sale_next {
+                if plain && !parked && self.plain_run(&mut sales, events.peek().copied(), costing) {
+                    continue;
+                }
                 let sale = sales.next().expect("peeked");
                 // A parked SKU's later sales stay uncosted.
                 if parked {
@@ -1097,6 +1163,86 @@ impl<'a, 's> SkuCosting<'a, 's> {
         self.at_average(0, value, held, row.quantity, MovementKind::SaleLanded, id)?;
         self.push_sale_draws(sale, costing)?;
         Ok(true)
+    }
+
+    /// Costs the sales of a plain stream ([`Self::plain`]) that come next, before `until`
+    /// (its next other event), for as long as each is drawn whole from the layer at the
+    /// head of the one location stocked (most sales), in figures ([`Figure`]) rather
+    /// than `Decimal`s: what is on hand, what the pool is worth and what the head layer
+    /// holds are kept as integers from sale to sale, and made `Decimal`s again when the
+    /// run stops. It stops before the first sale it cannot cost so, which
+    /// [`Self::plain_sale`] or [`Self::sale`] then costs. `false`: it costed none.
+    fn plain_run(
+        &mut self,
+        sales: &mut std::iter::Peekable<std::slice::Iter<'_, SaleRow<'a>>>,
+        until: Option<&Event<'a>>,
+        costing: &mut Costing<'a>,
+    ) -> bool {
+        let average = self.methods.initial == Method::MovingAverage;
+        let [stock] = self.places.as_slice() else { return false };
+        // A zero pad's sign and places never show: what is next added to it is taken whole.
+        let pad = if stock.pad.is_zero() { Some(Figure::ZERO) } else { Figure::of(stock.pad) };
+        let (Some(on_hand), Some(worth), Some(pad)) = (
+            Figure::of(stock.on_hand),
+            if average { stock.worth.and_then(Figure::of) } else { Some(Figure::ZERO) },
+            pad,
+        ) else {
+            return false;
+        };
+        let mut pool = PlainPool { on_hand, worth, pad, average };
+        let (first_layer, mut head, mut costed) = (costing.drawn_layers.len(), stock.head, false);
+        // The head layer: its index, what it holds, what a unit of it costs.
+        let mut layer: Option<(usize, Figure, Figure)> = None;
+        while let Some(row) = sales.peek() {
+            let stock = &self.places[0];
+            if until.is_some_and(|event| !row.before(event))
+                || self.named_lot(row.date, row.lot).is_some()
+                || !same_text(stock.location.as_str(), row.location)
+            {
+                break;
+            }
+            let (index, remaining, unit_cost) = match layer {
+                Some(head_layer) => head_layer,
+                None => {
+                    let Some(&index) = stock.order.get(head) else { break };
+                    let state = &self.layers[index];
+                    let (Some(remaining), Some(unit_cost)) = (Figure::of(state.remaining), Figure::of(state.unit_cost))
+                    else {
+                        break;
+                    };
+                    (index, remaining, unit_cost)
+                }
+            };
+            let Ok(drawn) = u32::try_from(first_layer + index) else { break };
+            let Some((left, landed)) =
+                Figure::of(row.quantity).and_then(|quantity| pool.draw(quantity, remaining, unit_cost))
+            else {
+                layer = Some((index, remaining, unit_cost));
+                break;
+            };
+            let landed = landed.map_or(Decimal::ZERO, Figure::decimal);
+            costing.sale_draws.push(SaleDraw { sale: row.sale, layer: drawn, quantity: row.quantity, landed });
+            sales.next();
+            costed = true;
+            layer = Some((index, left, unit_cost));
+            if left.is_zero() {
+                self.layers[index].remaining = left.decimal();
+                head += 1;
+                layer = None;
+            }
+        }
+        if let Some((index, remaining, _)) = layer {
+            self.layers[index].remaining = remaining.decimal();
+        }
+        let stock = &mut self.places[0];
+        stock.head = head;
+        stock.on_hand = pool.on_hand.decimal();
+        if average {
+            stock.worth = Some(pool.worth.decimal());
+            stock.pad = pool.pad.decimal();
+            stock.averaged |= costed;
+        }
+        costed
     }
 
     /// The last outflow's draws as the draws of `sale`.

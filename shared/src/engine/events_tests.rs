@@ -8,7 +8,8 @@ use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
-use super::events::{Costing, Inputs, cost_events, rounded_share, split, split_places};
+use super::events::{Costing, Inputs, cost_events, rounded_share, share_of, share_of_figures, split, split_places};
+use super::figure::Figure;
 use super::tests::{d, date};
 use super::{CostingError, LotBook, allocate_or_park};
 use crate::model::{
@@ -1801,6 +1802,28 @@ proptest! {
         let by_decimals = (amount * weight / total)
             .round_dp_with_strategy(places, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
         prop_assert_eq!(rounded_share(amount, weight, total, places), Some(by_decimals));
+    }
+
+    #[test]
+    fn a_share_of_figures_is_the_share_of_decimals_to_the_last_place(
+        value in prop_oneof![Just(0_i64), -10_i64.pow(12)..10_i64.pow(12)],
+        value_places in 0_u32..7,
+        quantity in 1_i64..1_000_000,
+        more in prop_oneof![Just(0_i64), -10_i64..1_000_000],
+        quantity_places in 0_u32..4,
+        held_places in 0_u32..4,
+    ) {
+        // What a sale at the moving average costs: the pool's value, the sale's quantity
+        // and what is held (more, or as much or less: the last units take it all).
+        let value = Decimal::new(value, value_places);
+        let (quantity, held) = (Decimal::new(quantity, quantity_places), Decimal::new(quantity + more, held_places));
+        let figure = |value| Figure::of(value).expect("no negative zero");
+        let by_figures = share_of_figures(figure(value), figure(quantity), figure(held));
+        let by_decimals = share_of(value, quantity, held);
+        prop_assert!(by_figures.is_some() || held <= Decimal::ZERO && !value.is_zero());
+        if let Some(share) = by_figures {
+            prop_assert_eq!(format!("{:?}", share.decimal()), format!("{:?}", by_decimals.expect("a share")));
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod error;
 mod events;
 #[cfg(test)]
 mod events_tests;
+mod figure;
 #[cfg(test)]
 mod tests;
 
