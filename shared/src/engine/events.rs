@@ -295,14 +295,21 @@ impl<'a> SkuStreams<'a> {
     /// The number of `sku`'s stream, made empty the first time it is named.
     fn number(&mut self, sku: &'a Sku) -> usize {
         let text = sku.as_str();
+        // The SKU numbered last, where its text is shared; then any whose text is;
+        // only then are texts compared.
         if let Some((last, number)) = self.last
-            && same_text(last, text)
+            && std::ptr::eq(last, text)
         {
             return number;
         }
         let address = (text.as_ptr() as usize, text.len());
         if let Some(&number) = self.by_address.get(&address) {
             self.last = Some((text, number));
+            return number;
+        }
+        if let Some((last, number)) = self.last
+            && last == text
+        {
             return number;
         }
         let next = self.streams.len();
