@@ -1173,11 +1173,12 @@ impl<'a, 's> SkuCosting<'a, 's> {
     }
 
     /// Costs the sales of a plain stream ([`Self::plain`]) that come next, before `until`
-    /// (its next other event), for as long as each is drawn whole from the layer at the
-    /// head of the one location stocked (most sales), in figures ([`Figure`]) rather
-    /// than `Decimal`s: what is on hand, what the pool is worth and what the head layer
-    /// holds are kept as integers from sale to sale, and made `Decimal`s again when the
-    /// run stops. It stops before the first sale it cannot cost so, which
+    /// (its next other event), for as long as each is drawn whole from one layer at the
+    /// one location stocked (most sales): the head layer, or the lot it names under
+    /// specific identification. It costs them in figures ([`Figure`]) rather than
+    /// `Decimal`s: what is on hand, what the pool is worth and what the head layer holds
+    /// are kept as integers from sale to sale, and made `Decimal`s again when the run
+    /// stops. It stops before the first sale it cannot cost so, which
     /// [`Self::plain_sale`] or [`Self::sale`] then costs. `false`: it costed none.
     fn plain_run(
         &mut self,
@@ -1202,40 +1203,42 @@ impl<'a, 's> SkuCosting<'a, 's> {
         let mut layer: Option<(usize, Figure, Figure)> = None;
         while let Some(row) = sales.peek() {
             let stock = &self.places[0];
-            if until.is_some_and(|event| !row.before(event))
-                || self.named_lot(row.date, row.lot).is_some()
-                || !same_text(stock.location.as_str(), row.location)
-            {
+            if until.is_some_and(|event| !row.before(event)) || !same_text(stock.location.as_str(), row.location) {
                 break;
             }
-            let (index, remaining, unit_cost) = match layer {
-                Some(head_layer) => head_layer,
-                None => {
-                    let Some(&index) = stock.order.get(head) else { break };
+            let head_index = layer.map(|(index, ..)| index).or_else(|| stock.order.get(head).copied());
+            // The lot the sale names under specific identification (its one layer: a
+            // plain stream transfers none), else the head layer.
+            let Some(index) = self.named_lot(row.date, row.lot).unwrap_or(head_index) else { break };
+            let (remaining, unit_cost) = match layer {
+                Some((head_index, remaining, unit_cost)) if head_index == index => (remaining, unit_cost),
+                _ => {
                     let state = &self.layers[index];
                     let (Some(remaining), Some(unit_cost)) = (Figure::of(state.remaining), Figure::of(state.unit_cost))
                     else {
                         break;
                     };
-                    (index, remaining, unit_cost)
+                    (remaining, unit_cost)
                 }
             };
             let Ok(drawn) = u32::try_from(first_layer + index) else { break };
             let Some((left, landed)) =
                 Figure::of(row.quantity).and_then(|quantity| pool.draw(quantity, remaining, unit_cost))
             else {
-                layer = Some((index, remaining, unit_cost));
                 break;
             };
             let landed = landed.map_or(Decimal::ZERO, Figure::decimal);
             costing.sale_draws.push(SaleDraw { sale: row.sale, layer: drawn, quantity: row.quantity, landed });
             sales.next();
             costed = true;
-            layer = Some((index, left, unit_cost));
-            if left.is_zero() {
+            if Some(index) != head_index {
+                self.layers[index].remaining = left.decimal();
+            } else if left.is_zero() {
                 self.layers[index].remaining = left.decimal();
                 head += 1;
                 layer = None;
+            } else {
+                layer = Some((index, left, unit_cost));
             }
         }
         if let Some((index, remaining, _)) = layer {
