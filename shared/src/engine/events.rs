@@ -1126,7 +1126,8 @@ impl<'a, 's> SkuCosting<'a, 's> {
     /// Whether the SKU's stream is plain: lots and sales alone, no landed cost on its
     /// lots, and one method throughout (most SKUs, most of the time). Its layers then
     /// carry no landed value, no sale of it keeps its parts (a return is an event of
-    /// its sale's SKU), and its sales draw as [`Self::plain_sale`] does where they can.
+    /// its sale's SKU), and its sales draw as [`Self::plain_run`] and
+    /// [`Self::plain_sale`] do where they can.
     fn plain(&self, events: &[Event<'a>]) -> bool {
         self.methods.changes.is_empty()
             && events.iter().all(|event| match event.what {
