@@ -747,11 +747,19 @@ impl Splitter {
 /// The places a split of `amount` rounds to: those `amount` needs (trailing zeros
 /// dropped), at least cents. The mantissa is looked at only beyond cents.
 pub(super) fn split_places(amount: Decimal) -> u32 {
-    split_places_of(Figure::parts_of(amount))
+    split_places_of(parts(amount))
 }
 
-fn split_places_of(amount: Figure) -> u32 {
-    let (mut mantissa, mut places) = (amount.mantissa.unsigned_abs(), amount.scale);
+/// A number as its mantissa and places, for the integer arithmetic of a split: a
+/// `Decimal`'s, or a figure's.
+type Parts = (i128, u32);
+
+fn parts(value: Decimal) -> Parts {
+    (value.mantissa(), value.scale())
+}
+
+fn split_places_of((mantissa, mut places): Parts) -> u32 {
+    let mut mantissa = mantissa.unsigned_abs();
     while places > CENT_PLACES {
         let (tenth, digit) = div_rem(mantissa, 10);
         if digit != 0 {
@@ -777,18 +785,18 @@ fn div_rem(numerator: u128, denominator: u128) -> (u128, u128) {
 /// `places` is rounded first (a decimal division keeps 28 digits and rounds them).
 /// `None` where the integers do not fit; the caller then divides decimals.
 pub(super) fn rounded_share(amount: Decimal, weight: Decimal, total: Decimal, places: u32) -> Option<Decimal> {
-    let figures = (Figure::parts_of(amount), Figure::parts_of(weight), Figure::parts_of(total));
-    rounded_share_of(figures.0, figures.1, figures.2, places).map(Figure::decimal)
+    let (mantissa, places) = rounded_share_of(parts(amount), parts(weight), parts(total), places)?;
+    Decimal::try_from_i128_with_scale(mantissa, places).ok()
 }
 
 /// [`rounded_share`] of figures.
-fn rounded_share_of(amount: Figure, weight: Figure, total: Figure, places: u32) -> Option<Figure> {
+fn rounded_share_of(amount: Parts, weight: Parts, total: Parts, places: u32) -> Option<Parts> {
     // With x = X·10^-x.scale for each, the share in units of 10^-places is
     // A·W·10^(places + t - a - w) ÷ T.
-    let exponent = (places + total.scale) as i32 - (amount.scale + weight.scale) as i32;
+    let exponent = (places + total.1) as i32 - (amount.1 + weight.1) as i32;
     let power = 10_u128.checked_pow(exponent.unsigned_abs())?;
-    let mut numerator = amount.mantissa.unsigned_abs().checked_mul(weight.mantissa.unsigned_abs())?;
-    let mut denominator = total.mantissa.unsigned_abs();
+    let mut numerator = amount.0.unsigned_abs().checked_mul(weight.0.unsigned_abs())?;
+    let mut denominator = total.0.unsigned_abs();
     if exponent >= 0 {
         numerator = numerator.checked_mul(power)?;
     } else {
@@ -800,8 +808,8 @@ fn rounded_share_of(amount: Figure, weight: Figure, total: Figure, places: u32) 
     let (quotient, remainder) = div_rem(numerator, denominator);
     // Half away from zero: up when the remainder is at least half the divisor.
     let magnitude = i128::try_from(quotient + u128::from(remainder >= denominator - remainder)).ok()?;
-    let negative = (amount.mantissa < 0) ^ (weight.mantissa < 0) ^ (total.mantissa < 0);
-    Figure::new(if negative { -magnitude } else { magnitude }, places)
+    let negative = (amount.0 < 0) ^ (weight.0 < 0) ^ (total.0 < 0);
+    Some((if negative { -magnitude } else { magnitude }, places))
 }
 
 /// The part of `value` that `quantity` of `of` units carry: all of it for the last
@@ -827,7 +835,10 @@ pub(super) fn share_of_figures(value: Figure, quantity: Figure, of: Figure) -> O
     if of.mantissa <= 0 {
         return None;
     }
-    rounded_share_of(value, quantity, of, split_places_of(value))
+    let figure = |figure: Figure| (i128::from(figure.mantissa), figure.scale);
+    let places = split_places_of(figure(value));
+    let (mantissa, places) = rounded_share_of(figure(value), figure(quantity), figure(of), places)?;
+    Figure::new(i64::try_from(mantissa).ok()?, places)
 }
 
 /// Draws `quantity` (no more than `stock` holds) from the layers of a plain stream
