@@ -889,8 +889,8 @@ struct PlainPool {
 
 impl PlainPool {
     /// Draws `quantity` whole from a layer holding `remaining` at `unit_cost`, as
-    /// [`draw_in_order`] and, under the moving average, [`SkuCosting::at_average`] do for
-    /// a draw from one layer: what the layer holds after it, and under the moving
+    /// [`draw_in_order`] (or [`SkuCosting::draw_lot`], for the lot a sale names) and,
+    /// under the moving average, [`SkuCosting::at_average`] do for a draw from one layer: what the layer holds after it, and under the moving
     /// average what the draw carries beyond its units' cost. `None`, the pool unchanged,
     /// where the layer holds less or a figure might not be what `Decimal`s give.
     fn draw(&mut self, quantity: Figure, remaining: Figure, unit_cost: Figure) -> Option<(Figure, Option<Figure>)> {
