@@ -411,8 +411,9 @@ impl<'a> Streams<'a> {
                 fault = Some(CostingError::NonPositiveSale { sale_id: sale.sale_id.clone(), quantity_sold });
             }
             if fault.is_none() && sale.lot_id.is_some() {
-                let (method, id) = (inputs.methods.at(sale.sale_date), EventId::from(&sale.sale_id));
-                fault = check_named_lot(&lots, method, EventKind::Sale, &id, &sale.sku, &sale.lot_id).err();
+                // The sale's id is shared (a count on its text, far in memory) only for an error.
+                let (method, id) = (inputs.methods.at(sale.sale_date), EventRef::Sale(&sale.sale_id));
+                fault = check_named_lot(&lots, method, EventKind::Sale, id, &sale.sku, &sale.lot_id).err();
             }
             if let Some(returned) = sales.get_mut(&sale.sale_id) {
                 *returned = Some(sale);
@@ -466,7 +467,8 @@ impl<'a> Streams<'a> {
                 skus.push(&adjustment.sku, (date, 2, id.as_str(), ""), What::AdjustmentIn(adjustment, unit_cost));
             } else if adjustment.quantity < Decimal::ZERO {
                 let method = inputs.methods.at(date);
-                check_named_lot(&lots, method, EventKind::Adjustment, id, &adjustment.sku, &adjustment.lot_id)?;
+                let (named, sku) = (&adjustment.lot_id, &adjustment.sku);
+                check_named_lot(&lots, method, EventKind::Adjustment, EventRef::Other(id), sku, named)?;
                 skus.push(&adjustment.sku, (date, 6, id.as_str(), ""), What::AdjustmentOut(adjustment));
             } else {
                 return Err(invalid(EventKind::Adjustment, id.as_str(), "its quantity is zero".into()));
@@ -674,13 +676,13 @@ fn check_named_lot(
     lots: &HashMap<&LotId, &Lot>,
     method: Method,
     kind: EventKind,
-    id: &EventId,
+    id: EventRef<'_>,
     sku: &Sku,
     lot_id: &Option<LotId>,
 ) -> Result<(), CostingError> {
     let (Method::SpecificIdentification, Some(lot_id)) = (method, lot_id) else { return Ok(()) };
     match lots.get(lot_id) {
-        None => Err(CostingError::UnknownLot { kind, id: id.clone(), lot_id: lot_id.clone() }),
+        None => Err(CostingError::UnknownLot { kind, id: id.id(), lot_id: lot_id.clone() }),
         Some(lot) if lot.sku != *sku => Err(CostingError::InvalidEvent {
             kind,
             id: id.to_string(),
