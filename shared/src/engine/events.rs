@@ -843,42 +843,6 @@ pub(super) fn share_of_figures(value: Figure, quantity: Figure, of: Figure) -> O
     Figure::new(i64::try_from(mantissa).ok()?, places)
 }
 
-/// Draws `quantity` (no more than `stock` holds) from the layers of a plain stream
-/// ([`SkuCosting::plain`]) in order, handing each draw to `take`. The layers carry no
-/// landed value, and no one keeps their takers.
-fn draw_in_order(
-    layers: &mut [LayerState],
-    stock: &mut Place,
-    quantity: Decimal,
-    too_large: impl Fn() -> CostingError,
-    mut take: impl FnMut(Draw) -> Result<(), CostingError>,
-) -> Result<(), CostingError> {
-    let mut needed = quantity;
-    while !needed.is_zero() {
-        let index = stock.order[stock.head];
-        let layer = &mut layers[index];
-        // The layer covers what is still needed (most draws), or gives all it holds.
-        let (quantity, still) = if needed <= layer.remaining {
-            (needed, Decimal::ZERO)
-        } else {
-            (layer.remaining, needed - layer.remaining)
-        };
-        if !quantity.is_zero() {
-            debug_assert!(layer.landed.is_zero(), "a plain stream's layers carry no landed value");
-            let (unit_cost, landed) = (layer.unit_cost, Decimal::ZERO);
-            let extended_cost = exact_mul(quantity, unit_cost).ok_or_else(&too_large)?;
-            layer.remaining = exact_sub(layer.remaining, quantity).ok_or_else(&too_large)?;
-            stock.on_hand -= quantity;
-            needed = still;
-            take(Draw { layer: index, quantity, unit_cost, extended_cost, landed })?;
-        }
-        if layer.remaining.is_zero() {
-            stock.head += 1;
-        }
-    }
-    Ok(())
-}
-
 /// The stock of a plain stream's one location, in figures, while [`SkuCosting::plain_run`]
 /// costs its sales: what is on hand and, under the moving average, what the pool is
 /// worth and what it holds beyond its layers' own values ([`Place`]).
@@ -891,10 +855,11 @@ struct PlainPool {
 
 impl PlainPool {
     /// Draws `quantity` whole from a layer holding `remaining` at `unit_cost`, as
-    /// [`draw_in_order`] (or [`SkuCosting::draw_lot`], for the lot a sale names) and,
-    /// under the moving average, [`SkuCosting::at_average`] do for a draw from one layer: what the layer holds after it, and under the moving
-    /// average what the draw carries beyond its units' cost. `None`, the pool unchanged,
-    /// where the layer holds less or a figure might not be what `Decimal`s give.
+    /// [`SkuCosting::draw_fifo`] or [`SkuCosting::draw_lot`] and, under the moving
+    /// average, [`SkuCosting::at_average`] do for a draw from one layer: what the layer
+    /// holds after it, and under the moving average what the draw carries beyond its
+    /// units' cost. `None`, the pool unchanged, where the layer holds less or a figure
+    /// might not be what `Decimal`s give.
     fn draw(&mut self, quantity: Figure, remaining: Figure, unit_cost: Figure) -> Option<(Figure, Option<Figure>)> {
         if remaining.is_zero() || quantity.compare(remaining)?.is_gt() {
             return None;
@@ -1094,9 +1059,6 @@ impl<'a, 's> SkuCosting<'a, 's> {
                 if parked {
                     continue;
                 }
-                if plain && self.plain_sale(sale, costing)? {
-                    continue;
-                }
                 self.sale(sale, costing)?
             } else {
                 let Some(event) = events.next() else { break };
@@ -1139,8 +1101,7 @@ impl<'a, 's> SkuCosting<'a, 's> {
     /// Whether the SKU's stream is plain: lots and sales alone, no landed cost on its
     /// lots, and one method throughout (most SKUs, most of the time). Its layers then
     /// carry no landed value, no sale of it keeps its parts (a return is an event of
-    /// its sale's SKU), and its sales draw as [`Self::plain_run`] and
-    /// [`Self::plain_sale`] do where they can.
+    /// its sale's SKU), and its sales draw as [`Self::plain_run`] does where they can.
     fn plain(&self, events: &[Event<'a>]) -> bool {
         self.methods.changes.is_empty()
             && events.iter().all(|event| match event.what {
@@ -1149,51 +1110,15 @@ impl<'a, 's> SkuCosting<'a, 's> {
             })
     }
 
-    /// Costs a sale of a plain stream ([`Self::plain`]) where it draws the layers in
-    /// order, as [`Self::sale`] would: at the one location stocked, with stock enough,
-    /// naming no lot under specific identification. `false`: the sale is
-    /// [`Self::sale`]'s.
-    fn plain_sale(&mut self, row: &SaleRow<'a>, costing: &mut Costing<'a>) -> Result<bool, CostingError> {
-        let method = self.methods.initial;
-        let [stock] = self.places.as_slice() else { return Ok(false) };
-        if self.named_lot(row.date, row.lot).is_some()
-            || !same_text(stock.location.as_str(), row.location)
-            || stock.on_hand < row.quantity
-        {
-            return Ok(false);
-        }
-        let (sale, held) = (row.sale, stock.on_hand);
-        let id = EventRef::Sale(&sale.sale_id);
-        let too_large = || overflow(EventKind::Sale, &id);
-        let (layers, stock) = (&mut self.layers, &mut self.places[0]);
-        if method != Method::MovingAverage {
-            let first_layer = costing.drawn_layers.len();
-            return draw_in_order(layers, stock, row.quantity, too_large, |draw| {
-                costing.sale_draws.push(SaleDraw::of(sale, first_layer, &draw)?);
-                Ok(())
-            })
-            .map(|()| true);
-        }
-        let value = self.value(0).ok_or_else(too_large)?;
-        self.draws.clear();
-        let (layers, stock, draws) = (&mut self.layers, &mut self.places[0], &mut self.draws);
-        draw_in_order(layers, stock, row.quantity, too_large, |draw| {
-            draws.push(draw);
-            Ok(())
-        })?;
-        self.at_average(0, value, held, row.quantity, MovementKind::SaleLanded, id)?;
-        self.push_sale_draws(sale, costing)?;
-        Ok(true)
-    }
-
     /// Costs the sales of a plain stream ([`Self::plain`]) that come next, before `until`
     /// (its next other event), for as long as each is drawn whole from one layer at the
     /// one location stocked (most sales): the head layer, or the lot it names under
     /// specific identification. It costs them in figures ([`Figure`]) rather than
     /// `Decimal`s: what is on hand, what the pool is worth and what the head layer holds
     /// are kept as integers from sale to sale, and made `Decimal`s again when the run
-    /// stops. It stops before the first sale it cannot cost so, which
-    /// [`Self::plain_sale`] or [`Self::sale`] then costs. `false`: it costed none.
+    /// stops. It stops before the first sale it cannot cost so (one that draws several
+    /// layers, at another location, short, or with a figure that might not be what
+    /// `Decimal`s give), which [`Self::sale`] then costs. `false`: it costed none.
     fn plain_run(
         &mut self,
         sales: &mut std::iter::Peekable<std::slice::Iter<'_, SaleRow<'a>>>,
