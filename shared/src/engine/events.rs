@@ -277,14 +277,51 @@ struct SalesOfStream {
     last: usize,
 }
 
+/// SKU texts numbered in the order first looked up, each copied once into one text:
+/// rows that each hold their own copy of their SKU's text (as rows read from a file
+/// or the database do) are numbered reading their own text and a few bytes per SKU
+/// kept together, not the text of the row that first named the SKU, which lies
+/// wherever that row does.
+#[derive(Default)]
+struct SkuNumbers {
+    state: foldhash::fast::RandomState,
+    texts: String,
+    /// Where each number's text ends in `texts`; it starts where the previous one ends.
+    ends: Vec<usize>,
+    table: hashbrown::HashTable<usize>,
+}
+
+impl SkuNumbers {
+    fn text<'t>(texts: &'t str, ends: &[usize], number: usize) -> &'t str {
+        let start = number.checked_sub(1).map_or(0, |previous| ends[previous]);
+        &texts[start..ends[number]]
+    }
+
+    /// The number of `text`, the next one the first time it is looked up.
+    fn number(&mut self, text: &str) -> usize {
+        use std::hash::BuildHasher;
+        let Self { state, texts, ends, table } = self;
+        let hash = state.hash_one(text);
+        if let Some(&number) = table.find(hash, |&number| Self::text(texts, ends, number) == text) {
+            return number;
+        }
+        let number = ends.len();
+        texts.push_str(text);
+        ends.push(texts.len());
+        table.insert_unique(hash, number, |&number| state.hash_one(Self::text(texts, ends, number)));
+        number
+    }
+}
+
 /// Each SKU's stream, numbered in the order the input first names them.
 #[derive(Default)]
 struct SkuStreams<'a> {
-    numbers: HashMap<&'a str, usize>,
+    numbers: SkuNumbers,
     /// The numbers of texts already looked up, by where the text lies: rows that share
     /// their SKU's text (as rows read in one place do) are numbered without reading it.
     /// The inputs are borrowed throughout, so an address names one text. Kept to a few
-    /// per SKU, so that rows that each hold their own copy do not grow it.
+    /// per SKU: once it holds that many, rows hold their own copies, and it is no
+    /// longer grown nor looked up.
     by_address: HashMap<(usize, usize), usize>,
     streams: Vec<(&'a Sku, SkuStream<'a>)>,
     /// The SKU numbered last: a run of rows of one SKU looks it up once.
@@ -303,7 +340,8 @@ impl<'a> SkuStreams<'a> {
             return number;
         }
         let address = (text.as_ptr() as usize, text.len());
-        if let Some(&number) = self.by_address.get(&address) {
+        let full = self.by_address.len() >= 4 * self.streams.len() + 1024;
+        if !full && let Some(&number) = self.by_address.get(&address) {
             self.last = Some((text, number));
             return number;
         }
@@ -312,12 +350,11 @@ impl<'a> SkuStreams<'a> {
         {
             return number;
         }
-        let next = self.streams.len();
-        let number = *self.numbers.entry(text).or_insert(next);
-        if number == next {
+        let number = self.numbers.number(text);
+        if number == self.streams.len() {
             self.streams.push((sku, SkuStream::default()));
         }
-        if self.by_address.len() < 4 * self.streams.len() + 1024 {
+        if !full {
             self.by_address.insert(address, number);
         }
         self.last = Some((text, number));
@@ -385,13 +422,23 @@ impl<'a> Streams<'a> {
         // Each sale's SKU stream, and how many sales each stream takes.
         let mut stream_of_sale: Vec<u32> = Vec::with_capacity(inputs.sales.len());
         let mut sales_of_stream: Vec<SalesOfStream> = Vec::new();
-        // The ids are hashed in a pass of their own: each id's text lies elsewhere in
-        // memory, and a short loop waits for many of them at once. A repeated id is
-        // refused before any other fault of a sale, the first such fault in input order
-        // after it.
+        // The ids are hashed in a pass of their own, 64 at a time. Each id's text lies
+        // elsewhere in memory (far from the last where rows were made in another
+        // order): a loop that only reads a byte of each waits for all 64 at once, where
+        // the loop that hashes them would wait for a few at a time; it then hashes them
+        // from cache. A repeated id is refused before any other fault of a sale, the
+        // first such fault in input order after it.
         let mut sale_ids = IdHashes::for_ids(inputs.sales.len());
-        for sale in inputs.sales {
-            sale_ids.add(&sale.sale_id);
+        for chunk in inputs.sales.chunks(64) {
+            let mut touched = 0;
+            for sale in chunk {
+                touched ^= sale.sale_id.as_str().as_bytes().first().copied().unwrap_or(0);
+            }
+            // Kept, so that the reads are not optimised away.
+            std::hint::black_box(touched);
+            for sale in chunk {
+                sale_ids.add(&sale.sale_id);
+            }
         }
         let mut fault = None;
         for (index, sale) in inputs.sales.iter().enumerate() {

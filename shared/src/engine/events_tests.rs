@@ -1783,6 +1783,29 @@ fn with_sku_texts(case: &Case, shared: bool) -> Case {
     other
 }
 
+#[test]
+fn rows_beyond_those_numbered_by_address_cost_as_rows_that_share_their_sku_text() {
+    // Each row read holds its own copy of its SKU's text; past a few per SKU, they are
+    // numbered by their text alone.
+    for method in ["fifo", "average"] {
+        let mut text = format!("method {method}\n");
+        for sku in 0..5 {
+            text += &format!("lot L{sku} K{sku} 2024-01-01 10000 1.{sku}7\n");
+        }
+        for n in 0..3000 {
+            let at = format!("2024-01-{:02}T{:02}:{:02}:00Z", 2 + n / 1440, n / 60 % 24, n % 60);
+            text += &format!("sale S{n:04} K{} {at} {}\n", n * 7 % 5, 1 + n % 3);
+        }
+        let copied = Case::read(&text);
+        let costing = cost_events(&copied.inputs()).unwrap();
+        for allocation in costing.allocations() {
+            assert_eq!(allocation.lot_id.as_str()[1..], allocation.sku.as_str()[1..], "{allocation:?}");
+        }
+        assert_eq!(costing.allocations().len(), 3000);
+        assert_eq!(costing, cost_events(&with_sku_texts(&copied, true).inputs()).unwrap());
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2048))]
 
