@@ -83,6 +83,23 @@ done
 for function in cogs-upload cogs-run cogs-list cogs-rollback cogs-journal-export; do
   curl -sf "$base/$function/health" >/dev/null || { echo "FAILED: $function does not answer /health" >&2; cat "$log"; exit 1; }
 done
+# Each asset asked once of each instance before a browser asks for them all at once: a
+# first answer that fails is said (with the status) and asked again, so that the pages'
+# own steps do not meet a function still starting. One that keeps failing fails here.
+say "asking each instance for each of the dashboard's assets"
+assets=$(grep -oE '^    \("[a-z]+\.(js|css)"' functions/web/src/handler.rs | tr -d ' ("')
+for asset in $assets; do
+  for instance in "$base" "$signin_base"; do
+    url="$instance/cogs-web/app/assets/$asset"
+    for attempt in 1 2 3 4 5; do
+      status=$(curl -s -o /dev/null -w '%{http_code}' "$url" || true)
+      [ "$status" = 200 ] && break
+      echo "  $url answered $status (attempt $attempt)" >&2
+      [ "$attempt" = 5 ] && show_log_and_fail
+      sleep 1
+    done
+  done
+done
 
 say "driving the dashboard in Chromium (tests/browser/dashboard.py); screenshots into $screenshots"
 COGS_WEB_URL="$base/cogs-web" COGS_API_URL="$base" COGS_S3="$s3" COGS_BUCKET=$bucket COGS_LAMBDA_PORT=$port \
