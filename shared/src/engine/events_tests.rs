@@ -1835,10 +1835,13 @@ proptest! {
         more in prop_oneof![Just(0_i64), -10_i64..1_000_000],
         quantity_places in 0_u32..4,
         held_places in 0_u32..4,
+        half in any::<bool>(),
     ) {
         // What a sale at the moving average costs: the pool's value, the sale's quantity
-        // and what is held (more, or as much or less: the last units take it all).
+        // and what is held (more, or as much or less: the last units take it all; or
+        // twice as much, so that an odd value's share lies halfway between two places).
         let value = Decimal::new(value, value_places);
+        let (more, held_places) = if half { (quantity, quantity_places) } else { (more, held_places) };
         let (quantity, held) = (Decimal::new(quantity, quantity_places), Decimal::new(quantity + more, held_places));
         let figure = |value| Figure::of(value).expect("no negative zero");
         let by_figures = share_of_figures(figure(value), figure(quantity), figure(held));
