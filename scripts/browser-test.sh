@@ -88,6 +88,7 @@ done
 # own steps do not meet a function still starting. One that keeps failing fails here.
 say "asking each instance for each of the dashboard's assets"
 assets=$(grep -oE '^    \("[a-z]+\.(js|css)"' functions/web/src/handler.rs | tr -d ' ("')
+[ -n "$assets" ] || { echo "FAILED: no asset found in functions/web/src/handler.rs's ASSETS" >&2; exit 1; }
 for asset in $assets; do
   for instance in "$base" "$signin_base"; do
     url="$instance/cogs-web/app/assets/$asset"

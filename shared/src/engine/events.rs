@@ -833,13 +833,22 @@ fn rounded_share_of(amount: Parts, weight: Parts, total: Parts, places: u32) -> 
     // With x = X·10^-x.scale for each, the share in units of 10^-places is
     // A·W·10^(places + t - a - w) ÷ T.
     let exponent = (places + total.1) as i32 - (amount.1 + weight.1) as i32;
-    let power = 10_u128.checked_pow(exponent.unsigned_abs())?;
-    let mut numerator = amount.0.unsigned_abs().checked_mul(weight.0.unsigned_abs())?;
+    let (amount_digits, weight_digits) = (amount.0.unsigned_abs(), weight.0.unsigned_abs());
+    // Two 64-bit mantissas (figures, and most `Decimal`s) multiply in one instruction
+    // and cannot overflow 128 bits.
+    let mut numerator = match (u64::try_from(amount_digits), u64::try_from(weight_digits)) {
+        (Ok(amount), Ok(weight)) => u128::from(amount) * u128::from(weight),
+        _ => amount_digits.checked_mul(weight_digits)?,
+    };
     let mut denominator = total.0.unsigned_abs();
-    if exponent >= 0 {
-        numerator = numerator.checked_mul(power)?;
-    } else {
-        denominator = denominator.checked_mul(power)?;
+    // Most shares keep the places of their operands: no power of ten scales either side.
+    if exponent != 0 {
+        let power = 10_u128.checked_pow(exponent.unsigned_abs())?;
+        if exponent > 0 {
+            numerator = numerator.checked_mul(power)?;
+        } else {
+            denominator = denominator.checked_mul(power)?;
+        }
     }
     if denominator == 0 {
         return None;
@@ -876,20 +885,6 @@ pub(super) fn share_of_figures(value: Figure, quantity: Figure, of: Figure) -> O
     }
     let figure = |figure: Figure| (i128::from(figure.mantissa), figure.scale);
     let places = split_places_of(figure(value));
-    // Most shares: a positive value kept to its own places, the quantities at the same
-    // places, so no power of ten scales either side, and a product within 64 bits.
-    // [`rounded_share_of`]'s arithmetic, in one multiplication and one division.
-    if let (true, Ok(amount), Ok(weight), Ok(total)) = (
-        places == value.scale && quantity.scale == of.scale,
-        u64::try_from(value.mantissa),
-        u64::try_from(quantity.mantissa),
-        u64::try_from(of.mantissa),
-    ) && let Some(numerator) = amount.checked_mul(weight)
-    {
-        let (quotient, remainder) = (numerator / total, numerator % total);
-        let magnitude = quotient + u64::from(remainder >= total - remainder);
-        return Figure::new(i64::try_from(magnitude).ok()?, places);
-    }
     let (mantissa, places) = rounded_share_of(figure(value), figure(quantity), figure(of), places)?;
     Figure::new(i64::try_from(mantissa).ok()?, places)
 }
