@@ -195,6 +195,12 @@ pub fn cost_events<'a>(inputs: &Inputs<'a>) -> Result<Costing<'a>, CostingError>
         if !rows.is_sorted_by(|a, b| a.costing_order(b).is_le()) {
             rows.sort_unstable_by(|a, b| a.costing_order(b));
         }
+        if streams.named
+            && !name_own_lots(inputs.methods, &stream.events, &rows)
+            && let Some(fault) = first_sale_fault(inputs, &streams.lots)
+        {
+            return Err(fault);
+        }
         let costing_of_sku = SkuCosting::new(inputs.methods, sku, &streams.returned, &streams.landed);
         costing_of_sku.run(&stream.events, &rows, &mut costing)?;
     }
@@ -384,13 +390,16 @@ struct Streams<'a> {
     returned: HashSet<&'a SaleId>,
     /// Lots some landed cost falls on: only they keep who took their units.
     landed: HashSet<&'a LotId>,
+    /// Every lot loaded, spread lots too.
+    lots: HashMap<&'a LotId, &'a Lot>,
+    /// Whether some sale names a lot where specific identification may cost it: each
+    /// SKU's are checked to name its own lots as it is costed.
+    named: bool,
 }
 
 impl<'a> Streams<'a> {
     fn build(inputs: &Inputs<'a>) -> Result<Self, CostingError> {
         let mut skus = SkuStreams::default();
-        let invalid =
-            |kind: EventKind, id: &str, reason: String| CostingError::InvalidEvent { kind, id: id.to_owned(), reason };
 
         let mut lots: HashMap<&LotId, &Lot> = HashMap::with_capacity(inputs.lots.len());
         let mut receipts: HashMap<&ReceiptId, Vec<&Lot>> = HashMap::new();
@@ -430,7 +439,7 @@ impl<'a> Streams<'a> {
         for sale in inputs.sales {
             sale_ids.add(&sale.sale_id);
         }
-        let mut fault = None;
+        let (mut non_positive, mut names_lots) = (false, false);
         for (index, sale) in inputs.sales.iter().enumerate() {
             let number = skus.number(&sale.sku);
             stream_of_sale.push(u32::try_from(number).expect("fewer SKUs than 2^32"));
@@ -443,15 +452,8 @@ impl<'a> Streams<'a> {
             }
             of_stream.count += 1;
             of_stream.last = index;
-            if fault.is_none() && sale.quantity_sold <= Decimal::ZERO {
-                let quantity_sold = sale.quantity_sold;
-                fault = Some(CostingError::NonPositiveSale { sale_id: sale.sale_id.clone(), quantity_sold });
-            }
-            if fault.is_none() && sale.lot_id.is_some() {
-                // The sale's id is shared (a count on its text, far in memory) only for an error.
-                let (method, id) = (inputs.methods.at(sale.sale_date), EventRef::Sale(&sale.sale_id));
-                fault = check_named_lot(&lots, method, EventKind::Sale, id, &sale.sku, &sale.lot_id).err();
-            }
+            non_positive |= sale.quantity_sold <= Decimal::ZERO;
+            names_lots |= sale.lot_id.is_some();
             if let Some(returned) = sales.get_mut(&sale.sale_id) {
                 *returned = Some(sale);
             }
@@ -459,105 +461,16 @@ impl<'a> Streams<'a> {
         if let Some(sale_id) = sale_ids.repeated(inputs.sales.iter().map(|sale| &sale.sale_id)) {
             return Err(invalid(EventKind::Sale, sale_id.as_str(), "it appears twice".into()));
         }
-        if let Some(fault) = fault {
-            return Err(fault);
+        // A sale's faults are refused before the other events', the first in input
+        // order. Whether a lot a sale names is its SKU's own is checked as its SKU is
+        // costed, where the SKU's lots are at hand (`lots` holds them far apart in
+        // memory); only once some fault is found are the sales read again for the first.
+        let named = names_lots && inputs.methods.uses(Method::SpecificIdentification);
+        if non_positive {
+            return Err(first_sale_fault(inputs, &lots).expect("a sale's quantity is not positive"));
         }
-        let mut returned = HashSet::new();
-        let mut landed_lots = HashSet::new();
-        let mut ids = HashSet::new();
-        let mut once = |kind: EventKind, id: &'a EventId| {
-            if ids.insert((kind, id)) { Ok(()) } else { Err(invalid(kind, id.as_str(), "it appears twice".into())) }
-        };
-        for ret in by_id(inputs.returns, |ret| &ret.return_id) {
-            once(EventKind::Return, &ret.return_id)?;
-            let Some(sale) = sales.get(&ret.sale_id).copied().flatten() else {
-                return Err(CostingError::UnknownSale {
-                    return_id: ret.return_id.clone(),
-                    sale_id: ret.sale_id.clone(),
-                });
-            };
-            if ret.return_date < sale.sale_date {
-                let reason = format!("it is dated before sale {}, which it returns", sale.sale_id);
-                return Err(invalid(EventKind::Return, ret.return_id.as_str(), reason));
-            }
-            positive(EventKind::Return, &ret.return_id, ret.quantity)?;
-            // A return at its sale's very instant comes right after the sale.
-            let key = if ret.return_date == sale.sale_date {
-                (ret.return_date, SALE_RANK, sale.sale_id.as_str(), ret.return_id.as_str())
-            } else {
-                (ret.return_date, 1, ret.return_id.as_str(), "")
-            };
-            returned.insert(&sale.sale_id);
-            skus.push(&sale.sku, key, What::Return(ret, sale));
-        }
-        for adjustment in by_id(inputs.adjustments, |adjustment| &adjustment.adjustment_id) {
-            let id = &adjustment.adjustment_id;
-            once(EventKind::Adjustment, id)?;
-            let date = adjustment.adjustment_date;
-            if adjustment.quantity > Decimal::ZERO {
-                let unit_cost = adjustment
-                    .unit_cost
-                    .ok_or_else(|| CostingError::AdjustmentWithoutCost { adjustment_id: id.clone() })?;
-                if unit_cost.is_sign_negative() && !unit_cost.is_zero() {
-                    return Err(invalid(EventKind::Adjustment, id.as_str(), "its unit_cost is negative".into()));
-                }
-                skus.push(&adjustment.sku, (date, 2, id.as_str(), ""), What::AdjustmentIn(adjustment, unit_cost));
-            } else if adjustment.quantity < Decimal::ZERO {
-                let method = inputs.methods.at(date);
-                let (named, sku) = (&adjustment.lot_id, &adjustment.sku);
-                check_named_lot(&lots, method, EventKind::Adjustment, EventRef::Other(id), sku, named)?;
-                skus.push(&adjustment.sku, (date, 6, id.as_str(), ""), What::AdjustmentOut(adjustment));
-            } else {
-                return Err(invalid(EventKind::Adjustment, id.as_str(), "its quantity is zero".into()));
-            }
-        }
-        for sent in by_id(inputs.supplier_returns, |sent| &sent.supplier_return_id) {
-            once(EventKind::SupplierReturn, &sent.supplier_return_id)?;
-            let lot = lots.get(&sent.lot_id).ok_or_else(|| CostingError::UnknownLot {
-                kind: EventKind::SupplierReturn,
-                id: sent.supplier_return_id.clone(),
-                lot_id: sent.lot_id.clone(),
-            })?;
-            positive(EventKind::SupplierReturn, &sent.supplier_return_id, sent.quantity)?;
-            let key = (sent.return_date, 7, sent.supplier_return_id.as_str(), "");
-            let location = sent.location.as_ref().unwrap_or(&lot.location);
-            skus.push(&lot.sku, key, What::SupplierReturn(sent, location));
-        }
-        for count in by_id(inputs.counts, |count| &count.count_id) {
-            once(EventKind::Count, &count.count_id)?;
-            if count.counted_quantity.is_sign_negative() && !count.counted_quantity.is_zero() {
-                return Err(invalid(
-                    EventKind::Count,
-                    count.count_id.as_str(),
-                    "its counted_quantity is negative".into(),
-                ));
-            }
-            if count.unit_cost.is_some_and(|cost| cost.is_sign_negative() && !cost.is_zero()) {
-                return Err(invalid(EventKind::Count, count.count_id.as_str(), "its unit_cost is negative".into()));
-            }
-            skus.push(&count.sku, (count.count_date, 8, count.count_id.as_str(), ""), What::Count(count));
-        }
-        for transfer in by_id(inputs.transfers, |transfer| &transfer.transfer_id) {
-            let id = &transfer.transfer_id;
-            once(EventKind::Transfer, id)?;
-            positive(EventKind::Transfer, id, transfer.quantity)?;
-            if transfer.from_location == transfer.to_location {
-                let reason = format!("it moves stock from {} to the same location", transfer.from_location);
-                return Err(invalid(EventKind::Transfer, id.as_str(), reason));
-            }
-            skus.push(&transfer.sku, (transfer.transfer_date, 4, id.as_str(), ""), What::Transfer(transfer));
-        }
-        for landed in by_id(inputs.landed_costs, |landed| &landed.landed_cost_id) {
-            once(EventKind::LandedCost, &landed.landed_cost_id)?;
-            for (lot, share) in landed_shares(landed, &lots, &receipts)? {
-                if spread_only.contains(&lot.lot_id) {
-                    continue;
-                }
-                let key = (landed.cost_date, 3, landed.landed_cost_id.as_str(), lot.lot_id.as_str());
-                landed_lots.insert(&lot.lot_id);
-                skus.push(&lot.sku, key, What::Landed(landed, &lot.lot_id, share));
-            }
-        }
+        let (returned, landed) = other_events(inputs, &mut skus, &lots, &receipts, &spread_only, &sales)
+            .map_err(|error| if named { first_sale_fault(inputs, &lots) } else { None }.unwrap_or(error))?;
         let together = sales_of_stream.iter().all(|of| of.count == 0 || of.last - of.first + 1 == of.count);
         let sale_order = if together {
             for ((_, stream), of) in skus.streams.iter_mut().zip(&sales_of_stream) {
@@ -581,8 +494,142 @@ impl<'a> Streams<'a> {
             }
             Some(order)
         };
-        Ok(Self { skus, sale_order, returned, landed: landed_lots })
+        Ok(Self { skus, sale_order, returned, landed, lots, named })
     }
+}
+
+/// Every event but lots and sales, checked and pushed onto its SKU's stream: the sales
+/// some return names, and the lots some landed cost falls on.
+fn other_events<'a>(
+    inputs: &Inputs<'a>,
+    skus: &mut SkuStreams<'a>,
+    lots: &HashMap<&'a LotId, &'a Lot>,
+    receipts: &HashMap<&'a ReceiptId, Vec<&'a Lot>>,
+    spread_only: &HashSet<&'a LotId>,
+    sales: &HashMap<&'a SaleId, Option<&'a Sale>>,
+) -> Result<(HashSet<&'a SaleId>, HashSet<&'a LotId>), CostingError> {
+    let mut returned = HashSet::new();
+    let mut landed_lots = HashSet::new();
+    let mut ids = HashSet::new();
+    let mut once = |kind: EventKind, id: &'a EventId| {
+        if ids.insert((kind, id)) { Ok(()) } else { Err(invalid(kind, id.as_str(), "it appears twice".into())) }
+    };
+    for ret in by_id(inputs.returns, |ret| &ret.return_id) {
+        once(EventKind::Return, &ret.return_id)?;
+        let Some(sale) = sales.get(&ret.sale_id).copied().flatten() else {
+            return Err(CostingError::UnknownSale { return_id: ret.return_id.clone(), sale_id: ret.sale_id.clone() });
+        };
+        if ret.return_date < sale.sale_date {
+            let reason = format!("it is dated before sale {}, which it returns", sale.sale_id);
+            return Err(invalid(EventKind::Return, ret.return_id.as_str(), reason));
+        }
+        positive(EventKind::Return, &ret.return_id, ret.quantity)?;
+        // A return at its sale's very instant comes right after the sale.
+        let key = if ret.return_date == sale.sale_date {
+            (ret.return_date, SALE_RANK, sale.sale_id.as_str(), ret.return_id.as_str())
+        } else {
+            (ret.return_date, 1, ret.return_id.as_str(), "")
+        };
+        returned.insert(&sale.sale_id);
+        skus.push(&sale.sku, key, What::Return(ret, sale));
+    }
+    for adjustment in by_id(inputs.adjustments, |adjustment| &adjustment.adjustment_id) {
+        let id = &adjustment.adjustment_id;
+        once(EventKind::Adjustment, id)?;
+        let date = adjustment.adjustment_date;
+        if adjustment.quantity > Decimal::ZERO {
+            let unit_cost = adjustment
+                .unit_cost
+                .ok_or_else(|| CostingError::AdjustmentWithoutCost { adjustment_id: id.clone() })?;
+            if unit_cost.is_sign_negative() && !unit_cost.is_zero() {
+                return Err(invalid(EventKind::Adjustment, id.as_str(), "its unit_cost is negative".into()));
+            }
+            skus.push(&adjustment.sku, (date, 2, id.as_str(), ""), What::AdjustmentIn(adjustment, unit_cost));
+        } else if adjustment.quantity < Decimal::ZERO {
+            let method = inputs.methods.at(date);
+            let (named, sku) = (&adjustment.lot_id, &adjustment.sku);
+            check_named_lot(lots, method, EventKind::Adjustment, EventRef::Other(id), sku, named)?;
+            skus.push(&adjustment.sku, (date, 6, id.as_str(), ""), What::AdjustmentOut(adjustment));
+        } else {
+            return Err(invalid(EventKind::Adjustment, id.as_str(), "its quantity is zero".into()));
+        }
+    }
+    for sent in by_id(inputs.supplier_returns, |sent| &sent.supplier_return_id) {
+        once(EventKind::SupplierReturn, &sent.supplier_return_id)?;
+        let lot = lots.get(&sent.lot_id).ok_or_else(|| CostingError::UnknownLot {
+            kind: EventKind::SupplierReturn,
+            id: sent.supplier_return_id.clone(),
+            lot_id: sent.lot_id.clone(),
+        })?;
+        positive(EventKind::SupplierReturn, &sent.supplier_return_id, sent.quantity)?;
+        let key = (sent.return_date, 7, sent.supplier_return_id.as_str(), "");
+        let location = sent.location.as_ref().unwrap_or(&lot.location);
+        skus.push(&lot.sku, key, What::SupplierReturn(sent, location));
+    }
+    for count in by_id(inputs.counts, |count| &count.count_id) {
+        once(EventKind::Count, &count.count_id)?;
+        if count.counted_quantity.is_sign_negative() && !count.counted_quantity.is_zero() {
+            return Err(invalid(EventKind::Count, count.count_id.as_str(), "its counted_quantity is negative".into()));
+        }
+        if count.unit_cost.is_some_and(|cost| cost.is_sign_negative() && !cost.is_zero()) {
+            return Err(invalid(EventKind::Count, count.count_id.as_str(), "its unit_cost is negative".into()));
+        }
+        skus.push(&count.sku, (count.count_date, 8, count.count_id.as_str(), ""), What::Count(count));
+    }
+    for transfer in by_id(inputs.transfers, |transfer| &transfer.transfer_id) {
+        let id = &transfer.transfer_id;
+        once(EventKind::Transfer, id)?;
+        positive(EventKind::Transfer, id, transfer.quantity)?;
+        if transfer.from_location == transfer.to_location {
+            let reason = format!("it moves stock from {} to the same location", transfer.from_location);
+            return Err(invalid(EventKind::Transfer, id.as_str(), reason));
+        }
+        skus.push(&transfer.sku, (transfer.transfer_date, 4, id.as_str(), ""), What::Transfer(transfer));
+    }
+    for landed in by_id(inputs.landed_costs, |landed| &landed.landed_cost_id) {
+        once(EventKind::LandedCost, &landed.landed_cost_id)?;
+        for (lot, share) in landed_shares(landed, lots, receipts)? {
+            if spread_only.contains(&lot.lot_id) {
+                continue;
+            }
+            let key = (landed.cost_date, 3, landed.landed_cost_id.as_str(), lot.lot_id.as_str());
+            landed_lots.insert(&lot.lot_id);
+            skus.push(&lot.sku, key, What::Landed(landed, &lot.lot_id, share));
+        }
+    }
+    Ok((returned, landed_lots))
+}
+
+/// The first fault of a sale in input order: a quantity that is not positive, or a lot
+/// named under specific identification that is not loaded or is another SKU's.
+fn first_sale_fault(inputs: &Inputs<'_>, lots: &HashMap<&LotId, &Lot>) -> Option<CostingError> {
+    inputs.sales.iter().find_map(|sale| {
+        if sale.quantity_sold <= Decimal::ZERO {
+            let (sale_id, quantity_sold) = (sale.sale_id.clone(), sale.quantity_sold);
+            return Some(CostingError::NonPositiveSale { sale_id, quantity_sold });
+        }
+        let (method, id) = (inputs.methods.at(sale.sale_date), EventRef::Sale(&sale.sale_id));
+        check_named_lot(lots, method, EventKind::Sale, id, &sale.sku, &sale.lot_id).err()
+    })
+}
+
+/// Whether each of a SKU's sales `rows` that names a lot under specific identification
+/// names one of the SKU's own lots, received in its `events`.
+fn name_own_lots(methods: &Methods, events: &[Event<'_>], rows: &[SaleRow<'_>]) -> bool {
+    let names_lot = |row: &&SaleRow<'_>| row.lot.is_some() && methods.at(row.date) == Method::SpecificIdentification;
+    let mut named = rows.iter().filter(names_lot).peekable();
+    if named.peek().is_none() {
+        return true;
+    }
+    let mut own: Vec<&str> =
+        events.iter().filter(|event| matches!(event.what, What::Receipt(..))).map(|event| event.key.2).collect();
+    own.sort_unstable();
+    named.all(|row| row.lot.is_some_and(|lot| own.binary_search(&lot.as_str()).is_ok()))
+}
+
+/// Invalid event `id` of `kind`, for `reason`.
+fn invalid(kind: EventKind, id: &str, reason: String) -> CostingError {
+    CostingError::InvalidEvent { kind, id: id.to_owned(), reason }
 }
 
 /// The hashes of ids, gathered to find one given more than once. They are not put in

@@ -453,6 +453,42 @@ fn under_fifo_the_lot_a_sale_names_is_ignored_and_an_unknown_one_or_another_skus
 }
 
 #[test]
+fn a_named_lot_not_its_skus_own_is_refused_as_the_first_fault_in_input_order_wherever_its_sku_is_costed() {
+    // S1 (SKU B, first in input order) names A's lot; S2 (SKU A, costed first) names
+    // none loaded: S1 is refused.
+    check(
+        "method specific
+         lot L1 A 2024-01-01 5 10
+         lot B1 B 2024-01-01 5 10
+         sale S1 B 2024-01-03 2 L1
+         sale S2 A 2024-01-02 2 NOPE
+         =>
+         error sale S1 is invalid: it names lot L1, of SKU A, not its own",
+    );
+    // Before a fault found later in the input, of a sale or of another kind of event.
+    for later in ["sale S2 A 2024-01-04 0", "return R1 S9 2024-01-04 1 restock"] {
+        check(&format!(
+            "method specific
+             lot L1 A 2024-01-01 5 10
+             sale S1 A 2024-01-03 2 NOPE
+             {later}
+             =>
+             error sale S1 names lot NOPE, which is not loaded"
+        ));
+    }
+    // A sale of a SKU parked before it (S1 asks its lot for more than it holds) too.
+    check(
+        "method specific
+         lot L1 A 2024-01-01 5 10
+         lot L2 A 2024-01-02 5 10
+         sale S1 A 2024-01-03 6 L1
+         sale S2 A 2024-01-04 1 NOPE
+         =>
+         error sale S2 names lot NOPE, which is not loaded",
+    );
+}
+
+#[test]
 fn a_change_of_method_costs_each_sale_by_the_method_of_its_instant() {
     // FIFO until the 4th, specific identification from its first instant on: S1 takes
     // the oldest lot though it names L2; S2, at the change's instant, and S3 take L2.
