@@ -452,7 +452,7 @@ impl<'a> Streams<'a> {
             }
             of_stream.count += 1;
             of_stream.last = index;
-            non_positive |= sale.quantity_sold <= Decimal::ZERO;
+            non_positive |= not_positive(sale.quantity_sold);
             names_lots |= sale.lot_id.is_some();
             if let Some(returned) = sales.get_mut(&sale.sale_id) {
                 *returned = Some(sale);
@@ -604,7 +604,7 @@ fn other_events<'a>(
 /// named under specific identification that is not loaded or is another SKU's.
 fn first_sale_fault(inputs: &Inputs<'_>, lots: &HashMap<&LotId, &Lot>) -> Option<CostingError> {
     inputs.sales.iter().find_map(|sale| {
-        if sale.quantity_sold <= Decimal::ZERO {
+        if not_positive(sale.quantity_sold) {
             let (sale_id, quantity_sold) = (sale.sale_id.clone(), sale.quantity_sold);
             return Some(CostingError::NonPositiveSale { sale_id, quantity_sold });
         }
@@ -625,6 +625,11 @@ fn name_own_lots(methods: &Methods, events: &[Event<'_>], rows: &[SaleRow<'_>]) 
         events.iter().filter(|event| matches!(event.what, What::Receipt(..))).map(|event| event.key.2).collect();
     own.sort_unstable();
     named.all(|row| row.lot.is_some_and(|lot| own.binary_search(&lot.as_str()).is_ok()))
+}
+
+/// `quantity <= 0`, read off its sign and digits rather than compared.
+fn not_positive(quantity: Decimal) -> bool {
+    quantity.is_sign_negative() || quantity.is_zero()
 }
 
 /// Invalid event `id` of `kind`, for `reason`.
@@ -1136,6 +1141,9 @@ impl<'a, 's> SkuCosting<'a, 's> {
     ) -> Result<(), CostingError> {
         let mut parked = false;
         let plain = self.plain(events);
+        // Most of a SKU's events are receipts, each a layer: room for them up front.
+        self.layers.reserve(events.len());
+        self.lots.reserve(events.len());
         let (mut events, mut sales) = (events.iter().peekable(), sales.iter().peekable());
         loop {
             let sale_next = match (events.peek(), sales.peek()) {
@@ -1309,7 +1317,8 @@ impl<'a, 's> SkuCosting<'a, 's> {
     fn add_place(&mut self, location: &Location) -> usize {
         self.places.push(Place {
             location: location.clone(),
-            order: Vec::new(),
+            // Most SKUs keep all their layers at one place.
+            order: Vec::with_capacity(if self.places.is_empty() { self.layers.capacity() } else { 0 }),
             head: 0,
             on_hand: Decimal::ZERO,
             pad: Decimal::ZERO,
@@ -1483,7 +1492,11 @@ impl<'a, 's> SkuCosting<'a, 's> {
         stock.revalue(|| exact_mul(remaining, unit_cost));
         let index = self.layers.len();
         let layers = &self.layers;
-        let at = stock.order.partition_point(|&other| layers[other].key < key);
+        // Layers mostly arrive in drawing order: after the last, found without a search.
+        let at = match stock.order.last() {
+            Some(&last) if layers[last].key >= key => stock.order.partition_point(|&other| layers[other].key < key),
+            _ => stock.order.len(),
+        };
         stock.order.insert(at, index);
         stock.head = stock.head.min(at);
         let takers = (key.1 == 0 && key.3.is_none() && self.with_landed.contains(&name)).then(Vec::new);
@@ -1495,10 +1508,9 @@ impl<'a, 's> SkuCosting<'a, 's> {
     /// The lot an outflow at `date` names, when specific identification costs it
     /// (`Some(None)`: a lot not received yet, holding nothing).
     fn named_lot(&self, date: Timestamp, lot_id: Option<&LotId>) -> Option<Option<usize>> {
-        match (self.methods.at(date), lot_id) {
-            (Method::SpecificIdentification, Some(lot_id)) => Some(self.lots.get(lot_id).copied()),
-            _ => None,
-        }
+        // Most outflows name no lot: the method of their instant is not looked up.
+        let lot_id = lot_id?;
+        (self.methods.at(date) == Method::SpecificIdentification).then(|| self.lots.get(lot_id).copied())
     }
 
     /// Draws an outflow of `quantity` at `date` from `place`: from one lot's units there
