@@ -202,7 +202,9 @@ pub fn cost_events<'a>(inputs: &Inputs<'a>) -> Result<Costing<'a>, CostingError>
             return Err(fault);
         }
         let costing_of_sku = SkuCosting::new(inputs.methods, sku, &streams.returned, &streams.landed);
-        costing_of_sku.run(&stream.events, &rows, &mut costing)?;
+        costing_of_sku
+            .run(&stream.events, &rows, &mut costing)
+            .map_err(|error| sale_fault_before(inputs, &streams.lots, streams.named, error))?;
     }
     Ok(costing)
 }
@@ -461,16 +463,17 @@ impl<'a> Streams<'a> {
         if let Some(sale_id) = sale_ids.repeated(inputs.sales.iter().map(|sale| &sale.sale_id)) {
             return Err(invalid(EventKind::Sale, sale_id.as_str(), "it appears twice".into()));
         }
-        // A sale's faults are refused before the other events', the first in input
-        // order. Whether a lot a sale names is its SKU's own is checked as its SKU is
-        // costed, where the SKU's lots are at hand (`lots` holds them far apart in
-        // memory); only once some fault is found are the sales read again for the first.
+        // A sale's faults are refused before the other events' and before any fault
+        // costing finds, the first in input order. Whether a lot a sale names is its
+        // SKU's own is checked as its SKU is costed, where the SKU's lots are at hand
+        // (`lots` holds them far apart in memory); only once some fault is found are
+        // the sales read again for the first.
         let named = names_lots && inputs.methods.uses(Method::SpecificIdentification);
         if non_positive {
             return Err(first_sale_fault(inputs, &lots).expect("a sale's quantity is not positive"));
         }
         let (returned, landed) = other_events(inputs, &mut skus, &lots, &receipts, &spread_only, &sales)
-            .map_err(|error| if named { first_sale_fault(inputs, &lots) } else { None }.unwrap_or(error))?;
+            .map_err(|error| sale_fault_before(inputs, &lots, named, error))?;
         let together = sales_of_stream.iter().all(|of| of.count == 0 || of.last - of.first + 1 == of.count);
         let sale_order = if together {
             for ((_, stream), of) in skus.streams.iter_mut().zip(&sales_of_stream) {
@@ -611,6 +614,18 @@ fn first_sale_fault(inputs: &Inputs<'_>, lots: &HashMap<&LotId, &Lot>) -> Option
         let (method, id) = (inputs.methods.at(sale.sale_date), EventRef::Sale(&sale.sale_id));
         check_named_lot(lots, method, EventKind::Sale, id, &sale.sku, &sale.lot_id).err()
     })
+}
+
+/// The first fault of a sale, refused before `error`, found later: where sales name
+/// lots under specific identification (`named`), whether each names its SKU's own is
+/// known only once each SKU is costed.
+fn sale_fault_before(
+    inputs: &Inputs<'_>,
+    lots: &HashMap<&LotId, &Lot>,
+    named: bool,
+    error: CostingError,
+) -> CostingError {
+    if named { first_sale_fault(inputs, lots) } else { None }.unwrap_or(error)
 }
 
 /// Whether each of a SKU's sales `rows` that names a lot under specific identification

@@ -476,6 +476,18 @@ fn a_named_lot_not_its_skus_own_is_refused_as_the_first_fault_in_input_order_whe
              error sale S1 names lot NOPE, which is not loaded"
         ));
     }
+    // Before a fault costing finds in a SKU costed earlier (A's return gives back more
+    // than its sale took).
+    check(
+        "method specific
+         lot L1 A 2024-01-01 5 10
+         lot B1 B 2024-01-01 5 10
+         sale S1 A 2024-01-02 2
+         return R1 S1 2024-01-03 5 restock
+         sale S2 B 2024-01-04 1 L1
+         =>
+         error sale S2 is invalid: it names lot L1, of SKU A, not its own",
+    );
     // A sale of a SKU parked before it (S1 asks its lot for more than it holds) too.
     check(
         "method specific
