@@ -68,8 +68,29 @@ impl Scene {
 
     /// The secrets in `answer` that `sent` did not contain.
     fn leaked(&self, answer: &str, sent: &str) -> Vec<String> {
-        self.secrets.iter().filter(|s| answer.contains(s.as_str()) && !sent.contains(s.as_str())).cloned().collect()
+        self.secrets.iter().filter(|s| mentions(answer, s) && !sent.contains(s.as_str())).cloned().collect()
     }
+}
+
+/// Whether `secret` appears in `text` as itself, not inside a longer number: a
+/// timestamp's fraction of a second holds any digits ("16:56:47.889400Z" holds no
+/// amount of 7.88), while an amount may be rendered with more places ("7.8800").
+fn mentions(text: &str, secret: &str) -> bool {
+    text.match_indices(secret).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + secret.len()..].trim_start_matches('0').chars().next();
+        !before.is_some_and(|c| c.is_ascii_digit()) && !after.is_some_and(|c| c.is_ascii_digit())
+    })
+}
+
+#[test]
+fn a_secret_amount_is_found_as_itself_and_not_inside_a_timestamp() {
+    assert!(mentions(r#"{"total_cogs":"7.88"}"#, "7.88"));
+    assert!(mentions(r#"{"total_cogs":"7.8800"}"#, "7.88"));
+    assert!(mentions("ACME-LOT-1", "ACME"));
+    assert!(!mentions(r#"{"created_at":"2026-12-06T16:56:47.889400Z"}"#, "7.88"));
+    assert!(!mentions(r#"{"total_cogs":"17.88"}"#, "7.88"));
+    assert!(!mentions(r#"{"total_cogs":"7.881"}"#, "7.88"));
 }
 
 /// One attempt over HTTP: its name, the function API Gateway routes it to, what it
