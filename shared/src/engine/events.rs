@@ -723,14 +723,10 @@ fn by_id<T>(events: &[T], id: fn(&T) -> &EventId) -> Vec<&T> {
 }
 
 fn positive(kind: EventKind, id: &EventId, quantity: Decimal) -> Result<(), CostingError> {
-    if quantity > Decimal::ZERO {
-        return Ok(());
+    if not_positive(quantity) {
+        return Err(invalid(kind, id.as_str(), format!("its quantity {quantity} is not positive")));
     }
-    Err(CostingError::InvalidEvent {
-        kind,
-        id: id.to_string(),
-        reason: format!("its quantity {quantity} is not positive"),
-    })
+    Ok(())
 }
 
 /// Each named lot's share of a landed cost: one lot takes it all; a receipt's lots (in
@@ -741,10 +737,9 @@ fn landed_shares<'a>(
     receipts: &HashMap<&ReceiptId, Vec<&'a Lot>>,
 ) -> Result<Vec<(&'a Lot, Decimal)>, CostingError> {
     let id = &landed.landed_cost_id;
-    let invalid =
-        |reason: String| CostingError::InvalidEvent { kind: EventKind::LandedCost, id: id.to_string(), reason };
+    let refused = |reason: String| invalid(EventKind::LandedCost, id.as_str(), reason);
     if landed.amount <= Decimal::ZERO {
-        return Err(invalid(format!("its amount {} is not positive", landed.amount)));
+        return Err(refused(format!("its amount {} is not positive", landed.amount)));
     }
     let mut targets: Vec<&'a Lot> = match &landed.target {
         LandedTarget::Lot(lot_id) => vec![lots.get(lot_id).copied().ok_or_else(|| CostingError::UnknownLot {
@@ -758,7 +753,7 @@ fn landed_shares<'a>(
     };
     targets.sort_by(|a, b| a.lot_id.cmp(&b.lot_id));
     if let Some(late) = targets.iter().find(|lot| lot.received_date > landed.cost_date) {
-        return Err(invalid(format!("it is dated before lot {} was received", late.lot_id)));
+        return Err(refused(format!("it is dated before lot {} was received", late.lot_id)));
     }
     let weights = targets
         .iter()
@@ -769,7 +764,7 @@ fn landed_shares<'a>(
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| CostingError::Overflow { kind: EventKind::LandedCost, id: id.to_string() })?;
     let shares = split(landed.amount, &weights).ok_or_else(|| {
-        invalid(format!("its lots had no {} when loaded to spread it by", landed.allocate_by.as_str()))
+        refused(format!("its lots had no {} when loaded to spread it by", landed.allocate_by.as_str()))
     })?;
     Ok(targets.into_iter().zip(shares).collect())
 }
@@ -787,11 +782,9 @@ fn check_named_lot(
     let (Method::SpecificIdentification, Some(lot_id)) = (method, lot_id) else { return Ok(()) };
     match lots.get(lot_id) {
         None => Err(CostingError::UnknownLot { kind, id: id.id(), lot_id: lot_id.clone() }),
-        Some(lot) if lot.sku != *sku => Err(CostingError::InvalidEvent {
-            kind,
-            id: id.to_string(),
-            reason: format!("it names lot {lot_id}, of SKU {}, not its own", lot.sku),
-        }),
+        Some(lot) if lot.sku != *sku => {
+            Err(invalid(kind, &id.to_string(), format!("it names lot {lot_id}, of SKU {}, not its own", lot.sku)))
+        }
         Some(_) => Ok(()),
     }
 }
@@ -1332,7 +1325,8 @@ impl<'a, 's> SkuCosting<'a, 's> {
     fn add_place(&mut self, location: &Location) -> usize {
         self.places.push(Place {
             location: location.clone(),
-            // Most SKUs keep all their layers at one place.
+            // Most SKUs keep all their layers at their first place: room for as many as
+            // `run` made room for.
             order: Vec::with_capacity(if self.places.is_empty() { self.layers.capacity() } else { 0 }),
             head: 0,
             on_hand: Decimal::ZERO,
