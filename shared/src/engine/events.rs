@@ -684,8 +684,8 @@ fn not_positive(quantity: Decimal) -> bool {
 }
 
 /// Invalid event `id` of `kind`, for `reason`.
-fn invalid(kind: EventKind, id: &str, reason: String) -> CostingError {
-    CostingError::InvalidEvent { kind, id: id.to_owned(), reason }
+fn invalid(kind: EventKind, id: impl std::fmt::Display, reason: String) -> CostingError {
+    CostingError::InvalidEvent { kind, id: id.to_string(), reason }
 }
 
 /// The hashes of ids, gathered to find one given more than once. They are not put in
@@ -819,7 +819,7 @@ fn check_named_lot(
     match lots.get(lot_id) {
         None => Err(CostingError::UnknownLot { kind, id: id.id(), lot_id: lot_id.clone() }),
         Some(lot) if lot.sku != *sku => {
-            Err(invalid(kind, &id.to_string(), format!("it names lot {lot_id}, of SKU {}, not its own", lot.sku)))
+            Err(invalid(kind, id, format!("it names lot {lot_id}, of SKU {}, not its own", lot.sku)))
         }
         Some(_) => Ok(()),
     }
@@ -1682,31 +1682,27 @@ impl<'a, 's> SkuCosting<'a, 's> {
         if !self.places[place].averaged {
             return Ok(());
         }
-        let sku = self.sku;
-        let too_large = || CostingError::Overflow { kind: EventKind::Receipt, id: sku.to_string() };
+        let too_large = || CostingError::Overflow { kind: EventKind::Receipt, id: self.sku.to_string() };
         let value = self.value(place).ok_or_else(too_large)?;
-        // The pool's value split over the layers in stock by quantity, as `split` splits
-        // it, layer by layer in place.
-        let Self { places, layers, .. } = &mut *self;
-        let stock = &places[place];
-        let order = &stock.order[stock.head..];
-        let stocked = order.iter().map(|&index| layers[index].remaining).filter(|remaining| !remaining.is_zero());
-        let held = exact_sum(stocked).ok_or_else(too_large)?;
-        if let Some(mut parts) = Splitter::new(value, held) {
-            let last = order.iter().rposition(|&index| !layers[index].remaining.is_zero());
-            for (position, &index) in order.iter().enumerate() {
-                let layer = &mut layers[index];
-                if layer.remaining.is_zero() {
-                    continue;
-                }
-                let share = parts.next(layer.remaining, Some(position) == last).ok_or_else(too_large)?;
+        let stock = &self.places[place];
+        let stocked: Vec<usize> = stock.order[stock.head..]
+            .iter()
+            .copied()
+            .filter(|&index| !self.layers[index].remaining.is_zero())
+            .collect();
+        if stocked.is_empty() {
+            debug_assert!(value.is_zero(), "an empty pool is worth nothing");
+        } else {
+            // The layers hold more than nothing: a split that fails is one too large.
+            let quantities: Vec<Decimal> = stocked.iter().map(|&index| self.layers[index].remaining).collect();
+            let shares = split(value, &quantities).ok_or_else(too_large)?;
+            for (index, share) in stocked.into_iter().zip(shares) {
+                let layer = &mut self.layers[index];
                 let own = exact_mul(layer.remaining, layer.unit_cost).ok_or_else(too_large)?;
                 layer.landed = exact_sub(share, own).ok_or_else(too_large)?;
             }
-        } else {
-            debug_assert!(value.is_zero(), "an empty pool is worth nothing");
         }
-        let stock = &mut places[place];
+        let stock = &mut self.places[place];
         stock.pad = Decimal::ZERO;
         stock.averaged = false;
         Ok(())
