@@ -30,11 +30,16 @@ say "offline first, no database: cogs cost --lots examples/lots.csv --sales exam
 say "the same files by the moving average: cogs cost … --method moving-average"
 "$cogs" cost --lots examples/lots.csv --sales examples/sales.csv --method moving-average | tail -n 3
 
-previous=$(latest_run)
-if [ -n "$previous" ] && "$cogs" show-run "$previous" | grep -q 'status *completed'; then
-  say "an earlier demo left run $previous completed: rolling it back first"
-  "$cogs" rollback "$previous" --confirm --cascade
-fi
+# The oldest run still completed: rolled back with --cascade, it takes every later run
+# that rests on it along; repeated until none is left, so each call costs afresh.
+oldest_completed_run() {
+  "$cogs" list-runs --limit 500 --format json |
+    awk -F'"' '/"run_id":/ { id = $4 } /"status": "completed"/ { oldest = id } END { print oldest }'
+}
+while previous=$(oldest_completed_run) && [ -n "$previous" ]; do
+  say "an earlier demo left run $previous completed: rolling it back first, with every later run on it"
+  "$cogs" rollback "$previous" --confirm --cascade >/dev/null
+done
 
 say "cogs run --tenant-id acme-corp --lots-file examples/lots.csv --sales-file examples/sales.csv --dry-run"
 "$cogs" run --lots-file examples/lots.csv --sales-file examples/sales.csv --dry-run | tail -n 3
