@@ -107,7 +107,7 @@ async fn formula_cells_are_loaded_as_text_and_exported_inert() {
         let config = cogs_core::journal::JournalConfig::default();
         let export =
             service::journal_entry(&db.pool, &tenant("acme-corp"), run.run_id, options, format, &config).await.unwrap();
-        let text = String::from_utf8(export.rendered.body).unwrap();
+        let text = String::from_utf8(export.rendered().body).unwrap();
         let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
         let cells: Vec<String> =
             reader.records().flat_map(|r| r.unwrap().iter().map(str::to_owned).collect::<Vec<_>>()).collect();

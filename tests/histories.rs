@@ -413,7 +413,7 @@ async fn journals_in(
         )
         .await
         .unwrap();
-        for (key, amount) in read_journal(format, &export.rendered.body) {
+        for (key, amount) in read_journal(format, &export.rendered().body) {
             *total.entry(key).or_insert(0) += amount;
         }
     }

@@ -186,7 +186,7 @@ async fn at_the_moving_average_the_live_book_equals_cogs_cost_and_a_change_to_it
     let config = cogs_core::journal::JournalConfig::default();
     let tenant = tenant(TENANT);
     let csv = service::journal_entry(&db.pool, &tenant, recost.run_id, options, Format::Csv, &config);
-    let csv = String::from_utf8(csv.await.unwrap().rendered.body).unwrap();
+    let csv = String::from_utf8(csv.await.unwrap().rendered().body).unwrap();
     assert!(csv.contains("Moving average COGS"), "the journal names the method: {csv}");
 
     // A SKU first costed under the average goes through the engine too, never the FIFO allocator.

@@ -149,7 +149,7 @@ async fn journal_json(db: &TestDb, run_id: uuid::Uuid) -> Value {
     )
     .await
     .unwrap();
-    serde_json::from_slice(&export.rendered.body).unwrap()
+    serde_json::from_slice(&export.rendered().body).unwrap()
 }
 
 async fn book_json(db: &TestDb) -> Value {
@@ -751,7 +751,7 @@ async fn a_late_write_off_in_a_closed_period_is_refused_under_refuse_and_posted_
     )
     .await
     .unwrap();
-    let journal: Value = serde_json::from_slice(&export.rendered.body).unwrap();
+    let journal: Value = serde_json::from_slice(&export.rendered().body).unwrap();
     let entries = journal["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 1, "{journal}");
     assert_eq!(entries[0]["date"], "2024-02-01");
@@ -860,7 +860,7 @@ async fn a_tenants_accounts_and_options_reach_its_journals_over_the_deployments(
         let deployment = cogs_core::journal::JournalConfig::default();
         let options = service::JournalOptions::default();
         let export = service::journal_entry(pool, &tenant(TENANT), run_id, options, format, &deployment).await;
-        String::from_utf8(export.unwrap().rendered.body).unwrap()
+        String::from_utf8(export.unwrap().rendered().body).unwrap()
     };
     // A tenant that set nothing posts to the deployment's accounts, a line per SKU a day.
     let csv = export(cogs_core::journal::Format::Csv).await;

@@ -39,7 +39,7 @@ async fn journals_balance(db: &TestDb) {
         )
         .await
         .unwrap();
-        let journal: serde_json::Value = serde_json::from_slice(&export.rendered.body).unwrap();
+        let journal: serde_json::Value = serde_json::from_slice(&export.rendered().body).unwrap();
         for entry in journal["entries"].as_array().unwrap() {
             let total = |side: Side| -> rust_decimal::Decimal {
                 let side = serde_json::to_value(side).unwrap();

@@ -150,12 +150,12 @@ async fn the_journal_of_a_rolled_back_run_is_its_reversal() {
     let options = JournalOptions { period: Some(cogs_core::journal::Period::Run), ..JournalOptions::default() };
     let (acme, config) = (tenant("acme-corp"), JournalConfig::default());
     let journal = |format| service::journal_entry(&db.pool, &acme, run.run_id, options, format, &config);
-    let posted = String::from_utf8(journal(Format::Csv).await.unwrap().rendered.body).unwrap();
+    let posted = String::from_utf8(journal(Format::Csv).await.unwrap().rendered().body).unwrap();
     service::rollback_run(&db.pool, &caller("acme-corp"), run.run_id, false).await.unwrap();
 
     let reversal = journal(Format::Csv).await.unwrap();
 
-    let text = String::from_utf8(reversal.rendered.body).unwrap();
+    let text = String::from_utf8(reversal.rendered().body).unwrap();
     assert!(reversal.file_name.starts_with("cogs-reversal-"));
     assert!(text.contains("REV-"), "{text}");
     assert_eq!(posted.lines().count(), text.lines().count());

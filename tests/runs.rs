@@ -408,7 +408,7 @@ async fn journal_lines(db: &TestDb, run_id: uuid::Uuid) -> Vec<String> {
     )
     .await
     .unwrap();
-    let cogs_core::journal::Rendered { body, .. } = export.rendered;
+    let cogs_core::journal::Rendered { body, .. } = export.rendered();
     let journal: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let mut lines = Vec::new();
     for entry in journal["entries"].as_array().unwrap() {
@@ -714,7 +714,7 @@ async fn the_journal_summed_in_the_database_equals_the_journal_of_every_allocati
                 let expected =
                     journal::render(&journal::build(&allocations, &[], &[], &request, &config).unwrap(), Format::Csv);
                 assert_eq!(
-                    String::from_utf8(exported.rendered.body).unwrap(),
+                    String::from_utf8(exported.rendered().body).unwrap(),
                     String::from_utf8(expected.body).unwrap(),
                     "{zone} {period:?} {detail:?}"
                 );
@@ -748,7 +748,7 @@ async fn a_difference_in_a_closed_period_is_posted_on_the_first_open_day_naming_
     )
     .await
     .unwrap();
-    let csv = String::from_utf8(export.rendered.body).unwrap();
+    let csv = String::from_utf8(export.rendered().body).unwrap();
     let january: Vec<&str> = csv.lines().filter(|line| line.contains("corrects closed period 2024-01")).collect();
     assert_eq!(january.len(), 2, "{csv}");
     assert!(january.iter().all(|line| line.contains(",2024-02-01,")), "dated the first open day: {csv}");

@@ -1,5 +1,7 @@
 //! `cogs run`, `resume`, `list-runs`, `show-run`, `rollback`, `journal-entry`.
 
+use std::fs::File;
+use std::io::{BufWriter, Seek};
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
@@ -377,16 +379,15 @@ pub async fn journal_entry(args: &JournalArgs) -> CommandResult {
         service::journal_entry(&pool, &args.tenant.tenant_id, args.run_id, options, args.format, &config).await?;
     match &args.output_file {
         Some(path) => {
-            std::fs::write(path, &export.rendered.body)
-                .map_err(|source| Failure::OutputFile { path: path.display().to_string(), source })?;
-            eprintln!("wrote {} ({} bytes)", path.display(), export.rendered.body.len());
+            let failure = |source| Failure::OutputFile { path: path.display().to_string(), source };
+            let mut file = BufWriter::new(File::create(path).map_err(failure)?);
+            export.write_to(&mut file).map_err(failure)?;
+            let bytes = file.into_inner().map_err(|error| failure(error.into_error()))?.stream_position();
+            eprintln!("wrote {} ({} bytes)", path.display(), bytes.map_err(failure)?);
         }
-        None => {
-            use std::io::Write;
-            std::io::stdout()
-                .write_all(&export.rendered.body)
-                .map_err(|source| Failure::OutputFile { path: "standard output".into(), source })?;
-        }
+        None => export
+            .write_to(BufWriter::new(std::io::stdout().lock()))
+            .map_err(|source| Failure::OutputFile { path: "standard output".into(), source })?,
     }
     Ok(())
 }

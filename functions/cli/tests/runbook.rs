@@ -64,6 +64,21 @@ async fn the_runbook_workflow_runs_end_to_end() {
     assert!(exported.status.success(), "{}", String::from_utf8_lossy(&exported.stderr));
     let xero = std::fs::read_to_string(&journal).unwrap();
     assert!(xero.starts_with("Narration,Date,Description,AccountCode,TaxRate,Amount"));
+    // The file written as it is laid out is the text a pipe gets; a file that cannot
+    // take it is a failure named with its path, not a panic.
+    let csv_file = dir.path().join("journal-generic.csv");
+    let to_file = cogs(&db, &["journal-entry", &run_id, "--output-file", &path(csv_file.clone())]);
+    assert!(
+        String::from_utf8_lossy(&to_file.stderr).contains("bytes)"),
+        "{}",
+        String::from_utf8_lossy(&to_file.stderr)
+    );
+    let piped = cogs(&db, &["journal-entry", &run_id]);
+    assert!(piped.stdout.starts_with(b"journal_number,date,narration"));
+    assert_eq!(std::fs::read(&csv_file).unwrap(), piped.stdout);
+    let full = cogs(&db, &["journal-entry", &run_id, "--output-file", "/dev/full"]);
+    assert_eq!(full.status.code(), Some(7), "{}", String::from_utf8_lossy(&full.stderr));
+    assert!(String::from_utf8_lossy(&full.stderr).contains("/dev/full"), "{}", String::from_utf8_lossy(&full.stderr));
 
     let unconfirmed = cogs(&db, &["rollback", &run_id]);
     assert_eq!(unconfirmed.status.code(), Some(3));

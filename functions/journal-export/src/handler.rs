@@ -26,10 +26,11 @@ async fn dispatch(ctx: &Context, req: &Request) -> Result<Reply, ApiError> {
             let options = JournalOptions { reversal_date: http::query_parsed(req, "reversal_date")?, ..grouping(req)? };
             let export =
                 service::journal_entry(&ctx.pool, &tenant_id, run_id, options, format, &ctx.config.journal).await?;
+            let rendered = export.rendered();
             Ok(Reply {
                 status: StatusCode::OK,
-                content_type: export.rendered.content_type,
-                body: Body::Binary(export.rendered.body),
+                content_type: rendered.content_type,
+                body: Body::Binary(rendered.body),
                 headers: vec![(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", export.file_name))],
             })
         }

@@ -37,7 +37,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 pub use accounts::{Account, ChartOfAccounts, SkuRule, XeroTracking};
-pub use render::{Format, Rendered, render};
+pub use render::{FileType, Format, Rendered, file_type, render, write};
 
 use crate::model::{AccountKind, Allocation, EventId, Location, Method, Movement, MovementKind, Sale, SaleId, Sku};
 use crate::money::{exact_add, exact_sum, to_cents};

@@ -1,5 +1,6 @@
 //! The file formats. Each renderer takes a built [`Journal`] and only lays it out.
 
+use std::io::{self, Write};
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
@@ -28,25 +29,48 @@ pub struct Rendered {
     pub file_extension: &'static str,
 }
 
-/// Renders `journal` as `format`.
-pub fn render(journal: &Journal, format: Format) -> Rendered {
+/// What a download of a journal in some format is: its media type and file extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileType {
+    pub content_type: &'static str,
+    pub file_extension: &'static str,
+}
+
+const CSV: FileType = FileType { content_type: "text/csv; charset=utf-8", file_extension: "csv" };
+const JSON: FileType = FileType { content_type: "application/json", file_extension: "json" };
+
+/// The file `journal` renders to as `format` (Xero's is a zip where one import would
+/// not take every line).
+pub fn file_type(journal: &Journal, format: Format) -> FileType {
     match format {
-        Format::Csv => {
-            Rendered { body: csv_generic(journal), content_type: "text/csv; charset=utf-8", file_extension: "csv" }
-        }
-        Format::Json => Rendered {
-            body: json_bytes(&generic_json(journal)),
-            content_type: "application/json",
-            file_extension: "json",
-        },
-        Format::Iif => {
-            Rendered { body: iif(journal), content_type: "text/plain; charset=utf-8", file_extension: "iif" }
-        }
-        Format::Xero => xero_files(journal),
-        Format::Qbo => {
-            Rendered { body: json_bytes(&qbo(journal)), content_type: "application/json", file_extension: "json" }
-        }
+        Format::Csv => CSV,
+        Format::Json | Format::Qbo => JSON,
+        Format::Iif => FileType { content_type: "text/plain; charset=utf-8", file_extension: "iif" },
+        Format::Xero if xero_zipped(journal) => FileType { content_type: "application/zip", file_extension: "zip" },
+        Format::Xero => CSV,
     }
+}
+
+/// Renders `journal` as `format` in memory.
+pub fn render(journal: &Journal, format: Format) -> Rendered {
+    let mut body = Vec::new();
+    write(journal, format, &mut body).expect("writing to memory cannot fail");
+    let FileType { content_type, file_extension } = file_type(journal, format);
+    Rendered { body, content_type, file_extension }
+}
+
+/// Writes `journal` as `format` to `out` (best buffered) as it is laid out: the text of
+/// a large journal is never held whole, beside the journal, in memory.
+pub fn write(journal: &Journal, format: Format, mut out: impl Write) -> io::Result<()> {
+    match format {
+        Format::Csv => csv_generic(journal, &mut out),
+        Format::Json => json(&generic_json(journal), &mut out),
+        Format::Iif => iif(journal, &mut out),
+        Format::Xero if xero_zipped(journal) => out.write_all(&xero_zip(journal)),
+        Format::Xero => xero(journal, &journal.entries, &mut out),
+        Format::Qbo => json(&qbo(journal), &mut out),
+    }?;
+    out.flush()
 }
 
 /// An amount already in cents, always written with two places.
@@ -69,63 +93,48 @@ fn inert(text: &str) -> String {
     if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_owned() }
 }
 
-fn csv_writer() -> csv::Writer<Vec<u8>> {
-    csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new())
+fn csv_writer<W: Write>(out: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(out)
 }
 
-fn finish_csv(writer: csv::Writer<Vec<u8>>) -> Vec<u8> {
-    writer.into_inner().expect("writing to memory cannot fail")
-}
-
-fn write_csv_row<const N: usize>(writer: &mut csv::Writer<Vec<u8>>, row: [&str; N]) {
-    writer.write_record(row).expect("writing to memory cannot fail");
-}
-
-fn csv_generic(journal: &Journal) -> Vec<u8> {
-    let mut writer = csv_writer();
-    write_csv_row(
-        &mut writer,
-        [
-            "journal_number",
-            "date",
-            "narration",
-            "account_code",
-            "account_name",
-            "description",
-            "sku",
-            "debit",
-            "credit",
-        ],
-    );
+fn csv_generic(journal: &Journal, out: impl Write) -> io::Result<()> {
+    let mut writer = csv_writer(out);
+    writer.write_record([
+        "journal_number",
+        "date",
+        "narration",
+        "account_code",
+        "account_name",
+        "description",
+        "sku",
+        "debit",
+        "credit",
+    ])?;
     for entry in &journal.entries {
         for line in &entry.lines {
             let (debit, credit) = match line.side {
                 Side::Debit => (cents(line.amount), String::new()),
                 Side::Credit => (String::new(), cents(line.amount)),
             };
-            write_csv_row(
-                &mut writer,
-                [
-                    &inert(&entry.journal_number),
-                    &entry.date.format("%Y-%m-%d").to_string(),
-                    &inert(&entry.narration),
-                    &inert(&line.account.code),
-                    &inert(&line.account.name),
-                    &inert(&line.description),
-                    &inert(line.sku.as_ref().map_or("", |sku| sku.as_str())),
-                    &debit,
-                    &credit,
-                ],
-            );
+            writer.write_record([
+                &inert(&entry.journal_number),
+                &entry.date.format("%Y-%m-%d").to_string(),
+                &inert(&entry.narration),
+                &inert(&line.account.code),
+                &inert(&line.account.name),
+                &inert(&line.description),
+                &inert(line.sku.as_ref().map_or("", |sku| sku.as_str())),
+                &debit,
+                &credit,
+            ])?;
         }
     }
-    finish_csv(writer)
+    writer.flush()
 }
 
-fn json_bytes(value: &Value) -> Vec<u8> {
-    let mut body = serde_json::to_vec_pretty(value).expect("a JSON value always serialises");
-    body.push(b'\n');
-    body
+fn json(value: &Value, mut out: impl Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut out, value)?;
+    out.write_all(b"\n")
 }
 
 fn generic_json(journal: &Journal) -> Value {
@@ -176,49 +185,46 @@ fn iif_text(text: &str) -> String {
 /// QuickBooks Desktop IIF general journal: `!TRNS/!SPL/!ENDTRNS` headers, then per
 /// entry one TRNS row (its first line), SPL rows for the rest, and ENDTRNS. Accounts
 /// by name; dates MM/DD/YYYY; the amounts of each transaction sum to zero.
-fn iif(journal: &Journal) -> Vec<u8> {
-    let mut out = String::new();
+fn iif(journal: &Journal, mut out: impl Write) -> io::Result<()> {
     // The class column only when the tenant tracks one: IIF allows almost no variation.
     let (class_header, class) = match &journal.qbo_class {
         Some(class) => ("\tCLASS", format!("\t{}", iif_text(&class.name))),
         None => ("", String::new()),
     };
-    out.push_str(&format!("!TRNS\tTRNSID\tTRNSTYPE\tDATE\tACCNT\tAMOUNT\tDOCNUM\tMEMO{class_header}\r\n"));
-    out.push_str(&format!("!SPL\tSPLID\tTRNSTYPE\tDATE\tACCNT\tAMOUNT\tDOCNUM\tMEMO{class_header}\r\n"));
-    out.push_str("!ENDTRNS\r\n");
+    write!(out, "!TRNS\tTRNSID\tTRNSTYPE\tDATE\tACCNT\tAMOUNT\tDOCNUM\tMEMO{class_header}\r\n")?;
+    write!(out, "!SPL\tSPLID\tTRNSTYPE\tDATE\tACCNT\tAMOUNT\tDOCNUM\tMEMO{class_header}\r\n")?;
+    out.write_all(b"!ENDTRNS\r\n")?;
     for entry in &journal.entries {
         for (index, line) in entry.lines.iter().enumerate() {
             let record = if index == 0 { "TRNS" } else { "SPL" };
-            out.push_str(&format!(
+            write!(
+                out,
                 "{record}\t\tGENERAL JOURNAL\t{}\t{}\t{}\t{}\t{}{class}\r\n",
                 entry.date.format("%m/%d/%Y"),
                 iif_text(&line.account.name),
                 signed(line),
                 iif_text(&entry.journal_number),
                 iif_text(&line.description),
-            ));
+            )?;
         }
-        out.push_str("ENDTRNS\r\n");
+        out.write_all(b"ENDTRNS\r\n")?;
     }
-    out.into_bytes()
+    Ok(())
 }
 
 /// The most lines Xero's manual journal import takes in one file.
 pub const XERO_MAX_LINES: usize = 300;
 
-/// Xero manual journal import CSV, or, when the journal has more lines than one import
-/// takes, a zip of several such files: each holds whole balanced journals and at most
-/// [`XERO_MAX_LINES`] lines (an entry with more lines is cut into parts of whole debit
-/// and credit pairs, each balanced, named "part i of n").
-fn xero_files(journal: &Journal) -> Rendered {
-    let lines: usize = journal.entries.iter().map(|entry| entry.lines.len()).sum();
-    if lines <= XERO_MAX_LINES {
-        return Rendered {
-            body: xero(journal, &journal.entries),
-            content_type: "text/csv; charset=utf-8",
-            file_extension: "csv",
-        };
-    }
+/// Whether `journal` has more lines than one Xero import takes.
+fn xero_zipped(journal: &Journal) -> bool {
+    journal.entries.iter().map(|entry| entry.lines.len()).sum::<usize>() > XERO_MAX_LINES
+}
+
+/// Xero manual journal import CSVs for a journal with more lines than one import takes,
+/// in a zip: each holds whole balanced journals and at most [`XERO_MAX_LINES`] lines
+/// (an entry with more lines is cut into parts of whole debit and credit pairs, each
+/// balanced, named "part i of n").
+fn xero_zip(journal: &Journal) -> Vec<u8> {
     let mut parts: Vec<Entry> = Vec::new();
     for entry in &journal.entries {
         let pieces: Vec<&[Line]> = entry.lines.chunks(XERO_MAX_LINES).collect();
@@ -247,22 +253,21 @@ fn xero_files(journal: &Journal) -> Rendered {
     for (index, entries) in files.iter().enumerate() {
         let name = format!("{}-xero-{:02}-of-{count:02}.csv", journal.reference, index + 1);
         zip.start_file(name, options).expect("writing to memory cannot fail");
-        std::io::Write::write_all(&mut zip, &xero(journal, entries)).expect("writing to memory cannot fail");
+        xero(journal, entries, &mut zip).expect("writing to memory cannot fail");
     }
-    let body = zip.finish().expect("writing to memory cannot fail").into_inner();
-    Rendered { body, content_type: "application/zip", file_extension: "zip" }
+    zip.finish().expect("writing to memory cannot fail").into_inner()
 }
 
 /// Xero manual journal import CSV: rows with the same Narration and Date form one
 /// journal; Date dd/mm/yyyy; Amount positive for debit, negative for credit; the
 /// tracking category and option when the tenant set one.
-fn xero(journal: &Journal, entries: &[Entry]) -> Vec<u8> {
-    let mut writer = csv_writer();
+fn xero(journal: &Journal, entries: &[Entry], out: impl Write) -> io::Result<()> {
+    let mut writer = csv_writer(out);
     let mut header = vec!["Narration", "Date", "Description", "AccountCode", "TaxRate", "Amount"];
     if journal.xero_tracking.is_some() {
         header.extend(["TrackingName1", "TrackingOption1"]);
     }
-    writer.write_record(&header).expect("writing to memory cannot fail");
+    writer.write_record(&header)?;
     for entry in entries {
         for line in &entry.lines {
             let mut row = vec![
@@ -276,10 +281,10 @@ fn xero(journal: &Journal, entries: &[Entry]) -> Vec<u8> {
             if let Some(tracking) = &journal.xero_tracking {
                 row.extend([inert(&tracking.name), inert(&tracking.option)]);
             }
-            writer.write_record(&row).expect("writing to memory cannot fail");
+            writer.write_record(&row)?;
         }
     }
-    finish_csv(writer)
+    writer.flush()
 }
 
 /// QuickBooks Online Accounting API `JournalEntry` bodies, one per entry, as a JSON

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::ServiceError;
 use crate::db::{self, ErrorSubject, LotStock, RunRow, RunStatus, ValidationErrorRow};
-use crate::journal::{self, Format, JournalConfig, JournalRequest, LineDetail, Period, Rendered};
+use crate::journal::{self, FileType, Format, Journal, JournalConfig, JournalRequest, LineDetail, Period, Rendered};
 use crate::model::{Shortfall, TenantId};
 use crate::money::exact_add;
 
@@ -148,11 +148,30 @@ pub struct JournalOptions {
     pub reversal_date: Option<NaiveDate>,
 }
 
-/// A rendered journal and the file name to download it as.
+/// A journal built for export, the format it is exported in and the file name to
+/// download it as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JournalExport {
     pub file_name: String,
-    pub rendered: Rendered,
+    pub journal: Journal,
+    pub format: Format,
+}
+
+impl JournalExport {
+    pub fn file_type(&self) -> FileType {
+        journal::file_type(&self.journal, self.format)
+    }
+
+    /// The file in memory, for a response body.
+    pub fn rendered(&self) -> Rendered {
+        journal::render(&self.journal, self.format)
+    }
+
+    /// Writes the file to `out` (best buffered) as it is laid out, for a file or a
+    /// pipe: the text is never held whole.
+    pub fn write_to(&self, out: impl std::io::Write) -> std::io::Result<()> {
+        journal::write(&self.journal, self.format, out)
+    }
 }
 
 /// The short reference journals carry for a run: the last 8 hex digits of its id (the
@@ -197,10 +216,10 @@ pub async fn journal_entry(
         method: run.mode,
     };
     let journal = journal::build_from_costs(costs, &request, &settings.over(config))?;
-    let rendered = journal::render(&journal, format);
     let prefix = if reversal_date.is_some() { "cogs-reversal" } else { "cogs-journal" };
-    let file_name = format!("{prefix}-{run_id}-{}.{}", format_name(format), rendered.file_extension);
-    Ok(JournalExport { file_name, rendered })
+    let extension = journal::file_type(&journal, format).file_extension;
+    let file_name = format!("{prefix}-{run_id}-{}.{extension}", format_name(format));
+    Ok(JournalExport { file_name, journal, format })
 }
 
 fn format_name(format: Format) -> &'static str {
