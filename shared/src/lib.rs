@@ -4,6 +4,12 @@
 //! the Lambda functions `lambda` (configuration, context, serving) and `http` (what HTTP
 //! functions share), both with feature `lambda`. See docs/DESIGN.md.
 
+/// mimalloc keeps what a costing frees for the next instead of faulting in fresh
+/// pages, and is quicker with a costing's many small tables (docs/DECISIONS.md, "Code").
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod db;
 pub mod engine;
 #[cfg(feature = "lambda")]
