@@ -58,6 +58,7 @@ fuzz_target!(|input: Input| {
             quantity,
             unit_cost,
             extended_cost,
+            landed: Decimal::ZERO,
         });
     }
     let Some(offset) = FixedOffset::east_opt(i32::from(input.offset_minutes % 1440) * 60) else { return };
