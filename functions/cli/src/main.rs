@@ -68,6 +68,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A closed pipe ends the process as it ends other Unix tools (`cogs list-runs | head`),
+    // not with a panic at the next print.
+    sigpipe::reset();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime starts");
     let (result, format) = runtime.block_on(async {

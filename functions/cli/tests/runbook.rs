@@ -95,6 +95,25 @@ async fn the_runbook_workflow_runs_end_to_end() {
 }
 
 #[tokio::test]
+async fn a_reader_that_stops_reading_ends_the_output_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let db = TestDb::new().await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cogs"))
+        .env("DATABASE_URL", db.app_url())
+        .args(["list-runs", "--tenant-id", "acme-corp"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before the first line (the command connects to the database first).
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.signal(), Some(13), "ended by SIGPIPE, as `head` expects: {:?}", output.status);
+}
+
+#[tokio::test]
 async fn each_kind_of_failure_has_its_exit_code_and_a_next_step() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
