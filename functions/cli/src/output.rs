@@ -168,9 +168,13 @@ impl Failure {
     }
 }
 
-/// Prints a value as pretty JSON on stdout.
+/// Prints a value as pretty JSON on stdout, written as it is laid out: a report of a
+/// million lots is never held whole as text beside the report.
 pub fn print_json(value: &impl serde::Serialize) {
-    println!("{}", serde_json::to_string_pretty(value).expect("report types serialise"));
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = serde_json::to_writer_pretty(&mut out, value).map_err(std::io::Error::from);
+    written.and_then(|()| writeln!(out)).and_then(|()| out.flush()).expect("standard output takes the report");
 }
 
 /// A table whose `numeric` columns are right-aligned.
