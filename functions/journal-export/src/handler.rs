@@ -29,7 +29,7 @@ async fn dispatch(ctx: &Context, req: &Request) -> Result<Reply, ApiError> {
             let rendered = export.rendered();
             Ok(Reply {
                 status: StatusCode::OK,
-                content_type: rendered.content_type,
+                content_type: rendered.file_type.content_type,
                 body: Body::Binary(rendered.body),
                 headers: vec![(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", export.file_name))],
             })

@@ -21,19 +21,18 @@ pub enum Format {
 
 parse_choice!(Format, "journal format", "csv" => Format::Csv, "json" => Format::Json, "iif" => Format::Iif, "xero" => Format::Xero, "qbo" => Format::Qbo);
 
-/// A rendered file with what a download needs to describe it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rendered {
-    pub body: Vec<u8>,
-    pub content_type: &'static str,
-    pub file_extension: &'static str,
-}
-
 /// What a download of a journal in some format is: its media type and file extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileType {
     pub content_type: &'static str,
     pub file_extension: &'static str,
+}
+
+/// A file rendered in memory, with what a download needs to describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub body: Vec<u8>,
+    pub file_type: FileType,
 }
 
 const CSV: FileType = FileType { content_type: "text/csv; charset=utf-8", file_extension: "csv" };
@@ -55,8 +54,7 @@ pub fn file_type(journal: &Journal, format: Format) -> FileType {
 pub fn render(journal: &Journal, format: Format) -> Rendered {
     let mut body = Vec::new();
     write(journal, format, &mut body).expect("writing to memory cannot fail");
-    let FileType { content_type, file_extension } = file_type(journal, format);
-    Rendered { body, content_type, file_extension }
+    Rendered { body, file_type: file_type(journal, format) }
 }
 
 /// Writes `journal` as `format` to `out` (best buffered) as it is laid out: the text of

@@ -556,7 +556,7 @@ fn a_xero_journal_over_300_lines_comes_as_whole_balanced_journals_in_one_zip() {
         (0..400).map(|i| allocation(&format!("SKU-{i:03}"), "2024-07-20T10:00:00Z", "1", "1.25")).collect();
     let journal = built(&allocations, &request(Period::Day, LineDetail::PerSku));
     let rendered = render(&journal, Format::Xero);
-    assert_eq!((rendered.content_type, rendered.file_extension), ("application/zip", "zip"));
+    assert_eq!((rendered.file_type.content_type, rendered.file_type.file_extension), ("application/zip", "zip"));
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(rendered.body)).unwrap();
     assert_eq!(zip.len(), 3);
     let mut debits = Decimal::ZERO;
@@ -580,7 +580,7 @@ fn a_xero_journal_over_300_lines_comes_as_whole_balanced_journals_in_one_zip() {
     assert_eq!(debits, d("500.00"), "nothing is lost in the split");
     // Within the limit: one CSV, as before.
     let small = built(&allocations[..150], &request(Period::Day, LineDetail::PerSku));
-    assert_eq!(render(&small, Format::Xero).content_type, "text/csv; charset=utf-8");
+    assert_eq!(render(&small, Format::Xero).file_type.content_type, "text/csv; charset=utf-8");
 }
 
 #[test]

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::ServiceError;
 use crate::db::{self, ErrorSubject, LotStock, RunRow, RunStatus, ValidationErrorRow};
-use crate::journal::{self, FileType, Format, Journal, JournalConfig, JournalRequest, LineDetail, Period, Rendered};
+use crate::journal::{self, Format, Journal, JournalConfig, JournalRequest, LineDetail, Period, Rendered};
 use crate::model::{Shortfall, TenantId};
 use crate::money::exact_add;
 
@@ -158,10 +158,6 @@ pub struct JournalExport {
 }
 
 impl JournalExport {
-    pub fn file_type(&self) -> FileType {
-        journal::file_type(&self.journal, self.format)
-    }
-
     /// The file in memory, for a response body.
     pub fn rendered(&self) -> Rendered {
         journal::render(&self.journal, self.format)
